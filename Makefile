@@ -1,0 +1,160 @@
+# SPDX-License-Identifier: MIT
+#
+# iotsec: the user-facing entry point.
+#
+#   make                build the module (kmod/iotsec.ko) and the forwarder
+#   make check          build everything, run host and VM tests
+#   make demo           boot the lab with the module and show it working
+#   make deps           install the Debian packages everything needs (root)
+#   make lab            a shell in the QEMU lab with the module loaded
+#
+# Variables: KDIR (kernel build dir), BUILD (output dir, default build),
+# V=1 (show commands), SAN=0 (host tests without sanitizers).
+
+VERSION := $(shell git describe --always --dirty --tags 2>/dev/null || echo 0.1)
+KDIR ?= $(shell scripts/kdir.sh)
+BUILD ?= build
+SAN ?= 1
+
+ifeq ($(V),1)
+Q :=
+quiet = @true
+else
+Q := @
+quiet = @printf '  %-8s %s\n'
+MAKEFLAGS += --no-print-directory
+endif
+
+PKGS := libnl-genl-3.0 libmosquitto libssl libcrypto yaml-0.1 json-c
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter
+BASE_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -DIOTSEC_VERSION='"$(VERSION)"' \
+	-Iinclude -Iforwarder $(PKG_CFLAGS) -MMD -MP
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+
+# The forwarder: every forwarder/*.c but the programs is library code that
+# the daemon, the CLI and the tests link.
+FWD_PROGS := $(wildcard forwarder/iotsecd.c forwarder/iotsecctl.c)
+FWD_SRCS := $(filter-out $(FWD_PROGS),$(wildcard forwarder/*.c))
+SDK_SRCS := $(wildcard forwarder/sdk/*.c)
+PROGS := $(patsubst forwarder/%.c,$(BUILD)/%,$(FWD_PROGS))
+
+OBJ := $(BUILD)/obj
+SAN_OBJ := $(BUILD)/san
+CORE := $(OBJ)/libcore.a
+SAN_CORE := $(SAN_OBJ)/libcore.a
+CORE_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(FWD_SRCS))
+SAN_CORE_OBJS := $(patsubst %.c,$(SAN_OBJ)/%.o,$(FWD_SRCS))
+
+# Tests: tests/host/*.c run on the build machine with sanitizers,
+# tests/vm/*.c run inside the QEMU lab, tests/vm/*.sh too.
+KSFT := $(BUILD)/kselftest
+HOST_TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/host/*.c))
+VM_TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/vm/*.c))
+TEST_CFLAGS := -I$(KSFT) -Itests
+ifeq ($(SAN),1)
+HOST_TEST_CORE := $(SAN_CORE)
+HOST_TEST_FLAGS := $(SAN_FLAGS)
+else
+HOST_TEST_CORE := $(CORE)
+HOST_TEST_FLAGS :=
+endif
+
+.PHONY: all module forwarder tests check check-host check-vm demo deps lab \
+	clean distclean kselftest
+
+all: module forwarder
+
+deps:
+	scripts/install-deps.sh
+
+module:
+	$(Q)$(MAKE) -C $(KDIR) M=$(CURDIR) modules $(if $(filter 1,$(V)),V=1)
+
+forwarder: $(PROGS)
+
+$(OBJ)/%.o: %.c
+	$(quiet) CC $@
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(SAN_OBJ)/%.o: %.c
+	$(quiet) CC-SAN $@
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SAN_FLAGS) -c -o $@ $<
+
+$(CORE): $(CORE_OBJS)
+	$(quiet) AR $@
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(SAN_CORE): $(SAN_CORE_OBJS)
+	$(quiet) AR $@
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(PROGS): $(BUILD)/%: $(OBJ)/forwarder/%.o $(CORE)
+	$(quiet) LD $@
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# kselftest_harness.h and kselftest.h come from Debian's linux-source-6.1
+# tarball, extracted once into the build directory, never committed.
+kselftest: $(KSFT)/kselftest_harness.h
+
+$(KSFT)/kselftest_harness.h:
+	$(quiet) EXTRACT $(KSFT)
+	$(Q)scripts/linux-source.sh $(BUILD)/linux-source
+	@mkdir -p $(KSFT)
+	$(Q)cp $(BUILD)/linux-source/tools/testing/selftests/kselftest_harness.h \
+		$(BUILD)/linux-source/tools/testing/selftests/kselftest.h $(KSFT)/
+
+$(BUILD)/tests/host/%: tests/host/%.c $(HOST_TEST_CORE) $(KSFT)/kselftest_harness.h
+	$(quiet) CC-TEST $@
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $(HOST_TEST_FLAGS) $(TEST_CFLAGS) \
+		-o $@ $< $(HOST_TEST_CORE) $(PKG_LIBS)
+
+$(BUILD)/tests/vm/%: tests/vm/%.c $(CORE) $(KSFT)/kselftest_harness.h
+	$(quiet) CC-TEST $@
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $(TEST_CFLAGS) \
+		-o $@ $< $(CORE) $(PKG_LIBS)
+
+tests: all $(HOST_TESTS) $(VM_TESTS)
+
+# make check: every test case counts once in the closing summary line.
+check: tests
+	$(Q)rm -rf $(BUILD)/results && mkdir -p $(BUILD)/results
+	$(Q)tests/run-host.sh $(BUILD) $(BUILD)/results || true
+	$(Q)tests/run-vm.sh $(BUILD) $(BUILD)/results $(KDIR) || true
+	$(Q)tests/summary.sh $(BUILD)/results
+
+check-host: tests
+	$(Q)rm -rf $(BUILD)/results && mkdir -p $(BUILD)/results
+	$(Q)tests/run-host.sh $(BUILD) $(BUILD)/results || true
+	$(Q)tests/summary.sh $(BUILD)/results
+
+check-vm: tests
+	$(Q)rm -rf $(BUILD)/results && mkdir -p $(BUILD)/results
+	$(Q)tests/run-vm.sh $(BUILD) $(BUILD)/results $(KDIR) || true
+	$(Q)tests/summary.sh $(BUILD)/results
+
+demo: all
+	$(Q)scripts/demo.sh
+
+lab: all
+	$(Q)scripts/lab.sh --kdir $(KDIR) --insmod kmod/iotsec.ko --shell
+
+clean:
+	$(Q)$(MAKE) -C $(KDIR) M=$(CURDIR) clean >/dev/null 2>&1 || true
+	$(Q)rm -rf $(OBJ) $(SAN_OBJ) $(BUILD)/tests $(BUILD)/results $(PROGS)
+
+distclean: clean
+	$(Q)rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

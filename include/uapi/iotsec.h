@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
+/*
+ * iotsec: the generic netlink contract between the kernel collector
+ * (kmod/) and its consumers (forwarder/).
+ *
+ * Family "iotsec", version IOTSEC_GENL_VERSION. Every command needs
+ * CAP_NET_ADMIN in the initial user namespace (GENL_ADMIN_PERM). Events are
+ * never multicast: the kernel unicasts IOTSEC_CMD_EVENTS batches to each
+ * consumer that sent IOTSEC_CMD_SUBSCRIBE, and forgets a consumer whose
+ * socket closes.
+ *
+ * Integers are in host byte order, ports included. Addresses are raw
+ * network-order bytes: 4 for AF_INET, 16 for AF_INET6. Strings are
+ * NUL-terminated. Unknown attributes are rejected by the kernel (strict
+ * validation) and must be skipped by consumers, so that newer kernels can
+ * add fields.
+ *
+ * Commands and their attributes:
+ *
+ * IOTSEC_CMD_SUBSCRIBE          consumer -> kernel, no attributes
+ * IOTSEC_CMD_UNSUBSCRIBE        consumer -> kernel, no attributes
+ *
+ * IOTSEC_CMD_GET_STATS          request: no attributes; reply:
+ *    IOTSEC_A_CAPS: u32, mask of event types whose hooks are in place
+ *    IOTSEC_A_CAPS_MISSING: u32, mask of event types that could not be
+ *                           hooked on the running kernel
+ *    IOTSEC_A_SUBSCRIBERS: u32
+ *    IOTSEC_A_BUFFER_EVENTS: u32, per-CPU buffer capacity in events
+ *    IOTSEC_A_MEMORY: u64, bytes of kernel memory the module holds
+ *    IOTSEC_A_COUNTERS: NLA_NESTED, as in a batch (global figures:
+ *                       DELIVERED and LOST summed over all consumers)
+ *
+ * IOTSEC_CMD_SET_CONFIG         consumer -> kernel; each attribute present
+ *                               replaces that part of the config, absent
+ *                               ones leave it as it is:
+ *    IOTSEC_A_EVENT_MASK: u32, bits (1 << enum iotsec_event_type), only
+ *                         bits in IOTSEC_EVENT_MASK_ALL
+ *    IOTSEC_A_EXCLUDE: NLA_NESTED, the whole list of excluded processes
+ *       IOTSEC_LA_TGID: u32, repeated, at most IOTSEC_EXCLUDE_MAX
+ *    IOTSEC_A_WATCH: NLA_NESTED, the whole list of watched paths, each
+ *                    resolved by the kernel when set (ENOENT if missing)
+ *       IOTSEC_LA_PATH: string, repeated, at most IOTSEC_WATCH_MAX
+ *    IOTSEC_A_ARGV_MAX: u32, bytes of argv kept per exec event,
+ *                       IOTSEC_ARGV_MAX_MIN .. IOTSEC_ARGV_MAX_MAX
+ *
+ * IOTSEC_CMD_GET_CONFIG         request: no attributes; reply: the four
+ *                               attributes of SET_CONFIG
+ *
+ * IOTSEC_CMD_EVENTS             kernel -> consumer, one batch:
+ *    IOTSEC_A_BATCH_SEQ: u64, per-consumer batch number from 1; a gap
+ *                        means batches were lost (also counted in LOST)
+ *    IOTSEC_A_COUNTERS: NLA_NESTED
+ *       [enum iotsec_event_type]: NLA_NESTED, one per event type
+ *          IOTSEC_CA_GENERATED: u64, events the hooks produced
+ *          IOTSEC_CA_DROPPED: u64, events dropped because a per-CPU
+ *                             buffer was full
+ *          IOTSEC_CA_DELIVERED: u64, events sent to this consumer
+ *          IOTSEC_CA_LOST: u64, events of batches that could not be
+ *                          queued to this consumer's socket
+ *    IOTSEC_A_EVENTS: NLA_NESTED
+ *       [enum iotsec_event_type]: NLA_NESTED, one per event, in order
+ *          IOTSEC_EA_*: the fields of the event
+ *
+ * Accounting: counters start at zero when the module loads and the hooks
+ * record nothing while nobody is subscribed. Once all buffered events are
+ * flushed, GENERATED = DROPPED + DELIVERED + LOST for every type, for a
+ * consumer subscribed since before the first event; a consumer that
+ * subscribed later subtracts the counters of its first batch.
+ *
+ * Fields of an event (IOTSEC_EA_*), common to all types:
+ *    CPU u32, SEQ u64 (per-CPU, from 1, a gap is a drop on that CPU),
+ *    TIME_NS u64 (CLOCK_BOOTTIME), TGID u32, TID u32, PTGID u32 (parent),
+ *    UID, GID, EUID, EGID, LOGINUID, SESSIONID u32, COMM string,
+ *    CGROUP_ID u64
+ * and by type:
+ *    EXEC:    EXE string, ARGV binary (arguments each NUL-terminated,
+ *             back to back), ARGV_TRUNCATED flag, CWD string,
+ *             SECURE_EXEC flag (setuid/setgid/file-caps exec)
+ *    EXIT:    EXIT_CODE u32 (0..255), EXIT_SIGNAL u32 (0 when none)
+ *    FORK:    CHILD_TGID u32
+ *    CONNECT: FAMILY u16, PROTOCOL u8, LADDR, LPORT u16, RADDR,
+ *             RPORT u16, RESULT s32 (0 or -errno)
+ *    ACCEPT:  FAMILY, PROTOCOL, LADDR, LPORT, RADDR, RPORT
+ *    LISTEN:  FAMILY, PROTOCOL, LADDR, LPORT
+ *    CRED:    OLD_UID, OLD_EUID, OLD_GID, OLD_EGID, NEW_UID, NEW_EUID,
+ *             NEW_GID, NEW_EGID u32, CAPS_GAINED u64 (effective
+ *             capability bits newly set), FROM_EXEC flag
+ *    MODULE:  MODULE_NAME string, RESULT s32
+ *    PTRACE:  TARGET_TGID u32, PTRACE_MODE u32 (enum iotsec_ptrace_mode)
+ *    FILE:    PATH string, FILE_OP u32 (enum iotsec_file_op),
+ *             NEW_PATH string (rename only)
+ */
+#ifndef _UAPI_IOTSEC_H
+#define _UAPI_IOTSEC_H
+
+#include <linux/types.h>
+
+#define IOTSEC_GENL_NAME "iotsec"
+#define IOTSEC_GENL_VERSION 1
+
+enum iotsec_cmd {
+	IOTSEC_CMD_UNSPEC,
+	IOTSEC_CMD_SUBSCRIBE,
+	IOTSEC_CMD_UNSUBSCRIBE,
+	IOTSEC_CMD_GET_STATS,
+	IOTSEC_CMD_SET_CONFIG,
+	IOTSEC_CMD_GET_CONFIG,
+	IOTSEC_CMD_EVENTS,
+	__IOTSEC_CMD_MAX
+};
+#define IOTSEC_CMD_MAX (__IOTSEC_CMD_MAX - 1)
+
+enum iotsec_event_type {
+	IOTSEC_EVENT_UNSPEC,
+	IOTSEC_EVENT_EXEC,
+	IOTSEC_EVENT_EXIT,
+	IOTSEC_EVENT_FORK,
+	IOTSEC_EVENT_CONNECT,
+	IOTSEC_EVENT_ACCEPT,
+	IOTSEC_EVENT_LISTEN,
+	IOTSEC_EVENT_CRED,
+	IOTSEC_EVENT_MODULE,
+	IOTSEC_EVENT_PTRACE,
+	IOTSEC_EVENT_FILE,
+	__IOTSEC_EVENT_MAX
+};
+#define IOTSEC_EVENT_MAX (__IOTSEC_EVENT_MAX - 1)
+#define IOTSEC_EVENT_BIT(t) (1U << (t))
+#define IOTSEC_EVENT_MASK_ALL \
+	(((1U << __IOTSEC_EVENT_MAX) - 1) & ~IOTSEC_EVENT_BIT(IOTSEC_EVENT_UNSPEC))
+/* Fork is off by default: exec and exit tell the story at a fraction. */
+#define IOTSEC_EVENT_MASK_DEFAULT \
+	(IOTSEC_EVENT_MASK_ALL & ~IOTSEC_EVENT_BIT(IOTSEC_EVENT_FORK))
+
+enum iotsec_attr {
+	IOTSEC_A_UNSPEC,
+	IOTSEC_A_CAPS,
+	IOTSEC_A_CAPS_MISSING,
+	IOTSEC_A_SUBSCRIBERS,
+	IOTSEC_A_BUFFER_EVENTS,
+	IOTSEC_A_MEMORY,
+	IOTSEC_A_COUNTERS,
+	IOTSEC_A_EVENT_MASK,
+	IOTSEC_A_EXCLUDE,
+	IOTSEC_A_WATCH,
+	IOTSEC_A_ARGV_MAX,
+	IOTSEC_A_BATCH_SEQ,
+	IOTSEC_A_EVENTS,
+	IOTSEC_A_PAD,
+	__IOTSEC_A_MAX
+};
+#define IOTSEC_A_MAX (__IOTSEC_A_MAX - 1)
+
+/* Items of the IOTSEC_A_EXCLUDE and IOTSEC_A_WATCH lists. */
+enum iotsec_list_attr {
+	IOTSEC_LA_UNSPEC,
+	IOTSEC_LA_TGID,
+	IOTSEC_LA_PATH,
+	__IOTSEC_LA_MAX
+};
+#define IOTSEC_LA_MAX (__IOTSEC_LA_MAX - 1)
+
+enum iotsec_counter_attr {
+	IOTSEC_CA_UNSPEC,
+	IOTSEC_CA_GENERATED,
+	IOTSEC_CA_DROPPED,
+	IOTSEC_CA_DELIVERED,
+	IOTSEC_CA_LOST,
+	IOTSEC_CA_PAD,
+	__IOTSEC_CA_MAX
+};
+#define IOTSEC_CA_MAX (__IOTSEC_CA_MAX - 1)
+
+enum iotsec_event_attr {
+	IOTSEC_EA_UNSPEC,
+	IOTSEC_EA_CPU,
+	IOTSEC_EA_SEQ,
+	IOTSEC_EA_TIME_NS,
+	IOTSEC_EA_TGID,
+	IOTSEC_EA_TID,
+	IOTSEC_EA_PTGID,
+	IOTSEC_EA_UID,
+	IOTSEC_EA_GID,
+	IOTSEC_EA_EUID,
+	IOTSEC_EA_EGID,
+	IOTSEC_EA_LOGINUID,
+	IOTSEC_EA_SESSIONID,
+	IOTSEC_EA_COMM,
+	IOTSEC_EA_CGROUP_ID,
+	IOTSEC_EA_EXE,
+	IOTSEC_EA_ARGV,
+	IOTSEC_EA_ARGV_TRUNCATED,
+	IOTSEC_EA_CWD,
+	IOTSEC_EA_SECURE_EXEC,
+	IOTSEC_EA_EXIT_CODE,
+	IOTSEC_EA_EXIT_SIGNAL,
+	IOTSEC_EA_CHILD_TGID,
+	IOTSEC_EA_FAMILY,
+	IOTSEC_EA_PROTOCOL,
+	IOTSEC_EA_LADDR,
+	IOTSEC_EA_LPORT,
+	IOTSEC_EA_RADDR,
+	IOTSEC_EA_RPORT,
+	IOTSEC_EA_RESULT,
+	IOTSEC_EA_OLD_UID,
+	IOTSEC_EA_OLD_EUID,
+	IOTSEC_EA_OLD_GID,
+	IOTSEC_EA_OLD_EGID,
+	IOTSEC_EA_NEW_UID,
+	IOTSEC_EA_NEW_EUID,
+	IOTSEC_EA_NEW_GID,
+	IOTSEC_EA_NEW_EGID,
+	IOTSEC_EA_CAPS_GAINED,
+	IOTSEC_EA_FROM_EXEC,
+	IOTSEC_EA_MODULE_NAME,
+	IOTSEC_EA_TARGET_TGID,
+	IOTSEC_EA_PTRACE_MODE,
+	IOTSEC_EA_PATH,
+	IOTSEC_EA_FILE_OP,
+	IOTSEC_EA_NEW_PATH,
+	IOTSEC_EA_PAD,
+	__IOTSEC_EA_MAX
+};
+#define IOTSEC_EA_MAX (__IOTSEC_EA_MAX - 1)
+
+enum iotsec_ptrace_mode {
+	IOTSEC_PTRACE_ATTACH = 1,
+	IOTSEC_PTRACE_SEIZE,
+	IOTSEC_PTRACE_TRACEME,
+};
+
+enum iotsec_file_op {
+	IOTSEC_FILE_WRITE = 1,	/* opened for writing */
+	IOTSEC_FILE_TRUNCATE,
+	IOTSEC_FILE_UNLINK,
+	IOTSEC_FILE_RENAME,
+};
+
+/* Limits the kernel enforces on configuration. */
+#define IOTSEC_EXCLUDE_MAX 64
+#define IOTSEC_WATCH_MAX 64
+#define IOTSEC_ARGV_MAX_MIN 64
+#define IOTSEC_ARGV_MAX_MAX 4096
+#define IOTSEC_ARGV_MAX_DEFAULT 1024
+#define IOTSEC_PATH_MAX 4096
+#define IOTSEC_COMM_LEN 16
+
+#endif /* _UAPI_IOTSEC_H */

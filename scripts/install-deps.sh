@@ -1,0 +1,54 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+#
+# Install every Debian package iotsec needs to build, run and test.
+# Idempotent: packages already present are left alone, and apt is only
+# asked when something is missing.
+set -eu
+
+PKGS="
+build-essential make gcc clang llvm libclang-rt-14-dev pkg-config
+bc bison flex libelf-dev kmod cpio xz-utils busybox-static
+linux-headers-amd64 linux-image-amd64 linux-source-6.1
+sparse dkms
+libnl-3-dev libnl-genl-3-dev libmosquitto-dev libssl-dev libyaml-dev
+libjson-c-dev
+mosquitto mosquitto-clients openssl
+qemu-system-x86
+iproute2 procps util-linux
+nodejs npm
+"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+	   grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+
+# node/npm may come from elsewhere than Debian on some machines: accept them
+# when they are on PATH.
+case "$missing" in
+*nodejs*|*npm*)
+	if command -v node >/dev/null && command -v npm >/dev/null; then
+		missing=$(echo "$missing" | sed 's/ nodejs//; s/ npm//')
+	fi
+	;;
+esac
+
+if [ -z "$(echo "$missing" | tr -d ' ')" ]; then
+	echo "install-deps: all packages present"
+	exit 0
+fi
+
+if [ "$(id -u)" != 0 ]; then
+	echo "install-deps: missing:$missing; run as root" >&2
+	exit 1
+fi
+
+echo "install-deps: installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing

@@ -1,0 +1,218 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# The QEMU lab: boot Debian's kernel under software emulation with the host
+# root shared read-only over 9p (a tmpfs overlay on top makes it writable
+# for the guest) and run one command as root inside.
+#
+#   host                                guest (QEMU, -accel tcg)
+#   /  --9p, read-only------------->    /host --overlay(+tmpfs)--> / (chroot)
+#   $RUN --9p, writable------------->   /lab/out
+#   $RUN/console.log  <--ttyS0---       kernel log (panic_on_warn=1)
+#   stdout            <--ttyS1---       the command's output, then its status
+#
+# The lab's exit status is the command's, or non-zero when the guest kernel
+# logged a BUG, WARNING, Oops or call trace, crashed or timed out.
+#
+# usage: lab.sh [options] [--] [command [args...]]
+#   --kdir DIR        boot the kernel whose headers are in DIR
+#   --kernel VER      boot /boot/vmlinuz-VER (default: from --kdir, else newest)
+#   --insmod KO       insmod this module before the command (repeatable)
+#   --modparams STR   parameters for the last --insmod
+#   --shell           an interactive shell instead of a command
+#   --timeout SEC     give up after SEC seconds (default 900)
+#   --out DIR         host directory seen as /lab/out in the guest and
+#                     holding console.log (default: a new temporary one)
+#   --mem MB --smp N  guest size (default 2048, 2)
+#   --cmdline STR     extra kernel command line
+set -euo pipefail
+
+die() { echo "lab: $*" >&2; exit 2; }
+
+kdir= kver= shell=0 timeout=900 out= mem=2048 smp=2 extra=
+insmods=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--kdir) kdir=$2; shift 2 ;;
+	--kernel) kver=$2; shift 2 ;;
+	--insmod) insmods+=("$(realpath "$2")"); shift 2 ;;
+	--modparams) [ ${#insmods[@]} -gt 0 ] || die "--modparams before --insmod"
+		insmods[-1]="${insmods[-1]} $2"; shift 2 ;;
+	--shell) shell=1; shift ;;
+	--timeout) timeout=$2; shift 2 ;;
+	--out) out=$2; shift 2 ;;
+	--mem) mem=$2; shift 2 ;;
+	--smp) smp=$2; shift 2 ;;
+	--cmdline) extra=$2; shift 2 ;;
+	--) shift; break ;;
+	-h|--help) sed -n '3,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	-*) die "unknown option $1" ;;
+	*) break ;;
+	esac
+done
+[ $shell = 1 ] || [ $# -gt 0 ] || die "no command (or --shell) given"
+
+if [ -z "$kver" ] && [ -n "$kdir" ]; then
+	# Debian's headers record the upstream version in kernel.release;
+	# the directory names carry the release that /boot and /lib/modules use.
+	case "$(realpath "$kdir")" in
+	/lib/modules/*/build) kver=$(basename "$(dirname "$kdir")") ;;
+	*/linux-headers-*) kver=$(basename "$(realpath "$kdir")")
+		kver=${kver#linux-headers-} ;;
+	*) kver=$(cat "$kdir/include/config/kernel.release" 2>/dev/null) ||
+		die "$kdir has no include/config/kernel.release" ;;
+	esac
+fi
+if [ -z "$kver" ]; then
+	kver=$(ls /boot/vmlinuz-* 2>/dev/null | sed 's|/boot/vmlinuz-||' |
+	       sort -V | tail -n 1)
+fi
+vmlinuz=/boot/vmlinuz-$kver
+moddir=/lib/modules/$kver
+[ -r "$vmlinuz" ] || die "no $vmlinuz: install linux-image-$kver (scripts/install-deps.sh)"
+[ -d "$moddir" ] || die "no $moddir"
+command -v qemu-system-x86_64 >/dev/null || die "no qemu-system-x86_64 (scripts/install-deps.sh)"
+busybox=$(command -v busybox) || die "no busybox (apt-get install busybox-static)"
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cache=${LAB_CACHE:-$top/build/lab}
+mkdir -p "$cache"
+
+# The initramfs: static busybox, the virtio/9p/overlay modules, and /init.
+# Rebuilt when this script or the kernel changes.
+stamp=$(cat "$0" "$vmlinuz" | sha256sum | cut -c1-16)
+initrd=$cache/initramfs-$kver-$stamp.cpio.gz
+if [ ! -f "$initrd" ]; then
+	file "$busybox" | grep -q 'statically linked' ||
+		die "$busybox is not static (apt-get install busybox-static)"
+	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' EXIT
+	mkdir -p "$tmp"/{bin,mods,proc,sys,dev,host,rw,newroot,out}
+	cp "$busybox" "$tmp/bin/busybox"
+	for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev \
+		 virtio_pci 9pnet 9pnet_virtio netfs fscache 9p overlay \
+		 virtio-rng; do
+		f=$(find "$moddir/kernel" -name "$m.ko" | head -n 1)
+		[ -n "$f" ] && cp "$f" "$tmp/mods/" && echo "$m" >>"$tmp/mods/order"
+	done
+	cat >"$tmp/init" <<'INIT'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+for m in $(cat /mods/order); do insmod /mods/$m.ko 2>/dev/null; done
+fail() { echo "lab-init: $*" >/dev/ttyS1; echo "@@LAB-RC=125@@" >/dev/ttyS1; poweroff -f; }
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose host /host ||
+	fail "cannot mount the host root"
+mount -t tmpfs -o mode=0755 tmpfs /rw
+mkdir -p /rw/upper /rw/work
+mount -t overlay overlay -o lowerdir=/host,upperdir=/rw/upper,workdir=/rw/work /newroot ||
+	fail "cannot mount the overlay"
+mkdir -p /newroot/lab/out
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 out /newroot/lab/out ||
+	fail "cannot mount /lab/out"
+mount -t proc proc /newroot/proc
+mount -t sysfs sysfs /newroot/sys
+mount -t devtmpfs devtmpfs /newroot/dev
+mkdir -p /newroot/dev/pts /newroot/dev/shm
+mount -t devpts devpts /newroot/dev/pts
+mount -t tmpfs tmpfs /newroot/dev/shm
+mount -t tmpfs tmpfs /newroot/tmp
+mount -t tmpfs tmpfs /newroot/run
+mount -t tracefs tracefs /newroot/sys/kernel/tracing 2>/dev/null
+mount -t debugfs debugfs /newroot/sys/kernel/debug 2>/dev/null
+mount -t cgroup2 cgroup2 /newroot/sys/fs/cgroup 2>/dev/null
+hostname iotsec-lab
+ip link set lo up
+if grep -q 'lab.shell=1' /proc/cmdline; then
+	setsid cttyhack chroot /newroot /bin/bash /lab/out/cmd.sh
+else
+	stty -F /dev/ttyS1 raw -echo 2>/dev/null
+	chroot /newroot /bin/sh /lab/out/cmd.sh >/dev/ttyS1 2>&1 </dev/null
+	echo "@@LAB-RC=$?@@" >/dev/ttyS1
+fi
+sync
+poweroff -f
+# PID 1 must outlive the power-off, or the kernel panics.
+while :; do sleep 1; done
+INIT
+	chmod +x "$tmp/init"
+	(cd "$tmp" && find . | cpio -o -H newc --quiet | gzip -1) >"$initrd.tmp"
+	mv "$initrd.tmp" "$initrd"
+	rm -rf "$tmp"
+	trap - EXIT
+fi
+
+if [ -z "$out" ]; then
+	out=$(mktemp -d /tmp/iotsec-lab.XXXXXX)
+fi
+mkdir -p "$out"
+out=$(realpath "$out")
+console=$out/console.log
+output=$out/output.log
+: >"$console"
+: >"$output"
+
+# The guest runs cmd.sh from the shared directory: the command, in the
+# caller's working directory, with the modules loaded first.
+{
+	echo "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	echo "export HOME=/root TERM=${TERM:-dumb} LAB=1 LAB_OUT=/lab/out"
+	printf 'cd %q || exit 125\n' "$PWD"
+	for m in "${insmods[@]}"; do
+		# shellcheck disable=SC2086
+		printf 'insmod %s || { echo "lab: insmod %s failed"; exit 125; }\n' \
+			"$m" "${m%% *}"
+	done
+	if [ $shell = 1 ]; then
+		echo 'echo "iotsec lab: $(uname -r); the host root is read-only below a tmpfs overlay; exit to power off"'
+		echo 'exec /bin/bash -i'
+	else
+		printf '%q ' "$@"
+		echo
+	fi
+} >"$out/cmd.sh"
+
+qemu=(qemu-system-x86_64 -machine q35 -accel tcg,thread=multi -cpu max
+      -smp "$smp" -m "$mem" -nodefaults -no-user-config -display none
+      -no-reboot -nic none
+      -device virtio-rng-pci
+      -virtfs "local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap"
+      -virtfs "local,path=$out,mount_tag=out,security_model=none"
+      -kernel "$vmlinuz" -initrd "$initrd")
+append="console=ttyS0 panic_on_warn=1 panic=-1 oops=panic rdinit=/init"
+append="$append softlockup_panic=1 nokaslr $extra"
+
+if [ $shell = 1 ]; then
+	exec "${qemu[@]}" -append "$append lab.shell=1" \
+		-chardev "stdio,id=con,signal=off,logfile=$console" \
+		-serial chardev:con
+fi
+
+rc=0
+timeout --kill-after=10 "$timeout" "${qemu[@]}" -append "$append" \
+	-serial "file:$console" -serial "file:$output" </dev/null &
+qpid=$!
+# Show the command's output as it comes; tail ends once QEMU has.
+tail -n +1 -F --pid=$qpid "$output" 2>/dev/null | tr -d '\r' |
+	grep --line-buffered -v '^@@LAB-RC=' || true
+wait $qpid || rc=$?
+
+status=$(tr -d '\r' <"$output" | sed -n 's/^@@LAB-RC=\([0-9]*\)@@$/\1/p' | tail -n 1)
+if [ $rc = 124 ] || [ $rc = 137 ]; then
+	echo "lab: timed out after ${timeout}s (kernel log: $console)" >&2
+	status=124
+elif [ -z "$status" ]; then
+	echo "lab: the guest stopped before the command finished (qemu status $rc; kernel log: $console)" >&2
+	status=125
+fi
+
+# Any sign of a kernel problem fails the run, whatever the command said.
+if grep -Eq 'BUG:|WARNING:|Oops|Call Trace:|Kernel panic|general protection fault|UBSAN:|KASAN:|kernel BUG' "$console"; then
+	echo "lab: the guest kernel reported a problem:" >&2
+	grep -E -m 20 -A 3 'BUG:|WARNING:|Oops|Call Trace:|Kernel panic|general protection fault|UBSAN:|KASAN:|kernel BUG' "$console" >&2 || true
+	echo "lab: full kernel log: $console" >&2
+	[ "$status" != 0 ] || status=126
+fi
+exit "$status"

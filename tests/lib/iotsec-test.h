@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Helpers for tests: load and unload the module, talk to the family.
+ * Include after kselftest_harness.h.
+ */
+#ifndef IOTSEC_TEST_H
+#define IOTSEC_TEST_H
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <netlink/genl/ctrl.h>
+#include <netlink/genl/genl.h>
+#include <netlink/netlink.h>
+#include <uapi/iotsec.h>
+
+static inline const char *iotsec_test_ko(void)
+{
+	const char *ko = getenv("IOTSEC_KO");
+
+	return ko ? ko : "kmod/iotsec.ko";
+}
+
+/* insmod the module under test with PARAMS; returns insmod's status. */
+static inline int iotsec_test_load(const char *params)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "insmod %s %s", iotsec_test_ko(),
+		 params ? params : "");
+	return system(cmd);
+}
+
+static inline int iotsec_test_unload(void)
+{
+	return system("rmmod iotsec");
+}
+
+static inline int iotsec_test_loaded(void)
+{
+	return access("/sys/module/iotsec", F_OK) == 0;
+}
+
+/* A connected generic netlink socket, or NULL. */
+static inline struct nl_sock *iotsec_test_sock(void)
+{
+	struct nl_sock *sk = nl_socket_alloc();
+
+	if (!sk)
+		return NULL;
+	if (genl_connect(sk)) {
+		nl_socket_free(sk);
+		return NULL;
+	}
+	return sk;
+}
+
+/* The family id (> 0) or a negative libnl error. */
+static inline int iotsec_test_family(struct nl_sock *sk)
+{
+	return genl_ctrl_resolve(sk, IOTSEC_GENL_NAME);
+}
+
+/*
+ * Send CMD with no attributes and wait for the kernel's answer; returns 0
+ * or a negative libnl error (-NLE_PERM for EPERM).
+ */
+static inline int iotsec_test_cmd(struct nl_sock *sk, int family, int cmd)
+{
+	struct nl_msg *msg = nlmsg_alloc();
+	int ret;
+
+	if (!msg)
+		return -NLE_NOMEM;
+	if (!genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, family, 0,
+			 NLM_F_REQUEST, cmd, IOTSEC_GENL_VERSION)) {
+		nlmsg_free(msg);
+		return -NLE_NOMEM;
+	}
+	ret = nl_send_sync(sk, msg);
+	return ret;
+}
+
+#endif /* IOTSEC_TEST_H */
