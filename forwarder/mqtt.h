@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Publishing over MQTT (libmosquitto): to Azure IoT Hub (device or module
+ * identity, SAS token or X.509) or to any broker. The daemon's epoll loop
+ * drives it; it never blocks and never spawns a thread.
+ *
+ * Contract between the pipeline (which owns config parsing and message
+ * building) and the transport (mqtt.c, sas.c, connstr.c).
+ */
+#ifndef IOTSEC_MQTT_H
+#define IOTSEC_MQTT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+enum mqtt_mode {
+	MQTT_MODE_BROKER,	/* any broker, topic from a template */
+	MQTT_MODE_IOTHUB,	/* Azure IoT Hub device or module identity */
+};
+
+enum mqtt_auth {
+	MQTT_AUTH_NONE,
+	MQTT_AUTH_PASSWORD,	/* broker mode: username + password */
+	MQTT_AUTH_SAS,		/* IoT Hub: shared access key -> SAS token */
+	MQTT_AUTH_X509,		/* client certificate + key */
+};
+
+struct mqtt_config {
+	enum mqtt_mode mode;
+	enum mqtt_auth auth;
+	char *host;
+	int port;		/* 0: 8883 with TLS, 1883 without */
+	bool tls;		/* IoT Hub: always true */
+	char *ca_file;		/* NULL: system trust store */
+	char *cert_file;	/* X.509 */
+	char *key_file;
+	char *client_id;	/* broker mode; IoT Hub derives it */
+	char *username;		/* broker mode */
+	char *password;		/* broker mode */
+	char *topic;		/* broker mode template: {device_id}, {type} */
+	char *device_id;
+	char *module_id;	/* IoT Hub module identity, or NULL */
+	char *shared_key;	/* base64, IoT Hub SAS */
+	char *key_name;		/* SAS policy name (skn), or NULL */
+	unsigned int sas_ttl;	/* seconds a token lives */
+	unsigned int keepalive;	/* seconds */
+};
+
+/*
+ * Fill HUB fields of CFG from an IoT Hub connection string
+ * ("HostName=...;DeviceId=...;[ModuleId=...;]SharedAccessKey=..." or
+ * "...;x509=true"). Returns 0, or -EINVAL with a reason in ERR.
+ */
+int mqtt_config_from_connection_string(struct mqtt_config *cfg,
+				       const char *cs, char *err,
+				       size_t errlen);
+void mqtt_config_free(struct mqtt_config *cfg);
+
+/* Properties of one message; IoT Hub puts them in the topic. */
+struct mqtt_message {
+	const char *payload;
+	size_t len;
+	const char *message_id;		/* $.mid */
+	const char *content_type;	/* $.ct, e.g. application/json */
+	const char *content_encoding;	/* $.ce, e.g. utf-8 */
+	bool security;			/* $.ifid=urn:azureiot:Security:... */
+	const char *type;		/* broker-mode topic {type} */
+};
+
+struct mqtt;
+
+/* Called when the broker acknowledged (PUBACK) a message. */
+typedef void (*mqtt_ack_fn)(void *ctx, int mid);
+
+struct mqtt *mqtt_new(const struct mqtt_config *cfg, mqtt_ack_fn ack,
+		      void *ctx, char *err, size_t errlen);
+void mqtt_free(struct mqtt *m);
+
+/* Start (or restart) connecting; non-blocking. */
+int mqtt_start(struct mqtt *m);
+/* The socket to poll, or -1 while disconnected. */
+int mqtt_fd(struct mqtt *m);
+bool mqtt_want_write(struct mqtt *m);
+bool mqtt_connected(struct mqtt *m);
+/* Service the socket after epoll said EVENTS (EPOLLIN/EPOLLOUT). */
+int mqtt_handle(struct mqtt *m, uint32_t events);
+/*
+ * Periodic work: keep-alive, token refresh, reconnect with jittered
+ * exponential backoff. Returns the ms until it wants to be called again.
+ */
+int mqtt_tick(struct mqtt *m, struct timespec now);
+/* QoS 1 publish; *MID identifies the later ack. */
+int mqtt_publish(struct mqtt *m, const struct mqtt_message *msg, int *mid);
+/* The last error in words, for logs and iotsecctl status. */
+const char *mqtt_last_error(struct mqtt *m);
+
+/*
+ * SAS token for RESOURCE (already the URI "host/devices/id[/modules/m]"),
+ * signed with base64 KEY, valid until EXPIRY (epoch seconds), optional
+ * policy KEY_NAME. Returns a malloc'd "SharedAccessSignature sr=..." or
+ * NULL.
+ */
+char *sas_token(const char *resource, const char *key, const char *key_name,
+		time_t expiry);
+
+#endif /* IOTSEC_MQTT_H */
