@@ -157,4 +157,7 @@ clean:
 distclean: clean
 	$(Q)rm -rf $(BUILD)
 
+# Further targets (install, dkms, bench, lint, ...) live one area a file.
+include $(sort $(wildcard mk/*.mk))
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
