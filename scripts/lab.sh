@@ -211,7 +211,7 @@ fi
 # Any sign of a kernel problem fails the run, whatever the command said.
 if grep -Eq 'BUG:|WARNING:|Oops|Call Trace:|Kernel panic|general protection fault|UBSAN:|KASAN:|kernel BUG' "$console"; then
 	echo "lab: the guest kernel reported a problem:" >&2
-	grep -E -m 20 -A 3 'BUG:|WARNING:|Oops|Call Trace:|Kernel panic|general protection fault|UBSAN:|KASAN:|kernel BUG' "$console" >&2 || true
+	grep -E -m 20 -B 2 -A 3 'BUG:|WARNING:|Oops|Call Trace:|Kernel panic|general protection fault|UBSAN:|KASAN:|kernel BUG' "$console" >&2 || true
 	echo "lab: full kernel log: $console" >&2
 	[ "$status" != 0 ] || status=126
 fi
