@@ -8,6 +8,7 @@
 #   host                                guest (QEMU, -accel tcg)
 #   /  --9p, read-only------------->    /host --overlay(+tmpfs)--> / (chroot)
 #   $RUN --9p, writable------------->   /lab/out
+#   (the caller's tree, wherever it is, appears at the same path inside)
 #   $RUN/console.log  <--ttyS0---       kernel log (panic_on_warn=1)
 #   stdout            <--ttyS1---       the command's output, then its status
 #
@@ -118,7 +119,6 @@ mount -t devtmpfs devtmpfs /newroot/dev
 mkdir -p /newroot/dev/pts /newroot/dev/shm
 mount -t devpts devpts /newroot/dev/pts
 mount -t tmpfs tmpfs /newroot/dev/shm
-mount -t tmpfs tmpfs /newroot/tmp
 mount -t tmpfs tmpfs /newroot/run
 mount -t tracefs tracefs /newroot/sys/kernel/tracing 2>/dev/null
 mount -t debugfs debugfs /newroot/sys/kernel/debug 2>/dev/null
