@@ -101,7 +101,7 @@ $(SAN_CORE): $(SAN_CORE_OBJS)
 
 $(PROGS): $(BUILD)/%: $(OBJ)/forwarder/%.o $(CORE)
 	$(quiet) LD $@
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # kselftest_harness.h and kselftest.h come from Debian's linux-source-6.1
 # tarball, extracted once into the build directory, never committed.
