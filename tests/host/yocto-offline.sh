@@ -159,6 +159,7 @@ for r in "$mod" "$fwd"; do
 		skip "$name: SRC_URI files exist" "config/ and systemd/ come with the daemon, which has not landed"
 	else
 		fail "$name: SRC_URI files missing from the tree: $missing"
+		[ "$r" = "$fwd" ] && echo "# the forwarder recipe packages systemd/iotsecd.service (SYSTEMD_SERVICE) and config/iotsecd.yaml (CONFFILES); with forwarder/iotsecd.c in the tree they must exist"
 	fi
 done
 
