@@ -13,6 +13,8 @@
 #                                                       /sys/module/iotsec
 #                                                       genl ctrl get iotsec
 #   dkms remove --> gone again                          rmmod iotsec
+#   dkms add + /etc/kernel/postinst.d/dkms K  (what a new kernel triggers)
+#   make dkms-install / dkms-uninstall
 #
 # Needs root and the kernel headers of a kernel the lab can boot. Skips
 # (and touches nothing) when iotsec is already registered with DKMS here.
@@ -84,7 +86,8 @@ fi
 
 # What the host looks like now, to restore and to compare with at the end.
 snapshot() {
-	ls -a /usr/src /var/lib/dkms 2>/dev/null
+	ls -d /usr/src/iotsec* 2>/dev/null
+	ls -a /var/lib/dkms
 	find "/lib/modules/$kver" -path "/lib/modules/$kver/build" -prune -o \
 		-path "/lib/modules/$kver/source" -prune -o -name 'iotsec*' -print
 	ls /lib/modules/$kver
@@ -183,6 +186,22 @@ removed_ok() {
 	! modinfo -k "$kver" iotsec >/dev/null 2>&1 && [ -z "$(dkms status -m iotsec)" ]
 }
 check "after remove: no module file, no modules.dep entry, no DKMS record" removed_ok
+
+# AUTOINSTALL: what happens when a kernel is installed later. Debian's
+# kernel postinst hook runs dkms_autoinstaller for every registered module,
+# so only when iotsec is the only one here.
+others=$(ls /var/lib/dkms | grep -v -e '^iotsec$' -e '^mok\.' || true)
+if [ -n "$others" ]; then
+	ok "AUTOINSTALL through the kernel postinst hook # SKIP other DKMS modules registered here: $others"
+else
+	auto_ok() {
+		run make --no-print-directory dkms-source &&
+		run dkms add -m iotsec -v "$ver" &&
+		run /etc/kernel/postinst.d/dkms "$kver" && installed_ok &&
+		run dkms remove -m iotsec -v "$ver" --all && removed_ok
+	}
+	check "AUTOINSTALL: /etc/kernel/postinst.d/dkms $kver builds and installs it (then removed)" auto_ok
+fi
 
 # The same through the Makefile targets users run.
 check "make dkms-install DKMS_KERNEL=$kver" \
