@@ -10,7 +10,7 @@
 # DKMS_KERNEL defaults to the running kernel; give it when the running
 # kernel has no headers (e.g. DKMS_KERNEL=6.1.0-56-amd64).
 DKMS_NAME := iotsec
-DKMS_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"$$/\1/p' dkms.conf)
+DKMS_VERSION = $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"$$/\1/p' dkms.conf 2>/dev/null)
 DKMS_SRCDIR = $(DESTDIR)/usr/src/$(DKMS_NAME)-$(DKMS_VERSION)
 DKMS ?= dkms
 DKMS_KERNEL ?=

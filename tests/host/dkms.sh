@@ -175,7 +175,9 @@ rmmod iotsec
 ! test -d /sys/module/iotsec
 GUEST
 lab_ok() {
-	run scripts/lab.sh --kdir "$kdir" --out "$labout" --timeout 300 -- sh /lab/out/guest.sh &&
+	# from /: the guest has its own /tmp, and the lab starts in $PWD
+	(cd / && run "$top/scripts/lab.sh" --kdir "$kdir" --out "$labout" --timeout 300 -- \
+		sh /lab/out/guest.sh) &&
 		sed 's/^/# /' "$log" | grep 'guest:'
 }
 check "lab: modprobe loads the DKMS module, the iotsec family resolves, rmmod" lab_ok
