@@ -37,9 +37,13 @@ INSTALL_MODULES_LOAD ?= 1
 INSTALL ?= install
 CONFDIR = $(SYSCONFDIR)/iotsec
 
-# Placeholders units may use, so ExecStart follows PREFIX.
+# Units name the programs and the config by their PREFIX=/usr paths (or
+# by placeholders); both follow PREFIX and SYSCONFDIR at install time.
 UNIT_SUBST = -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
-	-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@CONFDIR@|$(CONFDIR)|g'
+	-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@CONFDIR@|$(CONFDIR)|g' \
+	-e 's|/usr/sbin/iotsecd|$(SBINDIR)/iotsecd|g' \
+	-e 's|/usr/bin/iotsecctl|$(BINDIR)/iotsecctl|g' \
+	-e 's|/etc/iotsec/|$(CONFDIR)/|g'
 PC_VERSION = $(patsubst v%,%,$(VERSION))
 
 .PHONY: install uninstall

@@ -46,6 +46,7 @@ ln -s libiotsec.so.0 "$src/build/libiotsec.so"
 cat >"$src/systemd/iotsecd.service" <<'UNIT'
 # SPDX-License-Identifier: MIT
 [Service]
+ExecStartPre=/usr/sbin/iotsecd --check-config /etc/iotsec/iotsecd.yaml
 ExecStart=@SBINDIR@/iotsecd --config @CONFDIR@/iotsecd.yaml
 UNIT
 printf '# SPDX-License-Identifier: MIT\nhub: none\n' >"$src/config/iotsecd.yaml"
@@ -91,6 +92,13 @@ unit_ok() {
 		"$d/usr/lib/systemd/system/iotsecd.service"
 }
 check "systemd unit in /usr/lib/systemd/system with @SBINDIR@/@CONFDIR@ filled in" unit_ok
+etc_ok() {
+	run mk install DESTDIR="$tmp/etc" PREFIX=/usr SYSCONFDIR=/etc/opt &&
+	grep -qx 'ExecStartPre=/usr/sbin/iotsecd --check-config /etc/opt/iotsec/iotsecd.yaml' \
+		"$tmp/etc/usr/lib/systemd/system/iotsecd.service" &&
+	[ -f "$tmp/etc/etc/opt/iotsec/iotsecd.yaml" ]
+}
+check "SYSCONFDIR moves the config and the unit's config path with it" etc_ok
 check "modules-load.d/iotsec.conf loads iotsec" \
 	grep -qx iotsec "$d/usr/lib/modules-load.d/iotsec.conf"
 check "man page in share/man/man8" test -f "$d/usr/share/man/man8/iotsecd.8"
@@ -128,10 +136,12 @@ local_ok() {
 	[ -f "$d/usr/local/lib/pkgconfig/libiotsec.pc" ] &&
 	grep -qx 'ExecStart=/usr/local/sbin/iotsecd --config /etc/iotsec/iotsecd.yaml' \
 		"$d/usr/local/lib/systemd/system/iotsecd.service" &&
+	grep -qx 'ExecStartPre=/usr/local/sbin/iotsecd --check-config /etc/iotsec/iotsecd.yaml' \
+		"$d/usr/local/lib/systemd/system/iotsecd.service" &&
 	[ -f "$d/etc/modules-load.d/iotsec.conf" ] && [ -f "$d/etc/iotsec/iotsecd.yaml" ] &&
 	[ -z "$(cd "$d" && find . ! -type d ! -path './usr/local/*' ! -path './etc/*')" ]
 }
-check "default PREFIX=/usr/local: programs and units below /usr/local, config and modules-load.d in /etc" local_ok
+check "default PREFIX=/usr/local: programs and units below /usr/local (ExecStart paths follow), config and modules-load.d in /etc" local_ok
 
 # What meta-iotsec's iotsec recipe passes (EXTRA_OEMAKE and do_install).
 d=$tmp/yocto
