@@ -281,6 +281,13 @@ check "iotsec: do_compile (make forwarder) and do_install (make install DESTDIR)
 	bash -c "cd '$S' && make $oemake forwarder >'$log' 2>&1 &&
 		 make $oemake install DESTDIR='$D' >>'$log' 2>&1 ||
 		 { sed 's/^/# /' '$log' | tail -n 20; false; }"
+nowerror_ok() {
+	local cmds
+	cmds=$(bash -c "cd '$S' && make -B -n V=1 $oemake forwarder" 2>&1 | grep -- ' -c ')
+	[ -n "$cmds" ] || { echo "# no compile commands (no forwarder sources yet)"; return 0; }
+	! grep -q -- '-Werror' <<<"$cmds" && grep -q -- '-Wall' <<<"$cmds"
+}
+check "iotsec: the recipe compiles with the project's warnings but without -Werror" nowerror_ok
 pkg_ok() {
 	local unit=$(bbvar "$fwd" 'SYSTEMD_SERVICE:iotsec') conf=$(bbvar "$fwd" 'CONFFILES:iotsec')
 	echo "# image: $(cd "$D" 2>/dev/null && find . ! -type d | tr '\n' ' ')"

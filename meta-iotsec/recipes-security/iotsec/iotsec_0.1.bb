@@ -28,11 +28,14 @@ inherit systemd pkgconfig
 TARGET_CC_ARCH += "${LDFLAGS}"
 
 # VERSION: no "git describe" of whatever repository TMPDIR sits in.
-# SAN=0: no sanitizers on target builds. The module's autoload comes from
-# iotsec-mod (KERNEL_MODULE_AUTOLOAD), not from the forwarder's package.
+# SAN=0: no sanitizers on target builds. WARN: the project's warnings
+# without -Werror, so a newer compiler's new warning does not break an
+# image build. The module's autoload comes from iotsec-mod
+# (KERNEL_MODULE_AUTOLOAD), not from the forwarder's package.
 EXTRA_OEMAKE = "VERSION=${PV} SAN=0 PREFIX=${prefix} SYSCONFDIR=${sysconfdir} \
                 LIBDIR=${libdir} SYSTEMDUNITDIR=${systemd_system_unitdir} \
-                INSTALL_MODULES_LOAD=0"
+                INSTALL_MODULES_LOAD=0 \
+                WARN='-Wall -Wextra -Wshadow -Wformat=2 -Wno-unused-parameter'"
 
 do_compile() {
 	oe_runmake forwarder
