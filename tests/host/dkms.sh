@@ -20,7 +20,7 @@
 # (and touches nothing) when iotsec is already registered with DKMS here.
 set -u
 top=${IOTSEC_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-cd "$top"
+cd "$top" || exit 1
 
 n=0 failed=0
 ok() { n=$((n + 1)); echo "ok $n $*"; }
@@ -49,7 +49,7 @@ range_ok() {
 check "dkms.conf BUILD_EXCLUSIVE_KERNEL accepts 5.10+ exactly (compat.h: $min)" range_ok
 
 conf_ok() {
-	# shellcheck disable=SC1091
+	# shellcheck disable=SC1091,SC2034
 	( kernel_source_dir=/KSRC dkms_tree=/TREE kernelver=K
 	  . ./dkms.conf
 	  [ "$PACKAGE_NAME" = iotsec ] && [ -n "$PACKAGE_VERSION" ] &&
@@ -192,7 +192,7 @@ check "after remove: no module file, no modules.dep entry, no DKMS record" remov
 # AUTOINSTALL: what happens when a kernel is installed later. Debian's
 # kernel postinst hook runs dkms_autoinstaller for every registered module,
 # so only when iotsec is the only one here.
-others=$(ls /var/lib/dkms | grep -v -e '^iotsec$' -e '^mok\.' || true)
+others=$(find /var/lib/dkms -mindepth 1 -maxdepth 1 ! -name iotsec ! -name 'mok.*' -printf '%f ')
 if [ -n "$others" ]; then
 	ok "AUTOINSTALL through the kernel postinst hook # SKIP other DKMS modules registered here: $others"
 else

@@ -289,13 +289,19 @@ nowerror_ok() {
 }
 check "iotsec: the recipe compiles with the project's warnings but without -Werror" nowerror_ok
 pkg_ok() {
-	local unit=$(bbvar "$fwd" 'SYSTEMD_SERVICE:iotsec') conf=$(bbvar "$fwd" 'CONFFILES:iotsec')
+	local unit conf exe
+	unit=$(bbvar "$fwd" 'SYSTEMD_SERVICE:iotsec') conf=$(bbvar "$fwd" 'CONFFILES:iotsec')
 	echo "# image: $(cd "$D" 2>/dev/null && find . ! -type d | tr '\n' ' ')"
 	[ -f "$D/lib/systemd/system/$unit" ] && [ -f "$D$conf" ] && [ -x "$D/usr/sbin/iotsecd" ] &&
-	[ ! -e "$D/usr/lib/modules-load.d" ] && [ ! -e "$D/etc/modules-load.d" ]
+	[ ! -e "$D/usr/lib/modules-load.d" ] && [ ! -e "$D/etc/modules-load.d" ] || return 1
+	# every program the unit runs is in the image
+	for exe in $(sed -n 's/^Exec[A-Za-z]*=[-@+!:]*\([^ ]*\).*/\1/p' "$D/lib/systemd/system/$unit"); do
+		case $exe in /bin/*|/usr/bin/kill) continue ;; esac
+		[ -x "$D$exe" ] || { echo "# $unit runs $exe, not in the image"; return 1; }
+	done
 }
 if [ $daemon_landed = 1 ]; then
-	check "iotsec: \${D} has iotsecd, the SYSTEMD_SERVICE unit and the CONFFILES config, no modules-load.d" pkg_ok
+	check "iotsec: \${D} has iotsecd, the SYSTEMD_SERVICE unit (its Exec programs too) and the CONFFILES config, no modules-load.d" pkg_ok
 else
 	skip "iotsec: \${D} has iotsecd, its unit and its config" "the daemon has not landed"
 fi
