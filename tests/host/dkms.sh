@@ -113,6 +113,7 @@ restore() {
 }
 labout=
 trap 'restore; rm -rf "$before" "$after" "$log" $labout' EXIT
+trap 'exit 143' TERM INT HUP   # killed by a timeout: still restore the host
 
 run() { "$@" >"$log" 2>&1 || { sed 's/^/# /' "$log" | tail -n 30; return 1; }; }
 
