@@ -15,7 +15,7 @@ libnl-3-dev libnl-genl-3-dev libmosquitto-dev libssl-dev libyaml-dev
 libjson-c-dev
 mosquitto mosquitto-clients openssl
 qemu-system-x86
-iproute2 procps util-linux
+iproute2 procps util-linux python3
 nodejs npm
 "
 

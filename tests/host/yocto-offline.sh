@@ -1,0 +1,310 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# meta-iotsec without bitbake (it cannot run here: no network for sources).
+# What can be checked offline is checked for real:
+#
+#   layer.conf                 collection, LAYERDEPENDS (mosquitto's layer),
+#                              LAYERSERIES_COMPAT
+#   recipes                    the variables each must set; SRC_URI files
+#                              exist; LIC_FILES_CHKSUM md5s match the files
+#   iotsec-mod, do_unpack      SRC_URI copied to $work/${BP}/... as the file
+#                              fetcher does (subdir=${BP}), S=${BP}/kmod
+#              do_compile      make KERNEL_SRC=... O=... in S (module.bbclass)
+#              do_install      make modules_install MODLIB=$D/lib/modules/<ver>
+#                              DEPMOD=echo, and the INSTALL_MOD_PATH form
+#   iotsec,    do_compile/install with the recipe's EXTRA_OEMAKE
+#   top level                  "make module" still builds with kmod/Makefile
+#
+# Every build happens in a temporary copy, never in the work tree.
+set -u
+top=${IOTSEC_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+layer=$top/meta-iotsec
+
+n=0 failed=0
+ok() { n=$((n + 1)); echo "ok $n $*"; }
+fail() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $*"; }
+check() { local name=$1; shift; if "$@"; then ok "$name"; else fail "$name"; fi; }
+skip() { n=$((n + 1)); echo "ok $n $1 # SKIP $2"; }
+
+tmp=$(mktemp -d /tmp/iotsec-yocto.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+log=$tmp/log
+run() { "$@" >"$log" 2>&1 || { sed 's/^/# /' "$log" | tail -n 30; return 1; }; }
+
+# bbvar FILE VAR: the value of VAR after the file's (and its required
+# files') plain assignments: =, ?=, ??=, :=, +=, .=, :append, :prepend,
+# with a few of bitbake.conf's variables expanded as OE sets them.
+bbvar() {
+	python3 - "$layer" "$1" "$2" <<'PY'
+import os, re, sys
+layer, path, want = sys.argv[1:]
+base = os.path.basename(path)
+pn, pv = (base[:-3].split("_") + ["1.0"])[:2] if base.endswith(".bb") else ("", "")
+vals = {"PN": pn, "BPN": pn, "PV": pv, "prefix": "/usr", "sysconfdir": "/etc",
+        "libdir": "/usr/lib", "bindir": "/usr/bin", "sbindir": "/usr/sbin",
+        "nonarch_base_libdir": "/lib", "systemd_system_unitdir": "/lib/systemd/system",
+        "LAYERDIR": layer}
+vals["BP"] = "${BPN}-${PV}"
+def expand(v, depth=0):
+    if depth > 10:
+        return v
+    e = re.sub(r"\$\{([A-Za-z0-9_:-]+)\}",
+               lambda m: vals.get(m.group(1), m.group(0)), v)
+    return e if e == v else expand(e, depth + 1)
+def parse(p):
+    text = open(p).read().replace("\\\n", " ")
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        m = re.match(r"(require|include)\s+(\S+)", line)
+        if m:
+            f = expand(m.group(2))
+            for d in (os.path.dirname(p), layer):
+                if os.path.exists(os.path.join(d, f)):
+                    parse(os.path.join(d, f))
+                    break
+            continue
+        m = re.match(r'([A-Za-z0-9_${}:./-]+?)(:append|:prepend)?\s*(\?\?=|\?=|:=|\+=|\.=|=)\s*"(.*)"\s*$', line)
+        if not m:
+            continue
+        var, suffix, op, v = m.groups()
+        var = expand(var)
+        v = " ".join(v.split())
+        old = vals.get(var)
+        if suffix == ":append" or op == ".=":
+            vals[var] = (old or "") + v
+        elif suffix == ":prepend":
+            vals[var] = v + (old or "")
+        elif op == "+=":
+            vals[var] = ((old or "") + " " + v).strip()
+        elif op in ("?=", "??=") and old is not None:
+            pass
+        else:
+            vals[var] = v
+parse(path)
+v = vals.get(want)
+if v is None:
+    sys.exit(1)
+print(expand(v))
+PY
+}
+has() { # has FILE VAR WORD...: VAR is set and contains every WORD
+	local v w
+	v=$(bbvar "$1" "$2") || { echo "# $2 not set in ${1#$top/}"; return 1; }
+	shift 2
+	for w in "$@"; do
+		[[ " $v " == *" $w "* ]] || { echo "# missing '$w' in: $v"; return 1; }
+	done
+}
+
+echo "TAP version 13"
+
+conf=$layer/conf/layer.conf
+mod=$layer/recipes-kernel/iotsec-mod/iotsec-mod_0.1.bb
+fwd=$layer/recipes-security/iotsec/iotsec_0.1.bb
+pg=$layer/recipes-core/packagegroups/packagegroup-iotsec.bb
+
+check "layer.conf: collection iotsec with pattern and priority" \
+	bash -c "grep -q '^BBFILE_COLLECTIONS += \"iotsec\"' '$conf' &&
+		 grep -q '^BBFILE_PATTERN_iotsec = \"^\${LAYERDIR}/\"' '$conf' &&
+		 grep -q '^BBFILE_PRIORITY_iotsec = \"[0-9]*\"' '$conf'"
+check "layer.conf: LAYERDEPENDS core, openembedded-layer, networking-layer (mosquitto)" \
+	has "$conf" LAYERDEPENDS_iotsec core openembedded-layer networking-layer
+check "layer.conf: LAYERSERIES_COMPAT kirkstone scarthgap styhead walnascar" \
+	has "$conf" LAYERSERIES_COMPAT_iotsec kirkstone scarthgap styhead walnascar
+bbfiles_ok() {
+	local f found=0
+	for f in "$layer"/recipes-*/*/*.bb; do found=$((found + 1)); done
+	[ $found = 3 ] && grep -q 'recipes-\*/\*/\*.bb' "$conf"
+}
+check "BBFILES pattern finds the three recipes" bbfiles_ok
+spdx_ok() {
+	local f bad=0
+	while IFS= read -r f; do
+		head -n 3 "$f" | grep -q 'SPDX-License-Identifier:' || { echo "# no SPDX line: ${f#$top/}"; bad=1; }
+	done < <(find "$layer" -type f)
+	return $bad
+}
+check "every file in meta-iotsec carries an SPDX line" spdx_ok
+
+# Where a recipe's paths point in the source tree: SRC_URI file:// entries
+# are looked up in IOTSEC_SRCDIR (the tree above the layer), and
+# ${WORKDIR}/${BP} is where they are unpacked (subdir=${BP}).
+srcdir=$(cd "$layer/.." && pwd)
+[ "$(bbvar "$conf" IOTSEC_SRCDIR)" = "$layer/.." ] || fail "IOTSEC_SRCDIR defaults to the tree above the layer"
+
+daemon_landed=0
+[ -f "$top/forwarder/iotsecd.c" ] && daemon_landed=1
+srcuri_check() { # srcuri_check RECIPE: every file:// entry exists
+	local r=$1 uri p missing=""
+	for uri in $(bbvar "$r" SRC_URI); do
+		case $uri in file://*) ;; *) continue ;; esac
+		p=${uri#file://}; p=${p%%;*}
+		[ -e "$srcdir/$p" ] || missing="$missing $p"
+		[[ $uri == *";subdir=$(bbvar "$r" BP)"* ]] ||
+			{ echo "# $uri: not unpacked below \${BP}"; return 1; }
+	done
+	echo "$missing"
+}
+for r in "$mod" "$fwd"; do
+	name=${r##*/}
+	missing=$(srcuri_check "$r") || { fail "$name: SRC_URI entries unpack below \${BP}"; continue; }
+	missing=$(echo $missing)
+	if [ -z "$missing" ]; then
+		ok "$name: every SRC_URI file:// entry exists in the tree"
+	elif [ "$r" = "$fwd" ] && [ $daemon_landed = 0 ] &&
+	     [ "$missing" = "config systemd" ]; then
+		skip "$name: SRC_URI files exist" "config/ and systemd/ come with the daemon, which has not landed"
+	else
+		fail "$name: SRC_URI files missing from the tree: $missing"
+		[ "$r" = "$fwd" ] && echo "# the forwarder recipe packages systemd/iotsecd.service (SYSTEMD_SERVICE) and config/iotsecd.yaml (CONFFILES); with forwarder/iotsecd.c in the tree they must exist"
+	fi
+done
+
+lic_check() { # lic_check RECIPE: LIC_FILES_CHKSUM entries match the files
+	local r=$1 s e path md5 f sum params begin end
+	s=$(bbvar "$r" S) || return 1
+	s=${s/\$\{WORKDIR\}\/$(bbvar "$r" BP)/$srcdir}
+	e=$(bbvar "$r" LIC_FILES_CHKSUM) || return 1
+	for e in $e; do
+		path=${e#file://}; path=${path%%;*}
+		params=";${e#*;};"
+		md5=$(sed -n 's/.*;md5=\([0-9a-f]*\);.*/\1/p' <<<"$params")
+		begin=$(sed -n 's/.*;beginline=\([0-9]*\);.*/\1/p' <<<"$params")
+		end=$(sed -n 's/.*;endline=\([0-9]*\);.*/\1/p' <<<"$params")
+		f=$(realpath -m "$s/$path")
+		[ -f "$f" ] || { echo "# $path: no such file ($f)"; return 1; }
+		sum=$(sed -n "${begin:-1},${end:-\$}p" "$f" | md5sum | cut -d' ' -f1)
+		[ "$sum" = "$md5" ] || { echo "# ${f#$srcdir/}: md5 $sum, recipe says $md5"; return 1; }
+		echo "# ${f#$srcdir/}: md5 $sum"
+	done
+}
+check "iotsec-mod: LICENSE GPL-2.0-only" has "$mod" LICENSE GPL-2.0-only
+check "iotsec-mod: LIC_FILES_CHKSUM md5 matches LICENSES/preferred/GPL-2.0" lic_check "$mod"
+check "iotsec: LICENSE MIT" has "$fwd" LICENSE MIT
+check "iotsec: LIC_FILES_CHKSUM md5 matches LICENSES/preferred/MIT" lic_check "$fwd"
+check "iotsec-mod: inherit module" grep -qx 'inherit module' "$mod"
+check "iotsec-mod: RPROVIDES:\${PN} kernel-module-iotsec" has "$mod" 'RPROVIDES:iotsec-mod' kernel-module-iotsec
+check "iotsec-mod: KERNEL_MODULE_AUTOLOAD iotsec" has "$mod" KERNEL_MODULE_AUTOLOAD iotsec
+check "iotsec: DEPENDS libnl mosquitto openssl libyaml json-c" \
+	has "$fwd" DEPENDS libnl mosquitto openssl libyaml json-c
+check "iotsec: inherit systemd pkgconfig" grep -qx 'inherit systemd pkgconfig' "$fwd"
+check "iotsec: SYSTEMD_SERVICE iotsecd.service" has "$fwd" 'SYSTEMD_SERVICE:iotsec' iotsecd.service
+check "iotsec: CONFFILES /etc/iotsec/iotsecd.yaml" has "$fwd" 'CONFFILES:iotsec' /etc/iotsec/iotsecd.yaml
+check "iotsec: do_install runs make install DESTDIR=\${D}" grep -q 'oe_runmake install DESTDIR=${D}' "$fwd"
+check "packagegroup-iotsec: inherit packagegroup, RDEPENDS iotsec iotsec-mod" \
+	bash -c "grep -qx 'inherit packagegroup' '$pg' && $(declare -f has bbvar); layer='$layer' top='$top' has '$pg' 'RDEPENDS:packagegroup-iotsec' iotsec iotsec-mod"
+
+# do_unpack as the file fetcher does it: file://a/b;subdir=X -> $work/X/a/b.
+unpack() { # unpack RECIPE WORKDIR
+	local r=$1 w=$2 uri p sub
+	for uri in $(bbvar "$r" SRC_URI); do
+		p=${uri#file://}; p=${p%%;*}
+		sub=$(sed -n 's/.*;subdir=\([^;]*\).*/\1/p' <<<"$uri")
+		[ -e "$srcdir/$p" ] || continue
+		mkdir -p "$w/$sub/$(dirname "$p")"
+		cp -a "$srcdir/$p" "$w/$sub/$(dirname "$p")/"
+	done
+	# do_configure:prepend of iotsec-source.inc: no stale build products
+	find "$w" \( -name '*.o' -o -name '*.ko' -o -name '*.mod' -o -name '*.mod.c' \
+		-o -name '.*.cmd' -o -name modules.order -o -name Module.symvers \) -delete
+}
+
+kdir=$("$top/scripts/kdir.sh" 2>/dev/null) && kdir=$(realpath "$kdir")
+if [ -z "$kdir" ]; then
+	skip "iotsec-mod: module.bbclass build" "no kernel headers (scripts/install-deps.sh)"
+else
+	# The release the kernel reports (Debian's kernel.release holds the
+	# upstream version; Yocto's KERNEL_VERSION is the same as UTS_RELEASE).
+	kver=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"$/\1/p' "$kdir/include/generated/utsrelease.h")
+	w=$tmp/iotsec-mod
+	unpack "$mod" "$w"
+	S=$w/$(bbvar "$mod" BP)/kmod
+	D=$tmp/image-mod
+	check "iotsec-mod: do_unpack gives S=\${WORKDIR}/\${BP}/kmod with ../include/uapi beside it" \
+		test -f "$S/Kbuild" -a -f "$S/Makefile" -a -f "$S/../include/uapi/iotsec.h"
+	# module_do_compile and module_do_install, with the host's compiler in
+	# place of KERNEL_CC & co and the Debian headers as both the kernel
+	# source and build directory.
+	kmake() { (unset CFLAGS CPPFLAGS CXXFLAGS LDFLAGS; cd "$S" &&
+		make -j2 KERNEL_SRC="$kdir" "$@"); }
+	check "iotsec-mod: do_compile (make KERNEL_SRC=... KERNEL_PATH KERNEL_VERSION CC LD O=...)" \
+		run kmake KERNEL_PATH="$kdir" KERNEL_VERSION="$kver" CC=gcc LD=ld AR=ar \
+			OBJCOPY=objcopy STRIP=strip O="$kdir" KBUILD_EXTRA_SYMBOLS=
+	built_ok() {
+		[ -f "$S/iotsec.ko" ] && modinfo -F vermagic "$S/iotsec.ko" | grep -q "^$kver " &&
+		[ "$(modinfo -F license "$S/iotsec.ko")" = GPL ] && [ -f "$S/Module.symvers" ]
+	}
+	check "iotsec-mod: kmod/iotsec.ko for $kver, license GPL, Module.symvers in \${B}" built_ok
+	check "iotsec-mod: do_install (make modules_install DEPMOD=echo MODLIB=\${D}/lib/modules/$kver)" \
+		run kmake DEPMOD=echo MODLIB="$D/lib/modules/$kver" INSTALL_FW_PATH="$D/lib/firmware" \
+			CC=gcc LD=ld OBJCOPY=objcopy STRIP=strip O="$kdir" KBUILD_EXTRA_SYMBOLS= modules_install
+	image_ok() {
+		local kos
+		kos=$(cd "$D" && find . -name '*.ko*' | sort)
+		echo "# image: $kos"
+		# kernel-module-split names the package after the file:
+		# kernel-module-iotsec, what RPROVIDES and the packagegroup use.
+		[ "$kos" = "./lib/modules/$kver/extra/iotsec.ko" ] &&
+		cmp -s "$S/iotsec.ko" "$D/lib/modules/$kver/extra/iotsec.ko"
+	}
+	check "iotsec-mod: \${D} holds lib/modules/$kver/extra/iotsec.ko only" image_ok
+	D=$tmp/root
+	check "iotsec-mod: make KERNEL_SRC=... modules_install INSTALL_MOD_PATH=<root>" \
+		run kmake DEPMOD=echo INSTALL_MOD_PATH="$D" modules_install
+	check "iotsec-mod: INSTALL_MOD_PATH puts it in <root>/lib/modules/$kver/extra/iotsec.ko" \
+		test -f "$D/lib/modules/$kver/extra/iotsec.ko"
+	check "iotsec-mod: make KERNEL_SRC=... clean removes the module" \
+		bash -c "cd '$S' && make KERNEL_SRC='$kdir' clean >/dev/null 2>&1 && [ ! -e iotsec.ko ]"
+
+	# kbuild reads kmod/Kbuild, not kmod/Makefile: the top-level build is
+	# unchanged.
+	c=$tmp/top
+	mkdir -p "$c"
+	cp -a "$top/Makefile" "$top/Kbuild" "$top/kmod" "$top/include" "$top/mk" "$top/scripts" "$c/"
+	find "$c/kmod" \( -name '*.o' -o -name '*.ko' -o -name '.*.cmd' \) -delete
+	check "top level: make module KDIR=... still builds kmod/iotsec.ko" \
+		bash -c "cd '$c' && make module KDIR='$kdir' >'$log' 2>&1 && test -f kmod/iotsec.ko ||
+			 { sed 's/^/# /' '$log' | tail -n 20; false; }"
+fi
+
+# The forwarder recipe's do_compile and do_install with its EXTRA_OEMAKE.
+w=$tmp/iotsec
+unpack "$fwd" "$w"
+S=$w/$(bbvar "$fwd" BP)
+D=$tmp/image-fwd
+oemake=$(bbvar "$fwd" EXTRA_OEMAKE | sed "s|\${D}|$D|g")
+# shellcheck disable=SC2086
+check "iotsec: do_compile (make forwarder) and do_install (make install DESTDIR) succeed" \
+	bash -c "cd '$S' && make $oemake forwarder >'$log' 2>&1 &&
+		 make $oemake install DESTDIR='$D' >>'$log' 2>&1 ||
+		 { sed 's/^/# /' '$log' | tail -n 20; false; }"
+nowerror_ok() {
+	local cmds
+	cmds=$(bash -c "cd '$S' && make -B -n V=1 $oemake forwarder" 2>&1 | grep -- ' -c ')
+	[ -n "$cmds" ] || { echo "# no compile commands (no forwarder sources yet)"; return 0; }
+	! grep -q -- '-Werror' <<<"$cmds" && grep -q -- '-Wall' <<<"$cmds"
+}
+check "iotsec: the recipe compiles with the project's warnings but without -Werror" nowerror_ok
+pkg_ok() {
+	local unit conf exe
+	unit=$(bbvar "$fwd" 'SYSTEMD_SERVICE:iotsec') conf=$(bbvar "$fwd" 'CONFFILES:iotsec')
+	echo "# image: $(cd "$D" 2>/dev/null && find . ! -type d | tr '\n' ' ')"
+	[ -f "$D/lib/systemd/system/$unit" ] && [ -f "$D$conf" ] && [ -x "$D/usr/sbin/iotsecd" ] &&
+	[ ! -e "$D/usr/lib/modules-load.d" ] && [ ! -e "$D/etc/modules-load.d" ] || return 1
+	# every program the unit runs is in the image
+	for exe in $(sed -n 's/^Exec[A-Za-z]*=[-@+!:]*\([^ ]*\).*/\1/p' "$D/lib/systemd/system/$unit"); do
+		case $exe in /bin/*|/usr/bin/kill) continue ;; esac
+		[ -x "$D$exe" ] || { echo "# $unit runs $exe, not in the image"; return 1; }
+	done
+}
+if [ $daemon_landed = 1 ]; then
+	check "iotsec: \${D} has iotsecd, the SYSTEMD_SERVICE unit (its Exec programs too) and the CONFFILES config, no modules-load.d" pkg_ok
+else
+	skip "iotsec: \${D} has iotsecd, its unit and its config" "the daemon has not landed"
+fi
+
+echo "1..$n"
+exit $((failed > 0))
