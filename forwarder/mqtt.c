@@ -18,7 +18,7 @@
  * libmosquitto.
  *
  * The server certificate is always verified, and its name: mosquitto does
- * that itself (SSL_VERIFY_PEER, tls_insecure off); our own SSL_CTX adds
+ * that itself (SSL_VERIFY_PEER, tls_insecure off); tune_tls() adds
  * OpenSSL's host/IP check as a second lock and a chain-verify hook that
  * keeps OpenSSL's reason, so "certificate verify failed" comes with a
  * why ("unable to get local issuer certificate", "hostname mismatch").
@@ -62,7 +62,6 @@ enum mqtt_state {
 struct mqtt {
 	struct mqtt_config cfg;		/* our own deep copy */
 	struct mosquitto *mosq;
-	SSL_CTX *ssl_ctx;
 	mqtt_ack_fn ack;
 	void *ctx;
 
@@ -480,6 +479,34 @@ static int set_credentials(struct mqtt *m)
 	return 0;
 }
 
+/*
+ * libmosquitto makes its SSL_CTX on the first connect and keeps it; once
+ * there, hook our chain check into it and pin the expected name on this
+ * connection's SSL. (Handing libmosquitto a ready SSL_CTX instead breaks
+ * its own verify callback in 2.0.11, which then fails every certificate.)
+ * Should the first handshake outrun this, mosquitto's own checks still
+ * refuse a bad certificate; only the reason is less precise.
+ */
+static void tune_tls(struct mqtt *m)
+{
+	X509_VERIFY_PARAM *param;
+	unsigned char addr[16];
+	SSL *ssl;
+
+	ssl = mosquitto_ssl_get(m->mosq);
+	if (!ssl)
+		return;
+	SSL_CTX_set_cert_verify_callback(SSL_get_SSL_CTX(ssl), verify_chain, m);
+	param = SSL_get0_param(ssl);
+	X509_VERIFY_PARAM_set_hostflags(param,
+					X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	if (inet_pton(AF_INET, m->cfg.host, addr) == 1 ||
+	    inet_pton(AF_INET6, m->cfg.host, addr) == 1)
+		X509_VERIFY_PARAM_set1_ip_asc(param, m->cfg.host);
+	else
+		X509_VERIFY_PARAM_set1_host(param, m->cfg.host, 0);
+}
+
 static int do_connect(struct mqtt *m)
 {
 	int rc, ret;
@@ -501,6 +528,8 @@ static int do_connect(struct mqtt *m)
 		schedule_retry(m);
 		return 0;
 	}
+	if (m->cfg.tls)
+		tune_tls(m);
 	m->state = MQTT_CONNECTING;
 	m->deadline = mono_ms() + MQTT_CONNECT_TIMEOUT_MS;
 	return 0;
@@ -549,32 +578,7 @@ static void after_io(struct mqtt *m, int rc, int sys_errno)
 static int setup_tls(struct mqtt *m, char *err, size_t errlen)
 {
 	const struct mqtt_config *c = &m->cfg;
-	X509_VERIFY_PARAM *param;
-	unsigned char addr[16];
 	int rc;
-
-	m->ssl_ctx = SSL_CTX_new(TLS_client_method());
-	if (!m->ssl_ctx) {
-		set_err(err, errlen, "cannot create a TLS context");
-		return -ENOMEM;
-	}
-	SSL_CTX_set_min_proto_version(m->ssl_ctx, TLS1_2_VERSION);
-	SSL_CTX_set_cert_verify_callback(m->ssl_ctx, verify_chain, m);
-	param = SSL_CTX_get0_param(m->ssl_ctx);
-	X509_VERIFY_PARAM_set_hostflags(param,
-					X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-	if (inet_pton(AF_INET, c->host, addr) == 1 ||
-	    inet_pton(AF_INET6, c->host, addr) == 1)
-		rc = X509_VERIFY_PARAM_set1_ip_asc(param, c->host);
-	else
-		rc = X509_VERIFY_PARAM_set1_host(param, c->host, 0);
-	if (rc != 1) {
-		set_err(err, errlen, "cannot set the expected server name %s",
-			c->host);
-		return -EINVAL;
-	}
-	mosquitto_void_option(m->mosq, MOSQ_OPT_SSL_CTX, m->ssl_ctx);
-	mosquitto_int_option(m->mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 1);
 
 	/* No CA file: the system's trust store, as OpenSSL keeps it. */
 	rc = mosquitto_tls_set(m->mosq, c->ca_file,
@@ -589,8 +593,6 @@ static int setup_tls(struct mqtt *m, char *err, size_t errlen)
 			mosquitto_strerror(rc));
 		return -EINVAL;
 	}
-	if (!c->ca_file)
-		SSL_CTX_set_default_verify_paths(m->ssl_ctx);
 	rc = mosquitto_tls_opts_set(m->mosq, SSL_VERIFY_PEER, "tlsv1.2", NULL);
 	if (rc == MOSQ_ERR_SUCCESS)
 		rc = mosquitto_tls_insecure_set(m->mosq, false);
@@ -797,7 +799,6 @@ void mqtt_free(struct mqtt *m)
 			mosquitto_disconnect(m->mosq);
 		mosquitto_destroy(m->mosq);
 	}
-	SSL_CTX_free(m->ssl_ctx);
 	if (m->client_id && lib_users > 0 && --lib_users == 0)
 		mosquitto_lib_cleanup();
 	free(m->client_id);
