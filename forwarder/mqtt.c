@@ -17,11 +17,12 @@
  * function returned (after_io()), so a reconnect never runs inside
  * libmosquitto.
  *
- * The server certificate is always verified, and its name: mosquitto does
- * that itself (SSL_VERIFY_PEER, tls_insecure off); tune_tls() adds
- * OpenSSL's host/IP check as a second lock and a chain-verify hook that
- * keeps OpenSSL's reason, so "certificate verify failed" comes with a
- * why ("unable to get local issuer certificate", "hostname mismatch").
+ * The server certificate is always verified, and its name: libmosquitto
+ * is told so (SSL_VERIFY_PEER, tls_insecure off) and the check itself is
+ * OpenSSL's, with the host name or address pinned on our SSL_CTX and a
+ * chain-verify hook that keeps OpenSSL's reason, so "certificate verify
+ * failed" comes with a why ("unable to get local issuer certificate",
+ * "hostname mismatch").
  */
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -62,6 +63,7 @@ enum mqtt_state {
 struct mqtt {
 	struct mqtt_config cfg;		/* our own deep copy */
 	struct mosquitto *mosq;
+	SSL_CTX *ssl_ctx;		/* ours; libmosquitto holds a reference */
 	mqtt_ack_fn ack;
 	void *ctx;
 
@@ -370,13 +372,23 @@ static void on_log(struct mosquitto *mosq, void *obj, int level,
 {
 	struct mqtt *m = obj;
 
-	if (level & MOSQ_LOG_ERR)
+	/* The first error of an attempt is the cause; the rest follow. */
+	if ((level & MOSQ_LOG_ERR) && !m->lib_err[0])
 		snprintf(m->lib_err, sizeof(m->lib_err), "%s", str);
 }
 
+static int keep_verdict(int preverify_ok, X509_STORE_CTX *xs)
+{
+	return preverify_ok;
+}
+
 /*
- * The whole-chain verification hook: do what OpenSSL would have done, and
- * keep the reason when it fails.
+ * The whole-chain verification: OpenSSL's own X509_verify_cert() with the
+ * expected host name or address set on the context (setup_tls()), keeping
+ * the reason when it fails. libmosquitto's per-certificate callback is set
+ * aside: it looks its client up through SSL ex_data that libmosquitto
+ * 2.0.11 never indexes when given an SSL_CTX, and then fails every
+ * certificate as "unspecified".
  */
 static int verify_chain(X509_STORE_CTX *xs, void *arg)
 {
@@ -385,6 +397,7 @@ static int verify_chain(X509_STORE_CTX *xs, void *arg)
 	char subject[256] = "?";
 	int ok, e;
 
+	X509_STORE_CTX_set_verify_cb(xs, keep_verdict);
 	ok = X509_verify_cert(xs);
 	if (ok > 0)
 		return ok;
@@ -427,19 +440,27 @@ static void schedule_retry(struct mqtt *m)
 /* Words for a failed loop call or connect, best reason first. */
 static void explain(struct mqtt *m, int rc, int sys_errno)
 {
+	const char *ssl = strstr(m->lib_err, "OpenSSL Error");
+
 	if (m->tls_err[0]) {
 		snprintf(m->err, sizeof(m->err), "%s", m->tls_err);
 	} else if (m->ev_connack > 0) {
 		snprintf(m->err, sizeof(m->err),
 			 "%s:%d refused the connection: %s", m->cfg.host,
 			 m->cfg.port, mosquitto_connack_string(m->ev_connack));
-	} else if (rc == MOSQ_ERR_ERRNO || (rc == MOSQ_ERR_CONN_LOST &&
-					    sys_errno && sys_errno != EPROTO)) {
-		snprintf(m->err, sizeof(m->err), "%s:%d: %s", m->cfg.host,
-			 m->cfg.port, strerror(sys_errno));
+	} else if (ssl) {
+		/* "OpenSSL Error[0]: error:0A000086:SSL routines::reason" */
+		const char *why = strrchr(ssl, ':');
+
+		snprintf(m->err, sizeof(m->err), "%s:%d: TLS handshake failed: %s",
+			 m->cfg.host, m->cfg.port, why ? why + 1 : ssl);
 	} else if (rc == MOSQ_ERR_EAI) {
 		snprintf(m->err, sizeof(m->err), "%s: cannot resolve: %s",
 			 m->cfg.host, gai_strerror(sys_errno));
+	} else if ((rc == MOSQ_ERR_ERRNO || rc == MOSQ_ERR_CONN_LOST) &&
+		   sys_errno && sys_errno != EPROTO && sys_errno != EAGAIN) {
+		snprintf(m->err, sizeof(m->err), "%s:%d: %s", m->cfg.host,
+			 m->cfg.port, strerror(sys_errno));
 	} else if (m->lib_err[0]) {
 		snprintf(m->err, sizeof(m->err), "%s:%d: %s: %s", m->cfg.host,
 			 m->cfg.port, mosquitto_strerror(rc), m->lib_err);
@@ -479,37 +500,9 @@ static int set_credentials(struct mqtt *m)
 	return 0;
 }
 
-/*
- * libmosquitto makes its SSL_CTX on the first connect and keeps it; once
- * there, hook our chain check into it and pin the expected name on this
- * connection's SSL. (Handing libmosquitto a ready SSL_CTX instead breaks
- * its own verify callback in 2.0.11, which then fails every certificate.)
- * Should the first handshake outrun this, mosquitto's own checks still
- * refuse a bad certificate; only the reason is less precise.
- */
-static void tune_tls(struct mqtt *m)
-{
-	X509_VERIFY_PARAM *param;
-	unsigned char addr[16];
-	SSL *ssl;
-
-	ssl = mosquitto_ssl_get(m->mosq);
-	if (!ssl)
-		return;
-	SSL_CTX_set_cert_verify_callback(SSL_get_SSL_CTX(ssl), verify_chain, m);
-	param = SSL_get0_param(ssl);
-	X509_VERIFY_PARAM_set_hostflags(param,
-					X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-	if (inet_pton(AF_INET, m->cfg.host, addr) == 1 ||
-	    inet_pton(AF_INET6, m->cfg.host, addr) == 1)
-		X509_VERIFY_PARAM_set1_ip_asc(param, m->cfg.host);
-	else
-		X509_VERIFY_PARAM_set1_host(param, m->cfg.host, 0);
-}
-
 static int do_connect(struct mqtt *m)
 {
-	int rc, ret;
+	int rc, ret, sys;
 
 	m->tls_err[0] = m->lib_err[0] = '\0';
 	m->ev_connack = -1;
@@ -522,14 +515,13 @@ static int do_connect(struct mqtt *m)
 	errno = 0;
 	rc = mosquitto_connect_async(m->mosq, m->cfg.host, m->cfg.port,
 				     (int)m->cfg.keepalive);
+	sys = errno;
 	m->ev_disconnected = false;
 	if (rc != MOSQ_ERR_SUCCESS) {
-		explain(m, rc, errno);
+		explain(m, rc, sys);
 		schedule_retry(m);
 		return 0;
 	}
-	if (m->cfg.tls)
-		tune_tls(m);
 	m->state = MQTT_CONNECTING;
 	m->deadline = mono_ms() + MQTT_CONNECT_TIMEOUT_MS;
 	return 0;
@@ -575,10 +567,47 @@ static void after_io(struct mqtt *m, int rc, int sys_errno)
 	schedule_retry(m);
 }
 
+/*
+ * TLS through libmosquitto's own settings (CA, client certificate and key,
+ * SSL_VERIFY_PEER, tls_insecure off), applied to an SSL_CTX of ours so
+ * that the expected name and the verification hook are in place before
+ * the first handshake, which over loopback can finish inside
+ * mosquitto_connect_async().
+ */
 static int setup_tls(struct mqtt *m, char *err, size_t errlen)
 {
 	const struct mqtt_config *c = &m->cfg;
+	X509_VERIFY_PARAM *param;
+	unsigned char addr[16];
 	int rc;
+
+	m->ssl_ctx = SSL_CTX_new(TLS_client_method());
+	if (!m->ssl_ctx) {
+		set_err(err, errlen, "cannot create a TLS context");
+		return -ENOMEM;
+	}
+	SSL_CTX_set_min_proto_version(m->ssl_ctx, TLS1_2_VERSION);
+	SSL_CTX_set_cert_verify_callback(m->ssl_ctx, verify_chain, m);
+	param = SSL_CTX_get0_param(m->ssl_ctx);
+	X509_VERIFY_PARAM_set_hostflags(param,
+					X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	if (inet_pton(AF_INET, c->host, addr) == 1 ||
+	    inet_pton(AF_INET6, c->host, addr) == 1)
+		rc = X509_VERIFY_PARAM_set1_ip_asc(param, c->host);
+	else
+		rc = X509_VERIFY_PARAM_set1_host(param, c->host, 0);
+	if (rc != 1) {
+		set_err(err, errlen, "cannot expect server name %s", c->host);
+		return -EINVAL;
+	}
+	rc = mosquitto_void_option(m->mosq, MOSQ_OPT_SSL_CTX, m->ssl_ctx);
+	if (rc == MOSQ_ERR_SUCCESS)
+		rc = mosquitto_int_option(m->mosq,
+					  MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 1);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		set_err(err, errlen, "TLS context: %s", mosquitto_strerror(rc));
+		return -EINVAL;
+	}
 
 	/* No CA file: the system's trust store, as OpenSSL keeps it. */
 	rc = mosquitto_tls_set(m->mosq, c->ca_file,
@@ -799,6 +828,7 @@ void mqtt_free(struct mqtt *m)
 			mosquitto_disconnect(m->mosq);
 		mosquitto_destroy(m->mosq);
 	}
+	SSL_CTX_free(m->ssl_ctx);
 	if (m->client_id && lib_users > 0 && --lib_users == 0)
 		mosquitto_lib_cleanup();
 	free(m->client_id);
@@ -857,9 +887,7 @@ int mqtt_handle(struct mqtt *m, uint32_t events)
 	if (m->state == MQTT_CONNECTING &&
 	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr) {
 		explain(m, MOSQ_ERR_ERRNO, soerr);
-		mosquitto_disconnect(m->mosq);
-		m->ev_disconnected = false;
-		schedule_retry(m);
+		after_io(m, MOSQ_ERR_ERRNO, soerr);
 		return 0;
 	}
 	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
@@ -876,6 +904,19 @@ int mqtt_handle(struct mqtt *m, uint32_t events)
 	    (events & EPOLLOUT) && mosquitto_socket(m->mosq) >= 0) {
 		rc = mosquitto_loop_write(m->mosq, 1);
 		sys = errno;
+	}
+	/*
+	 * A hung-up socket the library did not notice (it happens while the
+	 * TLS handshake is pending) would wake epoll forever: end it here.
+	 */
+	if (rc == MOSQ_ERR_SUCCESS && !m->ev_disconnected &&
+	    (events & (EPOLLERR | EPOLLHUP)) && mosquitto_socket(m->mosq) >= 0) {
+		if (m->state == MQTT_CONNECTING && !m->tls_err[0])
+			snprintf(m->tls_err, sizeof(m->tls_err),
+				 "%s:%d: cannot connect: refused or closed by the peer (%s)",
+				 m->cfg.host, m->cfg.port,
+				 strerror(sys ? sys : ECONNRESET));
+		rc = MOSQ_ERR_CONN_LOST;
 	}
 	after_io(m, rc, sys);
 	return 0;

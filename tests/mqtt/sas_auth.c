@@ -10,8 +10,11 @@
  *   <client id> TAB <user name> TAB <password or -> TAB <verdict>
  *
  * verdict: ok | expired | bad-resource | bad-signature | malformed | no-key
- * A CONNECT without a password (X.509 clients, the test's subscriber) is
- * left to the broker's other settings. Test material only.
+ * for SAS; for a CONNECT with a user name but no password, the X.509 case,
+ * x509-ok when the client's certificate (verified by the listener) has the
+ * device id of the user name as CN, else x509-missing | x509-wrong-cn.
+ * A CONNECT with neither (the test's subscriber) is left to the broker's
+ * other settings. Test material only.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -20,6 +23,7 @@
 #include <time.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/x509.h>
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
@@ -129,12 +133,40 @@ static const char *check(const char *user, const char *pass)
 	return "ok";
 }
 
+/* IoT Hub's X.509 rule: the certificate's CN is the device id. */
+static const char *check_x509(struct mosquitto *client, const char *user)
+{
+	X509 *cert = mosquitto_client_certificate(client);
+	char cn[256] = "", want[256];
+	const char *slash = strchr(user, '/'), *end;
+	const char *verdict;
+
+	if (!cert)
+		return "x509-missing";
+	X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName,
+				  cn, sizeof(cn));
+	X509_free(cert);
+	end = slash ? strchr(slash + 1, '/') : NULL;
+	if (!end || (size_t)(end - slash - 1) >= sizeof(want))
+		return "malformed";
+	memcpy(want, slash + 1, (size_t)(end - slash - 1));
+	want[end - slash - 1] = '\0';
+	verdict = strcmp(cn, want) ? "x509-wrong-cn" : "x509-ok";
+	return verdict;
+}
+
 static int basic_auth(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_basic_auth *a = event_data;
-	const char *verdict = a->password ? check(a->username, a->password) :
-					    "no-password";
+	const char *verdict;
 	FILE *f;
+
+	if (a->password)
+		verdict = check(a->username, a->password);
+	else if (a->username)
+		verdict = check_x509(a->client, a->username);
+	else
+		verdict = "anonymous";
 
 	if (log_path) {
 		f = fopen(log_path, "a");
@@ -146,9 +178,10 @@ static int basic_auth(int event, void *event_data, void *userdata)
 			fclose(f);
 		}
 	}
-	if (!a->password)
+	if (!a->username && !a->password)
 		return MOSQ_ERR_PLUGIN_DEFER;
-	return strcmp(verdict, "ok") ? MOSQ_ERR_AUTH : MOSQ_ERR_SUCCESS;
+	return strcmp(verdict, "ok") && strcmp(verdict, "x509-ok") ?
+	       MOSQ_ERR_AUTH : MOSQ_ERR_SUCCESS;
 }
 
 int mosquitto_plugin_version(int supported_version_count,
