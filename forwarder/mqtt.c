@@ -468,6 +468,15 @@ static void explain(struct mqtt *m, int rc, int sys_errno)
 		snprintf(m->err, sizeof(m->err), "%s:%d: %s", m->cfg.host,
 			 m->cfg.port, mosquitto_strerror(rc));
 	}
+	/* TLS 1.3 servers reject a missing client certificate after the
+	 * handshake, which then looks like a broken connection. */
+	if (m->state == MQTT_CONNECTING && m->cfg.tls && !m->cfg.cert_file &&
+	    !m->tls_err[0] && m->ev_connack < 0) {
+		size_t n = strlen(m->err);
+
+		snprintf(m->err + n, sizeof(m->err) - n,
+			 " (closed before CONNACK: does the broker require a client certificate?)");
+	}
 }
 
 static int set_credentials(struct mqtt *m)
