@@ -522,6 +522,7 @@ static int do_connect(struct mqtt *m)
 		return ret;
 	}
 	errno = 0;
+	m->state = MQTT_CONNECTING;
 	rc = mosquitto_connect_async(m->mosq, m->cfg.host, m->cfg.port,
 				     (int)m->cfg.keepalive);
 	sys = errno;
@@ -531,7 +532,6 @@ static int do_connect(struct mqtt *m)
 		schedule_retry(m);
 		return 0;
 	}
-	m->state = MQTT_CONNECTING;
 	m->deadline = mono_ms() + MQTT_CONNECT_TIMEOUT_MS;
 	return 0;
 }

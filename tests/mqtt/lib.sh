@@ -38,14 +38,15 @@ not_ok() {
 }
 skip() { tap_n=$((tap_n + 1)); echo "ok $tap_n $1 # SKIP $2"; }
 # check NAME CMD...: one TAP line from CMD's status; its output on failure.
+# CMD runs in this shell, so the servers it starts are cleaned up too.
 check() {
 	name=$1
 	shift
-	if out=$("$@" 2>&1); then
+	if "$@" >"$TMP/check.out" 2>&1; then
 		ok "$name"
 	else
 		not_ok "$name"
-		echo "$out" | tail -n 20 | sed 's/^/# /'
+		tail -n 20 "$TMP/check.out" | sed 's/^/# /'
 	fi
 }
 done_testing() {
@@ -109,24 +110,43 @@ keyfile $certs/server.key
 
 listener $p3 127.0.0.1
 CONF
-	mosquitto -c "$TMP/$name.conf" >"$TMP/$name.log" 2>&1 &
-	PIDS="$PIDS $!"
 	eval "${name}_TLS_CERT_PORT=$p1 ${name}_TLS_PORT=$p2 ${name}_PLAIN_PORT=$p3"
-	if ! wait_for 10 listening "$p3" || ! wait_for 5 listening "$p1" ||
-	   ! wait_for 5 listening "$p2"; then
-		echo "# mosquitto did not start:"
-		sed 's/^/# /' "$TMP/$name.log"
-		return 1
-	fi
+	run_broker "$name"
 }
+
+# run_broker NAME: (re)start the broker of start_broker NAME, same ports.
+run_broker() {
+	stdbuf -oL mosquitto -c "$TMP/$1.conf" >>"$TMP/$1.log" 2>&1 &
+	PIDS="$PIDS $!"
+	eval "${1}_PID=$!"
+	for port in $(sed -n 's/^listener \([0-9]*\) .*/\1/p' "$TMP/$1.conf"); do
+		if ! wait_for 10 listening "$port"; then
+			echo "# mosquitto did not start:"
+			sed 's/^/# /' "$TMP/$1.log"
+			return 1
+		fi
+	done
+}
+
+# stop_broker NAME: stop it and wait until its ports are free.
+stop_broker() {
+	eval "pid=\$${1}_PID"
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	PIDS=$(echo " $PIDS " | sed "s/ $pid / /")
+	for port in $(sed -n 's/^listener \([0-9]*\) .*/\1/p' "$TMP/$1.conf"); do
+		wait_for 10 not_listening "$port"
+	done
+}
+
+not_listening() { ! listening "$1"; }
 
 # subscribe NAME PORT TOPIC COUNT: mosquitto_sub -v in the background into
 # $TMP/NAME.sub, stopping after COUNT messages; waits until subscribed.
 subscribe() {
 	: >"$TMP/$1.sub"
-	mosquitto_sub -h 127.0.0.1 -p "$2" -t "$3" -v -C "$4" -W 60 \
+	stdbuf -oL mosquitto_sub -h 127.0.0.1 -p "$2" -t "$3" -v -C "$4" -W 60 \
 		-i "sub-$1-$$" -d >"$TMP/$1.sub" 2>&1 &
 	PIDS="$PIDS $!"
-	eval "SUB_$1=$!"
 	wait_for 10 grep -q SUBACK "$TMP/$1.sub"
 }
