@@ -16,9 +16,9 @@
 
 /*
  * Percent-encode S the way JavaScript's encodeURIComponent() does (unreserved:
- * A-Z a-z 0-9 - _ . ! ~ * ' ( )); STRICT also encodes ! ' ( ) *, as the
- * Azure SDK's encodeUriComponentStrict() does for SAS tokens. Returns a
- * malloc'd string or NULL.
+ * A-Z a-z 0-9 - _ . ! ~ * ' ( )); STRICT also encodes ! ' ( ) *, in lower
+ * case hex as the Azure SDK's encodeUriComponentStrict() does for SAS
+ * tokens. Returns a malloc'd string or NULL.
  */
 char *mqtt_url_encode(const char *s, bool strict);
 

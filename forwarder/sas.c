@@ -6,7 +6,9 @@
  *   sr  = encodeUriComponentStrict("host/devices/id[/modules/m]")
  *   sig = encodeUriComponentStrict(base64(HMAC-SHA256(base64dec(key),
  *                                                     sr + "\n" + se)))
- *   "SharedAccessSignature sr=<sr>&sig=<sig>&se=<se>[&skn=<name>]"
+ *   "SharedAccessSignature sr=<sr>&sig=<sig>[&skn=<name>]&se=<se>"
+ *
+ * (azure-iot-common's SharedAccessSignature.create() and toString()).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -42,6 +44,9 @@ char *mqtt_url_encode(const char *s, bool strict)
 
 		if (unreserved(c, strict)) {
 			*p++ = (char)c;
+		} else if (strict && unreserved(c, false)) {
+			/* The SDK's replace() writes these in lower case. */
+			p += sprintf(p, "%%%02x", c);
 		} else {
 			*p++ = '%';
 			*p++ = hex[c >> 4];
@@ -115,9 +120,10 @@ char *sas_token(const char *resource, const char *key, const char *key_name,
 		if (!skn)
 			goto out;
 	}
-	n = asprintf(&token, "SharedAccessSignature sr=%s&sig=%s&se=%lld%s%s",
-		     sr, sig, (long long)expiry, skn ? "&skn=" : "",
-		     skn ? skn : "");
+	/* The SDK's field order: sr, sig, skn, se. */
+	n = asprintf(&token, "SharedAccessSignature sr=%s&sig=%s%s%s&se=%lld",
+		     sr, sig, skn ? "&skn=" : "", skn ? skn : "",
+		     (long long)expiry);
 	if (n < 0)
 		token = NULL;
 out:
