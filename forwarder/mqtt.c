@@ -77,6 +77,7 @@ struct mqtt {
 	int64_t renew_at;		/* CONNECTED with SAS: renew the token */
 	bool renewing;			/* our DISCONNECT is for a new token */
 	unsigned int attempt;		/* failed attempts in a row */
+	bool lib_ref;			/* counted in lib_users */
 
 	/* What libmosquitto's callbacks said during the last loop call. */
 	bool ev_disconnected;
@@ -716,6 +717,12 @@ static int check_config(struct mqtt_config *c, char *err, size_t errlen)
 		set_err(err, errlen, "mqtt: port %d out of range", c->port);
 		return -EINVAL;
 	}
+	if (c->auth == MQTT_AUTH_SAS && c->sas_ttl && c->sas_ttl < 4) {
+		set_err(err, errlen,
+			"mqtt: a SAS token must live at least 4 s, not %u",
+			c->sas_ttl);
+		return -EINVAL;
+	}
 	if (!c->keepalive)
 		c->keepalive = MQTT_DEFAULT_KEEPALIVE;
 	if (c->keepalive < 5 || c->keepalive > 65535) {
@@ -747,6 +754,7 @@ struct mqtt *mqtt_new(const struct mqtt_config *cfg, mqtt_ack_fn ack,
 		goto fail;
 	if (lib_users++ == 0)
 		mosquitto_lib_init();
+	m->lib_ref = true;
 
 	if (c->mode == MQTT_MODE_IOTHUB) {
 		m->client_id = mqtt_hub_client_id(c);
@@ -838,7 +846,7 @@ void mqtt_free(struct mqtt *m)
 		mosquitto_destroy(m->mosq);
 	}
 	SSL_CTX_free(m->ssl_ctx);
-	if (m->client_id && lib_users > 0 && --lib_users == 0)
+	if (m->lib_ref && --lib_users == 0)
 		mosquitto_lib_cleanup();
 	free(m->client_id);
 	free(m->username);

@@ -374,6 +374,11 @@ TEST(mqtt_new_refuses_bad_configs)
 	EXPECT_EQ(NULL, mqtt_new(&c, NULL, NULL, err, sizeof(err)));
 	EXPECT_NE(NULL, strstr(err, "device id")) TH_LOG("%s", err);
 	c.device_id = "dev1";
+	c.shared_key = DOC_KEY;
+	c.sas_ttl = 3;
+	EXPECT_EQ(NULL, mqtt_new(&c, NULL, NULL, err, sizeof(err)));
+	EXPECT_NE(NULL, strstr(err, "at least 4 s")) TH_LOG("%s", err);
+	c.sas_ttl = 0;
 	c.auth = MQTT_AUTH_X509;
 	EXPECT_EQ(NULL, mqtt_new(&c, NULL, NULL, err, sizeof(err)));
 	EXPECT_NE(NULL, strstr(err, "certificate")) TH_LOG("%s", err);

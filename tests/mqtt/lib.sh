@@ -82,6 +82,17 @@ listening() { ss -Htln "sport = :$1" | grep -q .; }
 #   $NAME_PLAIN_PORT     plain, for the test's own subscriber
 # Logs: $TMP/NAME.log (verbose), $TMP/NAME.auth (one line per CONNECT).
 start_broker() {
+	name=$1 certs=$2 key=$3 try=0
+	while :; do
+		start_broker_once "$@" && return 0
+		# Someone took a port between our look and mosquitto's bind.
+		try=$((try + 1))
+		[ "$try" -lt 3 ] || return 1
+		stop_broker "$name"
+	done
+}
+
+start_broker_once() {
 	name=$1 certs=$2 key=$3
 	p1=$(free_port); p2=$(free_port); p3=$(free_port)
 	: >"$TMP/$name.auth"
@@ -114,17 +125,23 @@ CONF
 	run_broker "$name"
 }
 
-# run_broker NAME: (re)start the broker of start_broker NAME, same ports.
+# run_broker NAME: (re)start the broker of start_broker NAME, same ports;
+# ready when it logged "running" once more and every port listens.
+running() { [ "$(grep -c ' running$' "$TMP/$1.log" 2>/dev/null)" -gt "$2" ]; }
+alive_and_running() { kill -0 "$1" 2>/dev/null && running "$2" "$3"; }
 run_broker() {
+	before=$(grep -c ' running$' "$TMP/$1.log" 2>/dev/null)
 	stdbuf -oL mosquitto -c "$TMP/$1.conf" >>"$TMP/$1.log" 2>&1 &
-	PIDS="$PIDS $!"
-	eval "${1}_PID=$!"
+	pid=$!
+	PIDS="$PIDS $pid"
+	eval "${1}_PID=$pid"
+	if ! wait_for 10 alive_and_running "$pid" "$1" "${before:-0}"; then
+		echo "# mosquitto did not start:"
+		tail -n 5 "$TMP/$1.log" | sed 's/^/# /'
+		return 1
+	fi
 	for port in $(sed -n 's/^listener \([0-9]*\) .*/\1/p' "$TMP/$1.conf"); do
-		if ! wait_for 10 listening "$port"; then
-			echo "# mosquitto did not start:"
-			sed 's/^/# /' "$TMP/$1.log"
-			return 1
-		fi
+		wait_for 5 listening "$port" || return 1
 	done
 }
 
