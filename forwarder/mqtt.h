@@ -80,22 +80,48 @@ struct mqtt *mqtt_new(const struct mqtt_config *cfg, mqtt_ack_fn ack,
 		      void *ctx, char *err, size_t errlen);
 void mqtt_free(struct mqtt *m);
 
-/* Start (or restart) connecting; non-blocking. */
+/*
+ * Start (or restart) connecting; non-blocking (but for resolving the host
+ * name). A failed attempt is not an error here: it is logged, kept for
+ * mqtt_last_error() and retried with backoff by mqtt_tick(). Negative only
+ * when no attempt can ever work (no SAS token can be made).
+ */
 int mqtt_start(struct mqtt *m);
-/* The socket to poll, or -1 while disconnected. */
+/*
+ * The socket to poll, or -1 while disconnected. It changes with every
+ * reconnect: ask again after each mqtt_handle()/mqtt_tick()/mqtt_publish()
+ * and re-register (EPOLL_CTL_MOD, or ADD when the kernel dropped the old
+ * descriptor), with EPOLLOUT while mqtt_want_write().
+ */
 int mqtt_fd(struct mqtt *m);
 bool mqtt_want_write(struct mqtt *m);
 bool mqtt_connected(struct mqtt *m);
-/* Service the socket after epoll said EVENTS (EPOLLIN/EPOLLOUT). */
+/*
+ * Service the socket after epoll said EVENTS (EPOLLIN/EPOLLOUT/EPOLLERR/
+ * EPOLLHUP). Returns 0; a lost connection is handled here (backoff) and
+ * shows in mqtt_connected() and mqtt_last_error().
+ */
 int mqtt_handle(struct mqtt *m, uint32_t events);
 /*
  * Periodic work: keep-alive, token refresh, reconnect with jittered
- * exponential backoff. Returns the ms until it wants to be called again.
+ * exponential backoff. Returns the ms until it wants to be called again
+ * (at most 1000). Timing runs on CLOCK_MONOTONIC, read here; NOW is not
+ * needed.
  */
 int mqtt_tick(struct mqtt *m, struct timespec now);
-/* QoS 1 publish; *MID identifies the later ack. */
+/*
+ * QoS 1 publish; *MID identifies the later ack. -ENOTCONN while not
+ * connected (keep the message and try again), -EMSGSIZE above the hub's
+ * 256 KiB. A message once accepted stays with libmosquitto until its
+ * PUBACK, across reconnects of the same struct mqtt (clean session off),
+ * so its ack may come after a reconnect; an ack for a mid the caller no
+ * longer tracks is to be ignored.
+ */
 int mqtt_publish(struct mqtt *m, const struct mqtt_message *msg, int *mid);
-/* The last error in words, for logs and iotsecctl status. */
+/*
+ * The last error in words, for logs and iotsecctl status; "" since the
+ * last successful connect.
+ */
 const char *mqtt_last_error(struct mqtt *m);
 
 /*
