@@ -455,6 +455,10 @@ static void explain(struct mqtt *m, int rc, int sys_errno)
 
 		snprintf(m->err, sizeof(m->err), "%s:%d: TLS handshake failed: %s",
 			 m->cfg.host, m->cfg.port, why ? why + 1 : ssl);
+	} else if (rc == MOSQ_ERR_KEEPALIVE) {
+		snprintf(m->err, sizeof(m->err),
+			 "%s:%d: no answer to a keep-alive ping within %u s",
+			 m->cfg.host, m->cfg.port, m->cfg.keepalive);
 	} else if (rc == MOSQ_ERR_EAI) {
 		snprintf(m->err, sizeof(m->err), "%s: cannot resolve: %s",
 			 m->cfg.host, gai_strerror(sys_errno));

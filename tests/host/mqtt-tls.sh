@@ -56,9 +56,11 @@ CS="HostName=localhost;DeviceId=dev1;SharedAccessKey=$KEY"
 # published_ok NAME: every message acked and none left over.
 # arrived SUB TOPIC N: the subscriber saw N messages with exactly TOPIC.
 arrived() {
-	wait_for 10 test "$(grep -cxF "$2 {\"hello\":\"iotsec\"}" "$TMP/$1.sub")" -ge "$3" &&
-	[ "$(grep -cxF "$2 {\"hello\":\"iotsec\"}" "$TMP/$1.sub")" = "$3" ]
+	wait_for 10 seen_at_least "$@" &&
+	[ "$(seen "$1" "$2")" = "$3" ]
 }
+seen() { grep -cxF "$2 {\"hello\":\"iotsec\"}" "$TMP/$1.sub"; }
+seen_at_least() { [ "$(seen "$1" "$2")" -ge "$3" ]; }
 
 # --- IoT Hub, SAS -----------------------------------------------------------
 hub_sas() {
@@ -111,6 +113,19 @@ broker_tls_cert() {
 	arrived brk plant/dev1/ProcessCreate 2
 }
 check broker_mode_tls_client_cert_topic_template broker_tls_cert
+
+broker_password() {
+	subscribe pw "$b_PLAIN_PORT" 'iotsec/#' 1 &&
+	"$PUB" -H localhost -p "$b_TLS_PORT" --tls --ca "$CERTS/ca.pem" --device d3 \
+		--user agent --password 's3cret pass' -n 1 >"$TMP/pw.out" 2>&1 &&
+	arrived pw iotsec/d3/security 1 &&
+	grep -qP '^d3\tagent\ts3cret pass\tuser-ok$' "$TMP/b.auth" &&
+	"$PUB" -H localhost -p "$b_TLS_PORT" --tls --ca "$CERTS/ca.pem" --device d3 \
+		--user agent --password wrong --expect-fail --timeout 10 \
+		>"$TMP/pwbad.out" 2>&1 &&
+	grep -q '^error: localhost:[0-9]* refused the connection: Connection Refused: not authorised' "$TMP/pwbad.out"
+}
+check broker_mode_user_and_password broker_password
 
 broker_plain() {
 	subscribe plain "$b_PLAIN_PORT" 'iotsec/#' 1 &&
@@ -186,6 +201,24 @@ renewal() {
 	done
 }
 check short_sas_lifetime_is_renewed_and_connection_survives renewal
+
+# --- a broker that stops answering: keep-alive notices ----------------------
+# SIGSTOP leaves the TCP connection open and silent; with a 5 s keep-alive
+# the transport must declare it lost, then reconnect once it answers again.
+silent() {
+	"$PUB" -c "$CS" -p "$b_TLS_PORT" --ca "$CERTS/ca.pem" -n 4 --interval 1000 \
+		--keepalive 5 --timeout 60 --mid ka >"$TMP/ka.out" 2>&1 &
+	pub=$!
+	wait_for 10 grep -q 'acked 1' "$TMP/ka.out" &&
+	kill -STOP "$b_PID" &&
+	wait_for 20 grep -q 'connection to localhost:[0-9]* lost' "$TMP/ka.out"
+	lost=$?
+	kill -CONT "$b_PID"
+	[ "$lost" = 0 ] && wait "$pub" &&
+	grep -q '^published 4 acked 4$' "$TMP/ka.out" &&
+	grep -q 'no answer to a keep-alive ping within 5 s' "$TMP/ka.out"
+}
+check silent_broker_is_noticed_by_keepalive_and_left silent
 
 # --- broker restart: backoff, reconnect, quiet log --------------------------
 restart() {

@@ -81,6 +81,7 @@ listening() { ss -Htln "sport = :$1" | grep -q .; }
 #   $NAME_TLS_PORT       TLS, SAS tokens checked by the sas_auth plugin
 #   $NAME_PLAIN_PORT     plain, for the test's own subscriber
 # Logs: $TMP/NAME.log (verbose), $TMP/NAME.auth (one line per CONNECT).
+# Broker-mode user "agent", password "s3cret pass".
 start_broker() {
 	name=$1 certs=$2 key=$3 try=0
 	while :; do
@@ -107,6 +108,7 @@ connection_messages true
 plugin $PLUGIN
 plugin_opt_key $key
 plugin_opt_log $TMP/$name.auth
+plugin_opt_user agent:s3cret pass
 
 listener $p1 127.0.0.1
 cafile $certs/ca.pem

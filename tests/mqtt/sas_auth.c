@@ -13,8 +13,10 @@
  * for SAS; for a CONNECT with a user name but no password, the X.509 case,
  * x509-ok when the client's certificate (verified by the listener) has the
  * device id of the user name as CN, else x509-missing | x509-wrong-cn.
- * A CONNECT with neither (the test's subscriber) is left to the broker's
- * other settings. Test material only.
+ * A user name without "/?api-version=" is a broker-mode client: its
+ * password must match plugin_opt_user ("name:password"): user-ok or
+ * user-bad. A CONNECT with neither (the test's subscriber) is left to the
+ * broker's other settings. Test material only.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -29,7 +31,7 @@
 #include <mosquitto_plugin.h>
 
 static mosquitto_plugin_id_t *plugin_id;
-static char *key_b64, *log_path;
+static char *key_b64, *log_path, *user_pass;
 
 /* The strict URI encoding Azure's SDKs use for SAS fields. */
 static void enc(const char *s, char *out, size_t outlen)
@@ -161,7 +163,14 @@ static int basic_auth(int event, void *event_data, void *userdata)
 	const char *verdict;
 	FILE *f;
 
-	if (a->password)
+	if (a->username && !strstr(a->username, "/?api-version=")) {
+		char up[512];
+
+		snprintf(up, sizeof(up), "%s:%s", a->username,
+			 a->password ? a->password : "");
+		verdict = user_pass && !strcmp(up, user_pass) ? "user-ok" :
+							       "user-bad";
+	} else if (a->password)
 		verdict = check(a->username, a->password);
 	else if (a->username)
 		verdict = check_x509(a->client, a->username);
@@ -180,8 +189,8 @@ static int basic_auth(int event, void *event_data, void *userdata)
 	}
 	if (!a->username && !a->password)
 		return MOSQ_ERR_PLUGIN_DEFER;
-	return strcmp(verdict, "ok") && strcmp(verdict, "x509-ok") ?
-	       MOSQ_ERR_AUTH : MOSQ_ERR_SUCCESS;
+	return strcmp(verdict, "ok") && strcmp(verdict, "x509-ok") &&
+	       strcmp(verdict, "user-ok") ? MOSQ_ERR_AUTH : MOSQ_ERR_SUCCESS;
 }
 
 int mosquitto_plugin_version(int supported_version_count,
@@ -201,6 +210,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 			key_b64 = strdup(opts[i].value);
 		else if (!strcmp(opts[i].key, "log"))
 			log_path = strdup(opts[i].value);
+		else if (!strcmp(opts[i].key, "user"))
+			user_pass = strdup(opts[i].value);
 	}
 	return mosquitto_callback_register(plugin_id, MOSQ_EVT_BASIC_AUTH,
 					   basic_auth, NULL, NULL);
@@ -213,5 +224,6 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *opts,
 				      basic_auth, NULL);
 	free(key_b64);
 	free(log_path);
+	free(user_pass);
 	return 0;
 }
