@@ -38,6 +38,7 @@
 #include <unistd.h>
 #include <mosquitto.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -70,7 +71,6 @@ struct mqtt {
 	char *client_id;
 	char *username;
 	char *resource;			/* SAS: host/devices/id[/modules/m] */
-	const char *hub;		/* host in user name and resource */
 
 	enum mqtt_state state;
 	int64_t deadline;		/* CONNECTING: give up; BACKOFF: retry */
@@ -555,7 +555,7 @@ static void after_io(struct mqtt *m, int rc, int sys_errno)
 			mqtt_log("connected to %s:%d as %s", m->cfg.host,
 				 m->cfg.port, m->client_id);
 		m->attempt = 0;
-		m->err[0] = m->logged[0] = '\0';
+		m->err[0] = m->logged[0] = m->lib_err[0] = '\0';
 		return;
 	}
 	if (m->renewing && m->ev_disconnected) {
@@ -588,6 +588,84 @@ static void after_io(struct mqtt *m, int rc, int sys_errno)
  * the first handshake, which over loopback can finish inside
  * mosquitto_connect_async().
  */
+/* Never prompt on a terminal for a key's passphrase: refuse the key. */
+static int no_passphrase(char *buf, int size, int rwflag, void *userdata)
+{
+	return 0;
+}
+
+static const char *ssl_reason(void)
+{
+	unsigned long e = ERR_peek_last_error();
+	const char *r = e ? ERR_reason_error_string(e) : NULL;
+
+	ERR_clear_error();
+	return r ? r : "unknown reason";
+}
+
+/*
+ * Load the CA file, client certificate and key once here, so that a bad
+ * file is a configuration error with its reason now, not a TLS failure
+ * retried forever later.
+ */
+static int check_tls_files(const struct mqtt_config *c, char *err,
+			   size_t errlen)
+{
+	const char *files[] = { c->ca_file, c->cert_file, c->key_file };
+	SSL_CTX *ctx;
+	int ret = -EINVAL;
+	size_t i;
+
+	if (!!c->cert_file != !!c->key_file) {
+		set_err(err, errlen,
+			"a client certificate needs its key, and a key its certificate");
+		return -EINVAL;
+	}
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		if (files[i] && access(files[i], R_OK)) {
+			set_err(err, errlen, "%s: %s", files[i], strerror(errno));
+			return -EINVAL;
+		}
+	}
+	ctx = SSL_CTX_new(TLS_client_method());
+	if (!ctx) {
+		set_err(err, errlen, "cannot create a TLS context");
+		return -ENOMEM;
+	}
+	ERR_clear_error();
+	SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
+	if (c->ca_file && SSL_CTX_load_verify_locations(ctx, c->ca_file,
+							NULL) != 1) {
+		set_err(err, errlen, "CA file %s: no PEM certificate (%s)",
+			c->ca_file, ssl_reason());
+		goto out;
+	}
+	if (c->cert_file &&
+	    SSL_CTX_use_certificate_chain_file(ctx, c->cert_file) != 1) {
+		set_err(err, errlen, "certificate %s: no PEM certificate (%s)",
+			c->cert_file, ssl_reason());
+		goto out;
+	}
+	if (c->key_file &&
+	    SSL_CTX_use_PrivateKey_file(ctx, c->key_file, SSL_FILETYPE_PEM) != 1) {
+		if (ERR_GET_REASON(ERR_peek_last_error()) ==
+		    X509_R_KEY_VALUES_MISMATCH)
+			set_err(err, errlen,
+				"key %s does not belong to certificate %s",
+				c->key_file, c->cert_file);
+		else
+			set_err(err, errlen,
+				"key %s: no PEM private key, or an encrypted one, which is not supported (%s)",
+				c->key_file, ssl_reason());
+		goto out;
+	}
+	ret = 0;
+out:
+	ERR_clear_error();
+	SSL_CTX_free(ctx);
+	return ret;
+}
+
 static int setup_tls(struct mqtt *m, char *err, size_t errlen)
 {
 	const struct mqtt_config *c = &m->cfg;
@@ -595,6 +673,9 @@ static int setup_tls(struct mqtt *m, char *err, size_t errlen)
 	unsigned char addr[16];
 	int rc;
 
+	rc = check_tls_files(c, err, errlen);
+	if (rc)
+		return rc;
 	m->ssl_ctx = SSL_CTX_new(TLS_client_method());
 	if (!m->ssl_ctx) {
 		set_err(err, errlen, "cannot create a TLS context");
@@ -626,7 +707,7 @@ static int setup_tls(struct mqtt *m, char *err, size_t errlen)
 	/* No CA file: the system's trust store, as OpenSSL keeps it. */
 	rc = mosquitto_tls_set(m->mosq, c->ca_file,
 			       c->ca_file ? NULL : "/etc/ssl/certs",
-			       c->cert_file, c->key_file, NULL);
+			       c->cert_file, c->key_file, no_passphrase);
 	if (rc != MOSQ_ERR_SUCCESS) {
 		set_err(err, errlen, "TLS files (ca %s, cert %s, key %s): %s",
 			c->ca_file ? c->ca_file : "system",

@@ -44,6 +44,26 @@ gen_ok() {
 }
 check gen_certs_idempotent_and_readable_by_mosquitto gen_ok
 
+# Bad TLS files are configuration errors with the file and the reason.
+tls_files() {
+	x="HostName=localhost;DeviceId=dev1;x509=true"
+	openssl pkey -in "$CERTS/client.key" -aes256 -passout pass:x \
+		-out "$TMP/encrypted.key" &&
+	"$PUB" -c "$x" --ca "$CERTS/ca.pem" --cert "$CERTS/client.pem" \
+		--key "$WRONG/client.key" | tee /dev/stderr |
+		grep -qxF "error: mqtt: key $WRONG/client.key does not belong to certificate $CERTS/client.pem" &&
+	"$PUB" -c "$x" --ca "$CERTS/client.key" --cert "$CERTS/client.pem" \
+		--key "$CERTS/client.key" | tee /dev/stderr |
+		grep -q "^error: mqtt: CA file $CERTS/client.key: no PEM certificate" &&
+	"$PUB" -c "$x" --ca "$CERTS/ca.pem" --cert "$CERTS/client.pem" \
+		--key "$TMP/encrypted.key" </dev/null | tee /dev/stderr |
+		grep -q "^error: mqtt: key $TMP/encrypted.key: no PEM private key, or an encrypted one" &&
+	"$PUB" -c "$x" --ca "$CERTS/ca.pem" --cert "$TMP/none.pem" \
+		--key "$CERTS/client.key" | tee /dev/stderr |
+		grep -qxF "error: mqtt: $TMP/none.pem: No such file or directory"
+}
+check tls_file_errors_name_file_and_reason tls_files
+
 if ! start_broker b "$CERTS" "$KEY"; then
 	not_ok broker_starts
 	done_testing
