@@ -559,9 +559,17 @@ static void after_io(struct mqtt *m, int rc, int sys_errno)
 		return;
 	}
 	if (m->renewing && m->ev_disconnected) {
+		/*
+		 * Reconnect on the next tick, not now: the caller must see
+		 * mqtt_fd() go -1 in between, or it may take the new socket,
+		 * likely with the old number, for the old registration that
+		 * the kernel dropped with the old socket.
+		 */
 		m->renewing = false;
-		m->state = MQTT_IDLE;
-		do_connect(m);
+		m->ev_disconnected = false;
+		m->state = MQTT_BACKOFF;
+		m->deadline = mono_ms();
+		m->renew_at = 0;
 		return;
 	}
 	if (rc == MOSQ_ERR_SUCCESS && !m->ev_disconnected &&
@@ -1067,6 +1075,7 @@ int mqtt_tick(struct mqtt *m, struct timespec now)
 				m->renew_at = t + MQTT_RENEW_TIMEOUT_MS;
 				rc = mosquitto_disconnect(m->mosq);
 				after_io(m, rc, errno);
+				return m->state == MQTT_BACKOFF ? 1 : 0;
 			} else {
 				/* The broker never let us go: cut it off. */
 				m->renewing = false;

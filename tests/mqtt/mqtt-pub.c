@@ -55,22 +55,32 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Follow the transport's socket: it changes on every reconnect. */
+/*
+ * Follow the transport's socket as iotsecd does: register when the number
+ * changes, modify when the events do. The transport must make this enough
+ * (mqtt_fd() goes -1 between two sockets, even when the new one gets the
+ * old number), so this is deliberately not more careful.
+ */
 static void watch(int ep, struct mqtt *m)
 {
-	struct epoll_event ev = { 0 };
 	static int last = -1;
+	static uint32_t last_ev;
+	struct epoll_event ev = { 0 };
 	int fd = mqtt_fd(m);
 
-	if (fd != last && last >= 0)
-		epoll_ctl(ep, EPOLL_CTL_DEL, last, NULL);
-	last = fd;
-	if (fd < 0)
-		return;
-	ev.events = EPOLLIN | (mqtt_want_write(m) ? EPOLLOUT : 0);
+	ev.events = EPOLLIN | (fd >= 0 && mqtt_want_write(m) ? EPOLLOUT : 0);
 	ev.data.fd = fd;
-	if (epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev) && errno == ENOENT)
-		epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+	if (fd != last) {
+		if (last >= 0)
+			epoll_ctl(ep, EPOLL_CTL_DEL, last, NULL);
+		if (fd >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev))
+			printf("epoll add %d: %s\n", fd, strerror(errno));
+	} else if (fd >= 0 && ev.events != last_ev &&
+		   epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev)) {
+		printf("epoll mod %d: %s\n", fd, strerror(errno));
+	}
+	last = fd;
+	last_ev = ev.events;
 }
 
 static void usage(void)
