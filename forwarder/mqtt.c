@@ -952,12 +952,17 @@ int mqtt_start(struct mqtt *m)
 {
 	if (!m)
 		return -EINVAL;
+	m->attempt = 0;
+	m->renewing = false;
 	if (m->state == MQTT_CONNECTING || m->state == MQTT_CONNECTED) {
-		m->renewing = false;
+		/* Again from the next tick, so that mqtt_fd() shows -1. */
 		mosquitto_disconnect(m->mosq);
+		m->ev_disconnected = false;
+		m->state = MQTT_BACKOFF;
+		m->deadline = mono_ms();
+		return 0;
 	}
 	m->state = MQTT_IDLE;
-	m->attempt = 0;
 	mqtt_log("connecting to %s:%d as %s (%s%s)", m->cfg.host, m->cfg.port,
 		 m->client_id,
 		 m->cfg.mode == MQTT_MODE_IOTHUB ? "IoT Hub, " : "broker, ",

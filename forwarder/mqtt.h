@@ -89,9 +89,11 @@ void mqtt_free(struct mqtt *m);
 int mqtt_start(struct mqtt *m);
 /*
  * The socket to poll, or -1 while disconnected. It changes with every
- * reconnect: ask again after each mqtt_handle()/mqtt_tick()/mqtt_publish()
- * and re-register (EPOLL_CTL_MOD, or ADD when the kernel dropped the old
- * descriptor), with EPOLLOUT while mqtt_want_write().
+ * reconnect: ask again after each mqtt_start()/mqtt_handle()/mqtt_tick()/
+ * mqtt_publish() and register it anew when it differs from the last answer,
+ * with EPOLLOUT while mqtt_want_write(). Between two sockets it is -1 for
+ * at least one mqtt_tick(), so a new socket that reuses the old number is
+ * still seen as new.
  */
 int mqtt_fd(struct mqtt *m);
 bool mqtt_want_write(struct mqtt *m);
