@@ -34,6 +34,7 @@
 #include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 #include <mosquitto.h>
@@ -148,12 +149,31 @@ char *mqtt_hub_client_id(const struct mqtt_config *cfg)
 	return strdup(cfg->device_id);
 }
 
+/*
+ * Who we are, in the SDK's form ("azure-iot-device/1.18.4 (node v20.20.2;
+ * Debian 12; x64)"): "iotsecd/<version> (Linux <release>; <machine>)".
+ */
+static const char *client_type(void)
+{
+	static char s[256];
+	struct utsname u;
+
+	if (!s[0]) {
+		if (uname(&u) == 0)
+			snprintf(s, sizeof(s), "iotsecd/%.32s (%.16s %.64s; %.16s)",
+				 IOTSEC_VERSION, u.sysname, u.release, u.machine);
+		else
+			snprintf(s, sizeof(s), "iotsecd/%s", IOTSEC_VERSION);
+	}
+	return s;
+}
+
 char *mqtt_hub_username(const struct mqtt_config *cfg)
 {
 	char *client, *s = NULL;
 	int n;
 
-	client = mqtt_url_encode("iotsecd/" IOTSEC_VERSION, false);
+	client = mqtt_url_encode(client_type(), false);
 	if (!client || !cfg->device_id || !hub_name(cfg))
 		goto out;
 	if (cfg->module_id)
