@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -93,17 +94,30 @@ struct mqtt {
 
 static int lib_users;
 
-static void mqtt_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void mqtt_log(const char *fmt, ...)
+static void log_stderr(int level, const char *line)
 {
+	fprintf(stderr, "iotsecd: mqtt: %s\n", line);
+}
+
+static void (*log_fn)(int level, const char *line) = log_stderr;
+
+void mqtt_set_log(void (*fn)(int level, const char *line))
+{
+	log_fn = fn ? fn : log_stderr;
+}
+
+static void mqtt_log(int level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void mqtt_log(int level, const char *fmt, ...)
+{
+	char line[1024];
 	va_list ap;
 
-	fputs("iotsecd: mqtt: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	log_fn(level, line);
 }
 
 static int64_t mono_ms(void)
@@ -452,7 +466,8 @@ static void schedule_retry(struct mqtt *m)
 	 */
 	if (strcmp(m->logged, m->err) ||
 	    (m->attempt & (m->attempt - 1)) == 0) {
-		mqtt_log("%s; retrying in %.1f s (attempt %u)", m->err,
+		mqtt_log(m->tls_err[0] ? LOG_ERR : LOG_WARNING,
+			 "%s; retrying in %.1f s (attempt %u)", m->err,
 			 delay / 1000.0, m->attempt);
 		snprintf(m->logged, sizeof(m->logged), "%s", m->err);
 	}
@@ -543,7 +558,7 @@ static int do_connect(struct mqtt *m)
 	m->ev_disconnected = false;
 	ret = set_credentials(m);
 	if (ret) {
-		mqtt_log("%s", m->err);
+		mqtt_log(LOG_ERR, "%s", m->err);
 		return ret;
 	}
 	errno = 0;
@@ -568,11 +583,11 @@ static void after_io(struct mqtt *m, int rc, int sys_errno)
 	    !m->ev_disconnected) {
 		m->state = MQTT_CONNECTED;
 		if (m->attempt || m->logged[0])
-			mqtt_log("connected to %s:%d as %s after %u failed attempt%s",
+			mqtt_log(LOG_NOTICE, "connected to %s:%d as %s after %u failed attempt%s",
 				 m->cfg.host, m->cfg.port, m->client_id,
 				 m->attempt, m->attempt == 1 ? "" : "s");
 		else
-			mqtt_log("connected to %s:%d as %s", m->cfg.host,
+			mqtt_log(LOG_NOTICE, "connected to %s:%d as %s", m->cfg.host,
 				 m->cfg.port, m->client_id);
 		m->attempt = 0;
 		m->err[0] = m->logged[0] = m->lib_err[0] = '\0';
@@ -601,7 +616,7 @@ static void after_io(struct mqtt *m, int rc, int sys_errno)
 		rc = m->ev_disconnect_rc ? m->ev_disconnect_rc :
 					   MOSQ_ERR_CONN_LOST;
 	if (m->state == MQTT_CONNECTED)
-		mqtt_log("connection to %s:%d lost", m->cfg.host, m->cfg.port);
+		mqtt_log(LOG_WARNING, "connection to %s:%d lost", m->cfg.host, m->cfg.port);
 	explain(m, rc, sys_errno);
 	if (mosquitto_socket(m->mosq) >= 0)
 		mosquitto_disconnect(m->mosq);
@@ -983,7 +998,7 @@ int mqtt_start(struct mqtt *m)
 		return 0;
 	}
 	m->state = MQTT_IDLE;
-	mqtt_log("connecting to %s:%d as %s (%s%s)", m->cfg.host, m->cfg.port,
+	mqtt_log(LOG_INFO, "connecting to %s:%d as %s (%s%s)", m->cfg.host, m->cfg.port,
 		 m->client_id,
 		 m->cfg.mode == MQTT_MODE_IOTHUB ? "IoT Hub, " : "broker, ",
 		 m->cfg.auth == MQTT_AUTH_SAS ? "SAS token" :
@@ -1094,7 +1109,7 @@ int mqtt_tick(struct mqtt *m, struct timespec now)
 			break;
 		if (m->renew_at && t >= m->renew_at) {
 			if (!m->renewing) {
-				mqtt_log("SAS token for %s expires soon: reconnecting with a new one",
+				mqtt_log(LOG_INFO, "SAS token for %s expires soon: reconnecting with a new one",
 					 m->client_id);
 				m->renewing = true;
 				m->renew_at = t + MQTT_RENEW_TIMEOUT_MS;

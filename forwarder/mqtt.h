@@ -127,6 +127,14 @@ int mqtt_publish(struct mqtt *m, const struct mqtt_message *msg, int *mid);
 const char *mqtt_last_error(struct mqtt *m);
 
 /*
+ * Where the transport's log lines go: LEVEL is a syslog priority (LOG_ERR
+ * for a certificate that does not verify, LOG_WARNING for other failures,
+ * LOG_NOTICE/LOG_INFO for connects and token renewals); LINE has no
+ * newline. NULL, and the default: stderr, "iotsecd: mqtt: LINE".
+ */
+void mqtt_set_log(void (*fn)(int level, const char *line));
+
+/*
  * SAS token for RESOURCE (already the URI "host/devices/id[/modules/m]"),
  * signed with base64 KEY, valid until EXPIRY (epoch seconds), optional
  * policy KEY_NAME. Returns a malloc'd "SharedAccessSignature sr=..." or

@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <syslog.h>
+#include <sys/epoll.h>
 #include "kselftest_harness.h"
 #include "mqtt.h"
 #include "mqtt_priv.h"
@@ -401,6 +404,50 @@ TEST(mqtt_new_refuses_bad_configs)
 	EXPECT_FALSE(mqtt_want_write(m));
 	EXPECT_EQ(-ENOTCONN, mqtt_publish(m, &msg, &mid));
 	EXPECT_STREQ("", mqtt_last_error(m));
+	mqtt_free(m);
+}
+
+static char logged[4096];
+static int logged_level = -1;
+
+static void capture_log(int level, const char *line)
+{
+	size_t n = strlen(logged);
+
+	snprintf(logged + n, sizeof(logged) - n, "%d %s\n", level, line);
+	if (logged_level < 0 || level < logged_level)
+		logged_level = level;
+}
+
+/* Nobody listens on 127.0.0.1:1: a warning through the hook, a retry. */
+TEST(log_hook_and_refused_connection)
+{
+	struct mqtt_config c = { .mode = MQTT_MODE_BROKER, .host = "127.0.0.1",
+				 .port = 1, .device_id = "dev1" };
+	char err[256];
+	struct mqtt *m;
+	int i;
+
+	mqtt_set_log(capture_log);
+	m = mqtt_new(&c, NULL, NULL, err, sizeof(err));
+	ASSERT_NE(NULL, m) TH_LOG("%s", err);
+	EXPECT_EQ(0, mqtt_start(m));
+	for (i = 0; i < 50 && !strstr(logged, "retrying in"); i++) {
+		struct pollfd p = { .fd = mqtt_fd(m), .events = POLLIN };
+		struct timespec ts = { 0 };
+
+		if (p.fd >= 0 && poll(&p, 1, 100) > 0)
+			mqtt_handle(m, p.revents & POLLIN ? EPOLLIN : EPOLLERR);
+		mqtt_tick(m, ts);
+	}
+	mqtt_set_log(NULL);
+	EXPECT_NE(NULL, strstr(logged, "connecting to 127.0.0.1:1 as dev1"))
+		TH_LOG("%s", logged);
+	EXPECT_NE(NULL, strstr(logged, "; retrying in ")) TH_LOG("%s", logged);
+	EXPECT_NE(NULL, strstr(mqtt_last_error(m), "127.0.0.1:1"));
+	EXPECT_EQ(LOG_WARNING, logged_level);
+	EXPECT_EQ(-1, mqtt_fd(m));
+	EXPECT_FALSE(mqtt_connected(m));
 	mqtt_free(m);
 }
 
