@@ -508,8 +508,10 @@ static void explain(struct mqtt *m, int rc, int sys_errno)
 		snprintf(m->err, sizeof(m->err), "%s:%d: %s", m->cfg.host,
 			 m->cfg.port, mosquitto_strerror(rc));
 	}
-	/* TLS 1.3 servers reject a missing client certificate after the
-	 * handshake, which then looks like a broken connection. */
+	/*
+	 * TLS 1.3 servers reject a missing client certificate after the
+	 * handshake, which then looks like a broken connection.
+	 */
 	if (m->state == MQTT_CONNECTING && m->cfg.tls && !m->cfg.cert_file &&
 	    !m->tls_err[0] && m->ev_connack < 0) {
 		size_t n = strlen(m->err);
@@ -654,7 +656,7 @@ static const char *ssl_reason(void)
 static int check_tls_files(const struct mqtt_config *c, char *err,
 			   size_t errlen)
 {
-	const char *files[] = { c->ca_file, c->cert_file, c->key_file };
+	const char *const files[3] = { c->ca_file, c->cert_file, c->key_file };
 	SSL_CTX *ctx;
 	int ret = -EINVAL;
 	size_t i;
@@ -664,7 +666,7 @@ static int check_tls_files(const struct mqtt_config *c, char *err,
 			"a client certificate needs its key, and a key its certificate");
 		return -EINVAL;
 	}
-	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+	for (i = 0; i < 3; i++) {
 		if (files[i] && access(files[i], R_OK)) {
 			set_err(err, errlen, "%s: %s", files[i], strerror(errno));
 			return -EINVAL;
@@ -1107,21 +1109,20 @@ int mqtt_tick(struct mqtt *m, struct timespec now)
 		after_io(m, rc, errno);
 		if (m->state != MQTT_CONNECTED)
 			break;
-		if (m->renew_at && t >= m->renew_at) {
-			if (!m->renewing) {
-				mqtt_log(LOG_INFO, "SAS token for %s expires soon: reconnecting with a new one",
-					 m->client_id);
-				m->renewing = true;
-				m->renew_at = t + MQTT_RENEW_TIMEOUT_MS;
-				rc = mosquitto_disconnect(m->mosq);
-				after_io(m, rc, errno);
-				return m->state == MQTT_BACKOFF ? 1 : 0;
-			} else {
-				/* The broker never let us go: cut it off. */
-				m->renewing = false;
-				after_io(m, MOSQ_ERR_CONN_LOST, 0);
-			}
+		if (m->renew_at && t >= m->renew_at && m->renewing) {
+			/* The broker never let us go: cut it off. */
+			m->renewing = false;
+			after_io(m, MOSQ_ERR_CONN_LOST, 0);
 			return 0;
+		}
+		if (m->renew_at && t >= m->renew_at) {
+			mqtt_log(LOG_INFO, "SAS token for %s expires soon: reconnecting with a new one",
+				 m->client_id);
+			m->renewing = true;
+			m->renew_at = t + MQTT_RENEW_TIMEOUT_MS;
+			rc = mosquitto_disconnect(m->mosq);
+			after_io(m, rc, errno);
+			return m->state == MQTT_BACKOFF ? 1 : 0;
 		}
 		if (m->renew_at && m->renew_at < next)
 			next = m->renew_at;

@@ -137,30 +137,76 @@ int main(int argc, char **argv)
 				return 1;
 			}
 			break;
-		case 'H': cfg.host = strdup(optarg); break;
-		case 'p': cfg.port = atoi(optarg); break;
-		case 'n': count = atoi(optarg); break;
-		case 't': cfg.tls = true; break;
-		case 'A': cfg.ca_file = strdup(optarg); break;
-		case 'C': cfg.cert_file = strdup(optarg); break;
-		case 'K': cfg.key_file = strdup(optarg); break;
-		case 'u': cfg.username = strdup(optarg);
-			cfg.auth = MQTT_AUTH_PASSWORD; break;
-		case 'P': cfg.password = strdup(optarg); break;
-		case 'i': cfg.client_id = strdup(optarg); break;
-		case 'd': free(cfg.device_id); cfg.device_id = strdup(optarg); break;
-		case 'T': cfg.topic = strdup(optarg); break;
-		case 'y': type = optarg; break;
-		case 'L': cfg.sas_ttl = (unsigned int)atoi(optarg); break;
-		case 'k': cfg.keepalive = (unsigned int)atoi(optarg); break;
-		case 'I': interval = atoll(optarg); break;
-		case 'W': timeout = atoll(optarg) * 1000; break;
-		case 'm': mid_prefix = optarg; break;
-		case 'D': payload = optarg; break;
-		case 'F': expect_fail = true; break;
-		case 'S': print_sas = atoll(optarg); break;
-		case 'N': print_ids = true; break;
-		default: usage();
+		case 'H':
+			cfg.host = strdup(optarg);
+			break;
+		case 'p':
+			cfg.port = atoi(optarg);
+			break;
+		case 'n':
+			count = atoi(optarg);
+			break;
+		case 't':
+			cfg.tls = true;
+			break;
+		case 'A':
+			cfg.ca_file = strdup(optarg);
+			break;
+		case 'C':
+			cfg.cert_file = strdup(optarg);
+			break;
+		case 'K':
+			cfg.key_file = strdup(optarg);
+			break;
+		case 'u':
+			cfg.username = strdup(optarg);
+			cfg.auth = MQTT_AUTH_PASSWORD;
+			break;
+		case 'P':
+			cfg.password = strdup(optarg);
+			break;
+		case 'i':
+			cfg.client_id = strdup(optarg);
+			break;
+		case 'd':
+			free(cfg.device_id);
+			cfg.device_id = strdup(optarg);
+			break;
+		case 'T':
+			cfg.topic = strdup(optarg);
+			break;
+		case 'y':
+			type = optarg;
+			break;
+		case 'L':
+			cfg.sas_ttl = (unsigned int)atoi(optarg);
+			break;
+		case 'k':
+			cfg.keepalive = (unsigned int)atoi(optarg);
+			break;
+		case 'I':
+			interval = atoll(optarg);
+			break;
+		case 'W':
+			timeout = atoll(optarg) * 1000;
+			break;
+		case 'm':
+			mid_prefix = optarg;
+			break;
+		case 'D':
+			payload = optarg;
+			break;
+		case 'F':
+			expect_fail = true;
+			break;
+		case 'S':
+			print_sas = atoll(optarg);
+			break;
+		case 'N':
+			print_ids = true;
+			break;
+		default:
+			usage();
 		}
 	}
 	if (!cfg.host || count < 0 || count > 4096)
