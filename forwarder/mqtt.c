@@ -551,6 +551,14 @@ static int set_credentials(struct mqtt *m)
 	return 0;
 }
 
+/* CONNACK within the keep-alive interval, but 30 s at most. */
+static int connect_timeout_ms(const struct mqtt *m)
+{
+	int ms = (int)m->cfg.keepalive * 1000;
+
+	return ms < MQTT_CONNECT_TIMEOUT_MS ? ms : MQTT_CONNECT_TIMEOUT_MS;
+}
+
 static int do_connect(struct mqtt *m)
 {
 	int rc, ret, sys;
@@ -574,7 +582,7 @@ static int do_connect(struct mqtt *m)
 		schedule_retry(m);
 		return 0;
 	}
-	m->deadline = mono_ms() + MQTT_CONNECT_TIMEOUT_MS;
+	m->deadline = mono_ms() + connect_timeout_ms(m);
 	return 0;
 }
 
@@ -1095,9 +1103,10 @@ int mqtt_tick(struct mqtt *m, struct timespec now)
 	case MQTT_CONNECTING:
 		if (t >= m->deadline) {
 			snprintf(m->tls_err, sizeof(m->tls_err),
-				 "%s:%d: no answer to CONNECT within %d s",
+				 "%s:%d: no answer to %s within %d s",
 				 m->cfg.host, m->cfg.port,
-				 MQTT_CONNECT_TIMEOUT_MS / 1000);
+				 m->cfg.tls ? "the TLS handshake or CONNECT" :
+				 "CONNECT", connect_timeout_ms(m) / 1000);
 			after_io(m, MOSQ_ERR_CONN_LOST, 0);
 			break;
 		}

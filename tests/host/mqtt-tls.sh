@@ -201,6 +201,22 @@ refused_port() {
 }
 check nobody_listening_is_an_error_not_a_hang refused_port
 
+# A server that accepts and then says nothing: the attempt times out.
+mute() {
+	port=$(free_port)
+	perl -MIO::Socket::INET -e '
+		my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1",
+			LocalPort => $ARGV[0], Listen => 5, ReuseAddr => 1) or die;
+		my @keep;
+		while (1) { push @keep, scalar $s->accept; }' "$port" &
+	PIDS="$PIDS $!"
+	wait_for 10 listening "$port" &&
+	"$PUB" -c "$CS" -p "$port" --ca "$CERTS/ca.pem" --keepalive 5 \
+		--expect-fail --timeout 20 >"$TMP/mute.out" 2>&1 &&
+	grep -q "^error: localhost:$port: no answer to the TLS handshake or CONNECT within 5 s" "$TMP/mute.out"
+}
+check silent_server_times_out_the_attempt mute
+
 # --- SAS renewal -------------------------------------------------------------
 # Tokens live 4 s; 8 messages over 7 s need at least two renewals, each a
 # new CONNECT with a later expiry that the plugin verifies.
