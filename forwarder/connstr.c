@@ -42,6 +42,9 @@ static const char *const cs_names[__CS_MAX] = {
 };
 
 static int cs_error(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int cs_error(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
