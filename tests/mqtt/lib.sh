@@ -96,6 +96,10 @@ start_broker() {
 start_broker_once() {
 	name=$1 certs=$2 key=$3
 	p1=$(free_port); p2=$(free_port); p3=$(free_port)
+	# The broker drops to the mosquitto user, who may not reach BUILD.
+	# One copy per broker: rewriting a library a broker runs crashes it.
+	plugin=$TMP/$name-sas_auth.so
+	[ -f "$plugin" ] || install -m 644 "$PLUGIN" "$plugin" || return 1
 	: >"$TMP/$name.auth"
 	chmod 666 "$TMP/$name.auth"
 	cat >"$TMP/$name.conf" <<CONF
@@ -105,7 +109,7 @@ persistence false
 log_dest stdout
 log_type all
 connection_messages true
-plugin $PLUGIN
+plugin $plugin
 plugin_opt_key $key
 plugin_opt_log $TMP/$name.auth
 plugin_opt_user agent:s3cret pass
