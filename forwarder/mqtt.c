@@ -77,6 +77,7 @@ struct mqtt {
 	enum mqtt_state state;
 	int64_t deadline;		/* CONNECTING: give up; BACKOFF: retry */
 	int64_t renew_at;		/* CONNECTED with SAS: renew the token */
+	time_t renew_wall;		/* the same on the wall clock */
 	bool renewing;			/* our DISCONNECT is for a new token */
 	unsigned int attempt;		/* failed attempts in a row */
 	bool lib_ref;			/* counted in lib_users */
@@ -124,7 +125,8 @@ static int64_t mono_ms(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	/* BOOTTIME: a device that slept still knows its token aged. */
+	clock_gettime(CLOCK_BOOTTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -548,6 +550,7 @@ static int set_credentials(struct mqtt *m)
 		return -ENOMEM;
 	}
 	m->renew_at = mono_ms() + (int64_t)(ttl - mqtt_sas_margin(ttl)) * 1000;
+	m->renew_wall = expiry - mqtt_sas_margin(ttl);
 	return 0;
 }
 
@@ -1124,7 +1127,12 @@ int mqtt_tick(struct mqtt *m, struct timespec now)
 			after_io(m, MOSQ_ERR_CONN_LOST, 0);
 			return 0;
 		}
-		if (m->renew_at && t >= m->renew_at) {
+		/*
+		 * Also when the wall clock says so: the hub judges expiry by
+		 * its clock, and ours may have been set (NTP) since.
+		 */
+		if (m->renew_at && !m->renewing &&
+		    (t >= m->renew_at || time(NULL) >= m->renew_wall)) {
 			mqtt_log(LOG_INFO, "SAS token for %s expires soon: reconnecting with a new one",
 				 m->client_id);
 			m->renewing = true;

@@ -107,8 +107,8 @@ int mqtt_handle(struct mqtt *m, uint32_t events);
 /*
  * Periodic work: keep-alive, token refresh, reconnect with jittered
  * exponential backoff. Returns the ms until it wants to be called again
- * (at most 1000). Timing runs on CLOCK_MONOTONIC, read here; NOW is not
- * needed.
+ * (at most 1000). Timing runs on CLOCK_BOOTTIME (and token expiry on
+ * the wall clock), read here; NOW is not needed.
  */
 int mqtt_tick(struct mqtt *m, struct timespec now);
 /*
