@@ -19,3 +19,14 @@ $(BUILD)/tools/sas_auth.so: tests/mqtt/sas_auth.c
 	$(quiet) CC-PLUG $@
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -fPIC -shared -o $@ $< -lcrypto
+
+# libFuzzer (clang): connection strings and the SAS token built from them.
+.PHONY: fuzz-mqtt
+fuzz-mqtt: $(BUILD)/fuzz/connstr
+
+$(BUILD)/fuzz/connstr: tests/fuzz/connstr.c forwarder/connstr.c forwarder/sas.c forwarder/mqtt.c
+	$(quiet) FUZZ $@
+	@mkdir -p $(dir $@)
+	$(Q)clang $(filter-out -MMD -MP,$(BASE_CFLAGS)) -Wno-format-nonliteral -g -O1 \
+		-fsanitize=fuzzer,address,undefined -o $@ $< forwarder/connstr.c \
+		forwarder/sas.c forwarder/mqtt.c $(PKG_LIBS)
