@@ -243,11 +243,11 @@ check short_sas_lifetime_is_renewed_and_connection_survives renewal
 # the transport must declare it lost, then reconnect once it answers again.
 silent() {
 	"$PUB" -c "$CS" -p "$b_TLS_PORT" --ca "$CERTS/ca.pem" -n 4 --interval 1000 \
-		--keepalive 5 --timeout 60 --mid ka >"$TMP/ka.out" 2>&1 &
+		--keepalive 5 --timeout 90 --mid ka >"$TMP/ka.out" 2>&1 &
 	pub=$!
 	wait_for 10 grep -q 'acked 1' "$TMP/ka.out" &&
 	kill -STOP "$b_PID" &&
-	wait_for 20 grep -q 'connection to localhost:[0-9]* lost' "$TMP/ka.out"
+	wait_for 40 grep -q 'connection to localhost:[0-9]* lost' "$TMP/ka.out"
 	lost=$?
 	kill -CONT "$b_PID"
 	[ "$lost" = 0 ] && wait "$pub" &&
@@ -263,7 +263,7 @@ restart() {
 	pub=$!
 	wait_for 10 grep -q 'acked 2' "$TMP/rst.out" &&
 	stop_broker b &&
-	sleep 3 &&
+	wait_for 20 grep -q 'retrying in [0-9.]* s (attempt 2)' "$TMP/rst.out" &&
 	run_broker b &&
 	wait "$pub" &&
 	grep -q '^published 6 acked 6$' "$TMP/rst.out" &&
