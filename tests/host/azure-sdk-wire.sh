@@ -32,7 +32,8 @@ CERTS=$TMP/certs
 SDK="node $TOP/tests/mqtt/sdk-send.js"
 
 if ! [ -x "$PUB" ] || ! [ -f "$PLUGIN" ] || ! command -v mosquitto >/dev/null; then
-	echo "1..0 # SKIP build/tools or mosquitto missing (make mqtt-tools)"
+	skip azure_sdk_wire "build/tools or mosquitto missing (make mqtt-tools)"
+	done_testing
 	exit 0
 fi
 
@@ -49,8 +50,9 @@ if ! sdk_installed && command -v npm >/dev/null; then
 		azure-iot-device azure-iot-device-mqtt) >"$TMP/npm.log" 2>&1
 fi
 if ! sdk_installed || ! command -v node >/dev/null; then
-	echo "1..0 # SKIP Azure's Node SDK not installable here (npm or registry missing)"
 	sed 's/^/# /' "$TMP/npm.log" 2>/dev/null | tail -n 5
+	skip azure_sdk_wire "Azure's Node SDK not installable here (npm or registry missing)"
+	done_testing
 	exit 0
 fi
 export NODE_PATH=$NODE_DIR/node_modules
