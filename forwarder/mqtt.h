@@ -30,7 +30,9 @@ enum mqtt_auth {
 struct mqtt_config {
 	enum mqtt_mode mode;
 	enum mqtt_auth auth;
-	char *host;
+	char *host;		/* where to connect (a gateway, or the hub) */
+	char *hub_host;		/* IoT Hub name for user name and SAS when
+				 * host is a gateway; NULL: host */
 	int port;		/* 0: 8883 with TLS, 1883 without */
 	bool tls;		/* IoT Hub: always true */
 	char *ca_file;		/* NULL: system trust store */
@@ -78,23 +80,59 @@ struct mqtt *mqtt_new(const struct mqtt_config *cfg, mqtt_ack_fn ack,
 		      void *ctx, char *err, size_t errlen);
 void mqtt_free(struct mqtt *m);
 
-/* Start (or restart) connecting; non-blocking. */
+/*
+ * Start (or restart) connecting; non-blocking (but for resolving the host
+ * name). A failed attempt is not an error here: it is logged, kept for
+ * mqtt_last_error() and retried with backoff by mqtt_tick(). Negative only
+ * when no attempt can ever work (no SAS token can be made).
+ */
 int mqtt_start(struct mqtt *m);
-/* The socket to poll, or -1 while disconnected. */
+/*
+ * The socket to poll, or -1 while disconnected. It changes with every
+ * reconnect: ask again after each mqtt_start()/mqtt_handle()/mqtt_tick()/
+ * mqtt_publish() and register it anew when it differs from the last answer,
+ * with EPOLLOUT while mqtt_want_write(). Between two sockets it is -1 for
+ * at least one mqtt_tick(), so a new socket that reuses the old number is
+ * still seen as new.
+ */
 int mqtt_fd(struct mqtt *m);
 bool mqtt_want_write(struct mqtt *m);
 bool mqtt_connected(struct mqtt *m);
-/* Service the socket after epoll said EVENTS (EPOLLIN/EPOLLOUT). */
+/*
+ * Service the socket after epoll said EVENTS (EPOLLIN/EPOLLOUT/EPOLLERR/
+ * EPOLLHUP). Returns 0; a lost connection is handled here (backoff) and
+ * shows in mqtt_connected() and mqtt_last_error().
+ */
 int mqtt_handle(struct mqtt *m, uint32_t events);
 /*
  * Periodic work: keep-alive, token refresh, reconnect with jittered
- * exponential backoff. Returns the ms until it wants to be called again.
+ * exponential backoff. Returns the ms until it wants to be called again
+ * (at most 1000). Timing runs on CLOCK_BOOTTIME (and token expiry on
+ * the wall clock), read here; NOW is not needed.
  */
 int mqtt_tick(struct mqtt *m, struct timespec now);
-/* QoS 1 publish; *MID identifies the later ack. */
+/*
+ * QoS 1 publish; *MID identifies the later ack. -ENOTCONN while not
+ * connected (keep the message and try again), -EMSGSIZE above the hub's
+ * 256 KiB. A message once accepted stays with libmosquitto until its
+ * PUBACK, across reconnects of the same struct mqtt (clean session off),
+ * so its ack may come after a reconnect; an ack for a mid the caller no
+ * longer tracks is to be ignored.
+ */
 int mqtt_publish(struct mqtt *m, const struct mqtt_message *msg, int *mid);
-/* The last error in words, for logs and iotsecctl status. */
+/*
+ * The last error in words, for logs and iotsecctl status; "" since the
+ * last successful connect.
+ */
 const char *mqtt_last_error(struct mqtt *m);
+
+/*
+ * Where the transport's log lines go: LEVEL is a syslog priority (LOG_ERR
+ * for a certificate that does not verify, LOG_WARNING for other failures,
+ * LOG_NOTICE/LOG_INFO for connects and token renewals); LINE has no
+ * newline. NULL, and the default: stderr, "iotsecd: mqtt: LINE".
+ */
+void mqtt_set_log(void (*fn)(int level, const char *line));
 
 /*
  * SAS token for RESOURCE (already the URI "host/devices/id[/modules/m]"),
