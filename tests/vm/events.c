@@ -459,6 +459,12 @@ TEST_F_TIMEOUT(ev, module_load_and_refused_load, 90)
 	if (!e) {
 		size_t i;
 
+		TH_LOG("%zu events, module gen %llu drop %llu deliv %llu lost %llu",
+		       self->c.n,
+		       (unsigned long long)self->c.cnt.generated[IOTSEC_EVENT_MODULE],
+		       (unsigned long long)self->c.cnt.dropped[IOTSEC_EVENT_MODULE],
+		       (unsigned long long)self->c.cnt.delivered[IOTSEC_EVENT_MODULE],
+		       (unsigned long long)self->c.cnt.lost[IOTSEC_EVENT_MODULE]);
 		for (i = 0; i < self->c.n; i++)
 			if (self->c.evs[i].type == IOTSEC_EVENT_MODULE)
 				TH_LOG("module event: '%s' %d",
@@ -475,6 +481,10 @@ TEST_F_TIMEOUT(ev, module_load_and_refused_load, 90)
 	fd = open("/tmp/garbage.ko", O_RDWR | O_CREAT | O_TRUNC, 0600);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(sizeof(junk), write(fd, junk, sizeof(junk)));
+	close(fd);
+	/* read-only: a file open for writing is refused before loading */
+	fd = open("/tmp/garbage.ko", O_RDONLY);
+	ASSERT_LE(0, fd);
 	ASSERT_EQ(-1, syscall(SYS_finit_module, fd, "", 0));
 	err = errno;
 	close(fd);
