@@ -189,6 +189,8 @@ int iotsec_hooks_init(void);
 void iotsec_hooks_exit(void);
 u32 iotsec_hooks_caps(void);
 u32 iotsec_hooks_missing(void);
+void iotsec_hooks_set_active(bool on);
+void iotsec_hooks_missed(struct iotsec_counters *c);
 
 /* netlink.c */
 int iotsec_netlink_init(void);
