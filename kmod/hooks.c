@@ -157,6 +157,8 @@ int iotsec_hooks_init(void)
 			h = &sets[s]->hooks[i];
 			ret = hook_place(h);
 			if (ret) {
+				if (h->optional)
+					continue;
 				pr_info("iotsec: cannot hook %s (%d)\n",
 					hook_name(h), ret);
 				missing |= IOTSEC_EVENT_BIT(h->type);

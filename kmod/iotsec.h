@@ -158,6 +158,7 @@ struct iotsec_hook {
 	const char *name;	/* tracepoint; kprobes have their symbol */
 	u8 type;
 	u8 kind;
+	bool optional;		/* not on every kernel: no missing capability */
 	bool placed;
 	void *probe;		/* tracepoint probe */
 	struct tracepoint *tp;
