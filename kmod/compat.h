@@ -7,11 +7,12 @@
 #ifndef _IOTSEC_COMPAT_H
 #define _IOTSEC_COMPAT_H
 
-#include <linux/version.h>
+#include <linux/capability.h>
+#include <linux/ptrace.h>
+#include <linux/sched.h>
+#include <net/netlink.h>
 
-#if LINUX_VERSION_CODE < KERNEL_VERSION(5, 10, 0)
-#error "iotsec needs Linux 5.10 or newer"
-#endif
+/* Kbuild refuses kernels older than 5.10. */
 
 /*
  * Since 6.1 generic netlink validates strictly only the operations at or
@@ -23,5 +24,44 @@
 #else
 #define IOTSEC_GENL_RESV_START_OP
 #endif
+
+/* Mask validation in policies came in 5.15; config.c checks it too. */
+#ifdef NLA_POLICY_MASK
+#define IOTSEC_POLICY_MASK(tp, mask) NLA_POLICY_MASK(tp, mask)
+#else
+#define IOTSEC_POLICY_MASK(tp, mask) { .type = tp }
+#endif
+
+/*
+ * The Nth argument (N < 4) of the probed function, in a kprobe handler.
+ * 32-bit ARM has no regs_get_kernel_argument(): arguments are in r0-r3.
+ */
+#if defined(IOTSEC_HAVE_REGS_ARG)
+#define iotsec_arg(regs, n) regs_get_kernel_argument(regs, n)
+#elif defined(CONFIG_ARM)
+#define iotsec_arg(regs, n) ((regs)->uregs[n])
+#else
+#error "iotsec: no way to read kprobe arguments on this architecture"
+#endif
+
+/* kernel_cap_t became a single u64 in 6.3. */
+static inline u64 iotsec_cap_u64(kernel_cap_t c)
+{
+#ifdef IOTSEC_HAVE_CAP_U64
+	return c.val;
+#else
+	return c.cap[0] | ((u64)c.cap[1] << 32);
+#endif
+}
+
+/* Whether TASK is in the middle of execve (credentials of an exec). */
+static inline bool iotsec_in_execve(struct task_struct *task)
+{
+#ifdef IOTSEC_HAVE_IN_EXECVE
+	return task->in_execve;
+#else
+	return false;
+#endif
+}
 
 #endif /* _IOTSEC_COMPAT_H */

@@ -21,11 +21,14 @@
  * IOTSEC_CMD_UNSUBSCRIBE        consumer -> kernel, no attributes
  *
  * IOTSEC_CMD_GET_STATS          request: no attributes; reply:
- *    IOTSEC_A_CAPS: u32, mask of event types whose hooks are in place
- *    IOTSEC_A_CAPS_MISSING: u32, mask of event types that could not be
- *                           hooked on the running kernel
+ *    IOTSEC_A_CAPS: u32, mask of event types whose hooks are all in place
+ *    IOTSEC_A_CAPS_MISSING: u32, mask of event types with a hook that
+ *                           could not be placed on the running kernel
  *    IOTSEC_A_SUBSCRIBERS: u32
- *    IOTSEC_A_BUFFER_EVENTS: u32, per-CPU buffer capacity in events
+ *    IOTSEC_A_BUFFER_EVENTS: u32, per-CPU buffer capacity in events of
+ *                            IOTSEC_EVENT_NOMINAL_BYTES (records are
+ *                            variable-sized: most take less)
+ *    IOTSEC_A_BUFFER_BYTES: u32, per-CPU buffer capacity in bytes
  *    IOTSEC_A_MEMORY: u64, bytes of kernel memory the module holds
  *    IOTSEC_A_COUNTERS: NLA_NESTED, as in a batch (global figures:
  *                       DELIVERED and LOST summed over all consumers)
@@ -36,9 +39,15 @@
  *    IOTSEC_A_EVENT_MASK: u32, bits (1 << enum iotsec_event_type), only
  *                         bits in IOTSEC_EVENT_MASK_ALL
  *    IOTSEC_A_EXCLUDE: NLA_NESTED, the whole list of excluded processes
+ *                      (an empty nest clears it; libnl's nla_nest_end()
+ *                      drops empty nests: send nla_put(msg, attr |
+ *                      NLA_F_NESTED, 0, NULL) instead)
  *       IOTSEC_LA_TGID: u32, repeated, at most IOTSEC_EXCLUDE_MAX
  *    IOTSEC_A_WATCH: NLA_NESTED, the whole list of watched paths, each
- *                    resolved by the kernel when set (ENOENT if missing)
+ *                    resolved by the kernel when set (ENOENT if missing;
+ *                    empty nest: none). A file matches by inode (a file
+ *                    replaced by rename is no longer the one watched); a
+ *                    directory covers the entries directly in it.
  *       IOTSEC_LA_PATH: string, repeated, at most IOTSEC_WATCH_MAX
  *    IOTSEC_A_ARGV_MAX: u32, bytes of argv kept per exec event,
  *                       IOTSEC_ARGV_MAX_MIN .. IOTSEC_ARGV_MAX_MAX
@@ -46,7 +55,11 @@
  * IOTSEC_CMD_GET_CONFIG         request: no attributes; reply: the four
  *                               attributes of SET_CONFIG
  *
- * IOTSEC_CMD_EVENTS             kernel -> consumer, one batch:
+ * IOTSEC_CMD_EVENTS             kernel -> consumer, one batch of at most
+ *                               IOTSEC_BATCH_MAX_BYTES (netlink header
+ *                               included: receive with a buffer at least
+ *                               that big); batches without events carry
+ *                               counters that changed (all dropped):
  *    IOTSEC_A_BATCH_SEQ: u64, per-consumer batch number from 1; a gap
  *                        means batches were lost (also counted in LOST)
  *    IOTSEC_A_COUNTERS: NLA_NESTED
@@ -54,7 +67,8 @@
  *          IOTSEC_CA_GENERATED: u64, events the hooks produced
  *          IOTSEC_CA_DROPPED: u64, events dropped because a per-CPU
  *                             buffer was full
- *          IOTSEC_CA_DELIVERED: u64, events sent to this consumer
+ *          IOTSEC_CA_DELIVERED: u64, events sent to this consumer,
+ *                               those of this batch included
  *          IOTSEC_CA_LOST: u64, events of batches that could not be
  *                          queued to this consumer's socket
  *    IOTSEC_A_EVENTS: NLA_NESTED
@@ -85,10 +99,26 @@
  *    CRED:    OLD_UID, OLD_EUID, OLD_GID, OLD_EGID, NEW_UID, NEW_EUID,
  *             NEW_GID, NEW_EGID u32, CAPS_GAINED u64 (effective
  *             capability bits newly set), FROM_EXEC flag
- *    MODULE:  MODULE_NAME string, RESULT s32
- *    PTRACE:  TARGET_TGID u32, PTRACE_MODE u32 (enum iotsec_ptrace_mode)
+ *    MODULE:  MODULE_NAME string (from the module, or for a load refused
+ *             before the kernel parsed it, the file name up to its first
+ *             dot; "" when unknown), RESULT s32 (0 or -errno)
+ *    PTRACE:  TARGET_TGID u32, PTRACE_MODE u32 (enum iotsec_ptrace_mode),
+ *             RESULT s32 (0 or -errno; for TRACEME the target is the
+ *             parent that will trace, the result the security check's)
  *    FILE:    PATH string, FILE_OP u32 (enum iotsec_file_op),
  *             NEW_PATH string (rename only)
+ *
+ * When events are taken: EXEC after a successful execve, with the ids the
+ * program runs with; EXIT when the last thread of a process ends; CONNECT
+ * when connect(2) returns (a non-blocking TCP connect reports
+ * -EINPROGRESS; FAMILY is the destination's, so an IPv4 destination on a
+ * dual-stack socket has 4-byte addresses); ACCEPT when accept(2) returns a
+ * connection; LISTEN when listen(2) succeeds; CRED when a task installs
+ * credentials whose ids differ or that gain effective capabilities; MODULE
+ * when a load attempt returns; PTRACE when the attach returns; FILE when
+ * the operation is attempted (before the kernel decides). Events of one
+ * batch are in timestamp order; paths longer than 1023 bytes are sent as
+ * "".
  */
 #ifndef _UAPI_IOTSEC_H
 #define _UAPI_IOTSEC_H
@@ -108,6 +138,7 @@ enum iotsec_cmd {
 	IOTSEC_CMD_EVENTS,
 	__IOTSEC_CMD_MAX
 };
+
 #define IOTSEC_CMD_MAX (__IOTSEC_CMD_MAX - 1)
 
 enum iotsec_event_type {
@@ -124,6 +155,7 @@ enum iotsec_event_type {
 	IOTSEC_EVENT_FILE,
 	__IOTSEC_EVENT_MAX
 };
+
 #define IOTSEC_EVENT_MAX (__IOTSEC_EVENT_MAX - 1)
 #define IOTSEC_EVENT_BIT(t) (1U << (t))
 #define IOTSEC_EVENT_MASK_ALL \
@@ -147,8 +179,10 @@ enum iotsec_attr {
 	IOTSEC_A_BATCH_SEQ,
 	IOTSEC_A_EVENTS,
 	IOTSEC_A_PAD,
+	IOTSEC_A_BUFFER_BYTES,
 	__IOTSEC_A_MAX
 };
+
 #define IOTSEC_A_MAX (__IOTSEC_A_MAX - 1)
 
 /* Items of the IOTSEC_A_EXCLUDE and IOTSEC_A_WATCH lists. */
@@ -158,6 +192,7 @@ enum iotsec_list_attr {
 	IOTSEC_LA_PATH,
 	__IOTSEC_LA_MAX
 };
+
 #define IOTSEC_LA_MAX (__IOTSEC_LA_MAX - 1)
 
 enum iotsec_counter_attr {
@@ -169,6 +204,7 @@ enum iotsec_counter_attr {
 	IOTSEC_CA_PAD,
 	__IOTSEC_CA_MAX
 };
+
 #define IOTSEC_CA_MAX (__IOTSEC_CA_MAX - 1)
 
 enum iotsec_event_attr {
@@ -221,6 +257,7 @@ enum iotsec_event_attr {
 	IOTSEC_EA_PAD,
 	__IOTSEC_EA_MAX
 };
+
 #define IOTSEC_EA_MAX (__IOTSEC_EA_MAX - 1)
 
 enum iotsec_ptrace_mode {
@@ -244,5 +281,9 @@ enum iotsec_file_op {
 #define IOTSEC_ARGV_MAX_DEFAULT 1024
 #define IOTSEC_PATH_MAX 4096
 #define IOTSEC_COMM_LEN 16
+
+/* Sizes a consumer needs to know. */
+#define IOTSEC_BATCH_MAX_BYTES 16384
+#define IOTSEC_EVENT_NOMINAL_BYTES 512
 
 #endif /* _UAPI_IOTSEC_H */
