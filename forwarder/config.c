@@ -283,7 +283,7 @@ static int scalar(struct walk *w, yaml_node_t *n, const char *what,
 
 static int get_string(struct walk *w, yaml_node_t *n, char **dst)
 {
-	const char *s;
+	const char *s = NULL;
 	int ret = scalar(w, n, "a string", &s);
 
 	if (ret)
@@ -298,7 +298,7 @@ static int get_bool(struct walk *w, yaml_node_t *n, bool *dst)
 	static const char *const t[] = { "true", "yes", "on", "True", "TRUE" };
 	static const char *const f[] = { "false", "no", "off", "False",
 					 "FALSE" };
-	const char *s;
+	const char *s = NULL;
 	int ret = scalar(w, n, "true or false", &s);
 
 	if (ret)
@@ -318,7 +318,7 @@ static int get_bool(struct walk *w, yaml_node_t *n, bool *dst)
 
 static int get_duration(struct walk *w, yaml_node_t *n, uint64_t *ms)
 {
-	const char *s;
+	const char *s = NULL;
 	int ret = scalar(w, n, "a duration", &s);
 
 	if (ret)
@@ -332,7 +332,7 @@ static int get_duration(struct walk *w, yaml_node_t *n, uint64_t *ms)
 static int get_seconds(struct walk *w, yaml_node_t *n, unsigned int *sec,
 		       unsigned int min, unsigned int max)
 {
-	uint64_t ms;
+	uint64_t ms = 0;
 	int ret = get_duration(w, n, &ms);
 
 	if (ret)
@@ -347,7 +347,7 @@ static int get_seconds(struct walk *w, yaml_node_t *n, unsigned int *sec,
 static int get_size(struct walk *w, yaml_node_t *n, uint64_t *v,
 		    uint64_t min, uint64_t max)
 {
-	const char *s;
+	const char *s = NULL;
 	int ret = scalar(w, n, "a size", &s);
 
 	if (ret)
@@ -365,7 +365,7 @@ static int get_size(struct walk *w, yaml_node_t *n, uint64_t *v,
 static int get_int(struct walk *w, yaml_node_t *n, long *v, long min,
 		   long max)
 {
-	const char *s;
+	const char *s = NULL;
 	char *end;
 	int ret = scalar(w, n, "an integer", &s);
 
@@ -439,7 +439,7 @@ static int guid_ok(const char *s)
 
 static int agent_key(struct walk *w, const char *k, yaml_node_t *v)
 {
-	const char *s;
+	const char *s = NULL;
 	int ret;
 
 	if (strcmp(k, "id"))
@@ -458,7 +458,7 @@ static int agent_key(struct walk *w, const char *k, yaml_node_t *v)
 static int tls_key(struct walk *w, const char *k, yaml_node_t *v)
 {
 	struct mqtt_config *m = &w->c->mqtt;
-	long port;
+	long port = 0;
 	int ret;
 
 	if (!strcmp(k, "host"))
@@ -525,7 +525,7 @@ static int broker_key(struct walk *w, const char *k, yaml_node_t *v)
 
 static int prio_key(struct walk *w, const char *k, yaml_node_t *v)
 {
-	uint64_t ms;
+	uint64_t ms = 0;
 	int ret;
 
 	for (int p = PRIO_LOW; p <= PRIO_HIGH; p++) {
@@ -546,7 +546,7 @@ static int prio_key(struct walk *w, const char *k, yaml_node_t *v)
 static int type_key(struct walk *w, const char *k, yaml_node_t *v)
 {
 	struct type_config *t = &w->c->types[w->cur_type];
-	const char *s;
+	const char *s = NULL;
 	int ret;
 
 	if (!strcmp(k, "aggregate"))
@@ -578,7 +578,7 @@ static int events_key(struct walk *w, const char *k, yaml_node_t *v)
 
 static int messages_key(struct walk *w, const char *k, yaml_node_t *v)
 {
-	uint64_t n;
+	uint64_t n = 0;
 	int ret;
 
 	if (!strcmp(k, "max_size")) {
@@ -604,7 +604,7 @@ static int kernel_key(struct walk *w, const char *k, yaml_node_t *v)
 	int ret;
 
 	if (!strcmp(k, "argv_max")) {
-		uint64_t sz;
+		uint64_t sz = 0;
 
 		ret = get_size(w, v, &sz, IOTSEC_ARGV_MAX_MIN,
 			       IOTSEC_ARGV_MAX_MAX);
@@ -662,7 +662,7 @@ static int log_key(struct walk *w, const char *k, yaml_node_t *v)
 		{ "notice", LOG_NOTICE }, { "info", LOG_INFO },
 		{ "debug", LOG_DEBUG },
 	};
-	const char *s;
+	const char *s = NULL;
 	int ret;
 
 	if (strcmp(k, "level"))

@@ -170,6 +170,8 @@ struct json_object *json_cmdline(const char *argv, size_t len)
 		return json_object_new_string("");
 	while (len && argv[len - 1] == '\0')
 		len--;
+	if (!len)
+		return json_object_new_string("");
 	if (len > sizeof(stackbuf)) {
 		buf = malloc(len);
 		if (!buf)
