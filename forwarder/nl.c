@@ -546,6 +546,9 @@ static void handle_datagram(struct iotsec_nl *n, const void *buf, size_t len)
 			continue;
 		}
 		glen = h->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
+		if (n->on_raw)
+			n->on_raw(n->raw_ctx, (const char *)g + GENL_HDRLEN,
+				  glen);
 		iotsec_decode_batch(&n->dec, (const char *)g + GENL_HDRLEN,
 				    glen);
 	}

@@ -90,6 +90,9 @@ struct iotsec_nl {
 	uint64_t other;		/* messages that are not event batches */
 	unsigned char *rbuf;
 	size_t rbuf_len;
+	/* Optional: each batch's raw attributes before decoding (record). */
+	void (*on_raw)(void *ctx, const void *attrs, size_t len);
+	void *raw_ctx;
 };
 
 /* 0, -ENOENT when the family is not registered (module not loaded). */

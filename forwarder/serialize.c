@@ -302,7 +302,9 @@ static struct json_object *extra_details(struct ser *s, const struct record *r)
 		ser_time(s, r->last_ns, utc, local);
 		add(x, "LastTime", json_object_new_string(utc));
 	}
-	if (ev->user.s && ev->type != IOTSEC_EVENT_EXEC)
+	/* Azure's connection and exit payloads have no UserName field */
+	if (ev->user.s && ser_kind(ev->type) == MSG_AZURE &&
+	    ev->type != IOTSEC_EVENT_EXEC)
 		add_str(x, "UserName", ev->user);
 	if (ev->parent_exe.s)
 		add_str(x, "ParentExecutable", ev->parent_exe);
