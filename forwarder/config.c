@@ -237,6 +237,7 @@ struct walk {
 	bool has_hub, has_broker;
 	char *connection_string;
 	yaml_mark_t cs_mark;
+	yaml_mark_t section;	/* the hub: or broker: mapping */
 	uint32_t cur_type;	/* the events: entry being walked */
 };
 
@@ -688,12 +689,14 @@ static int root_key(struct walk *w, const char *k, yaml_node_t *v)
 		return each_key(w, v, "agent", "id", agent_key);
 	if (!strcmp(k, "hub")) {
 		w->has_hub = true;
+		w->section = v->start_mark;
 		return each_key(w, v, "hub", TLS_KEYS ", connection_string, "
 				"module_id, shared_key, key_name, sas_ttl",
 				hub_key);
 	}
 	if (!strcmp(k, "broker")) {
 		w->has_broker = true;
+		w->section = v->start_mark;
 		return each_key(w, v, "broker", TLS_KEYS ", tls, client_id, "
 				"username, password, topic", broker_key);
 	}
@@ -730,7 +733,7 @@ static int finish(struct walk *w, yaml_node_t *root)
 {
 	struct mqtt_config *m = &w->c->mqtt;
 	char cserr[256];
-	yaml_mark_t zero = { 0 };
+	yaml_mark_t zero = w->section;
 
 	if (w->has_hub && w->has_broker)
 		return fail(w, root, "expected either hub or broker, not both");
