@@ -621,6 +621,8 @@ static int run(struct daemon *d, bool replay_mode)
 			/* leave when everything is out, or after a grace time */
 			if (!stop_deadline) {
 				queue_flush_all(&d->queue, now_ms());
+				if (d->cfg->statistics_ms)
+					send_statistics(d);
 				stop_deadline = now_ms() +
 					(replay_mode && !d->stop ? 30000 : 5000);
 			}

@@ -5,9 +5,13 @@
  * connections, exits, now and then a credential change, a module load, a
  * ptrace, a watched file written).
  *
- * usage: synth FILE EVENTS [UNIQUE] [EVENTS_PER_BATCH]
+ * usage: synth FILE EVENTS [UNIQUE] [EVENTS_PER_BATCH] [hostile]
+ *
+ * "hostile" puts bytes that are not text into command lines, paths and
+ * module names: invalid UTF-8, quotes, control characters.
  */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +38,9 @@ int main(int argc, char **argv)
 {
 	static const char *const progs[] = { "/usr/bin/curl", "/bin/sh",
 		"/usr/sbin/sshd", "/usr/bin/python3", "/bin/ls", "/bin/cat" };
+	static const char hostile_arg[] = "\xff\xfe\"},{\x01\x1b[0m\xc0\xaf\xed\xa0\x80\\u0000";
 	unsigned long long n, unique, per;
+	bool hostile;
 	struct abuf b = { 0 };
 	uint64_t seq = 0, t = 1000000000ULL;
 	int fd;
@@ -46,6 +52,7 @@ int main(int argc, char **argv)
 	n = strtoull(argv[2], NULL, 10);
 	unique = argc > 3 ? strtoull(argv[3], NULL, 10) : 64;
 	per = argc > 4 ? strtoull(argv[4], NULL, 10) : 64;
+	hostile = argc > 5 && !strcmp(argv[5], "hostile");
 	if (!unique)
 		unique = 1;
 	fd = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -75,8 +82,9 @@ int main(int argc, char **argv)
 			ev.comm = S(strrchr(exe, '/') + 1);
 			ev.cgroup_id = 1;
 			alen = snprintf(argvbuf, sizeof(argvbuf),
-					"%s%c--job%c%u%chttps://example.com/%u",
-					exe, 0, 0, k, 0, k);
+					"%s%c--job%c%u%chttps://example.com/%u%s",
+					exe, 0, 0, k, 0, k,
+					hostile ? hostile_arg : "");
 			if (r < 45) {
 				ev.type = IOTSEC_EVENT_EXEC;
 				ev.exe = S(exe);
@@ -96,7 +104,7 @@ int main(int argc, char **argv)
 				ev.exit_code = k % 2;
 			} else if (r < 97) {
 				ev.type = IOTSEC_EVENT_FILE;
-				ev.path = S("/etc/passwd");
+				ev.path = S(hostile ? "/etc/\xff\"x" : "/etc/passwd");
 				ev.file_op = IOTSEC_FILE_WRITE;
 			} else if (r < 98) {
 				ev.type = IOTSEC_EVENT_CRED;
@@ -105,7 +113,7 @@ int main(int argc, char **argv)
 				ev.from_exec = true;
 			} else if (r < 99) {
 				ev.type = IOTSEC_EVENT_MODULE;
-				ev.module_name = S("dummy");
+				ev.module_name = S(hostile ? "d\x80\n" : "dummy");
 			} else {
 				ev.type = IOTSEC_EVENT_PTRACE;
 				ev.target_tgid = 1;
