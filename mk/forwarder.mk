@@ -18,7 +18,7 @@ $(BENCH_SYNTH): tests/bench/synth.c $(CORE)
 	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< $(CORE) $(PKG_LIBS)
 
 # The host tests use the generator and the node validator.
-tests: $(BENCH_SYNTH)
+tests: $(BENCH_SYNTH) node-deps
 
 bench: forwarder $(BENCH_SYNTH)
 	$(Q)tests/bench/bench.sh $(BUILD)
