@@ -26,7 +26,7 @@ bench: forwarder $(BENCH_SYNTH)
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FWD_SRCS)
 	$(quiet) FUZZ $@
 	@mkdir -p $(dir $@)
-	$(Q)clang $(filter-out -MMD -MP,$(BASE_CFLAGS)) -g -O1 \
+	$(Q)clang $(filter-out -MMD -MP,$(BASE_CFLAGS)) -Wno-format-nonliteral -g -O1 \
 		-fsanitize=fuzzer,address,undefined -o $@ $< $(FWD_SRCS) $(PKG_LIBS)
 
 fuzz: $(FUZZ_TARGETS)
