@@ -17,11 +17,12 @@
  * function returned (after_io()), so a reconnect never runs inside
  * libmosquitto.
  *
- * The server certificate is always verified, and its name: mosquitto does
- * that itself (SSL_VERIFY_PEER, tls_insecure off); our own SSL_CTX adds
- * OpenSSL's host/IP check as a second lock and a chain-verify hook that
- * keeps OpenSSL's reason, so "certificate verify failed" comes with a
- * why ("unable to get local issuer certificate", "hostname mismatch").
+ * The server certificate is always verified, and its name: libmosquitto
+ * is told so (SSL_VERIFY_PEER, tls_insecure off) and the check itself is
+ * OpenSSL's, with the host name or address pinned on our SSL_CTX and a
+ * chain-verify hook that keeps OpenSSL's reason, so "certificate verify
+ * failed" comes with a why ("unable to get local issuer certificate",
+ * "hostname mismatch").
  */
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -62,7 +63,7 @@ enum mqtt_state {
 struct mqtt {
 	struct mqtt_config cfg;		/* our own deep copy */
 	struct mosquitto *mosq;
-	SSL_CTX *ssl_ctx;
+	SSL_CTX *ssl_ctx;		/* ours; libmosquitto holds a reference */
 	mqtt_ack_fn ack;
 	void *ctx;
 
@@ -371,13 +372,23 @@ static void on_log(struct mosquitto *mosq, void *obj, int level,
 {
 	struct mqtt *m = obj;
 
-	if (level & MOSQ_LOG_ERR)
+	/* The first error of an attempt is the cause; the rest follow. */
+	if ((level & MOSQ_LOG_ERR) && !m->lib_err[0])
 		snprintf(m->lib_err, sizeof(m->lib_err), "%s", str);
 }
 
+static int keep_verdict(int preverify_ok, X509_STORE_CTX *xs)
+{
+	return preverify_ok;
+}
+
 /*
- * The whole-chain verification hook: do what OpenSSL would have done, and
- * keep the reason when it fails.
+ * The whole-chain verification: OpenSSL's own X509_verify_cert() with the
+ * expected host name or address set on the context (setup_tls()), keeping
+ * the reason when it fails. libmosquitto's per-certificate callback is set
+ * aside: it looks its client up through SSL ex_data that libmosquitto
+ * 2.0.11 never indexes when given an SSL_CTX, and then fails every
+ * certificate as "unspecified".
  */
 static int verify_chain(X509_STORE_CTX *xs, void *arg)
 {
@@ -386,6 +397,7 @@ static int verify_chain(X509_STORE_CTX *xs, void *arg)
 	char subject[256] = "?";
 	int ok, e;
 
+	X509_STORE_CTX_set_verify_cb(xs, keep_verdict);
 	ok = X509_verify_cert(xs);
 	if (ok > 0)
 		return ok;
@@ -428,25 +440,42 @@ static void schedule_retry(struct mqtt *m)
 /* Words for a failed loop call or connect, best reason first. */
 static void explain(struct mqtt *m, int rc, int sys_errno)
 {
+	const char *ssl = strstr(m->lib_err, "OpenSSL Error");
+
 	if (m->tls_err[0]) {
 		snprintf(m->err, sizeof(m->err), "%s", m->tls_err);
 	} else if (m->ev_connack > 0) {
 		snprintf(m->err, sizeof(m->err),
 			 "%s:%d refused the connection: %s", m->cfg.host,
 			 m->cfg.port, mosquitto_connack_string(m->ev_connack));
-	} else if (rc == MOSQ_ERR_ERRNO || (rc == MOSQ_ERR_CONN_LOST &&
-					    sys_errno && sys_errno != EPROTO)) {
-		snprintf(m->err, sizeof(m->err), "%s:%d: %s", m->cfg.host,
-			 m->cfg.port, strerror(sys_errno));
+	} else if (ssl) {
+		/* "OpenSSL Error[0]: error:0A000086:SSL routines::reason" */
+		const char *why = strrchr(ssl, ':');
+
+		snprintf(m->err, sizeof(m->err), "%s:%d: TLS handshake failed: %s",
+			 m->cfg.host, m->cfg.port, why ? why + 1 : ssl);
 	} else if (rc == MOSQ_ERR_EAI) {
 		snprintf(m->err, sizeof(m->err), "%s: cannot resolve: %s",
 			 m->cfg.host, gai_strerror(sys_errno));
+	} else if ((rc == MOSQ_ERR_ERRNO || rc == MOSQ_ERR_CONN_LOST) &&
+		   sys_errno && sys_errno != EPROTO && sys_errno != EAGAIN) {
+		snprintf(m->err, sizeof(m->err), "%s:%d: %s", m->cfg.host,
+			 m->cfg.port, strerror(sys_errno));
 	} else if (m->lib_err[0]) {
 		snprintf(m->err, sizeof(m->err), "%s:%d: %s: %s", m->cfg.host,
 			 m->cfg.port, mosquitto_strerror(rc), m->lib_err);
 	} else {
 		snprintf(m->err, sizeof(m->err), "%s:%d: %s", m->cfg.host,
 			 m->cfg.port, mosquitto_strerror(rc));
+	}
+	/* TLS 1.3 servers reject a missing client certificate after the
+	 * handshake, which then looks like a broken connection. */
+	if (m->state == MQTT_CONNECTING && m->cfg.tls && !m->cfg.cert_file &&
+	    !m->tls_err[0] && m->ev_connack < 0) {
+		size_t n = strlen(m->err);
+
+		snprintf(m->err + n, sizeof(m->err) - n,
+			 " (closed before CONNACK: does the broker require a client certificate?)");
 	}
 }
 
@@ -482,7 +511,7 @@ static int set_credentials(struct mqtt *m)
 
 static int do_connect(struct mqtt *m)
 {
-	int rc, ret;
+	int rc, ret, sys;
 
 	m->tls_err[0] = m->lib_err[0] = '\0';
 	m->ev_connack = -1;
@@ -493,15 +522,16 @@ static int do_connect(struct mqtt *m)
 		return ret;
 	}
 	errno = 0;
+	m->state = MQTT_CONNECTING;
 	rc = mosquitto_connect_async(m->mosq, m->cfg.host, m->cfg.port,
 				     (int)m->cfg.keepalive);
+	sys = errno;
 	m->ev_disconnected = false;
 	if (rc != MOSQ_ERR_SUCCESS) {
-		explain(m, rc, errno);
+		explain(m, rc, sys);
 		schedule_retry(m);
 		return 0;
 	}
-	m->state = MQTT_CONNECTING;
 	m->deadline = mono_ms() + MQTT_CONNECT_TIMEOUT_MS;
 	return 0;
 }
@@ -546,6 +576,13 @@ static void after_io(struct mqtt *m, int rc, int sys_errno)
 	schedule_retry(m);
 }
 
+/*
+ * TLS through libmosquitto's own settings (CA, client certificate and key,
+ * SSL_VERIFY_PEER, tls_insecure off), applied to an SSL_CTX of ours so
+ * that the expected name and the verification hook are in place before
+ * the first handshake, which over loopback can finish inside
+ * mosquitto_connect_async().
+ */
 static int setup_tls(struct mqtt *m, char *err, size_t errlen)
 {
 	const struct mqtt_config *c = &m->cfg;
@@ -569,12 +606,17 @@ static int setup_tls(struct mqtt *m, char *err, size_t errlen)
 	else
 		rc = X509_VERIFY_PARAM_set1_host(param, c->host, 0);
 	if (rc != 1) {
-		set_err(err, errlen, "cannot set the expected server name %s",
-			c->host);
+		set_err(err, errlen, "cannot expect server name %s", c->host);
 		return -EINVAL;
 	}
-	mosquitto_void_option(m->mosq, MOSQ_OPT_SSL_CTX, m->ssl_ctx);
-	mosquitto_int_option(m->mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 1);
+	rc = mosquitto_void_option(m->mosq, MOSQ_OPT_SSL_CTX, m->ssl_ctx);
+	if (rc == MOSQ_ERR_SUCCESS)
+		rc = mosquitto_int_option(m->mosq,
+					  MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 1);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		set_err(err, errlen, "TLS context: %s", mosquitto_strerror(rc));
+		return -EINVAL;
+	}
 
 	/* No CA file: the system's trust store, as OpenSSL keeps it. */
 	rc = mosquitto_tls_set(m->mosq, c->ca_file,
@@ -589,8 +631,6 @@ static int setup_tls(struct mqtt *m, char *err, size_t errlen)
 			mosquitto_strerror(rc));
 		return -EINVAL;
 	}
-	if (!c->ca_file)
-		SSL_CTX_set_default_verify_paths(m->ssl_ctx);
 	rc = mosquitto_tls_opts_set(m->mosq, SSL_VERIFY_PEER, "tlsv1.2", NULL);
 	if (rc == MOSQ_ERR_SUCCESS)
 		rc = mosquitto_tls_insecure_set(m->mosq, false);
@@ -856,9 +896,7 @@ int mqtt_handle(struct mqtt *m, uint32_t events)
 	if (m->state == MQTT_CONNECTING &&
 	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr) {
 		explain(m, MOSQ_ERR_ERRNO, soerr);
-		mosquitto_disconnect(m->mosq);
-		m->ev_disconnected = false;
-		schedule_retry(m);
+		after_io(m, MOSQ_ERR_ERRNO, soerr);
 		return 0;
 	}
 	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
@@ -875,6 +913,19 @@ int mqtt_handle(struct mqtt *m, uint32_t events)
 	    (events & EPOLLOUT) && mosquitto_socket(m->mosq) >= 0) {
 		rc = mosquitto_loop_write(m->mosq, 1);
 		sys = errno;
+	}
+	/*
+	 * A hung-up socket the library did not notice (it happens while the
+	 * TLS handshake is pending) would wake epoll forever: end it here.
+	 */
+	if (rc == MOSQ_ERR_SUCCESS && !m->ev_disconnected &&
+	    (events & (EPOLLERR | EPOLLHUP)) && mosquitto_socket(m->mosq) >= 0) {
+		if (m->state == MQTT_CONNECTING && !m->tls_err[0])
+			snprintf(m->tls_err, sizeof(m->tls_err),
+				 "%s:%d: cannot connect: refused or closed by the peer (%s)",
+				 m->cfg.host, m->cfg.port,
+				 strerror(sys ? sys : ECONNRESET));
+		rc = MOSQ_ERR_CONN_LOST;
 	}
 	after_io(m, rc, sys);
 	return 0;
