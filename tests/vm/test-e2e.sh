@@ -6,7 +6,9 @@
 #   this test --exec/connect--> kernel (iotsec.ko) --netlink--> iotsecd
 #        ^                                                        | MQTT
 #        |                                                        v
-#   mosquitto_sub -v <---- mosquitto (127.0.0.1:1883) <-----------+
+#   mosquitto_sub -v <---- mosquitto (localhost:8883) <-----------+
+#                          TLS, client certificates required (CA, server
+#                          and device certificates from scripts/gen-certs.sh)
 #
 # It runs marked processes and connections, then finds exactly those
 # events in what mosquitto_sub received, aggregated as configured, every
@@ -20,11 +22,11 @@ ref=${IOTSEC_AZURE_SCHEMAS:-$top/../shared/reference/azure-security-message}
 [ -d "$ref" ] || ref=/work/shared/reference/azure-security-message
 tmp=$(mktemp -d /tmp/iotsec-e2e.XXXXXX)
 mark=iotsec-e2e-$$
-broker= sub= daemon=
+broker= sub= daemon= recorder=
 
 cleanup() {
 	set +e
-	for p in $daemon $sub $broker; do
+	for p in $daemon $recorder $sub $broker; do
 		kill "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
@@ -53,28 +55,41 @@ echo "TAP version 13"
 insmod "$ko" || bail "insmod $ko"
 ok "module loaded"
 
+chmod 755 "$tmp"	# the broker drops to the mosquitto user
+"$top/scripts/gen-certs.sh" "$tmp/certs" e2e >/dev/null 2>&1 ||
+	bail "gen-certs.sh failed"
 cat >"$tmp/mosquitto.conf" <<EOC
-listener 1883 127.0.0.1
-allow_anonymous true
+listener 8883 127.0.0.1
+cafile $tmp/certs/ca.pem
+certfile $tmp/certs/server.pem
+keyfile $tmp/certs/server.key
+require_certificate true
+use_identity_as_username true
+allow_anonymous false
 persistence false
 EOC
 mosquitto -c "$tmp/mosquitto.conf" >"$tmp/mosquitto.log" 2>&1 &
 broker=$!
-wait_for 10 "mosquitto_pub -h 127.0.0.1 -t probe -m x 2>/dev/null" ||
+tls="-h localhost -p 8883 --cafile $tmp/certs/ca.pem --cert $tmp/certs/client.pem --key $tmp/certs/client.key"
+wait_for 10 "mosquitto_pub $tls -t probe -m x 2>/dev/null" ||
 	bail "mosquitto did not start"
 
-mosquitto_sub -h 127.0.0.1 -q 1 -v -t 'iotsec/#' >"$tmp/sub.log" 2>&1 &
+mosquitto_sub $tls -q 1 -v -t 'iotsec/#' >"$tmp/sub.log" 2>&1 &
 sub=$!
-wait_for 10 "mosquitto_pub -h 127.0.0.1 -t iotsec/probe -m probe && grep -q '^iotsec/probe probe' $tmp/sub.log" ||
+wait_for 10 "mosquitto_pub $tls -t iotsec/probe -m probe && grep -q '^iotsec/probe probe' $tmp/sub.log" ||
 	bail "mosquitto_sub did not subscribe"
-ok "mosquitto and mosquitto_sub running"
+ok "mosquitto (TLS, client certificates required) and mosquitto_sub running"
 
 cat >"$tmp/iotsecd.yaml" <<EOC
 agent:
   id: 9c647395-b913-4997-a732-a7fe7303b649
 broker:
-  host: 127.0.0.1
-  port: 1883
+  host: localhost
+  port: 8883
+  tls: true
+  ca_file: $tmp/certs/ca.pem
+  cert_file: $tmp/certs/client.pem
+  key_file: $tmp/certs/client.key
   device_id: e2e
   topic: "iotsec/{device_id}/{type}"
 priorities:
@@ -95,17 +110,34 @@ EOC
 daemon=$!
 wait_for 30 "grep -q '\"module\":true,\"mqtt\":\"connected\"' $tmp/stats.json 2>/dev/null" ||
 	bail "iotsecd did not subscribe and connect"
-ok "iotsecd subscribed to the module and connected to the broker"
+ok "iotsecd subscribed to the module and connected to the broker over TLS"
+
+status=$("$build/iotsecctl" --stats-file "$tmp/stats.json" status 2>&1) || true
+if echo "$status" | grep -q '^module *loaded' &&
+   echo "$status" | grep -q '^subscribers *[1-9]' &&
+   echo "$status" | grep -q "^iotsecd *running, pid $daemon"; then
+	ok "iotsecctl status: module loaded, iotsecd subscribed and running"
+else
+	notok "iotsecctl status: $(echo "$status" | tr '\n' '|')"
+fi
+
+# a recording of the same activity, replayed below without the module
+"$build/iotsecctl" record "$tmp/rec.bin" --seconds 600 2>"$tmp/record.log" &
+recorder=$!
+wait_for 10 "\"$build/iotsecctl\" status 2>/dev/null | grep -q '^subscribers *2'" ||
+	bail "iotsecctl record did not subscribe"
 
 # What the test causes: 5 identical execs, 3 identical connections.
 for i in 1 2 3 4 5; do
 	/bin/true "$mark"
 done
-bash -c 'for i in 1 2 3; do exec 3<>/dev/tcp/127.0.0.1/1883; exec 3>&-; done' "$mark-conn"
+bash -c 'for i in 1 2 3; do exec 3<>/dev/tcp/127.0.0.1/8883; exec 3>&-; done' "$mark-conn"
 
 # wait for the high (3 s) and low (3 s) queues to go out
 wait_for 30 "grep -q 'true $mark' $tmp/sub.log && grep -q 'ProcessTerminate' $tmp/sub.log && grep -q '$mark-conn' $tmp/sub.log" ||
 	bail "the events did not arrive"
+kill -INT "$recorder"
+wait "$recorder" || true
 kill -TERM "$daemon"
 rc=0
 wait "$daemon" || rc=$?
@@ -133,15 +165,25 @@ cat >"$tmp/expect.json" <<EOC
   { "what": "their 5 exits aggregate", "name": "ProcessTerminate",
     "match": { "Executable": "/true", "ExitStatus": 0 },
     "hits": 5, "max_records": 2 },
-  { "what": "3 connections to 127.0.0.1:1883 aggregate", "name": "ConnectionCreate",
+  { "what": "3 connections to 127.0.0.1:8883 aggregate", "name": "ConnectionCreate",
     "match": { "CommandLine": "$mark-conn", "Direction": "Out",
-               "RemoteAddress": "127.0.0.1", "RemotePort": "1883", "Protocol": "TCP" },
+               "RemoteAddress": "127.0.0.1", "RemotePort": "8883", "Protocol": "TCP" },
     "hits": 3, "max_records": 2 }
 ] }
 EOC
 TAP_START=$((n + 1)) node "$top/tests/lib/e2e-check.js" "$tmp/sub.log" "$tmp/expect.json" >"$tmp/check.out" 2>&1 || true
 cat "$tmp/check.out"
 n=$((n + $(grep -c '^\(not \)\?ok ' "$tmp/check.out")))
+
+# the recording, replayed without the kernel, holds the same execs
+printf 'agent:\n  id: 9c647395-b913-4997-a732-a7fe7303b649\nmessages:\n  statistics: 1h\n' >"$tmp/replay.yaml"
+if "$build/iotsecd" -c "$tmp/replay.yaml" --replay "$tmp/rec.bin" \
+	--output "$tmp/replayed.jsonl" --stats-file "" 2>"$tmp/replay.log" &&
+   grep -q "\"CommandLine\":\"/bin/true $mark\",\"ExtraDetails\":{\"HitCount\":\"5\"" "$tmp/replayed.jsonl"; then
+	ok "iotsecctl record + iotsecd --replay: the 5 execs again, in one record ($(cat "$tmp/record.log"))"
+else
+	notok "replay of the recording: $(cat "$tmp/record.log" "$tmp/replay.log" | tr '\n' '|')"
+fi
 
 rmmod iotsec && ok "module unloaded" || notok "rmmod iotsec"
 echo "1..$n"
