@@ -63,12 +63,13 @@ struct daemon {
 	const char *stats_path;
 	int epfd, tfd, sfd;
 	bool foreground, stop, replay;
+	struct replay_reader *reader;
 	uint64_t next_stats_ms, next_nl_retry_ms, next_stats_file_ms;
 	/* waiting to be published, and published but not acked */
 	struct outmsg *outbox, **outbox_tail, *inflight;
 	size_t outbox_bytes;
 	uint64_t msgs_sent, msgs_acked, msgs_failed, msgs_under4k, bytes_sent;
-	uint64_t outbox_dropped;
+	uint64_t outbox_dropped, outbox_dropped_events;
 	struct iotsec_counters kcounters;
 	bool have_kcounters;
 };
@@ -170,6 +171,7 @@ static void on_message(void *ctx, enum msg_kind kind, const char *buf,
 	}
 	if (d->outbox_bytes + len > OUTBOX_LIMIT) {
 		d->outbox_dropped++;
+		d->outbox_dropped_events += n_events;
 		d->msgs_failed++;
 		return;
 	}
@@ -245,10 +247,12 @@ static void on_counters(void *ctx, const struct iotsec_counters *c)
 static void send_statistics(struct daemon *d)
 {
 	struct iotsec_type_counters k = { 0 };
-	char b[8][24];
-	const char *extra[8][2];
+	char b[10][24];
+	const char *extra[10][2];
 	char *t[2];
 	size_t l[2], n = 0;
+	uint64_t dropped[2] = { d->queue.stats.dropped[0],
+				d->queue.stats.dropped[1] };
 
 	for (int i = 1; i <= IOTSEC_EVENT_MAX; i++) {
 		k.generated += d->kcounters.t[i].generated;
@@ -270,8 +274,11 @@ static void send_statistics(struct daemon *d)
 	EXTRA("ReceiveOverruns", d->nl.enobufs);
 	EXTRA("MalformedEvents", d->nl.dec.stats.bad_events);
 	EXTRA("OversizeEvents", d->queue.stats.oversize);
+	/* messages the outbox could not hold mix queues: counted as High */
+	EXTRA("OutboxDroppedEvents", d->outbox_dropped_events);
+	dropped[0] += d->outbox_dropped_events;
 	if (ser_dropped_events(&d->ser, boot_ns(), d->queue.stats.collected,
-			       d->queue.stats.dropped, extra, n, &t[0], &l[0]))
+			       dropped, extra, n, &t[0], &l[0]))
 		return;
 	n = 0;
 	EXTRA("MessagesAcked", d->msgs_acked);
@@ -321,12 +328,13 @@ static void write_stats_file(struct daemon *d)
 		(unsigned long long)d->nl.foreign);
 	fprintf(f, "\"queues\":{\"high\":{\"collected\":%llu,\"dropped\":%llu},"
 		"\"low\":{\"collected\":%llu,\"dropped\":%llu},"
-		"\"oversize\":%llu,\"filtered\":[",
+		"\"oversize\":%llu,\"early_flushes\":%llu,\"filtered\":[",
 		(unsigned long long)d->queue.stats.collected[0],
 		(unsigned long long)d->queue.stats.dropped[0],
 		(unsigned long long)d->queue.stats.collected[1],
 		(unsigned long long)d->queue.stats.dropped[1],
-		(unsigned long long)d->queue.stats.oversize);
+		(unsigned long long)d->queue.stats.oversize,
+		(unsigned long long)d->queue.stats.early_flushes);
 	for (i = 1; i <= IOTSEC_EVENT_MAX; i++)
 		fprintf(f, "%s%llu", i > 1 ? "," : "",
 			(unsigned long long)d->queue.stats.filtered[i]);
@@ -679,6 +687,8 @@ static int replay_batch(void *ctx, const void *attrs, size_t len)
 {
 	struct daemon *d = ctx;
 
+	/* the recording's clock, so that times are the original ones */
+	d->ser.boot_to_real_ns = d->reader->boot_to_real_ns;
 	iotsec_decode_batch(&d->nl.dec, attrs, len);
 	return 0;
 }
@@ -813,6 +823,7 @@ int main(int argc, char **argv)
 		struct replay_reader r;
 
 		d.replay = true;
+		d.reader = &r;
 		replay_init(&r, replay_batch, &d);
 		ret = replay_file(&r, replay);
 		if (r.have_header)

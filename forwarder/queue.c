@@ -73,9 +73,16 @@ void queue_push(struct queue *q, const struct iotsec_event *ev,
 	q->stats.collected[azure_queue(p)]++;
 	if (tc->aggregate && agg_hit(&pq->agg, ev))
 		return;
+	/*
+	 * Full: send what is pending now instead of dropping. Memory stays
+	 * bounded here; if the transport cannot keep up, the outbox behind
+	 * it drops whole messages and counts them.
+	 */
 	if (pq->bytes >= q->cfg->queue_limit) {
-		q->stats.dropped[azure_queue(p)]++;
-		return;
+		q->stats.early_flushes++;
+		queue_flush(q, p, now_ms);
+		if (p == PRIO_ALERT)
+			pq->next_flush_ms = now_ms;
 	}
 	r = record_new(ev);
 	if (!r) {

@@ -2,8 +2,8 @@
 /*
  * Priority queues: each event type has a priority (alert: sent at once,
  * high and low: every interval, off: not collected). A queue holds records
- * (aggregated when the type says so) up to a byte limit, then drops and
- * counts. A flush packs records into messages of at most the configured
+ * (aggregated when the type says so) up to a byte limit, then is flushed
+ * early. A flush packs records into messages of at most the configured
  * size (never above 256 KiB) and hands each to the output.
  */
 #ifndef IOTSEC_QUEUE_H
@@ -30,6 +30,7 @@ struct queue_stats {
 	uint64_t collected[2], dropped[2];
 	uint64_t filtered[IOTSEC_EVENT_MAX + 1];	/* priority off */
 	uint64_t oversize;		/* one event larger than a message */
+	uint64_t early_flushes;		/* a queue reached its limit */
 	uint64_t messages, events_sent;
 };
 

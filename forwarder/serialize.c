@@ -71,24 +71,45 @@ void ser_time(struct ser *s, uint64_t boot_ns, char utc[32], char local[40])
 {
 	int64_t ns = (int64_t)boot_ns + s->boot_to_real_ns;
 	time_t t = ns / 1000000000LL;
-	int ms = (ns % 1000000000LL) / 1000000;
+	unsigned int ms = (ns % 1000000000LL) / 1000000;
 	struct tm tm;
 	long off;
-	size_t n;
 
 	if (ns < 0) {
 		t = 0;
 		ms = 0;
 	}
-	gmtime_r(&t, &tm);
-	n = strftime(utc, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(utc + n, 32 - n, ".%03uZ", (unsigned int)ms % 1000);
-	localtime_r(&t, &tm);
-	off = tm.tm_gmtoff / 60;
-	n = strftime(local, 40, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(local + n, 40 - n, ".%03u%c%02u:%02u", (unsigned int)ms % 1000,
-		 off < 0 ? '-' : '+', (unsigned int)(labs(off) / 60) % 100,
-		 (unsigned int)(labs(off) % 60));
+	if (t != s->cache_t || !s->cache_utc_len) {
+		gmtime_r(&t, &tm);
+		s->cache_utc_len = strftime(s->cache_utc, sizeof(s->cache_utc),
+					    "%Y-%m-%dT%H:%M:%S", &tm);
+		localtime_r(&t, &tm);
+		off = tm.tm_gmtoff / 60;
+		s->cache_local_len = strftime(s->cache_local,
+					      sizeof(s->cache_local),
+					      "%Y-%m-%dT%H:%M:%S", &tm);
+		/* the offset goes after the milliseconds: keep it apart */
+		snprintf(s->cache_local + s->cache_local_len + 1,
+			 sizeof(s->cache_local) - s->cache_local_len - 1,
+			 "%c%02u:%02u", off < 0 ? '-' : '+',
+			 (unsigned int)(labs(off) / 60) % 100,
+			 (unsigned int)(labs(off) % 60));
+		s->cache_t = t;
+	}
+	memcpy(utc, s->cache_utc, s->cache_utc_len);
+	utc[s->cache_utc_len] = '.';
+	utc[s->cache_utc_len + 1] = '0' + ms / 100;
+	utc[s->cache_utc_len + 2] = '0' + ms / 10 % 10;
+	utc[s->cache_utc_len + 3] = '0' + ms % 10;
+	utc[s->cache_utc_len + 4] = 'Z';
+	utc[s->cache_utc_len + 5] = '\0';
+	memcpy(local, s->cache_local, s->cache_local_len);
+	local[s->cache_local_len] = '.';
+	local[s->cache_local_len + 1] = '0' + ms / 100;
+	local[s->cache_local_len + 2] = '0' + ms / 10 % 10;
+	local[s->cache_local_len + 3] = '0' + ms % 10;
+	memcpy(local + s->cache_local_len + 4,
+	       s->cache_local + s->cache_local_len + 1, 7);
 }
 
 /* Length of the valid UTF-8 sequence at S (at most LEN bytes), or 0. */

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include "aggregate.h"
 
 #define IOTSEC_EXT_SCHEMA_VERSION "iotsec-1.0"
@@ -22,6 +23,10 @@ struct ser {
 	const char *agent_version;
 	int64_t boot_to_real_ns;	/* CLOCK_REALTIME - CLOCK_BOOTTIME */
 	uint64_t rng[2];
+	/* the formatted second last asked for: most events share it */
+	time_t cache_t;
+	char cache_utc[24], cache_local[32];
+	size_t cache_utc_len, cache_local_len;
 };
 
 void ser_init(struct ser *s, const char *agent_id, const char *version);

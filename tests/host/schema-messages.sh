@@ -18,7 +18,7 @@ cleanup() { rm -rf "$tmp"; }
 trap cleanup EXIT
 
 echo "TAP version 13"
-echo "1..9"
+echo "1..10"
 n=0
 ok() { n=$((n + 1)); echo "ok $n $*"; }
 notok() { n=$((n + 1)); echo "not ok $n $*"; }
@@ -92,4 +92,13 @@ if grep -q 'https://example.com/[0-9]*\\\\xff\\\\xfe\\"},{\\u0001' "$tmp/hostile
 	ok "hostile: invalid UTF-8 and control bytes kept as visible escapes"
 else
 	notok "hostile: escaped bytes not found: $(grep -o 'example.com/[^"]*"' "$tmp/hostile.jsonl" | head -n 1)"
+fi
+
+# replayed events keep the recording's wall-clock time (synth: 2023-11-14)
+if grep -q '"TimestampUTC":"2023-11-14T22:1' "$tmp/unaggregated.jsonl" &&
+   ! grep -q '"TimestampUTC":"20[3-9]' "$tmp/unaggregated.jsonl" &&
+   [ "$(grep -c '"TimestampUTC":"2023-11-1' "$tmp/unaggregated.jsonl")" -gt 200 ]; then
+	ok "replay keeps the recorded wall-clock times"
+else
+	notok "replay times: $(grep -o '"TimestampUTC":"[^"]*"' "$tmp/unaggregated.jsonl" | sort | uniq -c | head -n 3)"
 fi
