@@ -455,7 +455,7 @@ int iotsec_nl_open(struct iotsec_nl *n, iotsec_event_fn ev,
 		return ret;
 	n->ctl = open_sock();
 	if (!n->ctl) {
-		ret = -errno ? -errno : -EIO;
+		ret = errno ? -errno : -EIO;
 		goto err;
 	}
 	n->family = genl_ctrl_resolve(n->ctl, IOTSEC_GENL_NAME);
