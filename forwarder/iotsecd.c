@@ -435,8 +435,15 @@ static void mqtt_sync_fd(struct daemon *d)
 			epoll_set(d, fd, ev, EPOLL_CTL_ADD);
 		d->mqtt_fd_reg = fd;
 		d->mqtt_events_reg = ev;
-	} else if (fd >= 0 && ev != d->mqtt_events_reg) {
-		epoll_set(d, fd, ev, EPOLL_CTL_MOD);
+	} else if (fd >= 0) {
+		/*
+		 * A reconnect may reuse the fd number of the closed socket,
+		 * which left the epoll set when it closed: MOD says so.
+		 */
+		struct epoll_event e = { .events = ev, .data.fd = fd };
+
+		if (epoll_ctl(d->epfd, EPOLL_CTL_MOD, fd, &e) && errno == ENOENT)
+			epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &e);
 		d->mqtt_events_reg = ev;
 	}
 }

@@ -560,7 +560,8 @@ int iotsec_nl_receive(struct iotsec_nl *n)
 
 	if (fd < 0)
 		return -ENOTCONN;
-	for (;;) {
+	/* at most 64 datagrams a call, so a flood cannot starve the loop */
+	for (int i = 0; i < 64; i++) {
 		struct sockaddr_nl from;
 		struct iovec iov = { n->rbuf, n->rbuf_len };
 		struct msghdr mh = {
@@ -592,6 +593,7 @@ int iotsec_nl_receive(struct iotsec_nl *n)
 		}
 		handle_datagram(n, n->rbuf, r);
 	}
+	return 0;
 }
 
 static int put_kconfig(struct nl_msg *msg, const struct iotsec_kconfig *c)

@@ -102,7 +102,8 @@ void iotsec_nl_close(struct iotsec_nl *n);
 int iotsec_nl_subscribe(struct iotsec_nl *n);
 int iotsec_nl_fd(struct iotsec_nl *n);
 /*
- * Read everything pending on the event socket (non-blocking). Returns 0,
+ * Read what is pending on the event socket (non-blocking, at most 64
+ * datagrams: the socket stays readable if there is more). Returns 0,
  * or a negative errno for a fatal socket error. ENOBUFS is counted, not
  * returned.
  */
