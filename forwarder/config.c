@@ -239,6 +239,7 @@ struct walk {
 	yaml_mark_t cs_mark;
 	yaml_mark_t section;	/* the hub: or broker: mapping */
 	uint32_t cur_type;	/* the events: entry being walked */
+	char *gateway;
 };
 
 static int fail(struct walk *w, yaml_node_t *n, const char *fmt, ...)
@@ -495,6 +496,8 @@ static int hub_key(struct walk *w, const char *k, yaml_node_t *v)
 	}
 	if (!strcmp(k, "module_id"))
 		return get_string(w, v, &m->module_id);
+	if (!strcmp(k, "gateway"))	/* connect here, authenticate to host */
+		return get_string(w, v, &w->gateway);
 	if (!strcmp(k, "shared_key"))
 		return get_string(w, v, &m->shared_key);
 	if (!strcmp(k, "key_name"))
@@ -691,7 +694,7 @@ static int root_key(struct walk *w, const char *k, yaml_node_t *v)
 		w->has_hub = true;
 		w->section = v->start_mark;
 		return each_key(w, v, "hub", TLS_KEYS ", connection_string, "
-				"module_id, shared_key, key_name, sas_ttl",
+				"module_id, shared_key, key_name, sas_ttl, gateway",
 				hub_key);
 	}
 	if (!strcmp(k, "broker")) {
@@ -745,6 +748,13 @@ static int finish(struct walk *w, yaml_node_t *root)
 				    m, w->connection_string, cserr,
 				    sizeof(cserr)))
 				return failm(w, w->cs_mark, cserr);
+		}
+		if (w->gateway && m->host) {
+			/* an IoT Edge gateway: the hub name stays for auth */
+			free(m->hub_host);
+			m->hub_host = m->host;
+			m->host = w->gateway;
+			w->gateway = NULL;
 		}
 		if (!m->host || !m->device_id)
 			return failm(w, w->connection_string ? w->cs_mark : zero,
@@ -838,6 +848,7 @@ int config_parse(struct config *c, const char *name, const char *buf,
 			ret = finish(&w, root);
 	}
 	free(w.connection_string);
+	free(w.gateway);
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&parser);
 	return ret;

@@ -26,6 +26,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
+#include <netlink/genl/ctrl.h>
 #include "config.h"
 #include "enrich.h"
 #include "mqtt.h"
@@ -65,6 +66,7 @@ struct daemon {
 	bool foreground, stop, replay;
 	struct replay_reader *reader;
 	uint64_t next_stats_ms, next_nl_retry_ms, next_stats_file_ms;
+	uint64_t next_nl_check_ms;
 	/* waiting to be published, and published but not acked */
 	struct outmsg *outbox, **outbox_tail, *inflight;
 	size_t outbox_bytes;
@@ -597,6 +599,21 @@ static uint64_t periodic(struct daemon *d)
 		t = mqtt_tick(d->mqtt, ts);
 		if (t < next)
 			next = t;
+	}
+	/*
+	 * The module can be unloaded and loaded again under us: the socket
+	 * then just goes quiet. Check that the family is still the one we
+	 * subscribed to, and start over when it is not.
+	 */
+	if (d->nl_open && now >= d->next_nl_check_ms) {
+		int fam = genl_ctrl_resolve(d->nl.ctl, IOTSEC_GENL_NAME);
+
+		d->next_nl_check_ms = now + RETRY_MS;
+		if (fam != d->nl.family) {
+			logmsg(LOG_WARNING, "kernel collector went away; "
+			       "waiting for it to come back");
+			kernel_close(d);
+		}
 	}
 	if (!d->nl_open && d->next_nl_retry_ms) {
 		if (now >= d->next_nl_retry_ms)
