@@ -56,6 +56,7 @@ void config_defaults(struct config *c)
 	c->queue_limit = 1 << 20;
 	c->statistics_ms = 60 * 60 * 1000;
 	c->argv_max = IOTSEC_ARGV_MAX_DEFAULT;
+	c->receive_buffer = 8 << 20;
 	c->exclude_self = true;
 	c->enrich_users = c->enrich_parent = c->enrich_container = true;
 	c->log_level = LOG_INFO;
@@ -615,6 +616,13 @@ static int kernel_key(struct walk *w, const char *k, yaml_node_t *v)
 		c->argv_max = sz;
 		return ret;
 	}
+	if (!strcmp(k, "receive_buffer")) {
+		uint64_t sz = 0;
+
+		ret = get_size(w, v, &sz, 4096, 256 << 20);
+		c->receive_buffer = sz;
+		return ret;
+	}
 	if (!strcmp(k, "exclude_self"))
 		return get_bool(w, v, &c->exclude_self);
 	if (!strcmp(k, "watch")) {
@@ -714,7 +722,8 @@ static int root_key(struct walk *w, const char *k, yaml_node_t *v)
 				"max_size, queue_limit, statistics",
 				messages_key);
 	if (!strcmp(k, "kernel"))
-		return each_key(w, v, "kernel", "argv_max, exclude_self, watch",
+		return each_key(w, v, "kernel", "argv_max, exclude_self, watch, "
+				"receive_buffer",
 				kernel_key);
 	if (!strcmp(k, "enrich"))
 		return each_key(w, v, "enrich", "users, parent, container",

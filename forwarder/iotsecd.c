@@ -67,6 +67,7 @@ struct daemon {
 	struct replay_reader *reader;
 	uint64_t next_stats_ms, next_nl_retry_ms, next_stats_file_ms;
 	uint64_t next_nl_check_ms;
+	uint64_t enobufs_logged, next_enobufs_log_ms;
 	/* waiting to be published, and published but not acked */
 	struct outmsg *outbox, **outbox_tail, *inflight;
 	size_t outbox_bytes;
@@ -394,8 +395,10 @@ static void kernel_open(struct daemon *d)
 	int ret;
 
 	ret = iotsec_nl_open(&d->nl, on_event, on_counters, d);
-	if (!ret)
+	if (!ret) {
+		d->nl.rcvbuf = d->cfg->receive_buffer;
 		ret = iotsec_nl_subscribe(&d->nl);
+	}
 	if (ret) {
 		if (d->next_nl_retry_ms == 0)
 			logmsg(LOG_WARNING, "kernel collector: %s; retrying "
@@ -614,6 +617,16 @@ static uint64_t periodic(struct daemon *d)
 			       "waiting for it to come back");
 			kernel_close(d);
 		}
+	}
+	/* overruns are counted and reported, at most every 5 s */
+	if (d->nl_open && d->nl.enobufs != d->enobufs_logged &&
+	    now >= d->next_enobufs_log_ms) {
+		logmsg(LOG_WARNING, "netlink receive buffer overrun (%llu so "
+		       "far): batches were lost; the kernel counts them "
+		       "(KernelLost in DroppedEventsStatistics)",
+		       (unsigned long long)d->nl.enobufs);
+		d->enobufs_logged = d->nl.enobufs;
+		d->next_enobufs_log_ms = now + RETRY_MS;
 	}
 	if (!d->nl_open && d->next_nl_retry_ms) {
 		if (now >= d->next_nl_retry_ms)

@@ -501,7 +501,7 @@ static int send_cmd(struct nl_sock *sk, int family, int cmd,
 
 int iotsec_nl_subscribe(struct iotsec_nl *n)
 {
-	int ret, sz = 8 << 20;
+	int ret, sz = n->rcvbuf ? n->rcvbuf : 8 << 20;
 
 	if (!n->ev) {
 		n->ev = open_sock();

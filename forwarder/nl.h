@@ -90,6 +90,7 @@ struct iotsec_nl {
 	uint64_t other;		/* messages that are not event batches */
 	unsigned char *rbuf;
 	size_t rbuf_len;
+	int rcvbuf;		/* set before subscribing; 0: 8 MiB */
 	/* Optional: each batch's raw attributes before decoding (record). */
 	void (*on_raw)(void *ctx, const void *attrs, size_t len);
 	void *raw_ctx;
