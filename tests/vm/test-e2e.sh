@@ -160,7 +160,10 @@ wait "$daemon" || rc=$?
 daemon=
 [ $rc = 0 ] && ok "iotsecd flushed and exited on SIGTERM" ||
 	notok "iotsecd exited with status $rc"
-wait_for 10 "grep -q MessageStatistics $tmp/sub.log" || true
+wait_for 10 "grep -q MessageStatistics $tmp/sub.log" &&
+	grep -q '"Name":"DroppedEventsStatistics"' "$tmp/sub.log" &&
+	ok "the operational statistics were published on the way out" ||
+	notok "no DroppedEventsStatistics/MessageStatistics published"
 kill "$sub"; wait "$sub" 2>/dev/null || true; sub=
 
 grep -v '^iotsec/probe ' "$tmp/sub.log" | cut -d' ' -f2- >"$tmp/messages.jsonl"
