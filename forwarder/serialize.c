@@ -69,8 +69,8 @@ void ser_init(struct ser *s, const char *agent_id, const char *version)
 
 void ser_time(struct ser *s, uint64_t boot_ns, char utc[32], char local[40])
 {
-	/* 9999-12-31T23:59:59: past it, the date-time format breaks */
-	const int64_t max_ns = 253402300799LL * 1000000000LL;
+	/* INT64_MAX ns is in 2262: always a four-digit year */
+	const int64_t max_ns = INT64_MAX;
 	int64_t ns;
 	time_t t;
 	unsigned int ms;
@@ -79,9 +79,9 @@ void ser_time(struct ser *s, uint64_t boot_ns, char utc[32], char local[40])
 
 	/* times come from the kernel or a file: clamp, never overflow */
 	if (boot_ns > (uint64_t)max_ns ||
-	    __builtin_add_overflow((int64_t)boot_ns, s->boot_to_real_ns, &ns) ||
-	    ns > max_ns)
-		ns = max_ns;
+	    __builtin_add_overflow((int64_t)boot_ns, s->boot_to_real_ns, &ns))
+		ns = s->boot_to_real_ns < 0 && boot_ns <= (uint64_t)max_ns ?
+		     0 : max_ns;
 	if (ns < 0)
 		ns = 0;
 	t = ns / 1000000000LL;

@@ -168,9 +168,10 @@ TEST(whole_messages_with_hostile_fields)
 TEST(extreme_times_and_results)
 {
 	static const struct { uint64_t t; int64_t off; const char *utc; } c[] = {
-		{ UINT64_MAX, INT64_MAX, "9999-12-31T23:59:59.000Z" },
+		{ UINT64_MAX, INT64_MAX, "2262-04-11T23:47:16.854Z" },
 		{ 8247607144478339344ULL, 1795664197684735318LL,
-		  "9999-12-31T23:59:59.000Z" },
+		  "2262-04-11T23:47:16.854Z" },
+		{ UINT64_MAX, -5, "2262-04-11T23:47:16.854Z" },
 		{ 0, INT64_MIN, "1970-01-01T00:00:00.000Z" },
 		{ 1500000000, 1700000000LL * 1000000000LL,
 		  "2023-11-14T22:13:21.500Z" },
