@@ -31,9 +31,9 @@ skip_all() { ok "dkms add/build/install/remove # SKIP $*"; echo "1..$n"; exit $(
 echo "TAP version 13"
 
 # 1. The supported range, checked without DKMS: dkms.conf's regex against
-# kmod/compat.h's minimum (5.10).
+# the minimum kmod/Kbuild enforces (5.10).
 excl=$(sed -n 's/^BUILD_EXCLUSIVE_KERNEL="\(.*\)"$/\1/p' dkms.conf)
-min=$(sed -n 's/.*KERNEL_VERSION(\([0-9]*\), *\([0-9]*\), *0).*/\1.\2/p' kmod/compat.h | head -n 1)
+min=$(sed -n 's/.*-eq \([0-9]*\) -a $(PATCHLEVEL) -ge \([0-9]*\).*/\1.\2/p' kmod/Kbuild | head -n 1)
 range_ok() {
 	local v
 	[ -n "$excl" ] && [ "$min" = 5.10 ] || return 1
@@ -46,7 +46,7 @@ range_ok() {
 	done
 	return 0
 }
-check "dkms.conf BUILD_EXCLUSIVE_KERNEL accepts 5.10+ exactly (compat.h: $min)" range_ok
+check "dkms.conf BUILD_EXCLUSIVE_KERNEL accepts 5.10+ exactly (kmod/Kbuild: $min)" range_ok
 
 conf_ok() {
 	# shellcheck disable=SC1091,SC2034
