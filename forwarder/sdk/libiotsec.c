@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,6 +145,7 @@ static int transact(struct iotsec *h, const char *req, size_t len)
 	char buf[sizeof(struct sdk_reply) + SDK_REASON_MAX];
 	struct sdk_reply *rep = (struct sdk_reply *)buf;
 	int64_t deadline = now_ms() + h->timeout_ms;
+	bool closed = false;
 	ssize_t n;
 	int ret;
 
@@ -164,6 +166,11 @@ static int transact(struct iotsec *h, const char *req, size_t len)
 			break;
 		if (errno == EINTR)
 			continue;
+		if (errno == EPIPE || errno == ECONNRESET) {
+			/* The daemon may have said why before closing. */
+			closed = true;
+			break;
+		}
 		if (errno != EAGAIN) {
 			ret = -errno;
 			set_err(h, "send: %s", strerror(errno));
@@ -182,9 +189,23 @@ static int transact(struct iotsec *h, const char *req, size_t len)
 			break;
 		if (errno == EINTR)
 			continue;
+		/*
+		 * A daemon that closes with our request unread resets the
+		 * connection, which recv() reports once, before the reply
+		 * (e.g. "too many clients") that is still queued.
+		 */
+		if (errno == ECONNRESET && !closed) {
+			closed = true;
+			continue;
+		}
 		if (errno != EAGAIN) {
 			ret = -errno;
 			set_err(h, "recv: %s", strerror(errno));
+			goto broken;
+		}
+		if (closed) {
+			ret = -EPIPE;
+			set_err(h, "iotsecd closed the connection");
 			goto broken;
 		}
 		ret = wait_fd(h, POLLIN, deadline);
