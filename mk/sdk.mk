@@ -22,7 +22,7 @@ SDK_EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/
 sdk: $(BUILD)/$(SDK_SONAME) $(BUILD)/libiotsec.so $(BUILD)/libiotsec.a \
 	$(BUILD)/libiotsec.pc $(SDK_EXAMPLES)
 all: sdk
-tests: sdk fuzz
+tests: sdk fuzz-sdk
 
 $(SDK_OBJ)/pic/%.o: forwarder/sdk/%.c
 	$(quiet) CC-PIC $@
@@ -69,20 +69,30 @@ $(SDK_CLIENT_TESTS): $(BUILD)/tests/host/%: tests/host/%.c $(HOST_TEST_CORE) \
 		-o $@ $< $(SDK_STATIC_OBJS) $(HOST_TEST_CORE) $(PKG_LIBS)
 
 # libFuzzer target for the SDK message parser; skipped without clang.
-FUZZ_CC ?= clang
-FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/*.c))
-ifneq ($(shell command -v $(FUZZ_CC) 2>/dev/null),)
-fuzz: $(FUZZ_TARGETS)
+# (Only this target: other fuzz targets have their own rules.)
+SDK_FUZZ_CC ?= clang
+SDK_FUZZ := $(BUILD)/fuzz/sdk_msg
+.PHONY: fuzz-sdk
+ifneq ($(shell command -v $(SDK_FUZZ_CC) 2>/dev/null),)
+fuzz-sdk: $(SDK_FUZZ)
 else
-fuzz:
-	@echo "  SKIP     fuzz targets: $(FUZZ_CC) not found"
+fuzz-sdk:
+	@echo "  SKIP     $(SDK_FUZZ): $(SDK_FUZZ_CC) not found"
 endif
+fuzz: fuzz-sdk
 
-$(BUILD)/fuzz/sdk_msg: tests/fuzz/sdk_msg.c forwarder/sdk_msg.c forwarder/sdk_msg.h
+$(SDK_FUZZ): tests/fuzz/sdk_msg.c forwarder/sdk_msg.c forwarder/sdk_msg.h
 	$(quiet) FUZZ $@
 	@mkdir -p $(dir $@)
-	$(Q)$(FUZZ_CC) -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Iforwarder \
+	$(Q)$(SDK_FUZZ_CC) -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Iforwarder \
 		$(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined \
 		-o $@ tests/fuzz/sdk_msg.c forwarder/sdk_msg.c $(PKG_LIBS)
 
 -include $(wildcard $(SDK_OBJ)/*/*.d)
+
+# sdk-check: the SDK validator over files, for tests/host/sdk-schema.sh.
+$(BUILD)/tools/sdk-check: tests/tools/sdk-check.c $(CORE)
+	$(quiet) CC $@
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< $(CORE) $(PKG_LIBS)
+tests: $(BUILD)/tools/sdk-check
