@@ -96,3 +96,17 @@ $(BUILD)/tools/sdk-check: tests/tools/sdk-check.c $(CORE)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< $(CORE) $(PKG_LIBS)
 tests: $(BUILD)/tools/sdk-check
+
+# make install-sdk [DESTDIR=...] [PREFIX=/usr/local]: header, libraries,
+# pkg-config file (written for this PREFIX).
+.PHONY: install-sdk
+install-sdk: sdk
+	$(quiet) INSTALL $(DESTDIR)$(PREFIX)
+	$(Q)install -d $(DESTDIR)$(PREFIX)/include/iotsec \
+		$(DESTDIR)$(PREFIX)/lib/pkgconfig
+	$(Q)install -m 0644 include/iotsec/iotsec.h $(DESTDIR)$(PREFIX)/include/iotsec/
+	$(Q)install -m 0755 $(BUILD)/$(SDK_SONAME) $(DESTDIR)$(PREFIX)/lib/
+	$(Q)ln -sf $(SDK_SONAME) $(DESTDIR)$(PREFIX)/lib/libiotsec.so
+	$(Q)install -m 0644 $(BUILD)/libiotsec.a $(DESTDIR)$(PREFIX)/lib/
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
+		forwarder/sdk/libiotsec.pc.in >$(DESTDIR)$(PREFIX)/lib/pkgconfig/libiotsec.pc
