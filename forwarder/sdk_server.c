@@ -58,6 +58,7 @@ void sdk_server_config_defaults(struct sdk_server_config *c)
 	c->mode = 0660;
 	c->group = (gid_t)-1;
 	c->max_clients = 64;
+	c->max_per_uid = 8;
 	c->rate = 20;
 	c->burst = 50;
 	c->max_per_wakeup = 8;
@@ -117,15 +118,25 @@ static void accept_one(struct sdk_server *s, int fd)
 	struct sdk_client *c;
 	int sndbuf = SDK_CLIENT_SNDBUF;
 
-	if (s->st.clients >= s->cfg.max_clients) {
-		send_reply(fd, -EBUSY, "too many clients");
+	struct sdk_client *it;
+	unsigned int same_uid = 0;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		close(fd);
+		return;
+	}
+	for (it = s->clients; it; it = it->next)
+		same_uid += it->peer.uid == cred.uid;
+	if (s->st.clients >= s->cfg.max_clients ||
+	    same_uid >= s->cfg.max_per_uid) {
+		send_reply(fd, -EBUSY, s->st.clients >= s->cfg.max_clients ?
+			   "too many clients" : "too many clients of this user");
 		s->st.clients_refused++;
 		close(fd);
 		return;
 	}
 	c = calloc(1, sizeof(*c));
-	if (!c || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
-		free(c);
+	if (!c) {
 		close(fd);
 		return;
 	}
@@ -333,7 +344,7 @@ int sdk_server_open(struct sdk_server **sp, const struct sdk_server_config *c,
 
 	*sp = NULL;
 	if (!c->path || strlen(c->path) >= sizeof(sa.sun_path) || !deliver ||
-	    !c->max_clients || !c->max_per_wakeup || !c->rate || !c->burst ||
+	    !c->max_clients || !c->max_per_uid || !c->max_per_wakeup || !c->rate || !c->burst ||
 	    !c->max_message || c->max_message > IOTSEC_MAX_MESSAGE)
 		return -EINVAL;
 	strcpy(sa.sun_path, c->path);

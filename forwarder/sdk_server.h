@@ -19,6 +19,9 @@
  * Every accepted event is stamped with the sender's identity from
  * SO_PEERCRED (taken when it connected) and /proc/<pid>/exe, then handed
  * to DELIVER.
+ *
+ * Limits: max_clients in all and max_per_uid per user (so that one user
+ * cannot take every slot), a token bucket per connection.
  */
 #ifndef IOTSEC_SDK_SERVER_H
 #define IOTSEC_SDK_SERVER_H
@@ -35,6 +38,7 @@ struct sdk_server_config {
 	mode_t mode;			/* socket file mode, default 0660 */
 	gid_t group;			/* socket group; (gid_t)-1 keeps ours */
 	unsigned int max_clients;	/* default 64 */
+	unsigned int max_per_uid;	/* connections of one user, 8 */
 	unsigned int rate;		/* events per second per client, 20 */
 	unsigned int burst;		/* token bucket depth, 50 */
 	unsigned int max_per_wakeup;	/* requests per client per round, 8 */

@@ -517,6 +517,40 @@ TEST_F(sdk, max_clients)
 	EXPECT_EQ(2, self->got.n);
 }
 
+/* One user cannot take every slot: max_per_uid. */
+TEST_F(sdk, max_per_user)
+{
+	struct iotsec *h[3];
+	pid_t pid;
+	int i;
+
+	self->cfg.max_per_uid = 2;
+	start(_metadata, self);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		for (i = 0; i < 3; i++)
+			if (iotsec_open(&h[i], self->path))
+				_exit(10 + i);
+		if (iotsec_send_custom(h[2], "Third", "{}") != -EBUSY)
+			_exit(2);
+		if (!strstr(iotsec_last_error(h[2]), "of this user"))
+			_exit(3);
+		iotsec_close(h[2]);
+		if (iotsec_send_custom(h[0], "First", "{}"))
+			_exit(4);
+		/* A slot freed is a slot again. */
+		iotsec_close(h[1]);
+		usleep(50000);
+		if (iotsec_open(&h[1], self->path) ||
+		    iotsec_send_custom(h[1], "Again", "{}"))
+			_exit(5);
+		_exit(0);
+	}
+	ASSERT_EQ(0, serve_until_exit(self->s, pid));
+	EXPECT_EQ(2, self->got.n);
+}
+
 /* The daemon refusing an event (queue full) reaches the caller. */
 TEST_F(sdk, deliver_refusal_returned)
 {
