@@ -16,7 +16,7 @@ build=${IOTSEC_BUILD:-$top/build}
 ref=${IOTSEC_AZURE_SCHEMAS:-$top/../shared/reference/azure-security-message}
 [ -d "$ref" ] || ref=/work/shared/reference/azure-security-message
 validate="node $top/tests/schema/sdk-validate.js $build/node/node_modules $ref \
-	$top/forwarder/schemas/iotsec-sdk-event_v1_0.json"
+	$top/schemas/iotsec-sdk-event_v1_0.json"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 n=0

@@ -6,7 +6,7 @@
  * AgentVersion, AgentId, MessageSchemaVersion, Events with Id and
  * timestamps added) and checked with ajv against messageRoot.json.
  * Custom SDK events (names Azure does not define) are checked against
- * forwarder/schemas/iotsec-sdk-event_v1_0.json instead.
+ * schemas/iotsec-sdk-event_v1_0.json instead.
  *
  * usage: node sdk-validate.js NODE_MODULES AZURE_SCHEMA_DIR IOTSEC_SCHEMA
  *        [--expect-invalid] FILE...
