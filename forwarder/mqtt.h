@@ -30,7 +30,9 @@ enum mqtt_auth {
 struct mqtt_config {
 	enum mqtt_mode mode;
 	enum mqtt_auth auth;
-	char *host;
+	char *host;		/* where to connect (a gateway, or the hub) */
+	char *hub_host;		/* IoT Hub name for user name and SAS when
+				 * host is a gateway; NULL: host */
 	int port;		/* 0: 8883 with TLS, 1883 without */
 	bool tls;		/* IoT Hub: always true */
 	char *ca_file;		/* NULL: system trust store */

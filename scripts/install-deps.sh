@@ -11,7 +11,7 @@ build-essential make gcc clang llvm libclang-rt-14-dev pkg-config
 bc bison flex libelf-dev kmod cpio xz-utils busybox-static
 linux-headers-amd64 linux-image-amd64 linux-source-6.1
 sparse dkms
-libnl-3-dev libnl-genl-3-dev libmosquitto-dev libssl-dev libyaml-dev
+libnl-3-dev libnl-genl-3-dev libmosquitto-dev mosquitto-dev libssl-dev libyaml-dev
 libjson-c-dev
 mosquitto mosquitto-clients openssl
 qemu-system-x86

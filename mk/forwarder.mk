@@ -1,0 +1,39 @@
+# SPDX-License-Identifier: MIT
+#
+# The forwarder's extra targets:
+#   make bench         replay a large synthetic stream: events/s,
+#                      callgrind instructions/event, RSS, stripped sizes
+#   make fuzz          build libFuzzer targets (clang) into build/fuzz/
+#   make node-deps     ajv + ajv-formats into build/node (npm, idempotent)
+
+BENCH_SYNTH := $(BUILD)/bench/synth
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/*.c))
+FUZZ_SRCS := $(filter-out forwarder/mqtt.c,$(FWD_SRCS))
+
+.PHONY: bench fuzz node-deps
+
+$(BENCH_SYNTH): tests/bench/synth.c $(CORE)
+	$(quiet) CC $@
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< $(CORE) $(PKG_LIBS)
+
+# The host tests use the generator and the node validator.
+tests: $(BENCH_SYNTH) node-deps
+
+bench: forwarder $(BENCH_SYNTH)
+	$(Q)tests/bench/bench.sh $(BUILD)
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FWD_SRCS)
+	$(quiet) FUZZ $@
+	@mkdir -p $(dir $@)
+	$(Q)clang $(filter-out -MMD -MP,$(BASE_CFLAGS)) -Wno-format-nonliteral -g -O1 \
+		-fsanitize=fuzzer,address,undefined -o $@ $< $(FWD_SRCS) $(PKG_LIBS)
+
+fuzz: $(FUZZ_TARGETS)
+
+node-deps: $(BUILD)/node/node_modules/ajv-formats/package.json
+
+$(BUILD)/node/node_modules/ajv-formats/package.json:
+	$(quiet) NPM $(BUILD)/node
+	$(Q)mkdir -p $(BUILD)/node && cd $(BUILD)/node && \
+		npm install --no-audit --no-fund --silent ajv@8 ajv-formats@2 >/dev/null

@@ -1,0 +1,21 @@
+# SPDX-License-Identifier: MIT
+#
+# The MQTT transport's test tools: mqtt-pub (publishes through mqtt.c from
+# an epoll loop like iotsecd's) and sas_auth.so (a mosquitto plugin that
+# checks IoT Hub SAS tokens and records what each client sent in CONNECT).
+MQTT_TOOLS := $(BUILD)/tools/mqtt-pub $(BUILD)/tools/sas_auth.so
+
+.PHONY: mqtt-tools
+mqtt-tools: $(MQTT_TOOLS)
+tests: mqtt-tools
+
+$(BUILD)/tools/mqtt-pub: tests/mqtt/mqtt-pub.c $(HOST_TEST_CORE)
+	$(quiet) CC-TOOL $@
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $(HOST_TEST_FLAGS) -o $@ $< \
+		$(HOST_TEST_CORE) $(PKG_LIBS)
+
+$(BUILD)/tools/sas_auth.so: tests/mqtt/sas_auth.c
+	$(quiet) CC-PLUG $@
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -fPIC -shared -o $@ $< -lcrypto

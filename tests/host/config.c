@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The configuration: values, defaults, and errors that name
+ * file:line:column and what was expected.
+ */
+/* the harness compares literals with unsigned counters */
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#include "kselftest_harness.h"
+#include <syslog.h>
+#include "config.h"
+
+static int parse(struct config *c, const char *text, char *err)
+{
+	return config_parse(c, "test.yaml", text, strlen(text), err, 512);
+}
+
+TEST(durations)
+{
+	static const struct { const char *s; uint64_t ms; } ok[] = {
+		{ "30s", 30000 }, { "5m", 300000 }, { "1h", 3600000 },
+		{ "250ms", 250 }, { "2d", 172800000 }, { "1h30m", 5400000 },
+		{ "1.5s", 1500 }, { "PT5M", 300000 }, { "PT30S", 30000 },
+		{ "PT0.5S", 500 }, { "P1D", 86400000 },
+		{ "P1DT2H", 93600000 }, { "PT1H2M3S", 3723000 }, { "P1W", 604800000 },
+	};
+	static const char *const bad[] = { "", "30", "s", "5x", "-5s", "PT",
+		"P", "PT5", "P5M" /* months are not a duration */, "5 m",
+		"99999999999999999999s", "PT1M1H1", "1e3s", "P1H" };
+	uint64_t ms;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		ms = 0;
+		EXPECT_EQ(0, parse_duration(ok[i].s, &ms)) TH_LOG("%s", ok[i].s);
+		EXPECT_EQ(ok[i].ms, ms) TH_LOG("%s", ok[i].s);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		EXPECT_NE(0, parse_duration(bad[i], &ms)) TH_LOG("'%s'", bad[i]);
+	}
+}
+
+TEST(sizes)
+{
+	static const struct { const char *s; uint64_t b; } ok[] = {
+		{ "4096", 4096 }, { "10MiB", 10485760 }, { "64KiB", 65536 },
+		{ "256KiB", 262144 }, { "1GiB", 1073741824 }, { "100kB", 100000 },
+		{ "1.5KiB", 1536 }, { "12B", 12 }, { "2 MiB", 2097152 },
+	};
+	static const char *const bad[] = { "", "MiB", "10MB!", "-1", "1.5",
+		"10mib", "99999999999999999999", "20000000000GiB", "0x10" };
+	uint64_t b;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		b = 0;
+		EXPECT_EQ(0, parse_size(ok[i].s, &b)) TH_LOG("%s", ok[i].s);
+		EXPECT_EQ(ok[i].b, b) TH_LOG("%s", ok[i].s);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		EXPECT_NE(0, parse_size(bad[i], &b)) TH_LOG("'%s'", bad[i]);
+	}
+}
+
+TEST(empty_config_means_local_broker)
+{
+	struct config c;
+	char err[512] = "";
+
+	ASSERT_EQ(0, parse(&c, "", err)) TH_LOG("%s", err);
+	EXPECT_EQ(MQTT_MODE_BROKER, c.mqtt.mode);
+	EXPECT_STREQ("localhost", c.mqtt.host);
+	EXPECT_EQ(0, c.mqtt.port);	/* 1883 without TLS */
+	EXPECT_FALSE(c.mqtt.tls);
+	EXPECT_EQ(256 * 1024, c.max_message_size);
+	EXPECT_EQ(PRIO_HIGH, c.types[IOTSEC_EVENT_EXEC].prio);
+	EXPECT_EQ(PRIO_OFF, c.types[IOTSEC_EVENT_FORK].prio);
+	config_free(&c);
+}
+
+TEST(full_config)
+{
+	static const char *text =
+		"agent:\n"
+		"  id: 9c647395-b913-4997-a732-a7fe7303b649\n"
+		"broker:\n"
+		"  host: mqtt.example\n"
+		"  port: 8883\n"
+		"  tls: true\n"
+		"  ca_file: /etc/ca.pem\n"
+		"  topic: dev/{device_id}/{type}\n"
+		"  device_id: dev1\n"
+		"priorities:\n"
+		"  high: PT15S\n"
+		"  low: 10m\n"
+		"events:\n"
+		"  exec: { priority: alert, aggregate: false }\n"
+		"  fork:\n"
+		"    priority: low\n"
+		"messages:\n"
+		"  max_size: 64KiB\n"
+		"  queue_limit: 2MiB\n"
+		"  statistics: 1h\n"
+		"kernel:\n"
+		"  argv_max: 2048\n"
+		"  watch: [/etc/passwd, /etc/shadow]\n"
+		"log:\n"
+		"  level: debug\n";
+	struct config c;
+	char err[512] = "";
+
+	ASSERT_EQ(0, parse(&c, text, err)) TH_LOG("%s", err);
+	EXPECT_STREQ("9c647395-b913-4997-a732-a7fe7303b649", c.agent_id);
+	EXPECT_STREQ("mqtt.example", c.mqtt.host);
+	EXPECT_EQ(8883, c.mqtt.port);
+	EXPECT_TRUE(c.mqtt.tls);
+	EXPECT_STREQ("dev/{device_id}/{type}", c.mqtt.topic);
+	EXPECT_EQ(15000, c.interval_ms[PRIO_HIGH]);
+	EXPECT_EQ(600000, c.interval_ms[PRIO_LOW]);
+	EXPECT_EQ(PRIO_ALERT, c.types[IOTSEC_EVENT_EXEC].prio);
+	EXPECT_FALSE(c.types[IOTSEC_EVENT_EXEC].aggregate);
+	EXPECT_EQ(PRIO_LOW, c.types[IOTSEC_EVENT_FORK].prio);
+	EXPECT_EQ(65536, c.max_message_size);
+	EXPECT_EQ(2 << 20, c.queue_limit);
+	EXPECT_EQ(2048, c.argv_max);
+	ASSERT_EQ(2, c.n_watch);
+	EXPECT_STREQ("/etc/shadow", c.watch[1]);
+	EXPECT_EQ(LOG_DEBUG, c.log_level);
+	config_free(&c);
+}
+
+TEST(hub_from_connection_string)
+{
+	static const char *text =
+		"hub:\n"
+		"  connection_string: \"HostName=h.azure-devices.net;"
+		"DeviceId=d1;SharedAccessKey=dGVzdGtleQ==\"\n";
+	struct config c;
+	char err[512] = "";
+
+	ASSERT_EQ(0, parse(&c, text, err)) TH_LOG("%s", err);
+	EXPECT_EQ(MQTT_MODE_IOTHUB, c.mqtt.mode);
+	EXPECT_EQ(MQTT_AUTH_SAS, c.mqtt.auth);
+	EXPECT_TRUE(c.mqtt.tls);
+	EXPECT_STREQ("h.azure-devices.net", c.mqtt.host);
+	EXPECT_STREQ("d1", c.mqtt.device_id);
+	config_free(&c);
+}
+
+/* Each bad config, and the exact place and words of its error. */
+static const struct { const char *text, *err; } bad[] = {
+	{ "broker:\n  port: seventy\n",
+	  "test.yaml:2:9: expected an integer from 1 to 65535, got 'seventy'" },
+	{ "broker:\n  host: a\n  hots: b\n",
+	  "test.yaml:3:3: unknown key 'hots' in broker, expected one of: host," },
+	{ "priorities:\n  high: 10 seconds\n",
+	  "test.yaml:2:9: expected a duration like 30s, 5m, 1h or PT5M, got '10 seconds'" },
+	{ "messages:\n  max_size: 1MiB\n",
+	  "test.yaml:2:13: expected a size from 1024 to 262144 bytes, got '1MiB'" },
+	{ "events:\n  exec:\n    priority: urgent\n",
+	  "test.yaml:3:15: expected a priority: alert, high, low or off, got 'urgent'" },
+	{ "events:\n  exex: {priority: low}\n",
+	  "test.yaml:2:3: unknown key 'exex' in events" },
+	{ "kernel:\n  watch: /etc/passwd\n",
+	  "test.yaml:2:10: expected a list of paths, got a scalar" },
+	{ "kernel:\n  watch:\n    - relative/path\n",
+	  "test.yaml:3:7: expected an absolute path" },
+	{ "broker:\n  tls: maybe\n",
+	  "test.yaml:2:8: expected true or false, got 'maybe'" },
+	{ "broker: [1, 2]\n",
+	  "test.yaml:1:9: expected a mapping for broker, got a list" },
+	{ "log:\n  level: loud\n",
+	  "test.yaml:2:10: expected a log level" },
+	{ "broker:\n  host: a\n  host: b\n",
+	  "test.yaml:3:3: duplicate key 'host' in broker" },
+	{ "agent:\n  id: not-a-guid\n",
+	  "test.yaml:2:7: expected a GUID" },
+	{ "broker:\n  host: [oops\n",
+	  "test.yaml:3:1: did not find expected" },
+	{ "hub:\n  host: h\n",
+	  "test.yaml:2:3: hub: expected host and device_id" },
+	{ "hub:\n  connection_string: \"HostName=h;SharedAccessKey=a2V5\"\n",
+	  "test.yaml:2:22: " },
+	{ "hub:\n  host: h\nbroker:\n  host: b\n",
+	  "expected either hub or broker, not both" },
+	{ "- a\n- b\n",
+	  "test.yaml:1:1: expected a mapping for the top level, got a list" },
+};
+
+TEST(errors_name_line_column_and_expectation)
+{
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct config c;
+		char err[512] = "";
+
+		EXPECT_EQ(-EINVAL, parse(&c, bad[i].text, err))
+			TH_LOG("config %zu parsed", i);
+		EXPECT_NE(NULL, strstr(err, bad[i].err))
+			TH_LOG("config %zu: got \"%s\", want \"%s\"", i, err,
+			       bad[i].err);
+		config_free(&c);
+	}
+}
+
+TEST(load_reports_missing_file)
+{
+	struct config c;
+	char err[512] = "";
+
+	EXPECT_EQ(-ENOENT, config_load(&c, "/nonexistent/iotsecd.yaml", err,
+				       sizeof(err)));
+	EXPECT_NE(NULL, strstr(err, "/nonexistent/iotsecd.yaml"));
+	config_free(&c);
+}
+
+TEST(shipped_default_config_parses)
+{
+	const char *top = getenv("IOTSEC_TOP");
+	char path[4096], err[512] = "";
+	struct config c;
+
+	snprintf(path, sizeof(path), "%s/config/iotsecd.yaml",
+		 top ? top : ".");
+	ASSERT_EQ(0, config_load(&c, path, err, sizeof(err))) TH_LOG("%s", err);
+	EXPECT_EQ(MQTT_MODE_BROKER, c.mqtt.mode);
+	EXPECT_STREQ("localhost", c.mqtt.host);
+	config_free(&c);
+}
+
+TEST_HARNESS_MAIN

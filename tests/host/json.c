@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Hostile bytes in command lines, paths and names still give valid JSON:
+ * strict parse, UTF-8-valid text, and valid UTF-8 input kept as it was.
+ */
+/* the harness compares literals with unsigned counters */
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#include "kselftest_harness.h"
+#include <json-c/json.h>
+#include "aggregate.h"
+#include "serialize.h"
+#include "host/helpers.h"
+
+/* A strict UTF-8 check of a whole text (RFC 3629, no surrogates). */
+static int utf8_valid(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = s[i];
+		size_t n;
+		uint32_t cp;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) { n = 2; cp = c & 0x1f; }
+		else if (c >= 0xe0 && c <= 0xef) { n = 3; cp = c & 0x0f; }
+		else if (c >= 0xf0 && c <= 0xf4) { n = 4; cp = c & 0x07; }
+		else return 0;
+		if (i + n > len)
+			return 0;
+		for (size_t k = 1; k < n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += n;
+	}
+	return 1;
+}
+
+static struct json_object *strict_parse(const char *t, size_t len)
+{
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *o;
+
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+			       JSON_TOKENER_VALIDATE_UTF8);
+	o = json_tokener_parse_ex(tok, t, len);
+	if (json_tokener_get_error(tok) != json_tokener_success ||
+	    json_tokener_get_parse_end(tok) != len) {
+		json_object_put(o);
+		o = NULL;
+	}
+	json_tokener_free(tok);
+	return o;
+}
+
+static const struct { const char *name; const char *b; size_t len; } hostile[] = {
+#define H(n, s) { n, s, sizeof(s) - 1 }
+	H("quotes and backslashes", "a\"b\\c\\\"d"),
+	H("control characters", "\x01\x02\t\n\r\x1b[31mred\x7f"),
+	H("lone continuation", "abc\x80\x81xyz"),
+	H("truncated sequence", "abc\xe2\x82"),
+	H("overlong slash", "\xc0\xaf"),
+	H("overlong NUL", "\xc0\x80"),
+	H("surrogate half", "\xed\xa0\x80"),
+	H("above U+10FFFF", "\xf4\x90\x80\x80"),
+	H("0xff and 0xfe", "\xff\xfe"),
+	H("embedded NUL", "a\0b"),
+	H("json injection", "\",\"Executable\":\"/evil\",\"x\":\""),
+	H("script and slash", "</script><script>alert(1)</script>"),
+	H("U+2028 and U+2029", "a\xe2\x80\xa8" "b\xe2\x80\xa9"),
+	H("valid multibyte", "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80"),
+#undef H
+};
+
+TEST(json_bytes_always_valid)
+{
+	for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+		struct json_object *j = json_bytes(hostile[i].b, hostile[i].len);
+		const char *t;
+		size_t n;
+		struct json_object *back;
+
+		ASSERT_NE(NULL, j);
+		t = json_object_to_json_string_length(j, JSON_C_TO_STRING_PLAIN,
+						      &n);
+		TH_LOG("%s -> %s", hostile[i].name, t);
+		EXPECT_TRUE(utf8_valid((const unsigned char *)t, n));
+		back = strict_parse(t, n);
+		EXPECT_NE(NULL, back);
+		json_object_put(back);
+		json_object_put(j);
+	}
+}
+
+TEST(valid_utf8_kept_as_is)
+{
+	const char *s = "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80 \"q\"";
+	struct json_object *j = json_bytes(s, strlen(s));
+
+	EXPECT_STREQ(s, json_object_get_string(j));
+	json_object_put(j);
+}
+
+TEST(invalid_bytes_escaped_visibly)
+{
+	struct json_object *j = json_bytes("a\xff" "b\x80", 4);
+
+	EXPECT_STREQ("a\\xffb\\x80", json_object_get_string(j));
+	json_object_put(j);
+}
+
+TEST(cmdline_joins_argv)
+{
+	struct json_object *j = json_cmdline("ls\0-l\0/tmp\0", 11);
+
+	EXPECT_STREQ("ls -l /tmp", json_object_get_string(j));
+	json_object_put(j);
+}
+
+/* Every hostile string in every string field of every event type. */
+TEST(whole_messages_with_hostile_fields)
+{
+	struct ser ser;
+	struct msgbuf m = { 0 };
+
+	ser_init(&ser, "9c647395-b913-4997-a732-a7fe7303b649", "1.0");
+	for (uint32_t t = 1; t <= IOTSEC_EVENT_MAX; t++) {
+		for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+			struct ev_str h = { hostile[i].b, hostile[i].len };
+			struct iotsec_event ev = { .type = t, .tgid = 1 };
+			struct record *r;
+			struct json_object *o;
+			char *text;
+			size_t len;
+
+			ev.comm = ev.exe = ev.argv = ev.cwd = h;
+			ev.module_name = ev.path = ev.new_path = h;
+			ev.user = ev.parent_exe = ev.container = h;
+			ev.proc_exe = ev.proc_cmdline = h;
+			ev.family = 2;
+			r = record_new(&ev);
+			ASSERT_NE(NULL, r);
+			ASSERT_EQ(0, ser_record(&ser, r, &text, &len));
+			ASSERT_EQ(0, msg_begin(&m, &ser, ser_kind(t), 65536));
+			ASSERT_EQ(0, msg_add(&m, text, len));
+			msg_end(&m);
+			EXPECT_TRUE(utf8_valid((unsigned char *)m.buf, m.len));
+			o = strict_parse(m.buf, m.len);
+			EXPECT_NE(NULL, o) TH_LOG("type %u, %s: %s", t,
+						  hostile[i].name, m.buf);
+			json_object_put(o);
+			free(text);
+			record_free(r);
+		}
+	}
+	msg_free(&m);
+}
+
+TEST_HARNESS_MAIN
