@@ -6,6 +6,7 @@
  *   timerfd: flush due queues, operational statistics, MQTT ticks
  *   signalfd: SIGHUP reloads the config, SIGTERM/SIGINT flush and exit
  *   MQTT socket (mqtt.h) <-- packed messages, acks free them
+ *   local sources (local.h): SDK socket, wtmp/btmp, periodic snapshots
  *
  * --replay FILE feeds a recording through the same pipeline instead of the
  * kernel; --output FILE writes each message as one line of JSON instead of
@@ -28,6 +29,7 @@
 #include <sys/timerfd.h>
 #include "config.h"
 #include "enrich.h"
+#include "local.h"
 #include "mqtt.h"
 #include "nl.h"
 #include "queue.h"
@@ -56,6 +58,7 @@ struct daemon {
 	struct queue queue;
 	struct iotsec_nl nl;
 	bool nl_open;
+	struct local *local;
 	struct mqtt *mqtt;
 	int mqtt_fd_reg;
 	uint32_t mqtt_events_reg;
@@ -583,6 +586,9 @@ static uint64_t periodic(struct daemon *d)
 	if (!d->replay)
 		ser_sync_clock(&d->ser);
 	next = queue_tick(&d->queue, now);
+	t = local_tick(d->local, now);
+	if (t < next)
+		next = t;
 	if (d->next_stats_ms - now < next)
 		next = d->next_stats_ms - now;
 	if (d->mqtt) {
@@ -676,6 +682,8 @@ static int run(struct daemon *d, bool replay_mode)
 					       "resubscribing", strerror(-ret));
 					kernel_close(d);
 				}
+			} else if (d->local && local_handle(d->local, fd)) {
+				/* SDK socket, wtmp/btmp */
 			} else if (d->mqtt && fd == d->mqtt_fd_reg) {
 				mqtt_handle(d->mqtt, evs[i].events);
 			}
@@ -842,9 +850,19 @@ int main(int argc, char **argv)
 		queue_flush_all(&d.queue, now_ms());
 		ret = run(&d, true);
 	} else {
+		struct local_config lc;
+		int fds[4], i, nfd;
+
 		iotsec_decoder_fini(&d.nl.dec);
+		local_config_defaults(&lc);
+		if (!local_open(&d.local, &lc, &d.ser, &d.queue, logmsg)) {
+			nfd = local_fds(d.local, fds, 4);
+			for (i = 0; i < nfd; i++)
+				epoll_set(&d, fds[i], EPOLLIN, EPOLL_CTL_ADD);
+		}
 		kernel_open(&d);
 		ret = run(&d, false);
+		local_close(d.local);
 	}
 	write_stats_file(&d);
 	if (d.nl_open)

@@ -110,3 +110,10 @@ install-sdk: sdk
 	$(Q)install -m 0644 $(BUILD)/libiotsec.a $(DESTDIR)$(PREFIX)/lib/
 	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
 		forwarder/sdk/libiotsec.pc.in >$(DESTDIR)$(PREFIX)/lib/pkgconfig/libiotsec.pc
+
+# utmp-write: append a wtmp/btmp record with updwtmpx (tests/host/sdk-e2e.sh).
+$(BUILD)/tools/utmp-write: tests/tools/utmp-write.c
+	$(quiet) CC $@
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<
+tests: $(BUILD)/tools/utmp-write
