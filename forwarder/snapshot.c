@@ -20,6 +20,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 #include <json-c/json.h>
 
@@ -47,6 +48,7 @@ void snapshot_config_defaults(struct snapshot_config *c)
 	for (i = 0; i < ARRAY_SIZE(roots); i++)
 		c->ww_roots[i] = roots[i];
 	c->ww_max_entries = 50000;
+	c->ww_max_ms = 250;
 }
 
 static void add_str(struct json_object *o, const char *k, const char *v)
@@ -761,8 +763,17 @@ static void check_uid0(struct json_object *payload,
 	       NULL, x);
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 struct ww_walk {
 	unsigned int budget;
+	int64_t deadline_ms;
 	unsigned int found;
 	char list[1024];
 	bool truncated;
@@ -784,8 +795,10 @@ static void ww_walk(struct ww_walk *w, const char *dir, dev_t dev, int depth)
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		if (!w->budget) {
+		if (!w->budget || (!(w->budget % 256) &&
+				   mono_ms() > w->deadline_ms)) {
 			w->truncated = true;
+			w->budget = 0;
 			break;
 		}
 		w->budget--;
@@ -809,7 +822,10 @@ static void ww_walk(struct ww_walk *w, const char *dir, dev_t dev, int depth)
 static void check_world_writable(struct json_object *payload,
 				 const struct snapshot_config *c)
 {
-	struct ww_walk w = { .budget = c->ww_max_entries };
+	struct ww_walk w = {
+		.budget = c->ww_max_entries,
+		.deadline_ms = mono_ms() + c->ww_max_ms,
+	};
 	struct json_object *x;
 	struct stat st;
 	size_t i;
@@ -826,7 +842,8 @@ static void check_world_writable(struct json_object *payload,
 	if (w.list[0])
 		add_str(x, "Paths", w.list);
 	if (w.truncated)
-		add_str(x, "Truncated", "walk budget reached");
+		add_fmt(x, "Truncated", "walk stopped after %u entries or %u ms",
+			c->ww_max_entries, c->ww_max_ms);
 	bl_add(payload, "iotsec-bl-006",
 	       "No world-writable files or directories (without sticky bit) in system paths",
 	       "Important", w.found ? BL_FAIL : BL_PASS, NULL, x);

@@ -9,7 +9,9 @@
  *
  * They run on the daemon's snapshot timer, in its one thread: every read
  * is of /proc, /sys or small files in /etc, and the one walk of a file
- * tree (world-writable files, OSBaseline) is bounded by ww_max_entries.
+ * tree (world-writable files, OSBaseline) is bounded by ww_max_entries
+ * and ww_max_ms, so that a slow file system (9p, NFS, an SD card) cannot
+ * hold the loop; a walk cut short says so in the check's ExtraDetails.
  *
  * Every path is in struct snapshot_config so that tests (and systems
  * with another layout) can point them elsewhere.
@@ -33,6 +35,7 @@ struct snapshot_config {
 	/* Trees where no file or directory may be world-writable. */
 	const char *ww_roots[SNAPSHOT_WW_ROOTS_MAX];
 	unsigned int ww_max_entries;	/* walk budget, default 50000 */
+	unsigned int ww_max_ms;		/* and in time, default 250 ms */
 };
 
 void snapshot_config_defaults(struct snapshot_config *c);

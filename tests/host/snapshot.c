@@ -431,6 +431,37 @@ TEST_F(files, baseline_errors)
 	json_object_put(ev);
 }
 
+/* The walk stays within its budget and says when it stopped early. */
+TEST_F(files, world_writable_walk_is_bounded)
+{
+	struct json_object *ev, *it;
+	char path[256];
+	int i;
+
+	for (i = 0; i < 20; i++) {
+		snprintf(path, sizeof(path), "%s/f%02d", self->path[P_TREE], i);
+		ASSERT_EQ(0, write_file(path, "", 0644));
+	}
+	snprintf(path, sizeof(path), "%s/zz-ww", self->path[P_TREE]);
+	ASSERT_EQ(0, write_file(path, "", 0666));
+	self->c.ww_max_entries = 5;
+	ev = snapshot_os_baseline(&self->c);
+	ASSERT_NE(NULL, ev);
+	it = find(ev, "CceId", "iotsec-bl-006", NULL, NULL);
+	ASSERT_NE(NULL, it);
+	EXPECT_NE(NULL, get(extra_of(it), "Truncated"));
+	json_object_put(ev);
+
+	self->c.ww_max_entries = 1000;
+	ev = snapshot_os_baseline(&self->c);
+	ASSERT_NE(NULL, ev);
+	it = find(ev, "CceId", "iotsec-bl-006", NULL, NULL);
+	EXPECT_EQ(NULL, get(extra_of(it), "Truncated"));
+	EXPECT_STREQ("Fail", get(it, "Result"));
+	EXPECT_STREQ(path, get(extra_of(it), "Paths"));
+	json_object_put(ev);
+}
+
 /* The real system's snapshots are well-formed (for the ajv check too). */
 TEST(real_system_snapshots)
 {
