@@ -250,8 +250,9 @@ static void on_counters(void *ctx, const struct iotsec_counters *c)
 static void send_statistics(struct daemon *d)
 {
 	struct iotsec_type_counters k = { 0 };
-	char b[10][24];
-	const char *extra[10][2];
+	char b[12][24];
+	const char *extra[12][2];
+	struct local_stats ls = { 0 };
 	char *t[2];
 	size_t l[2], n = 0;
 	uint64_t dropped[2] = { d->queue.stats.dropped[0],
@@ -279,6 +280,11 @@ static void send_statistics(struct daemon *d)
 	EXTRA("OversizeEvents", d->queue.stats.oversize);
 	/* messages the outbox could not hold mix queues: counted as High */
 	EXTRA("OutboxDroppedEvents", d->outbox_dropped_events);
+	/* SDK events refused before any queue (invalid, over the rate) */
+	if (d->local)
+		local_get_stats(d->local, &ls);
+	EXTRA("SdkRejectedEvents", ls.sdk.rejected);
+	EXTRA("SdkRateLimitedEvents", ls.sdk.rate_limited);
 	dropped[0] += d->outbox_dropped_events;
 	if (ser_dropped_events(&d->ser, boot_ns(), d->queue.stats.collected,
 			       dropped, extra, n, &t[0], &l[0]))

@@ -31,7 +31,7 @@ wait_for() {	# poll a condition for up to 15 s
 	done
 	return 1
 }
-NCHECKS=9
+NCHECKS=10
 
 echo "TAP version 13"
 echo "1..$((NCHECKS + 3))"

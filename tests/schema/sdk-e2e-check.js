@@ -75,3 +75,8 @@ result(lp && x(lp, 'ProcessId') === listenPid && lp.LocalAddress === '127.0.0.1'
 for (const n of ['LocalUsers', 'SystemInformation', 'OSBaseline'])
 	result(az.some((e) => e.Name === n && e.Category === 'Periodic'),
 		`a ${n} snapshot is published`, 'missing');
+
+const drop = items(az, 'DroppedEventsStatistics').find((it) => it.Queue === 'High');
+result(drop && x(drop, 'SdkRejectedEvents') === '1',
+	'DroppedEventsStatistics counts the rejected SDK event',
+	JSON.stringify(drop));
