@@ -6,7 +6,8 @@
 #   $(BUILD)/libiotsec.a      static
 #   $(BUILD)/libiotsec.pc     pkg-config (PREFIX, default /usr/local)
 #   $(BUILD)/examples/send_event
-# and the SDK's fuzz target, $(BUILD)/fuzz/sdk_msg (clang, libFuzzer).
+# and the fuzz targets of the local sources' parsers, $(BUILD)/fuzz/sdk_msg
+# and login_record (clang, libFuzzer).
 # The library needs only libc.
 
 PREFIX ?= /usr/local
@@ -68,10 +69,10 @@ $(SDK_CLIENT_TESTS): $(BUILD)/tests/host/%: tests/host/%.c $(HOST_TEST_CORE) \
 	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $(HOST_TEST_FLAGS) $(TEST_CFLAGS) \
 		-o $@ $< $(SDK_STATIC_OBJS) $(HOST_TEST_CORE) $(PKG_LIBS)
 
-# libFuzzer target for the SDK message parser; skipped without clang.
-# (Only this target: other fuzz targets have their own rules.)
+# libFuzzer targets for the SDK request parser and wtmp/btmp records;
+# skipped without clang. (Other fuzz targets have their own rules.)
 SDK_FUZZ_CC ?= clang
-SDK_FUZZ := $(BUILD)/fuzz/sdk_msg
+SDK_FUZZ := $(BUILD)/fuzz/sdk_msg $(BUILD)/fuzz/login_record
 .PHONY: fuzz-sdk
 ifneq ($(shell command -v $(SDK_FUZZ_CC) 2>/dev/null),)
 fuzz-sdk: $(SDK_FUZZ)
@@ -81,12 +82,15 @@ fuzz-sdk:
 endif
 fuzz: fuzz-sdk
 
-$(SDK_FUZZ): tests/fuzz/sdk_msg.c forwarder/sdk_msg.c forwarder/sdk_msg.h
+# Each target with just the code it exercises.
+$(BUILD)/fuzz/sdk_msg: forwarder/sdk_msg.c forwarder/sdk_msg.h
+$(BUILD)/fuzz/login_record: forwarder/login.c forwarder/login.h
+$(SDK_FUZZ): $(BUILD)/fuzz/%: tests/fuzz/%.c
 	$(quiet) FUZZ $@
 	@mkdir -p $(dir $@)
 	$(Q)$(SDK_FUZZ_CC) -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Iforwarder \
 		$(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined \
-		-o $@ tests/fuzz/sdk_msg.c forwarder/sdk_msg.c $(PKG_LIBS)
+		-o $@ $< $(filter %.c,$(filter-out $<,$^)) $(PKG_LIBS)
 
 -include $(wildcard $(SDK_OBJ)/*/*.d)
 

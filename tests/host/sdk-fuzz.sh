@@ -1,56 +1,67 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 #
-# Fuzz the SDK request parser (tests/fuzz/sdk_msg.c, libFuzzer) for a
-# bounded time, starting from the seed corpus. Any crash, leak, sanitizer
-# report or rejection without a reason fails the test.
+# Fuzz the parsers of the local sources for a bounded time each, from their
+# seed corpora: SDK requests (tests/fuzz/sdk_msg.c, what any local program
+# can send) and wtmp/btmp records (tests/fuzz/login_record.c). Any crash,
+# leak, sanitizer report or rejection without a reason fails the test.
 #
-#   corpus seeds --> build/fuzz/sdk_msg (ASan, UBSan) --N s--> ok / crash
+#   seeds --> build/fuzz/<target> (libFuzzer, ASan, UBSan) --N s--> ok / crash
 #
-# IOTSEC_FUZZ_SECONDS (default 20) sets the time. Skipped when the target
-# was not built (no clang).
+# IOTSEC_FUZZ_SECONDS (default 20; the record parser gets a quarter) sets
+# the time. Skipped when a target was not built (no clang). Crashing inputs
+# are kept in $BUILD/fuzz/artifacts with the command that replays them.
 set -u
 top=${IOTSEC_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${IOTSEC_BUILD:-$top/build}
 secs=${IOTSEC_FUZZ_SECONDS:-20}
-target=$build/fuzz/sdk_msg
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+n=0
+ok() { n=$((n + 1)); echo "ok $n $*"; }
+notok() { n=$((n + 1)); echo "not ok $n $*"; }
 
-echo "TAP version 13"
-echo "1..2"
-if [ ! -x "$target" ]; then
-	echo "ok 1 sdk_msg fuzz target runs the seeds # SKIP not built (clang missing?)"
-	echo "ok 2 sdk_msg fuzzing for ${secs}s finds nothing # SKIP not built"
-	exit 0
-fi
-
-# The seeds alone: each must run cleanly (also shows the target works).
-if "$target" -runs=0 "$top/tests/fuzz/corpus/sdk_msg" >"$tmp/seeds.log" 2>&1; then
-	echo "ok 1 sdk_msg fuzz target runs the seeds"
-else
-	echo "not ok 1 sdk_msg fuzz target runs the seeds"
-	sed 's/^/# /' "$tmp/seeds.log" | tail -n 30
-fi
-
-# Work on a copy: new inputs go to the temporary corpus, not the tree.
-mkdir -p "$tmp/corpus"
-cp "$top"/tests/fuzz/corpus/sdk_msg/* "$tmp/corpus/"
-(cd "$tmp" && "$target" -max_total_time="$secs" -max_len=8192 \
-	-dict="$top/tests/fuzz/sdk_msg.dict" -rss_limit_mb=1024 \
-	-print_final_stats=1 corpus >"$tmp/fuzz.log" 2>&1)
-rc=$?
-runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$tmp/fuzz.log")
-if [ $rc = 0 ] && [ -n "$runs" ] && [ "$runs" -gt 0 ]; then
-	echo "ok 2 sdk_msg fuzzing for ${secs}s finds nothing # $runs inputs"
-else
-	echo "not ok 2 sdk_msg fuzzing for ${secs}s finds nothing (status $rc)"
-	grep -A 30 -E 'ERROR|runtime error|Deadly' "$tmp/fuzz.log" | head -n 60 |
-		sed 's/^/# /'
+fuzz() {	# fuzz TARGET SECONDS [libFuzzer options]
+	local name=$1 t=$2 target=$build/fuzz/$1 dict rc runs
+	shift 2
+	if [ ! -x "$target" ]; then
+		ok "$name: seeds run cleanly # SKIP not built (clang missing?)"
+		ok "$name: ${t}s of fuzzing find nothing # SKIP not built"
+		return
+	fi
+	if "$target" -runs=0 "$top/tests/fuzz/corpus/$name" \
+		>"$tmp/$name-seeds.log" 2>&1; then
+		ok "$name: seeds run cleanly"
+	else
+		notok "$name: seeds run cleanly"
+		sed 's/^/# /' "$tmp/$name-seeds.log" | tail -n 30
+	fi
+	# New inputs go to a copy of the corpus, never into the tree.
+	mkdir -p "$tmp/$name/corpus"
+	cp "$top/tests/fuzz/corpus/$name"/* "$tmp/$name/corpus/"
+	dict=
+	[ -f "$top/tests/fuzz/$name.dict" ] && dict=-dict=$top/tests/fuzz/$name.dict
+	(cd "$tmp/$name" && "$target" -max_total_time="$t" -rss_limit_mb=1024 \
+		-print_final_stats=1 $dict "$@" corpus >fuzz.log 2>&1)
+	rc=$?
+	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$tmp/$name/fuzz.log")
+	if [ $rc = 0 ] && [ -n "$runs" ] && [ "$runs" -gt 0 ]; then
+		ok "$name: ${t}s of fuzzing find nothing # $runs inputs"
+		return
+	fi
+	notok "$name: ${t}s of fuzzing find nothing (status $rc)"
+	grep -A 30 -E 'ERROR|runtime error|Deadly' "$tmp/$name/fuzz.log" |
+		head -n 60 | sed 's/^/# /'
 	mkdir -p "$build/fuzz/artifacts"
-	for a in "$tmp"/crash-* "$tmp"/leak-* "$tmp"/timeout-* "$tmp"/oom-*; do
+	for a in "$tmp/$name"/crash-* "$tmp/$name"/leak-* "$tmp/$name"/timeout-* \
+		 "$tmp/$name"/oom-*; do
 		[ -f "$a" ] || continue
 		cp "$a" "$build/fuzz/artifacts/"
 		echo "# reproduce: $target $build/fuzz/artifacts/$(basename "$a")"
 	done
-fi
+}
+
+echo "TAP version 13"
+echo "1..4"
+fuzz sdk_msg "$secs" -max_len=8192
+fuzz login_record "$(( (secs + 3) / 4 ))"
