@@ -27,6 +27,7 @@
  *
  * Return codes: 0 on success, or a negative errno:
  *   -ENOENT, -ECONNREFUSED  the daemon is not running (iotsec_open)
+ *   -ENAMETOOLONG           the socket path does not fit (iotsec_open)
  *   -EACCES                 the socket's permissions exclude this process
  *   -ETIMEDOUT              no reply within the timeout; the handle must be
  *                           closed (a late reply would be misattributed)
@@ -34,7 +35,8 @@
  *                           or name); or a NULL/invalid argument
  *   -EMSGSIZE               the event is larger than IOTSEC_MAX_MESSAGE
  *   -EAGAIN                 rate limit exceeded; retry later
- *   -EBUSY                  the daemon has too many clients
+ *   -EBUSY                  the daemon has too many clients (of this user)
+ *   -ENOBUFS                the daemon's queue is full; retry later
  *   -EPIPE, -ECONNRESET     the daemon closed the connection; reopen
  *   -EPROTO                 the daemon's reply could not be understood
  *   -ENOMEM                 out of memory
