@@ -27,7 +27,8 @@
 #define REC sizeof(struct utmpx)
 #define BATCH 64		/* records per read() */
 
-enum { F_WTMP, F_BTMP, F_N };
+enum { F_WTMP, F_BTMP, F_UTMP, F_N };
+#define UTMP_MAX 256
 
 struct tracked {
 	char *path;
@@ -54,6 +55,10 @@ struct login_watch {
 	void *arg;
 	struct session sess[LOGIN_SESSIONS];
 	unsigned int sess_next;
+	/* utmp fallback: the sessions utmp held last time */
+	struct utmpx *live;
+	size_t n_live;
+	bool live_known;
 };
 
 /* A fixed utmp field as a printable string (JSON wants valid UTF-8). */
@@ -91,8 +96,8 @@ static void remote_addr(const struct utmpx *u, const char *host, char *out,
 		memcpy(out, host, strlen(host) + 1);
 }
 
-struct json_object *login_event(const struct utmpx *u, bool failed,
-				const char *user)
+static struct json_object *event(const struct utmpx *u, bool failed,
+				  const char *user, const char *source)
 {
 	char name[sizeof(u->ut_user) + 1], line[sizeof(u->ut_line) + 1],
 	     host[sizeof(u->ut_host) + 1], addr[INET6_ADDRSTRLEN], exe[PATH_MAX],
@@ -162,7 +167,7 @@ struct json_object *login_event(const struct utmpx *u, bool failed,
 			 (int)u->ut_tv.tv_usec);
 		add_str(extra, "RecordTime", buf);
 	}
-	add_str(extra, "Source", failed ? "btmp" : "wtmp");
+	add_str(extra, "Source", source);
 	json_object_object_add(item, "ExtraDetails", extra);
 	json_object_array_add(payload, item);
 
@@ -173,6 +178,12 @@ struct json_object *login_event(const struct utmpx *u, bool failed,
 	add_str(ev, "PayloadSchemaVersion", "1.0");
 	json_object_object_add(ev, "Payload", payload);
 	return ev;
+}
+
+struct json_object *login_event(const struct utmpx *u, bool failed,
+				const char *user)
+{
+	return event(u, failed, user, failed ? "btmp" : "wtmp");
 }
 
 /* Logout records of wtmp have no user: remember logins by line. */
@@ -237,6 +248,70 @@ static void record(struct login_watch *w, struct tracked *t,
 }
 
 /* Read the whole records after t->off. */
+static bool same_session(const struct utmpx *a, const struct utmpx *b)
+{
+	return a->ut_pid == b->ut_pid &&
+	       !strncmp(a->ut_line, b->ut_line, sizeof(a->ut_line)) &&
+	       !strncmp(a->ut_id, b->ut_id, sizeof(a->ut_id));
+}
+
+/*
+ * utmp holds the current sessions, rewritten in place: compare them with
+ * the last reading. Only when there is no wtmp (busybox built without
+ * it), which would report the same logins.
+ */
+static void read_utmp(struct login_watch *w, struct tracked *t, bool emit)
+{
+	struct utmpx *now, rec;
+	size_t n = 0, i, j;
+	off_t off = 0;
+
+	if (t->fd < 0 || w->f[F_WTMP].fd >= 0)
+		return;
+	now = calloc(UTMP_MAX, sizeof(*now));
+	if (!now)
+		return;
+	while (n < UTMP_MAX && pread(t->fd, &rec, REC, off) == (ssize_t)REC) {
+		off += REC;
+		if (rec.ut_type == USER_PROCESS)
+			now[n++] = rec;
+	}
+	for (i = 0; emit && w->live_known && i < n; i++) {
+		for (j = 0; j < w->n_live; j++)
+			if (same_session(&now[i], &w->live[j]))
+				break;
+		if (j == w->n_live) {
+			struct json_object *ev = event(&now[i], false, NULL, "utmp");
+
+			if (ev)
+				w->emit(w->arg, ev);
+		}
+	}
+	for (j = 0; emit && w->live_known && j < w->n_live; j++) {
+		for (i = 0; i < n; i++)
+			if (same_session(&now[i], &w->live[j]))
+				break;
+		if (i == n) {
+			struct utmpx gone = w->live[j];
+			struct json_object *ev;
+			char user[sizeof(gone.ut_user) + 1];
+
+			/* The logout keeps the name of its login. */
+			memcpy(user, gone.ut_user, sizeof(gone.ut_user));
+			user[sizeof(gone.ut_user)] = '\0';
+			memset(gone.ut_user, 0, sizeof(gone.ut_user));
+			gone.ut_type = DEAD_PROCESS;
+			ev = event(&gone, false, user, "utmp");
+			if (ev)
+				w->emit(w->arg, ev);
+		}
+	}
+	free(w->live);
+	w->live = now;
+	w->n_live = n;
+	w->live_known = true;
+}
+
 static void read_new(struct login_watch *w, struct tracked *t)
 {
 	struct utmpx buf[BATCH];
@@ -246,6 +321,10 @@ static void read_new(struct login_watch *w, struct tracked *t)
 
 	if (t->fd < 0)
 		return;
+	if (t == &w->f[F_UTMP]) {
+		read_utmp(w, t, true);
+		return;
+	}
 	if (fstat(t->fd, &st) == 0 && st.st_size < t->off)
 		t->off = 0;	/* truncated in place */
 	for (;;) {
@@ -326,7 +405,7 @@ static void save_state(struct login_watch *w)
 	f = fopen(tmp, "we");
 	if (!f)
 		return;
-	for (i = 0; i < F_N; i++)
+	for (i = 0; i < F_UTMP; i++)
 		if (w->f[i].fd >= 0)
 			fprintf(f, "%s %llu %llu %lld\n", w->f[i].path,
 				(unsigned long long)w->f[i].dev,
@@ -398,6 +477,7 @@ int login_watch_open(struct login_watch **wp, const struct login_config *c,
 	const char *paths[F_N] = {
 		c->wtmp_path ? c->wtmp_path : _PATH_WTMP,
 		c->btmp_path ? c->btmp_path : _PATH_BTMP,
+		c->utmp_path ? c->utmp_path : _PATH_UTMPX,
 	};
 	struct login_watch *w;
 	struct stat st;
@@ -453,6 +533,9 @@ int login_watch_open(struct login_watch **wp, const struct login_config *c,
 				t->off = t->off / REC * REC;
 		}
 	}
+	/* The sessions at start are not news (unless from_start). */
+	if (!c->from_start)
+		read_utmp(w, &w->f[F_UTMP], false);
 	*wp = w;
 	/* Records written while we were away (state file), or all of them. */
 	login_watch_scan(w);
@@ -475,6 +558,7 @@ void login_watch_close(struct login_watch *w)
 	}
 	if (w->ifd >= 0)
 		close(w->ifd);
+	free(w->live);
 	free(w->state_path);
 	free(w);
 }

@@ -9,8 +9,12 @@
  *
  * Both files are read incrementally from the last offset, so only new
  * records become events; inotify says when (on the files, and on their
- * directories for creation and rotation). utmp, which holds only the
- * current sessions and is rewritten in place, is not needed.
+ * directories for creation and rotation).
+ *
+ * utmp holds only the current sessions, rewritten in place. It is used
+ * only on a device without wtmp (busybox can be built so): logins and
+ * logouts are then the sessions that appear in or leave utmp between two
+ * readings (Source "utmp" in ExtraDetails).
  *
  *   login_watch_open(&w, &cfg, emit, arg);
  *   epoll_ctl(loop, EPOLL_CTL_ADD, login_watch_fd(w), {EPOLLIN});
@@ -30,6 +34,7 @@ struct login_watch;
 struct login_config {
 	const char *wtmp_path;	/* NULL: _PATH_WTMP (/var/log/wtmp) */
 	const char *btmp_path;	/* NULL: /var/log/btmp */
+	const char *utmp_path;	/* NULL: _PATH_UTMPX; used without wtmp */
 	/*
 	 * Where the read offsets survive a restart (NULL: nowhere). Without
 	 * it, or when a file's inode changed, reading starts at the end of

@@ -295,6 +295,51 @@ TEST_F(login, rotation_and_partial_records)
 	EXPECT_EQ(2, self->got.n);
 }
 
+/* A device without wtmp: sessions appearing in and leaving utmp. */
+TEST_F(login, utmp_when_there_is_no_wtmp)
+{
+	struct utmpx u;
+
+	ASSERT_EQ(0, unlink(self->wtmp));
+	self->cfg.utmp_path = self->utmp;
+	/* A session from before we started is not news. */
+	make_rec(&u, USER_PROCESS, "old", "tty1", "", NULL, 11);
+	utmpxname(self->utmp);
+	setutxent();
+	ASSERT_NE(NULL, pututxline(&u));
+	endutxent();
+	ASSERT_EQ(0, login_watch_open(&self->w, &self->cfg, emit, &self->got));
+	EXPECT_EQ(0, self->got.n);
+
+	make_rec(&u, USER_PROCESS, self->me, "pts/5", "192.0.2.44", "192.0.2.44",
+		 getpid());
+	utmpxname(self->utmp);
+	setutxent();
+	ASSERT_NE(NULL, pututxline(&u));
+	endutxent();
+	ASSERT_EQ(1, wait_for(self->w, &self->got, 1));
+	EXPECT_STREQ("Login", item_str(self->got.ev[0], "Operation"));
+	EXPECT_STREQ("Success", item_str(self->got.ev[0], "Result"));
+	EXPECT_STREQ(self->me, item_str(self->got.ev[0], "UserName"));
+	EXPECT_STREQ("pts/5", item_str(self->got.ev[0], "Terminal"));
+	EXPECT_STREQ("192.0.2.44", item_str(self->got.ev[0], "RemoteAddress"));
+	EXPECT_STREQ("utmp", item_str(self->got.ev[0], "Source"));
+
+	/* logout(3): the entry turns DEAD_PROCESS, the name is cleared. */
+	make_rec(&u, DEAD_PROCESS, "", "pts/5", "", NULL, getpid());
+	utmpxname(self->utmp);
+	setutxent();
+	ASSERT_NE(NULL, pututxline(&u));
+	endutxent();
+	ASSERT_EQ(2, wait_for(self->w, &self->got, 2));
+	EXPECT_STREQ("Logout", item_str(self->got.ev[1], "Operation"));
+	EXPECT_STREQ(self->me, item_str(self->got.ev[1], "UserName"));
+	EXPECT_STREQ("pts/5", item_str(self->got.ev[1], "Terminal"));
+	usleep(100000);
+	login_watch_handle(self->w);
+	EXPECT_EQ(2, self->got.n);
+}
+
 /* The offset survives a restart: records written meanwhile, once. */
 TEST_F(login, offsets_survive_restart)
 {
