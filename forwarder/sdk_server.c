@@ -100,6 +100,38 @@ static void client_drop(struct sdk_server *s, struct sdk_client *c)
 	free(c);
 }
 
+/*
+ * Paths are bytes; the event is JSON, which must be UTF-8. Control bytes
+ * and bytes that are not part of a valid UTF-8 sequence become '?'.
+ */
+static void utf8_clean(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+	int i, n;
+
+	while (*p) {
+		if (*p < 0x20 || *p == 0x7f) {
+			*p++ = '?';
+			continue;
+		}
+		if (*p < 0x80) {
+			p++;
+			continue;
+		}
+		n = (*p & 0xe0) == 0xc0 && *p >= 0xc2 ? 1 :
+		    (*p & 0xf0) == 0xe0 ? 2 :
+		    (*p & 0xf8) == 0xf0 && *p <= 0xf4 ? 3 : -1;
+		for (i = 1; n > 0 && i <= n; i++)
+			if ((p[i] & 0xc0) != 0x80)
+				n = -1;
+		if (n < 0) {
+			*p++ = '?';
+			continue;
+		}
+		p += n + 1;
+	}
+}
+
 static void read_exe(struct sdk_peer *p)
 {
 	char link[64];
@@ -108,6 +140,7 @@ static void read_exe(struct sdk_peer *p)
 	snprintf(link, sizeof(link), "/proc/%d/exe", (int)p->pid);
 	n = readlink(link, p->exe, sizeof(p->exe) - 1);
 	p->exe[n > 0 ? n : 0] = '\0';
+	utf8_clean(p->exe);
 }
 
 static void accept_one(struct sdk_server *s, int fd)

@@ -204,6 +204,39 @@ TEST_F(sdk, example_program_event_is_stamped)
 	EXPECT_EQ(pid, self->got.peer[0].pid);
 }
 
+/* An executable whose name is not UTF-8 still gives valid JSON. */
+TEST_F(sdk, odd_executable_name_is_cleaned)
+{
+	char src[PATH_MAX], dst[PATH_MAX], cmd[2 * PATH_MAX + 16];
+	const char *exe;
+	pid_t pid;
+
+	start(_metadata, self);
+	snprintf(src, sizeof(src), "%s/examples/send_event", build_dir());
+	snprintf(dst, sizeof(dst), "%s/send\xff\x01" "event\xc3\xa9", self->dir);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", src, dst);
+	ASSERT_EQ(0, system(cmd));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		char lib[PATH_MAX];
+
+		/* the copy cannot find libiotsec through its rpath */
+		if (realpath(build_dir(), lib))
+			setenv("LD_LIBRARY_PATH", lib, 1);
+		execl(dst, "send_event", "-s", self->path, "-c", "Odd", "{}",
+		      (char *)NULL);
+		_exit(127);
+	}
+	ASSERT_EQ(0, serve_until_exit(self->s, pid));
+	unlink(dst);
+	ASSERT_EQ(1, self->got.n);
+	exe = extra(self->got.ev[0], 0, "SenderExecutable");
+	ASSERT_NE(NULL, exe);
+	/* \xff and \x01 replaced, the valid UTF-8 e-acute kept */
+	EXPECT_NE(NULL, strstr(exe, "/send??event\xc3\xa9"));
+}
+
 /* A client that claims someone else's identity is overwritten. */
 TEST_F(sdk, claimed_identity_is_overwritten)
 {
