@@ -145,7 +145,7 @@ static int transact(struct iotsec *h, const char *req, size_t len)
 	char buf[sizeof(struct sdk_reply) + SDK_REASON_MAX];
 	struct sdk_reply *rep = (struct sdk_reply *)buf;
 	int64_t deadline = now_ms() + h->timeout_ms;
-	bool closed = false;
+	bool closed = false, reset = false;
 	ssize_t n;
 	int ret;
 
@@ -194,8 +194,8 @@ static int transact(struct iotsec *h, const char *req, size_t len)
 		 * connection, which recv() reports once, before the reply
 		 * (e.g. "too many clients") that is still queued.
 		 */
-		if (errno == ECONNRESET && !closed) {
-			closed = true;
+		if (errno == ECONNRESET && !reset) {
+			reset = closed = true;
 			continue;
 		}
 		if (errno != EAGAIN) {
