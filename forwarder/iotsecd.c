@@ -640,6 +640,7 @@ static int run(struct daemon *d, bool replay_mode)
 		if (d->stop || replay_mode) {
 			/* leave when everything is out, or after a grace time */
 			if (!stop_deadline) {
+				local_flush(d->local);
 				queue_flush_all(&d->queue, now_ms());
 				if (d->cfg->statistics_ms)
 					send_statistics(d);

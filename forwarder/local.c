@@ -16,6 +16,21 @@
 #include "queue.h"
 #include "serialize.h"
 
+/*
+ * Events wait up to LOCAL_BATCH_MS (or until LOCAL_BATCH_MAX of them) so
+ * that a burst (logins, a busy SDK client, the four snapshots) goes out in
+ * one message rather than one message each.
+ */
+#define LOCAL_BATCH_MS 500
+#define LOCAL_BATCH_MAX 64
+
+struct batch {
+	char *text[LOCAL_BATCH_MAX];
+	size_t len[LOCAL_BATCH_MAX];
+	size_t n;
+	uint64_t first_ms;
+};
+
 struct local {
 	struct local_config cfg;
 	struct ser *ser;
@@ -24,6 +39,7 @@ struct local {
 	struct login_watch *login;
 	uint64_t next_snapshot_ms;	/* 0: not yet scheduled */
 	struct local_stats st;
+	struct batch batch[MSG_KIND_N];
 	void (*log)(int level, const char *fmt, ...);
 };
 
@@ -68,10 +84,42 @@ static uint64_t boot_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-/* Complete EV (taken) with Id and timestamps, and queue it. */
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
+}
+
+static void flush_kind(struct local *l, enum msg_kind kind)
+{
+	struct batch *b = &l->batch[kind];
+	size_t i;
+
+	if (!b->n)
+		return;
+	queue_send_texts(l->q, kind, b->text, b->len, b->n);
+	for (i = 0; i < b->n; i++)
+		free(b->text[i]);
+	b->n = 0;
+}
+
+void local_flush(struct local *l)
+{
+	int k;
+
+	if (!l)
+		return;
+	for (k = 0; k < MSG_KIND_N; k++)
+		flush_kind(l, k);
+}
+
+/* Complete EV (taken) with Id and timestamps, and batch it. */
 static int emit(struct local *l, struct json_object *ev, enum msg_kind kind)
 {
 	char id[37], utc[32], loc[40];
+	struct batch *b;
 	const char *text;
 	char *copy;
 	size_t len;
@@ -89,8 +137,13 @@ static int emit(struct local *l, struct json_object *ev, enum msg_kind kind)
 	copy = text ? strndup(text, len) : NULL;
 	if (!copy)
 		goto err;
-	queue_send_texts(l->q, kind, &copy, &len, 1);
-	free(copy);
+	b = &l->batch[kind];
+	if (!b->n)
+		b->first_ms = mono_ms();
+	b->text[b->n] = copy;
+	b->len[b->n] = len;
+	if (++b->n == LOCAL_BATCH_MAX)
+		flush_kind(l, kind);
 	json_object_put(ev);
 	return 0;
 err:
@@ -199,15 +252,31 @@ bool local_handle(struct local *l, int fd)
 
 uint64_t local_tick(struct local *l, uint64_t now_ms)
 {
-	if (!l || !l->cfg.snapshot_ms)
-		return UINT64_MAX;
-	if (!l->next_snapshot_ms)
-		l->next_snapshot_ms = now_ms + l->cfg.first_snapshot_ms;
-	if (now_ms >= l->next_snapshot_ms) {
-		snapshots(l);
-		l->next_snapshot_ms = now_ms + l->cfg.snapshot_ms;
+	uint64_t next = UINT64_MAX;
+	int k;
+
+	if (!l)
+		return next;
+	if (l->cfg.snapshot_ms) {
+		if (!l->next_snapshot_ms)
+			l->next_snapshot_ms = now_ms + l->cfg.first_snapshot_ms;
+		if (now_ms >= l->next_snapshot_ms) {
+			snapshots(l);
+			l->next_snapshot_ms = now_ms + l->cfg.snapshot_ms;
+		}
+		next = l->next_snapshot_ms - now_ms;
 	}
-	return l->next_snapshot_ms - now_ms;
+	for (k = 0; k < MSG_KIND_N; k++) {
+		struct batch *b = &l->batch[k];
+
+		if (!b->n)
+			continue;
+		if (now_ms >= b->first_ms + LOCAL_BATCH_MS)
+			flush_kind(l, k);
+		else if (b->first_ms + LOCAL_BATCH_MS - now_ms < next)
+			next = b->first_ms + LOCAL_BATCH_MS - now_ms;
+	}
+	return next;
 }
 
 void local_get_stats(const struct local *l, struct local_stats *st)
@@ -221,6 +290,7 @@ void local_close(struct local *l)
 {
 	if (!l)
 		return;
+	local_flush(l);
 	sdk_server_close(l->sdk);
 	login_watch_close(l->login);
 	free(l);

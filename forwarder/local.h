@@ -8,14 +8,16 @@
  *   snapshot timer (snapshot.h) -> ListeningPorts, LocalUsers,
  *                                  SystemInformation, OSBaseline
  *
- * Each event gets its Id and timestamps here and is packed by the queue
- * (queue_send_texts): Azure kinds in the security message, SDK custom
- * events in the extended message.
+ * Each event gets its Id and timestamps here; events are batched (at most
+ * half a second, 64 events) and packed by the queue (queue_send_texts):
+ * Azure kinds in the security message, SDK custom events in the extended
+ * message.
  *
  *   local_open(&l, &cfg, &ser, &queue);
  *   for each of local_fds(): epoll_ctl(ADD, fd, EPOLLIN)
  *   on EPOLLIN: local_handle(l, fd)       (false: not ours)
  *   periodic:   next = min(next, local_tick(l, now_ms))
+ *   stopping:   local_flush(l) before the queues' last flush
  *   local_close(l);
  */
 #ifndef IOTSEC_LOCAL_H
@@ -66,8 +68,13 @@ int local_open(struct local **l, const struct local_config *c,
 /* The fds to watch for EPOLLIN; returns how many (at most MAX). */
 int local_fds(const struct local *l, int *fds, int max);
 bool local_handle(struct local *l, int fd);
-/* Run what is due; ms until the next thing is due. */
+/*
+ * Run what is due (snapshots, batches to hand to the queue); ms until the
+ * next thing is due. NOW_MS is CLOCK_MONOTONIC in ms, like the daemon's.
+ */
 uint64_t local_tick(struct local *l, uint64_t now_ms);
+/* Hand every waiting event to the queue now. */
+void local_flush(struct local *l);
 void local_get_stats(const struct local *l, struct local_stats *st);
 void local_close(struct local *l);
 
