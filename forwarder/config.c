@@ -56,6 +56,7 @@ void config_defaults(struct config *c)
 	c->queue_limit = 1 << 20;
 	c->statistics_ms = 60 * 60 * 1000;
 	c->argv_max = IOTSEC_ARGV_MAX_DEFAULT;
+	c->receive_buffer = 8 << 20;
 	c->exclude_self = true;
 	c->enrich_users = c->enrich_parent = c->enrich_container = true;
 	c->log_level = LOG_INFO;
@@ -239,6 +240,7 @@ struct walk {
 	yaml_mark_t cs_mark;
 	yaml_mark_t section;	/* the hub: or broker: mapping */
 	uint32_t cur_type;	/* the events: entry being walked */
+	char *gateway;
 };
 
 static int fail(struct walk *w, yaml_node_t *n, const char *fmt, ...)
@@ -495,6 +497,8 @@ static int hub_key(struct walk *w, const char *k, yaml_node_t *v)
 	}
 	if (!strcmp(k, "module_id"))
 		return get_string(w, v, &m->module_id);
+	if (!strcmp(k, "gateway"))	/* connect here, authenticate to host */
+		return get_string(w, v, &w->gateway);
 	if (!strcmp(k, "shared_key"))
 		return get_string(w, v, &m->shared_key);
 	if (!strcmp(k, "key_name"))
@@ -612,6 +616,13 @@ static int kernel_key(struct walk *w, const char *k, yaml_node_t *v)
 		c->argv_max = sz;
 		return ret;
 	}
+	if (!strcmp(k, "receive_buffer")) {
+		uint64_t sz = 0;
+
+		ret = get_size(w, v, &sz, 4096, 256 << 20);
+		c->receive_buffer = sz;
+		return ret;
+	}
 	if (!strcmp(k, "exclude_self"))
 		return get_bool(w, v, &c->exclude_self);
 	if (!strcmp(k, "watch")) {
@@ -691,7 +702,7 @@ static int root_key(struct walk *w, const char *k, yaml_node_t *v)
 		w->has_hub = true;
 		w->section = v->start_mark;
 		return each_key(w, v, "hub", TLS_KEYS ", connection_string, "
-				"module_id, shared_key, key_name, sas_ttl",
+				"module_id, shared_key, key_name, sas_ttl, gateway",
 				hub_key);
 	}
 	if (!strcmp(k, "broker")) {
@@ -711,7 +722,8 @@ static int root_key(struct walk *w, const char *k, yaml_node_t *v)
 				"max_size, queue_limit, statistics",
 				messages_key);
 	if (!strcmp(k, "kernel"))
-		return each_key(w, v, "kernel", "argv_max, exclude_self, watch",
+		return each_key(w, v, "kernel", "argv_max, exclude_self, watch, "
+				"receive_buffer",
 				kernel_key);
 	if (!strcmp(k, "enrich"))
 		return each_key(w, v, "enrich", "users, parent, container",
@@ -745,6 +757,13 @@ static int finish(struct walk *w, yaml_node_t *root)
 				    m, w->connection_string, cserr,
 				    sizeof(cserr)))
 				return failm(w, w->cs_mark, cserr);
+		}
+		if (w->gateway && m->host) {
+			/* an IoT Edge gateway: the hub name stays for auth */
+			free(m->hub_host);
+			m->hub_host = m->host;
+			m->host = w->gateway;
+			w->gateway = NULL;
 		}
 		if (!m->host || !m->device_id)
 			return failm(w, w->connection_string ? w->cs_mark : zero,
@@ -838,6 +857,7 @@ int config_parse(struct config *c, const char *name, const char *buf,
 			ret = finish(&w, root);
 	}
 	free(w.connection_string);
+	free(w.gateway);
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&parser);
 	return ret;

@@ -32,6 +32,7 @@ struct config {
 	size_t queue_limit;		/* bytes of pending events per queue */
 	uint64_t statistics_ms;		/* operational events period */
 	uint32_t argv_max;
+	size_t receive_buffer;		/* netlink socket, bytes */
 	char *watch[IOTSEC_WATCH_MAX];
 	unsigned int n_watch;
 	bool exclude_self;

@@ -185,6 +185,8 @@ static void addr(char *buf, size_t len, uint16_t family, const uint8_t *a)
 
 static void print_str(const char *label, struct ev_str s)
 {
+	while (s.len && !s.s[s.len - 1])
+		s.len--;	/* argv's last NUL */
 	printf(" %s=", label);
 	for (size_t i = 0; i < s.len; i++) {
 		unsigned char c = s.s[i];

@@ -27,6 +27,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
+#include <netlink/genl/ctrl.h>
 #include "config.h"
 #include "enrich.h"
 #include "local.h"
@@ -68,6 +69,8 @@ struct daemon {
 	bool foreground, stop, replay;
 	struct replay_reader *reader;
 	uint64_t next_stats_ms, next_nl_retry_ms, next_stats_file_ms;
+	uint64_t next_nl_check_ms;
+	uint64_t enobufs_logged, next_enobufs_log_ms;
 	/* waiting to be published, and published but not acked */
 	struct outmsg *outbox, **outbox_tail, *inflight;
 	size_t outbox_bytes;
@@ -401,8 +404,10 @@ static void kernel_open(struct daemon *d)
 	int ret;
 
 	ret = iotsec_nl_open(&d->nl, on_event, on_counters, d);
-	if (!ret)
+	if (!ret) {
+		d->nl.rcvbuf = d->cfg->receive_buffer;
 		ret = iotsec_nl_subscribe(&d->nl);
+	}
 	if (ret) {
 		if (d->next_nl_retry_ms == 0)
 			logmsg(LOG_WARNING, "kernel collector: %s; retrying "
@@ -444,8 +449,15 @@ static void mqtt_sync_fd(struct daemon *d)
 			epoll_set(d, fd, ev, EPOLL_CTL_ADD);
 		d->mqtt_fd_reg = fd;
 		d->mqtt_events_reg = ev;
-	} else if (fd >= 0 && ev != d->mqtt_events_reg) {
-		epoll_set(d, fd, ev, EPOLL_CTL_MOD);
+	} else if (fd >= 0) {
+		/*
+		 * A reconnect may reuse the fd number of the closed socket,
+		 * which left the epoll set when it closed: MOD says so.
+		 */
+		struct epoll_event e = { .events = ev, .data.fd = fd };
+
+		if (epoll_ctl(d->epfd, EPOLL_CTL_MOD, fd, &e) && errno == ENOENT)
+			epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &e);
 		d->mqtt_events_reg = ev;
 	}
 }
@@ -602,6 +614,31 @@ static uint64_t periodic(struct daemon *d)
 		t = mqtt_tick(d->mqtt, ts);
 		if (t < next)
 			next = t;
+	}
+	/*
+	 * The module can be unloaded and loaded again under us: the socket
+	 * then just goes quiet. Check that the family is still the one we
+	 * subscribed to, and start over when it is not.
+	 */
+	if (d->nl_open && now >= d->next_nl_check_ms) {
+		int fam = genl_ctrl_resolve(d->nl.ctl, IOTSEC_GENL_NAME);
+
+		d->next_nl_check_ms = now + RETRY_MS;
+		if (fam != d->nl.family) {
+			logmsg(LOG_WARNING, "kernel collector went away; "
+			       "waiting for it to come back");
+			kernel_close(d);
+		}
+	}
+	/* overruns are counted and reported, at most every 5 s */
+	if (d->nl_open && d->nl.enobufs != d->enobufs_logged &&
+	    now >= d->next_enobufs_log_ms) {
+		logmsg(LOG_WARNING, "netlink receive buffer overrun (%llu so "
+		       "far): batches were lost; the kernel counts them "
+		       "(KernelLost in DroppedEventsStatistics)",
+		       (unsigned long long)d->nl.enobufs);
+		d->enobufs_logged = d->nl.enobufs;
+		d->next_enobufs_log_ms = now + RETRY_MS;
 	}
 	if (!d->nl_open && d->next_nl_retry_ms) {
 		if (now >= d->next_nl_retry_ms)

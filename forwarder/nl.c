@@ -455,7 +455,7 @@ int iotsec_nl_open(struct iotsec_nl *n, iotsec_event_fn ev,
 		return ret;
 	n->ctl = open_sock();
 	if (!n->ctl) {
-		ret = -errno ? -errno : -EIO;
+		ret = errno ? -errno : -EIO;
 		goto err;
 	}
 	n->family = genl_ctrl_resolve(n->ctl, IOTSEC_GENL_NAME);
@@ -501,7 +501,7 @@ static int send_cmd(struct nl_sock *sk, int family, int cmd,
 
 int iotsec_nl_subscribe(struct iotsec_nl *n)
 {
-	int ret, sz = 8 << 20;
+	int ret, sz = n->rcvbuf ? n->rcvbuf : 8 << 20;
 
 	if (!n->ev) {
 		n->ev = open_sock();
@@ -560,7 +560,8 @@ int iotsec_nl_receive(struct iotsec_nl *n)
 
 	if (fd < 0)
 		return -ENOTCONN;
-	for (;;) {
+	/* at most 64 datagrams a call, so a flood cannot starve the loop */
+	for (int i = 0; i < 64; i++) {
 		struct sockaddr_nl from;
 		struct iovec iov = { n->rbuf, n->rbuf_len };
 		struct msghdr mh = {
@@ -592,6 +593,7 @@ int iotsec_nl_receive(struct iotsec_nl *n)
 		}
 		handle_datagram(n, n->rbuf, r);
 	}
+	return 0;
 }
 
 static int put_kconfig(struct nl_msg *msg, const struct iotsec_kconfig *c)

@@ -90,6 +90,7 @@ struct iotsec_nl {
 	uint64_t other;		/* messages that are not event batches */
 	unsigned char *rbuf;
 	size_t rbuf_len;
+	int rcvbuf;		/* set before subscribing; 0: 8 MiB */
 	/* Optional: each batch's raw attributes before decoding (record). */
 	void (*on_raw)(void *ctx, const void *attrs, size_t len);
 	void *raw_ctx;
@@ -102,7 +103,8 @@ void iotsec_nl_close(struct iotsec_nl *n);
 int iotsec_nl_subscribe(struct iotsec_nl *n);
 int iotsec_nl_fd(struct iotsec_nl *n);
 /*
- * Read everything pending on the event socket (non-blocking). Returns 0,
+ * Read what is pending on the event socket (non-blocking, at most 64
+ * datagrams: the socket stays readable if there is more). Returns 0,
  * or a negative errno for a fatal socket error. ENOBUFS is counted, not
  * returned.
  */

@@ -37,3 +37,15 @@ $(BUILD)/node/node_modules/ajv-formats/package.json:
 	$(quiet) NPM $(BUILD)/node
 	$(Q)mkdir -p $(BUILD)/node && cd $(BUILD)/node && \
 		npm install --no-audit --no-fund --silent ajv@8 ajv-formats@2 >/dev/null
+
+# The programs built with ASan/UBSan for the host script tests
+# (tests/host/*.sh use them when they exist).
+SAN_PROGS := $(patsubst forwarder/%.c,$(SAN_OBJ)/%,$(FWD_PROGS))
+
+$(SAN_PROGS): $(SAN_OBJ)/%: $(SAN_OBJ)/forwarder/%.o $(SAN_CORE)
+	$(quiet) LD-SAN $@
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+
+ifeq ($(SAN),1)
+tests: $(SAN_PROGS)
+endif

@@ -120,6 +120,7 @@ enum iotsec_cmd {
 	IOTSEC_CMD_EVENTS,
 	__IOTSEC_CMD_MAX
 };
+
 #define IOTSEC_CMD_MAX (__IOTSEC_CMD_MAX - 1)
 
 enum iotsec_event_type {
@@ -136,6 +137,7 @@ enum iotsec_event_type {
 	IOTSEC_EVENT_FILE,
 	__IOTSEC_EVENT_MAX
 };
+
 #define IOTSEC_EVENT_MAX (__IOTSEC_EVENT_MAX - 1)
 #define IOTSEC_EVENT_BIT(t) (1U << (t))
 #define IOTSEC_EVENT_MASK_ALL \
@@ -162,6 +164,7 @@ enum iotsec_attr {
 	IOTSEC_A_BUFFER_BYTES,
 	__IOTSEC_A_MAX
 };
+
 #define IOTSEC_A_MAX (__IOTSEC_A_MAX - 1)
 
 /* Items of the IOTSEC_A_EXCLUDE and IOTSEC_A_WATCH lists. */
@@ -171,6 +174,7 @@ enum iotsec_list_attr {
 	IOTSEC_LA_PATH,
 	__IOTSEC_LA_MAX
 };
+
 #define IOTSEC_LA_MAX (__IOTSEC_LA_MAX - 1)
 
 enum iotsec_counter_attr {
@@ -182,6 +186,7 @@ enum iotsec_counter_attr {
 	IOTSEC_CA_PAD,
 	__IOTSEC_CA_MAX
 };
+
 #define IOTSEC_CA_MAX (__IOTSEC_CA_MAX - 1)
 
 enum iotsec_event_attr {
@@ -234,6 +239,7 @@ enum iotsec_event_attr {
 	IOTSEC_EA_PAD,
 	__IOTSEC_EA_MAX
 };
+
 #define IOTSEC_EA_MAX (__IOTSEC_EA_MAX - 1)
 
 enum iotsec_ptrace_mode {

@@ -144,6 +144,27 @@ TEST(hub_from_connection_string)
 	config_free(&c);
 }
 
+TEST(hub_through_gateway_with_x509)
+{
+	static const char *text =
+		"hub:\n"
+		"  host: h.azure-devices.net\n"
+		"  device_id: d1\n"
+		"  module_id: iotsec\n"
+		"  gateway: edge.local\n"
+		"  cert_file: /etc/iotsec/d1.pem\n"
+		"  key_file: /etc/iotsec/d1.key\n";
+	struct config c;
+	char err[512] = "";
+
+	ASSERT_EQ(0, parse(&c, text, err)) TH_LOG("%s", err);
+	EXPECT_EQ(MQTT_AUTH_X509, c.mqtt.auth);
+	EXPECT_STREQ("edge.local", c.mqtt.host);
+	EXPECT_STREQ("h.azure-devices.net", c.mqtt.hub_host);
+	EXPECT_STREQ("iotsec", c.mqtt.module_id);
+	config_free(&c);
+}
+
 /* Each bad config, and the exact place and words of its error. */
 static const struct { const char *text, *err; } bad[] = {
 	{ "broker:\n  port: seventy\n",

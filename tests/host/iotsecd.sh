@@ -13,6 +13,9 @@
 set -eu
 top=${IOTSEC_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${IOTSEC_BUILD:-$top/build}
+# the sanitizer builds when there are (make check-host), else the plain ones
+bin=$build
+[ -x "$build/san/iotsecd" ] && [ -x "$build/san/iotsecctl" ] && bin=$build/san
 tmp=$(mktemp -d /tmp/iotsecd-test.XXXXXX)
 pid=
 cleanup() {
@@ -46,15 +49,15 @@ log:
 EOC
 printf 'messages:\n  max_size: 10MiB\n' >"$tmp/bad.yaml"
 
-out=$("$build/iotsecd" --check-config "$tmp/good.yaml" 2>&1) && rc=0 || rc=$?
+out=$("$bin/iotsecd" --check-config "$tmp/good.yaml" 2>&1) && rc=0 || rc=$?
 check '[ $rc = 0 ] && [[ "$out" == *"OK (broker localhost:1883)"* ]]' \
 	"--check-config accepts a good file: $out"
-out=$("$build/iotsecd" --check-config "$tmp/bad.yaml" 2>&1) && rc=0 || rc=$?
+out=$("$bin/iotsecd" --check-config "$tmp/bad.yaml" 2>&1) && rc=0 || rc=$?
 check '[ $rc = 1 ] && [[ "$out" == "$tmp/bad.yaml:2:13: expected a size from 1024 to 262144 bytes"* ]]' \
 	"--check-config refuses a bad file with file:line:column: $out"
 
 cp "$tmp/good.yaml" "$tmp/run.yaml"
-"$build/iotsecd" -f -c "$tmp/run.yaml" --output "$tmp/out.jsonl" \
+"$bin/iotsecd" -f -c "$tmp/run.yaml" --output "$tmp/out.jsonl" \
 	--stats-file "$tmp/stats.json" 2>"$tmp/log" &
 pid=$!
 check 'wait_for "grep -q \"module not loaded\" $tmp/log"' \
@@ -72,7 +75,7 @@ check 'wait_for "grep -q \"configuration reloaded\" $tmp/log"' \
 	"SIGHUP with a good file reloads"
 
 check 'wait_for "[ -s $tmp/stats.json ]" &&
-	"$build/iotsecctl" --stats-file "$tmp/stats.json" status | grep -q "iotsecd  *running, pid $pid"' \
+	"$bin/iotsecctl" --stats-file "$tmp/stats.json" status | grep -q "iotsecd  *running, pid $pid"' \
 	"iotsecctl status sees the daemon through its stats file"
 
 kill -TERM "$pid"

@@ -11,6 +11,9 @@
 set -eu
 top=${IOTSEC_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${IOTSEC_BUILD:-$top/build}
+# the sanitizer builds when there are (make check-host), else the plain ones
+bin=$build
+[ -x "$build/san/iotsecd" ] && [ -x "$build/san/iotsecctl" ] && bin=$build/san
 ref=${IOTSEC_AZURE_SCHEMAS:-$top/../shared/reference/azure-security-message}
 [ -d "$ref" ] || ref=/work/shared/reference/azure-security-message
 tmp=$(mktemp -d /tmp/iotsec-schema.XXXXXX)
@@ -52,7 +55,7 @@ run() {
 	  max_size: $max
 	  statistics: 1h
 	EOC
-	"$build/iotsecd" -c "$tmp/$name.yaml" --replay "$tmp/$name.rec" \
+	"$bin/iotsecd" -c "$tmp/$name.yaml" --replay "$tmp/$name.rec" \
 		--output "$tmp/$name.jsonl" --stats-file "" 2>"$tmp/$name.log"
 	local msgs big
 	msgs=$(wc -l <"$tmp/$name.jsonl")

@@ -168,13 +168,18 @@ static inline int iev_config(struct iev_client *c, long mask, long argv_max,
 		nla_put_u32(msg, IOTSEC_A_EVENT_MASK, mask);
 	if (argv_max >= 0)
 		nla_put_u32(msg, IOTSEC_A_ARGV_MAX, argv_max);
-	if (nex >= 0) {
+	/* libnl drops empty nests: an empty list goes as a bare header. */
+	if (nex == 0)
+		nla_put(msg, IOTSEC_A_EXCLUDE | NLA_F_NESTED, 0, NULL);
+	if (nwatch == 0)
+		nla_put(msg, IOTSEC_A_WATCH | NLA_F_NESTED, 0, NULL);
+	if (nex > 0) {
 		list = nla_nest_start(msg, IOTSEC_A_EXCLUDE);
 		for (i = 0; i < nex; i++)
 			nla_put_u32(msg, IOTSEC_LA_TGID, ex[i]);
 		nla_nest_end(msg, list);
 	}
-	if (nwatch >= 0) {
+	if (nwatch > 0) {
 		list = nla_nest_start(msg, IOTSEC_A_WATCH);
 		for (i = 0; i < nwatch; i++)
 			nla_put_string(msg, IOTSEC_LA_PATH, watch[i]);

@@ -33,6 +33,8 @@ FIXTURE(ev) {
 
 FIXTURE_SETUP(ev)
 {
+	/* The lab boots with lo down; the network tests need it. */
+	ASSERT_EQ(0, system("ip link set dev lo up"));
 	ASSERT_EQ(0, iotsec_test_load(NULL));
 	ASSERT_EQ(0, iev_open(&self->c));
 }
@@ -229,6 +231,7 @@ static void tcp_case(struct __test_metadata *_metadata, struct iev_client *c,
 	ASSERT_EQ(0, bind(srv, (struct sockaddr *)&ss, len));
 	ASSERT_EQ(0, listen(srv, 4));
 	port = local_port(srv);
+	len = loopback(family, port, &ss, lo);
 	ASSERT_EQ(0, pipe(p));
 
 	/* The connecting side is another process: its own tgid. */
@@ -241,13 +244,13 @@ static void tcp_case(struct __test_metadata *_metadata, struct iev_client *c,
 		cport = local_port(fd);
 		if (write(p[1], &cport, sizeof(cport)) != sizeof(cport))
 			_exit(2);
-		read(p[0], &cport, 1);
 		_exit(0);
 	}
+	close(p[1]);
 	ASSERT_EQ(sizeof(cport), read(p[0], &cport, sizeof(cport)));
 	fd = accept(srv, NULL, NULL);
 	ASSERT_LE(0, fd);
-	close(p[1]);
+	close(p[0]);
 	ASSERT_EQ(0, wait_status(pid));
 
 	e = iev_wait_for(c, IOTSEC_EVENT_LISTEN, getpid(), WAIT_MS);
@@ -279,7 +282,6 @@ static void tcp_case(struct __test_metadata *_metadata, struct iev_client *c,
 	EXPECT_EQ(0, memcmp(lo, e->raddr, alen));
 	close(fd);
 	close(srv);
-	close(p[0]);
 }
 
 TEST_F_TIMEOUT(ev, tcp_v4_listen_connect_accept, 90)
@@ -366,7 +368,7 @@ TEST_F_TIMEOUT(ev, udp_connect_and_refused_tcp, 90)
 static bool match_cred_to_root(const struct iev *e, const void *arg)
 {
 	return e->type == IOTSEC_EVENT_CRED && e->tgid == *(const pid_t *)arg &&
-	       e->new_ids[1] == 0;
+	       e->old_ids[1] != 0 && e->new_ids[1] == 0;
 }
 
 static bool match_cred_from_root(const struct iev *e, const void *arg)
@@ -454,6 +456,21 @@ TEST_F_TIMEOUT(ev, module_load_and_refused_load, 90)
 	ASSERT_EQ(0, syscall(SYS_finit_module, fd, "", 0));
 	close(fd);
 	e = iev_wait(&self->c, match_module, "loadme", WAIT_MS);
+	if (!e) {
+		size_t i;
+
+		TH_LOG("%zu events, module gen %llu drop %llu deliv %llu lost %llu",
+		       self->c.n,
+		       (unsigned long long)self->c.cnt.generated[IOTSEC_EVENT_MODULE],
+		       (unsigned long long)self->c.cnt.dropped[IOTSEC_EVENT_MODULE],
+		       (unsigned long long)self->c.cnt.delivered[IOTSEC_EVENT_MODULE],
+		       (unsigned long long)self->c.cnt.lost[IOTSEC_EVENT_MODULE]);
+		for (i = 0; i < self->c.n; i++)
+			if (self->c.evs[i].type == IOTSEC_EVENT_MODULE)
+				TH_LOG("module event: '%s' %d",
+				       self->c.evs[i].module,
+				       self->c.evs[i].result);
+	}
 	ASSERT_NE(NULL, e);
 	EXPECT_EQ(0, e->result);
 	EXPECT_EQ(getpid(), e->tgid);
@@ -464,6 +481,10 @@ TEST_F_TIMEOUT(ev, module_load_and_refused_load, 90)
 	fd = open("/tmp/garbage.ko", O_RDWR | O_CREAT | O_TRUNC, 0600);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(sizeof(junk), write(fd, junk, sizeof(junk)));
+	close(fd);
+	/* read-only: a file open for writing is refused before loading */
+	fd = open("/tmp/garbage.ko", O_RDONLY);
+	ASSERT_LE(0, fd);
 	ASSERT_EQ(-1, syscall(SYS_finit_module, fd, "", 0));
 	err = errno;
 	close(fd);

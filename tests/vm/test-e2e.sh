@@ -22,11 +22,11 @@ ref=${IOTSEC_AZURE_SCHEMAS:-$top/../shared/reference/azure-security-message}
 [ -d "$ref" ] || ref=/work/shared/reference/azure-security-message
 tmp=$(mktemp -d /tmp/iotsec-e2e.XXXXXX)
 mark=iotsec-e2e-$$
-broker= sub= daemon= recorder=
+broker= sub= daemon= recorder= tailer= jtailer=
 
 cleanup() {
 	set +e
-	for p in $daemon $recorder $sub $broker; do
+	for p in $daemon $recorder $tailer $jtailer $sub $broker; do
 		kill "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
@@ -124,8 +124,13 @@ fi
 # a recording of the same activity, replayed below without the module
 "$build/iotsecctl" record "$tmp/rec.bin" --seconds 600 2>"$tmp/record.log" &
 recorder=$!
-wait_for 10 "\"$build/iotsecctl\" status 2>/dev/null | grep -q '^subscribers *2'" ||
-	bail "iotsecctl record did not subscribe"
+# and live views of it, human-readable and JSON
+"$build/iotsecctl" tail --seconds 600 >"$tmp/tail.txt" 2>&1 &
+tailer=$!
+"$build/iotsecctl" tail --json --seconds 600 >"$tmp/tail.json" 2>&1 &
+jtailer=$!
+wait_for 10 "\"$build/iotsecctl\" status 2>/dev/null | grep -q '^subscribers *4'" ||
+	bail "iotsecctl record and tail did not subscribe"
 
 # What the test causes: 5 identical execs, 3 identical connections.
 for i in 1 2 3 4 5; do
@@ -136,15 +141,29 @@ bash -c 'for i in 1 2 3; do exec 3<>/dev/tcp/127.0.0.1/8883; exec 3>&-; done' "$
 # wait for the high (3 s) and low (3 s) queues to go out
 wait_for 30 "grep -q 'true $mark' $tmp/sub.log && grep -q 'ProcessTerminate' $tmp/sub.log && grep -q '$mark-conn' $tmp/sub.log" ||
 	bail "the events did not arrive"
-kill -INT "$recorder"
-wait "$recorder" || true
+kill -INT "$recorder" "$tailer" "$jtailer"
+wait "$recorder" "$tailer" "$jtailer" || true
+recorder= tailer= jtailer=
+if [ "$(grep -c "^exec .*argv=/bin/true $mark\$" "$tmp/tail.txt")" = 5 ]; then
+	ok "iotsecctl tail showed the 5 execs"
+else
+	notok "iotsecctl tail: $(grep -c "$mark" "$tmp/tail.txt") lines with the mark; $(head -n 3 "$tmp/tail.txt" | tr '\n' '|')"
+fi
+if [ "$(grep -c "\"CommandLine\":\"/bin/true $mark\"" "$tmp/tail.json")" = 5 ]; then
+	ok "iotsecctl tail --json showed the 5 execs as ProcessCreate JSON"
+else
+	notok "iotsecctl tail --json: $(head -c 600 "$tmp/tail.json")"
+fi
 kill -TERM "$daemon"
 rc=0
 wait "$daemon" || rc=$?
 daemon=
 [ $rc = 0 ] && ok "iotsecd flushed and exited on SIGTERM" ||
 	notok "iotsecd exited with status $rc"
-wait_for 10 "grep -q MessageStatistics $tmp/sub.log" || true
+wait_for 10 "grep -q MessageStatistics $tmp/sub.log" &&
+	grep -q '"Name":"DroppedEventsStatistics"' "$tmp/sub.log" &&
+	ok "the operational statistics were published on the way out" ||
+	notok "no DroppedEventsStatistics/MessageStatistics published"
 kill "$sub"; wait "$sub" 2>/dev/null || true; sub=
 
 grep -v '^iotsec/probe ' "$tmp/sub.log" | cut -d' ' -f2- >"$tmp/messages.jsonl"
