@@ -44,6 +44,7 @@ struct sdk_server {
 	struct sdk_server_config cfg;
 	char *path;
 	int lfd, epfd;
+	int spare;		/* a reserved fd, for when we run out */
 	sdk_deliver_fn deliver;
 	void *arg;
 	struct sdk_client *clients;
@@ -148,10 +149,8 @@ static void accept_one(struct sdk_server *s, int fd)
 	struct epoll_event ev = { .events = EPOLLIN };
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	struct sdk_client *c;
+	struct sdk_client *c, *it;
 	int sndbuf = SDK_CLIENT_SNDBUF;
-
-	struct sdk_client *it;
 	unsigned int same_uid = 0;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
@@ -202,13 +201,25 @@ static int accept_all(struct sdk_server *s)
 
 	for (i = 0; i < SDK_ACCEPT_BATCH; i++) {
 		fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno == EAGAIN || errno == EINTR ||
-			    errno == ECONNABORTED)
-				return 0;
-			/* EMFILE and friends: try again next round. */
-			return 0;
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE) &&
+		    s->spare >= 0) {
+			/*
+			 * Out of fds: the pending connection would keep the
+			 * (level-triggered) listen socket ready and the loop
+			 * spinning. Take it with the spare fd and close it.
+			 */
+			close(s->spare);
+			fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
+			if (fd >= 0) {
+				send_reply(fd, -EBUSY, "iotsecd is out of file descriptors");
+				close(fd);
+				s->st.clients_refused++;
+			}
+			s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+			continue;
 		}
+		if (fd < 0)
+			return 0;	/* EAGAIN, ECONNABORTED, ... */
 		accept_one(s, fd);
 	}
 	return 0;
@@ -389,6 +400,7 @@ int sdk_server_open(struct sdk_server **sp, const struct sdk_server_config *c,
 	s->deliver = deliver;
 	s->arg = arg;
 	s->lfd = s->epfd = -1;
+	s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	s->path = strdup(c->path);
 	s->buf = malloc(c->max_message + 1);
 	ret = -ENOMEM;
@@ -442,6 +454,8 @@ int sdk_server_open(struct sdk_server **sp, const struct sdk_server_config *c,
 err_unlink:
 	unlink(s->path);
 err:
+	if (s->spare >= 0)
+		close(s->spare);
 	if (s->epfd >= 0)
 		close(s->epfd);
 	if (s->lfd >= 0)
@@ -458,6 +472,8 @@ void sdk_server_close(struct sdk_server *s)
 		return;
 	while (s->clients)
 		client_drop(s, s->clients);
+	if (s->spare >= 0)
+		close(s->spare);
 	close(s->epfd);
 	close(s->lfd);
 	unlink(s->path);

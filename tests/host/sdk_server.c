@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -582,6 +583,54 @@ TEST_F(sdk, max_per_user)
 	}
 	ASSERT_EQ(0, serve_until_exit(self->s, pid));
 	EXPECT_EQ(2, self->got.n);
+}
+
+/*
+ * Out of file descriptors: a connection is refused with a reason instead
+ * of staying in the backlog and keeping the loop busy.
+ */
+TEST_F(sdk, out_of_fds_refuses_and_does_not_spin)
+{
+	struct pollfd p;
+	struct rlimit rl, low;
+	pid_t pid;
+	int fd, status, i;
+
+	start(_metadata, self);
+	ASSERT_EQ(0, getrlimit(RLIMIT_NOFILE, &rl));
+	fd = open("/dev/null", O_RDONLY);
+	ASSERT_LE(0, fd);
+	close(fd);
+	low = rl;
+	low.rlim_cur = fd;	/* every fd below is taken: no new one */
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct iotsec *h;
+		int ret;
+
+		if (iotsec_open(&h, self->path))
+			_exit(10);
+		ret = iotsec_send_custom(h, "NoFd", "{}");
+		if (ret != -EBUSY)
+			_exit(11);
+		_exit(strstr(iotsec_last_error(h), "file descriptors") ? 0 : 12);
+	}
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &low));
+	p.fd = sdk_server_fd(self->s);
+	p.events = POLLIN;
+	for (i = 0; i < 1000; i++) {
+		if (poll(&p, 1, 10) > 0)
+			sdk_server_handle(self->s);
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+	}
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &rl));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	/* Nothing left pending: the server's fd is quiet. */
+	EXPECT_EQ(0, poll(&p, 1, 0));
+	EXPECT_EQ(0, self->got.n);
 }
 
 /* The daemon refusing an event (queue full) reaches the caller. */
