@@ -4,6 +4,7 @@
  * watcher, the snapshots and the daemon's queue.
  */
 #include <errno.h>
+#include <grp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,20 @@ void local_config_defaults(struct local_config *c)
 	if (v) {
 		c->sdk = *v;
 		c->sdk_cfg.path = v;
+	}
+	v = getenv("IOTSEC_SOCKET_MODE");
+	if (v && *v)
+		c->sdk_cfg.mode = (mode_t)strtoul(v, NULL, 8) & 0777;
+	v = getenv("IOTSEC_SOCKET_GROUP");
+	if (v && *v) {
+		struct group *g = getgrnam(v);
+		char *end;
+		unsigned long gid = strtoul(v, &end, 10);
+
+		if (g)
+			c->sdk_cfg.group = g->gr_gid;
+		else if (!*end)
+			c->sdk_cfg.group = (gid_t)gid;
 	}
 	if (getenv("IOTSEC_WTMP") || getenv("IOTSEC_BTMP")) {
 		c->login_cfg.wtmp_path = getenv("IOTSEC_WTMP");

@@ -55,6 +55,8 @@ struct local_stats {
  * offsets in /run/iotsec/login.state, snapshots hourly, the first one
  * 10 s after start. Until config.c has keys for them, the environment
  * overrides: IOTSEC_SOCKET (SDK socket path, "" disables the SDK),
+ * IOTSEC_SOCKET_MODE (octal, default 0660), IOTSEC_SOCKET_GROUP (name
+ * or gid of the programs allowed to send),
  * IOTSEC_WTMP, IOTSEC_BTMP ("" for both disables logins),
  * IOTSEC_SNAPSHOT_INTERVAL and IOTSEC_FIRST_SNAPSHOT (ms; interval 0
  * disables snapshots).

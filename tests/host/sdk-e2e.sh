@@ -34,11 +34,11 @@ wait_for() {	# poll a condition for up to 15 s
 NCHECKS=10
 
 echo "TAP version 13"
-echo "1..$((NCHECKS + 3))"
+echo "1..$((NCHECKS + 4))"
 if ! command -v node >/dev/null ||
    [ ! -f "$build/node/node_modules/ajv-formats/package.json" ] ||
    ! command -v python3 >/dev/null; then
-	for i in $(seq $((NCHECKS + 3))); do
+	for i in $(seq $((NCHECKS + 4))); do
 		echo "ok $i sdk e2e # SKIP needs node with ajv (make tests), python3"
 	done
 	exit 0
@@ -65,7 +65,9 @@ messages:
 EOC
 : >"$tmp/wtmp"
 : >"$tmp/btmp"
-IOTSEC_SOCKET=$tmp/sdk.sock IOTSEC_WTMP=$tmp/wtmp IOTSEC_BTMP=$tmp/btmp \
+grp=$(getent group 1 | cut -d: -f1)
+IOTSEC_SOCKET=$tmp/sdk.sock IOTSEC_SOCKET_MODE=0620 IOTSEC_SOCKET_GROUP=${grp:-1} \
+IOTSEC_WTMP=$tmp/wtmp IOTSEC_BTMP=$tmp/btmp \
 IOTSEC_SNAPSHOT_INTERVAL=3600000 IOTSEC_FIRST_SNAPSHOT=500 \
 	"$build/iotsecd" -f -c "$tmp/cfg.yaml" --output "$tmp/out.jsonl" \
 	--stats-file "" 2>"$tmp/log" &
@@ -75,6 +77,12 @@ if wait_for '[ -S "$tmp/sdk.sock" ]'; then
 else
 	notok "iotsecd serves the SDK socket"
 	sed 's/^/# /' "$tmp/log"
+fi
+perm=$(stat -c '%a %g' "$tmp/sdk.sock" 2>/dev/null)
+if [ "$perm" = "620 1" ]; then
+	ok "the socket has the configured mode and group ($perm)"
+else
+	notok "the socket's mode and group: '$perm', want '620 1'"
 fi
 
 login='{"EventType":"Security","Category":"Triggered","Name":"Login",
@@ -119,7 +127,7 @@ while read -r word rest; do
 	*) echo "# $word $rest" ;;
 	esac
 done <"$tmp/check"
-for _ in $(seq $((n + 1)) $((NCHECKS + 2))); do
+for _ in $(seq $((n + 1)) $((NCHECKS + 3))); do
 	notok "a check did not run (see the messages above)"
 done
 if [ $drc = 0 ]; then
