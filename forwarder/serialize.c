@@ -69,16 +69,23 @@ void ser_init(struct ser *s, const char *agent_id, const char *version)
 
 void ser_time(struct ser *s, uint64_t boot_ns, char utc[32], char local[40])
 {
-	int64_t ns = (int64_t)boot_ns + s->boot_to_real_ns;
-	time_t t = ns / 1000000000LL;
-	unsigned int ms = (ns % 1000000000LL) / 1000000;
+	/* INT64_MAX ns is in 2262: always a four-digit year */
+	const int64_t max_ns = INT64_MAX;
+	int64_t ns;
+	time_t t;
+	unsigned int ms;
 	struct tm tm;
 	long off;
 
-	if (ns < 0) {
-		t = 0;
-		ms = 0;
-	}
+	/* times come from the kernel or a file: clamp, never overflow */
+	if (boot_ns > (uint64_t)max_ns ||
+	    __builtin_add_overflow((int64_t)boot_ns, s->boot_to_real_ns, &ns))
+		ns = s->boot_to_real_ns < 0 && boot_ns <= (uint64_t)max_ns ?
+		     0 : max_ns;
+	if (ns < 0)
+		ns = 0;
+	t = ns / 1000000000LL;
+	ms = (ns % 1000000000LL) / 1000000;
 	if (t != s->cache_t || !s->cache_utc_len) {
 		gmtime_r(&t, &tm);
 		s->cache_utc_len = strftime(s->cache_utc, sizeof(s->cache_utc),
@@ -346,10 +353,17 @@ static struct json_object *extra_details(struct ser *s, const struct record *r)
 			add_id(x, "Signal", ev->exit_signal);
 		break;
 	case IOTSEC_EVENT_CONNECT:
-		if (ev->result)
-			add(x, "Result", json_object_new_string(
-				    strerrorname_np(-ev->result) ?
-				    strerrorname_np(-ev->result) : "error"));
+		if (ev->result) {
+			const char *e = ev->result < 0 && ev->result > -4096 ?
+					strerrorname_np(-ev->result) : NULL;
+			char b[16];
+
+			if (!e) {
+				snprintf(b, sizeof(b), "%d", ev->result);
+				e = b;
+			}
+			add(x, "Result", json_object_new_string(e));
+		}
 		break;
 	}
 	return x;

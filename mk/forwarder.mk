@@ -27,7 +27,8 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(FWD_SRCS)
 	$(quiet) FUZZ $@
 	@mkdir -p $(dir $@)
 	$(Q)clang $(filter-out -MMD -MP,$(BASE_CFLAGS)) -Wno-format-nonliteral -g -O1 \
-		-fsanitize=fuzzer,address,undefined -o $@ $< $(FWD_SRCS) $(PKG_LIBS)
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-o $@ $< $(FWD_SRCS) $(PKG_LIBS)
 
 fuzz: $(FUZZ_TARGETS)
 

@@ -164,4 +164,47 @@ TEST(whole_messages_with_hostile_fields)
 	msg_free(&m);
 }
 
+/* Found by the replay fuzzer: times and results from a hostile stream. */
+TEST(extreme_times_and_results)
+{
+	static const struct { uint64_t t; int64_t off; const char *utc; } c[] = {
+		{ UINT64_MAX, INT64_MAX, "2262-04-11T23:47:16.854Z" },
+		{ 8247607144478339344ULL, 1795664197684735318LL,
+		  "2262-04-11T23:47:16.854Z" },
+		{ UINT64_MAX, -5, "2262-04-11T23:47:16.854Z" },
+		{ 0, INT64_MIN, "1970-01-01T00:00:00.000Z" },
+		{ 1500000000, 1700000000LL * 1000000000LL,
+		  "2023-11-14T22:13:21.500Z" },
+	};
+	struct ser ser;
+
+	ser_init(&ser, "9c647395-b913-4997-a732-a7fe7303b649", "1.0");
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		char utc[32], local[40];
+
+		ser.boot_to_real_ns = c[i].off;
+		ser.cache_utc_len = 0;
+		ser_time(&ser, c[i].t, utc, local);
+		EXPECT_STREQ(c[i].utc, utc);
+		EXPECT_GE(strlen(local), 29);
+	}
+	for (int32_t res = INT32_MIN; ; res = res / 2) {
+		struct iotsec_event ev = { .type = IOTSEC_EVENT_CONNECT,
+					   .family = 2, .result = res };
+		struct record *r = record_new(&ev);
+		char *text;
+		size_t len;
+		struct json_object *o;
+
+		ASSERT_EQ(0, ser_record(&ser, r, &text, &len));
+		o = strict_parse(text, len);
+		EXPECT_NE(NULL, o);
+		json_object_put(o);
+		free(text);
+		record_free(r);
+		if (!res)
+			break;
+	}
+}
+
 TEST_HARNESS_MAIN
