@@ -692,6 +692,77 @@ TEST_F(sdk, socket_file_handling)
 	unlink(self->path);
 }
 
+/* A scripted peer: a listening socket the test drives by hand. */
+static int fake_daemon(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	strcpy(sa.sun_path, path);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    listen(fd, 4))
+		return -1;
+	return fd;
+}
+
+/*
+ * The library against a daemon that misbehaves: a reply that is not one
+ * gives -EPROTO, no reply gives -ETIMEDOUT within the timeout, and a
+ * handle is unusable (-EPIPE) after either.
+ */
+TEST_F(sdk, library_timeout_and_bad_reply)
+{
+	char buf[256];
+	pid_t pid;
+	int l, c, c2, status;
+
+	l = fake_daemon(self->path);
+	ASSERT_LE(0, l);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct timespec a, b;
+		struct iotsec *h;
+		long ms;
+
+		/* 1: garbage for a reply */
+		if (iotsec_open(&h, self->path))
+			_exit(10);
+		if (iotsec_send_custom(h, "A", "{}") != -EPROTO)
+			_exit(11);
+		if (iotsec_send_custom(h, "A", "{}") != -EPIPE)
+			_exit(12);
+		iotsec_close(h);
+		/* 2: silence */
+		if (iotsec_open(&h, self->path) || iotsec_set_timeout(h, 300))
+			_exit(20);
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		if (iotsec_send_custom(h, "B", "{}") != -ETIMEDOUT)
+			_exit(21);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+		if (ms < 250 || ms > 3000)
+			_exit(22);
+		if (iotsec_send_custom(h, "B", "{}") != -EPIPE)
+			_exit(23);
+		iotsec_close(h);
+		_exit(0);
+	}
+	c = accept(l, NULL, NULL);
+	ASSERT_LE(0, c);
+	ASSERT_LT(0, recv(c, buf, sizeof(buf), 0));
+	ASSERT_EQ(5, send(c, "hello", 5, 0));
+	c2 = accept(l, NULL, NULL);	/* accepted, never answered */
+	ASSERT_LE(0, c2);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	close(c2);
+	close(c);
+	close(l);
+	unlink(self->path);
+}
+
 /* No daemon: the library says so. */
 TEST(no_daemon)
 {
