@@ -16,7 +16,7 @@ ok() { n=$((n + 1)); echo "ok $n $*"; }
 notok() { n=$((n + 1)); echo "not ok $n $*"; }
 
 echo "TAP version 13"
-echo "1..5"
+echo "1..6"
 if make -C "$top" -s BUILD="$build" PREFIX="$tmp/prefix" install-sdk \
 	>"$tmp/install.log" 2>&1 &&
    [ -f "$tmp/prefix/include/iotsec/iotsec.h" ] &&
@@ -64,4 +64,15 @@ if [ "$needed" = "libc.so.6 " ] && [ "$soname" = libiotsec.so.1 ]; then
 	ok "libiotsec.so.1 has its soname and needs libc only"
 else
 	notok "libiotsec.so.1: soname '$soname', needs '$needed'"
+fi
+
+if ! command -v c++ >/dev/null; then
+	ok "the header builds as C++ # SKIP no C++ compiler"
+elif printf '#include <iotsec/iotsec.h>\nint main() { struct iotsec *h; return iotsec_open(&h, nullptr) == 0; }\n' \
+	>"$tmp/t.cc" && c++ -Wall -Wextra -Werror -o "$tmp/tcc" "$tmp/t.cc" \
+	$(pkg-config --cflags --libs libiotsec) 2>"$tmp/cxx.log"; then
+	ok "the header builds and links as C++"
+else
+	notok "the header builds and links as C++"
+	sed 's/^/# /' "$tmp/cxx.log" | tail -n 10
 fi
