@@ -6,6 +6,7 @@
  *   timerfd: flush due queues, operational statistics, MQTT ticks
  *   signalfd: SIGHUP reloads the config, SIGTERM/SIGINT flush and exit
  *   MQTT socket (mqtt.h) <-- packed messages, acks free them
+ *   local sources (local.h): SDK socket, wtmp/btmp, periodic snapshots
  *
  * --replay FILE feeds a recording through the same pipeline instead of the
  * kernel; --output FILE writes each message as one line of JSON instead of
@@ -29,6 +30,7 @@
 #include <netlink/genl/ctrl.h>
 #include "config.h"
 #include "enrich.h"
+#include "local.h"
 #include "mqtt.h"
 #include "nl.h"
 #include "queue.h"
@@ -57,6 +59,7 @@ struct daemon {
 	struct queue queue;
 	struct iotsec_nl nl;
 	bool nl_open;
+	struct local *local;
 	struct mqtt *mqtt;
 	int mqtt_fd_reg;
 	uint32_t mqtt_events_reg;
@@ -250,8 +253,9 @@ static void on_counters(void *ctx, const struct iotsec_counters *c)
 static void send_statistics(struct daemon *d)
 {
 	struct iotsec_type_counters k = { 0 };
-	char b[10][24];
-	const char *extra[10][2];
+	char b[12][24];
+	const char *extra[12][2];
+	struct local_stats ls = { 0 };
 	char *t[2];
 	size_t l[2], n = 0;
 	uint64_t dropped[2] = { d->queue.stats.dropped[0],
@@ -279,6 +283,11 @@ static void send_statistics(struct daemon *d)
 	EXTRA("OversizeEvents", d->queue.stats.oversize);
 	/* messages the outbox could not hold mix queues: counted as High */
 	EXTRA("OutboxDroppedEvents", d->outbox_dropped_events);
+	/* SDK events refused before any queue (invalid, over the rate) */
+	if (d->local)
+		local_get_stats(d->local, &ls);
+	EXTRA("SdkRejectedEvents", ls.sdk.rejected);
+	EXTRA("SdkRateLimitedEvents", ls.sdk.rate_limited);
 	dropped[0] += d->outbox_dropped_events;
 	if (ser_dropped_events(&d->ser, boot_ns(), d->queue.stats.collected,
 			       dropped, extra, n, &t[0], &l[0]))
@@ -595,6 +604,9 @@ static uint64_t periodic(struct daemon *d)
 	if (!d->replay)
 		ser_sync_clock(&d->ser);
 	next = queue_tick(&d->queue, now);
+	t = local_tick(d->local, now);
+	if (t < next)
+		next = t;
 	if (d->next_stats_ms - now < next)
 		next = d->next_stats_ms - now;
 	if (d->mqtt) {
@@ -665,6 +677,7 @@ static int run(struct daemon *d, bool replay_mode)
 		if (d->stop || replay_mode) {
 			/* leave when everything is out, or after a grace time */
 			if (!stop_deadline) {
+				local_flush(d->local);
 				queue_flush_all(&d->queue, now_ms());
 				if (d->cfg->statistics_ms)
 					send_statistics(d);
@@ -713,6 +726,8 @@ static int run(struct daemon *d, bool replay_mode)
 					       "resubscribing", strerror(-ret));
 					kernel_close(d);
 				}
+			} else if (d->local && local_handle(d->local, fd)) {
+				/* SDK socket, wtmp/btmp */
 			} else if (d->mqtt && fd == d->mqtt_fd_reg) {
 				mqtt_handle(d->mqtt, evs[i].events);
 			}
@@ -879,9 +894,19 @@ int main(int argc, char **argv)
 		queue_flush_all(&d.queue, now_ms());
 		ret = run(&d, true);
 	} else {
+		struct local_config lc;
+		int fds[4], i, nfd;
+
 		iotsec_decoder_fini(&d.nl.dec);
+		local_config_defaults(&lc);
+		if (!local_open(&d.local, &lc, &d.ser, &d.queue, logmsg)) {
+			nfd = local_fds(d.local, fds, 4);
+			for (i = 0; i < nfd; i++)
+				epoll_set(&d, fds[i], EPOLLIN, EPOLL_CTL_ADD);
+		}
 		kernel_open(&d);
 		ret = run(&d, false);
+		local_close(d.local);
 	}
 	write_stats_file(&d);
 	if (d.nl_open)

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Login events (Azure's Login schema) from the accounting files every
+ * login path writes through the utmp API, with or without systemd:
+ *
+ *   wtmp  every login (USER_PROCESS) and logout (DEAD_PROCESS) record,
+ *         appended by login(1), sshd, getty, su -l, ... -> Result Success
+ *   btmp  every failed attempt, appended by login(1) and sshd -> Fail
+ *
+ * Both files are read incrementally from the last offset, so only new
+ * records become events; inotify says when (on the files, and on their
+ * directories for creation and rotation).
+ *
+ * utmp holds only the current sessions, rewritten in place. It is used
+ * only on a device without wtmp (busybox can be built so): logins and
+ * logouts are then the sessions that appear in or leave utmp between two
+ * readings (Source "utmp" in ExtraDetails).
+ *
+ *   login_watch_open(&w, &cfg, emit, arg);
+ *   epoll_ctl(loop, EPOLL_CTL_ADD, login_watch_fd(w), {EPOLLIN});
+ *   ... on EPOLLIN: login_watch_handle(w);
+ *   login_watch_close(w);
+ */
+#ifndef IOTSEC_LOGIN_H
+#define IOTSEC_LOGIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <utmpx.h>
+
+struct json_object;
+struct login_watch;
+
+struct login_config {
+	const char *wtmp_path;	/* NULL: _PATH_WTMP (/var/log/wtmp) */
+	const char *btmp_path;	/* NULL: /var/log/btmp */
+	const char *utmp_path;	/* NULL: _PATH_UTMPX; used without wtmp */
+	/*
+	 * Where the read offsets survive a restart (NULL: nowhere). Without
+	 * it, or when a file's inode changed, reading starts at the end of
+	 * what exists (from_start: at its beginning).
+	 */
+	const char *state_path;
+	bool from_start;
+};
+
+/* Takes EVENT, one Login event with one payload item. */
+typedef void (*login_emit_fn)(void *arg, struct json_object *event);
+
+int login_watch_open(struct login_watch **w, const struct login_config *c,
+		     login_emit_fn emit, void *arg);
+/* The inotify fd for the daemon's loop (EPOLLIN). */
+int login_watch_fd(const struct login_watch *w);
+/* Drain inotify and turn every new record into an event. 0 or -errno. */
+int login_watch_handle(struct login_watch *w);
+/* Rescan both files without waiting for inotify (timer fallback). */
+int login_watch_scan(struct login_watch *w);
+void login_watch_close(struct login_watch *w);
+
+/*
+ * One record as a Login event, or NULL when the record is not a login or
+ * logout (boot, run level, ...). FAILED: the record comes from btmp. The
+ * logout records of wtmp carry no user name: USER (may be NULL) is the
+ * name from the matching login, which the watcher remembers per line.
+ */
+struct json_object *login_event(const struct utmpx *u, bool failed,
+				const char *user);
+
+#endif /* IOTSEC_LOGIN_H */

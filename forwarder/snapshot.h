@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Periodic snapshots of the device's state as Azure security events
+ * (Category "Periodic"): ListeningPorts, LocalUsers, SystemInformation
+ * and OSBaseline. Each call reads the system once and returns a new event
+ * object {EventType, Category, Name, IsEmpty, PayloadSchemaVersion,
+ * Payload} for the daemon to wrap (Id, timestamps) and queue, or NULL when
+ * out of memory.
+ *
+ * They run on the daemon's snapshot timer, in its one thread: every read
+ * is of /proc, /sys or small files in /etc, and the one walk of a file
+ * tree (world-writable files, OSBaseline) is bounded by ww_max_entries
+ * and ww_max_ms, so that a slow file system (9p, NFS, an SD card) cannot
+ * hold the loop; a walk cut short says so in the check's ExtraDetails.
+ *
+ * Every path is in struct snapshot_config so that tests (and systems
+ * with another layout) can point them elsewhere.
+ */
+#ifndef IOTSEC_SNAPSHOT_H
+#define IOTSEC_SNAPSHOT_H
+
+struct json_object;
+
+#define SNAPSHOT_WW_ROOTS_MAX 16
+
+struct snapshot_config {
+	const char *proc;		/* "/proc" */
+	const char *passwd;		/* "/etc/passwd" */
+	const char *group;		/* "/etc/group" */
+	const char *shadow;		/* "/etc/shadow" */
+	const char *os_release;		/* "/etc/os-release" (else /usr/lib/) */
+	const char *sshd_config;	/* "/etc/ssh/sshd_config" */
+	const char *sys_module;		/* "/sys/module" */
+	const char *module_name;	/* "iotsec" */
+	/* Trees where no file or directory may be world-writable. */
+	const char *ww_roots[SNAPSHOT_WW_ROOTS_MAX];
+	unsigned int ww_max_entries;	/* walk budget, default 50000 */
+	unsigned int ww_max_ms;		/* and in time, default 250 ms */
+};
+
+void snapshot_config_defaults(struct snapshot_config *c);
+
+/*
+ * TCP sockets in LISTEN and unconnected bound UDP sockets, IPv4 and IPv6,
+ * from <proc>/net/{tcp,tcp6,udp,udp6}. The owner, found by the socket
+ * inode among <proc>/<pid>/fd, goes in ExtraDetails: ProcessId,
+ * Executable, UserId (the socket's), Inode.
+ */
+struct json_object *snapshot_listening_ports(const struct snapshot_config *c);
+
+/* Every passwd account with its primary and supplementary groups. */
+struct json_object *snapshot_local_users(const struct snapshot_config *c);
+
+/* uname, os-release, memory, CPU, boot device, BIOS. */
+struct json_object *snapshot_system_information(const struct snapshot_config *c);
+
+/*
+ * The baseline checks, one payload item each, Result Pass/Fail/Err.
+ * CceId carries the check's stable iotsec id (iotsec-bl-NNN; see the table
+ * in snapshot.c), since most have no CCE number of their own.
+ */
+struct json_object *snapshot_os_baseline(const struct snapshot_config *c);
+
+#endif /* IOTSEC_SNAPSHOT_H */
