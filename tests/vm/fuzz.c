@@ -292,6 +292,7 @@ TEST_F_TIMEOUT(fuzz, random_messages, 600)
 	}
 	printf("# fuzz: %ld sent, %ld accepted, %ld refused, %ld unanswered, %ld odd\n",
 	       count, ok, refused, timeouts, other);
+	fflush(stdout);
 	EXPECT_EQ(0, timeouts);
 	EXPECT_EQ(0, other);
 	EXPECT_LT(0, ok);

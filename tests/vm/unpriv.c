@@ -299,33 +299,22 @@ TEST_F(priv, user_namespace_root_eperm)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		char map[64];
-		FILE *f;
-
-		if (drop_privileges())
-			_exit(100);
-		/* Root with every capability, but in its own namespace. */
+		/*
+		 * Every capability, but in a user namespace of its own: what
+		 * an unprivileged user gets where user namespaces are open to
+		 * all. Root can always create one; its sockets, opened after,
+		 * carry the new namespace's credentials.
+		 */
 		if (unshare(CLONE_NEWUSER))
 			_exit(99);
-		f = fopen("/proc/self/setgroups", "w");
-		if (f) {
-			fputs("deny", f);
-			fclose(f);
-		}
-		snprintf(map, sizeof(map), "0 %d 1", NOBODY);
-		f = fopen("/proc/self/uid_map", "w");
-		if (!f || fputs(map, f) < 0 || fclose(f))
-			_exit(101);
-		if (setuid(0))
-			_exit(102);
 		_exit(try_commands(self->family, -EPERM));
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
 	if (WEXITSTATUS(status) == 99)
-		SKIP(return, "unprivileged user namespaces are disabled");
+		SKIP(return, "cannot create a user namespace");
 	EXPECT_EQ(0, WEXITSTATUS(status)) {
-		TH_LOG("commands not refused with EPERM: status 0x%x",
+		TH_LOG("commands not refused with EPERM: mask 0x%x",
 		       WEXITSTATUS(status));
 	}
 	stats_unchanged(_metadata, self);
@@ -349,7 +338,7 @@ TEST_F(priv, family_has_no_multicast_group)
 	EXPECT_LT(0, groups);
 }
 
-TEST_F(priv, unprivileged_socket_receives_no_events)
+TEST_F_TIMEOUT(priv, unprivileged_socket_receives_no_events, 90)
 {
 	struct spy spy;
 	int joined = 0;
@@ -360,11 +349,11 @@ TEST_F(priv, unprivileged_socket_receives_no_events)
 	ASSERT_EQ((ssize_t)sizeof(joined),
 		  read(spy.ready[0], &joined, sizeof(joined)));
 	TH_LOG("the unprivileged socket joined %d multicast groups", joined);
-	EXPECT_LT(0, events_reach_root(&self->root, self->family, 30));
+	EXPECT_LT(0, events_reach_root(&self->root, self->family, 20));
 	EXPECT_EQ(0, spy_finish(&spy));
 }
 
-TEST_F(priv, reused_port_id_receives_no_events)
+TEST_F_TIMEOUT(priv, reused_port_id_receives_no_events, 90)
 {
 	uint32_t port = 0x7e570000 | (getpid() & 0xffff);
 	struct raw_sock gone;
@@ -381,7 +370,7 @@ TEST_F(priv, reused_port_id_receives_no_events)
 		  read(spy.ready[0], &joined, sizeof(joined)));
 	ASSERT_EQ(0, raw_cmd(&self->root, self->family,
 			     IOTSEC_CMD_SUBSCRIBE));
-	EXPECT_LT(0, events_reach_root(&self->root, self->family, 30));
+	EXPECT_LT(0, events_reach_root(&self->root, self->family, 20));
 	EXPECT_EQ(0, spy_finish(&spy));
 }
 

@@ -1,0 +1,145 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# The module's overhead on the three loops it touches most, measured in
+# one boot of the lab (run by `make bench-kmod`, not a test):
+#
+#   round r:  [without module]  exec, connect, open loops
+#             [with module + iotsec-consume --mask all (every event on)]
+#                               exec, connect, open loops
+#   (the order alternates, A B B A ..., to spread drift over both sides)
+#
+# Medians over the rounds, and their ratio with/without. Then the kernel
+# memory the module holds at default settings: its GET_STATS figure
+# (IOTSEC_A_MEMORY, when reported), its /proc/modules size, and the rise
+# of Slab, Percpu and VmallocUsed in /proc/meminfo across insmod and
+# across a consumer subscribing.
+#
+# BENCH_ROUNDS, BENCH_EXEC, BENCH_CONNECT, BENCH_OPEN change the figures.
+set -eu
+
+tools=$IOTSEC_BUILD/tests/tools
+ko=$IOTSEC_KO
+rounds=${BENCH_ROUNDS:-7}
+declare -A N=([exec]=${BENCH_EXEC:-150} [connect]=${BENCH_CONNECT:-1500}
+	      [open]=${BENCH_OPEN:-40000})
+loops="exec connect open"
+out=${LAB_OUT:-/tmp}
+tmp=$(mktemp -d /tmp/iotsec-bench.XXXXXX)
+consumer=
+
+cleanup() {
+	[ -z "$consumer" ] || kill "$consumer" 2>/dev/null || true
+	wait 2>/dev/null || true
+	if grep -q '^iotsec ' /proc/modules; then
+		rmmod iotsec || true
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+wait_for() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ $SECONDS -lt $end ] || return 1
+		sleep 0.05
+	done
+}
+
+consumer_ready() { grep -q '^ready' "$tmp/consumer.out"; }
+
+start_module() {
+	insmod "$ko"
+	"$tools/iotsec-consume" --mask all >"$tmp/consumer.out" 2>"$tmp/consumer.err" &
+	consumer=$!
+	wait_for 20 consumer_ready || { echo "bench: consumer not ready" >&2; cat "$tmp/consumer.err" >&2; exit 1; }
+}
+
+stop_module() {
+	kill "$consumer"
+	wait "$consumer" || true
+	consumer=
+	echo "# consumer: $(tail -n 1 "$tmp/consumer.out") $(cat "$tmp/consumer.err")"
+	rmmod iotsec
+}
+
+# run_loops MODE ROUND: one timing per loop into $tmp/MODE.LOOP
+run_loops() {
+	local l t
+	for l in $loops; do
+		t=$("$tools/loadgen" "$l" "${N[$l]}")
+		echo "$t" >>"$tmp/$1.$l"
+		printf '#   round %d %-6s %-8s %8.3f s\n' "$2" "$1" "$l" "$t"
+	done
+}
+
+median() { sort -g "$1" | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+meminfo() { awk -v k="$1:" '$1 == k { print $2 }' /proc/meminfo; }
+memsnap() { echo "$(meminfo Slab) $(meminfo Percpu) $(meminfo VmallocUsed)"; }
+
+echo "# iotsec kernel module benchmark: $(uname -r), $(nproc) CPUs, $rounds rounds"
+echo "# loops: exec ${N[exec]} x fork+exec /bin/true; connect ${N[connect]} x TCP connect+accept on 127.0.0.1; open ${N[open]} x open(O_WRONLY)+close of unwatched files"
+
+# Warm up caches once, untimed.
+for l in $loops; do "$tools/loadgen" "$l" $((N[$l] / 4)) >/dev/null; done
+
+for r in $(seq 1 "$rounds"); do
+	if [ $((r % 2)) = 1 ]; then order="base module"; else order="module base"; fi
+	for mode in $order; do
+		if [ "$mode" = module ]; then
+			start_module
+			run_loops module "$r"
+			stop_module
+		else
+			run_loops base "$r"
+		fi
+	done
+done
+
+{
+	echo "loop      n        without (s)  with (s)   ratio   slowdown"
+	for l in $loops; do
+		b=$(median "$tmp/base.$l")
+		m=$(median "$tmp/module.$l")
+		awk -v l="$l" -v n="${N[$l]}" -v b="$b" -v m="$m" 'BEGIN {
+			printf "%-8s %-8d %10.3f  %10.3f   %6.4f  %+6.2f%%\n",
+				l, n, b, m, m / b, (m / b - 1) * 100 }'
+	done
+} >"$tmp/table"
+
+# Memory at default settings: idle after insmod, then with a consumer.
+sync
+echo 3 >/proc/sys/vm/drop_caches
+before=$(memsnap)
+insmod "$ko"
+after_load=$(memsnap)
+modsize=$(awk '$1 == "iotsec" { print $2 }' /proc/modules)
+stats_idle=$("$tools/iotsec-consume" --stats || echo "GET_STATS failed")
+"$tools/iotsec-consume" >"$tmp/consumer.out" 2>"$tmp/consumer.err" &
+consumer=$!
+wait_for 20 consumer_ready || true
+after_sub=$(memsnap)
+stats_sub=$("$tools/iotsec-consume" --stats || echo "GET_STATS failed")
+kill "$consumer"
+wait "$consumer" || true
+consumer=
+rmmod iotsec
+delta() { # delta "a b c" "x y z" → "x-a y-b z-c" in kB
+	echo "$1 $2" | awk '{ printf "Slab %+d kB, Percpu %+d kB, VmallocUsed %+d kB", $4 - $1, $5 - $2, $6 - $3 }'
+}
+
+{
+	echo
+	echo "memory at default settings:"
+	echo "  /proc/modules size: ${modsize} bytes (module text and data)"
+	echo "  GET_STATS after insmod:            $stats_idle"
+	echo "  GET_STATS with a consumer:         $stats_sub"
+	echo "  /proc/meminfo across insmod:       $(delta "$before" "$after_load")"
+	echo "  /proc/meminfo across subscribing:  $(delta "$after_load" "$after_sub")"
+} >>"$tmp/table"
+
+echo
+cat "$tmp/table"
+cp "$tmp/table" "$out/bench-kmod.txt"
