@@ -7,7 +7,11 @@
 #ifndef _IOTSEC_COMPAT_H
 #define _IOTSEC_COMPAT_H
 
+#include <linux/capability.h>
+#include <linux/ptrace.h>
+#include <linux/sched.h>
 #include <linux/version.h>
+#include <net/netlink.h>
 
 #if LINUX_VERSION_CODE < KERNEL_VERSION(5, 10, 0)
 #error "iotsec needs Linux 5.10 or newer"
@@ -23,5 +27,35 @@
 #else
 #define IOTSEC_GENL_RESV_START_OP
 #endif
+
+/* Mask validation in policies came in 5.15; config.c checks it too. */
+#ifdef NLA_POLICY_MASK
+#define IOTSEC_POLICY_MASK(tp, mask) NLA_POLICY_MASK(tp, mask)
+#else
+#define IOTSEC_POLICY_MASK(tp, mask) { .type = tp }
+#endif
+
+/* The Nth argument of the probed function, in a kprobe handler. */
+#define iotsec_arg(regs, n) regs_get_kernel_argument(regs, n)
+
+/* kernel_cap_t became a single u64 in 6.3. */
+static inline u64 iotsec_cap_u64(kernel_cap_t c)
+{
+#ifdef IOTSEC_HAVE_CAP_U64
+	return c.val;
+#else
+	return c.cap[0] | ((u64)c.cap[1] << 32);
+#endif
+}
+
+/* Whether TASK is in the middle of execve (credentials of an exec). */
+static inline bool iotsec_in_execve(struct task_struct *task)
+{
+#ifdef IOTSEC_HAVE_IN_EXECVE
+	return task->in_execve;
+#else
+	return false;
+#endif
+}
 
 #endif /* _IOTSEC_COMPAT_H */

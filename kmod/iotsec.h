@@ -1,10 +1,199 @@
 /* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * iotsec internals shared by the files of the module.
+ *
+ * Hooks fill fixed-layout records in a per-CPU ring (buffer.c); the flush
+ * worker turns them into netlink batches (netlink.c). A record is a header
+ * with every scalar field followed by up to three variable-length blobs
+ * (strings or argv), so a record costs what it carries, not its maximum.
+ */
 #ifndef _IOTSEC_H
 #define _IOTSEC_H
 
+#include <linux/kprobes.h>
+#include <linux/tracepoint.h>
 #include <linux/types.h>
+#include <uapi/iotsec.h>
 
+#define IOTSEC_NR_TYPES __IOTSEC_EVENT_MAX
+
+/* Longest path a record keeps (exe, cwd, file paths); longer ones are cut. */
+#define IOTSEC_REC_PATH_MAX 1024
+#define IOTSEC_REC_NAME_MAX 64
+/* Bytes of ring one "event" of the buffer_events parameter stands for. */
+#define IOTSEC_REC_NOMINAL IOTSEC_EVENT_NOMINAL_BYTES
+
+/* The blobs of a record, by type. */
+enum {
+	IOTSEC_S_EXE = 0, IOTSEC_S_ARGV = 1, IOTSEC_S_CWD = 2,	/* exec */
+	IOTSEC_S_PATH = 0, IOTSEC_S_NEW_PATH = 1,		/* file */
+	IOTSEC_S_NAME = 0,					/* module */
+	IOTSEC_NR_STR = 3,
+};
+
+struct iotsec_net_fields {
+	u16 family;
+	u8 protocol;
+	u8 has_result;
+	u16 lport;
+	u16 rport;
+	s32 result;
+	u8 laddr[16];
+	u8 raddr[16];
+};
+
+struct iotsec_rec {
+	u32 len;		/* bytes, header included, 8-aligned */
+	u16 type;		/* 0: padding up to the end of the ring */
+	u16 slen[IOTSEC_NR_STR];
+	u32 cpu;
+	u32 tgid, tid, ptgid;
+	u32 uid, gid, euid, egid, loginuid, sessionid;
+	u64 seq;
+	u64 time_ns;
+	u64 cgroup_id;
+	char comm[IOTSEC_COMM_LEN];
+	union {
+		struct {
+			u8 argv_truncated;
+			u8 secure_exec;
+		} exec;
+		struct {
+			u32 code;
+			u32 signal;
+		} exit;
+		struct {
+			u32 child_tgid;
+		} fork;
+		struct iotsec_net_fields net;
+		struct {
+			u32 old_ids[4];	/* uid, euid, gid, egid */
+			u32 new_ids[4];
+			u64 caps_gained;
+			u8 from_exec;
+		} cred;
+		struct {
+			s32 result;
+		} module;
+		struct {
+			u32 target_tgid;
+			u32 mode;
+			s32 result;
+		} ptrace;
+		struct {
+			u32 op;
+		} file;
+	} u;
+	char str[];
+};
+
+/* buffer.c: reserve room for a record of at most MAX bytes, then commit. */
+struct iotsec_rec *iotsec_rec_begin(unsigned int type, size_t max);
+void iotsec_rec_commit(struct iotsec_rec *rec);
+char *iotsec_rec_str(struct iotsec_rec *rec, unsigned int idx);
+void iotsec_rec_set_str(struct iotsec_rec *rec, unsigned int idx,
+			const char *s);
+void iotsec_rec_set_path(struct iotsec_rec *rec, unsigned int idx,
+			 const struct path *path, const char *last);
+
+struct iotsec_counters {
+	u64 generated[IOTSEC_NR_TYPES];
+	u64 dropped[IOTSEC_NR_TYPES];
+};
+
+int iotsec_buffer_init(void);
+void iotsec_buffer_exit(void);
+void iotsec_buffer_counters(struct iotsec_counters *c);
+u32 iotsec_buffer_bytes(void);
+size_t iotsec_buffer_memory(void);
+void iotsec_flush_start(void);
+void iotsec_flush_stop(void);
+struct iotsec_rec *iotsec_buffer_peek(void);
+void iotsec_buffer_consume(struct iotsec_rec *rec);
+
+/* config.c */
+extern u32 iotsec_active_mask;
+extern bool iotsec_have_watches;
+extern bool iotsec_have_excludes;
+
+int iotsec_config_init(void);
+void iotsec_config_exit(void);
+void iotsec_config_set_active(bool active);
+bool iotsec_excluded(u32 tgid);
+bool iotsec_watched(const struct inode *inode);
+u32 iotsec_config_argv_max(void);
+struct sk_buff;
+struct genl_info;
+int iotsec_config_set(struct genl_info *info);
+int iotsec_config_put(struct sk_buff *msg);
+size_t iotsec_config_memory(void);
+
+static inline bool iotsec_type_on(unsigned int type)
+{
+	return READ_ONCE(iotsec_active_mask) & IOTSEC_EVENT_BIT(type);
+}
+
+/*
+ * Fast test a hook makes first: is anybody listening for TYPE, and is the
+ * current process not excluded.
+ */
+static inline bool iotsec_want(unsigned int type)
+{
+	if (likely(!(READ_ONCE(iotsec_active_mask) & IOTSEC_EVENT_BIT(type))))
+		return false;
+	if (READ_ONCE(iotsec_have_excludes) &&
+	    iotsec_excluded(task_tgid_nr(current)))
+		return false;
+	return true;
+}
+
+/* hooks.c */
+enum iotsec_hook_kind {
+	IOTSEC_HOOK_TP,
+	IOTSEC_HOOK_KPROBE,
+	IOTSEC_HOOK_KRETPROBE,
+};
+
+struct iotsec_hook {
+	const char *name;
+	u8 type;
+	u8 kind;
+	bool placed;
+	void *probe;		/* tracepoint probe */
+	struct tracepoint *tp;
+	struct kprobe kp;
+	struct kretprobe rp;
+};
+
+#define IOTSEC_TP(_name, _type, _probe) \
+	{ .name = _name, .type = _type, .kind = IOTSEC_HOOK_TP, \
+	  .probe = _probe }
+#define IOTSEC_KPROBE(_sym, _type, _pre) \
+	{ .name = _sym, .type = _type, .kind = IOTSEC_HOOK_KPROBE, \
+	  .kp = { .symbol_name = _sym, .pre_handler = _pre } }
+#define IOTSEC_KRETPROBE(_sym, _type, _entry, _ret, _data) \
+	{ .name = _sym, .type = _type, .kind = IOTSEC_HOOK_KRETPROBE, \
+	  .rp = { .kp.symbol_name = _sym, .entry_handler = _entry, \
+		  .handler = _ret, .data_size = _data } }
+
+struct iotsec_hook_set {
+	struct iotsec_hook *hooks;
+	unsigned int n;
+};
+
+extern struct iotsec_hook_set iotsec_proc_hooks, iotsec_net_hooks,
+	iotsec_cred_hooks, iotsec_module_hooks, iotsec_ptrace_hooks,
+	iotsec_file_hooks;
+
+int iotsec_hooks_init(void);
+void iotsec_hooks_exit(void);
+u32 iotsec_hooks_caps(void);
+u32 iotsec_hooks_missing(void);
+
+/* netlink.c */
 int iotsec_netlink_init(void);
 void iotsec_netlink_exit(void);
+bool iotsec_netlink_flush(void);
+size_t iotsec_netlink_memory(void);
 
 #endif /* _IOTSEC_H */

@@ -11,20 +11,44 @@ static int __init iotsec_init(void)
 {
 	int ret;
 
+	ret = iotsec_config_init();
+	if (ret)
+		goto err_config;
+	ret = iotsec_buffer_init();
+	if (ret)
+		goto err_buffer;
+	ret = iotsec_hooks_init();
+	if (ret)
+		goto err_hooks;
 	ret = iotsec_netlink_init();
 	if (ret)
 		goto err_netlink;
 
-	pr_info("iotsec: loaded\n");
+	pr_info("iotsec: loaded, events 0x%x, missing 0x%x, %u bytes per CPU\n",
+		iotsec_hooks_caps(), iotsec_hooks_missing(),
+		iotsec_buffer_bytes());
 	return 0;
 
 err_netlink:
+	iotsec_hooks_exit();
+err_hooks:
+	iotsec_buffer_exit();
+err_buffer:
+	iotsec_config_exit();
+err_config:
 	return ret;
 }
 
+/*
+ * Hooks go first, so nothing writes to the buffers; then the family, the
+ * flush worker and the consumers; then the memory.
+ */
 static void __exit iotsec_exit(void)
 {
+	iotsec_hooks_exit();
 	iotsec_netlink_exit();
+	iotsec_buffer_exit();
+	iotsec_config_exit();
 	pr_info("iotsec: unloaded\n");
 }
 

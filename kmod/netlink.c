@@ -1,14 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The "iotsec" generic netlink family: commands from consumers and the
- * list of subscribed consumers.
+ * The "iotsec" generic netlink family: commands from consumers, the list
+ * of subscribed consumers, and the batches the flush worker sends them.
+ *
+ * A batch is built once (the events, in a scratch buffer) and sent to each
+ * consumer with its own batch number and counters. A consumer whose socket
+ * is full loses that batch, counted in its LOST counters; one whose socket
+ * is gone is forgotten.
  */
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/netlink.h>
 #include <linux/notifier.h>
+#include <linux/skbuff.h>
 #include <linux/slab.h>
 #include <net/genetlink.h>
+#include <net/net_namespace.h>
 #include <uapi/iotsec.h>
 
 #include "compat.h"
@@ -17,14 +24,47 @@
 struct consumer {
 	struct list_head list;
 	u32 portid;
+	u64 batch_seq;
+	u64 delivered[IOTSEC_NR_TYPES];
+	u64 lost[IOTSEC_NR_TYPES];
 };
 
 static LIST_HEAD(consumers);
 static DEFINE_MUTEX(consumers_lock);
 static unsigned int nr_consumers;
+/* Summed over all consumers, past ones too; under consumers_lock. */
+static u64 total_delivered[IOTSEC_NR_TYPES];
+static u64 total_lost[IOTSEC_NR_TYPES];
+/* Counters in the last batch sent: a change is worth a batch of its own. */
+static struct iotsec_counters last_sent;
 
-static const struct nla_policy iotsec_policy[IOTSEC_A_MAX + 1] = {
-	[IOTSEC_A_EVENT_MASK]	= NLA_POLICY_MASK(NLA_U32, IOTSEC_EVENT_MASK_ALL),
+/* Room a batch keeps for its header, number and counters. */
+#define BATCH_HEAD_ROOM 1024
+#define BATCH_EVENTS_MAX (IOTSEC_BATCH_MAX_BYTES - BATCH_HEAD_ROOM)
+/* Batches one run of the worker sends at most before yielding. */
+#define FLUSH_BATCHES 64
+
+static const struct nla_policy none_policy[IOTSEC_A_MAX + 1] = {
+	[1 ... IOTSEC_A_MAX] = { .type = NLA_REJECT },
+};
+
+static const struct nla_policy exclude_policy[IOTSEC_LA_MAX + 1] = {
+	[IOTSEC_LA_TGID]	= NLA_POLICY_MIN(NLA_U32, 1),
+	[IOTSEC_LA_PATH]	= { .type = NLA_REJECT },
+};
+
+static const struct nla_policy watch_policy[IOTSEC_LA_MAX + 1] = {
+	[IOTSEC_LA_TGID]	= { .type = NLA_REJECT },
+	[IOTSEC_LA_PATH]	= { .type = NLA_NUL_STRING,
+				    .len = IOTSEC_PATH_MAX - 1 },
+};
+
+static const struct nla_policy config_policy[IOTSEC_A_MAX + 1] = {
+	[1 ... IOTSEC_A_MAX]	= { .type = NLA_REJECT },
+	[IOTSEC_A_EVENT_MASK]	= IOTSEC_POLICY_MASK(NLA_U32,
+						     IOTSEC_EVENT_MASK_ALL),
+	[IOTSEC_A_EXCLUDE]	= NLA_POLICY_NESTED(exclude_policy),
+	[IOTSEC_A_WATCH]	= NLA_POLICY_NESTED(watch_policy),
 	[IOTSEC_A_ARGV_MAX]	= NLA_POLICY_RANGE(NLA_U32, IOTSEC_ARGV_MAX_MIN,
 						   IOTSEC_ARGV_MAX_MAX),
 };
@@ -41,6 +81,14 @@ static struct consumer *consumer_find(u32 portid)
 	return NULL;
 }
 
+static void consumer_del(struct consumer *c)
+{
+	list_del(&c->list);
+	kfree(c);
+	if (!--nr_consumers)
+		iotsec_config_set_active(false);
+}
+
 static int iotsec_subscribe(struct sk_buff *skb, struct genl_info *info)
 {
 	struct consumer *c;
@@ -55,7 +103,9 @@ static int iotsec_subscribe(struct sk_buff *skb, struct genl_info *info)
 		goto out;
 	c->portid = info->snd_portid;
 	list_add_tail(&c->list, &consumers);
-	nr_consumers++;
+	if (!nr_consumers++)
+		iotsec_config_set_active(true);
+	iotsec_flush_start();
 	ret = 0;
 out:
 	mutex_unlock(&consumers_lock);
@@ -68,12 +118,9 @@ static bool consumer_remove(u32 portid)
 
 	mutex_lock(&consumers_lock);
 	c = consumer_find(portid);
-	if (c) {
-		list_del(&c->list);
-		nr_consumers--;
-	}
+	if (c)
+		consumer_del(c);
 	mutex_unlock(&consumers_lock);
-	kfree(c);
 	return c;
 }
 
@@ -82,9 +129,43 @@ static int iotsec_unsubscribe(struct sk_buff *skb, struct genl_info *info)
 	return consumer_remove(info->snd_portid) ? 0 : -ENOENT;
 }
 
+static int put_counters(struct sk_buff *msg, const struct iotsec_counters *cnt,
+			const u64 *delivered, const u64 *lost)
+{
+	struct nlattr *all, *one;
+	int t;
+
+	all = nla_nest_start(msg, IOTSEC_A_COUNTERS);
+	if (!all)
+		return -EMSGSIZE;
+	for (t = IOTSEC_EVENT_UNSPEC + 1; t < IOTSEC_NR_TYPES; t++) {
+		one = nla_nest_start(msg, t);
+		if (!one ||
+		    nla_put_u64_64bit(msg, IOTSEC_CA_GENERATED,
+				      cnt->generated[t], IOTSEC_CA_PAD) ||
+		    nla_put_u64_64bit(msg, IOTSEC_CA_DROPPED,
+				      cnt->dropped[t], IOTSEC_CA_PAD) ||
+		    nla_put_u64_64bit(msg, IOTSEC_CA_DELIVERED,
+				      delivered[t], IOTSEC_CA_PAD) ||
+		    nla_put_u64_64bit(msg, IOTSEC_CA_LOST, lost[t],
+				      IOTSEC_CA_PAD))
+			return -EMSGSIZE;
+		nla_nest_end(msg, one);
+	}
+	nla_nest_end(msg, all);
+	return 0;
+}
+
+size_t iotsec_netlink_memory(void)
+{
+	return nr_consumers * sizeof(struct consumer);
+}
+
 static int iotsec_get_stats(struct sk_buff *skb, struct genl_info *info)
 {
+	struct iotsec_counters cnt;
 	struct sk_buff *msg;
+	size_t mem;
 	void *hdr;
 	int ret = -ENOMEM;
 
@@ -95,15 +176,23 @@ static int iotsec_get_stats(struct sk_buff *skb, struct genl_info *info)
 				IOTSEC_CMD_GET_STATS);
 	if (!hdr)
 		goto err_msg;
+	mem = iotsec_buffer_memory() + iotsec_config_memory();
 	mutex_lock(&consumers_lock);
-	ret = nla_put_u32(msg, IOTSEC_A_SUBSCRIBERS, nr_consumers);
-	mutex_unlock(&consumers_lock);
-	if (ret ||
-	    nla_put_u32(msg, IOTSEC_A_CAPS, 0) ||
-	    nla_put_u32(msg, IOTSEC_A_CAPS_MISSING, 0)) {
-		ret = -EMSGSIZE;
+	mem += iotsec_netlink_memory();
+	iotsec_buffer_counters(&cnt);
+	ret = -EMSGSIZE;
+	if (nla_put_u32(msg, IOTSEC_A_SUBSCRIBERS, nr_consumers) ||
+	    nla_put_u32(msg, IOTSEC_A_CAPS, iotsec_hooks_caps()) ||
+	    nla_put_u32(msg, IOTSEC_A_CAPS_MISSING, iotsec_hooks_missing()) ||
+	    nla_put_u32(msg, IOTSEC_A_BUFFER_EVENTS,
+			iotsec_buffer_bytes() / IOTSEC_REC_NOMINAL) ||
+	    nla_put_u32(msg, IOTSEC_A_BUFFER_BYTES, iotsec_buffer_bytes()) ||
+	    nla_put_u64_64bit(msg, IOTSEC_A_MEMORY, mem, IOTSEC_A_PAD) ||
+	    put_counters(msg, &cnt, total_delivered, total_lost)) {
+		mutex_unlock(&consumers_lock);
 		goto err_msg;
 	}
+	mutex_unlock(&consumers_lock);
 	genlmsg_end(msg, hdr);
 	return genlmsg_reply(msg, info);
 
@@ -113,31 +202,292 @@ out:
 	return ret;
 }
 
-static int iotsec_not_yet(struct sk_buff *skb, struct genl_info *info)
+static int iotsec_set_config(struct sk_buff *skb, struct genl_info *info)
 {
-	return -EOPNOTSUPP;
+	return iotsec_config_set(info);
+}
+
+static int iotsec_get_config(struct sk_buff *skb, struct genl_info *info)
+{
+	struct sk_buff *msg;
+	void *hdr;
+	int ret = -ENOMEM;
+
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		goto out;
+	hdr = genlmsg_put_reply(msg, info, &iotsec_family, 0,
+				IOTSEC_CMD_GET_CONFIG);
+	if (!hdr)
+		goto err_msg;
+	ret = iotsec_config_put(msg);
+	if (ret)
+		goto err_msg;
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+
+err_msg:
+	nlmsg_free(msg);
+out:
+	return ret;
+}
+
+static int put_blob(struct sk_buff *skb, int attr, struct iotsec_rec *rec,
+		    unsigned int idx)
+{
+	if (!rec->slen[idx])
+		return nla_put_string(skb, attr, "");
+	return nla_put(skb, attr, rec->slen[idx], iotsec_rec_str(rec, idx));
+}
+
+static int put_addr(struct sk_buff *skb, int attr, u16 family, const u8 *a)
+{
+	return nla_put(skb, attr, family == AF_INET ? 4 : 16, a);
+}
+
+static int put_sock_fields(struct sk_buff *skb, struct iotsec_rec *rec)
+{
+	const struct iotsec_net_fields *n = &rec->u.net;
+
+	if (nla_put_u16(skb, IOTSEC_EA_FAMILY, n->family) ||
+	    nla_put_u8(skb, IOTSEC_EA_PROTOCOL, n->protocol) ||
+	    put_addr(skb, IOTSEC_EA_LADDR, n->family, n->laddr) ||
+	    nla_put_u16(skb, IOTSEC_EA_LPORT, n->lport))
+		return -EMSGSIZE;
+	if (rec->type == IOTSEC_EVENT_LISTEN)
+		return 0;
+	if (put_addr(skb, IOTSEC_EA_RADDR, n->family, n->raddr) ||
+	    nla_put_u16(skb, IOTSEC_EA_RPORT, n->rport))
+		return -EMSGSIZE;
+	if (n->has_result && nla_put_s32(skb, IOTSEC_EA_RESULT, n->result))
+		return -EMSGSIZE;
+	return 0;
+}
+
+static int put_fields(struct sk_buff *skb, struct iotsec_rec *rec)
+{
+	int i;
+
+	switch (rec->type) {
+	case IOTSEC_EVENT_EXEC:
+		if (put_blob(skb, IOTSEC_EA_EXE, rec, IOTSEC_S_EXE) ||
+		    nla_put(skb, IOTSEC_EA_ARGV, rec->slen[IOTSEC_S_ARGV],
+			    iotsec_rec_str(rec, IOTSEC_S_ARGV)) ||
+		    put_blob(skb, IOTSEC_EA_CWD, rec, IOTSEC_S_CWD) ||
+		    (rec->u.exec.argv_truncated &&
+		     nla_put_flag(skb, IOTSEC_EA_ARGV_TRUNCATED)) ||
+		    (rec->u.exec.secure_exec &&
+		     nla_put_flag(skb, IOTSEC_EA_SECURE_EXEC)))
+			return -EMSGSIZE;
+		return 0;
+	case IOTSEC_EVENT_EXIT:
+		return nla_put_u32(skb, IOTSEC_EA_EXIT_CODE, rec->u.exit.code) ||
+		       nla_put_u32(skb, IOTSEC_EA_EXIT_SIGNAL,
+				   rec->u.exit.signal) ? -EMSGSIZE : 0;
+	case IOTSEC_EVENT_FORK:
+		return nla_put_u32(skb, IOTSEC_EA_CHILD_TGID,
+				   rec->u.fork.child_tgid);
+	case IOTSEC_EVENT_CONNECT:
+	case IOTSEC_EVENT_ACCEPT:
+	case IOTSEC_EVENT_LISTEN:
+		return put_sock_fields(skb, rec);
+	case IOTSEC_EVENT_CRED:
+		for (i = 0; i < 4; i++)
+			if (nla_put_u32(skb, IOTSEC_EA_OLD_UID + i,
+					rec->u.cred.old_ids[i]) ||
+			    nla_put_u32(skb, IOTSEC_EA_NEW_UID + i,
+					rec->u.cred.new_ids[i]))
+				return -EMSGSIZE;
+		if (nla_put_u64_64bit(skb, IOTSEC_EA_CAPS_GAINED,
+				      rec->u.cred.caps_gained, IOTSEC_EA_PAD) ||
+		    (rec->u.cred.from_exec &&
+		     nla_put_flag(skb, IOTSEC_EA_FROM_EXEC)))
+			return -EMSGSIZE;
+		return 0;
+	case IOTSEC_EVENT_MODULE:
+		return put_blob(skb, IOTSEC_EA_MODULE_NAME, rec, IOTSEC_S_NAME) ||
+		       nla_put_s32(skb, IOTSEC_EA_RESULT,
+				   rec->u.module.result) ? -EMSGSIZE : 0;
+	case IOTSEC_EVENT_PTRACE:
+		return nla_put_u32(skb, IOTSEC_EA_TARGET_TGID,
+				   rec->u.ptrace.target_tgid) ||
+		       nla_put_u32(skb, IOTSEC_EA_PTRACE_MODE,
+				   rec->u.ptrace.mode) ||
+		       nla_put_s32(skb, IOTSEC_EA_RESULT,
+				   rec->u.ptrace.result) ? -EMSGSIZE : 0;
+	case IOTSEC_EVENT_FILE:
+		if (put_blob(skb, IOTSEC_EA_PATH, rec, IOTSEC_S_PATH) ||
+		    nla_put_u32(skb, IOTSEC_EA_FILE_OP, rec->u.file.op) ||
+		    (rec->u.file.op == IOTSEC_FILE_RENAME &&
+		     put_blob(skb, IOTSEC_EA_NEW_PATH, rec, IOTSEC_S_NEW_PATH)))
+			return -EMSGSIZE;
+		return 0;
+	}
+	return 0;
+}
+
+static int put_event(struct sk_buff *skb, struct iotsec_rec *rec)
+{
+	struct nlattr *ev = nla_nest_start(skb, rec->type);
+
+	if (!ev)
+		return -EMSGSIZE;
+	if (nla_put_u32(skb, IOTSEC_EA_CPU, rec->cpu) ||
+	    nla_put_u64_64bit(skb, IOTSEC_EA_SEQ, rec->seq, IOTSEC_EA_PAD) ||
+	    nla_put_u64_64bit(skb, IOTSEC_EA_TIME_NS, rec->time_ns,
+			      IOTSEC_EA_PAD) ||
+	    nla_put_u32(skb, IOTSEC_EA_TGID, rec->tgid) ||
+	    nla_put_u32(skb, IOTSEC_EA_TID, rec->tid) ||
+	    nla_put_u32(skb, IOTSEC_EA_PTGID, rec->ptgid) ||
+	    nla_put_u32(skb, IOTSEC_EA_UID, rec->uid) ||
+	    nla_put_u32(skb, IOTSEC_EA_GID, rec->gid) ||
+	    nla_put_u32(skb, IOTSEC_EA_EUID, rec->euid) ||
+	    nla_put_u32(skb, IOTSEC_EA_EGID, rec->egid) ||
+	    nla_put_u32(skb, IOTSEC_EA_LOGINUID, rec->loginuid) ||
+	    nla_put_u32(skb, IOTSEC_EA_SESSIONID, rec->sessionid) ||
+	    nla_put_string(skb, IOTSEC_EA_COMM, rec->comm) ||
+	    nla_put_u64_64bit(skb, IOTSEC_EA_CGROUP_ID, rec->cgroup_id,
+			      IOTSEC_EA_PAD) ||
+	    put_fields(skb, rec)) {
+		nla_nest_cancel(skb, ev);
+		return -EMSGSIZE;
+	}
+	nla_nest_end(skb, ev);
+	return 0;
+}
+
+/* Send one batch to C; what cannot be queued is counted as lost. */
+static void send_batch(struct consumer *c, struct sk_buff *events,
+		       const u64 *n, const struct iotsec_counters *cnt)
+{
+	u64 delivered[IOTSEC_NR_TYPES];
+	struct sk_buff *msg;
+	void *hdr;
+	int t, ret = -ENOMEM;
+
+	for (t = 0; t < IOTSEC_NR_TYPES; t++)
+		delivered[t] = c->delivered[t] + n[t];
+	c->batch_seq++;
+	msg = genlmsg_new(events->len + BATCH_HEAD_ROOM, GFP_KERNEL);
+	if (!msg)
+		goto lost;
+	hdr = genlmsg_put(msg, 0, 0, &iotsec_family, 0, IOTSEC_CMD_EVENTS);
+	if (!hdr ||
+	    nla_put_u64_64bit(msg, IOTSEC_A_BATCH_SEQ, c->batch_seq,
+			      IOTSEC_A_PAD) ||
+	    put_counters(msg, cnt, delivered, c->lost) ||
+	    nla_put(msg, IOTSEC_A_EVENTS | NLA_F_NESTED, events->len,
+		    events->data)) {
+		nlmsg_free(msg);
+		goto lost;
+	}
+	genlmsg_end(msg, hdr);
+	ret = genlmsg_unicast(&init_net, msg, c->portid);
+	if (ret)
+		goto lost;
+	for (t = 0; t < IOTSEC_NR_TYPES; t++) {
+		c->delivered[t] += n[t];
+		total_delivered[t] += n[t];
+	}
+	return;
+
+lost:
+	for (t = 0; t < IOTSEC_NR_TYPES; t++) {
+		c->lost[t] += n[t];
+		total_lost[t] += n[t];
+	}
+	if (ret == -ECONNREFUSED)
+		consumer_del(c);
+}
+
+static bool counters_changed(const struct iotsec_counters *cnt)
+{
+	return memcmp(cnt, &last_sent, sizeof(*cnt));
+}
+
+/*
+ * Drain the per-CPU buffers into batches for every consumer. Also sends a
+ * batch without events when only the counters moved (everything dropped),
+ * so that a consumer always learns the final figures.
+ */
+bool iotsec_netlink_flush(void)
+{
+	u64 n[IOTSEC_NR_TYPES];
+	struct iotsec_counters cnt;
+	struct consumer *c, *tmp;
+	struct sk_buff *events;
+	struct iotsec_rec *rec;
+	unsigned int batches, count;
+	bool more;
+
+	events = alloc_skb(BATCH_EVENTS_MAX, GFP_KERNEL);
+	if (!events)
+		return true;
+	mutex_lock(&consumers_lock);
+	for (batches = 0; batches < FLUSH_BATCHES; batches++) {
+		skb_trim(events, 0);
+		memset(n, 0, sizeof(n));
+		count = 0;
+		while ((rec = iotsec_buffer_peek())) {
+			if (put_event(events, rec)) {
+				if (count)
+					break;
+				/* Cannot happen: any record fits a batch. */
+				list_for_each_entry(c, &consumers, list)
+					c->lost[rec->type]++;
+				total_lost[rec->type]++;
+				iotsec_buffer_consume(rec);
+				continue;
+			}
+			n[rec->type]++;
+			count++;
+			iotsec_buffer_consume(rec);
+		}
+		iotsec_buffer_counters(&cnt);
+		if (!count && !counters_changed(&cnt))
+			break;
+		last_sent = cnt;
+		list_for_each_entry_safe(c, tmp, &consumers, list)
+			send_batch(c, events, n, &cnt);
+		if (!rec)
+			break;
+	}
+	more = nr_consumers > 0;
+	mutex_unlock(&consumers_lock);
+	kfree_skb(events);
+	return more;
 }
 
 static const struct genl_ops iotsec_ops[] = {
 	{
 		.cmd = IOTSEC_CMD_SUBSCRIBE,
 		.doit = iotsec_subscribe,
+		.policy = none_policy,
+		.maxattr = IOTSEC_A_MAX,
 		.flags = GENL_ADMIN_PERM,
 	}, {
 		.cmd = IOTSEC_CMD_UNSUBSCRIBE,
 		.doit = iotsec_unsubscribe,
+		.policy = none_policy,
+		.maxattr = IOTSEC_A_MAX,
 		.flags = GENL_ADMIN_PERM,
 	}, {
 		.cmd = IOTSEC_CMD_GET_STATS,
 		.doit = iotsec_get_stats,
+		.policy = none_policy,
+		.maxattr = IOTSEC_A_MAX,
 		.flags = GENL_ADMIN_PERM,
 	}, {
 		.cmd = IOTSEC_CMD_SET_CONFIG,
-		.doit = iotsec_not_yet,
+		.doit = iotsec_set_config,
+		.policy = config_policy,
+		.maxattr = IOTSEC_A_MAX,
 		.flags = GENL_ADMIN_PERM,
 	}, {
 		.cmd = IOTSEC_CMD_GET_CONFIG,
-		.doit = iotsec_not_yet,
+		.doit = iotsec_get_config,
+		.policy = none_policy,
+		.maxattr = IOTSEC_A_MAX,
 		.flags = GENL_ADMIN_PERM,
 	},
 };
@@ -146,7 +496,6 @@ static struct genl_family iotsec_family __ro_after_init = {
 	.name = IOTSEC_GENL_NAME,
 	.version = IOTSEC_GENL_VERSION,
 	.maxattr = IOTSEC_A_MAX,
-	.policy = iotsec_policy,
 	.module = THIS_MODULE,
 	.ops = iotsec_ops,
 	.n_ops = ARRAY_SIZE(iotsec_ops),
@@ -159,7 +508,8 @@ static int iotsec_netlink_notify(struct notifier_block *nb,
 {
 	struct netlink_notify *n = data;
 
-	if (state == NETLINK_URELEASE && n->protocol == NETLINK_GENERIC)
+	if (state == NETLINK_URELEASE && n->protocol == NETLINK_GENERIC &&
+	    net_eq(n->net, &init_net))
 		consumer_remove(n->portid);
 	return NOTIFY_DONE;
 }
@@ -192,9 +542,9 @@ void iotsec_netlink_exit(void)
 
 	genl_unregister_family(&iotsec_family);
 	netlink_unregister_notifier(&iotsec_netlink_nb);
-	list_for_each_entry_safe(c, tmp, &consumers, list) {
-		list_del(&c->list);
-		kfree(c);
-	}
-	nr_consumers = 0;
+	iotsec_flush_stop();
+	mutex_lock(&consumers_lock);
+	list_for_each_entry_safe(c, tmp, &consumers, list)
+		consumer_del(c);
+	mutex_unlock(&consumers_lock);
 }

@@ -21,11 +21,14 @@
  * IOTSEC_CMD_UNSUBSCRIBE        consumer -> kernel, no attributes
  *
  * IOTSEC_CMD_GET_STATS          request: no attributes; reply:
- *    IOTSEC_A_CAPS: u32, mask of event types whose hooks are in place
- *    IOTSEC_A_CAPS_MISSING: u32, mask of event types that could not be
- *                           hooked on the running kernel
+ *    IOTSEC_A_CAPS: u32, mask of event types whose hooks are all in place
+ *    IOTSEC_A_CAPS_MISSING: u32, mask of event types with a hook that
+ *                           could not be placed on the running kernel
  *    IOTSEC_A_SUBSCRIBERS: u32
- *    IOTSEC_A_BUFFER_EVENTS: u32, per-CPU buffer capacity in events
+ *    IOTSEC_A_BUFFER_EVENTS: u32, per-CPU buffer capacity in events of
+ *                            IOTSEC_EVENT_NOMINAL_BYTES (records are
+ *                            variable-sized: most take less)
+ *    IOTSEC_A_BUFFER_BYTES: u32, per-CPU buffer capacity in bytes
  *    IOTSEC_A_MEMORY: u64, bytes of kernel memory the module holds
  *    IOTSEC_A_COUNTERS: NLA_NESTED, as in a batch (global figures:
  *                       DELIVERED and LOST summed over all consumers)
@@ -46,7 +49,11 @@
  * IOTSEC_CMD_GET_CONFIG         request: no attributes; reply: the four
  *                               attributes of SET_CONFIG
  *
- * IOTSEC_CMD_EVENTS             kernel -> consumer, one batch:
+ * IOTSEC_CMD_EVENTS             kernel -> consumer, one batch of at most
+ *                               IOTSEC_BATCH_MAX_BYTES (netlink header
+ *                               included: receive with a buffer at least
+ *                               that big); batches without events carry
+ *                               counters that changed (all dropped):
  *    IOTSEC_A_BATCH_SEQ: u64, per-consumer batch number from 1; a gap
  *                        means batches were lost (also counted in LOST)
  *    IOTSEC_A_COUNTERS: NLA_NESTED
@@ -54,7 +61,8 @@
  *          IOTSEC_CA_GENERATED: u64, events the hooks produced
  *          IOTSEC_CA_DROPPED: u64, events dropped because a per-CPU
  *                             buffer was full
- *          IOTSEC_CA_DELIVERED: u64, events sent to this consumer
+ *          IOTSEC_CA_DELIVERED: u64, events sent to this consumer,
+ *                               those of this batch included
  *          IOTSEC_CA_LOST: u64, events of batches that could not be
  *                          queued to this consumer's socket
  *    IOTSEC_A_EVENTS: NLA_NESTED
@@ -85,8 +93,12 @@
  *    CRED:    OLD_UID, OLD_EUID, OLD_GID, OLD_EGID, NEW_UID, NEW_EUID,
  *             NEW_GID, NEW_EGID u32, CAPS_GAINED u64 (effective
  *             capability bits newly set), FROM_EXEC flag
- *    MODULE:  MODULE_NAME string, RESULT s32
- *    PTRACE:  TARGET_TGID u32, PTRACE_MODE u32 (enum iotsec_ptrace_mode)
+ *    MODULE:  MODULE_NAME string (from the module, or for a load refused
+ *             before the kernel parsed it, the file name up to its first
+ *             dot; "" when unknown), RESULT s32 (0 or -errno)
+ *    PTRACE:  TARGET_TGID u32, PTRACE_MODE u32 (enum iotsec_ptrace_mode),
+ *             RESULT s32 (0 or -errno; for TRACEME the target is the
+ *             parent that will trace, the result the security check's)
  *    FILE:    PATH string, FILE_OP u32 (enum iotsec_file_op),
  *             NEW_PATH string (rename only)
  */
@@ -147,6 +159,7 @@ enum iotsec_attr {
 	IOTSEC_A_BATCH_SEQ,
 	IOTSEC_A_EVENTS,
 	IOTSEC_A_PAD,
+	IOTSEC_A_BUFFER_BYTES,
 	__IOTSEC_A_MAX
 };
 #define IOTSEC_A_MAX (__IOTSEC_A_MAX - 1)
@@ -244,5 +257,9 @@ enum iotsec_file_op {
 #define IOTSEC_ARGV_MAX_DEFAULT 1024
 #define IOTSEC_PATH_MAX 4096
 #define IOTSEC_COMM_LEN 16
+
+/* Sizes a consumer needs to know. */
+#define IOTSEC_BATCH_MAX_BYTES 16384
+#define IOTSEC_EVENT_NOMINAL_BYTES 512
 
 #endif /* _UAPI_IOTSEC_H */

@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Placing and removing the hooks of every event family. A hook that the
+ * running kernel does not offer is left out and its event type reported
+ * as a missing capability; the module works with what it has.
+ */
+#include <linux/kprobes.h>
+#include <linux/string.h>
+#include <linux/tracepoint.h>
+
+#include "compat.h"
+#include "iotsec.h"
+
+static struct iotsec_hook_set *sets[] = {
+	&iotsec_proc_hooks, &iotsec_net_hooks, &iotsec_cred_hooks,
+	&iotsec_module_hooks, &iotsec_ptrace_hooks, &iotsec_file_hooks,
+};
+
+static u32 caps, missing;
+
+#define for_each_hook(h, s, i) \
+	for (s = 0; s < ARRAY_SIZE(sets); s++) \
+		for (i = 0, h = sets[s]->hooks; i < sets[s]->n; i++, h++)
+
+struct tp_lookup {
+	const char *name;
+	struct tracepoint *tp;
+};
+
+static void tp_match(struct tracepoint *tp, void *priv)
+{
+	struct tp_lookup *l = priv;
+
+	if (!strcmp(tp->name, l->name))
+		l->tp = tp;
+}
+
+static int hook_place(struct iotsec_hook *h)
+{
+	struct tp_lookup l = { .name = h->name };
+
+	switch (h->kind) {
+	case IOTSEC_HOOK_TP:
+		for_each_kernel_tracepoint(tp_match, &l);
+		if (!l.tp)
+			return -ENOENT;
+		h->tp = l.tp;
+		return tracepoint_probe_register(h->tp, h->probe, NULL);
+	case IOTSEC_HOOK_KPROBE:
+		return register_kprobe(&h->kp);
+	case IOTSEC_HOOK_KRETPROBE:
+		/* Blocking calls (accept, connect) hold an instance each. */
+		h->rp.maxactive = max_t(int, 64, 4 * num_possible_cpus());
+		return register_kretprobe(&h->rp);
+	}
+	return -EINVAL;
+}
+
+static void hook_remove(struct iotsec_hook *h)
+{
+	switch (h->kind) {
+	case IOTSEC_HOOK_TP:
+		tracepoint_probe_unregister(h->tp, h->probe, NULL);
+		break;
+	case IOTSEC_HOOK_KPROBE:
+		unregister_kprobe(&h->kp);
+		break;
+	case IOTSEC_HOOK_KRETPROBE:
+		unregister_kretprobe(&h->rp);
+		break;
+	}
+	h->placed = false;
+}
+
+int iotsec_hooks_init(void)
+{
+	struct iotsec_hook *h;
+	unsigned int s, i;
+	int ret;
+
+	for_each_hook(h, s, i) {
+		ret = hook_place(h);
+		if (ret) {
+			pr_info("iotsec: no hook on %s (%d): %s events limited\n",
+				h->name, ret, h->name);
+			missing |= IOTSEC_EVENT_BIT(h->type);
+			continue;
+		}
+		h->placed = true;
+		caps |= IOTSEC_EVENT_BIT(h->type);
+	}
+	return 0;
+}
+
+void iotsec_hooks_exit(void)
+{
+	struct iotsec_hook *h;
+	unsigned int s, i;
+
+	for_each_hook(h, s, i)
+		if (h->placed)
+			hook_remove(h);
+	/* No probe of ours runs any more once this returns. */
+	tracepoint_synchronize_unregister();
+	caps = 0;
+	missing = 0;
+}
+
+u32 iotsec_hooks_caps(void)
+{
+	return caps & ~missing;
+}
+
+u32 iotsec_hooks_missing(void)
+{
+	return missing;
+}
