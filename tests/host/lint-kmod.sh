@@ -37,7 +37,7 @@ diag() { sed -n '1,60p' "$1" | sed 's/^/# /'; }
 
 # The files under check: sources and build files, not build products.
 files=$(cd "$top" && find kmod include/uapi -type f \
-	\( -name '*.[ch]' -o -name Kbuild -o -name Makefile \) | sort)
+	\( -name '*.[ch]' -o -name Kbuild -o -name Makefile \) ! -name '*.mod.c' | sort)
 
 # The build flavours: generic, cloud, rt; the newest of each.
 flavour_dir() {
