@@ -320,6 +320,36 @@ TEST_F(priv, user_namespace_root_eperm)
 	stats_unchanged(_metadata, self);
 }
 
+TEST_F(priv, socket_opened_by_root_is_no_pass)
+{
+	int status;
+	pid_t pid;
+
+	/* Root opens the socket; a child that dropped privileges uses it. */
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		int bad = 0;
+
+		if (drop_privileges())
+			_exit(100);
+		if (raw_cmd(&self->root, self->family,
+			    IOTSEC_CMD_SUBSCRIBE) != -EPERM)
+			bad |= 1;
+		if (raw_cmd(&self->root, self->family,
+			    IOTSEC_CMD_GET_STATS) != -EPERM)
+			bad |= 2;
+		if (raw_cmd(&self->root, self->family,
+			    IOTSEC_CMD_GET_CONFIG) != -EPERM)
+			bad |= 4;
+		_exit(bad);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	stats_unchanged(_metadata, self);
+}
+
 TEST_F(priv, root_commands_succeed)
 {
 	/* The same requests as root: they work, so EPERM above meant it. */
