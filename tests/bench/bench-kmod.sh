@@ -4,12 +4,14 @@
 # The module's overhead on the three loops it touches most, measured in
 # one boot of the lab (run by `make bench-kmod`, not a test):
 #
-#   round r:  [without module]  exec, connect, open loops
-#             [with module + iotsec-consume --mask all (every event on)]
-#                               exec, connect, open loops
-#   (the order alternates, A B B A ..., to spread drift over both sides)
+#   round r:  [base]    without the module      exec, connect, open loops
+#             [loaded]  module loaded, nobody subscribed (hooks in place,
+#                       nothing recorded)        exec, connect, open loops
+#             [module]  module + iotsec-consume --mask all (every event on,
+#                       batches drained)         exec, connect, open loops
+#   (the order rotates from round to round, to spread drift over all)
 #
-# Medians over the rounds, and their ratio with/without. Then the kernel
+# Medians over the rounds, and their ratios to base. Then the kernel
 # memory the module holds at default settings: its GET_STATS figure
 # (IOTSEC_A_MEMORY, when reported), its /proc/modules size, and the rise
 # of Slab, Percpu and VmallocUsed in /proc/meminfo across insmod and
@@ -20,9 +22,9 @@ set -eu
 
 tools=$IOTSEC_BUILD/tests/tools
 ko=$IOTSEC_KO
-rounds=${BENCH_ROUNDS:-7}
-declare -A N=([exec]=${BENCH_EXEC:-150} [connect]=${BENCH_CONNECT:-1500}
-	      [open]=${BENCH_OPEN:-40000})
+rounds=${BENCH_ROUNDS:-5}
+declare -A N=([exec]=${BENCH_EXEC:-100} [connect]=${BENCH_CONNECT:-3000}
+	      [open]=${BENCH_OPEN:-80000})
 loops="exec connect open"
 out=${LAB_OUT:-/tmp}
 tmp=$(mktemp -d /tmp/iotsec-bench.XXXXXX)
@@ -70,7 +72,7 @@ run_loops() {
 	for l in $loops; do
 		t=$("$tools/loadgen" "$l" "${N[$l]}")
 		echo "$t" >>"$tmp/$1.$l"
-		printf '#   round %d %-6s %-8s %8.3f s\n' "$2" "$1" "$l" "$t"
+		printf '#   round %d %-7s %-8s %8.3f s\n' "$2" "$1" "$l" "$t"
 	done
 }
 
@@ -85,27 +87,36 @@ echo "# loops: exec ${N[exec]} x fork+exec /bin/true; connect ${N[connect]} x TC
 # Warm up caches once, untimed.
 for l in $loops; do "$tools/loadgen" "$l" $((N[$l] / 4)) >/dev/null; done
 
+orders=("base loaded module" "module base loaded" "loaded module base")
 for r in $(seq 1 "$rounds"); do
-	if [ $((r % 2)) = 1 ]; then order="base module"; else order="module base"; fi
-	for mode in $order; do
-		if [ "$mode" = module ]; then
+	for mode in ${orders[$(((r - 1) % 3))]}; do
+		case $mode in
+		module)
 			start_module
 			run_loops module "$r"
 			stop_module
-		else
+			;;
+		loaded)
+			insmod "$ko"
+			run_loops loaded "$r"
+			rmmod iotsec
+			;;
+		base)
 			run_loops base "$r"
-		fi
+			;;
+		esac
 	done
 done
 
 {
-	echo "loop      n        without (s)  with (s)   ratio   slowdown"
+	echo "loop     n        base (s)  loaded (s)  ratio    module+consumer (s)  ratio   slowdown"
 	for l in $loops; do
 		b=$(median "$tmp/base.$l")
+		i=$(median "$tmp/loaded.$l")
 		m=$(median "$tmp/module.$l")
-		awk -v l="$l" -v n="${N[$l]}" -v b="$b" -v m="$m" 'BEGIN {
-			printf "%-8s %-8d %10.3f  %10.3f   %6.4f  %+6.2f%%\n",
-				l, n, b, m, m / b, (m / b - 1) * 100 }'
+		awk -v l="$l" -v n="${N[$l]}" -v b="$b" -v i="$i" -v m="$m" 'BEGIN {
+			printf "%-8s %-8d %8.3f  %10.3f  %6.4f   %19.3f  %6.4f  %+6.2f%%\n",
+				l, n, b, i, i / b, m, m / b, (m / b - 1) * 100 }'
 	done
 } >"$tmp/table"
 
