@@ -1,0 +1,759 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Every event type the module reports, each checked field by field against
+ * what the test itself did: it execs, exits, connects, accepts, listens,
+ * runs a setuid helper, loads modules, attaches with ptrace and changes
+ * watched files, then finds its own events in the batches.
+ *
+ *   test (subscribed, root) --syscalls--> kernel hooks --batches--> test
+ */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "lib/iotsec-test.h"
+#include "lib/iotsec-events.h"
+
+/* The harness compares in the types given: literals against u32/u64. */
+#pragma GCC diagnostic ignored "-Wsign-compare"
+
+#define WAIT_MS 5000
+
+FIXTURE(ev) {
+	struct iev_client c;
+};
+
+FIXTURE_SETUP(ev)
+{
+	/* The lab boots with lo down; the network tests need it. */
+	ASSERT_EQ(0, system("ip link set dev lo up"));
+	ASSERT_EQ(0, iotsec_test_load(NULL));
+	ASSERT_EQ(0, iev_open(&self->c));
+}
+
+FIXTURE_TEARDOWN(ev)
+{
+	iev_close(&self->c);
+	if (iotsec_test_loaded())
+		iotsec_test_unload();
+}
+
+/* Run ARGV in a child (as UID when not 0, in CWD); returns its pid. */
+static pid_t spawn(char *const argv[], const char *cwd, uid_t uid)
+{
+	pid_t pid = fork();
+	int null;
+
+	if (pid)
+		return pid;
+	if (cwd && chdir(cwd))
+		_exit(126);
+	if (uid && (setgroups(0, NULL) || setgid(uid) || setuid(uid)))
+		_exit(125);
+	null = open("/dev/null", O_WRONLY);
+	dup2(null, 1);
+	execv(argv[0], argv);
+	_exit(127);
+}
+
+static int wait_status(pid_t pid)
+{
+	int status = -1;
+
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	return status;
+}
+
+/* The argv bytes the kernel should report: each argument and its NUL. */
+static size_t argv_bytes(char *const argv[], unsigned char *out)
+{
+	size_t n = 0;
+	int i;
+
+	for (i = 0; argv[i]; i++) {
+		memcpy(out + n, argv[i], strlen(argv[i]) + 1);
+		n += strlen(argv[i]) + 1;
+	}
+	return n;
+}
+
+TEST_F_TIMEOUT(ev, exec_args_and_exit, 90)
+{
+	char *argv[] = {
+		"/bin/true", "two words", "q\"uo'te\\", "h\xc3\xa9llo \xe2\x9c\x93",
+		"bad\xff\xfe\x80utf8", "", "last", NULL,
+	};
+	unsigned char want[512];
+	char exe[PATH_MAX];
+	const struct iev *e;
+	size_t n;
+	pid_t pid;
+
+	ASSERT_NE(NULL, realpath("/bin/true", exe));
+	pid = spawn(argv, "/tmp", 0);
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(0, wait_status(pid));
+
+	e = iev_wait_for(&self->c, IOTSEC_EVENT_EXEC, pid, WAIT_MS);
+	ASSERT_NE(NULL, e);
+	n = argv_bytes(argv, want);
+	ASSERT_EQ(n, e->argv_len);
+	EXPECT_EQ(0, memcmp(want, e->argv, n));
+	EXPECT_FALSE(e->argv_truncated);
+	EXPECT_FALSE(e->secure_exec);
+	EXPECT_STREQ(exe, e->exe);
+	EXPECT_STREQ("/tmp", e->cwd);
+	EXPECT_STREQ("true", e->comm);
+	EXPECT_EQ(pid, e->tid);
+	EXPECT_EQ(getpid(), e->ptgid);
+	EXPECT_EQ(0, e->uid);
+	EXPECT_EQ(0, e->euid);
+	EXPECT_EQ(0, e->gid);
+	EXPECT_EQ(0, e->egid);
+	EXPECT_NE(0, e->seq);
+	EXPECT_NE(0, e->time_ns);
+
+	e = iev_wait_for(&self->c, IOTSEC_EVENT_EXIT, pid, WAIT_MS);
+	ASSERT_NE(NULL, e);
+	EXPECT_EQ(0, e->exit_code);
+	EXPECT_EQ(0, e->exit_signal);
+}
+
+TEST_F_TIMEOUT(ev, argv_over_limit_is_truncated, 90)
+{
+	char big[200], *argv[] = { "/bin/true", big, "more", NULL };
+	unsigned char want[512];
+	const struct iev *e;
+	pid_t pid;
+
+	ASSERT_EQ(0, iev_config(&self->c, -1, IOTSEC_ARGV_MAX_MIN, NULL, -1,
+				NULL, -1));
+	memset(big, 'A', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	pid = spawn(argv, NULL, 0);
+	ASSERT_EQ(0, wait_status(pid));
+
+	e = iev_wait_for(&self->c, IOTSEC_EVENT_EXEC, pid, WAIT_MS);
+	ASSERT_NE(NULL, e);
+	EXPECT_TRUE(e->argv_truncated);
+	ASSERT_EQ(IOTSEC_ARGV_MAX_MIN, e->argv_len);
+	argv_bytes(argv, want);
+	EXPECT_EQ(0, memcmp(want, e->argv, IOTSEC_ARGV_MAX_MIN - 1));
+	EXPECT_EQ(0, e->argv[IOTSEC_ARGV_MAX_MIN - 1]);
+}
+
+TEST_F_TIMEOUT(ev, exit_code_and_signal, 90)
+{
+	const struct iev *e;
+	pid_t a, b;
+
+	a = fork();
+	if (!a)
+		_exit(42);
+	b = fork();
+	if (!b) {
+		kill(getpid(), SIGTERM);
+		_exit(1);
+	}
+	ASSERT_EQ(42 << 8, wait_status(a));
+	ASSERT_EQ(SIGTERM, wait_status(b));
+
+	e = iev_wait_for(&self->c, IOTSEC_EVENT_EXIT, a, WAIT_MS);
+	ASSERT_NE(NULL, e);
+	EXPECT_EQ(42, e->exit_code);
+	EXPECT_EQ(0, e->exit_signal);
+	EXPECT_EQ(getpid(), e->ptgid);
+	e = iev_wait_for(&self->c, IOTSEC_EVENT_EXIT, b, WAIT_MS);
+	ASSERT_NE(NULL, e);
+	EXPECT_EQ(0, e->exit_code);
+	EXPECT_EQ(SIGTERM, e->exit_signal);
+}
+
+/* Loopback of FAMILY with PORT, and its raw address bytes. */
+static socklen_t loopback(int family, uint16_t port,
+			  struct sockaddr_storage *ss, unsigned char *raw)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		memcpy(raw, &sin->sin_addr, 4);
+		return sizeof(*sin);
+	}
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons(port);
+	sin6->sin6_addr = in6addr_loopback;
+	memcpy(raw, &sin6->sin6_addr, 16);
+	return sizeof(*sin6);
+}
+
+static uint16_t local_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len))
+		return 0;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+static void tcp_case(struct __test_metadata *_metadata, struct iev_client *c,
+		     int family)
+{
+	int alen = family == AF_INET ? 4 : 16;
+	struct sockaddr_storage ss;
+	unsigned char lo[16];
+	uint16_t port, cport;
+	int srv, fd, p[2];
+	const struct iev *e;
+	socklen_t len;
+	pid_t pid;
+
+	srv = socket(family, SOCK_STREAM, 0);
+	ASSERT_LE(0, srv);
+	len = loopback(family, 0, &ss, lo);
+	ASSERT_EQ(0, bind(srv, (struct sockaddr *)&ss, len));
+	ASSERT_EQ(0, listen(srv, 4));
+	port = local_port(srv);
+	len = loopback(family, port, &ss, lo);
+	ASSERT_EQ(0, pipe(p));
+
+	/* The connecting side is another process: its own tgid. */
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		fd = socket(family, SOCK_STREAM, 0);
+		if (connect(fd, (struct sockaddr *)&ss, len))
+			_exit(1);
+		cport = local_port(fd);
+		if (write(p[1], &cport, sizeof(cport)) != sizeof(cport))
+			_exit(2);
+		_exit(0);
+	}
+	close(p[1]);
+	ASSERT_EQ(sizeof(cport), read(p[0], &cport, sizeof(cport)));
+	fd = accept(srv, NULL, NULL);
+	ASSERT_LE(0, fd);
+	close(p[0]);
+	ASSERT_EQ(0, wait_status(pid));
+
+	e = iev_wait_for(c, IOTSEC_EVENT_LISTEN, getpid(), WAIT_MS);
+	ASSERT_NE(NULL, e);
+	EXPECT_EQ(family, e->family);
+	EXPECT_EQ(IPPROTO_TCP, e->protocol);
+	EXPECT_EQ(port, e->lport);
+	EXPECT_EQ(0, memcmp(lo, e->laddr, alen));
+
+	e = iev_wait_for(c, IOTSEC_EVENT_CONNECT, pid, WAIT_MS);
+	ASSERT_NE(NULL, e);
+	EXPECT_EQ(family, e->family);
+	EXPECT_EQ(IPPROTO_TCP, e->protocol);
+	EXPECT_EQ(port, e->rport);
+	EXPECT_EQ(0, memcmp(lo, e->raddr, alen));
+	EXPECT_EQ(cport, e->lport);
+	EXPECT_EQ(0, memcmp(lo, e->laddr, alen));
+	EXPECT_TRUE(e->has_result);
+	EXPECT_EQ(0, e->result);
+	EXPECT_EQ(getpid(), e->ptgid);
+
+	e = iev_wait_for(c, IOTSEC_EVENT_ACCEPT, getpid(), WAIT_MS);
+	ASSERT_NE(NULL, e);
+	EXPECT_EQ(family, e->family);
+	EXPECT_EQ(IPPROTO_TCP, e->protocol);
+	EXPECT_EQ(port, e->lport);
+	EXPECT_EQ(cport, e->rport);
+	EXPECT_EQ(0, memcmp(lo, e->laddr, alen));
+	EXPECT_EQ(0, memcmp(lo, e->raddr, alen));
+	close(fd);
+	close(srv);
+}
+
+TEST_F_TIMEOUT(ev, tcp_v4_listen_connect_accept, 90)
+{
+	tcp_case(_metadata, &self->c, AF_INET);
+}
+
+TEST_F_TIMEOUT(ev, tcp_v6_listen_connect_accept, 90)
+{
+	tcp_case(_metadata, &self->c, AF_INET6);
+}
+
+struct port_key {
+	int type;
+	uint32_t tgid;
+	uint16_t rport;
+	uint8_t protocol;
+	int family;
+};
+
+static bool match_port(const struct iev *e, const void *arg)
+{
+	const struct port_key *k = arg;
+
+	return e->type == k->type && e->tgid == k->tgid &&
+	       e->rport == k->rport && e->protocol == k->protocol &&
+	       e->family == k->family;
+}
+
+static void udp_case(struct __test_metadata *_metadata, struct iev_client *c,
+		     int family, uint16_t port)
+{
+	struct port_key k = { IOTSEC_EVENT_CONNECT, getpid(), port,
+			      IPPROTO_UDP, family };
+	int alen = family == AF_INET ? 4 : 16;
+	struct sockaddr_storage ss;
+	unsigned char lo[16];
+	const struct iev *e;
+	socklen_t len;
+	int fd;
+
+	fd = socket(family, SOCK_DGRAM, 0);
+	ASSERT_LE(0, fd);
+	len = loopback(family, port, &ss, lo);
+	ASSERT_EQ(0, connect(fd, (struct sockaddr *)&ss, len));
+	e = iev_wait(c, match_port, &k, WAIT_MS);
+	ASSERT_NE(NULL, e);
+	EXPECT_EQ(0, memcmp(lo, e->raddr, alen));
+	EXPECT_EQ(0, memcmp(lo, e->laddr, alen));
+	EXPECT_EQ(local_port(fd), e->lport);
+	EXPECT_EQ(0, e->result);
+	close(fd);
+}
+
+TEST_F_TIMEOUT(ev, udp_connect_and_refused_tcp, 90)
+{
+	struct port_key k = { IOTSEC_EVENT_CONNECT, getpid(), 0,
+			      IPPROTO_TCP, AF_INET };
+	struct sockaddr_storage ss;
+	unsigned char lo[16];
+	const struct iev *e;
+	socklen_t len;
+	int fd;
+
+	udp_case(_metadata, &self->c, AF_INET, 5353);
+	udp_case(_metadata, &self->c, AF_INET6, 5354);
+
+	/* A port nobody listens on: a port just bound and closed. */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	len = loopback(AF_INET, 0, &ss, lo);
+	ASSERT_EQ(0, bind(fd, (struct sockaddr *)&ss, len));
+	k.rport = local_port(fd);
+	close(fd);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	len = loopback(AF_INET, k.rport, &ss, lo);
+	ASSERT_EQ(-1, connect(fd, (struct sockaddr *)&ss, len));
+	ASSERT_EQ(ECONNREFUSED, errno);
+	close(fd);
+	e = iev_wait(&self->c, match_port, &k, WAIT_MS);
+	ASSERT_NE(NULL, e);
+	EXPECT_EQ(-ECONNREFUSED, e->result);
+}
+
+static bool match_cred_to_root(const struct iev *e, const void *arg)
+{
+	return e->type == IOTSEC_EVENT_CRED && e->tgid == *(const pid_t *)arg &&
+	       e->old_ids[1] != 0 && e->new_ids[1] == 0;
+}
+
+static bool match_cred_from_root(const struct iev *e, const void *arg)
+{
+	return e->type == IOTSEC_EVENT_CRED && e->tgid == *(const pid_t *)arg &&
+	       e->old_ids[0] == 0 && e->new_ids[0] == 65534;
+}
+
+static int copy_file(const char *from, const char *to, mode_t mode)
+{
+	char buf[65536];
+	int in, out;
+	ssize_t n;
+
+	in = open(from, O_RDONLY);
+	out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0700);
+	if (in < 0 || out < 0)
+		return -1;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, n) != n)
+			return -1;
+	close(in);
+	close(out);
+	if (chown(to, 0, 0) || chmod(to, mode))
+		return -1;
+	return 0;
+}
+
+TEST_F_TIMEOUT(ev, setuid_helper_gains_root, 90)
+{
+	char helper[] = "/tmp/iotsec-suid-id";
+	char *argv[] = { helper, NULL };
+	const struct iev *e;
+	pid_t pid;
+	int i;
+
+	/* A setuid-root copy of id(1), run as nobody. */
+	ASSERT_EQ(0, copy_file("/usr/bin/id", helper, 04755));
+	pid = spawn(argv, NULL, 65534);
+	ASSERT_EQ(0, wait_status(pid));
+
+	e = iev_wait(&self->c, match_cred_from_root, &pid, WAIT_MS);
+	ASSERT_NE(NULL, e);
+	EXPECT_FALSE(e->from_exec);
+	EXPECT_EQ(65534, e->new_ids[1]);
+
+	e = iev_wait(&self->c, match_cred_to_root, &pid, WAIT_MS);
+	ASSERT_NE(NULL, e);
+	for (i = 0; i < 4; i++)
+		EXPECT_EQ(65534, e->old_ids[i]);
+	EXPECT_EQ(65534, e->new_ids[0]);	/* uid */
+	EXPECT_EQ(0, e->new_ids[1]);		/* euid */
+	EXPECT_EQ(65534, e->new_ids[2]);	/* gid */
+	EXPECT_EQ(65534, e->new_ids[3]);	/* egid */
+	EXPECT_TRUE(e->from_exec);
+	/* CAP_SETUID among the capabilities gained */
+	EXPECT_NE(0, e->caps_gained & (1ULL << 7));
+	EXPECT_EQ(65534, e->uid);
+
+	e = iev_wait_for(&self->c, IOTSEC_EVENT_EXEC, pid, WAIT_MS);
+	ASSERT_NE(NULL, e);
+	EXPECT_TRUE(e->secure_exec);
+	EXPECT_STREQ(helper, e->exe);
+	EXPECT_EQ(65534, e->uid);
+	EXPECT_EQ(0, e->euid);
+	unlink(helper);
+}
+
+static bool match_module(const struct iev *e, const void *arg)
+{
+	return e->type == IOTSEC_EVENT_MODULE && !strcmp(e->module, arg);
+}
+
+TEST_F_TIMEOUT(ev, module_load_and_refused_load, 90)
+{
+	const char *dir = getenv("IOTSEC_TEST_MODULES");
+	char path[PATH_MAX], junk[4096];
+	const struct iev *e;
+	int fd, err;
+
+	ASSERT_NE(NULL, dir);
+	snprintf(path, sizeof(path), "%s/loadme.ko", dir);
+	fd = open(path, O_RDONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, syscall(SYS_finit_module, fd, "", 0));
+	close(fd);
+	e = iev_wait(&self->c, match_module, "loadme", WAIT_MS);
+	if (!e) {
+		size_t i;
+
+		TH_LOG("%zu events, module gen %llu drop %llu deliv %llu lost %llu",
+		       self->c.n,
+		       (unsigned long long)self->c.cnt.generated[IOTSEC_EVENT_MODULE],
+		       (unsigned long long)self->c.cnt.dropped[IOTSEC_EVENT_MODULE],
+		       (unsigned long long)self->c.cnt.delivered[IOTSEC_EVENT_MODULE],
+		       (unsigned long long)self->c.cnt.lost[IOTSEC_EVENT_MODULE]);
+		for (i = 0; i < self->c.n; i++)
+			if (self->c.evs[i].type == IOTSEC_EVENT_MODULE)
+				TH_LOG("module event: '%s' %d",
+				       self->c.evs[i].module,
+				       self->c.evs[i].result);
+	}
+	ASSERT_NE(NULL, e);
+	EXPECT_EQ(0, e->result);
+	EXPECT_EQ(getpid(), e->tgid);
+	EXPECT_EQ(0, syscall(SYS_delete_module, "loadme", O_NONBLOCK));
+
+	/* Not an ELF file: the kernel refuses it. */
+	memset(junk, 'x', sizeof(junk));
+	fd = open("/tmp/garbage.ko", O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(sizeof(junk), write(fd, junk, sizeof(junk)));
+	close(fd);
+	/* read-only: a file open for writing is refused before loading */
+	fd = open("/tmp/garbage.ko", O_RDONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(-1, syscall(SYS_finit_module, fd, "", 0));
+	err = errno;
+	close(fd);
+	unlink("/tmp/garbage.ko");
+	e = iev_wait(&self->c, match_module, "garbage", WAIT_MS);
+	ASSERT_NE(NULL, e);
+	EXPECT_EQ(-err, e->result);
+	EXPECT_EQ(getpid(), e->tgid);
+}
+
+static bool match_ptrace(const struct iev *e, const void *arg)
+{
+	const uint32_t *k = arg;
+
+	return e->type == IOTSEC_EVENT_PTRACE && e->target_tgid == k[0] &&
+	       e->ptrace_mode == k[1];
+}
+
+TEST_F_TIMEOUT(ev, ptrace_attach_and_seize, 90)
+{
+	uint32_t k[2];
+	const struct iev *e;
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		for (;;)
+			pause();
+	}
+	ASSERT_EQ(0, ptrace(PTRACE_ATTACH, pid, 0, 0));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_EQ(0, ptrace(PTRACE_DETACH, pid, 0, 0));
+	ASSERT_EQ(0, ptrace(PTRACE_SEIZE, pid, 0, 0));
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+
+	k[0] = pid;
+	k[1] = IOTSEC_PTRACE_ATTACH;
+	e = iev_wait(&self->c, match_ptrace, k, WAIT_MS);
+	ASSERT_NE(NULL, e);
+	EXPECT_EQ(getpid(), e->tgid);
+	EXPECT_EQ(0, e->result);
+	k[1] = IOTSEC_PTRACE_SEIZE;
+	e = iev_wait(&self->c, match_ptrace, k, WAIT_MS);
+	ASSERT_NE(NULL, e);
+	EXPECT_EQ(getpid(), e->tgid);
+	EXPECT_EQ(0, e->result);
+}
+
+static int touch(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT, 0644);
+
+	if (fd < 0)
+		return -1;
+	return close(fd);
+}
+
+static bool match_file_last(const struct iev *e, const void *arg)
+{
+	return e->type == IOTSEC_EVENT_FILE && e->file_op == IOTSEC_FILE_UNLINK &&
+	       !strcmp(e->path, arg);
+}
+
+TEST_F_TIMEOUT(ev, watched_paths_only, 90)
+{
+	const char *watch[] = { "/tmp/iotsec-w/f", "/tmp/iotsec-wd" };
+	struct {
+		uint32_t op;
+		const char *path, *new_path;
+	} want[] = {
+		{ IOTSEC_FILE_WRITE, "/tmp/iotsec-w/f", "" },
+		{ IOTSEC_FILE_TRUNCATE, "/tmp/iotsec-w/f", "" },
+		{ IOTSEC_FILE_RENAME, "/tmp/iotsec-w/f", "/tmp/iotsec-w/f2" },
+		{ IOTSEC_FILE_UNLINK, "/tmp/iotsec-w/f2", "" },
+		{ IOTSEC_FILE_WRITE, "/tmp/iotsec-wd/h", "" },
+		{ IOTSEC_FILE_UNLINK, "/tmp/iotsec-wd/h", "" },
+	};
+	size_t i, n = 0;
+	int fd;
+
+	mkdir("/tmp/iotsec-w", 0755);
+	mkdir("/tmp/iotsec-wd", 0755);
+	mkdir("/tmp/iotsec-u", 0755);
+	ASSERT_EQ(0, touch("/tmp/iotsec-w/f"));
+	ASSERT_EQ(0, touch("/tmp/iotsec-u/g"));
+	EXPECT_EQ(-ENOENT, iev_config(&self->c, -1, -1, NULL, -1,
+				      (const char *[]){ "/tmp/nonexistent" }, 1));
+	ASSERT_EQ(0, iev_config(&self->c, -1, -1, NULL, -1, watch, 2));
+
+	/* Unwatched: nothing. */
+	ASSERT_EQ(0, touch("/tmp/iotsec-u/g"));
+	ASSERT_EQ(0, truncate("/tmp/iotsec-u/g", 0));
+	ASSERT_EQ(0, rename("/tmp/iotsec-u/g", "/tmp/iotsec-u/g2"));
+	ASSERT_EQ(0, unlink("/tmp/iotsec-u/g2"));
+	/* Watched file, read-only open: nothing either. */
+	fd = open("/tmp/iotsec-w/f", O_RDONLY);
+	ASSERT_LE(0, fd);
+	close(fd);
+
+	ASSERT_EQ(0, touch("/tmp/iotsec-w/f"));
+	ASSERT_EQ(0, truncate("/tmp/iotsec-w/f", 0));
+	ASSERT_EQ(0, rename("/tmp/iotsec-w/f", "/tmp/iotsec-w/f2"));
+	ASSERT_EQ(0, unlink("/tmp/iotsec-w/f2"));
+	ASSERT_EQ(0, touch("/tmp/iotsec-wd/h"));
+	ASSERT_EQ(0, unlink("/tmp/iotsec-wd/h"));
+
+	ASSERT_NE(NULL, iev_wait(&self->c, match_file_last, "/tmp/iotsec-wd/h",
+				 WAIT_MS));
+	for (i = 0; i < self->c.n; i++) {
+		const struct iev *e = &self->c.evs[i];
+
+		if (e->type != IOTSEC_EVENT_FILE)
+			continue;
+		EXPECT_EQ(NULL, strstr(e->path, "iotsec-u"));
+		ASSERT_LT(n, sizeof(want) / sizeof(want[0]));
+		EXPECT_EQ(want[n].op, e->file_op);
+		EXPECT_STREQ(want[n].path, e->path);
+		EXPECT_STREQ(want[n].new_path, e->new_path);
+		EXPECT_EQ(getpid(), e->tgid);
+		n++;
+	}
+	EXPECT_EQ(sizeof(want) / sizeof(want[0]), n);
+	rmdir("/tmp/iotsec-w");
+	rmdir("/tmp/iotsec-wd");
+	rmdir("/tmp/iotsec-u");
+}
+
+static int listen_any(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0 || listen(fd, 1))
+		return -1;
+	return fd;
+}
+
+TEST_F_TIMEOUT(ev, excluded_process_is_silent, 90)
+{
+	uint32_t me = getpid();
+	const struct iev *e;
+	pid_t pid;
+	int fd;
+
+	ASSERT_EQ(0, iev_config(&self->c, -1, -1, &me, 1, NULL, -1));
+	fd = listen_any();
+	ASSERT_LE(0, fd);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(listen_any() < 0);
+	ASSERT_EQ(0, wait_status(pid));
+
+	/* The child's listen comes after ours: ours would be there by now. */
+	e = iev_wait_for(&self->c, IOTSEC_EVENT_LISTEN, pid, WAIT_MS);
+	ASSERT_NE(NULL, e);
+	EXPECT_EQ(me, e->ptgid);
+	EXPECT_EQ(0, iev_count(&self->c, iev_match_key,
+			       &(struct iev_key){ IOTSEC_EVENT_LISTEN, me }));
+	close(fd);
+
+	/* Excluding nobody again brings our events back. */
+	ASSERT_EQ(0, iev_config(&self->c, -1, -1, NULL, 0, NULL, -1));
+	fd = listen_any();
+	ASSERT_NE(NULL, iev_wait_for(&self->c, IOTSEC_EVENT_LISTEN, me,
+				     WAIT_MS));
+	close(fd);
+}
+
+/* Send CMD on the control socket and parse the reply into TB. */
+static int request(struct iev_client *c, int cmd, struct nlattr **tb,
+		   unsigned char **buf)
+{
+	struct nl_msg *msg = iev_msg(c, cmd);
+	struct sockaddr_nl peer;
+	struct nlmsghdr *nlh;
+	int n;
+
+	if (!msg || nl_send_auto(c->ctl, msg) < 0)
+		return -1;
+	nlmsg_free(msg);
+	n = nl_recv(c->ctl, &peer, buf, NULL);
+	if (n <= 0)
+		return -1;
+	nlh = (struct nlmsghdr *)*buf;
+	if (nlh->nlmsg_type == NLMSG_ERROR)
+		return -1;
+	if (genlmsg_parse(nlh, 0, tb, IOTSEC_A_MAX, NULL))
+		return -1;
+	return nl_wait_for_ack(c->ctl);
+}
+
+TEST_F_TIMEOUT(ev, stats_and_config, 90)
+{
+	const char *watch[] = { "/tmp" };
+	struct nlattr *tb[IOTSEC_A_MAX + 1], *a;
+	unsigned char *buf = NULL;
+	uint32_t ex[] = { 4242, 4343 }, got[4];
+	int rem, n = 0;
+
+	ASSERT_EQ(0, request(&self->c, IOTSEC_CMD_GET_STATS, tb, &buf));
+	ASSERT_NE(NULL, tb[IOTSEC_A_CAPS]);
+	EXPECT_EQ(IOTSEC_EVENT_MASK_ALL, nla_get_u32(tb[IOTSEC_A_CAPS]));
+	EXPECT_EQ(0, nla_get_u32(tb[IOTSEC_A_CAPS_MISSING]));
+	EXPECT_EQ(1, nla_get_u32(tb[IOTSEC_A_SUBSCRIBERS]));
+	EXPECT_EQ(256, nla_get_u32(tb[IOTSEC_A_BUFFER_EVENTS]));
+	EXPECT_EQ(256 * IOTSEC_EVENT_NOMINAL_BYTES,
+		  nla_get_u32(tb[IOTSEC_A_BUFFER_BYTES]));
+	ASSERT_NE(NULL, tb[IOTSEC_A_MEMORY]);
+	EXPECT_LE(256 * IOTSEC_EVENT_NOMINAL_BYTES * sysconf(_SC_NPROCESSORS_CONF),
+		  nla_get_u64(tb[IOTSEC_A_MEMORY]));
+	EXPECT_NE(NULL, tb[IOTSEC_A_COUNTERS]);
+	free(buf);
+	buf = NULL;
+
+	/* Defaults, then what we set. */
+	ASSERT_EQ(0, request(&self->c, IOTSEC_CMD_GET_CONFIG, tb, &buf));
+	EXPECT_EQ(IOTSEC_EVENT_MASK_DEFAULT,
+		  nla_get_u32(tb[IOTSEC_A_EVENT_MASK]));
+	EXPECT_EQ(IOTSEC_ARGV_MAX_DEFAULT, nla_get_u32(tb[IOTSEC_A_ARGV_MAX]));
+	free(buf);
+	buf = NULL;
+
+	ASSERT_EQ(0, iev_config(&self->c, IOTSEC_EVENT_MASK_ALL, 333, ex, 2,
+				watch, 1));
+	EXPECT_EQ(-EINVAL, iev_config(&self->c, 1UL << 31, -1, NULL, -1,
+				      NULL, -1));
+	EXPECT_NE(0, iev_config(&self->c, -1, 10, NULL, -1, NULL, -1));
+	ASSERT_EQ(0, request(&self->c, IOTSEC_CMD_GET_CONFIG, tb, &buf));
+	EXPECT_EQ(IOTSEC_EVENT_MASK_ALL, nla_get_u32(tb[IOTSEC_A_EVENT_MASK]));
+	EXPECT_EQ(333, nla_get_u32(tb[IOTSEC_A_ARGV_MAX]));
+	ASSERT_NE(NULL, tb[IOTSEC_A_EXCLUDE]);
+	nla_for_each_nested(a, tb[IOTSEC_A_EXCLUDE], rem)
+		if (n < 4)
+			got[n++] = nla_get_u32(a);
+	ASSERT_EQ(2, n);
+	EXPECT_EQ(4242, got[0]);
+	EXPECT_EQ(4343, got[1]);
+	n = 0;
+	nla_for_each_nested(a, tb[IOTSEC_A_WATCH], rem) {
+		EXPECT_STREQ("/tmp", nla_data(a));
+		n++;
+	}
+	EXPECT_EQ(1, n);
+	free(buf);
+}
+
+TEST_F_TIMEOUT(ev, fork_only_when_enabled, 90)
+{
+	const struct iev *e;
+	pid_t a, b;
+
+	a = fork();
+	if (!a)
+		_exit(0);
+	ASSERT_EQ(0, wait_status(a));
+	ASSERT_EQ(0, iev_config(&self->c, IOTSEC_EVENT_MASK_ALL, -1, NULL, -1,
+				NULL, -1));
+	b = fork();
+	if (!b)
+		_exit(0);
+	ASSERT_EQ(0, wait_status(b));
+	e = iev_wait_for(&self->c, IOTSEC_EVENT_FORK, getpid(), WAIT_MS);
+	ASSERT_NE(NULL, e);
+	EXPECT_EQ(b, e->child_tgid);
+	EXPECT_EQ(1, iev_count(&self->c, iev_match_key,
+			       &(struct iev_key){ IOTSEC_EVENT_FORK, getpid() }));
+}
+
+TEST_HARNESS_MAIN
