@@ -11,7 +11,8 @@
 #                       batches drained)         exec, connect, open loops
 #   (the order rotates from round to round, to spread drift over all)
 #
-# Medians over the rounds, and their ratios to base. Then the kernel
+# Medians over the rounds, and the medians of the per-round ratios to
+# base (robust against the drift of a shared machine). Then the kernel
 # memory the module holds at default settings: its GET_STATS figure
 # (IOTSEC_A_MEMORY, when reported), its /proc/modules size, and the rise
 # of Slab, Percpu and VmallocUsed in /proc/meminfo across insmod and
@@ -108,15 +109,21 @@ for r in $(seq 1 "$rounds"); do
 	done
 done
 
+# ratios A B: per-round ratio of B to A (same round, minutes apart at most)
+ratios() { paste "$tmp/$1" "$tmp/$2" | awk '{ print $2 / $1 }' >"$tmp/r.$1.$2"; median "$tmp/r.$1.$2"; }
 {
-	echo "loop     n        base (s)  loaded (s)  ratio    module+consumer (s)  ratio   slowdown"
+	echo "medians over $rounds rounds; ratio = median of the per-round ratios to base"
+	echo "loop     n         base (s)  loaded (s)  ratio   module+consumer (s)  ratio   slowdown"
 	for l in $loops; do
 		b=$(median "$tmp/base.$l")
 		i=$(median "$tmp/loaded.$l")
 		m=$(median "$tmp/module.$l")
-		awk -v l="$l" -v n="${N[$l]}" -v b="$b" -v i="$i" -v m="$m" 'BEGIN {
-			printf "%-8s %-8d %8.3f  %10.3f  %6.4f   %19.3f  %6.4f  %+6.2f%%\n",
-				l, n, b, i, i / b, m, m / b, (m / b - 1) * 100 }'
+		ri=$(ratios "base.$l" "loaded.$l")
+		rm=$(ratios "base.$l" "module.$l")
+		awk -v l="$l" -v n="${N[$l]}" -v b="$b" -v i="$i" -v m="$m" \
+		    -v ri="$ri" -v rm="$rm" 'BEGIN {
+			printf "%-8s %-8d %8.3f  %10.3f  %6.3f   %19.3f  %6.3f  %+6.1f%%\n",
+				l, n, b, i, ri, m, rm, (rm - 1) * 100 }'
 	done
 } >"$tmp/table"
 
