@@ -122,6 +122,7 @@ struct iotsec_rec *iotsec_rec_begin(unsigned int type, size_t max)
 	r->busy = 1;
 	barrier();
 
+	/* Pairs with the worker's release: it is done with what it freed. */
 	used = r->head - smp_load_acquire(&r->tail);
 	off = r->head & (r->size - 1);
 	to_end = r->size - off;
@@ -174,6 +175,7 @@ void iotsec_rec_commit(struct iotsec_rec *rec)
 	u32 used;
 
 	rec->len = round_up(sizeof(*rec) + rec_used(rec), 8);
+	/* Publish the record: pairs with the worker's acquire of head. */
 	smp_store_release(&r->head, r->pend + rec->len);
 	barrier();
 	r->busy = 0;
@@ -282,6 +284,7 @@ struct iotsec_rec *iotsec_buffer_peek(void)
 		struct iotsec_rec *rec;
 
 		for (;;) {
+			/* Pairs with the release in iotsec_rec_commit(). */
 			u32 head = smp_load_acquire(&r->head);
 
 			if (r->tail == head) {
@@ -292,6 +295,7 @@ struct iotsec_rec *iotsec_buffer_peek(void)
 						    (r->tail & (r->size - 1)));
 			if (rec->type != IOTSEC_EVENT_UNSPEC)
 				break;
+			/* Hand the padding back: pairs with the producer. */
 			smp_store_release(&r->tail, r->tail + rec->len);
 		}
 		if (rec && (!best || rec->time_ns < best->time_ns)) {
@@ -304,6 +308,7 @@ struct iotsec_rec *iotsec_buffer_peek(void)
 
 void iotsec_buffer_consume(struct iotsec_rec *rec)
 {
+	/* Done reading: pairs with the acquire in iotsec_rec_begin(). */
 	smp_store_release(&peeked->tail, peeked->tail + rec->len);
 	peeked = NULL;
 }

@@ -10,12 +10,9 @@
 #include <linux/capability.h>
 #include <linux/ptrace.h>
 #include <linux/sched.h>
-#include <linux/version.h>
 #include <net/netlink.h>
 
-#if LINUX_VERSION_CODE < KERNEL_VERSION(5, 10, 0)
-#error "iotsec needs Linux 5.10 or newer"
-#endif
+/* Kbuild refuses kernels older than 5.10. */
 
 /*
  * Since 6.1 generic netlink validates strictly only the operations at or

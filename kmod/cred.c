@@ -23,7 +23,7 @@ static void ids(const struct cred *c, u32 *out)
 static int commit_creds_pre(struct kprobe *p, struct pt_regs *regs)
 {
 	const struct cred *new = (const struct cred *)iotsec_arg(regs, 0);
-	const struct cred *old = current->real_cred;
+	const struct cred *old = current_real_cred();
 	struct iotsec_rec *rec;
 	u64 gained;
 

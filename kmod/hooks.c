@@ -18,9 +18,16 @@ static struct iotsec_hook_set *sets[] = {
 
 static u32 caps, missing;
 
-#define for_each_hook(h, s, i) \
-	for (s = 0; s < ARRAY_SIZE(sets); s++) \
-		for (i = 0, h = sets[s]->hooks; i < sets[s]->n; i++, h++)
+static const char *hook_name(const struct iotsec_hook *h)
+{
+	switch (h->kind) {
+	case IOTSEC_HOOK_KPROBE:
+		return h->kp.symbol_name;
+	case IOTSEC_HOOK_KRETPROBE:
+		return h->rp.kp.symbol_name;
+	}
+	return h->name;
+}
 
 struct tp_lookup {
 	const char *name;
@@ -37,7 +44,7 @@ static void tp_match(struct tracepoint *tp, void *priv)
 
 static int hook_place(struct iotsec_hook *h)
 {
-	struct tp_lookup l = { .name = h->name };
+	struct tp_lookup l = { .name = hook_name(h) };
 
 	switch (h->kind) {
 	case IOTSEC_HOOK_TP:
@@ -78,16 +85,19 @@ int iotsec_hooks_init(void)
 	unsigned int s, i;
 	int ret;
 
-	for_each_hook(h, s, i) {
-		ret = hook_place(h);
-		if (ret) {
-			pr_info("iotsec: no hook on %s (%d): %s events limited\n",
-				h->name, ret, h->name);
-			missing |= IOTSEC_EVENT_BIT(h->type);
-			continue;
+	for (s = 0; s < ARRAY_SIZE(sets); s++) {
+		for (i = 0; i < sets[s]->n; i++) {
+			h = &sets[s]->hooks[i];
+			ret = hook_place(h);
+			if (ret) {
+				pr_info("iotsec: cannot hook %s (%d)\n",
+					hook_name(h), ret);
+				missing |= IOTSEC_EVENT_BIT(h->type);
+				continue;
+			}
+			h->placed = true;
+			caps |= IOTSEC_EVENT_BIT(h->type);
 		}
-		h->placed = true;
-		caps |= IOTSEC_EVENT_BIT(h->type);
 	}
 	return 0;
 }
@@ -97,9 +107,13 @@ void iotsec_hooks_exit(void)
 	struct iotsec_hook *h;
 	unsigned int s, i;
 
-	for_each_hook(h, s, i)
-		if (h->placed)
-			hook_remove(h);
+	for (s = 0; s < ARRAY_SIZE(sets); s++) {
+		for (i = 0; i < sets[s]->n; i++) {
+			h = &sets[s]->hooks[i];
+			if (h->placed)
+				hook_remove(h);
+		}
+	}
 	/* No probe of ours runs any more once this returns. */
 	tracepoint_synchronize_unregister();
 	caps = 0;

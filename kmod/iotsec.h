@@ -155,7 +155,7 @@ enum iotsec_hook_kind {
 };
 
 struct iotsec_hook {
-	const char *name;
+	const char *name;	/* tracepoint; kprobes have their symbol */
 	u8 type;
 	u8 kind;
 	bool placed;
@@ -169,10 +169,10 @@ struct iotsec_hook {
 	{ .name = _name, .type = _type, .kind = IOTSEC_HOOK_TP, \
 	  .probe = _probe }
 #define IOTSEC_KPROBE(_sym, _type, _pre) \
-	{ .name = _sym, .type = _type, .kind = IOTSEC_HOOK_KPROBE, \
+	{ .type = _type, .kind = IOTSEC_HOOK_KPROBE, \
 	  .kp = { .symbol_name = _sym, .pre_handler = _pre } }
 #define IOTSEC_KRETPROBE(_sym, _type, _entry, _ret, _data) \
-	{ .name = _sym, .type = _type, .kind = IOTSEC_HOOK_KRETPROBE, \
+	{ .type = _type, .kind = IOTSEC_HOOK_KRETPROBE, \
 	  .rp = { .kp.symbol_name = _sym, .entry_handler = _entry, \
 		  .handler = _ret, .data_size = _data } }
 

@@ -39,9 +39,15 @@
  *    IOTSEC_A_EVENT_MASK: u32, bits (1 << enum iotsec_event_type), only
  *                         bits in IOTSEC_EVENT_MASK_ALL
  *    IOTSEC_A_EXCLUDE: NLA_NESTED, the whole list of excluded processes
+ *                      (an empty nest clears it; libnl's nla_nest_end()
+ *                      drops empty nests: send nla_put(msg, attr |
+ *                      NLA_F_NESTED, 0, NULL) instead)
  *       IOTSEC_LA_TGID: u32, repeated, at most IOTSEC_EXCLUDE_MAX
  *    IOTSEC_A_WATCH: NLA_NESTED, the whole list of watched paths, each
- *                    resolved by the kernel when set (ENOENT if missing)
+ *                    resolved by the kernel when set (ENOENT if missing;
+ *                    empty nest: none). A file matches by inode (a file
+ *                    replaced by rename is no longer the one watched); a
+ *                    directory covers the entries directly in it.
  *       IOTSEC_LA_PATH: string, repeated, at most IOTSEC_WATCH_MAX
  *    IOTSEC_A_ARGV_MAX: u32, bytes of argv kept per exec event,
  *                       IOTSEC_ARGV_MAX_MIN .. IOTSEC_ARGV_MAX_MAX
@@ -101,6 +107,18 @@
  *             parent that will trace, the result the security check's)
  *    FILE:    PATH string, FILE_OP u32 (enum iotsec_file_op),
  *             NEW_PATH string (rename only)
+ *
+ * When events are taken: EXEC after a successful execve, with the ids the
+ * program runs with; EXIT when the last thread of a process ends; CONNECT
+ * when connect(2) returns (a non-blocking TCP connect reports
+ * -EINPROGRESS; FAMILY is the destination's, so an IPv4 destination on a
+ * dual-stack socket has 4-byte addresses); ACCEPT when accept(2) returns a
+ * connection; LISTEN when listen(2) succeeds; CRED when a task installs
+ * credentials whose ids differ or that gain effective capabilities; MODULE
+ * when a load attempt returns; PTRACE when the attach returns; FILE when
+ * the operation is attempted (before the kernel decides). Events of one
+ * batch are in timestamp order; paths longer than 1023 bytes are sent as
+ * "".
  */
 #ifndef _UAPI_IOTSEC_H
 #define _UAPI_IOTSEC_H
@@ -120,6 +138,7 @@ enum iotsec_cmd {
 	IOTSEC_CMD_EVENTS,
 	__IOTSEC_CMD_MAX
 };
+
 #define IOTSEC_CMD_MAX (__IOTSEC_CMD_MAX - 1)
 
 enum iotsec_event_type {
@@ -136,6 +155,7 @@ enum iotsec_event_type {
 	IOTSEC_EVENT_FILE,
 	__IOTSEC_EVENT_MAX
 };
+
 #define IOTSEC_EVENT_MAX (__IOTSEC_EVENT_MAX - 1)
 #define IOTSEC_EVENT_BIT(t) (1U << (t))
 #define IOTSEC_EVENT_MASK_ALL \
@@ -162,6 +182,7 @@ enum iotsec_attr {
 	IOTSEC_A_BUFFER_BYTES,
 	__IOTSEC_A_MAX
 };
+
 #define IOTSEC_A_MAX (__IOTSEC_A_MAX - 1)
 
 /* Items of the IOTSEC_A_EXCLUDE and IOTSEC_A_WATCH lists. */
@@ -171,6 +192,7 @@ enum iotsec_list_attr {
 	IOTSEC_LA_PATH,
 	__IOTSEC_LA_MAX
 };
+
 #define IOTSEC_LA_MAX (__IOTSEC_LA_MAX - 1)
 
 enum iotsec_counter_attr {
@@ -182,6 +204,7 @@ enum iotsec_counter_attr {
 	IOTSEC_CA_PAD,
 	__IOTSEC_CA_MAX
 };
+
 #define IOTSEC_CA_MAX (__IOTSEC_CA_MAX - 1)
 
 enum iotsec_event_attr {
@@ -234,6 +257,7 @@ enum iotsec_event_attr {
 	IOTSEC_EA_PAD,
 	__IOTSEC_EA_MAX
 };
+
 #define IOTSEC_EA_MAX (__IOTSEC_EA_MAX - 1)
 
 enum iotsec_ptrace_mode {

@@ -121,4 +121,75 @@ TEST_F_TIMEOUT(acct, small_buffer_burst_of_execs, 300)
 	EXPECT_EQ(0, iotsec_test_unload());
 }
 
+static void run_true(void)
+{
+	pid_t pid = fork();
+
+	if (!pid) {
+		execl("/bin/true", "/bin/true", NULL);
+		_exit(127);
+	}
+	waitpid(pid, NULL, 0);
+}
+
+/*
+ * A consumer that does not read loses batches; they are counted as LOST
+ * for it alone, and the consumer that reads gets everything.
+ */
+TEST_F_TIMEOUT(acct, full_socket_loses_batches_counted, 300)
+{
+	struct iev_client slow, fast;
+	int tiny = 0, t, i;
+	long end;
+
+	ASSERT_EQ(0, iotsec_test_load("flush_ms=50"));
+	ASSERT_EQ(0, iev_open(&slow));
+	ASSERT_EQ(0, iev_open(&fast));
+	ASSERT_EQ(0, setsockopt(nl_socket_get_fd(slow.ev), SOL_SOCKET,
+				SO_RCVBUFFORCE, &tiny, sizeof(tiny)));
+
+	for (i = 0; i < 30; i++) {
+		run_true();
+		iev_poll(&fast, 0);
+		usleep(60000);	/* one batch per exec or so */
+	}
+	/* Room again: the next batch tells the slow consumer what it lost. */
+	iev_poll(&slow, 200);
+	end = iev_now_ms() + 20000;
+	do {
+		run_true();
+		iev_poll(&slow, 300);
+		iev_poll(&fast, 0);
+	} while (!(settled(&slow) && slow.cnt.lost[IOTSEC_EVENT_EXEC]) &&
+		 iev_now_ms() < end);
+
+	EXPECT_TRUE(slow.seq_gap);
+	EXPECT_LT(0, slow.cnt.lost[IOTSEC_EVENT_EXEC]);
+	for (t = 1; t < IEV_NTYPES; t++) {
+		EXPECT_EQ(slow.cnt.generated[t], slow.cnt.dropped[t] +
+			  slow.cnt.delivered[t] + slow.cnt.lost[t]);
+		EXPECT_EQ(slow.received[t], slow.cnt.delivered[t]);
+	}
+	TH_LOG("slow consumer: %llu exec delivered, %llu lost",
+	       (unsigned long long)slow.cnt.delivered[IOTSEC_EVENT_EXEC],
+	       (unsigned long long)slow.cnt.lost[IOTSEC_EVENT_EXEC]);
+
+	/* The reading consumer lost nothing. */
+	end = iev_now_ms() + 10000;
+	do
+		iev_poll(&fast, 300);
+	while (!settled(&fast) && iev_now_ms() < end);
+	for (t = 1; t < IEV_NTYPES; t++) {
+		EXPECT_EQ(0, fast.cnt.lost[t]);
+		EXPECT_EQ(0, fast.cnt.dropped[t]);
+		EXPECT_EQ(fast.cnt.generated[t], fast.cnt.delivered[t]);
+		EXPECT_EQ(fast.received[t], fast.cnt.delivered[t]);
+	}
+	EXPECT_FALSE(fast.seq_gap);
+
+	iev_close(&slow);
+	iev_close(&fast);
+	EXPECT_EQ(0, iotsec_test_unload());
+}
+
 TEST_HARNESS_MAIN

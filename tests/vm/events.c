@@ -73,6 +73,20 @@ static int wait_status(pid_t pid)
 	return status;
 }
 
+/* A number in a /proc file, as the u32 the kernel reports. */
+static uint32_t read_id(const char *path)
+{
+	unsigned long long v = 0;
+	FILE *f = fopen(path, "r");
+
+	if (f) {
+		if (fscanf(f, "%llu", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return (uint32_t)v;
+}
+
 /* The argv bytes the kernel should report: each argument and its NUL. */
 static size_t argv_bytes(char *const argv[], unsigned char *out)
 {
@@ -93,15 +107,18 @@ TEST_F_TIMEOUT(ev, exec_args_and_exit, 90)
 		"bad\xff\xfe\x80utf8", "", "last", NULL,
 	};
 	unsigned char want[512];
+	struct timespec t0, t1;
 	char exe[PATH_MAX];
 	const struct iev *e;
 	size_t n;
 	pid_t pid;
 
 	ASSERT_NE(NULL, realpath("/bin/true", exe));
+	clock_gettime(CLOCK_BOOTTIME, &t0);
 	pid = spawn(argv, "/tmp", 0);
 	ASSERT_LT(0, pid);
 	ASSERT_EQ(0, wait_status(pid));
+	clock_gettime(CLOCK_BOOTTIME, &t1);
 
 	e = iev_wait_for(&self->c, IOTSEC_EVENT_EXEC, pid, WAIT_MS);
 	ASSERT_NE(NULL, e);
@@ -120,7 +137,11 @@ TEST_F_TIMEOUT(ev, exec_args_and_exit, 90)
 	EXPECT_EQ(0, e->gid);
 	EXPECT_EQ(0, e->egid);
 	EXPECT_NE(0, e->seq);
-	EXPECT_NE(0, e->time_ns);
+	EXPECT_LT(e->cpu, sysconf(_SC_NPROCESSORS_CONF));
+	EXPECT_LE(t0.tv_sec * 1000000000ULL + t0.tv_nsec, e->time_ns);
+	EXPECT_GE(t1.tv_sec * 1000000000ULL + t1.tv_nsec, e->time_ns);
+	EXPECT_EQ(read_id("/proc/self/loginuid"), e->loginuid);
+	EXPECT_EQ(read_id("/proc/self/sessionid"), e->sessionid);
 
 	e = iev_wait_for(&self->c, IOTSEC_EVENT_EXIT, pid, WAIT_MS);
 	ASSERT_NE(NULL, e);
