@@ -109,12 +109,14 @@ else
 	# Sparse must have looked at every .c file, or the case proves nothing.
 	unchecked=
 	if make -C "$kdir" M="$tmp/sparse" C=2 modules >"$tmp/sparse.log" 2>&1; then
-		for c in "$top"/kmod/*.c; do
-			grep -q "CHECK .*/kmod/$(basename "$c")\$" "$tmp/sparse.log" ||
-				unchecked="$unchecked $(basename "$c")"
+		for c in $files; do
+			case $c in kmod/*.c) ;; *) continue ;; esac
+			grep -q "CHECK .*/$c\$" "$tmp/sparse.log" ||
+				unchecked="$unchecked $c"
 		done
 	fi
-	[ -z "$unchecked" ] || echo "sparse did not check:$unchecked" >>"$tmp/sparse.log"
+	[ -z "$unchecked" ] ||
+		echo "sparse did not check (warning): $unchecked" >>"$tmp/sparse.log"
 	if [ -z "$unchecked" ] && grep -q ' CHECK ' "$tmp/sparse.log" &&
 	   [ -z "$(noisy "$tmp/sparse.log")" ]; then
 		ok "sparse (make C=2) against $(basename "$kdir"): no warnings"
