@@ -265,6 +265,7 @@ void iotsec_buffer_counters(struct iotsec_counters *c)
 			c->dropped[t] += local64_read(&r->dropped[t]);
 		}
 	}
+	iotsec_hooks_missed(c);
 }
 
 static struct iotsec_ring *peeked;

@@ -32,8 +32,17 @@
 #define IOTSEC_POLICY_MASK(tp, mask) { .type = tp }
 #endif
 
-/* The Nth argument of the probed function, in a kprobe handler. */
+/*
+ * The Nth argument (N < 4) of the probed function, in a kprobe handler.
+ * 32-bit ARM has no regs_get_kernel_argument(): arguments are in r0-r3.
+ */
+#if defined(IOTSEC_HAVE_REGS_ARG)
 #define iotsec_arg(regs, n) regs_get_kernel_argument(regs, n)
+#elif defined(CONFIG_ARM)
+#define iotsec_arg(regs, n) ((regs)->uregs[n])
+#else
+#error "iotsec: no way to read kprobe arguments on this architecture"
+#endif
 
 /* kernel_cap_t became a single u64 in 6.3. */
 static inline u64 iotsec_cap_u64(kernel_cap_t c)

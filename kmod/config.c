@@ -77,6 +77,7 @@ void iotsec_config_set_active(bool on)
 {
 	mutex_lock(&config_lock);
 	active = on;
+	iotsec_hooks_set_active(on);
 	WRITE_ONCE(iotsec_active_mask, on ? config_cur()->mask : 0);
 	mutex_unlock(&config_lock);
 }

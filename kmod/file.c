@@ -79,6 +79,18 @@ static int truncate_pre(struct kprobe *p, struct pt_regs *regs)
 	return 0;
 }
 
+/* Since 6.2, ftruncate(2) and open(O_TRUNC) check here instead. */
+static int file_truncate_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	struct file *file = (struct file *)iotsec_arg(regs, 0);
+
+	if (!file_hooks_on() || !dentry_watched(file->f_path.dentry) ||
+	    !not_excluded())
+		return 0;
+	file_event(IOTSEC_FILE_TRUNCATE, &file->f_path, NULL, NULL, NULL);
+	return 0;
+}
+
 static int unlink_pre(struct kprobe *p, struct pt_regs *regs)
 {
 	const struct path *dir = (const struct path *)iotsec_arg(regs, 0);
@@ -112,6 +124,10 @@ static struct iotsec_hook hooks[] = {
 	IOTSEC_KPROBE("security_file_open", IOTSEC_EVENT_FILE, file_open_pre),
 	IOTSEC_KPROBE("security_path_truncate", IOTSEC_EVENT_FILE,
 		      truncate_pre),
+	{ .type = IOTSEC_EVENT_FILE, .kind = IOTSEC_HOOK_KPROBE,
+	  .optional = true,
+	  .kp = { .symbol_name = "security_file_truncate",
+		  .pre_handler = file_truncate_pre } },
 	IOTSEC_KPROBE("security_path_unlink", IOTSEC_EVENT_FILE, unlink_pre),
 	IOTSEC_KPROBE("security_path_rename", IOTSEC_EVENT_FILE, rename_pre),
 };

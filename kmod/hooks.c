@@ -5,6 +5,7 @@
  * as a missing capability; the module works with what it has.
  */
 #include <linux/kprobes.h>
+#include <linux/mutex.h>
 #include <linux/string.h>
 #include <linux/tracepoint.h>
 
@@ -17,6 +18,17 @@ static struct iotsec_hook_set *sets[] = {
 };
 
 static u32 caps, missing;
+
+/*
+ * A kretprobe with all its instances in use, or a kprobe hit while another
+ * probe runs on the CPU, misses its event. The kernel counts those misses;
+ * they are added to GENERATED and DROPPED for the hook's type, counting
+ * only the misses while somebody is subscribed, like every other event.
+ */
+static DEFINE_MUTEX(missed_lock);
+static bool missed_active;
+static u64 missed_base[IOTSEC_NR_TYPES];
+static u64 missed_acc[IOTSEC_NR_TYPES];
 
 static const char *hook_name(const struct iotsec_hook *h)
 {
@@ -79,6 +91,61 @@ static void hook_remove(struct iotsec_hook *h)
 	h->placed = false;
 }
 
+static void missed_now(u64 *m)
+{
+	struct iotsec_hook *h;
+	unsigned int s, i;
+
+	memset(m, 0, sizeof(u64) * IOTSEC_NR_TYPES);
+	for (s = 0; s < ARRAY_SIZE(sets); s++) {
+		for (i = 0; i < sets[s]->n; i++) {
+			h = &sets[s]->hooks[i];
+			if (!h->placed)
+				continue;
+			if (h->kind == IOTSEC_HOOK_KPROBE)
+				m[h->type] += READ_ONCE(h->kp.nmissed);
+			else if (h->kind == IOTSEC_HOOK_KRETPROBE)
+				m[h->type] += READ_ONCE(h->rp.nmissed) +
+					      READ_ONCE(h->rp.kp.nmissed);
+		}
+	}
+}
+
+void iotsec_hooks_set_active(bool on)
+{
+	u64 now[IOTSEC_NR_TYPES];
+	int t;
+
+	mutex_lock(&missed_lock);
+	missed_now(now);
+	for (t = 0; t < IOTSEC_NR_TYPES; t++) {
+		if (on)
+			missed_base[t] = now[t];
+		else if (missed_active && now[t] >= missed_base[t])
+			missed_acc[t] += now[t] - missed_base[t];
+	}
+	missed_active = on;
+	mutex_unlock(&missed_lock);
+}
+
+/* Add the events the hooks missed while somebody listened to C. */
+void iotsec_hooks_missed(struct iotsec_counters *c)
+{
+	u64 now[IOTSEC_NR_TYPES], n;
+	int t;
+
+	mutex_lock(&missed_lock);
+	missed_now(now);
+	for (t = 0; t < IOTSEC_NR_TYPES; t++) {
+		n = missed_acc[t];
+		if (missed_active && now[t] >= missed_base[t])
+			n += now[t] - missed_base[t];
+		c->generated[t] += n;
+		c->dropped[t] += n;
+	}
+	mutex_unlock(&missed_lock);
+}
+
 int iotsec_hooks_init(void)
 {
 	struct iotsec_hook *h;
@@ -90,6 +157,8 @@ int iotsec_hooks_init(void)
 			h = &sets[s]->hooks[i];
 			ret = hook_place(h);
 			if (ret) {
+				if (h->optional)
+					continue;
 				pr_info("iotsec: cannot hook %s (%d)\n",
 					hook_name(h), ret);
 				missing |= IOTSEC_EVENT_BIT(h->type);

@@ -158,6 +158,7 @@ struct iotsec_hook {
 	const char *name;	/* tracepoint; kprobes have their symbol */
 	u8 type;
 	u8 kind;
+	bool optional;		/* not on every kernel: no missing capability */
 	bool placed;
 	void *probe;		/* tracepoint probe */
 	struct tracepoint *tp;
@@ -189,6 +190,8 @@ int iotsec_hooks_init(void);
 void iotsec_hooks_exit(void);
 u32 iotsec_hooks_caps(void);
 u32 iotsec_hooks_missing(void);
+void iotsec_hooks_set_active(bool on);
+void iotsec_hooks_missed(struct iotsec_counters *c);
 
 /* netlink.c */
 int iotsec_netlink_init(void);

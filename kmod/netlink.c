@@ -454,7 +454,7 @@ bool iotsec_netlink_flush(void)
 	}
 	more = nr_consumers > 0;
 	mutex_unlock(&consumers_lock);
-	kfree_skb(events);
+	consume_skb(events);
 	return more;
 }
 
