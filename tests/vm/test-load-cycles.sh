@@ -93,6 +93,8 @@ for i in $(seq 1 "$cycles"); do
 		break
 	fi
 	unloaded=$((unloaded + 1))
+	# Progress, so that a guest that dies mid-run leaves a trace here.
+	[ $((i % 10)) != 0 ] || echo "# cycle $i done"
 done
 [ -z "$fail" ] || echo "# $fail"
 echo "# cycles: $loaded loaded, $subscribed with the consumer subscribed, $unloaded unloaded"
