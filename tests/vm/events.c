@@ -777,4 +777,52 @@ TEST_F_TIMEOUT(ev, fork_only_when_enabled, 90)
 			       &(struct iev_key){ IOTSEC_EVENT_FORK, getpid() }));
 }
 
+/* GENERATED for TYPE in the global counters of GET_STATS. */
+static uint64_t stats_generated(struct iev_client *c, int type)
+{
+	struct nlattr *tb[IOTSEC_A_MAX + 1], *one, *ca[IOTSEC_CA_MAX + 1];
+	unsigned char *buf = NULL;
+	uint64_t n = (uint64_t)-1;
+	int rem;
+
+	if (request(c, IOTSEC_CMD_GET_STATS, tb, &buf) || !tb[IOTSEC_A_COUNTERS])
+		goto out;
+	nla_for_each_nested(one, tb[IOTSEC_A_COUNTERS], rem) {
+		if (nla_type(one) != type)
+			continue;
+		nla_parse_nested(ca, IOTSEC_CA_MAX, one, NULL);
+		n = IEV_U64(ca, IOTSEC_CA_GENERATED);
+	}
+out:
+	free(buf);
+	return n;
+}
+
+TEST_F_TIMEOUT(ev, unsubscribed_gets_nothing_and_nothing_is_recorded, 90)
+{
+	char *argv[] = { "/bin/true", NULL };
+	struct nl_msg *msg;
+	uint64_t before;
+	pid_t pid;
+
+	pid = spawn(argv, NULL, 0);
+	ASSERT_EQ(0, wait_status(pid));
+	ASSERT_NE(NULL, iev_wait_for(&self->c, IOTSEC_EVENT_EXEC, pid, WAIT_MS));
+
+	msg = iev_msg(&self->c, IOTSEC_CMD_UNSUBSCRIBE);
+	ASSERT_EQ(0, iev_send(self->c.ev, msg));
+	iev_poll(&self->c, 300);
+	before = stats_generated(&self->c, IOTSEC_EVENT_EXEC);
+	ASSERT_NE((uint64_t)-1, before);
+	self->c.batches = 0;
+
+	pid = spawn(argv, NULL, 0);
+	ASSERT_EQ(0, wait_status(pid));
+	EXPECT_EQ(0, iev_poll(&self->c, 1000));
+	EXPECT_EQ(before, stats_generated(&self->c, IOTSEC_EVENT_EXEC));
+	/* Unsubscribing twice: not subscribed. */
+	msg = iev_msg(&self->c, IOTSEC_CMD_UNSUBSCRIBE);
+	EXPECT_EQ(-ENOENT, iev_send(self->c.ev, msg));
+}
+
 TEST_HARNESS_MAIN
