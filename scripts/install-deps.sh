@@ -10,6 +10,7 @@ PKGS="
 build-essential make gcc clang llvm libclang-rt-14-dev pkg-config
 bc bison flex libelf-dev kmod cpio xz-utils busybox-static
 linux-headers-amd64 linux-image-amd64 linux-source-6.1
+linux-headers-cloud-amd64 linux-headers-rt-amd64
 sparse dkms
 libnl-3-dev libnl-genl-3-dev libmosquitto-dev mosquitto-dev libssl-dev libyaml-dev
 libjson-c-dev

@@ -174,7 +174,9 @@ output=$out/output.log
 	fi
 } >"$out/cmd.sh"
 
-qemu=(qemu-system-x86_64 -machine q35 -accel tcg,thread=multi -cpu max
+# LAB_ACCEL=tcg,thread=single tells a multi-threaded TCG artefact (code
+# patched on one vCPU, stale on the other) from a real kernel problem.
+qemu=(qemu-system-x86_64 -machine q35 -accel "${LAB_ACCEL:-tcg,thread=multi}" -cpu max
       -smp "$smp" -m "$mem" -nodefaults -no-user-config -display none
       -no-reboot -nic none
       -device virtio-rng-pci

@@ -1,0 +1,16 @@
+# SPDX-License-Identifier: MIT
+#
+# Helper programs the VM tests and benchmarks run (tests/tools/*.c): a
+# consumer of the family and the load generators. Built into
+# $(BUILD)/tests/tools/, outside tests/vm/, so the VM runner does not take
+# them for tests.
+TEST_TOOLS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/tools/*.c))
+
+.PHONY: test-tools
+test-tools: $(TEST_TOOLS)
+tests: test-tools
+
+$(BUILD)/tests/tools/%: tests/tools/%.c tests/lib/iotsec-raw.h
+	$(quiet) CC-TOOL $@
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -Itests -o $@ $<

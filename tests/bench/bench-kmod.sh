@@ -1,0 +1,173 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# The module's overhead on the three loops it touches most, measured in
+# one boot of the lab (run by `make bench-kmod`, not a test):
+#
+#   round r:  [base]    without the module      exec, connect, open loops
+#             [loaded]  module loaded, nobody subscribed (hooks in place,
+#                       nothing recorded)        exec, connect, open loops
+#             [module]  module + iotsec-consume --mask all (every event on,
+#                       batches drained)         exec, connect, open loops
+#   (the order rotates from round to round, to spread drift over all)
+#
+# Medians over the rounds, the medians of the per-round ratios to base
+# (robust against the drift of a shared machine), and the ratios of the
+# fastest runs (interference only ever adds time, so the minimum is the
+# closest to the loop's own cost). Then the kernel
+# memory the module holds at default settings: its GET_STATS figure
+# (IOTSEC_A_MEMORY, when reported), its /proc/modules size, and the rise
+# of Slab, Percpu and VmallocUsed in /proc/meminfo across insmod and
+# across a consumer subscribing.
+#
+# BENCH_ROUNDS, BENCH_EXEC, BENCH_CONNECT, BENCH_OPEN change the figures.
+set -eu
+
+tools=$IOTSEC_BUILD/tests/tools
+ko=$IOTSEC_KO
+# Many short rounds: on a shared machine the load of others comes and goes
+# within minutes, and the modes of one round are only seconds apart.
+rounds=${BENCH_ROUNDS:-15}
+declare -A N=([exec]=${BENCH_EXEC:-40} [connect]=${BENCH_CONNECT:-1000}
+	      [open]=${BENCH_OPEN:-20000})
+loops="exec connect open"
+out=${LAB_OUT:-/tmp}
+tmp=$(mktemp -d /tmp/iotsec-bench.XXXXXX)
+consumer=
+
+cleanup() {
+	[ -z "$consumer" ] || kill "$consumer" 2>/dev/null || true
+	wait 2>/dev/null || true
+	if grep -q '^iotsec ' /proc/modules; then
+		rmmod iotsec || true
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+wait_for() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ $SECONDS -lt $end ] || return 1
+		sleep 0.05
+	done
+}
+
+consumer_ready() { grep -q '^ready' "$tmp/consumer.out"; }
+
+start_module() {
+	insmod "$ko"
+	"$tools/iotsec-consume" --mask all >"$tmp/consumer.out" 2>"$tmp/consumer.err" &
+	consumer=$!
+	wait_for 20 consumer_ready || { echo "bench: consumer not ready" >&2; cat "$tmp/consumer.err" >&2; exit 1; }
+}
+
+stop_module() {
+	kill "$consumer"
+	wait "$consumer" || true
+	consumer=
+	echo "# consumer: $(tail -n 1 "$tmp/consumer.out") $(cat "$tmp/consumer.err")"
+	rmmod iotsec
+}
+
+# run_loops MODE ROUND: one timing per loop into $tmp/MODE.LOOP
+run_loops() {
+	local l t
+	for l in $loops; do
+		t=$("$tools/loadgen" "$l" "${N[$l]}")
+		echo "$t" >>"$tmp/$1.$l"
+		printf '#   round %d %-7s %-8s %8.3f s\n' "$2" "$1" "$l" "$t"
+	done
+}
+
+median() { sort -g "$1" | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+meminfo() { awk -v k="$1:" '$1 == k { print $2 }' /proc/meminfo; }
+memsnap() { echo "$(meminfo Slab) $(meminfo Percpu) $(meminfo VmallocUsed)"; }
+
+echo "# iotsec kernel module benchmark: $(uname -r), $(nproc) CPUs, $rounds rounds"
+echo "# loops: exec ${N[exec]} x fork+exec /bin/true; connect ${N[connect]} x TCP connect+accept on 127.0.0.1; open ${N[open]} x open(O_WRONLY)+close of unwatched files"
+
+# Warm up caches once, untimed.
+for l in $loops; do "$tools/loadgen" "$l" $((N[$l] / 4)) >/dev/null; done
+
+orders=("base loaded module" "module base loaded" "loaded module base")
+for r in $(seq 1 "$rounds"); do
+	for mode in ${orders[$(((r - 1) % 3))]}; do
+		case $mode in
+		module)
+			start_module
+			run_loops module "$r"
+			stop_module
+			;;
+		loaded)
+			insmod "$ko"
+			run_loops loaded "$r"
+			rmmod iotsec
+			;;
+		base)
+			run_loops base "$r"
+			;;
+		esac
+	done
+done
+
+# ratios A B: per-round ratio of B to A (same round, minutes apart at most)
+ratios() { paste "$tmp/$1" "$tmp/$2" | awk '{ print $2 / $1 }' >"$tmp/r.$1.$2"; median "$tmp/r.$1.$2"; }
+minimum() { sort -g "$1" | head -n 1; }
+{
+	echo "medians over $rounds rounds; ratio = median of the per-round ratios to base;"
+	echo "min ratio = ratio of the fastest runs"
+	echo "loop     n        base (s)  loaded (s)  ratio  min ratio   module+consumer (s)  ratio  min ratio"
+	for l in $loops; do
+		b=$(median "$tmp/base.$l")
+		i=$(median "$tmp/loaded.$l")
+		m=$(median "$tmp/module.$l")
+		ri=$(ratios "base.$l" "loaded.$l")
+		rm=$(ratios "base.$l" "module.$l")
+		bmin=$(minimum "$tmp/base.$l")
+		imin=$(minimum "$tmp/loaded.$l")
+		mmin=$(minimum "$tmp/module.$l")
+		awk -v l="$l" -v n="${N[$l]}" -v b="$b" -v i="$i" -v m="$m" \
+		    -v ri="$ri" -v rm="$rm" -v bmin="$bmin" -v imin="$imin" \
+		    -v mmin="$mmin" 'BEGIN {
+			printf "%-8s %-8d %8.3f  %10.3f  %5.3f  %9.3f   %19.3f  %5.3f  %9.3f\n",
+				l, n, b, i, ri, imin / bmin, m, rm, mmin / bmin }'
+	done
+} >"$tmp/table"
+
+# Memory at default settings: idle after insmod, then with a consumer.
+sync
+echo 3 >/proc/sys/vm/drop_caches
+before=$(memsnap)
+insmod "$ko"
+after_load=$(memsnap)
+modsize=$(awk '$1 == "iotsec" { print $2 }' /proc/modules)
+stats_idle=$("$tools/iotsec-consume" --stats || echo "GET_STATS failed")
+"$tools/iotsec-consume" >"$tmp/consumer.out" 2>"$tmp/consumer.err" &
+consumer=$!
+wait_for 20 consumer_ready || true
+after_sub=$(memsnap)
+stats_sub=$("$tools/iotsec-consume" --stats || echo "GET_STATS failed")
+kill "$consumer"
+wait "$consumer" || true
+consumer=
+rmmod iotsec
+delta() { # delta "a b c" "x y z" → "x-a y-b z-c" in kB
+	echo "$1 $2" | awk '{ printf "Slab %+d kB, Percpu %+d kB, VmallocUsed %+d kB", $4 - $1, $5 - $2, $6 - $3 }'
+}
+
+{
+	echo
+	echo "memory at default settings:"
+	echo "  /proc/modules size: ${modsize} bytes (module text and data)"
+	echo "  GET_STATS after insmod:            $stats_idle"
+	echo "  GET_STATS with a consumer:         $stats_sub"
+	echo "  /proc/meminfo across insmod:       $(delta "$before" "$after_load")"
+	echo "  /proc/meminfo across subscribing:  $(delta "$after_load" "$after_sub")"
+} >>"$tmp/table"
+
+echo
+cat "$tmp/table"
+cp "$tmp/table" "$out/bench-kmod.txt"
