@@ -163,6 +163,15 @@ static int parse_watch(struct config *c, const struct nlattr *list,
 			NL_SET_ERR_MSG_ATTR(extack, a, "too many watched paths");
 			return -E2BIG;
 		}
+		/*
+		 * A relative path (or "") would resolve against the caller's
+		 * working directory and watch something it did not name.
+		 */
+		if (*(const char *)nla_data(a) != '/') {
+			NL_SET_ERR_MSG_ATTR(extack, a,
+					    "watched paths must be absolute");
+			return -EINVAL;
+		}
 		name = kstrdup(nla_data(a), GFP_KERNEL);
 		if (!name)
 			return -ENOMEM;

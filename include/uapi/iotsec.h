@@ -48,7 +48,8 @@
  *                    empty nest: none). A file matches by inode (a file
  *                    replaced by rename is no longer the one watched); a
  *                    directory covers the entries directly in it.
- *       IOTSEC_LA_PATH: string, repeated, at most IOTSEC_WATCH_MAX
+ *       IOTSEC_LA_PATH: string, an absolute path (EINVAL otherwise),
+ *                       repeated, at most IOTSEC_WATCH_MAX
  *    IOTSEC_A_ARGV_MAX: u32, bytes of argv kept per exec event,
  *                       IOTSEC_ARGV_MAX_MIN .. IOTSEC_ARGV_MAX_MAX
  *
