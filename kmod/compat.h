@@ -8,6 +8,8 @@
 #define _IOTSEC_COMPAT_H
 
 #include <linux/capability.h>
+#include <linux/dcache.h>
+#include <linux/fs.h>
 #include <linux/ptrace.h>
 #include <linux/sched.h>
 #include <net/netlink.h>
@@ -62,6 +64,23 @@ static inline bool iotsec_in_execve(struct task_struct *task)
 #else
 	return false;
 #endif
+}
+
+/*
+ * FILE is a stacking filesystem's internal open of the real file behind a
+ * file the user opened (overlayfs, later also FUSE passthrough); the
+ * user's own open was seen already. Since 6.5 such files carry
+ * FMODE_BACKING (and since 6.8 their f_path is the real path). Before,
+ * overlayfs opened them with open_with_fake_path(): the overlay's path over
+ * the real inode, so the path's inode is not the file's.
+ */
+static inline bool iotsec_file_is_backing(const struct file *file)
+{
+#ifdef FMODE_BACKING
+	if (file->f_mode & FMODE_BACKING)
+		return true;
+#endif
+	return d_inode(file->f_path.dentry) != file_inode(file);
 }
 
 #endif /* _IOTSEC_COMPAT_H */

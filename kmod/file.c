@@ -4,6 +4,15 @@
  * A watched file matches by inode; a watched directory covers the entries
  * directly in it, which also catches a file replaced by rename. Hooks
  * return at once while no path is watched.
+ *
+ * On overlayfs the hooks see the overlay's paths and inodes, which the
+ * watches were resolved to, once per user operation: the real upper and
+ * lower files are reached below the security_path_* hooks (vfs_rename(),
+ * vfs_unlink(), notify_change()), except for opens. Overlayfs opens the
+ * real file for every file opened on it, and copy-up opens its temporary
+ * copy in the work directory; the former is skipped here, the latter is
+ * outside any watched directory unless the work directory itself is
+ * watched.
  */
 #include <linux/dcache.h>
 #include <linux/fs.h>
@@ -61,6 +70,8 @@ static int file_open_pre(struct kprobe *p, struct pt_regs *regs)
 	struct file *file = (struct file *)iotsec_arg(regs, 0);
 
 	if (!file_hooks_on() || !(file->f_mode & FMODE_WRITE))
+		return 0;
+	if (iotsec_file_is_backing(file))
 		return 0;
 	if (!dentry_watched(file->f_path.dentry) || !not_excluded())
 		return 0;

@@ -12,7 +12,9 @@
 #include <grp.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -572,53 +574,77 @@ static bool match_file_last(const struct iev *e, const void *arg)
 	       !strcmp(e->path, arg);
 }
 
-TEST_F_TIMEOUT(ev, watched_paths_only, 90)
+static bool exists(const char *path)
 {
-	const char *watch[] = { "/tmp/iotsec-w/f", "/tmp/iotsec-wd" };
+	return !access(path, F_OK);
+}
+
+/*
+ * Watch BASE/iotsec-w/f and the directory BASE/iotsec-wd, change them and
+ * the unwatched BASE/iotsec-u: exactly one event per change of a watched
+ * path, with its path, and nothing else. Files already there (the lower
+ * layer of an overlay) are used as they are: the changes copy them up.
+ */
+static void watch_case(struct __test_metadata *_metadata,
+		       struct iev_client *c, const char *base)
+{
+	char w[128], f[128], f2[128], wd[128], h[128], u[128], g[128], g2[128];
+	const char *watch[] = { f, wd };
 	struct {
 		uint32_t op;
 		const char *path, *new_path;
 	} want[] = {
-		{ IOTSEC_FILE_WRITE, "/tmp/iotsec-w/f", "" },
-		{ IOTSEC_FILE_TRUNCATE, "/tmp/iotsec-w/f", "" },
-		{ IOTSEC_FILE_RENAME, "/tmp/iotsec-w/f", "/tmp/iotsec-w/f2" },
-		{ IOTSEC_FILE_UNLINK, "/tmp/iotsec-w/f2", "" },
-		{ IOTSEC_FILE_WRITE, "/tmp/iotsec-wd/h", "" },
-		{ IOTSEC_FILE_UNLINK, "/tmp/iotsec-wd/h", "" },
+		{ IOTSEC_FILE_WRITE, f, "" },
+		{ IOTSEC_FILE_TRUNCATE, f, "" },
+		{ IOTSEC_FILE_RENAME, f, f2 },
+		{ IOTSEC_FILE_UNLINK, f2, "" },
+		{ IOTSEC_FILE_WRITE, h, "" },
+		{ IOTSEC_FILE_UNLINK, h, "" },
 	};
 	size_t i, n = 0;
 	int fd;
 
-	mkdir("/tmp/iotsec-w", 0755);
-	mkdir("/tmp/iotsec-wd", 0755);
-	mkdir("/tmp/iotsec-u", 0755);
-	ASSERT_EQ(0, touch("/tmp/iotsec-w/f"));
-	ASSERT_EQ(0, touch("/tmp/iotsec-u/g"));
-	EXPECT_EQ(-ENOENT, iev_config(&self->c, -1, -1, NULL, -1,
+	ASSERT_GT(100, strlen(base));
+	snprintf(w, sizeof(w), "%.100s/iotsec-w", base);
+	snprintf(f, sizeof(f), "%.100s/iotsec-w/f", base);
+	snprintf(f2, sizeof(f2), "%.100s/iotsec-w/f2", base);
+	snprintf(wd, sizeof(wd), "%.100s/iotsec-wd", base);
+	snprintf(h, sizeof(h), "%.100s/iotsec-wd/h", base);
+	snprintf(u, sizeof(u), "%.100s/iotsec-u", base);
+	snprintf(g, sizeof(g), "%.100s/iotsec-u/g", base);
+	snprintf(g2, sizeof(g2), "%.100s/iotsec-u/g2", base);
+
+	mkdir(w, 0755);
+	mkdir(wd, 0755);
+	mkdir(u, 0755);
+	if (!exists(f))
+		ASSERT_EQ(0, touch(f));
+	if (!exists(g))
+		ASSERT_EQ(0, touch(g));
+	EXPECT_EQ(-ENOENT, iev_config(c, -1, -1, NULL, -1,
 				      (const char *[]){ "/tmp/nonexistent" }, 1));
-	ASSERT_EQ(0, iev_config(&self->c, -1, -1, NULL, -1, watch, 2));
+	ASSERT_EQ(0, iev_config(c, -1, -1, NULL, -1, watch, 2));
 
 	/* Unwatched: nothing. */
-	ASSERT_EQ(0, touch("/tmp/iotsec-u/g"));
-	ASSERT_EQ(0, truncate("/tmp/iotsec-u/g", 0));
-	ASSERT_EQ(0, rename("/tmp/iotsec-u/g", "/tmp/iotsec-u/g2"));
-	ASSERT_EQ(0, unlink("/tmp/iotsec-u/g2"));
+	ASSERT_EQ(0, touch(g));
+	ASSERT_EQ(0, truncate(g, 0));
+	ASSERT_EQ(0, rename(g, g2));
+	ASSERT_EQ(0, unlink(g2));
 	/* Watched file, read-only open: nothing either. */
-	fd = open("/tmp/iotsec-w/f", O_RDONLY);
+	fd = open(f, O_RDONLY);
 	ASSERT_LE(0, fd);
 	close(fd);
 
-	ASSERT_EQ(0, touch("/tmp/iotsec-w/f"));
-	ASSERT_EQ(0, truncate("/tmp/iotsec-w/f", 0));
-	ASSERT_EQ(0, rename("/tmp/iotsec-w/f", "/tmp/iotsec-w/f2"));
-	ASSERT_EQ(0, unlink("/tmp/iotsec-w/f2"));
-	ASSERT_EQ(0, touch("/tmp/iotsec-wd/h"));
-	ASSERT_EQ(0, unlink("/tmp/iotsec-wd/h"));
+	ASSERT_EQ(0, touch(f));
+	ASSERT_EQ(0, truncate(f, 0));
+	ASSERT_EQ(0, rename(f, f2));
+	ASSERT_EQ(0, unlink(f2));
+	ASSERT_EQ(0, touch(h));
+	ASSERT_EQ(0, unlink(h));
 
-	ASSERT_NE(NULL, iev_wait(&self->c, match_file_last, "/tmp/iotsec-wd/h",
-				 WAIT_MS));
-	for (i = 0; i < self->c.n; i++) {
-		const struct iev *e = &self->c.evs[i];
+	ASSERT_NE(NULL, iev_wait(c, match_file_last, h, WAIT_MS));
+	for (i = 0; i < c->n; i++) {
+		const struct iev *e = &c->evs[i];
 
 		if (e->type != IOTSEC_EVENT_FILE)
 			continue;
@@ -631,9 +657,56 @@ TEST_F_TIMEOUT(ev, watched_paths_only, 90)
 		n++;
 	}
 	EXPECT_EQ(sizeof(want) / sizeof(want[0]), n);
-	rmdir("/tmp/iotsec-w");
-	rmdir("/tmp/iotsec-wd");
-	rmdir("/tmp/iotsec-u");
+	rmdir(w);
+	rmdir(wd);
+	rmdir(u);
+}
+
+/* The root of the lab is an overlay (tmpfs over the read-only host). */
+TEST_F_TIMEOUT(ev, watched_paths_only, 90)
+{
+	watch_case(_metadata, &self->c, "/tmp");
+}
+
+#define MNT "/tmp/iotsec-mnt"
+
+/* MNT, private to this test's process: gone when it exits. */
+static int private_tmpfs(void)
+{
+	mkdir(MNT, 0755);
+	if (unshare(CLONE_NEWNS) ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+		return -1;
+	return mount("tmpfs", MNT, "tmpfs", 0, "mode=0755");
+}
+
+TEST_F_TIMEOUT(ev, watched_paths_only_tmpfs, 90)
+{
+	ASSERT_EQ(0, private_tmpfs());
+	watch_case(_metadata, &self->c, MNT);
+}
+
+/*
+ * An overlay whose lower layer already holds the watched file and the
+ * directories: changing them copies them up first.
+ */
+TEST_F_TIMEOUT(ev, watched_paths_only_overlay_copy_up, 90)
+{
+	static const char *const dirs[] = {
+		MNT "/l", MNT "/u", MNT "/w", MNT "/m", MNT "/l/iotsec-w",
+		MNT "/l/iotsec-wd", MNT "/l/iotsec-u",
+	};
+	size_t i;
+
+	ASSERT_EQ(0, private_tmpfs());
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		ASSERT_EQ(0, mkdir(dirs[i], 0755));
+	ASSERT_EQ(0, touch(MNT "/l/iotsec-w/f"));
+	ASSERT_EQ(0, touch(MNT "/l/iotsec-u/g"));
+	ASSERT_EQ(0, mount("overlay", MNT "/m", "overlay", 0,
+			   "lowerdir=" MNT "/l,upperdir=" MNT "/u,workdir="
+			   MNT "/w"));
+	watch_case(_metadata, &self->c, MNT "/m");
 }
 
 static int listen_any(void)
