@@ -1,10 +1,10 @@
 # SPDX-License-Identifier: MIT
 #
-# Helper programs the VM tests and benchmarks run (tests/tools/*.c): a
-# consumer of the family and the load generators. Built into
+# Helper programs the VM tests and benchmarks run: a consumer of the
+# family and the load generator (the SDK's tools are in mk/sdk.mk). Built into
 # $(BUILD)/tests/tools/, outside tests/vm/, so the VM runner does not take
 # them for tests.
-TEST_TOOLS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/tools/*.c))
+TEST_TOOLS := $(BUILD)/tests/tools/iotsec-consume $(BUILD)/tests/tools/loadgen
 
 .PHONY: test-tools
 test-tools: $(TEST_TOOLS)
