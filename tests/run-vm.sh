@@ -17,7 +17,7 @@ out=$(mktemp -d /tmp/iotsec-vm.XXXXXX)
 # executed after the kernel had restored it); 300 cycles single-threaded
 # were clean. LAB_ACCEL=tcg,thread=multi to run the suite the other way.
 export LAB_ACCEL=${LAB_ACCEL:-tcg,thread=single}
-"$top/scripts/lab.sh" --kdir "$kdir" --out "$out" --timeout "${VM_TIMEOUT:-1800}" -- \
+"$top/scripts/lab.sh" --kdir "$kdir" --out "$out" --timeout "${VM_TIMEOUT:-3600}" -- \
 	env IOTSEC_TOP="$top" IOTSEC_BUILD="$(realpath "$build")" \
 	"$top/tests/vm/run-in-guest.sh"
 rc=$?

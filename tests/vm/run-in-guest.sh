@@ -12,7 +12,7 @@ for t in "$IOTSEC_BUILD"/tests/vm/* "$IOTSEC_TOP"/tests/vm/test-*.sh; do
 	[ -x "$t" ] && [ -f "$t" ] || continue
 	name=vm-$(basename "$t" .sh)
 	echo "# vm: $name"
-	timeout 900 "$t" >"$out/$name.tap" 2>&1
+	timeout "${VM_TEST_TIMEOUT:-1800}" "$t" >"$out/$name.tap" 2>&1
 	rc=$?
 	echo "# exit: $rc" >>"$out/$name.tap"
 	grep -E '^(not )?ok |^# (Totals|PASSED|FAILED)' "$out/$name.tap" | sed 's/^/  /'
