@@ -1,0 +1,186 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# The man pages (man/iotsecd.8, man/iotsecctl.8, man/iotsecd.yaml.5):
+#
+#   each page: SPDX line first, .TH name and section match the file name
+#     (and the section is one mk/install.mk's man/*.[1-8] installs)
+#   each page renders without warnings (groff -man -ww -z, man --warnings)
+#   every option iotsecd and iotsecctl accept (their --help and the
+#     option tables in forwarder/iotsecd.c and iotsecctl.c) and every
+#     iotsecctl command is in its page
+#   every top-level section and every key forwarder/config.c accepts, and
+#     every event type of events:, is in iotsecd.yaml(5)
+#   the examples in iotsecd.yaml(5) pass iotsecd --check-config
+#
+# So a page that falls behind the code fails here.
+set -u
+top=${IOTSEC_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+build=${IOTSEC_BUILD:-$top/build}
+bin=$build
+[ -x "$bin/iotsecd" ] && [ -x "$bin/iotsecctl" ] || bin=$build/san
+
+n=0 failed=0
+ok() { n=$((n + 1)); echo "ok $n $*"; }
+fail() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $*"; }
+skip() { n=$((n + 1)); echo "ok $n # SKIP $*"; }
+check() { local name=$1; shift; if "$@"; then ok "$name"; else fail "$name"; fi; }
+
+tmp=$(mktemp -d /tmp/iotsec-man.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+
+echo "TAP version 13"
+
+pages="iotsecd.8 iotsecctl.8 iotsecd.yaml.5"
+
+# The page's source with roff escapes taken out: \- is -, no font changes.
+plain() {
+	sed -e 's/\\-/-/g' -e 's/\\f[BIRP]//g' -e 's/\\f(..//g' \
+	    -e 's/\\(aq/'"'"'/g' -e 's/\\c$//' -e 's/\\&//g' "$top/man/$1"
+}
+
+head_ok() {
+	local p=$1 f=$top/man/$1 th name sec
+	[ -f "$f" ] || { echo "# $f: missing"; return 1; }
+	[ "$(head -n 1 "$f")" = '.\" SPDX-License-Identifier: MIT' ] ||
+		{ echo "# $p: first line is not the SPDX comment"; return 1; }
+	th=$(grep -m1 '^\.TH ' "$f") || { echo "# $p: no .TH"; return 1; }
+	set -- $th
+	name=${p%.*} sec=${p##*.}
+	[ "$2" = "$(echo "$name" | tr a-z A-Z)" ] && [ "$3" = "$sec" ] ||
+		{ echo "# $p: .TH says '$2 $3'"; return 1; }
+	case $p in *.[1-8]) ;; *) echo "# $p: not matched by man/*.[1-8]"; return 1 ;; esac
+}
+
+groff_ok() {
+	local out
+	out=$(groff -man -ww -z "$top/man/$1" 2>&1) && [ -z "$out" ] ||
+		{ echo "$out" | sed 's/^/# /'; return 1; }
+}
+
+man_ok() {
+	local out
+	out=$(MANWIDTH=80 man --warnings -l "$top/man/$1" 2>&1 >/dev/null) &&
+		[ -z "$out" ] || { echo "$out" | sed 's/^/# /'; return 1; }
+}
+
+for p in $pages; do
+	check "$p: SPDX line, .TH matches the file name and section" head_ok "$p"
+	if command -v groff >/dev/null; then
+		check "$p: groff -man -ww renders it without warnings" groff_ok "$p"
+	else
+		skip "$p: groff not installed (scripts/install-deps.sh)"
+	fi
+	if command -v man >/dev/null; then
+		check "$p: man --warnings renders it without warnings" man_ok "$p"
+	else
+		skip "$p: man not installed (scripts/install-deps.sh)"
+	fi
+done
+
+# WORDS (one a line) all in PAGE's plain text, as whole words.
+all_in() {
+	local page=$1 words=$2 w missing=
+	[ -n "$words" ] || { echo "# nothing to look for"; return 1; }
+	plain "$page" >"$tmp/plain"
+	for w in $words; do
+		grep -qE -- "(^|[^-a-z_])$w([^-a-z_]|\$)" "$tmp/plain" || missing="$missing $w"
+	done
+	[ -z "$missing" ] || { echo "# not in $page:$missing"; return 1; }
+}
+
+# ---- iotsecd(8) ----
+src=$top/forwarder/iotsecd.c
+opts=$(sed -n '/struct option opts\[\]/,/NULL, 0, NULL, 0/p' "$src" |
+	grep -oE '\{ "[a-z-]+"' | sed 's/{ "/--/; s/"//')
+shorts=$(grep -oE 'getopt_long\(argc, argv, "[^"]*"' "$src" | sed 's/.*"\(.*\)"/\1/' |
+	tr -d ':' | sed 's/./-& /g')
+check "iotsecd.c: option table and getopt string found ($(echo $opts | wc -w) long)" \
+	test -n "$opts" -a -n "$shorts"
+if [ -x "$bin/iotsecd" ]; then
+	help=$("$bin/iotsecd" --help 2>&1 | grep -oE -- '--[a-z][a-z-]*' | sort -u)
+	check "iotsecd --help lists options" test -n "$help"
+else
+	help=
+	skip "iotsecd --help: $bin/iotsecd not built"
+fi
+check "iotsecd.8 has every long option (--help and the table)" \
+	all_in iotsecd.8 "$(printf '%s\n' $opts $help | sort -u)"
+check "iotsecd.8 has every short option ($(echo $shorts))" all_in iotsecd.8 "$shorts"
+check "iotsecd.8 has signals, files, exit status" all_in iotsecd.8 \
+	"SIGHUP SIGTERM /etc/iotsec/iotsecd.yaml /run/iotsec/iotsecd.json /run/iotsec/sdk.sock EXIT"
+envs=$(grep -ohE 'getenv\("[A-Z_]+"\)' "$top"/forwarder/*.c | sed 's/getenv("\(.*\)")/\1/' | sort -u)
+check "iotsecd.8 has every environment variable the forwarder reads" all_in iotsecd.8 "$envs"
+
+# ---- iotsecctl(8) ----
+src=$top/forwarder/iotsecctl.c
+copts=$(grep -oE 'strcmp\(argv\[[^]]*\], "--[a-z-]+"\)' "$src" | grep -oE -- '--[a-z-]+' | sort -u)
+cmds=$(grep -oE 'strcmp\(cmd, "[a-z]+"\)' "$src" | sed 's/.*"\(.*\)".*/\1/' | sort -u)
+check "iotsecctl.c: options and commands found ($(echo $copts) / $(echo $cmds))" \
+	test -n "$copts" -a -n "$cmds"
+if [ -x "$bin/iotsecctl" ]; then
+	help=$("$bin/iotsecctl" --help 2>&1 | grep -oE -- '--[a-z][a-z-]*' | grep -vx -- --help | sort -u)
+	check "iotsecctl --help lists options" test -n "$help"
+else
+	help=
+	skip "iotsecctl --help: $bin/iotsecctl not built"
+fi
+check "iotsecctl.8 has every option (usage and the parser)" \
+	all_in iotsecctl.8 "$(printf '%s\n' $copts $help | sort -u)"
+check "iotsecctl.8 has every command" all_in iotsecctl.8 "$cmds"
+
+# ---- iotsecd.yaml(5) ----
+src=$top/forwarder/config.c
+# the list in the "unknown key ... in the top level" error, and root_key's
+top_keys=$( { sed -n '/"the top level"/,/root_key)/p' "$src" |
+		grep -oE '"[^"]*"' | grep -v '"the top level"' | tr -d '"' | tr ',' '\n'
+	      sed -n '/^static int root_key/,/^}/p' "$src" |
+		grep -oE 'strcmp\(k, "[a-z_]+"\)' | sed 's/.*"\(.*\)".*/\1/'
+	    } | tr -d ' ' | grep . | sort -u)
+check "config.c: top-level keys found ($(echo $top_keys))" test -n "$top_keys"
+sections_ok() {
+	local k missing=
+	for k in $top_keys; do
+		grep -qx "\.SS $k" "$top/man/iotsecd.yaml.5" || missing="$missing $k"
+	done
+	[ -z "$missing" ] || { echo "# no .SS section for:$missing"; return 1; }
+}
+check "iotsecd.yaml.5 has a section for every top-level key" sections_ok
+keys=$(grep -oE 'strcmp\(k, "[a-z_]+"\)' "$src" | sed 's/.*"\(.*\)".*/\1/' | sort -u)
+keys_ok() {
+	local k missing=
+	plain iotsecd.yaml.5 >"$tmp/plain"
+	for k in $keys; do
+		grep -qE "(^|[^a-z_])$k:" "$tmp/plain" || missing="$missing $k"
+	done
+	[ -z "$missing" ] || { echo "# no '<key>:' for:$missing"; return 1; }
+}
+check "iotsecd.yaml.5 documents every key config.c accepts ($(echo $keys | wc -w))" keys_ok
+types=$(sed -n '/each_key(w, v, "events"/,/events_key)/p' "$src" | grep -oE '"[^"]*"' |
+	sed 1d | tr -d '",' | tr ' ' '\n' | grep . | sort -u)
+check "iotsecd.yaml.5 has every event type ($(echo $types))" \
+	all_in iotsecd.yaml.5 "${types:-none-found}"
+
+ex=0
+for start in '^\.SH EXAMPLE' '^A broker with TLS'; do
+	ex=$((ex + 1))
+	plain iotsecd.yaml.5 | awk -v s="$start" \
+		'$0 ~ s {f = 1; next} f && /^\.EX/ {g = 1; next} g && /^\.EE/ {exit} g' \
+		>"$tmp/example$ex.yaml"
+done
+examples_ok() {
+	local f
+	for f in "$tmp"/example*.yaml; do
+		[ -s "$f" ] || { echo "# $f: example not found"; return 1; }
+		"$bin/iotsecd" --check-config "$f" 2>&1 | sed 's/^/# /'
+		"$bin/iotsecd" --check-config "$f" >/dev/null 2>&1 || return 1
+	done
+}
+if [ -x "$bin/iotsecd" ]; then
+	check "the examples in iotsecd.yaml.5 pass iotsecd --check-config" examples_ok
+else
+	skip "iotsecd --check-config: $bin/iotsecd not built"
+fi
+
+echo "1..$n"
+exit $((failed > 0))
