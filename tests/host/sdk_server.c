@@ -317,6 +317,9 @@ static const struct bad_case bad_cases[] = {
 	{ "{\"Id\":\"x\",\"EventType\":\"Security\",\"Category\":\"Triggered\","
 	  "\"Name\":\"Login\",\"Payload\":[{}]}", NULL, NULL, "unknown field \"Id\"" },
 	{ NULL, "Login", "{}", "is an Azure event name" },
+	{ NULL, "KernelModuleLoad", "{\"ModuleName\":\"x\",\"Result\":0}",
+	  "is an iotsec kernel event name" },
+	{ NULL, "filechange", "{}", "is an iotsec kernel event name" },
 	{ NULL, "9lives", "{}", "name must be a letter" },
 	{ NULL, "Ok.Name", "[]", "Payload: empty" },
 	{ NULL, "Ok.Name", "42", "expected an array" },
