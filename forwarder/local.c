@@ -46,7 +46,7 @@ struct local {
 	struct login_watch *login;
 	uint64_t next_snapshot_ms;	/* 0: not yet scheduled */
 	uint64_t last_snapshot_ms;	/* 0: none yet */
-	struct local_stats st;
+	struct local_stats st;		/* st.sdk: of SDK sockets closed */
 	struct batch batch[MSG_KIND_N];
 	void (*log)(int level, const char *fmt, ...);
 };
@@ -298,6 +298,25 @@ static bool login_same(const struct login_config *a,
 	       a->from_start == b->from_start;
 }
 
+/* Close the SDK socket, keeping its counters. */
+static void sdk_stop(struct local *l)
+{
+	struct sdk_server_stats st;
+
+	if (!l->sdk)
+		return;
+	sdk_server_get_stats(l->sdk, &st);
+	l->st.sdk.accepted += st.accepted;
+	l->st.sdk.rejected += st.rejected;
+	l->st.sdk.rate_limited += st.rate_limited;
+	l->st.sdk.deliver_failed += st.deliver_failed;
+	l->st.sdk.clients_accepted += st.clients_accepted;
+	l->st.sdk.clients_refused += st.clients_refused;
+	l->st.sdk.clients_dropped += st.clients_dropped + st.clients;
+	sdk_server_close(l->sdk);
+	l->sdk = NULL;
+}
+
 void local_reconfigure(struct local *l, const struct local_config *c)
 {
 	struct local_config old = l->cfg, cfg;
@@ -315,8 +334,7 @@ void local_reconfigure(struct local *l, const struct local_config *c)
 
 	/* SDK socket */
 	if (!cfg.sdk && l->sdk) {
-		sdk_server_close(l->sdk);
-		l->sdk = NULL;
+		sdk_stop(l);
 		l->log(LOG_INFO, "SDK socket %s closed", old.sdk_cfg.path);
 	} else if (cfg.sdk && l->sdk &&
 		   !strcmp(old.sdk_cfg.path, cfg.sdk_cfg.path)) {
@@ -330,7 +348,7 @@ void local_reconfigure(struct local *l, const struct local_config *c)
 			if (l->sdk)
 				l->log(LOG_INFO, "SDK socket %s closed, its "
 				       "clients disconnected", old.sdk_cfg.path);
-			sdk_server_close(l->sdk);
+			sdk_stop(l);
 			l->sdk = s;
 		} else if (l->sdk) {
 			l->log(LOG_ERR, "keeping the SDK socket %s",
@@ -429,9 +447,19 @@ uint64_t local_tick(struct local *l, uint64_t now_ms)
 
 void local_get_stats(const struct local *l, struct local_stats *st)
 {
+	struct sdk_server_stats s = { 0 };
+
 	*st = l->st;
 	if (l->sdk)
-		sdk_server_get_stats(l->sdk, &st->sdk);
+		sdk_server_get_stats(l->sdk, &s);
+	st->sdk.accepted += s.accepted;
+	st->sdk.rejected += s.rejected;
+	st->sdk.rate_limited += s.rate_limited;
+	st->sdk.deliver_failed += s.deliver_failed;
+	st->sdk.clients_accepted += s.clients_accepted;
+	st->sdk.clients_refused += s.clients_refused;
+	st->sdk.clients_dropped += s.clients_dropped;
+	st->sdk.clients = s.clients;
 }
 
 void local_close(struct local *l)
