@@ -386,6 +386,13 @@ TEST(shipped_default_config_parses)
 	ASSERT_EQ(0, config_load(&c, path, err, sizeof(err))) TH_LOG("%s", err);
 	EXPECT_EQ(MQTT_MODE_BROKER, c.mqtt.mode);
 	EXPECT_STREQ("localhost", c.mqtt.host);
+	/* what it spells out is the defaults */
+	EXPECT_STREQ("/run/iotsec/sdk.sock", c.sdk.socket);
+	EXPECT_EQ(0660, c.sdk.mode);
+	EXPECT_EQ(64 * 1024, c.sdk.max_message);
+	EXPECT_STREQ("/run/iotsec/login.state", c.logins.state);
+	EXPECT_EQ(3600000, c.snapshots.interval_ms);
+	EXPECT_EQ(10000, c.snapshots.first_delay_ms);
 	config_free(&c);
 }
 
