@@ -393,8 +393,10 @@ int sdk_server_update(struct sdk_server *s, const struct sdk_server_config *c)
 	buf = malloc(c->max_message + 1);
 	if (!buf)
 		return -ENOMEM;
+	/* no group now: back to ours, as a new socket would have */
 	if (chmod(s->path, c->mode) < 0 ||
-	    (c->group != (gid_t)-1 && chown(s->path, (uid_t)-1, c->group) < 0)) {
+	    chown(s->path, (uid_t)-1, c->group != (gid_t)-1 ? c->group :
+		  getegid()) < 0) {
 		int ret = -errno;
 
 		free(buf);

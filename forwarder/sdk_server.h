@@ -75,8 +75,8 @@ int sdk_server_open(struct sdk_server **s, const struct sdk_server_config *c,
 		    sdk_deliver_fn deliver, void *arg);
 /*
  * Apply C to a running server without closing anyone's connection: the
- * socket file's mode and group, the limits (they apply to new requests
- * and connections). The path cannot change live (-EINVAL): close and
+ * socket file's mode and group (group (gid_t)-1: the daemon's), the limits
+ * (they apply to new requests and connections). The path cannot change live (-EINVAL): close and
  * open again. Returns 0 or -errno (then nothing changed).
  */
 int sdk_server_update(struct sdk_server *s, const struct sdk_server_config *c);
