@@ -80,6 +80,7 @@ logins:
 snapshots:
   interval: $4
   first_delay: 300ms
+  local_users: false
 EOC
 }
 config "$tmp/sdk.sock" 0620 "$tmp/wtmp" 2s >"$tmp/cfg.yaml"

@@ -106,9 +106,12 @@ result(lp && x(lp, 'ProcessId') === listenPid && lp.LocalAddress === '127.0.0.1'
 	`the test's listening socket (port ${port}, pid ${listenPid}) is in ListeningPorts`,
 	JSON.stringify(lp));
 
-for (const n of ['LocalUsers', 'SystemInformation', 'OSBaseline'])
+for (const n of ['SystemInformation', 'OSBaseline'])
 	result(az.some((e) => e.Name === n && e.Category === 'Periodic'),
 		`a ${n} snapshot is published`, 'missing');
+result(!az.some((e) => e.Name === 'LocalUsers'),
+	'no LocalUsers snapshot (local_users: false in the config)',
+	'LocalUsers published');
 
 const drop = items(az, 'DroppedEventsStatistics').find((it) => it.Queue === 'High');
 result(drop && x(drop, 'SdkRejectedEvents') === '1',
