@@ -13,9 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <grp.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <yaml.h>
+#include <iotsec/iotsec.h>
 #include "config.h"
 
 static const char *const prio_names[PRIO_N] = {
@@ -60,6 +63,19 @@ void config_defaults(struct config *c)
 	c->exclude_self = true;
 	c->enrich_users = c->enrich_parent = c->enrich_container = true;
 	c->log_level = LOG_INFO;
+	c->sdk.enabled = true;
+	c->sdk.mode = 0660;
+	c->sdk.group = (gid_t)-1;
+	c->sdk.max_clients = 64;
+	c->sdk.max_per_uid = 8;
+	c->sdk.rate = 20;
+	c->sdk.burst = 50;
+	c->sdk.max_message = IOTSEC_MAX_MESSAGE;
+	c->logins.enabled = true;
+	c->snapshots.interval_ms = 60 * 60 * 1000;
+	c->snapshots.first_delay_ms = 10 * 1000;
+	c->snapshots.listening_ports = c->snapshots.local_users = true;
+	c->snapshots.system_information = c->snapshots.os_baseline = true;
 }
 
 void config_free(struct config *c)
@@ -69,6 +85,14 @@ void config_free(struct config *c)
 	for (unsigned int i = 0; i < c->n_watch; i++)
 		free(c->watch[i]);
 	c->n_watch = 0;
+	free(c->sdk.socket);
+	c->sdk.socket = NULL;
+	free(c->logins.wtmp);
+	free(c->logins.btmp);
+	free(c->logins.utmp);
+	free(c->logins.state);
+	c->logins.wtmp = c->logins.btmp = c->logins.utmp = NULL;
+	c->logins.state = NULL;
 }
 
 /* ---- value parsers ---- */
@@ -692,6 +716,151 @@ static int log_key(struct walk *w, const char *k, yaml_node_t *v)
 		    "info or debug, got '%s'", s);
 }
 
+/* An absolute path of at most MAX - 1 bytes; "" too when EMPTY_OK. */
+static int get_path(struct walk *w, yaml_node_t *n, char **dst, size_t max,
+		    bool empty_ok)
+{
+	const char *s = NULL;
+	int ret = scalar(w, n, "an absolute path", &s);
+
+	if (ret)
+		return ret;
+	if (!(empty_ok && !*s) && (s[0] != '/' || strlen(s) >= max))
+		return fail(w, n, "expected an absolute path of at most %zu "
+			    "bytes%s, got '%s'", max - 1,
+			    empty_ok ? " (or \"\")" : "", s);
+	return get_string(w, n, dst);
+}
+
+static int get_uint(struct walk *w, yaml_node_t *n, unsigned int *v,
+		    long min, long max)
+{
+	long l = 0;
+	int ret = get_int(w, n, &l, min, max);
+
+	if (!ret)
+		*v = l;
+	return ret;
+}
+
+static int sdk_key(struct walk *w, const char *k, yaml_node_t *v)
+{
+	struct sdk_settings *sdk = &w->c->sdk;
+	struct sockaddr_un sa;
+	const char *s = NULL;
+	uint64_t n = 0;
+	int ret;
+
+	if (!strcmp(k, "enabled"))
+		return get_bool(w, v, &sdk->enabled);
+	if (!strcmp(k, "socket"))
+		return get_path(w, v, &sdk->socket, sizeof(sa.sun_path), false);
+	if (!strcmp(k, "mode")) {
+		char *end;
+		unsigned long m;
+
+		ret = scalar(w, v, "a file mode", &s);
+		if (ret)
+			return ret;
+		m = strtoul(s, &end, 8);
+		if (!*s || *end || strspn(s, "01234567") != strlen(s) ||
+		    strlen(s) > 4 || m > 0777)
+			return fail(w, v, "expected an octal file mode from 0000 "
+				    "to 0777 like \"0660\", got '%s'", s);
+		sdk->mode = m;
+		return 0;
+	}
+	if (!strcmp(k, "group")) {
+		struct group *g;
+		char *end;
+		unsigned long gid;
+
+		ret = scalar(w, v, "a group name or gid", &s);
+		if (ret)
+			return ret;
+		errno = 0;
+		gid = strtoul(s, &end, 10);
+		if (*s && !*end && !errno && isdigit((unsigned char)*s) &&
+		    gid < (gid_t)-1) {
+			sdk->group = gid;
+			return 0;
+		}
+		g = *s ? getgrnam(s) : NULL;
+		if (!g)
+			return fail(w, v, "expected a group name or gid, got "
+				    "'%s' (no such group)", s);
+		sdk->group = g->gr_gid;
+		return 0;
+	}
+	if (!strcmp(k, "max_clients"))
+		return get_uint(w, v, &sdk->max_clients, 1, 4096);
+	if (!strcmp(k, "max_per_uid"))
+		return get_uint(w, v, &sdk->max_per_uid, 1, 4096);
+	if (!strcmp(k, "rate"))
+		return get_uint(w, v, &sdk->rate, 1, 100000);
+	if (!strcmp(k, "burst"))
+		return get_uint(w, v, &sdk->burst, 1, 100000);
+	if (!strcmp(k, "max_message_size")) {
+		ret = get_size(w, v, &n, 1024, IOTSEC_MAX_MESSAGE);
+		sdk->max_message = n;
+		return ret;
+	}
+	return -ENOENT;
+}
+
+static int logins_key(struct walk *w, const char *k, yaml_node_t *v)
+{
+	struct login_settings *l = &w->c->logins;
+
+	if (!strcmp(k, "enabled"))
+		return get_bool(w, v, &l->enabled);
+	if (!strcmp(k, "wtmp"))
+		return get_path(w, v, &l->wtmp, PATH_MAX, false);
+	if (!strcmp(k, "btmp"))
+		return get_path(w, v, &l->btmp, PATH_MAX, false);
+	if (!strcmp(k, "utmp"))
+		return get_path(w, v, &l->utmp, PATH_MAX, false);
+	if (!strcmp(k, "state_file"))
+		return get_path(w, v, &l->state, PATH_MAX, true);
+	return -ENOENT;
+}
+
+static int snapshots_key(struct walk *w, const char *k, yaml_node_t *v)
+{
+	struct snapshot_settings *sn = &w->c->snapshots;
+	uint64_t ms = 0;
+	int ret;
+
+	if (!strcmp(k, "interval")) {
+		ret = get_duration(w, v, &ms);
+		if (ret)
+			return ret;
+		if (ms && (ms < 1000 || ms > 7 * 86400000ULL))
+			return fail(w, v, "expected an interval from 1s to 7d, "
+				    "or 0s for no snapshots");
+		sn->interval_ms = ms;
+		return 0;
+	}
+	if (!strcmp(k, "first_delay")) {
+		ret = get_duration(w, v, &ms);
+		if (ret)
+			return ret;
+		if (ms > 86400000ULL)
+			return fail(w, v, "expected a delay from 0s to 1d");
+		sn->first_delay_ms = ms;
+		return 0;
+	}
+	if (!strcmp(k, "listening_ports"))
+		return get_bool(w, v, &sn->listening_ports);
+	if (!strcmp(k, "local_users"))
+		return get_bool(w, v, &sn->local_users);
+	if (!strcmp(k, "system_information"))
+		return get_bool(w, v, &sn->system_information);
+	if (!strcmp(k, "os_baseline"))
+		return get_bool(w, v, &sn->os_baseline);
+	return -ENOENT;
+}
+
 #define TLS_KEYS "host, port, ca_file, cert_file, key_file, keepalive, device_id"
 
 static int root_key(struct walk *w, const char *k, yaml_node_t *v)
@@ -730,6 +899,18 @@ static int root_key(struct walk *w, const char *k, yaml_node_t *v)
 				enrich_key);
 	if (!strcmp(k, "log"))
 		return each_key(w, v, "log", "level", log_key);
+	if (!strcmp(k, "sdk"))
+		return each_key(w, v, "sdk", "enabled, socket, mode, group, "
+				"max_clients, max_per_uid, rate, burst, "
+				"max_message_size", sdk_key);
+	if (!strcmp(k, "logins"))
+		return each_key(w, v, "logins", "enabled, wtmp, btmp, utmp, "
+				"state_file", logins_key);
+	if (!strcmp(k, "snapshots"))
+		return each_key(w, v, "snapshots", "interval, first_delay, "
+				"listening_ports, local_users, "
+				"system_information, os_baseline",
+				snapshots_key);
 	return -ENOENT;
 }
 
@@ -852,7 +1033,7 @@ int config_parse(struct config *c, const char *name, const char *buf,
 	} else {
 		ret = each_key(&w, root, "the top level", "agent, hub, broker, "
 			       "priorities, events, messages, kernel, enrich, "
-			       "log", root_key);
+			       "log, sdk, logins, snapshots", root_key);
 		if (!ret)
 			ret = finish(&w, root);
 	}

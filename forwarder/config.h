@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include "event.h"
 #include "mqtt.h"
 
@@ -21,6 +22,31 @@ enum prio { PRIO_OFF, PRIO_LOW, PRIO_HIGH, PRIO_ALERT, PRIO_N };
 struct type_config {
 	enum prio prio;
 	bool aggregate;
+};
+
+/* The SDK socket (sdk_server.h); strings owned, NULL: the default. */
+struct sdk_settings {
+	bool enabled;
+	char *socket;			/* NULL: IOTSEC_DEFAULT_SOCKET */
+	mode_t mode;			/* socket file mode */
+	gid_t group;			/* (gid_t)-1: the daemon's */
+	unsigned int max_clients, max_per_uid;
+	unsigned int rate, burst;	/* events/s per client, bucket */
+	size_t max_message;		/* bytes, <= IOTSEC_MAX_MESSAGE */
+};
+
+/* The login watcher (login.h); strings owned, NULL: the system's. */
+struct login_settings {
+	bool enabled;
+	char *wtmp, *btmp, *utmp;
+	char *state;			/* offsets across restarts; NULL: */
+					/* /run/iotsec/login.state, "": none */
+};
+
+struct snapshot_settings {
+	uint64_t interval_ms;		/* 0: no snapshots */
+	uint64_t first_delay_ms;	/* after start */
+	bool listening_ports, local_users, system_information, os_baseline;
 };
 
 struct config {
@@ -38,6 +64,9 @@ struct config {
 	bool exclude_self;
 	bool enrich_users, enrich_parent, enrich_container;
 	int log_level;			/* syslog LOG_* */
+	struct sdk_settings sdk;
+	struct login_settings logins;
+	struct snapshot_settings snapshots;
 };
 
 void config_defaults(struct config *c);

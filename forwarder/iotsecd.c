@@ -499,6 +499,52 @@ static bool mqtt_same(const struct mqtt_config *a, const struct mqtt_config *b)
 	       str_same(a->key_name, b->key_name);
 }
 
+/* ---- local sources ---- */
+
+/* The local sources' settings of C (strings borrowed from C). */
+static void local_config_of(const struct config *c, struct local_config *lc)
+{
+	local_config_defaults(lc);
+	lc->sdk = c->sdk.enabled;
+	if (c->sdk.socket)
+		lc->sdk_cfg.path = c->sdk.socket;
+	lc->sdk_cfg.mode = c->sdk.mode;
+	lc->sdk_cfg.group = c->sdk.group;
+	lc->sdk_cfg.max_clients = c->sdk.max_clients;
+	lc->sdk_cfg.max_per_uid = c->sdk.max_per_uid;
+	lc->sdk_cfg.rate = c->sdk.rate;
+	lc->sdk_cfg.burst = c->sdk.burst;
+	lc->sdk_cfg.max_message = c->sdk.max_message;
+	lc->logins = c->logins.enabled;
+	lc->login_cfg.wtmp_path = c->logins.wtmp;
+	lc->login_cfg.btmp_path = c->logins.btmp;
+	lc->login_cfg.utmp_path = c->logins.utmp;
+	if (c->logins.state)
+		lc->login_cfg.state_path = *c->logins.state ? c->logins.state :
+					   NULL;
+	lc->snapshot_ms = c->snapshots.interval_ms;
+	lc->first_snapshot_ms = c->snapshots.first_delay_ms;
+	lc->listening_ports = c->snapshots.listening_ports;
+	lc->local_users = c->snapshots.local_users;
+	lc->system_information = c->snapshots.system_information;
+	lc->os_baseline = c->snapshots.os_baseline;
+}
+
+static void local_watch(struct daemon *d, int op)
+{
+	int fds[4], i, n;
+
+	if (!d->local)
+		return;
+	n = local_fds(d->local, fds, 4);
+	for (i = 0; i < n; i++) {
+		if (op == EPOLL_CTL_DEL)
+			epoll_ctl(d->epfd, EPOLL_CTL_DEL, fds[i], NULL);
+		else
+			epoll_set(d, fds[i], EPOLLIN, EPOLL_CTL_ADD);
+	}
+}
+
 /* ---- configuration ---- */
 
 static void agent_id_default(char id[37])
@@ -571,6 +617,15 @@ static void reload(struct daemon *d)
 	}
 	if (d->nl_open)
 		kernel_config(d);
+	if (d->local) {
+		struct local_config lc;
+
+		/* fds may be closed and reopened: out of the loop meanwhile */
+		local_watch(d, EPOLL_CTL_DEL);
+		local_config_of(new, &lc);
+		local_reconfigure(d->local, &lc);
+		local_watch(d, EPOLL_CTL_ADD);
+	}
 	config_free(old);
 	logmsg(LOG_INFO, "configuration reloaded from %s", d->config_path);
 }
@@ -895,15 +950,11 @@ int main(int argc, char **argv)
 		ret = run(&d, true);
 	} else {
 		struct local_config lc;
-		int fds[4], i, nfd;
 
 		iotsec_decoder_fini(&d.nl.dec);
-		local_config_defaults(&lc);
-		if (!local_open(&d.local, &lc, &d.ser, &d.queue, logmsg)) {
-			nfd = local_fds(d.local, fds, 4);
-			for (i = 0; i < nfd; i++)
-				epoll_set(&d, fds[i], EPOLLIN, EPOLL_CTL_ADD);
-		}
+		local_config_of(d.cfg, &lc);
+		if (!local_open(&d.local, &lc, &d.ser, &d.queue, logmsg))
+			local_watch(&d, EPOLL_CTL_ADD);
 		kernel_open(&d);
 		ret = run(&d, false);
 		local_close(d.local);

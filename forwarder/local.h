@@ -13,7 +13,7 @@
  * Azure kinds in the security message, SDK custom events in the extended
  * message.
  *
- *   local_open(&l, &cfg, &ser, &queue);
+ *   local_open(&l, &cfg, &ser, &queue, log);
  *   for each of local_fds(): epoll_ctl(ADD, fd, EPOLLIN)
  *   on EPOLLIN: local_handle(l, fd)       (false: not ours)
  *   periodic:   next = min(next, local_tick(l, now_ms))
@@ -40,6 +40,8 @@ struct local_config {
 	struct login_config login_cfg;
 	uint64_t snapshot_ms;		/* 0: no snapshots */
 	uint64_t first_snapshot_ms;	/* after start */
+	/* which snapshots */
+	bool listening_ports, local_users, system_information, os_baseline;
 	struct snapshot_config snap_cfg;
 };
 
@@ -53,13 +55,9 @@ struct local_stats {
 /*
  * Defaults: all on, SDK socket /run/iotsec/sdk.sock, system wtmp/btmp with
  * offsets in /run/iotsec/login.state, snapshots hourly, the first one
- * 10 s after start. Until config.c has keys for them, the environment
- * overrides: IOTSEC_SOCKET (SDK socket path, "" disables the SDK),
- * IOTSEC_SOCKET_MODE (octal, default 0660), IOTSEC_SOCKET_GROUP (name
- * or gid of the programs allowed to send),
- * IOTSEC_WTMP, IOTSEC_BTMP ("" for both disables logins),
- * IOTSEC_SNAPSHOT_INTERVAL and IOTSEC_FIRST_SNAPSHOT (ms; interval 0
- * disables snapshots).
+ * 10 s after start. iotsecd fills the rest in from its configuration
+ * (config.h: sdk, logins, snapshots). Strings are the caller's; local_open
+ * and local_reconfigure copy what they keep.
  */
 void local_config_defaults(struct local_config *c);
 
@@ -67,6 +65,14 @@ void local_config_defaults(struct local_config *c);
 int local_open(struct local **l, const struct local_config *c,
 	       struct ser *ser, struct queue *q,
 	       void (*log)(int level, const char *fmt, ...));
+/*
+ * Apply a new configuration (SIGHUP). Snapshot settings and the SDK
+ * socket's mode, group and limits apply live; a new SDK socket path opens
+ * the new socket (the old one and its clients are closed once it works,
+ * else the old one stays); changed login files restart the watcher. The
+ * fds may change: take them out of the loop before, put them back after.
+ */
+void local_reconfigure(struct local *l, const struct local_config *c);
 /* The fds to watch for EPOLLIN; returns how many (at most MAX). */
 int local_fds(const struct local *l, int *fds, int max);
 bool local_handle(struct local *l, int fd);

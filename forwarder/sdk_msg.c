@@ -183,6 +183,15 @@ static const char *const reserved[] = {
 	"MessageStatistics",
 };
 
+/*
+ * The kernel collector's events in the extended message
+ * (serialize.c): a custom event must not pass for one of them.
+ */
+static const char *const extended_names[] = {
+	"CredentialsChange", "KernelModuleLoad", "ProcessTrace", "FileChange",
+	"ListenStart", "ProcessFork",
+};
+
 static const char *const sender_keys[] = {
 	"SenderProcessId", "SenderUserId", "SenderGroupId", "SenderExecutable",
 };
@@ -501,6 +510,11 @@ static int parse_custom(struct ctx *c, json_object *name, json_object *payload,
 		return reject(c, -EINVAL,
 			      "custom: \"%s\" is an Azure event name; send it as an Azure event",
 			      s);
+	for (i = 0; i < ARRAY_SIZE(extended_names); i++)
+		if (!strcasecmp(s, extended_names[i]))
+			return reject(c, -EINVAL,
+				      "custom: \"%s\" is an iotsec kernel event name; choose another",
+				      s);
 	if (!payload)
 		return reject(c, -EINVAL, "custom: payload missing");
 	if (json_object_is_type(payload, json_type_object)) {

@@ -377,6 +377,38 @@ static int clear_stale(const char *path, const struct sockaddr_un *sa)
 	return 0;
 }
 
+static bool config_ok(const struct sdk_server_config *c)
+{
+	return c->path && c->max_clients && c->max_per_uid &&
+	       c->max_per_wakeup && c->rate && c->burst && c->max_message &&
+	       c->max_message <= IOTSEC_MAX_MESSAGE;
+}
+
+int sdk_server_update(struct sdk_server *s, const struct sdk_server_config *c)
+{
+	char *buf;
+
+	if (!config_ok(c) || strcmp(c->path, s->path))
+		return -EINVAL;
+	buf = malloc(c->max_message + 1);
+	if (!buf)
+		return -ENOMEM;
+	/* no group now: back to ours, as a new socket would have */
+	if (chmod(s->path, c->mode) < 0 ||
+	    chown(s->path, (uid_t)-1, c->group != (gid_t)-1 ? c->group :
+		  getegid()) < 0) {
+		int ret = -errno;
+
+		free(buf);
+		return ret;
+	}
+	free(s->buf);
+	s->buf = buf;
+	s->cfg = *c;
+	s->cfg.path = s->path;
+	return 0;
+}
+
 int sdk_server_open(struct sdk_server **sp, const struct sdk_server_config *c,
 		    sdk_deliver_fn deliver, void *arg)
 {
@@ -387,9 +419,7 @@ int sdk_server_open(struct sdk_server **sp, const struct sdk_server_config *c,
 	int ret;
 
 	*sp = NULL;
-	if (!c->path || strlen(c->path) >= sizeof(sa.sun_path) || !deliver ||
-	    !c->max_clients || !c->max_per_uid || !c->max_per_wakeup || !c->rate || !c->burst ||
-	    !c->max_message || c->max_message > IOTSEC_MAX_MESSAGE)
+	if (!config_ok(c) || strlen(c->path) >= sizeof(sa.sun_path) || !deliver)
 		return -EINVAL;
 	strcpy(sa.sun_path, c->path);
 

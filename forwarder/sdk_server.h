@@ -73,6 +73,13 @@ void sdk_server_config_defaults(struct sdk_server_config *c);
  */
 int sdk_server_open(struct sdk_server **s, const struct sdk_server_config *c,
 		    sdk_deliver_fn deliver, void *arg);
+/*
+ * Apply C to a running server without closing anyone's connection: the
+ * socket file's mode and group (group (gid_t)-1: the daemon's), the limits
+ * (they apply to new requests and connections). The path cannot change live (-EINVAL): close and
+ * open again. Returns 0 or -errno (then nothing changed).
+ */
+int sdk_server_update(struct sdk_server *s, const struct sdk_server_config *c);
 /* One fd for the daemon's epoll loop (EPOLLIN). */
 int sdk_server_fd(const struct sdk_server *s);
 /* Serve what is ready, without blocking. Returns 0 or a fatal -errno. */

@@ -165,6 +165,93 @@ TEST(hub_through_gateway_with_x509)
 	config_free(&c);
 }
 
+TEST(local_sources_defaults)
+{
+	struct config c;
+	char err[512] = "";
+
+	ASSERT_EQ(0, parse(&c, "", err)) TH_LOG("%s", err);
+	EXPECT_TRUE(c.sdk.enabled);
+	EXPECT_EQ(NULL, c.sdk.socket);		/* IOTSEC_DEFAULT_SOCKET */
+	EXPECT_EQ(0660, c.sdk.mode);
+	EXPECT_EQ((gid_t)-1, c.sdk.group);
+	EXPECT_EQ(64, c.sdk.max_clients);
+	EXPECT_EQ(8, c.sdk.max_per_uid);
+	EXPECT_EQ(20, c.sdk.rate);
+	EXPECT_EQ(50, c.sdk.burst);
+	EXPECT_EQ(64 * 1024, c.sdk.max_message);
+	EXPECT_TRUE(c.logins.enabled);
+	EXPECT_EQ(NULL, c.logins.wtmp);
+	EXPECT_EQ(NULL, c.logins.state);	/* /run/iotsec/login.state */
+	EXPECT_EQ(3600000, c.snapshots.interval_ms);
+	EXPECT_EQ(10000, c.snapshots.first_delay_ms);
+	EXPECT_TRUE(c.snapshots.listening_ports);
+	EXPECT_TRUE(c.snapshots.local_users);
+	EXPECT_TRUE(c.snapshots.system_information);
+	EXPECT_TRUE(c.snapshots.os_baseline);
+	config_free(&c);
+}
+
+TEST(local_sources)
+{
+	static const char *text =
+		"sdk:\n"
+		"  socket: /run/test/sdk.sock\n"
+		"  mode: \"0620\"\n"
+		"  group: root\n"
+		"  max_clients: 16\n"
+		"  max_per_uid: 2\n"
+		"  rate: 5\n"
+		"  burst: 10\n"
+		"  max_message_size: 16KiB\n"
+		"logins:\n"
+		"  wtmp: /tmp/wtmp\n"
+		"  btmp: /tmp/btmp\n"
+		"  utmp: /tmp/utmp\n"
+		"  state_file: \"\"\n"
+		"snapshots:\n"
+		"  interval: PT2M\n"
+		"  first_delay: 500ms\n"
+		"  local_users: off\n"
+		"  os_baseline: false\n";
+	struct config c;
+	char err[512] = "";
+
+	ASSERT_EQ(0, parse(&c, text, err)) TH_LOG("%s", err);
+	EXPECT_TRUE(c.sdk.enabled);
+	EXPECT_STREQ("/run/test/sdk.sock", c.sdk.socket);
+	EXPECT_EQ(0620, c.sdk.mode);
+	EXPECT_EQ(0, c.sdk.group);
+	EXPECT_EQ(16, c.sdk.max_clients);
+	EXPECT_EQ(2, c.sdk.max_per_uid);
+	EXPECT_EQ(5, c.sdk.rate);
+	EXPECT_EQ(10, c.sdk.burst);
+	EXPECT_EQ(16384, c.sdk.max_message);
+	EXPECT_STREQ("/tmp/wtmp", c.logins.wtmp);
+	EXPECT_STREQ("/tmp/btmp", c.logins.btmp);
+	EXPECT_STREQ("/tmp/utmp", c.logins.utmp);
+	EXPECT_STREQ("", c.logins.state);
+	EXPECT_EQ(120000, c.snapshots.interval_ms);
+	EXPECT_EQ(500, c.snapshots.first_delay_ms);
+	EXPECT_TRUE(c.snapshots.listening_ports);
+	EXPECT_FALSE(c.snapshots.local_users);
+	EXPECT_TRUE(c.snapshots.system_information);
+	EXPECT_FALSE(c.snapshots.os_baseline);
+	config_free(&c);
+
+	/* a numeric gid, unquoted mode, everything off */
+	ASSERT_EQ(0, parse(&c, "sdk:\n  enabled: false\n  group: 4242\n"
+			   "  mode: 600\nlogins:\n  enabled: no\n"
+			   "snapshots:\n  interval: 0s\n", err))
+		TH_LOG("%s", err);
+	EXPECT_FALSE(c.sdk.enabled);
+	EXPECT_EQ(4242, c.sdk.group);
+	EXPECT_EQ(0600, c.sdk.mode);
+	EXPECT_FALSE(c.logins.enabled);
+	EXPECT_EQ(0, c.snapshots.interval_ms);
+	config_free(&c);
+}
+
 /* Each bad config, and the exact place and words of its error. */
 static const struct { const char *text, *err; } bad[] = {
 	{ "broker:\n  port: seventy\n",
@@ -203,6 +290,63 @@ static const struct { const char *text, *err; } bad[] = {
 	  "expected either hub or broker, not both" },
 	{ "- a\n- b\n",
 	  "test.yaml:1:1: expected a mapping for the top level, got a list" },
+	{ "sdk:\n  sokcet: /run/x.sock\n",
+	  "test.yaml:2:3: unknown key 'sokcet' in sdk, expected one of: "
+	  "enabled, socket, mode, group, max_clients, max_per_uid, rate, "
+	  "burst, max_message_size" },
+	{ "sdk:\n  socket: run/sdk.sock\n",
+	  "test.yaml:2:11: expected an absolute path of at most 107 bytes, "
+	  "got 'run/sdk.sock'" },
+	{ "sdk:\n  socket: /run/iotsec/a-socket-path-that-is-much-too-long-"
+	  "for-sun-path-0123456789-0123456789-0123456789-0123456789.sock\n",
+	  "test.yaml:2:11: expected an absolute path of at most 107 bytes" },
+	{ "sdk:\n  mode: \"0668\"\n",
+	  "test.yaml:2:9: expected an octal file mode from 0000 to 0777 like "
+	  "\"0660\", got '0668'" },
+	{ "sdk:\n  mode: \"4755\"\n",
+	  "test.yaml:2:9: expected an octal file mode from 0000 to 0777" },
+	{ "sdk:\n  group: no-such-group-iotsec\n",
+	  "test.yaml:2:10: expected a group name or gid, got "
+	  "'no-such-group-iotsec' (no such group)" },
+	{ "sdk:\n  max_clients: 0\n",
+	  "test.yaml:2:16: expected an integer from 1 to 4096, got '0'" },
+	{ "sdk:\n  rate: fast\n",
+	  "test.yaml:2:9: expected an integer from 1 to 100000, got 'fast'" },
+	{ "sdk:\n  max_message_size: 1MiB\n",
+	  "test.yaml:2:21: expected a size from 1024 to 65536 bytes, got '1MiB'" },
+	{ "sdk:\n  enabled: maybe\n",
+	  "test.yaml:2:12: expected true or false, got 'maybe'" },
+	{ "sdk: /run/iotsec/sdk.sock\n",
+	  "test.yaml:1:6: expected a mapping for sdk, got a scalar" },
+	{ "logins:\n  wtmp: /var/log/wtmp\n  lastlog: /var/log/lastlog\n",
+	  "test.yaml:3:3: unknown key 'lastlog' in logins, expected one of: "
+	  "enabled, wtmp, btmp, utmp, state_file" },
+	{ "logins:\n  btmp: var/log/btmp\n",
+	  "test.yaml:2:9: expected an absolute path of at most 4095 bytes, "
+	  "got 'var/log/btmp'" },
+	{ "logins:\n  wtmp: \"\"\n",
+	  "test.yaml:2:9: expected an absolute path" },
+	{ "logins:\n  state_file: login.state\n",
+	  "test.yaml:2:15: expected an absolute path of at most 4095 bytes "
+	  "(or \"\"), got 'login.state'" },
+	{ "snapshots:\n  interval: hourly\n",
+	  "test.yaml:2:13: expected a duration like 30s, 5m, 1h or PT5M, got "
+	  "'hourly'" },
+	{ "snapshots:\n  interval: 500ms\n",
+	  "test.yaml:2:13: expected an interval from 1s to 7d, or 0s for no "
+	  "snapshots" },
+	{ "snapshots:\n  first_delay: 2d\n",
+	  "test.yaml:2:16: expected a delay from 0s to 1d" },
+	{ "snapshots:\n  os_baseline: sometimes\n",
+	  "test.yaml:2:16: expected true or false, got 'sometimes'" },
+	{ "snapshots:\n  interval: 1h\n  firewall: true\n",
+	  "test.yaml:3:3: unknown key 'firewall' in snapshots, expected one "
+	  "of: interval, first_delay, listening_ports, local_users, "
+	  "system_information, os_baseline" },
+	{ "sdks:\n  socket: /a\n",
+	  "test.yaml:1:1: unknown key 'sdks' in the top level, expected one "
+	  "of: agent, hub, broker, priorities, events, messages, kernel, "
+	  "enrich, log, sdk, logins, snapshots" },
 };
 
 TEST(errors_name_line_column_and_expectation)
@@ -242,6 +386,13 @@ TEST(shipped_default_config_parses)
 	ASSERT_EQ(0, config_load(&c, path, err, sizeof(err))) TH_LOG("%s", err);
 	EXPECT_EQ(MQTT_MODE_BROKER, c.mqtt.mode);
 	EXPECT_STREQ("localhost", c.mqtt.host);
+	/* what it spells out is the defaults */
+	EXPECT_STREQ("/run/iotsec/sdk.sock", c.sdk.socket);
+	EXPECT_EQ(0660, c.sdk.mode);
+	EXPECT_EQ(64 * 1024, c.sdk.max_message);
+	EXPECT_STREQ("/run/iotsec/login.state", c.logins.state);
+	EXPECT_EQ(3600000, c.snapshots.interval_ms);
+	EXPECT_EQ(10000, c.snapshots.first_delay_ms);
 	config_free(&c);
 }
 

@@ -317,6 +317,9 @@ static const struct bad_case bad_cases[] = {
 	{ "{\"Id\":\"x\",\"EventType\":\"Security\",\"Category\":\"Triggered\","
 	  "\"Name\":\"Login\",\"Payload\":[{}]}", NULL, NULL, "unknown field \"Id\"" },
 	{ NULL, "Login", "{}", "is an Azure event name" },
+	{ NULL, "KernelModuleLoad", "{\"ModuleName\":\"x\",\"Result\":0}",
+	  "is an iotsec kernel event name" },
+	{ NULL, "filechange", "{}", "is an iotsec kernel event name" },
 	{ NULL, "9lives", "{}", "name must be a letter" },
 	{ NULL, "Ok.Name", "[]", "Payload: empty" },
 	{ NULL, "Ok.Name", "42", "expected an array" },
@@ -690,6 +693,79 @@ TEST_F(sdk, socket_file_handling)
 	EXPECT_EQ(-EEXIST, sdk_server_open(&s2, &self->cfg, deliver,
 					   &self->got));
 	unlink(self->path);
+}
+
+/* Send REQ on FD, serve, and return the reply's status (or 1: none). */
+static int ask(struct sdk_server *s, int fd, const char *req, size_t len)
+{
+	struct { struct sdk_reply r; char reason[SDK_REASON_MAX]; } rep;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int i;
+
+	if (send(fd, req, len, 0) != (ssize_t)len)
+		return 1;
+	for (i = 0; i < 200; i++) {
+		sdk_server_handle(s);
+		if (poll(&p, 1, 10) == 1) {
+			if (recv(fd, &rep, sizeof(rep), 0) < (ssize_t)sizeof(rep.r))
+				return 1;
+			return rep.r.status;
+		}
+	}
+	return 1;
+}
+
+/*
+ * SIGHUP's path: mode, group and limits change on the running socket, a
+ * connected client stays connected and gets the new limits; the path
+ * cannot change live.
+ */
+TEST_F(sdk, live_update)
+{
+	static const char req[] =
+		"{\"v\":1,\"op\":\"custom\",\"name\":\"A.B\",\"payload\":{}}";
+	struct sdk_server_config c;
+	char big[2048];
+	struct stat st;
+	int fd, fd2, i;
+
+	self->cfg.mode = 0600;
+	start(_metadata, self);
+	fd = raw_connect(self->path);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, ask(self->s, fd, req, strlen(req)));
+
+	c = self->cfg;
+	c.mode = 0640;
+	c.group = getgid();
+	c.rate = 1;
+	c.burst = 1;
+	c.max_message = 1024;
+	ASSERT_EQ(0, sdk_server_update(self->s, &c));
+	ASSERT_EQ(0, stat(self->path, &st));
+	EXPECT_EQ(0640, (int)(st.st_mode & 07777));
+	EXPECT_EQ(getgid(), st.st_gid);
+	/* the same connection, now with a bucket of one */
+	EXPECT_EQ(0, ask(self->s, fd, req, strlen(req)));
+	EXPECT_EQ(-EAGAIN, ask(self->s, fd, req, strlen(req)));
+	/* a new one: 1 KiB is the most now */
+	fd2 = raw_connect(self->path);
+	ASSERT_LE(0, fd2);
+	i = snprintf(big, sizeof(big), "{\"v\":1,\"op\":\"custom\","
+		     "\"name\":\"A.B\",\"payload\":{\"x\":\"");
+	memset(big + i, 'a', 1500);
+	strcpy(big + i + 1500, "\"}}");
+	EXPECT_EQ(-EMSGSIZE, ask(self->s, fd2, big, strlen(big)));
+	EXPECT_EQ(2, self->got.n);
+
+	/* another path: close and open instead; nothing changes */
+	c.path = "/tmp/iotsec-elsewhere.sock";
+	c.mode = 0666;
+	EXPECT_EQ(-EINVAL, sdk_server_update(self->s, &c));
+	ASSERT_EQ(0, stat(self->path, &st));
+	EXPECT_EQ(0640, (int)(st.st_mode & 07777));
+	close(fd);
+	close(fd2);
 }
 
 /* A scripted peer: a listening socket the test drives by hand. */

@@ -4,7 +4,8 @@
 // every schema of the reference directory added to one ajv instance, and
 // {"valid": [...messages]} checked against test.json (each item must match
 // messageRoot.json). Extended messages (MessageSchemaVersion iotsec-1.0)
-// are checked against the project's schema instead.
+// are checked against the project's schema instead (with the schemas next
+// to it, which it refers to: iotsec-sdk-event_v1_0.json).
 //
 // usage: node validate-messages.js REFDIR EXTSCHEMA --self-test
 //        node validate-messages.js REFDIR EXTSCHEMA FILE  (one message a line)
@@ -24,6 +25,11 @@ for (const f of fs.readdirSync(refdir).filter((f) => f.endsWith('.json'))) {
 		continue;
 	ajv.addSchema(JSON.parse(fs.readFileSync(path.join(refdir, f))));
 }
+// the extended message refers to its sibling schemas (SDK custom events)
+const extdir = path.dirname(extschema);
+for (const f of fs.readdirSync(extdir).filter((f) => f.endsWith('.json')))
+	if (path.join(extdir, f) !== path.normalize(extschema))
+		ajv.addSchema(JSON.parse(fs.readFileSync(path.join(extdir, f))));
 const ext = ajv.compile(JSON.parse(fs.readFileSync(extschema)));
 const azure = (msg) => ajv.validate('test.json', { valid: [msg] });
 

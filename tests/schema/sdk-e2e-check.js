@@ -3,6 +3,7 @@
  * Check iotsecd's output (one message per line) for tests/host/sdk-e2e.sh.
  * usage: node sdk-e2e-check.js NODE_MODULES AZURE_DIR SDK_EVENT_SCHEMA OUT
  *        SEND_PID UID LISTEN_PORT LISTEN_PID
+ * The extended message schema is read next to SDK_EVENT_SCHEMA.
  * Prints "PASS what" or "FAIL what: detail" per check.
  */
 'use strict';
@@ -19,7 +20,11 @@ for (const f of fs.readdirSync(azureDir))
 	if (f.endsWith('.json') && f !== 'samples.json' && f !== 'test.json')
 		ajv.addSchema(JSON.parse(fs.readFileSync(path.join(azureDir, f))));
 const azure = ajv.getSchema('messageRoot.json');
-const sdkEvent = ajv.compile(JSON.parse(fs.readFileSync(sdkSchema)));
+const sdkEventSchema = JSON.parse(fs.readFileSync(sdkSchema));
+ajv.addSchema(sdkEventSchema);
+const sdkEvent = ajv.getSchema(sdkEventSchema.$id);
+const extended = ajv.compile(JSON.parse(fs.readFileSync(
+	path.join(path.dirname(sdkSchema), 'iotsec-extended-message_v1_0.json'))));
 
 const result = (ok, what, detail) =>
 	console.log(ok ? `PASS ${what}` : `FAIL ${what}: ${detail}`);
@@ -55,6 +60,35 @@ result(door && sdkEvent(door) && x(door.Payload[0], 'SenderProcessId') &&
 	'the custom event is published in the extended message, stamped and valid',
 	JSON.stringify(door) + JSON.stringify(sdkEvent.errors));
 
+/* The extended message as a whole, as a consumer checks it. */
+const doorMsg = extMsgs.find((m) => m.Events.some((e) => e.Name === 'Door.Opened'));
+const badExt = extMsgs.filter((m) => !extended(m));
+result(doorMsg && badExt.length === 0,
+	`all ${extMsgs.length} extended messages (with the SDK custom event) ` +
+	'validate against iotsec-extended-message_v1_0.json',
+	doorMsg ? JSON.stringify(extended(badExt[0]) || extended.errors.slice(0, 3)) :
+		'no extended message carries Door.Opened');
+
+/* ... and the schema can fail: custom events broken as a bug would. */
+const mutate = (f) => {
+	const m = JSON.parse(JSON.stringify(doorMsg || { Events: [] }));
+	const e = m.Events.find((ev) => ev.Name === 'Door.Opened');
+	if (e)
+		f(e);
+	return m;
+};
+const controls = {
+	'unstamped': mutate((e) => delete e.Payload[0].ExtraDetails.SenderProcessId),
+	'kernel event name': mutate((e) => { e.Name = 'KernelModuleLoad'; }),
+	'Azure event name': mutate((e) => { e.Name = 'Login'; }),
+	'empty payload': mutate((e) => { e.Payload = []; }),
+	'bad name': mutate((e) => { e.Name = '9lives'; }),
+};
+const accepted = Object.keys(controls).filter((k) => extended(controls[k]));
+result(doorMsg && accepted.length === 0,
+	`the extended schema refuses broken custom events (${Object.keys(controls).length} controls)`,
+	'accepted: ' + accepted.join(', '));
+
 const wt = items(az, 'Login').find((it) => x(it, 'Terminal') === 'pts/9');
 result(wt && wt.Result === 'Success' && wt.Operation === 'Login' &&
 	wt.UserName === 'root' && wt.RemoteAddress === '198.51.100.4' &&
@@ -72,9 +106,12 @@ result(lp && x(lp, 'ProcessId') === listenPid && lp.LocalAddress === '127.0.0.1'
 	`the test's listening socket (port ${port}, pid ${listenPid}) is in ListeningPorts`,
 	JSON.stringify(lp));
 
-for (const n of ['LocalUsers', 'SystemInformation', 'OSBaseline'])
+for (const n of ['SystemInformation', 'OSBaseline'])
 	result(az.some((e) => e.Name === n && e.Category === 'Periodic'),
 		`a ${n} snapshot is published`, 'missing');
+result(!az.some((e) => e.Name === 'LocalUsers'),
+	'no LocalUsers snapshot (local_users: false in the config)',
+	'LocalUsers published');
 
 const drop = items(az, 'DroppedEventsStatistics').find((it) => it.Queue === 'High');
 result(drop && x(drop, 'SdkRejectedEvents') === '1',
