@@ -76,8 +76,22 @@ priorities:
   low: 2s
 kernel:
   watch: [ /etc/passwd, $tmp/watched ]
+sdk:
+  socket: $tmp/sdk.sock
+logins:
+  wtmp: $tmp/wtmp
+  btmp: $tmp/btmp
+  state_file: ""
+snapshots:
+  first_delay: 1s
+  listening_ports: true
+  local_users: false
+  system_information: true
+  os_baseline: true
 EOC
 : >"$tmp/watched"
+: >"$tmp/wtmp"
+: >"$tmp/btmp"
 "$build/iotsecd" --check-config "$tmp/iotsecd.yaml"
 "$build/iotsecd" -f -c "$tmp/iotsecd.yaml" --stats-file "$tmp/stats.json" \
 	>"$tmp/iotsecd.log" 2>&1 &
@@ -85,16 +99,22 @@ daemon=$!
 wait_for 30 "grep -q '\"module\":true,\"mqtt\":\"connected\"' $tmp/stats.json 2>/dev/null"
 "$build/iotsecctl" --stats-file "$tmp/stats.json" status
 
-step "workload: processes, connections, a privilege change, a watched file"
+step "workload: processes, connections, a privilege change, a watched file, logins, an SDK event"
 for i in 1 2 3; do ls / >/dev/null; done
 uname -a >/dev/null
 bash -c 'exec 3<>/dev/tcp/127.0.0.1/8883' || true
 setpriv --reuid=65534 --regid=65534 --clear-groups id
 echo demo >>"$tmp/watched"
+# Logins as login(1) and sshd record them (updwtmpx), into the demo's own
+# wtmp/btmp so that a real machine's records are left alone.
+"$build/tools/utmp-write" "$tmp/wtmp" login operator pts/1 192.0.2.10 4242
+"$build/tools/utmp-write" "$tmp/btmp" failed mallory ssh:notty 203.0.113.9 4243
+# Another program on the device reports its own event through the SDK.
+"$build/examples/send_event" -s "$tmp/sdk.sock" -c Door.Opened '{"Door":"front"}'
 echo "done"
 
 step "messages arriving at the broker"
-wait_for 30 "grep -q ConnectionCreate $tmp/sub.log && grep -q CredentialsChange $tmp/sub.log"
+wait_for 30 "grep -q ConnectionCreate $tmp/sub.log && grep -q CredentialsChange $tmp/sub.log && grep -q Door.Opened $tmp/sub.log && grep -q '\"Login\"' $tmp/sub.log && grep -q OSBaseline $tmp/sub.log"
 sleep 3	# let the low-priority queue go out too (2 s interval)
 kill -TERM "$daemon"
 wait "$daemon" || true
