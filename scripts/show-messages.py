@@ -12,6 +12,7 @@ def gist(name, p):
         "ProcessTerminate": ("Executable", "ExitStatus"),
         "ConnectionCreate": ("Executable", "Direction", "Protocol",
                              "RemoteAddress", "RemotePort"),
+        "Login": ("UserName", "Operation", "Result", "RemoteAddress"),
     }.get(name)
     if keys is None:
         keys = [k for k in p if k not in ("ExtraDetails",)][:5]
