@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 #
 # The forwarder's extra targets:
-#   make bench         replay a large synthetic stream: events/s,
+#   make bench-forwarder replay a large synthetic stream: events/s,
 #                      callgrind instructions/event, RSS, stripped sizes
 #   make fuzz          build libFuzzer targets (clang) into build/fuzz/
 #   make node-deps     ajv + ajv-formats into build/node (npm, idempotent)
@@ -10,7 +10,7 @@ BENCH_SYNTH := $(BUILD)/bench/synth
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/*.c))
 FUZZ_SRCS := $(filter-out forwarder/mqtt.c,$(FWD_SRCS))
 
-.PHONY: bench fuzz node-deps
+.PHONY: bench-forwarder fuzz node-deps
 
 $(BENCH_SYNTH): tests/bench/synth.c $(CORE)
 	$(quiet) CC $@
@@ -20,7 +20,7 @@ $(BENCH_SYNTH): tests/bench/synth.c $(CORE)
 # The host tests use the generator and the node validator.
 tests: $(BENCH_SYNTH) node-deps
 
-bench: forwarder $(BENCH_SYNTH)
+bench-forwarder: forwarder $(BENCH_SYNTH)
 	$(Q)tests/bench/bench.sh $(BUILD)
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FWD_SRCS)
