@@ -21,7 +21,9 @@ $(BENCH_SYNTH): tests/bench/synth.c $(CORE)
 tests: $(BENCH_SYNTH) node-deps
 
 bench-forwarder: forwarder $(BENCH_SYNTH)
-	$(Q)tests/bench/bench.sh $(BUILD)
+	$(Q)mkdir -p $(BUILD)/bench
+	$(Q)tests/bench/bench.sh $(BUILD) >$(BUILD)/bench/forwarder.tmp
+	$(Q)mv $(BUILD)/bench/forwarder.tmp $(BUILD)/bench/forwarder.txt && cat $(BUILD)/bench/forwarder.txt
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FWD_SRCS)
 	$(quiet) FUZZ $@
