@@ -340,6 +340,11 @@ char *mqtt_broker_topic(const struct mqtt_config *cfg,
 		} else if (!strncmp(p, "{type}", 6)) {
 			lvl = topic_level(msg->type ? msg->type : "security");
 			p += 6;
+		} else if (!strncmp(p, "{message_id}", 12)) {
+			/* for receivers that de-duplicate by topic */
+			lvl = topic_level(msg->message_id && *msg->message_id ?
+					  msg->message_id : "none");
+			p += 12;
 		} else {
 			one[0] = *p++;
 			sb_add(&b, one);
