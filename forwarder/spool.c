@@ -504,8 +504,27 @@ static int rec_write(struct spool *s, struct spool_rec *r, const void *payload)
 	iov[0] = (struct iovec){ h, sizeof(h) };
 	iov[1] = (struct iovec){ (void *)payload, r->len };
 	n = pwritev(g->fd, iov, 2, g->size);
+	if (n >= 0 && n < (ssize_t)need) {
+		/* the rest, to learn why it stopped (ENOSPC, EFBIG, EIO) */
+		uint8_t *all = malloc(need);
+
+		errno = ENOSPC;
+		if (all) {
+			memcpy(all, h, sizeof(h));
+			memcpy(all + sizeof(h), payload, r->len);
+			while (n >= 0 && n < (ssize_t)need) {
+				ssize_t k = pwrite(g->fd, all + n, need - n,
+						   g->size + n);
+
+				if (k <= 0)
+					break;
+				n += k;
+			}
+			free(all);
+		}
+	}
 	if (n != (ssize_t)need) {
-		disk_error(s, "writing", n < 0 ? errno : ENOSPC);
+		disk_error(s, "writing", errno ? errno : ENOSPC);
 		/* no torn tail from us if it can be helped */
 		if (ftruncate(g->fd, g->size) == 0)
 			g->dirty = true;
