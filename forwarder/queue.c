@@ -75,7 +75,7 @@ void queue_push(struct queue *q, const struct iotsec_event *ev,
 		return;
 	/*
 	 * Full: send what is pending now instead of dropping. Memory stays
-	 * bounded here; if the transport cannot keep up, the outbox behind
+	 * bounded here; if the transport cannot keep up, the spool behind
 	 * it drops whole messages and counts them.
 	 */
 	if (pq->bytes >= q->cfg->queue_limit) {
