@@ -48,6 +48,12 @@
  * of all at once.
  */
 #define INFLIGHT_MAX 32
+/*
+ * Connected, messages in flight, and not one PUBACK for this long: they
+ * are published again (at least once; the receiver drops duplicates by
+ * id). A safety net for a session the broker or libmosquitto lost.
+ */
+#define ACK_STALL_MS 120000
 
 struct daemon {
 	const char *config_path;
@@ -72,6 +78,8 @@ struct daemon {
 	uint64_t enobufs_logged, next_enobufs_log_ms;
 	/* messages waiting for the broker and its acknowledgement */
 	struct spool *spool;
+	uint64_t last_ack_ms;		/* or the last connect */
+	bool was_connected;
 	uint64_t msgs_sent, msgs_acked, msgs_failed, msgs_under4k, bytes_sent;
 	struct iotsec_counters kcounters;
 	bool have_kcounters;
@@ -199,6 +207,25 @@ static void on_ack(void *ctx, int mid)
 	/* an ack of a message dropped meanwhile is not ours any more */
 	if (d->spool && !spool_ack_mid(d->spool, mid))
 		d->msgs_acked++;
+	d->last_ack_ms = now_ms();
+}
+
+/* In flight for ACK_STALL_MS without any acknowledgement: again. */
+static void check_stall(struct daemon *d, uint64_t now)
+{
+	bool c = d->mqtt && mqtt_connected(d->mqtt);
+
+	if (c && !d->was_connected)
+		d->last_ack_ms = now;
+	d->was_connected = c;
+	if (!c || !d->spool || !spool_inflight(d->spool) ||
+	    now - d->last_ack_ms < ACK_STALL_MS)
+		return;
+	logmsg(LOG_WARNING, "no acknowledgement from the broker for %d s; "
+	       "publishing the %zu message(s) in flight again",
+	       ACK_STALL_MS / 1000, spool_inflight(d->spool));
+	spool_requeue_inflight(d->spool);
+	d->last_ack_ms = now;
 }
 
 /* ---- pipeline ---- */
@@ -629,6 +656,11 @@ static void reload(struct daemon *d)
 		d->mqtt = NULL;
 		mqtt_up(d);
 	}
+	if (d->spool && (!str_same(old->spool.path, new->spool.path) ||
+			 old->spool.size != new->spool.size ||
+			 old->spool.sync_ms != new->spool.sync_ms))
+		logmsg(LOG_NOTICE, "spool settings changed: they take effect "
+		       "at the next start");
 	if (d->nl_open)
 		kernel_config(d);
 	if (d->local) {
@@ -682,6 +714,7 @@ static uint64_t periodic(struct daemon *d)
 		t = spool_tick(d->spool, now);
 		if (t < next)
 			next = t;
+		check_stall(d, now);
 	}
 	if (d->mqtt) {
 		clock_gettime(CLOCK_MONOTONIC, &ts);
