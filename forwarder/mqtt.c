@@ -460,6 +460,7 @@ static int verify_chain(X509_STORE_CTX *xs, void *arg)
 static void schedule_retry(struct mqtt *m)
 {
 	unsigned int delay;
+	size_t len;
 
 	m->attempt++;
 	delay = mqtt_backoff_ms(m->attempt, jitter());
@@ -471,6 +472,10 @@ static void schedule_retry(struct mqtt *m)
 	 * One line per distinct failure, then only on attempts 2^n, so a
 	 * broker down for a day costs a few dozen lines, not thousands.
 	 */
+	/* libmosquitto's words end with a full stop, ours do not */
+	len = strlen(m->err);
+	if (len > 1 && m->err[len - 1] == '.')
+		m->err[len - 1] = '\0';
 	if (strcmp(m->logged, m->err) ||
 	    (m->attempt & (m->attempt - 1)) == 0) {
 		mqtt_log(m->tls_err[0] ? LOG_ERR : LOG_WARNING,

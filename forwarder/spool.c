@@ -530,10 +530,13 @@ static int rec_write(struct spool *s, struct spool_rec *r, const void *payload)
 			g->dirty = true;
 		return -1;
 	}
-	if (!s->sync_ms && fdatasync(g->fd)) {
+	if (!s->sync_ms && (fdatasync(g->fd) ||
+			    (s->dirty_dir && fsync(s->dirfd)))) {
 		disk_error(s, "syncing", errno);
 		return -1;
 	}
+	if (!s->sync_ms)
+		s->dirty_dir = false;
 	g->dirty = s->sync_ms != 0;
 	r->seg = g;
 	r->off = g->size;
@@ -588,7 +591,9 @@ static void go_memory(struct spool *s, uint64_t now_ms)
 			next = r->next;
 			if (!r->seg)
 				continue;
-			r->payload = malloc(r->len ? r->len : 1);
+			r->payload = malloc(r->len + 1);
+			if (r->payload)
+				r->payload[r->len] = '\0';
 			fd = seg_open(s, r->seg);
 			if (!r->payload || fd < 0 ||
 			    pread(fd, r->payload, r->len, r->off +
@@ -995,7 +1000,7 @@ int spool_append(struct spool *s, enum prio prio, enum msg_kind kind,
 	r->mid = -1;
 	memcpy(r->id, id, 36);
 	if (!s->disk || rec_write(s, r, buf)) {
-		r->payload = malloc(len ? len : 1);
+		r->payload = malloc(len + 1);
 		if (!r->payload) {
 			free(r);
 			note_drop(s, prio, events);
@@ -1003,6 +1008,7 @@ int spool_append(struct spool *s, enum prio prio, enum msg_kind kind,
 			return -ENOSPC;
 		}
 		memcpy(r->payload, buf, len);
+		r->payload[len] = '\0';
 		s->mem_bytes += need;
 	}
 	index_insert(s, r);
@@ -1116,15 +1122,14 @@ uint64_t spool_tick(struct spool *s, uint64_t now_ms)
 
 	s->now_ms = now_ms;
 	log_drops(s, now_ms, false);
-	if (s->disk && s->sync_ms) {
-		if (now_ms >= s->next_sync_ms) {
-			spool_sync(s);
-			s->next_sync_ms = now_ms + s->sync_ms;
-			settle(s, now_ms);
-		}
-		if (s->disk)
-			next = s->next_sync_ms - now_ms;
+	if (s->disk && (!s->sync_ms || now_ms >= s->next_sync_ms)) {
+		/* sync 0: records were synced as written, marks are now */
+		spool_sync(s);
+		s->next_sync_ms = now_ms + s->sync_ms;
+		settle(s, now_ms);
 	}
+	if (s->disk && s->sync_ms)
+		next = s->next_sync_ms - now_ms;
 	if (!s->disk && s->path) {
 		if (now_ms >= s->next_retry_ms) {
 			int ret = disk_attach(s, now_ms, false);

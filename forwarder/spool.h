@@ -94,8 +94,9 @@ int spool_append(struct spool *s, enum prio prio, enum msg_kind kind,
 /* The next record to publish: highest priority first, oldest first. */
 struct spool_rec *spool_next(struct spool *s);
 /*
- * R's payload, R->len bytes, valid until the next spool call. NULL when it
- * cannot be read back (counted as corrupt, R dropped: do not use R again).
+ * R's payload, R->len bytes and a NUL, valid until the next spool call.
+ * NULL when it cannot be read back intact (counted as corrupt, R dropped:
+ * do not use R again).
  */
 const char *spool_payload(struct spool *s, struct spool_rec *r);
 void spool_set_inflight(struct spool *s, struct spool_rec *r, int mid);
