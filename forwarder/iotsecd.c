@@ -79,6 +79,7 @@ struct daemon {
 	/* messages waiting for the broker and its acknowledgement */
 	struct spool *spool;
 	uint64_t last_ack_ms;		/* or the last connect */
+	uint64_t ops_events;		/* operational events sent */
 	bool was_connected;
 	uint64_t msgs_sent, msgs_acked, msgs_failed, msgs_under4k, bytes_sent;
 	struct iotsec_counters kcounters;
@@ -258,6 +259,8 @@ static void send_statistics(struct daemon *d)
 	size_t l[2], n = 0;
 	uint64_t dropped[2] = { d->queue.stats.dropped[0],
 				d->queue.stats.dropped[1] };
+	uint64_t collected[2] = { d->queue.stats.collected[0],
+				  d->queue.stats.collected[1] };
 
 	for (int i = 1; i <= IOTSEC_EVENT_MAX; i++) {
 		k.generated += d->kcounters.t[i].generated;
@@ -293,8 +296,14 @@ static void send_statistics(struct daemon *d)
 	dropped[0] += ss.dropped_events[PRIO_HIGH] +
 		      ss.dropped_events[PRIO_ALERT];
 	dropped[1] += ss.dropped_events[PRIO_LOW];
-	if (ser_dropped_events(&d->ser, boot_ns(), d->queue.stats.collected,
-			       dropped, extra, n, &t[0], &l[0]))
+	/*
+	 * Local and operational events reach the spool as high priority, so
+	 * the spool may drop them: they count as collected there too.
+	 */
+	collected[0] += ls.sdk.accepted + ls.logins + ls.snapshots +
+			d->ops_events;
+	if (ser_dropped_events(&d->ser, boot_ns(), collected, dropped, extra,
+			       n, &t[0], &l[0]))
 		return;
 	n = 0;
 	EXTRA("MessagesAcked", d->msgs_acked);
@@ -312,6 +321,7 @@ static void send_statistics(struct daemon *d)
 		return;
 	}
 	queue_send_texts(&d->queue, MSG_AZURE, t, l, 2);
+	d->ops_events += 2;
 	free(t[0]);
 	free(t[1]);
 }
