@@ -109,6 +109,8 @@ struct spool {
 	uint64_t next_sync_ms, next_retry_ms;
 	uint64_t now_ms;		/* the last time a caller told */
 	bool dirty_dir;
+	bool opening;			/* records loaded are a previous run's */
+	bool retrying;			/* in a retry of the disk */
 	int fail_errno;			/* a disk operation failed */
 	const char *fail_what;
 	int retry_errno;		/* last retry failure logged */
@@ -577,10 +579,13 @@ static void go_memory(struct spool *s, uint64_t now_ms)
 {
 	uint64_t lost = 0;
 
-	s->log(LOG_ERR, "spool %s: %s: %s; keeping messages in memory (at "
-	       "most %" PRIu64 " bytes) and trying the disk again every %d s",
-	       s->path, s->fail_what ? s->fail_what : "error",
-	       strerror(s->fail_errno), s->size, SPOOL_RETRY_MS / 1000);
+	/* a retry that fails the same way again is not news */
+	if (!s->retrying || s->fail_errno != s->retry_errno)
+		s->log(LOG_ERR, "spool %s: %s: %s; keeping messages in memory "
+		       "(at most %" PRIu64 " bytes) and trying the disk again "
+		       "every %d s", s->path, s->fail_what ? s->fail_what :
+		       "error", strerror(s->fail_errno), s->size,
+		       SPOOL_RETRY_MS / 1000);
 	s->retry_errno = s->fail_errno;
 	for (int p = PRIO_LOW; p < PRIO_N; p++) {
 		struct spool_rec *r, *next;
@@ -724,6 +729,7 @@ static void load_seg(struct spool *s, int fd, uint64_t no, uint64_t *loaded)
 		r->prio = h[6];
 		r->kind = h[7];
 		r->mid = -1;
+		r->recovered = s->opening;
 		memcpy(r->id, h + 24, 36);
 		if (!index_insert(s, r)) {
 			free(r);
@@ -897,7 +903,9 @@ int spool_open(struct spool **sp, const struct spool_config *cfg,
 			free(s);
 			return -ENOMEM;
 		}
+		s->opening = true;
 		ret = disk_attach(s, now_ms, true);
+		s->opening = false;
 		if (ret < 0) {
 			s->st.write_errors++;
 			s->log(LOG_ERR, "spool %s: %s: %s; keeping messages in "
@@ -1020,6 +1028,12 @@ int spool_append(struct spool *s, enum prio prio, enum msg_kind kind,
 
 struct spool_rec *spool_next(struct spool *s)
 {
+	/* a previous run's records first: they sit at the heads */
+	for (int p = PRIO_ALERT; p >= PRIO_LOW; p--)
+		for (struct spool_rec *r = s->head[p]; r && r->recovered;
+		     r = r->next)
+			if (!r->inflight)
+				return r;
 	for (int p = PRIO_ALERT; p >= PRIO_LOW; p--)
 		for (struct spool_rec *r = s->head[p]; r; r = r->next)
 			if (!r->inflight)
@@ -1132,7 +1146,11 @@ uint64_t spool_tick(struct spool *s, uint64_t now_ms)
 		next = s->next_sync_ms - now_ms;
 	if (!s->disk && s->path) {
 		if (now_ms >= s->next_retry_ms) {
-			int ret = disk_attach(s, now_ms, false);
+			int ret;
+
+			s->retrying = true;
+			ret = disk_attach(s, now_ms, false);
+			s->retrying = false;
 
 			if (ret < 0) {
 				/* a new reason is worth a line, the same not */

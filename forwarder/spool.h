@@ -47,6 +47,7 @@ struct spool_rec {
 	uint32_t events;
 	int mid;			/* MQTT mid while in flight */
 	bool inflight;
+	bool recovered;			/* left by a previous run */
 	uint8_t prio;			/* enum prio */
 	uint8_t kind;			/* enum msg_kind */
 	char id[37];			/* message id, $.mid */
@@ -91,7 +92,10 @@ int spool_append(struct spool *s, enum prio prio, enum msg_kind kind,
 		 unsigned int events, const char id[37], const void *buf,
 		 size_t len, uint64_t now_ms);
 
-/* The next record to publish: highest priority first, oldest first. */
+/*
+ * The next record to publish: what a previous run left first, then the
+ * rest; each by priority (alert, high, low), oldest first.
+ */
 struct spool_rec *spool_next(struct spool *s);
 /*
  * R's payload, R->len bytes and a NUL, valid until the next spool call.

@@ -217,7 +217,7 @@ TEST(append_and_read_back_across_reopen)
 	char dir[64], spath[128];
 	struct spool *s;
 	struct spool_rec *r;
-	int order[16], want[] = { 3, 7, 1, 5, 0, 2, 4, 6, 8 };
+	int order[16], want[] = { 3, 7, 1, 5, 0, 2, 4, 6, 8, 100 };
 	char id[37];
 
 	mkdtmp(dir);
@@ -243,6 +243,8 @@ TEST(append_and_read_back_across_reopen)
 	EXPECT_EQ(9, stats(s).pending);
 	EXPECT_EQ(0, stats(s).corrupt_records);
 	EXPECT_EQ(1, logs_with("recovered 9 message(s)"));
+	/* a new alert waits for what the previous run left */
+	ASSERT_EQ(0, append(s, PRIO_ALERT, 100, 50, 1));
 	/* alerts, then high, then low; oldest first; ids and sizes kept */
 	r = spool_next(s);
 	ASSERT_NE(NULL, r);
@@ -252,10 +254,10 @@ TEST(append_and_read_back_across_reopen)
 	EXPECT_EQ(4, r->events);
 	EXPECT_EQ(PRIO_ALERT, r->prio);
 	EXPECT_EQ(MSG_AZURE, r->kind);
-	ASSERT_EQ(9, drain(s, order, 16));
-	for (int i = 0; i < 9; i++)
+	ASSERT_EQ(10, drain(s, order, 16));
+	for (int i = 0; i < 10; i++)
 		EXPECT_EQ(want[i], order[i]);
-	EXPECT_EQ(9, stats(s).acked);
+	EXPECT_EQ(10, stats(s).acked);
 	EXPECT_EQ(0, stats(s).records);
 	spool_close(s);
 	/* everything acknowledged: no segment left, nothing recovered */
