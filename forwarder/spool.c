@@ -109,6 +109,14 @@ struct spool {
 	uint64_t next_sync_ms, next_retry_ms;
 	uint64_t now_ms;		/* the last time a caller told */
 	bool dirty_dir;
+	/*
+	 * Segments left behind when the disk failed: their records were read
+	 * into memory (or are done since), so when the disk is back they are
+	 * removed, not loaded again. A restart meanwhile loads them (sent
+	 * again: at least once).
+	 */
+	uint64_t *stale;
+	size_t n_stale;
 	bool opening;			/* records loaded are a previous run's */
 	bool retrying;			/* in a retry of the disk */
 	int fail_errno;			/* a disk operation failed */
@@ -578,6 +586,7 @@ static void disk_close(struct spool *s)
 static void go_memory(struct spool *s, uint64_t now_ms)
 {
 	uint64_t lost = 0;
+	size_t n = 0;
 
 	/* a retry that fails the same way again is not news */
 	if (!s->retrying || s->fail_errno != s->retry_errno)
@@ -615,6 +624,18 @@ static void go_memory(struct spool *s, uint64_t now_ms)
 			seg_put(r->seg, fd);
 			r->seg = NULL;
 			s->mem_bytes += rec_bytes(r);
+		}
+	}
+	for (struct seg *g = s->segs; g; g = g->next)
+		n++;
+	if (n) {
+		uint64_t *st = realloc(s->stale, (s->n_stale + n) *
+				       sizeof(*st));
+
+		if (st) {
+			s->stale = st;
+			for (struct seg *g = s->segs; g; g = g->next)
+				st[s->n_stale++] = g->no;
 		}
 	}
 	disk_close(s);
@@ -751,6 +772,14 @@ static void load_seg(struct spool *s, int fd, uint64_t no, uint64_t *loaded)
 		seg_kill(s, g);
 }
 
+static bool is_stale(const struct spool *s, uint64_t no)
+{
+	for (size_t i = 0; i < s->n_stale; i++)
+		if (s->stale[i] == no)
+			return true;
+	return false;
+}
+
 static bool seg_file(const char *name, uint64_t *no)
 {
 	char *end;
@@ -824,13 +853,23 @@ static int disk_attach(struct spool *s, uint64_t now_ms, bool first)
 
 		if (!seg_file(de->d_name, &no))
 			continue;
+		if (is_stale(s, no)) {
+			if (unlinkat(s->dirfd, de->d_name, 0) && errno != ENOENT)
+				disk_error(s, "removing an old segment", errno);
+			s->dirty_dir = true;
+			if (no >= s->next_seg)
+				s->next_seg = no + 1;
+			continue;
+		}
 		fd = openat(s->dirfd, de->d_name, O_RDONLY | O_CLOEXEC |
 			    O_NOFOLLOW);
 		if (fd >= 0)
 			load_seg(s, fd, no, &loaded);
 	}
 	closedir(dir);
-	s->st.recovered_records += loaded;
+	s->n_stale = 0;
+	if (s->opening)
+		s->st.recovered_records += loaded;
 	if (s->st.corrupt_records != c0)
 		s->log(LOG_WARNING, "spool %s: recovered %" PRIu64 " message(s) "
 		       "not yet acknowledged; skipped corrupt data in %" PRIu64
@@ -969,6 +1008,7 @@ void spool_close(struct spool *s)
 		       s->path ? s->path : "", mem);
 	disk_close(s);
 	free(s->inflight);
+	free(s->stale);
 	free(s->scratch);
 	free(s->path);
 	free(s);

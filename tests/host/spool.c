@@ -793,10 +793,32 @@ TEST(write_failure_half_way_keeps_everything_in_memory)
 	EXPECT_EQ(1, logs_with(dir));
 	EXPECT_EQ(1, logs_with(strerror(EFBIG)));
 	/* all 30 readable, in order: 9 from disk, the rest from memory */
+	for (int i = 0; i < 30; i++) {
+		struct spool_rec *r = spool_next(s);
+
+		ASSERT_NE(NULL, r);
+		EXPECT_EQ(i, rec_no(s, r));
+		spool_set_inflight(s, r, 1 + i);
+	}
+	/* the first 20 acknowledged while in memory */
+	for (int i = 0; i < 20; i++)
+		ASSERT_EQ(0, spool_ack_mid(s, 1 + i));
+	/* the disk is back: the old segment goes, the 10 left are written */
+	spool_tick(s, 1000 + SPOOL_RETRY_MS);
+	st = stats(s);
+	EXPECT_TRUE(st.disk);
+	EXPECT_EQ(10, st.records);
+	EXPECT_EQ(10 * REC(1000), seg_bytes(dir, NULL));
+	EXPECT_EQ(1, logs_with("writable again"));
+	spool_close(s);
+	/* and nothing acknowledged comes back */
+	s = open_at(dir, 1 << 20, 1000);
+	ASSERT_NE(NULL, s);
+	EXPECT_EQ(10, stats(s).recovered_records);
 	n = drain(s, order, 64);
-	ASSERT_EQ(30, n);
-	for (int i = 0; i < 30; i++)
-		EXPECT_EQ(i, order[i]);
+	ASSERT_EQ(10, n);
+	for (int i = 0; i < 10; i++)
+		EXPECT_EQ(20 + i, order[i]);
 	spool_close(s);
 	rmrf(dir);
 }
