@@ -302,7 +302,7 @@ static int seg_open(struct spool *s, struct seg *g)
 	if (g->fd >= 0)
 		return g->fd;
 	seg_name(name, g->no);
-	return openat(s->dirfd, name, O_RDWR | O_CLOEXEC);
+	return openat(s->dirfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 }
 
 static void seg_put(struct seg *g, int fd)
@@ -815,8 +815,8 @@ static int disk_attach(struct spool *s, uint64_t now_ms, bool first)
 		s->fail_what = "cannot open the directory";
 		return ret;
 	}
-	s->lockfd = openat(s->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC,
-			   0600);
+	s->lockfd = openat(s->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC |
+			   O_NOFOLLOW, 0600);
 	if (s->lockfd < 0 || flock(s->lockfd, LOCK_EX | LOCK_NB)) {
 		ret = -errno;
 		s->fail_what = errno == EWOULDBLOCK ? "in use by another process"
@@ -825,8 +825,8 @@ static int disk_attach(struct spool *s, uint64_t now_ms, bool first)
 		return ret;
 	}
 	/* a probe, so that a read-only or full disk shows now */
-	fd = openat(s->dirfd, "probe", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
-		    0600);
+	fd = openat(s->dirfd, "probe", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC |
+		    O_NOFOLLOW, 0600);
 	if (fd < 0 || write(fd, "x", 1) != 1) {
 		ret = -(errno ? errno : ENOSPC);
 		if (fd >= 0)
