@@ -161,8 +161,8 @@ static void publish_pending(struct daemon *d)
 		if (ret == -ENOTCONN || ret == -ENOMEM)
 			return;		/* kept; again on the next turn */
 		if (ret) {
-			logmsg(LOG_WARNING, "publish of message %s refused: %s; "
-			       "dropped", r->id, strerror(-ret));
+			logmsg(LOG_WARNING, "publish of message %s refused: "
+			       "%s; dropped", r->id, strerror(-ret));
 			spool_discard(d->spool, r);	/* counted there */
 			continue;
 		}

@@ -117,7 +117,7 @@ struct spool {
 	 */
 	uint64_t *stale;
 	size_t n_stale;
-	bool opening;			/* records loaded are a previous run's */
+	bool opening;			/* loading a previous run's */
 	bool retrying;			/* in a retry of the disk */
 	int fail_errno;			/* a disk operation failed */
 	const char *fail_what;
@@ -819,8 +819,8 @@ static int disk_attach(struct spool *s, uint64_t now_ms, bool first)
 			   O_NOFOLLOW, 0600);
 	if (s->lockfd < 0 || flock(s->lockfd, LOCK_EX | LOCK_NB)) {
 		ret = -errno;
-		s->fail_what = errno == EWOULDBLOCK ? "in use by another process"
-						    : "cannot lock it";
+		s->fail_what = errno == EWOULDBLOCK ?
+			       "in use by another process" : "cannot lock it";
 		disk_close(s);
 		return ret;
 	}
@@ -854,8 +854,10 @@ static int disk_attach(struct spool *s, uint64_t now_ms, bool first)
 		if (!seg_file(de->d_name, &no))
 			continue;
 		if (is_stale(s, no)) {
-			if (unlinkat(s->dirfd, de->d_name, 0) && errno != ENOENT)
-				disk_error(s, "removing an old segment", errno);
+			if (unlinkat(s->dirfd, de->d_name, 0) &&
+			    errno != ENOENT)
+				disk_error(s, "removing an old segment",
+					   errno);
 			s->dirty_dir = true;
 			if (no >= s->next_seg)
 				s->next_seg = no + 1;
@@ -871,8 +873,9 @@ static int disk_attach(struct spool *s, uint64_t now_ms, bool first)
 	if (s->opening)
 		s->st.recovered_records += loaded;
 	if (s->st.corrupt_records != c0)
-		s->log(LOG_WARNING, "spool %s: recovered %" PRIu64 " message(s) "
-		       "not yet acknowledged; skipped corrupt data in %" PRIu64
+		s->log(LOG_WARNING, "spool %s: recovered %" PRIu64
+		       " message(s) not yet acknowledged; skipped corrupt "
+		       "data in %" PRIu64
 		       " place(s), %" PRIu64 " bytes", s->path, loaded,
 		       s->st.corrupt_records - c0, s->st.corrupt_bytes - cb0);
 	else if (loaded)

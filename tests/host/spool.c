@@ -101,7 +101,8 @@ static int first_seg(const char *dir, char out[512])
 	for (int i = 0; i < n; i++) {
 		size_t l = strlen(list[i]->d_name);
 
-		if (found < 0 && l == 20 && !strcmp(list[i]->d_name + 16, ".seg")) {
+		if (found < 0 && l == 20 &&
+		    !strcmp(list[i]->d_name + 16, ".seg")) {
 			snprintf(out, 512, "%s/%s", dir, list[i]->d_name);
 			found = 0;
 		}
@@ -461,7 +462,8 @@ TEST(eviction_on_disk_keeps_the_bound)
 		st = stats(s);
 		/* high only goes once no low is left, alerts after high */
 		if (st.dropped_messages[PRIO_HIGH])
-			ASSERT_EQ(added[PRIO_LOW], st.dropped_messages[PRIO_LOW]);
+			ASSERT_EQ(added[PRIO_LOW],
+				  st.dropped_messages[PRIO_LOW]);
 		if (st.dropped_messages[PRIO_ALERT])
 			ASSERT_EQ(added[PRIO_HIGH],
 				  st.dropped_messages[PRIO_HIGH]);
