@@ -772,6 +772,13 @@ static void load_seg(struct spool *s, int fd, uint64_t no, uint64_t *loaded)
 		seg_kill(s, g);
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 static bool is_stale(const struct spool *s, uint64_t no)
 {
 	for (size_t i = 0; i < s->n_stale; i++)
@@ -799,7 +806,8 @@ static bool seg_file(const char *name, uint64_t *no)
 static int disk_attach(struct spool *s, uint64_t now_ms, bool first)
 {
 	uint64_t loaded = 0, c0 = s->st.corrupt_records;
-	uint64_t cb0 = s->st.corrupt_bytes;
+	uint64_t cb0 = s->st.corrupt_bytes, *nos = NULL;
+	size_t n_nos = 0, cap_nos = 0;
 	struct dirent *de;
 	DIR *dir;
 	int ret, fd;
@@ -847,28 +855,48 @@ static int disk_attach(struct spool *s, uint64_t now_ms, bool first)
 		disk_close(s);
 		return ret;
 	}
-	s->disk = true;
+	/* by number: records then come in order, each at its list's tail */
 	while ((de = readdir(dir))) {
-		uint64_t no;
+		uint64_t no, *n;
 
 		if (!seg_file(de->d_name, &no))
 			continue;
-		if (is_stale(s, no)) {
-			if (unlinkat(s->dirfd, de->d_name, 0) &&
-			    errno != ENOENT)
+		if (n_nos == cap_nos) {
+			cap_nos = cap_nos ? cap_nos * 2 : 64;
+			n = realloc(nos, cap_nos * sizeof(*nos));
+			if (!n) {
+				free(nos);
+				closedir(dir);
+				s->fail_what = "cannot read the directory";
+				disk_close(s);
+				return -ENOMEM;
+			}
+			nos = n;
+		}
+		nos[n_nos++] = no;
+	}
+	closedir(dir);
+	if (n_nos)
+		qsort(nos, n_nos, sizeof(*nos), cmp_u64);
+	s->disk = true;
+	for (size_t i = 0; i < n_nos; i++) {
+		char name[32];
+
+		seg_name(name, nos[i]);
+		if (nos[i] >= s->next_seg)
+			s->next_seg = nos[i] + 1;
+		if (is_stale(s, nos[i])) {
+			if (unlinkat(s->dirfd, name, 0) && errno != ENOENT)
 				disk_error(s, "removing an old segment",
 					   errno);
 			s->dirty_dir = true;
-			if (no >= s->next_seg)
-				s->next_seg = no + 1;
 			continue;
 		}
-		fd = openat(s->dirfd, de->d_name, O_RDONLY | O_CLOEXEC |
-			    O_NOFOLLOW);
+		fd = openat(s->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 		if (fd >= 0)
-			load_seg(s, fd, no, &loaded);
+			load_seg(s, fd, nos[i], &loaded);
 	}
-	closedir(dir);
+	free(nos);
 	s->n_stale = 0;
 	if (s->opening)
 		s->st.recovered_records += loaded;
