@@ -52,8 +52,13 @@
  * one error line names the path and the reason; the records on disk are
  * read into memory and the spool goes on in memory under the same bound
  * and rules, counting write_errors, and tries the disk again every
- * SPOOL_RETRY_MS. When that works, it says so once, picks up the
- * directory's records and writes the memory ones back.
+ * SPOOL_RETRY_MS. Meanwhile the directory stays open and locked: a
+ * record read back from a segment left behind ("stale") that is then
+ * acknowledged or dropped is marked there all the same, and a stale
+ * segment with nothing live left is unlinked, so a restart brings back
+ * only what is pending. When the disk works again, it says so once,
+ * removes the stale segments, picks up the directory's other records and
+ * writes the memory ones back.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -110,13 +115,14 @@ struct spool {
 	uint64_t now_ms;		/* the last time a caller told */
 	bool dirty_dir;
 	/*
-	 * Segments left behind when the disk failed: their records were read
-	 * into memory (or are done since), so when the disk is back they are
-	 * removed, not loaded again. A restart meanwhile loads them (sent
-	 * again: at least once).
+	 * Segments left behind when the disk failed. Their live records were
+	 * read into memory and keep pointing at them (spool_rec.stale): when
+	 * one is acknowledged or dropped in memory, its state byte is still
+	 * marked there (a rewrite in place needs no free space), and a
+	 * segment whose records are all done is unlinked, so a restart does
+	 * not send them again. When the disk is back they are removed.
 	 */
-	uint64_t *stale;
-	size_t n_stale;
+	struct seg *stale;
 	bool opening;			/* loading a previous run's */
 	bool retrying;			/* in a retry of the disk */
 	int fail_errno;			/* a disk operation failed */
@@ -361,6 +367,56 @@ static void rec_mark(struct spool *s, struct spool_rec *r, uint8_t st)
 	g->dirty = true;
 }
 
+/* Best effort: a stale segment is done with. */
+static void stale_unlink(struct spool *s, struct seg *g)
+{
+	char name[32];
+
+	seg_name(name, g->no);
+	if (s->dirfd >= 0)
+		unlinkat(s->dirfd, name, 0);
+	free(g);
+}
+
+/* A record read from a stale segment is done: say so there too. */
+static void stale_mark(struct spool *s, struct spool_rec *r, uint8_t st)
+{
+	struct seg *g = r->stale, **pp;
+	int fd;
+
+	r->stale = NULL;
+	if (--g->live == 0) {
+		for (pp = &s->stale; *pp; pp = &(*pp)->next) {
+			if (*pp == g) {
+				*pp = g->next;
+				break;
+			}
+		}
+		stale_unlink(s, g);
+		return;
+	}
+	fd = s->dirfd >= 0 ? seg_open(s, g) : -1;
+	if (fd >= 0) {
+		if (pwrite(fd, &st, 1, r->off + OFF_STATE) != 1)
+			s->st.write_errors++;
+		close(fd);
+	}
+}
+
+/* Forget the stale segments (their files are gone, or not ours now). */
+static void stale_forget(struct spool *s)
+{
+	for (int p = PRIO_LOW; p < PRIO_N; p++)
+		for (struct spool_rec *r = s->head[p]; r; r = r->next)
+			r->stale = NULL;
+	while (s->stale) {
+		struct seg *g = s->stale;
+
+		s->stale = g->next;
+		free(g);
+	}
+}
+
 /* Out of the index and the store; ST says why (acked or dropped). */
 static void rec_remove(struct spool *s, struct spool_rec *r, uint8_t st)
 {
@@ -379,6 +435,8 @@ static void rec_remove(struct spool *s, struct spool_rec *r, uint8_t st)
 	} else {
 		s->mem_bytes -= rec_bytes(r);
 		free(r->payload);
+		if (r->stale)
+			stale_mark(s, r, st);
 	}
 	s->n_records--;
 	free(r);
@@ -558,6 +616,15 @@ static int rec_write(struct spool *s, struct spool_rec *r, const void *payload)
 
 /* ---- disk on and off ---- */
 
+static void dir_release(struct spool *s)
+{
+	if (s->lockfd >= 0)
+		close(s->lockfd);
+	if (s->dirfd >= 0)
+		close(s->dirfd);
+	s->lockfd = s->dirfd = -1;
+}
+
 static void disk_close(struct spool *s)
 {
 	while (s->segs) {
@@ -586,7 +653,6 @@ static void disk_close(struct spool *s)
 static void go_memory(struct spool *s, uint64_t now_ms)
 {
 	uint64_t lost = 0;
-	size_t n = 0;
 
 	/* a retry that fails the same way again is not news */
 	if (!s->retrying || s->fail_errno != s->retry_errno)
@@ -596,6 +662,13 @@ static void go_memory(struct spool *s, uint64_t now_ms)
 		       "error", strerror(s->fail_errno), s->size,
 		       SPOOL_RETRY_MS / 1000);
 	s->retry_errno = s->fail_errno;
+	/* nothing is appended any more */
+	memset(s->cur, 0, sizeof(s->cur));
+	for (struct seg *g = s->segs; g; g = g->next) {
+		if (g->fd >= 0)
+			close(g->fd);
+		g->fd = -1;
+	}
 	for (int p = PRIO_LOW; p < PRIO_N; p++) {
 		struct spool_rec *r, *next;
 
@@ -609,36 +682,36 @@ static void go_memory(struct spool *s, uint64_t now_ms)
 			if (r->payload)
 				r->payload[r->len] = '\0';
 			fd = seg_open(s, r->seg);
+			r->stale = r->seg;
+			r->seg = NULL;
+			s->mem_bytes += rec_bytes(r);
 			if (!r->payload || fd < 0 ||
 			    pread(fd, r->payload, r->len, r->off +
 				  SPOOL_HDR_SIZE) != (ssize_t)r->len) {
-				seg_put(r->seg, fd);
-				free(r->payload);
-				r->payload = NULL;
-				r->seg = NULL;
-				s->mem_bytes += rec_bytes(r);
+				if (fd >= 0)
+					close(fd);
 				rec_drop(s, r);
 				lost++;
 				continue;
 			}
-			seg_put(r->seg, fd);
-			r->seg = NULL;
-			s->mem_bytes += rec_bytes(r);
+			close(fd);
 		}
 	}
-	for (struct seg *g = s->segs; g; g = g->next)
-		n++;
-	if (n) {
-		uint64_t *st = realloc(s->stale, (s->n_stale + n) *
-				       sizeof(*st));
+	/* the segments stay, as stale; those already done go */
+	while (s->segs) {
+		struct seg *g = s->segs;
 
-		if (st) {
-			s->stale = st;
-			for (struct seg *g = s->segs; g; g = g->next)
-				st[s->n_stale++] = g->no;
+		s->segs = g->next;
+		if (!g->live) {
+			stale_unlink(s, g);
+			continue;
 		}
+		g->next = s->stale;
+		s->stale = g;
 	}
-	disk_close(s);
+	s->disk_bytes = 0;
+	s->disk = false;
+	/* dirfd and the lock stay: the directory is still ours */
 	if (lost)
 		s->log(LOG_ERR, "spool %s: %" PRIu64 " message(s) could not be "
 		       "read back and are dropped", s->path, lost);
@@ -781,8 +854,8 @@ static int cmp_u64(const void *a, const void *b)
 
 static bool is_stale(const struct spool *s, uint64_t no)
 {
-	for (size_t i = 0; i < s->n_stale; i++)
-		if (s->stale[i] == no)
+	for (const struct seg *g = s->stale; g; g = g->next)
+		if (g->no == no)
 			return true;
 	return false;
 }
@@ -809,28 +882,39 @@ static int disk_attach(struct spool *s, uint64_t now_ms, bool first)
 	uint64_t cb0 = s->st.corrupt_bytes, *nos = NULL;
 	size_t n_nos = 0, cap_nos = 0;
 	struct dirent *de;
+	bool held;
 	DIR *dir;
 	int ret, fd;
 
-	ret = mkdir_p(s->path);
-	if (ret) {
-		s->fail_what = "cannot create the directory";
-		return ret;
-	}
-	s->dirfd = open(s->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (s->dirfd < 0) {
-		ret = -errno;
-		s->fail_what = "cannot open the directory";
-		return ret;
-	}
-	s->lockfd = openat(s->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC |
-			   O_NOFOLLOW, 0600);
-	if (s->lockfd < 0 || flock(s->lockfd, LOCK_EX | LOCK_NB)) {
-		ret = -errno;
-		s->fail_what = errno == EWOULDBLOCK ?
-			       "in use by another process" : "cannot lock it";
-		disk_close(s);
-		return ret;
+	/*
+	 * Back from memory after a write failure, the directory is still
+	 * open and locked (stale segments are marked through it): keep it,
+	 * also when this try fails.
+	 */
+	held = s->dirfd >= 0 && s->lockfd >= 0;
+	if (!held) {
+		dir_release(s);
+		ret = mkdir_p(s->path);
+		if (ret) {
+			s->fail_what = "cannot create the directory";
+			return ret;
+		}
+		s->dirfd = open(s->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (s->dirfd < 0) {
+			ret = -errno;
+			s->fail_what = "cannot open the directory";
+			return ret;
+		}
+		s->lockfd = openat(s->dirfd, "lock", O_RDWR | O_CREAT |
+				   O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (s->lockfd < 0 || flock(s->lockfd, LOCK_EX | LOCK_NB)) {
+			ret = -errno;
+			s->fail_what = errno == EWOULDBLOCK ?
+				       "in use by another process" :
+				       "cannot lock it";
+			dir_release(s);
+			return ret;
+		}
 	}
 	/* a probe, so that a read-only or full disk shows now */
 	fd = openat(s->dirfd, "probe", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC |
@@ -840,7 +924,8 @@ static int disk_attach(struct spool *s, uint64_t now_ms, bool first)
 		if (fd >= 0)
 			close(fd);
 		s->fail_what = "cannot write in it";
-		disk_close(s);
+		if (!held)
+			dir_release(s);
 		return ret;
 	}
 	close(fd);
@@ -852,7 +937,8 @@ static int disk_attach(struct spool *s, uint64_t now_ms, bool first)
 		if (fd >= 0)
 			close(fd);
 		s->fail_what = "cannot read the directory";
-		disk_close(s);
+		if (!held)
+			dir_release(s);
 		return ret;
 	}
 	/* by number: records then come in order, each at its list's tail */
@@ -868,7 +954,8 @@ static int disk_attach(struct spool *s, uint64_t now_ms, bool first)
 				free(nos);
 				closedir(dir);
 				s->fail_what = "cannot read the directory";
-				disk_close(s);
+				if (!held)
+					dir_release(s);
 				return -ENOMEM;
 			}
 			nos = n;
@@ -897,7 +984,8 @@ static int disk_attach(struct spool *s, uint64_t now_ms, bool first)
 			load_seg(s, fd, nos[i], &loaded);
 	}
 	free(nos);
-	s->n_stale = 0;
+	/* the stale segments' records are in memory: their files went above */
+	stale_forget(s);
 	if (s->opening)
 		s->st.recovered_records += loaded;
 	if (s->st.corrupt_records != c0)
@@ -1024,11 +1112,15 @@ void spool_close(struct spool *s)
 		spool_sync(s);
 	}
 	log_drops(s, 0, true);
+	/* in memory and nowhere else (a stale file still has the others) */
+	for (int p = 0; p < PRIO_N; p++)
+		for (r = s->head[p]; r; r = r->next)
+			if (!r->seg && !r->stale)
+				mem++;
+	stale_forget(s);
 	for (int p = 0; p < PRIO_N; p++) {
 		for (r = s->head[p]; r; r = next) {
 			next = r->next;
-			if (!r->seg)
-				mem++;
 			free(r->payload);
 			free(r);
 		}
@@ -1039,7 +1131,6 @@ void spool_close(struct spool *s)
 		       s->path ? s->path : "", mem);
 	disk_close(s);
 	free(s->inflight);
-	free(s->stale);
 	free(s->scratch);
 	free(s->path);
 	free(s);

@@ -825,6 +825,96 @@ TEST(write_failure_half_way_keeps_everything_in_memory)
 	rmrf(dir);
 }
 
+/*
+ * The disk fails and stays failed; what was read back from it into memory
+ * and is acknowledged there is marked in its old file all the same, so a
+ * restart brings back only what was still pending.
+ */
+TEST(restart_after_disk_failure_brings_back_only_pending)
+{
+	char dir[64];
+	struct spool *s;
+	struct rlimit old, lim;
+	int order[64], n, segs;
+
+	mkdtmp(dir);
+	s = open_at(dir, 1 << 20, 1000);
+	ASSERT_NE(NULL, s);
+	signal(SIGXFSZ, SIG_IGN);
+	ASSERT_EQ(0, getrlimit(RLIMIT_FSIZE, &old));
+	lim = old;
+	lim.rlim_cur = 10 << 10;	/* 9 records of 1064 bytes fit */
+	ASSERT_EQ(0, setrlimit(RLIMIT_FSIZE, &lim));
+	for (int i = 0; i < 12; i++)
+		ASSERT_EQ(0, append(s, PRIO_HIGH, i, 1000, 1));
+	EXPECT_FALSE(stats(s).disk);
+	/* 0..5 published and acknowledged in memory, 6 dropped */
+	for (int i = 0; i < 7; i++) {
+		struct spool_rec *r = spool_next(s);
+
+		ASSERT_NE(NULL, r);
+		ASSERT_EQ(i, rec_no(s, r));
+		if (i == 6) {
+			spool_discard(s, r);
+			break;
+		}
+		spool_set_inflight(s, r, 1 + i);
+		ASSERT_EQ(0, spool_ack_mid(s, 1 + i));
+	}
+	EXPECT_EQ(1, stats(s).dropped_messages[PRIO_HIGH]);
+	spool_close(s);		/* 9..11 only in memory: lost, logged */
+	EXPECT_EQ(1, logs_with("3 message(s) held in memory are lost"));
+	ASSERT_EQ(0, setrlimit(RLIMIT_FSIZE, &old));
+	/* from the old file: 7 and 8, not the acknowledged or dropped */
+	s = open_at(dir, 1 << 20, 1000);
+	ASSERT_NE(NULL, s);
+	EXPECT_EQ(2, stats(s).recovered_records);
+	n = drain(s, order, 64);
+	ASSERT_EQ(2, n);
+	EXPECT_EQ(7, order[0]);
+	EXPECT_EQ(8, order[1]);
+	spool_close(s);
+	EXPECT_EQ(0, seg_bytes(dir, &segs));
+	EXPECT_EQ(0, segs);
+	rmrf(dir);
+}
+
+TEST(stale_segment_all_done_is_removed_in_memory)
+{
+	char dir[64];
+	struct spool *s;
+	struct rlimit old, lim;
+	int segs;
+
+	mkdtmp(dir);
+	s = open_at(dir, 1 << 20, 1000);
+	ASSERT_NE(NULL, s);
+	signal(SIGXFSZ, SIG_IGN);
+	ASSERT_EQ(0, getrlimit(RLIMIT_FSIZE, &old));
+	lim = old;
+	lim.rlim_cur = 10 << 10;
+	ASSERT_EQ(0, setrlimit(RLIMIT_FSIZE, &lim));
+	for (int i = 0; i < 10; i++)
+		ASSERT_EQ(0, append(s, PRIO_LOW, i, 1000, 1));
+	ASSERT_EQ(0, setrlimit(RLIMIT_FSIZE, &old));
+	EXPECT_FALSE(stats(s).disk);
+	seg_bytes(dir, &segs);
+	EXPECT_EQ(1, segs);
+	for (int i = 0; i < 9; i++) {
+		struct spool_rec *r = spool_next(s);
+
+		ASSERT_NE(NULL, r);
+		spool_set_inflight(s, r, 1 + i);
+		ASSERT_EQ(0, spool_ack_mid(s, 1 + i));
+	}
+	/* the nine from disk are done: their file is gone (space back) */
+	seg_bytes(dir, &segs);
+	EXPECT_EQ(0, segs);
+	EXPECT_EQ(1, stats(s).records);
+	spool_close(s);
+	rmrf(dir);
+}
+
 TEST(directory_held_by_another_process)
 {
 	char dir[64];
