@@ -233,6 +233,21 @@ static bool rec_valid(const uint8_t *buf, size_t len, size_t off)
 	return get32(h + OFF_CRC) == rec_crc(h, h + SPOOL_HDR_SIZE, plen);
 }
 
+/*
+ * R's payload into BUF (R->len bytes) from FD: what the disk gives back
+ * is checked again, against the header and the CRC.
+ */
+static bool rec_read(const struct spool_rec *r, int fd, char *buf)
+{
+	uint8_t h[SPOOL_HDR_SIZE];
+
+	return fd >= 0 && pread(fd, h, sizeof(h), r->off) == sizeof(h) &&
+	       pread(fd, buf, r->len, r->off + SPOOL_HDR_SIZE) ==
+	       (ssize_t)r->len && get32(h) == REC_MAGIC &&
+	       get32(h + 8) == r->len && get64(h + 16) == r->seq &&
+	       get32(h + OFF_CRC) == rec_crc(h, buf, r->len);
+}
+
 /* ---- the index ---- */
 
 static uint64_t rec_bytes(const struct spool_rec *r)
@@ -647,8 +662,8 @@ static void disk_close(struct spool *s)
 
 /*
  * Everything to memory after a disk failure: each record's bytes are read
- * back (those that cannot be are dropped and counted), the files stay as
- * they are (the next start or a later retry picks them up).
+ * back (those that cannot be are dropped and counted); the files stay,
+ * as stale segments, with the directory open and locked.
  */
 static void go_memory(struct spool *s, uint64_t now_ms)
 {
@@ -664,10 +679,23 @@ static void go_memory(struct spool *s, uint64_t now_ms)
 	s->retry_errno = s->fail_errno;
 	/* nothing is appended any more */
 	memset(s->cur, 0, sizeof(s->cur));
-	for (struct seg *g = s->segs; g; g = g->next) {
+	/*
+	 * The segments stay, as stale (their records point at them from
+	 * memory, see stale_mark()); those already done go.
+	 */
+	while (s->segs) {
+		struct seg *g = s->segs;
+
+		s->segs = g->next;
 		if (g->fd >= 0)
 			close(g->fd);
 		g->fd = -1;
+		if (!g->live) {
+			stale_unlink(s, g);
+			continue;
+		}
+		g->next = s->stale;
+		s->stale = g;
 	}
 	for (int p = PRIO_LOW; p < PRIO_N; p++) {
 		struct spool_rec *r, *next;
@@ -685,29 +713,17 @@ static void go_memory(struct spool *s, uint64_t now_ms)
 			r->stale = r->seg;
 			r->seg = NULL;
 			s->mem_bytes += rec_bytes(r);
-			if (!r->payload || fd < 0 ||
-			    pread(fd, r->payload, r->len, r->off +
-				  SPOOL_HDR_SIZE) != (ssize_t)r->len) {
+			if (!r->payload || !rec_read(r, fd, r->payload)) {
 				if (fd >= 0)
 					close(fd);
+				s->st.corrupt_records++;
+				s->st.corrupt_bytes += rec_bytes(r);
 				rec_drop(s, r);
 				lost++;
 				continue;
 			}
 			close(fd);
 		}
-	}
-	/* the segments stay, as stale; those already done go */
-	while (s->segs) {
-		struct seg *g = s->segs;
-
-		s->segs = g->next;
-		if (!g->live) {
-			stale_unlink(s, g);
-			continue;
-		}
-		g->next = s->stale;
-		s->stale = g;
 	}
 	s->disk_bytes = 0;
 	s->disk = false;
@@ -1219,15 +1235,8 @@ const char *spool_payload(struct spool *s, struct spool_rec *r)
 		s->scratch_cap = r->len + 1;
 	}
 	fd = seg_open(s, r->seg);
-	if (fd >= 0 && pread(fd, s->scratch, r->len, r->off + SPOOL_HDR_SIZE) ==
-	    (ssize_t)r->len) {
-		uint8_t h[SPOOL_HDR_SIZE];
-
-		/* what the disk gives back is checked again */
-		if (pread(fd, h, sizeof(h), r->off) == sizeof(h) &&
-		    get32(h + OFF_CRC) == rec_crc(h, s->scratch, r->len))
-			ret = s->scratch;
-	}
+	if (rec_read(r, fd, s->scratch))
+		ret = s->scratch;
 	seg_put(r->seg, fd);
 	if (!ret) {
 		s->log(LOG_ERR, "spool %s: a stored message (sequence %" PRIu64
