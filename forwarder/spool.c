@@ -49,7 +49,8 @@
  *
  * Memory. When the directory cannot be created, locked or written (EROFS,
  * EACCES, ENOSPC, EIO on write or fdatasync, another iotsecd holding it),
- * one error line names the path and the reason; the records on disk are
+ * one error line names the path and the reason; the records on disk (at
+ * the start too, when the directory can be read but not written) are
  * read into memory and the spool goes on in memory under the same bound
  * and rules, counting write_errors, and tries the disk again every
  * SPOOL_RETRY_MS. Meanwhile the directory stays open and locked: a
@@ -898,9 +899,9 @@ static int disk_attach(struct spool *s, uint64_t now_ms, bool first)
 	uint64_t cb0 = s->st.corrupt_bytes, *nos = NULL;
 	size_t n_nos = 0, cap_nos = 0;
 	struct dirent *de;
+	int ret, fd, probe_err = 0;
 	bool held;
 	DIR *dir;
-	int ret, fd;
 
 	/*
 	 * Back from memory after a write failure, the directory is still
@@ -932,20 +933,29 @@ static int disk_attach(struct spool *s, uint64_t now_ms, bool first)
 			return ret;
 		}
 	}
-	/* a probe, so that a read-only or full disk shows now */
+	/*
+	 * A probe, so that a read-only or full disk shows now. At the start
+	 * the records already there are loaded all the same (into memory,
+	 * below); a retry just tries again later.
+	 */
+	errno = 0;
 	fd = openat(s->dirfd, "probe", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC |
 		    O_NOFOLLOW, 0600);
 	if (fd < 0 || write(fd, "x", 1) != 1) {
-		ret = -(errno ? errno : ENOSPC);
+		probe_err = errno ? errno : ENOSPC;
 		if (fd >= 0)
 			close(fd);
-		s->fail_what = "cannot write in it";
-		if (!held)
-			dir_release(s);
-		return ret;
+		unlinkat(s->dirfd, "probe", 0);
+		if (!first) {
+			s->fail_what = "cannot write in it";
+			if (!held)
+				dir_release(s);
+			return -probe_err;
+		}
+	} else {
+		close(fd);
+		unlinkat(s->dirfd, "probe", 0);
 	}
-	close(fd);
-	unlinkat(s->dirfd, "probe", 0);
 	fd = dup(s->dirfd);
 	dir = fd >= 0 ? fdopendir(fd) : NULL;
 	if (!dir) {
@@ -1013,6 +1023,8 @@ static int disk_attach(struct spool *s, uint64_t now_ms, bool first)
 	else if (loaded)
 		s->log(LOG_NOTICE, "spool %s: recovered %" PRIu64 " message(s) "
 		       "not yet acknowledged", s->path, loaded);
+	if (probe_err)
+		disk_error(s, "cannot write in it", probe_err);
 	/* a smaller bound than last time, or someone else's records */
 	make_room(s, PRIO_N, 0, NULL);
 	/* what was held in memory goes to disk, highest priority first */

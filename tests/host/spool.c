@@ -956,6 +956,50 @@ TEST(unreadable_records_at_fallback_are_dropped_and_counted)
 	rmrf(dir);
 }
 
+/* Unwritable at the start: what is there is still loaded and sent. */
+TEST(unwritable_at_start_loads_what_is_there_into_memory)
+{
+	char dir[64];
+	struct spool *s;
+	struct spool_stats st;
+	struct rlimit old, lim;
+	int order[16];
+
+	mkdtmp(dir);
+	s = open_at(dir, 1 << 20, 1000);
+	ASSERT_NE(NULL, s);
+	for (int i = 0; i < 5; i++)
+		ASSERT_EQ(0, append(s, i == 2 ? PRIO_ALERT : PRIO_LOW, i, 500,
+				    1));
+	spool_close(s);
+	/* no byte can be written any more (EFBIG for every write) */
+	signal(SIGXFSZ, SIG_IGN);
+	ASSERT_EQ(0, getrlimit(RLIMIT_FSIZE, &old));
+	lim = old;
+	lim.rlim_cur = 0;
+	ASSERT_EQ(0, setrlimit(RLIMIT_FSIZE, &lim));
+	n_logs = 0;
+	s = open_at(dir, 1 << 20, 1000);
+	ASSERT_NE(NULL, s);
+	st = stats(s);
+	EXPECT_FALSE(st.disk);
+	EXPECT_EQ(5, st.recovered_records);
+	EXPECT_EQ(5, st.records);
+	EXPECT_LE(1, st.write_errors);
+	EXPECT_EQ(1, logs_with(strerror(EFBIG)));
+	EXPECT_EQ(1, logs_with("recovered 5 message(s)"));
+	/* more in memory, the old ones first */
+	ASSERT_EQ(0, append(s, PRIO_ALERT, 10, 100, 1));
+	ASSERT_EQ(6, drain(s, order, 16));
+	ASSERT_EQ(0, setrlimit(RLIMIT_FSIZE, &old));
+	EXPECT_EQ(2, order[0]);
+	EXPECT_EQ(0, order[1]);
+	EXPECT_EQ(4, order[4]);
+	EXPECT_EQ(10, order[5]);
+	spool_close(s);
+	rmrf(dir);
+}
+
 TEST(directory_held_by_another_process)
 {
 	char dir[64];
