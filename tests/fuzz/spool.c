@@ -66,6 +66,12 @@ static void clean(void)
 		closedir(d);
 }
 
+static void cleanup(void)
+{
+	clean();
+	rmdir(dir);
+}
+
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t len)
 {
 	struct spool_config cfg = { .size = 256 << 10, .sync_ms = 1000 };
@@ -80,6 +86,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t len)
 		snprintf(dir, sizeof(dir), "/tmp/iotsec-fuzz-spool.%d",
 			 (int)getpid());
 		mkdir(dir, 0700);
+		atexit(cleanup);
 	}
 	clean();
 	cfg.path = dir;
