@@ -4,6 +4,7 @@
 
 usage: count-delivery.py RECV [--acked FILE] [--name NAME] [--run TAG]
                          [--max-size N] [--missing FILE]
+                         [--topic-prefix P] [--pad-vary PAD]
 
 RECV is the output of `mosquitto_sub -v -d` (lines "TOPIC PAYLOAD"; the
 debug lines of mosquitto_sub are skipped). A message's id is the topic's
@@ -31,6 +32,13 @@ Prints key=value lines:
   drop.KEY         the last DroppedEventsStatistics' ExtraDetails and its
                    queues (drop.High, drop.Low)
   bad_json         payloads that are not JSON
+  events_total     events of every name but the operational statistics;
+                   names: how many of each
+  pad_max_received, pad_min_missing   with --pad-vary PAD (sdk-stream -V):
+                   the padding of the largest event received and of the
+                   smallest one accepted but not received
+
+--topic-prefix: only messages whose topic starts with P are looked at.
 """
 import argparse
 import hashlib
@@ -64,6 +72,8 @@ def main():
     ap.add_argument("--run", default=None)
     ap.add_argument("--max-size", type=int, default=0)
     ap.add_argument("--missing")
+    ap.add_argument("--topic-prefix", default="")
+    ap.add_argument("--pad-vary", type=int, default=None)
     a = ap.parse_args()
 
     msgs = {}
@@ -72,6 +82,7 @@ def main():
     seq_mids = {}
     seq_count = {}
     drop = {}
+    names = {}
     with open(a.recv, "rb") as f:
         for raw in f:
             raw = raw.rstrip(b"\n")
@@ -81,6 +92,8 @@ def main():
             if not payload.startswith(b"{"):
                 continue
             topic = topic.decode("utf-8", "replace")
+            if not topic.startswith(a.topic_prefix):
+                continue
             n_msgs += 1
             max_len = max(max_len, len(payload))
             if a.max_size and len(payload) > a.max_size:
@@ -94,6 +107,9 @@ def main():
                 continue
             for ev in m.get("Events", []):
                 name = ev.get("Name")
+                if name not in ("DroppedEventsStatistics",
+                                "MessageStatistics"):
+                    names[name] = names.get(name, 0) + 1
                 if name == "DroppedEventsStatistics":
                     d = {}
                     for item in ev.get("Payload", []):
@@ -141,7 +157,14 @@ def main():
         "max_seq": max(got) if got else 0,
         "missing_list": ",".join(map(str, missing[:20])),
         "bad_json": bad_json,
+        "events_total": sum(names.values()),
+        "names": ",".join("%s:%d" % kv for kv in sorted(names.items())),
     }
+    if a.pad_vary is not None:
+        def pad(s):
+            return (s * 7919) % (a.pad_vary + 1)
+        out["pad_max_received"] = max((pad(s) for s in got), default=-1)
+        out["pad_min_missing"] = min((pad(s) for s in missing), default=-1)
     for k, v in drop.items():
         out["drop." + k] = v
     for k, v in out.items():

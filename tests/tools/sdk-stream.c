@@ -3,13 +3,14 @@
  * sdk-stream: a steady stream of numbered custom events through libiotsec,
  * for the delivery tests (tests/host/delivery*.sh).
  *
- *   sdk-stream -s SOCKET [-r RATE] [-n COUNT] [-f FIRST] [-p PAD]
+ *   sdk-stream -s SOCKET [-r RATE] [-n COUNT] [-f FIRST] [-p PAD [-V]]
  *              [-N NAME] [-t TAG] [-a ACKED_FILE] [-R RETRY_S]
  *
  * Event number SEQ (FIRST, FIRST+1, ...) is the custom event NAME (default
  * Test.Seq) with the payload {"Seq": SEQ, "Run": TAG, "Pad": "x...x"}
- * (PAD bytes of padding), sent at RATE events/s (default 20) until COUNT
- * are accepted (0: until SIGTERM/SIGINT).
+ * (PAD bytes of padding; with -V, (SEQ * 7919) % (PAD + 1) bytes, so that
+ * sizes vary), sent at RATE events/s (default 20) until COUNT are
+ * accepted or refused (0: until SIGTERM/SIGINT).
  *
  * What the daemon answered is the point of a delivery test, so each
  * accepted SEQ is written to ACKED_FILE (one a line, flushed at once: a
@@ -68,7 +69,7 @@ static void sleep_until(double t)
 static void usage(void)
 {
 	fprintf(stderr, "usage: sdk-stream -s SOCKET [-r RATE] [-n COUNT] "
-		"[-f FIRST] [-p PAD] [-N NAME] [-t TAG] [-a ACKED_FILE] "
+		"[-f FIRST] [-p PAD [-V]] [-N NAME] [-t TAG] [-a ACKED_FILE] "
 		"[-R RETRY_S]\n");
 	exit(2);
 }
@@ -92,14 +93,16 @@ int main(int argc, char **argv)
 	FILE *acked = NULL;
 	char *payload, *padding;
 	int opt, ret, status = 0;
+	bool vary = false;
 
-	while ((opt = getopt(argc, argv, "s:r:n:f:p:N:t:a:R:h")) != -1) {
+	while ((opt = getopt(argc, argv, "s:r:n:f:p:VN:t:a:R:h")) != -1) {
 		switch (opt) {
 		case 's': sock = optarg; break;
 		case 'r': rate = atof(optarg); break;
 		case 'n': count = strtoull(optarg, NULL, 10); break;
 		case 'f': first = strtoull(optarg, NULL, 10); break;
 		case 'p': pad = strtoul(optarg, NULL, 10); break;
+		case 'V': vary = true; break;
 		case 'N': name = optarg; break;
 		case 't': tag = optarg; break;
 		case 'a': acked_path = optarg; break;
@@ -155,7 +158,7 @@ int main(int argc, char **argv)
 		if (stop)
 			break;
 		snprintf(payload, cap, "{\"Seq\":%llu,\"Run\":\"%s\",\"Pad\":\"%s\"}",
-			 seq, tag, padding);
+			 seq, tag, padding + (vary ? pad - (seq * 7919) % (pad + 1) : 0));
 		ret = iotsec_send_custom(h, name, payload);
 		sent++;
 		if (ret == 0) {
