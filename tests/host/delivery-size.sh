@@ -57,8 +57,8 @@ sdk_size() {
 		 [ "$(stat_get "$TMP/d1.stats" spool.inflight)" = 0 ] &&
 		 [ "$(stat_get "$TMP/d1.stats" messages.sent)" = "$(stat_get "$TMP/d1.stats" messages.acked)" ]' ||
 		return 1
-	os=$(stat_get "$TMP/d1.stats" queues.oversize)
 	iotsecd_stop d1
+	os=$(stat_get "$TMP/d1.stats" queues.oversize)	# written at exit
 	expect "the final statistics arrive" wait_for 30 eval \
 		'count s1 --max-size 4096 --pad-vary 4096 --topic-prefix iotsec/dtest/ &&
 		 [ -n "$(val s1 drop.OversizeEvents)" ]' || return 1
