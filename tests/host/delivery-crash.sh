@@ -1,0 +1,199 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# Crashes and damaged spool files (issue 5).
+#
+#   sdk-stream --SDK--> iotsecd (SIGKILL, restarted) --spool DIR--> mosquitto
+#                                                      (down meanwhile)  |
+#                                              mosquitto_sub -v '#' <----'
+#
+#   sigkill_loses_nothing_written_to_the_spool   broker down, events piling
+#       up in the spool, iotsecd killed with SIGKILL, the spool directory
+#       copied at that moment, iotsecd restarted on the same spool, broker
+#       back: every event found in the copied segment files arrives, every
+#       event accepted after the restart arrives; the events the SDK had
+#       accepted but the spool had not yet written (the daemon gathers SDK
+#       events for up to 500 ms / 64 events before they become a message)
+#       are counted and must be among the last 64 accepted before the kill
+#   corrupt_records_are_skipped_and_counted      two runs of iotsecd write
+#       records while the broker is down; then one segment file is cut in
+#       the middle of a record and another gets flipped bytes in the middle
+#       of a record; iotsecd starts, counts corrupt records, delivers every
+#       event of the intact records
+set -u
+. "$(dirname "$0")/../lib/delivery.sh"
+
+echo "TAP version 13"
+missing=$(need_tools)
+if [ -n "$missing" ]; then
+	skip delivery_crash "missing:$missing"
+	done_testing
+	exit 0
+fi
+if ! broker_start b || ! receiver_start r "$b_PORT" 'iotsec/#'; then
+	not_ok broker_and_receiver_start
+	tail -n 5 "$TMP/b.log" "$TMP/r.recv" | sed 's/^/# /'
+	done_testing
+	exit 1
+fi
+
+sock_ready() { test -S "$SOCK"; }
+
+# ---------------------------------------------------------------------------
+sigkill() {
+	local cfg=$TMP/k.yaml a0 akill a1 inspool lost late rec corrupt written
+	fresh b
+	write_config "$cfg" "$b_PORT" "$TMP/spoolk" 8MiB \
+		"messages: { statistics: 1h, max_size: 16KiB }"
+	rm -f "$SOCK"
+	iotsecd_start dk "$cfg"
+	expect "iotsecd connects" wait_for 30 grep -q 'mqtt: connected to' "$TMP/dk.log" ||
+		return 1
+	stream_start k 40 -R 120
+	expect "80 accepted with the broker up" wait_for 30 acked_at_least k 80 ||
+		return 1
+	broker_stop b || return 1
+	a0=$(acked_n k)
+	expect "200 more accepted with the broker down" \
+		wait_for 60 acked_at_least k $((a0 + 200)) || return 1
+	expect "the spool holds them" \
+		wait_for 10 stat_ge "$TMP/dk.stats" spool.pending 1 || return 1
+	written=$(stat_get "$TMP/dk.stats" spool.written)
+	iotsecd_stop dk KILL
+	# what the SDK had been told, and what the spool held, at the kill
+	grep '^[0-9]*$' "$TMP/k.acked" >"$TMP/k.before"
+	akill=$(wc -l <"$TMP/k.before")
+	cp -a "$TMP/spoolk" "$TMP/spoolk.at-kill"
+	spool_seqs "$TMP/spoolk.at-kill" k >"$TMP/k.inspool"
+	inspool=$(wc -l <"$TMP/k.inspool")
+	expect "iotsecd was killed (status 137)" [ "$IOTSECD_RC" = 137 ] || return 1
+
+	iotsecd_start dk2 "$cfg"
+	expect "iotsecd restarts on the same spool" wait_for 30 sock_ready || return 1
+	a1=$(acked_n k)
+	expect "80 accepted after the restart" wait_for 60 acked_at_least k $((a1 + 80)) ||
+		return 1
+	broker_restart b || return 1
+	expect "40 more with the broker back" \
+		wait_for 30 acked_at_least k $(($(acked_n k) + 40)) || return 1
+	stream_stop k
+	# everything accepted after the restart, everything in the spool
+	grep -vxFf "$TMP/k.before" <(grep '^[0-9]*$' "$TMP/k.acked") >"$TMP/k.after"
+	cat "$TMP/k.after" "$TMP/k.inspool" | sort -nu >"$TMP/k.must"
+	cp "$TMP/k.must" "$TMP/km.acked"
+	expect "everything in the spool and accepted after the restart arrives" \
+		wait_for 120 eval 'count km --run k && [ "$(val km missing)" = 0 ]'
+	local rc=$?
+	rec=$(stat_get "$TMP/dk2.stats" spool.recovered_records)
+	corrupt=$(stat_get "$TMP/dk2.stats" spool.corrupt_records)
+	iotsecd_stop dk2
+	count km --run k
+	count k --missing "$TMP/k.lost"
+	lost=$(wc -l <"$TMP/k.lost")
+	# lost ones must be among the last 64 accepted before the kill
+	late=$(tail -n 64 "$TMP/k.before" | grep -cxFf - "$TMP/k.lost")
+	echo "# sdk-stream: $(summary k)"
+	echo "# accepted before the kill $akill (of which with the broker down $((akill - a0)))," \
+		"in the spool files at the kill $inspool events (spool.written $written records" \
+		"a second before), after the restart: recovered_records $rec, corrupt_records $corrupt;" \
+		"accepted in total $(acked_n k), received distinct $(val k seqs)," \
+		"duplicates $(val k dup_seqs) (messages $(val k dup_messages));" \
+		"missing from the spool: $(val km missing) ($(val km missing_list));" \
+		"accepted before the kill but never in the spool, lost: $lost ($(tr '\n' ' ' <"$TMP/k.lost"))"
+	[ "$rc" = 0 ] || return 1
+	expect "the spool files held events at the kill" [ "$inspool" -gt 0 ] &&
+	expect "records recovered at the restart" [ "${rec:-0}" -gt 0 ] &&
+	expect "the lost ones ($lost) are among the last 64 accepted before the kill" \
+		[ "$late" = "$lost" ] &&
+	expect "iotsecd exits 0" [ "$IOTSECD_RC" = 0 ]
+}
+check sigkill_loses_nothing_written_to_the_spool sigkill
+
+# ---------------------------------------------------------------------------
+# locate DIR RUN: "SEQ FILE OFFSET" for each event of RUN in DIR's segments
+locate() {
+	python3 - "$1" "$2" <<'PY'
+import glob, os, re, sys
+pat = re.compile(rb'"Seq":(\d+),"Run":"' + sys.argv[2].encode() + rb'"')
+for f in sorted(glob.glob(os.path.join(sys.argv[1], "*.seg"))):
+    data = open(f, "rb").read()
+    for m in pat.finditer(data):
+        print(m.group(1).decode(), os.path.basename(f), m.start())
+PY
+}
+
+corrupt() {
+	local cfg=$TMP/c.yaml segs sa sb asize bsize cut flip rmax must run
+	fresh b
+	broker_stop b || return 1
+	write_config "$cfg" "$b_PORT" "$TMP/spoolc" 8MiB \
+		"messages: { statistics: 1h, max_size: 4096 }"
+	# two runs, each leaving its records (broker down: none acked)
+	for run in 1 2; do
+		rm -f "$SOCK"
+		iotsecd_start dc$run "$cfg"
+		expect "iotsecd $run serves the SDK" wait_for 30 sock_ready || return 1
+		stream_start c 200 -n 300 -f $(( (run - 1) * 300 + 1 )) -p 100
+		expect "run $run: 300 accepted" wait_for 60 eval '! alive "$c_SPID"' ||
+			return 1
+		stream_stop c
+		cat "$TMP/c.acked" >>"$TMP/call.acked"
+		iotsecd_stop dc$run
+		expect "iotsecd $run exits 0 with the broker down" [ "$IOTSECD_RC" = 0 ] ||
+			return 1
+	done
+	locate "$TMP/spoolc" c >"$TMP/c.where"
+	mapfile -t segs < <(ls "$TMP/spoolc" | grep '\.seg$' | sort)
+	echo "# segment files: ${segs[*]}"
+	expect "at least two segment files" [ "${#segs[@]}" -ge 2 ] || return 1
+	sa=${segs[0]} sb=${segs[1]}
+	asize=$(stat -c %s "$TMP/spoolc/$sa")
+	bsize=$(stat -c %s "$TMP/spoolc/$sb")
+	# a record is at most a message (4096) plus its header and padding
+	rmax=8192
+	cut=$((asize * 6 / 10))
+	flip=$((bsize / 2))
+	truncate -s "$cut" "$TMP/spoolc/$sa" || return 1
+	python3 - "$TMP/spoolc/$sb" "$flip" <<'PY' || return 1
+import sys
+f, off = sys.argv[1], int(sys.argv[2])
+with open(f, "r+b") as h:
+    h.seek(off)
+    d = bytearray(h.read(8))
+    h.seek(off)
+    h.write(bytes(x ^ 0xA5 for x in d))
+PY
+	# must arrive: events wholly before the cut, and far from the flip
+	awk -v a="$sa" -v b="$sb" -v cut="$cut" -v flip="$flip" -v r="$rmax" '
+		$2 == a && $3 + r < cut { print $1; next }
+		$2 == b && ($3 + r < flip || $3 > flip + r) { print $1; next }
+		$2 != a && $2 != b { print $1 }' "$TMP/c.where" | sort -nu >"$TMP/cm.acked"
+	must=$(wc -l <"$TMP/cm.acked")
+	broker_restart b || return 1
+	iotsecd_start dc3 "$cfg"
+	expect "iotsecd starts on the damaged spool and connects" \
+		wait_for 30 grep -q 'mqtt: connected to' "$TMP/dc3.log" || return 1
+	expect "the intact records' events arrive" \
+		wait_for 120 eval 'count cm --run c && [ "$(val cm missing)" = 0 ]'
+	local rc=$?
+	expect "the spool drains" wait_for 60 eval \
+		'[ "$(stat_get "$TMP/dc3.stats" spool.pending)" = 0 ] &&
+		 [ "$(stat_get "$TMP/dc3.stats" spool.inflight)" = 0 ]' || rc=1
+	alive "$dc3_DPID" || rc=1
+	iotsecd_stop dc3
+	cp "$TMP/call.acked" "$TMP/c.acked"
+	count c
+	echo "# 600 events written in two runs: $(wc -l <"$TMP/c.where") found in ${#segs[@]} segments;" \
+		"$sa ($asize bytes) cut at $cut, $sb ($bsize bytes) 8 bytes flipped at $flip;" \
+		"after the restart: recovered_records $(stat_get "$TMP/dc3.stats" spool.recovered_records)," \
+		"corrupt_records $(stat_get "$TMP/dc3.stats" spool.corrupt_records);" \
+		"received distinct $(val c seqs) of 600 (must: $must, missing of those $(val cm missing))," \
+		"lost with the damaged records $((600 - $(val c seqs)))"
+	[ "$rc" = 0 ] || return 1
+	expect "corrupt records counted" stat_ge "$TMP/dc3.stats" spool.corrupt_records 1 &&
+	expect "some events were in the damaged records" [ "$(val c seqs)" -lt 600 ] &&
+	expect "iotsecd exits 0" [ "$IOTSECD_RC" = 0 ]
+}
+check corrupt_records_are_skipped_and_counted corrupt
+
+done_testing
