@@ -1,0 +1,103 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# A spool on a file system that fills up (issue 5): a 64 KiB tmpfs under a
+# spool configured for 1 MiB. Needs root (mount); skipped otherwise.
+#
+#   sdk-stream (100 ev/s, ~2.4 KB each) --SDK--> iotsecd --spool--> TMP/tiny
+#                                                   |       (tmpfs, 64 KiB)
+#                               mosquitto (down, then up) --> mosquitto_sub
+#
+#   full_disk_spool_keeps_running   the broker is down, so everything goes
+#       to the spool; the tmpfs fills: iotsecd logs a clear error naming
+#       the spool and "No space left on device", counts write_errors, goes
+#       on in memory (mode "memory", same 1 MiB bound) and drops there,
+#       counted; it does not crash, and once the broker is back it
+#       delivers: received + dropped = accepted
+set -u
+. "$(dirname "$0")/../lib/delivery.sh"
+
+echo "TAP version 13"
+missing=$(need_tools)
+if [ -n "$missing" ]; then
+	skip delivery_tmpfs "missing:$missing"
+	done_testing
+	exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+	skip full_disk_spool_keeps_running "needs root to mount a tmpfs"
+	done_testing
+	exit 0
+fi
+mkdir -p "$TMP/tiny"
+if ! mount -t tmpfs -o size=64k,mode=0755 tmpfs "$TMP/tiny" 2>"$TMP/mount.err"; then
+	skip full_disk_spool_keeps_running "mount -t tmpfs failed: $(cat "$TMP/mount.err")"
+	done_testing
+	exit 0
+fi
+unmount_tiny() { umount "$TMP/tiny" 2>/dev/null; }
+CLEANUP_HOOK=unmount_tiny
+if ! broker_start b || ! receiver_start r "$b_PORT" 'iotsec/#'; then
+	not_ok broker_and_receiver_start
+	tail -n 5 "$TMP/b.log" "$TMP/r.recv" | sed 's/^/# /'
+	done_testing
+	exit 1
+fi
+
+full() {
+	local cfg=$TMP/t.yaml acc drop got werr mode last
+	fresh b
+	broker_stop b || return 1
+	write_config "$cfg" "$b_PORT" "$TMP/tiny/spool" 1MiB \
+		"messages: { statistics: 1h, max_size: 16KiB }"
+	rm -f "$SOCK"
+	iotsecd_start dt "$cfg"
+	expect "iotsecd serves the SDK" wait_for 30 test -S "$SOCK" || return 1
+	sampler_start st "$TMP/dt.stats"
+	stream_start t 100 -p 2000
+	expect "a write error is logged naming the spool and ENOSPC" \
+		wait_for 60 eval 'grep "$TMP/tiny/spool" "$TMP/dt.log" | grep -q "No space left on device"' ||
+		return 1
+	expect "write_errors counted" wait_for 10 stat_ge "$TMP/dt.stats" spool.write_errors 1 ||
+		return 1
+	expect "the spool goes on in memory" \
+		wait_for 10 eval '[ "$(stat_get "$TMP/dt.stats" spool.mode)" = memory ]' || return 1
+	expect "and drops at its bound, counted" \
+		wait_for 60 stat_ge "$TMP/dt.stats" spool.dropped_events 1 || return 1
+	expect "iotsecd still runs" alive "$dt_DPID" || return 1
+	broker_restart b || return 1
+	expect "200 more accepted with the broker up" \
+		wait_for 60 acked_at_least t $(($(acked_n t) + 200)) || return 1
+	stream_stop t
+	last=$(grep '^[0-9]*$' "$TMP/t.acked" | tail -n 1)
+	acc=$(acked_n t)
+	expect "the spool drains, the last event arrives" wait_for 120 eval \
+		'[ "$(stat_get "$TMP/dt.stats" spool.pending)" = 0 ] &&
+		 [ "$(stat_get "$TMP/dt.stats" spool.inflight)" = 0 ] &&
+		 grep -q "\"Seq\":$last,\"Run\":\"t\"" "$TMP/r.recv"'
+	local rc=$?
+	sampler_stop st
+	alive "$dt_DPID" || rc=1
+	iotsecd_stop dt
+	count t
+	drop=$(stat_get "$TMP/dt.stats" spool.dropped_events)
+	werr=$(stat_get "$TMP/dt.stats" spool.write_errors)
+	got=$(val t seqs)
+	echo "# sdk-stream: $(summary t)"
+	echo "# accepted $acc, received distinct $got (duplicates $(val t dup_seqs))," \
+		"spool dropped_events $drop (messages $(stat_get "$TMP/dt.stats" spool.dropped_messages))," \
+		"SpoolDroppedEvents $(val t drop.SpoolDroppedEvents), write_errors $werr," \
+		"largest spool in memory $(sample_max st spool.bytes) bytes (bound 1 MiB), mode at the end" \
+		"$(stat_get "$TMP/dt.stats" spool.mode), iotsecd exit status $IOTSECD_RC"
+	grep -m 3 "No space left" "$TMP/dt.log" | sed 's/^/# log: /'
+	[ "$rc" = 0 ] || return 1
+	expect "received + dropped = accepted ($got + $drop = $acc)" \
+		[ $((got + drop)) = "$acc" ] &&
+	expect "the spool stayed within 1 MiB" [ "$(sample_max st spool.bytes)" -le 1048576 ] &&
+	expect "the log says so once or a few times, not per record" \
+		[ "$(grep -c "No space left" "$TMP/dt.log")" -le 10 ] &&
+	expect "iotsecd exits 0" [ "$IOTSECD_RC" = 0 ]
+}
+check full_disk_spool_keeps_running full
+
+done_testing
