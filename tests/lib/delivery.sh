@@ -12,7 +12,8 @@
 #       127.0.0.1:PORT, topic iotsec/{device_id}/{type}/{message_id}, SDK
 #       socket TMP/sdk.sock (rate 2000/s), no logins, no snapshots,
 #       statistics every 1h (so: once, at SIGTERM); each YAML argument
-#       is one more top-level section (replacing the default one)
+#       is one more top-level section (replacing the default one; a hub
+#       section replaces the broker one)
 #   stream_start NAME RATE [sdk-stream ARGS]: events Test.Seq with Run
 #       NAME, accepted numbers into TMP/NAME.acked; stream_stop NAME
 #   acked_n NAME: how many the daemon accepted so far
@@ -46,7 +47,7 @@ write_config() {
 	{
 		echo "agent:"
 		echo "  id: $AGENT_ID"
-		has_section broker "$@" || {
+		has_section broker "$@" || has_section hub "$@" || {
 			echo "broker:"
 			echo "  host: 127.0.0.1"
 			echo "  port: $port"
