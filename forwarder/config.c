@@ -76,6 +76,8 @@ void config_defaults(struct config *c)
 	c->snapshots.first_delay_ms = 10 * 1000;
 	c->snapshots.listening_ports = c->snapshots.local_users = true;
 	c->snapshots.system_information = c->snapshots.os_baseline = true;
+	c->spool.size = IOTSEC_SPOOL_SIZE;
+	c->spool.sync_ms = IOTSEC_SPOOL_SYNC_MS;
 }
 
 void config_free(struct config *c)
@@ -93,6 +95,8 @@ void config_free(struct config *c)
 	free(c->logins.state);
 	c->logins.wtmp = c->logins.btmp = c->logins.utmp = NULL;
 	c->logins.state = NULL;
+	free(c->spool.path);
+	c->spool.path = NULL;
 }
 
 /* ---- value parsers ---- */
@@ -861,6 +865,30 @@ static int snapshots_key(struct walk *w, const char *k, yaml_node_t *v)
 	return -ENOENT;
 }
 
+static int spool_key(struct walk *w, const char *k, yaml_node_t *v)
+{
+	struct spool_settings *sp = &w->c->spool;
+	uint64_t ms = 0;
+	int ret;
+
+	if (!strcmp(k, "path"))
+		return get_path(w, v, &sp->path, PATH_MAX, true);
+	if (!strcmp(k, "size"))
+		return get_size(w, v, &sp->size, IOTSEC_SPOOL_MIN,
+				IOTSEC_SPOOL_MAX);
+	if (!strcmp(k, "sync")) {
+		ret = get_duration(w, v, &ms);
+		if (ret)
+			return ret;
+		if (ms > 3600000)
+			return fail(w, v, "expected an interval from 0s (every "
+				    "message) to 1h");
+		sp->sync_ms = ms;
+		return 0;
+	}
+	return -ENOENT;
+}
+
 #define TLS_KEYS "host, port, ca_file, cert_file, key_file, keepalive, device_id"
 
 static int root_key(struct walk *w, const char *k, yaml_node_t *v)
@@ -911,6 +939,8 @@ static int root_key(struct walk *w, const char *k, yaml_node_t *v)
 				"listening_ports, local_users, "
 				"system_information, os_baseline",
 				snapshots_key);
+	if (!strcmp(k, "spool"))
+		return each_key(w, v, "spool", "path, size, sync", spool_key);
 	return -ENOENT;
 }
 
@@ -1033,7 +1063,8 @@ int config_parse(struct config *c, const char *name, const char *buf,
 	} else {
 		ret = each_key(&w, root, "the top level", "agent, hub, broker, "
 			       "priorities, events, messages, kernel, enrich, "
-			       "log, sdk, logins, snapshots", root_key);
+			       "log, sdk, logins, snapshots, spool",
+			       root_key);
 		if (!ret)
 			ret = finish(&w, root);
 	}

@@ -49,6 +49,19 @@ struct snapshot_settings {
 	bool listening_ports, local_users, system_information, os_baseline;
 };
 
+/* The spool (spool.h) between the queues and MQTT. */
+#define IOTSEC_SPOOL_PATH	"/var/lib/iotsec/spool"
+#define IOTSEC_SPOOL_SIZE	(8ULL << 20)
+#define IOTSEC_SPOOL_MIN	(64ULL << 10)
+#define IOTSEC_SPOOL_MAX	(4ULL << 30)
+#define IOTSEC_SPOOL_SYNC_MS	1000
+
+struct spool_settings {
+	char *path;			/* NULL: IOTSEC_SPOOL_PATH, "": memory */
+	uint64_t size;			/* bytes, on disk or in memory */
+	uint64_t sync_ms;		/* fdatasync interval, 0: each record */
+};
+
 struct config {
 	struct mqtt_config mqtt;
 	char agent_id[37];		/* GUID */
@@ -67,6 +80,7 @@ struct config {
 	struct sdk_settings sdk;
 	struct login_settings logins;
 	struct snapshot_settings snapshots;
+	struct spool_settings spool;
 };
 
 void config_defaults(struct config *c);

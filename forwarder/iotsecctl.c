@@ -71,6 +71,34 @@ static struct json_object *forwarder_stats(const char *path)
 	return j;
 }
 
+static long long jint(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ?
+	       (long long)json_object_get_int64(v) : 0;
+}
+
+/*
+ * "spool          disk /var/lib/iotsec/spool, 3 messages (12345 bytes),
+ *  1 in flight; dropped 0 messages (0 events), 0 corrupt, 0 write errors"
+ */
+static void print_spool(struct json_object *sp)
+{
+	struct json_object *v;
+	const char *mode = json_object_object_get_ex(sp, "mode", &v) ?
+			   json_object_get_string(v) : "?";
+	const char *path = json_object_object_get_ex(sp, "path", &v) ?
+			   json_object_get_string(v) : "";
+
+	printf("spool          %s%s%s, %lld messages (%lld bytes), %lld in "
+	       "flight; dropped %lld messages (%lld events), %lld corrupt, "
+	       "%lld write errors\n", mode, *path ? " " : "", path,
+	       jint(sp, "records"), jint(sp, "bytes"), jint(sp, "inflight"),
+	       jint(sp, "dropped_messages"), jint(sp, "dropped_events"),
+	       jint(sp, "corrupt_records"), jint(sp, "write_errors"));
+}
+
 static int cmd_status(const char *stats_path)
 {
 	struct iotsec_nl n;
@@ -119,6 +147,8 @@ static int cmd_status(const char *stats_path)
 		       json_object_get_int(v) : 0);
 		if (json_object_object_get_ex(f, "mqtt", &v))
 			printf("transport      %s\n", json_object_get_string(v));
+		if (json_object_object_get_ex(f, "spool", &v))
+			print_spool(v);
 		json_object_put(f);
 	} else {
 		printf("iotsecd        not running\n");

@@ -5,7 +5,8 @@
  *   netlink socket --decode--> enrich --> priority queues (aggregation)
  *   timerfd: flush due queues, operational statistics, MQTT ticks
  *   signalfd: SIGHUP reloads the config, SIGTERM/SIGINT flush and exit
- *   MQTT socket (mqtt.h) <-- packed messages, acks free them
+ *   packed messages --> spool (spool.h, bounded, on disk) --> MQTT socket
+ *   (mqtt.h), QoS 1: a PUBACK removes the message from the spool
  *   local sources (local.h): SDK socket, wtmp/btmp, periodic snapshots
  *
  * --replay FILE feeds a recording through the same pipeline instead of the
@@ -27,6 +28,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
+#include <json-c/json.h>
 #include <netlink/genl/ctrl.h>
 #include "config.h"
 #include "enrich.h"
@@ -36,19 +38,22 @@
 #include "queue.h"
 #include "replay.h"
 #include "serialize.h"
+#include "spool.h"
 
 #define STATS_FILE "/run/iotsec/iotsecd.json"
 #define RETRY_MS 5000
-#define OUTBOX_LIMIT (4U << 20)
-
-struct outmsg {
-	struct outmsg *next;
-	int mid;
-	enum msg_kind kind;
-	size_t len;
-	char id[37];
-	char payload[];
-};
+/*
+ * Messages handed to libmosquitto and not yet acknowledged, at most: a
+ * reconnect after a long outage sends the spool out at this pace instead
+ * of all at once.
+ */
+#define INFLIGHT_MAX 32
+/*
+ * Connected, messages in flight, and not one PUBACK for this long: they
+ * are published again (at least once; the receiver drops duplicates by
+ * id). A safety net for a session the broker or libmosquitto lost.
+ */
+#define ACK_STALL_MS 120000
 
 struct daemon {
 	const char *config_path;
@@ -71,11 +76,12 @@ struct daemon {
 	uint64_t next_stats_ms, next_nl_retry_ms, next_stats_file_ms;
 	uint64_t next_nl_check_ms;
 	uint64_t enobufs_logged, next_enobufs_log_ms;
-	/* waiting to be published, and published but not acked */
-	struct outmsg *outbox, **outbox_tail, *inflight;
-	size_t outbox_bytes;
+	/* messages waiting for the broker and its acknowledgement */
+	struct spool *spool;
+	uint64_t last_ack_ms;		/* or the last connect */
+	uint64_t ops_events;		/* operational events sent */
+	bool was_connected;
 	uint64_t msgs_sent, msgs_acked, msgs_failed, msgs_under4k, bytes_sent;
-	uint64_t outbox_dropped, outbox_dropped_events;
 	struct iotsec_counters kcounters;
 	bool have_kcounters;
 };
@@ -123,46 +129,58 @@ static uint64_t boot_ns(void)
 
 /* ---- output ---- */
 
+/*
+ * Hand the spool's messages to the transport, alerts first, then high,
+ * then low, each oldest first, with their stored message ids (the same
+ * after a restart, so the receiver can drop what it already has).
+ */
 static void publish_pending(struct daemon *d)
 {
-	while (d->outbox && d->mqtt && mqtt_connected(d->mqtt)) {
-		struct outmsg *o = d->outbox;
+	struct spool_rec *r;
+
+	if (!d->spool || !d->mqtt)
+		return;
+	while (mqtt_connected(d->mqtt) &&
+	       spool_inflight(d->spool) < INFLIGHT_MAX &&
+	       (r = spool_next(d->spool))) {
+		const char *payload = spool_payload(d->spool, r);
 		struct mqtt_message m = {
-			.payload = o->payload, .len = o->len,
-			.message_id = o->id,
+			.payload = payload, .len = r->len,
+			.message_id = r->id,
 			.content_type = "application/json",
 			.content_encoding = "utf-8",
-			.security = o->kind == MSG_AZURE,
-			.type = o->kind == MSG_AZURE ? "security" : "extended",
+			.security = r->kind == MSG_AZURE,
+			.type = r->kind == MSG_AZURE ? "security" : "extended",
 		};
-		int ret = mqtt_publish(d->mqtt, &m, &o->mid);
+		int mid = -1, ret;
 
-		if (ret == -ENOTCONN)
-			return;
-		d->outbox = o->next;
-		if (!d->outbox)
-			d->outbox_tail = &d->outbox;
-		d->outbox_bytes -= o->len;
-		if (ret) {
-			logmsg(LOG_WARNING, "publish failed: %s", strerror(-ret));
+		if (!payload) {		/* unreadable: counted by the spool */
 			d->msgs_failed++;
-			free(o);
+			continue;
+		}
+		ret = mqtt_publish(d->mqtt, &m, &mid);
+		if (ret == -ENOTCONN || ret == -ENOMEM)
+			return;		/* kept; again on the next turn */
+		if (ret) {
+			logmsg(LOG_WARNING, "publish of message %s refused: %s; "
+			       "dropped", r->id, strerror(-ret));
+			d->msgs_failed++;
+			spool_discard(d->spool, r);
 			continue;
 		}
 		d->msgs_sent++;
-		d->bytes_sent += o->len;
-		if (o->len < 4096)
+		d->bytes_sent += r->len;
+		if (r->len < 4096)
 			d->msgs_under4k++;
-		o->next = d->inflight;
-		d->inflight = o;
+		spool_set_inflight(d->spool, r, mid);
 	}
 }
 
-static void on_message(void *ctx, enum msg_kind kind, const char *buf,
-		       size_t len, unsigned int n_events)
+static void on_message(void *ctx, enum prio prio, enum msg_kind kind,
+		       const char *buf, size_t len, unsigned int n_events)
 {
 	struct daemon *d = ctx;
-	struct outmsg *o;
+	char id[37];
 
 	if (d->output) {
 		fwrite(buf, 1, len, d->output);
@@ -175,60 +193,40 @@ static void on_message(void *ctx, enum msg_kind kind, const char *buf,
 			d->msgs_under4k++;
 		return;
 	}
-	if (d->outbox_bytes + len > OUTBOX_LIMIT) {
-		d->outbox_dropped++;
-		d->outbox_dropped_events += n_events;
-		d->msgs_failed++;
-		return;
-	}
-	o = malloc(sizeof(*o) + len);
-	if (!o) {
-		d->msgs_failed++;
-		return;
-	}
-	o->next = NULL;
-	o->mid = -1;
-	o->kind = kind;
-	o->len = len;
-	ser_uuid(&d->ser, o->id);
-	memcpy(o->payload, buf, len);
-	*d->outbox_tail = o;
-	d->outbox_tail = &o->next;
-	d->outbox_bytes += len;
-	logmsg(LOG_DEBUG, "message of %zu bytes, %u events", len, n_events);
+	ser_uuid(&d->ser, id);
+	/* a message that does not fit is counted by the spool */
+	spool_append(d->spool, prio, kind, n_events, id, buf, len, now_ms());
+	logmsg(LOG_DEBUG, "message %s of %zu bytes, %u events, %s priority",
+	       id, len, n_events, prio_name(prio));
 	publish_pending(d);
 }
 
 static void on_ack(void *ctx, int mid)
 {
 	struct daemon *d = ctx;
-	struct outmsg **pp;
 
-	for (pp = &d->inflight; *pp; pp = &(*pp)->next) {
-		if ((*pp)->mid == mid) {
-			struct outmsg *o = *pp;
-
-			*pp = o->next;
-			free(o);
-			d->msgs_acked++;
-			return;
-		}
-	}
+	/* an ack of a message dropped meanwhile is not ours any more */
+	if (d->spool && !spool_ack_mid(d->spool, mid))
+		d->msgs_acked++;
+	d->last_ack_ms = now_ms();
 }
 
-/* The connection dropped: what was not acked goes out again. */
-static void requeue_inflight(struct daemon *d)
+/* In flight for ACK_STALL_MS without any acknowledgement: again. */
+static void check_stall(struct daemon *d, uint64_t now)
 {
-	while (d->inflight) {
-		struct outmsg *o = d->inflight;
+	bool c = d->mqtt && mqtt_connected(d->mqtt);
 
-		d->inflight = o->next;
-		o->next = d->outbox;
-		d->outbox = o;
-		if (!o->next)
-			d->outbox_tail = &o->next;
-		d->outbox_bytes += o->len;
-	}
+	if (c && !d->was_connected)
+		d->last_ack_ms = now;
+	d->was_connected = c;
+	if (!c || !d->spool || !spool_inflight(d->spool) ||
+	    now - d->last_ack_ms < ACK_STALL_MS)
+		return;
+	logmsg(LOG_WARNING, "no acknowledgement from the broker for %d s; "
+	       "publishing the %zu message(s) in flight again",
+	       ACK_STALL_MS / 1000, spool_inflight(d->spool));
+	spool_requeue_inflight(d->spool);
+	d->last_ack_ms = now;
 }
 
 /* ---- pipeline ---- */
@@ -253,13 +251,16 @@ static void on_counters(void *ctx, const struct iotsec_counters *c)
 static void send_statistics(struct daemon *d)
 {
 	struct iotsec_type_counters k = { 0 };
-	char b[12][24];
-	const char *extra[12][2];
+	char b[16][24];
+	const char *extra[16][2];
 	struct local_stats ls = { 0 };
+	struct spool_stats ss = { 0 };
 	char *t[2];
 	size_t l[2], n = 0;
 	uint64_t dropped[2] = { d->queue.stats.dropped[0],
 				d->queue.stats.dropped[1] };
+	uint64_t collected[2] = { d->queue.stats.collected[0],
+				  d->queue.stats.collected[1] };
 
 	for (int i = 1; i <= IOTSEC_EVENT_MAX; i++) {
 		k.generated += d->kcounters.t[i].generated;
@@ -281,29 +282,46 @@ static void send_statistics(struct daemon *d)
 	EXTRA("ReceiveOverruns", d->nl.enobufs);
 	EXTRA("MalformedEvents", d->nl.dec.stats.bad_events);
 	EXTRA("OversizeEvents", d->queue.stats.oversize);
-	/* messages the outbox could not hold mix queues: counted as High */
-	EXTRA("OutboxDroppedEvents", d->outbox_dropped_events);
+	/* messages the spool could not keep, by priority like the queues */
+	if (d->spool)
+		spool_get_stats(d->spool, &ss);
+	EXTRA("SpoolDroppedEvents", ss.dropped_events[PRIO_LOW] +
+	      ss.dropped_events[PRIO_HIGH] + ss.dropped_events[PRIO_ALERT]);
+	EXTRA("SpoolCorruptRecords", ss.corrupt_records);
 	/* SDK events refused before any queue (invalid, over the rate) */
 	if (d->local)
 		local_get_stats(d->local, &ls);
 	EXTRA("SdkRejectedEvents", ls.sdk.rejected);
 	EXTRA("SdkRateLimitedEvents", ls.sdk.rate_limited);
-	dropped[0] += d->outbox_dropped_events;
-	if (ser_dropped_events(&d->ser, boot_ns(), d->queue.stats.collected,
-			       dropped, extra, n, &t[0], &l[0]))
+	dropped[0] += ss.dropped_events[PRIO_HIGH] +
+		      ss.dropped_events[PRIO_ALERT];
+	dropped[1] += ss.dropped_events[PRIO_LOW];
+	/*
+	 * Local and operational events reach the spool as high priority, so
+	 * the spool may drop them: they count as collected there too.
+	 */
+	collected[0] += ls.sdk.accepted + ls.logins + ls.snapshots +
+			d->ops_events;
+	if (ser_dropped_events(&d->ser, boot_ns(), collected, dropped, extra,
+			       n, &t[0], &l[0]))
 		return;
 	n = 0;
 	EXTRA("MessagesAcked", d->msgs_acked);
 	EXTRA("BytesSent", d->bytes_sent);
-	EXTRA("OutboxDropped", d->outbox_dropped);
+	EXTRA("SpoolDroppedMessages", ss.dropped_messages[PRIO_LOW] +
+	      ss.dropped_messages[PRIO_HIGH] + ss.dropped_messages[PRIO_ALERT]);
 #undef EXTRA
 	if (ser_message_stats(&d->ser, boot_ns(), d->msgs_sent,
-			      d->msgs_under4k, d->msgs_failed, extra, n,
+			      d->msgs_under4k, d->msgs_failed +
+			      ss.dropped_messages[PRIO_LOW] +
+			      ss.dropped_messages[PRIO_HIGH] +
+			      ss.dropped_messages[PRIO_ALERT], extra, n,
 			      &t[1], &l[1])) {
 		free(t[0]);
 		return;
 	}
 	queue_send_texts(&d->queue, MSG_AZURE, t, l, 2);
+	d->ops_events += 2;
 	free(t[0]);
 	free(t[1]);
 }
@@ -352,14 +370,46 @@ static void write_stats_file(struct daemon *d)
 			(unsigned long long)d->queue.stats.filtered[i]);
 	fprintf(f, "]},\"messages\":{\"sent\":%llu,\"acked\":%llu,"
 		"\"failed\":%llu,\"under4k\":%llu,\"bytes\":%llu,"
-		"\"outbox\":%zu,\"outbox_dropped\":%llu,\"events\":%llu}}\n",
+		"\"events\":%llu}",
 		(unsigned long long)d->msgs_sent,
 		(unsigned long long)d->msgs_acked,
 		(unsigned long long)d->msgs_failed,
 		(unsigned long long)d->msgs_under4k,
-		(unsigned long long)d->bytes_sent, d->outbox_bytes,
-		(unsigned long long)d->outbox_dropped,
+		(unsigned long long)d->bytes_sent,
 		(unsigned long long)d->queue.stats.events_sent);
+	if (d->spool) {
+		struct spool_stats ss;
+		struct json_object *p;
+
+		spool_get_stats(d->spool, &ss);
+		p = json_object_new_string(spool_path(d->spool));
+		fprintf(f, ",\"spool\":{\"mode\":\"%s\",\"path\":%s,"
+			"\"bytes\":%llu,\"records\":%llu,\"pending\":%llu,"
+			"\"inflight\":%llu,\"written\":%llu,\"acked\":%llu,"
+			"\"dropped_messages\":%llu,\"dropped_events\":%llu,"
+			"\"corrupt_records\":%llu,\"recovered_records\":%llu,"
+			"\"write_errors\":%llu}",
+			ss.disk ? "disk" : "memory",
+			p ? json_object_to_json_string_ext(p,
+				JSON_C_TO_STRING_NOSLASHESCAPE) : "\"\"",
+			(unsigned long long)ss.bytes,
+			(unsigned long long)ss.records,
+			(unsigned long long)ss.pending,
+			(unsigned long long)ss.inflight,
+			(unsigned long long)ss.written,
+			(unsigned long long)ss.acked,
+			(unsigned long long)(ss.dropped_messages[PRIO_LOW] +
+					     ss.dropped_messages[PRIO_HIGH] +
+					     ss.dropped_messages[PRIO_ALERT]),
+			(unsigned long long)(ss.dropped_events[PRIO_LOW] +
+					     ss.dropped_events[PRIO_HIGH] +
+					     ss.dropped_events[PRIO_ALERT]),
+			(unsigned long long)ss.corrupt_records,
+			(unsigned long long)ss.recovered_records,
+			(unsigned long long)ss.write_errors);
+		json_object_put(p);
+	}
+	fputs("}\n", f);
 	if (fclose(f) == 0)
 		rename(tmp, d->stats_path);
 }
@@ -607,7 +657,8 @@ static void reload(struct daemon *d)
 	snprintf(d->ser.agent_id, sizeof(d->ser.agent_id), "%s", new->agent_id);
 	if (!d->output && !mqtt_same(&old->mqtt, &new->mqtt)) {
 		logmsg(LOG_INFO, "transport settings changed; reconnecting");
-		requeue_inflight(d);
+		/* the new connection knows nothing of the old one's mids */
+		spool_requeue_inflight(d->spool);
 		if (d->mqtt_fd_reg >= 0)
 			epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->mqtt_fd_reg, NULL);
 		d->mqtt_fd_reg = -1;
@@ -615,6 +666,11 @@ static void reload(struct daemon *d)
 		d->mqtt = NULL;
 		mqtt_up(d);
 	}
+	if (d->spool && (!str_same(old->spool.path, new->spool.path) ||
+			 old->spool.size != new->spool.size ||
+			 old->spool.sync_ms != new->spool.sync_ms))
+		logmsg(LOG_NOTICE, "spool settings changed: they take effect "
+		       "at the next start");
 	if (d->nl_open)
 		kernel_config(d);
 	if (d->local) {
@@ -664,6 +720,12 @@ static uint64_t periodic(struct daemon *d)
 		next = t;
 	if (d->next_stats_ms - now < next)
 		next = d->next_stats_ms - now;
+	if (d->spool) {
+		t = spool_tick(d->spool, now);
+		if (t < next)
+			next = t;
+		check_stall(d, now);
+	}
 	if (d->mqtt) {
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		t = mqtt_tick(d->mqtt, ts);
@@ -713,21 +775,17 @@ static uint64_t periodic(struct daemon *d)
 static int run(struct daemon *d, bool replay_mode)
 {
 	struct epoll_event evs[8];
-	bool was_connected = false;
 	uint64_t stop_deadline = 0;
 
 	for (;;) {
 		uint64_t next = periodic(d);
 		int n, i;
 
-		if (d->mqtt) {
-			bool c = mqtt_connected(d->mqtt);
-
-			if (was_connected && !c)
-				requeue_inflight(d);
-			was_connected = c;
-			publish_pending(d);
-		}
+		/*
+		 * No re-queueing when the connection drops: libmosquitto sends
+		 * what it holds again on the reconnect (clean session off).
+		 */
+		publish_pending(d);
 		mqtt_sync_fd(d);
 		if (d->stop || replay_mode) {
 			/* leave when everything is out, or after a grace time */
@@ -739,11 +797,22 @@ static int run(struct daemon *d, bool replay_mode)
 				stop_deadline = now_ms() +
 					(replay_mode && !d->stop ? 30000 : 5000);
 			}
-			if (!d->outbox && !d->inflight)
+			if (!d->spool || !spool_records(d->spool))
 				return 0;
-			if (now_ms() >= stop_deadline) {
-				logmsg(LOG_WARNING, "exiting with %zu bytes not "
-				       "delivered", d->outbox_bytes);
+			/*
+			 * On disk, what is not delivered waits for the next
+			 * start: no reason to wait for a broker that is away.
+			 */
+			if (now_ms() >= stop_deadline ||
+			    (d->stop && spool_on_disk(d->spool) &&
+			     !mqtt_connected(d->mqtt))) {
+				logmsg(spool_on_disk(d->spool) ? LOG_NOTICE :
+				       LOG_WARNING, "exiting with %llu message(s) "
+				       "not acknowledged%s%s",
+				       (unsigned long long)spool_records(d->spool),
+				       spool_on_disk(d->spool) ? "; kept in " : "",
+				       spool_on_disk(d->spool) ?
+				       spool_path(d->spool) : "");
 				return d->stop ? 0 : 1;
 			}
 			if (next > 200)
@@ -900,7 +969,6 @@ int main(int argc, char **argv)
 		logmsg(LOG_ERR, "out of memory");
 		return 1;
 	}
-	d.outbox_tail = &d.outbox;
 	d.next_stats_ms = now_ms() + d.cfg->statistics_ms;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGHUP);
@@ -923,8 +991,20 @@ int main(int argc, char **argv)
 			logmsg(LOG_ERR, "%s: %s", output, strerror(errno));
 			return 1;
 		}
-	} else if (mqtt_up(&d)) {
-		return 1;
+	} else {
+		struct spool_config sc = {
+			.path = d.cfg->spool.path ? d.cfg->spool.path :
+				IOTSEC_SPOOL_PATH,
+			.size = d.cfg->spool.size,
+			.sync_ms = d.cfg->spool.sync_ms,
+		};
+
+		if (spool_open(&d.spool, &sc, logmsg, now_ms())) {
+			logmsg(LOG_ERR, "spool: out of memory");
+			return 1;
+		}
+		if (mqtt_up(&d))
+			return 1;
 	}
 	if (replay) {
 		struct replay_reader r;
@@ -967,20 +1047,10 @@ int main(int argc, char **argv)
 	queue_fini(&d.queue);
 	enrich_fini(&d.enrich);
 	mqtt_free(d.mqtt);
+	/* synced; what was not acknowledged is there at the next start */
+	spool_close(d.spool);
 	if (d.output && d.output != stdout)
 		fclose(d.output);
-	while (d.outbox) {
-		struct outmsg *o = d.outbox;
-
-		d.outbox = o->next;
-		free(o);
-	}
-	while (d.inflight) {
-		struct outmsg *o = d.inflight;
-
-		d.inflight = o->next;
-		free(o);
-	}
 	config_free(d.cfg);
 	return ret < 0 ? 1 : ret;
 }

@@ -340,6 +340,11 @@ char *mqtt_broker_topic(const struct mqtt_config *cfg,
 		} else if (!strncmp(p, "{type}", 6)) {
 			lvl = topic_level(msg->type ? msg->type : "security");
 			p += 6;
+		} else if (!strncmp(p, "{message_id}", 12)) {
+			/* for receivers that de-duplicate by topic */
+			lvl = topic_level(msg->message_id && *msg->message_id ?
+					  msg->message_id : "none");
+			p += 12;
 		} else {
 			one[0] = *p++;
 			sb_add(&b, one);
@@ -455,6 +460,7 @@ static int verify_chain(X509_STORE_CTX *xs, void *arg)
 static void schedule_retry(struct mqtt *m)
 {
 	unsigned int delay;
+	size_t len;
 
 	m->attempt++;
 	delay = mqtt_backoff_ms(m->attempt, jitter());
@@ -466,6 +472,10 @@ static void schedule_retry(struct mqtt *m)
 	 * One line per distinct failure, then only on attempts 2^n, so a
 	 * broker down for a day costs a few dozen lines, not thousands.
 	 */
+	/* libmosquitto's words end with a full stop, ours do not */
+	len = strlen(m->err);
+	if (len > 1 && m->err[len - 1] == '.')
+		m->err[len - 1] = '\0';
 	if (strcmp(m->logged, m->err) ||
 	    (m->attempt & (m->attempt - 1)) == 0) {
 		mqtt_log(m->tls_err[0] ? LOG_ERR : LOG_WARNING,

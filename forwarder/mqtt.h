@@ -41,7 +41,8 @@ struct mqtt_config {
 	char *client_id;	/* broker mode; IoT Hub derives it */
 	char *username;		/* broker mode */
 	char *password;		/* broker mode */
-	char *topic;		/* broker mode template: {device_id}, {type} */
+	char *topic;		/* broker mode template: {device_id}, {type},
+				 * {message_id} */
 	char *device_id;
 	char *module_id;	/* IoT Hub module identity, or NULL */
 	char *shared_key;	/* base64, IoT Hub SAS */

@@ -75,7 +75,7 @@ void queue_push(struct queue *q, const struct iotsec_event *ev,
 		return;
 	/*
 	 * Full: send what is pending now instead of dropping. Memory stays
-	 * bounded here; if the transport cannot keep up, the outbox behind
+	 * bounded here; if the transport cannot keep up, the spool behind
 	 * it drops whole messages and counts them.
 	 */
 	if (pq->bytes >= q->cfg->queue_limit) {
@@ -109,7 +109,7 @@ static void emit(struct queue *q, struct msgbuf *m)
 	msg_end(m);
 	q->stats.messages++;
 	q->stats.events_sent += m->n_events;
-	q->out(q->ctx, m->kind, m->buf, m->len, m->n_events);
+	q->out(q->ctx, q->cur, m->kind, m->buf, m->len, m->n_events);
 	m->n_events = 0;
 	m->len = 0;
 }
@@ -155,6 +155,7 @@ void queue_flush(struct queue *q, enum prio p, uint64_t now_ms)
 	struct pq *pq = &q->q[p];
 	struct record *r, *next;
 
+	q->cur = p;
 	for (r = pq->head; r; r = next) {
 		char *t;
 		size_t len;
@@ -211,6 +212,7 @@ void queue_set_config(struct queue *q, const struct config *cfg,
 void queue_send_texts(struct queue *q, enum msg_kind kind,
 		      char *const *texts, const size_t *lens, size_t n)
 {
+	q->cur = PRIO_HIGH;
 	for (size_t i = 0; i < n; i++)
 		pack(q, kind, texts[i], lens[i]);
 	finish(q);

@@ -14,8 +14,13 @@
 #include "config.h"
 #include "serialize.h"
 
-typedef void (*queue_out_fn)(void *ctx, enum msg_kind kind, const char *buf,
-			     size_t len, unsigned int n_events);
+/*
+ * A packed message of N_EVENTS events, all of priority PRIO (operational
+ * and local events sent by queue_send_texts count as PRIO_HIGH).
+ */
+typedef void (*queue_out_fn)(void *ctx, enum prio prio, enum msg_kind kind,
+			     const char *buf, size_t len,
+			     unsigned int n_events);
 
 struct pq {
 	struct record *head, *tail;
@@ -41,6 +46,7 @@ struct queue {
 	queue_out_fn out;
 	void *ctx;
 	struct msgbuf mb[MSG_KIND_N];
+	enum prio cur;			/* of the messages being packed */
 	struct queue_stats stats;
 };
 

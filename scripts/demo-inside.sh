@@ -88,6 +88,8 @@ snapshots:
   local_users: false
   system_information: true
   os_baseline: true
+spool:
+  path: $tmp/spool
 EOC
 : >"$tmp/watched"
 : >"$tmp/wtmp"

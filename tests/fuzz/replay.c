@@ -16,8 +16,8 @@ struct ctx {
 	struct queue q;
 };
 
-static void out(void *c, enum msg_kind kind, const char *buf, size_t len,
-		unsigned int n)
+static void out(void *c, enum prio prio, enum msg_kind kind,
+		const char *buf, size_t len, unsigned int n)
 {
 	if (len > 4096 || strlen(buf) != len)
 		abort();

@@ -192,6 +192,32 @@ TEST(local_sources_defaults)
 	config_free(&c);
 }
 
+TEST(spool)
+{
+	struct config c;
+	char err[512] = "";
+
+	ASSERT_EQ(0, parse(&c, "", err)) TH_LOG("%s", err);
+	EXPECT_EQ(NULL, c.spool.path);		/* IOTSEC_SPOOL_PATH */
+	EXPECT_STREQ("/var/lib/iotsec/spool", IOTSEC_SPOOL_PATH);
+	EXPECT_EQ(8 << 20, c.spool.size);
+	EXPECT_EQ(1000, c.spool.sync_ms);
+	config_free(&c);
+	ASSERT_EQ(0, parse(&c, "spool:\n  path: /data/spool\n  size: 64KiB\n"
+			   "  sync: 0s\n", err)) TH_LOG("%s", err);
+	EXPECT_STREQ("/data/spool", c.spool.path);
+	EXPECT_EQ(65536, c.spool.size);
+	EXPECT_EQ(0, c.spool.sync_ms);
+	config_free(&c);
+	/* "": memory only */
+	ASSERT_EQ(0, parse(&c, "spool:\n  path: \"\"\n  size: 1GiB\n"
+			   "  sync: PT0.25S\n", err)) TH_LOG("%s", err);
+	EXPECT_STREQ("", c.spool.path);
+	EXPECT_EQ(1 << 30, c.spool.size);
+	EXPECT_EQ(250, c.spool.sync_ms);
+	config_free(&c);
+}
+
 TEST(local_sources)
 {
 	static const char *text =
@@ -346,7 +372,26 @@ static const struct { const char *text, *err; } bad[] = {
 	{ "sdks:\n  socket: /a\n",
 	  "test.yaml:1:1: unknown key 'sdks' in the top level, expected one "
 	  "of: agent, hub, broker, priorities, events, messages, kernel, "
-	  "enrich, log, sdk, logins, snapshots" },
+	  "enrich, log, sdk, logins, snapshots, spool" },
+	{ "spool:\n  path: spool\n",
+	  "test.yaml:2:9: expected an absolute path of at most 4095 bytes "
+	  "(or \"\"), got 'spool'" },
+	{ "spool:\n  size: 1KiB\n",
+	  "test.yaml:2:9: expected a size from 65536 to 4294967296 bytes, "
+	  "got '1KiB'" },
+	{ "spool:\n  size: lots\n",
+	  "test.yaml:2:9: expected a size like 4096, 64KiB or 10MiB, got "
+	  "'lots'" },
+	{ "spool:\n  sync: 2h\n",
+	  "test.yaml:2:9: expected an interval from 0s (every message) to 1h" },
+	{ "spool:\n  sync: soon\n",
+	  "test.yaml:2:9: expected a duration like 30s, 5m, 1h or PT5M, got "
+	  "'soon'" },
+	{ "spool:\n  dir: /x\n",
+	  "test.yaml:2:3: unknown key 'dir' in spool, expected one of: path, "
+	  "size, sync" },
+	{ "spool: /var/spool\n",
+	  "test.yaml:1:8: expected a mapping for spool, got a scalar" },
 };
 
 TEST(errors_name_line_column_and_expectation)

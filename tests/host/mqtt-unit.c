@@ -332,6 +332,21 @@ TEST(broker_topic_template)
 	t = mqtt_broker_topic(&c, &msg);
 	EXPECT_STREQ("site/dev1/sec/a_b__/x", t);
 	free(t);
+	/* the message id, for receivers that de-duplicate by topic */
+	c.topic = "d/{device_id}/{type}/{message_id}";
+	msg.type = "security";
+	msg.message_id = "0f8fad5b-d9cb-469f-a165-70867728950e";
+	t = mqtt_broker_topic(&c, &msg);
+	EXPECT_STREQ("d/dev1/security/0f8fad5b-d9cb-469f-a165-70867728950e", t);
+	free(t);
+	msg.message_id = "a/#";
+	t = mqtt_broker_topic(&c, &msg);
+	EXPECT_STREQ("d/dev1/security/a__", t);
+	free(t);
+	msg.message_id = NULL;
+	t = mqtt_broker_topic(&c, &msg);
+	EXPECT_STREQ("d/dev1/security/none", t);
+	free(t);
 	c.topic = NULL;
 	msg.type = NULL;
 	t = mqtt_broker_topic(&c, &msg);

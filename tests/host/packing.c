@@ -19,8 +19,8 @@ struct sink {
 	size_t cap;
 };
 
-static void out(void *ctx, enum msg_kind kind, const char *buf, size_t len,
-		unsigned int n)
+static void out(void *ctx, enum prio prio, enum msg_kind kind,
+		const char *buf, size_t len, unsigned int n)
 {
 	struct sink *s = ctx;
 	struct json_object *o = json_tokener_parse(buf), *evs;

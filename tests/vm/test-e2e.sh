@@ -104,6 +104,8 @@ messages:
   statistics: 1h
 log:
   level: debug
+spool:
+  path: $tmp/spool
 EOC
 "$build/iotsecd" -f -c "$tmp/iotsecd.yaml" --stats-file "$tmp/stats.json" \
 	>"$tmp/iotsecd.log" 2>&1 &

@@ -1,0 +1,853 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The spool (forwarder/spool.c) without MQTT: records back in order and
+ * with their ids across a reopen and a SIGKILL, acknowledgements removing
+ * them and their segments, eviction order and exact drop counts, the
+ * bound on disk, torn tails, flipped bytes, garbage files, duplicate
+ * files, a directory that cannot be used, a disk that fails half way, a
+ * directory held by another process.
+ */
+/* the harness compares literals with unsigned counters */
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#include "kselftest_harness.h"
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <unistd.h>
+#include "spool.h"
+
+/* ---- helpers ---- */
+
+static char logbuf[64][512];
+static int n_logs;
+
+static void tlog(int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (n_logs >= 64)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(logbuf[n_logs++], sizeof(logbuf[0]), fmt, ap);
+	va_end(ap);
+}
+
+static int logs_with(const char *needle)
+{
+	int n = 0;
+
+	for (int i = 0; i < n_logs; i++)
+		if (strstr(logbuf[i], needle))
+			n++;
+	return n;
+}
+
+static void mkdtmp(char dir[64])
+{
+	snprintf(dir, 64, "/tmp/iotsec-spool.XXXXXX");
+	if (!mkdtemp(dir))
+		abort();
+}
+
+static void rmrf(const char *dir)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd))
+		fprintf(stderr, "# cannot remove %s\n", dir);
+}
+
+/* Sum of the segment files' sizes, and how many there are. */
+static uint64_t seg_bytes(const char *dir, int *count)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	uint64_t sum = 0;
+	char p[512];
+	struct stat st;
+
+	if (count)
+		*count = 0;
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+
+		if (l != 20 || strcmp(de->d_name + 16, ".seg"))
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		if (!stat(p, &st) && S_ISREG(st.st_mode)) {
+			sum += st.st_size;
+			if (count)
+				(*count)++;
+		}
+	}
+	closedir(d);
+	return sum;
+}
+
+/* The only (or first by name) segment file of DIR. */
+static int first_seg(const char *dir, char out[512])
+{
+	struct dirent **list;
+	int n = scandir(dir, &list, NULL, alphasort), found = -1;
+
+	for (int i = 0; i < n; i++) {
+		size_t l = strlen(list[i]->d_name);
+
+		if (found < 0 && l == 20 && !strcmp(list[i]->d_name + 16, ".seg")) {
+			snprintf(out, 512, "%s/%s", dir, list[i]->d_name);
+			found = 0;
+		}
+		free(list[i]);
+	}
+	if (n >= 0)
+		free(list);
+	return found;
+}
+
+/* Payload N: "message N" then 'x' up to LEN bytes. */
+static void payload(char *buf, size_t len, int n)
+{
+	int k = snprintf(buf, len, "message %d", n);
+
+	if ((size_t)k < len)
+		memset(buf + k, 'x', len - k);
+}
+
+static void mkid(char id[37], int n)
+{
+	snprintf(id, 37, "00000000-0000-4000-8000-%012d", n);
+}
+
+static int append(struct spool *s, enum prio p, int n, size_t len,
+		  unsigned int events)
+{
+	static char buf[70000];
+	char id[37];
+
+	payload(buf, len, n);
+	mkid(id, n);
+	return spool_append(s, p, MSG_AZURE, events, id, buf, len, 1000);
+}
+
+/* The number N a record's payload starts with, -1 if unreadable. */
+static int rec_no(struct spool *s, struct spool_rec *r)
+{
+	const char *p = spool_payload(s, r);
+	int n;
+
+	if (!p || sscanf(p, "message %d", &n) != 1)
+		return -1;
+	return n;
+}
+
+/* Publish and acknowledge everything; the numbers in order into OUT. */
+static int drain(struct spool *s, int *out, int max)
+{
+	struct spool_rec *r;
+	int n = 0, mid = 1;
+
+	while ((r = spool_next(s))) {
+		int no = rec_no(s, r);
+
+		if (no < 0)
+			continue;	/* dropped by spool_payload */
+		if (n < max)
+			out[n] = no;
+		n++;
+		spool_set_inflight(s, r, mid);
+		if (spool_ack_mid(s, mid++))
+			return -1;
+	}
+	return n;
+}
+
+static struct spool *open_at(const char *path, uint64_t size,
+			     uint64_t sync_ms)
+{
+	struct spool_config c = { .path = path, .size = size,
+				  .sync_ms = sync_ms };
+	struct spool *s = NULL;
+
+	if (spool_open(&s, &c, tlog, 1000))
+		return NULL;
+	return s;
+}
+
+static struct spool_stats stats(struct spool *s)
+{
+	struct spool_stats st;
+
+	spool_get_stats(s, &st);
+	return st;
+}
+
+static void flip(const char *file, off_t off)
+{
+	int fd = open(file, O_RDWR);
+	unsigned char c;
+
+	if (fd < 0 || pread(fd, &c, 1, off) != 1)
+		abort();
+	c ^= 0x20;
+	if (pwrite(fd, &c, 1, off) != 1)
+		abort();
+	close(fd);
+}
+
+#define REC(len) (SPOOL_HDR_SIZE + (len))
+
+/* ---- tests ---- */
+
+TEST(crc32c_known_value)
+{
+	/* the check value of CRC-32C */
+	EXPECT_EQ(0xe3069283u, spool_crc32c(0, "123456789", 9));
+}
+
+TEST(append_and_read_back_across_reopen)
+{
+	char dir[64], spath[128];
+	struct spool *s;
+	struct spool_rec *r;
+	int order[16], want[] = { 3, 7, 1, 5, 0, 2, 4, 6, 8, 100 };
+	char id[37];
+
+	mkdtmp(dir);
+	snprintf(spath, sizeof(spath), "%s/a/b", dir);	/* created */
+	s = open_at(spath, 1 << 20, 1000);
+	ASSERT_NE(NULL, s);
+	EXPECT_TRUE(stats(s).disk);
+	/* 0..8, priorities mixed */
+	for (int i = 0; i < 9; i++) {
+		enum prio p = i == 3 || i == 7 ? PRIO_ALERT :
+			      i % 2 ? PRIO_HIGH : PRIO_LOW;
+
+		ASSERT_EQ(0, append(s, p, i, 100 + i * 10, i + 1));
+	}
+	EXPECT_EQ(9, stats(s).records);
+	EXPECT_EQ(9, stats(s).written);
+	spool_close(s);
+
+	n_logs = 0;
+	s = open_at(spath, 1 << 20, 1000);
+	ASSERT_NE(NULL, s);
+	EXPECT_EQ(9, stats(s).recovered_records);
+	EXPECT_EQ(9, stats(s).pending);
+	EXPECT_EQ(0, stats(s).corrupt_records);
+	EXPECT_EQ(1, logs_with("recovered 9 message(s)"));
+	/* a new alert waits for what the previous run left */
+	ASSERT_EQ(0, append(s, PRIO_ALERT, 100, 50, 1));
+	/* alerts, then high, then low; oldest first; ids and sizes kept */
+	r = spool_next(s);
+	ASSERT_NE(NULL, r);
+	mkid(id, 3);
+	EXPECT_STREQ(id, r->id);
+	EXPECT_EQ(130, r->len);
+	EXPECT_EQ(4, r->events);
+	EXPECT_EQ(PRIO_ALERT, r->prio);
+	EXPECT_EQ(MSG_AZURE, r->kind);
+	ASSERT_EQ(10, drain(s, order, 16));
+	for (int i = 0; i < 10; i++)
+		EXPECT_EQ(want[i], order[i]);
+	EXPECT_EQ(10, stats(s).acked);
+	EXPECT_EQ(0, stats(s).records);
+	spool_close(s);
+	/* everything acknowledged: no segment left, nothing recovered */
+	EXPECT_EQ(0, seg_bytes(spath, NULL));
+	s = open_at(spath, 1 << 20, 1000);
+	ASSERT_NE(NULL, s);
+	EXPECT_EQ(0, stats(s).recovered_records);
+	spool_close(s);
+	rmrf(dir);
+}
+
+TEST(acks_remove_records_and_segments)
+{
+	char dir[64];
+	struct spool *s;
+	struct spool_rec *r;
+	int segs = 0, n = 0, order[64];
+
+	mkdtmp(dir);
+	/* 64 KiB: 4 KiB segments, three 1 KiB records each */
+	s = open_at(dir, 64 << 10, 0);
+	ASSERT_NE(NULL, s);
+	for (int i = 0; i < 12; i++)
+		ASSERT_EQ(0, append(s, PRIO_HIGH, i, 1000, 1));
+	seg_bytes(dir, &segs);
+	EXPECT_EQ(4, segs);
+	EXPECT_EQ(12 * REC(1000), seg_bytes(dir, NULL));
+	EXPECT_EQ(12 * REC(1000), stats(s).bytes);
+	/* publish 5: in flight, not pending; acks by mid */
+	for (int i = 0; i < 5; i++) {
+		r = spool_next(s);
+		ASSERT_NE(NULL, r);
+		EXPECT_EQ(i, rec_no(s, r));
+		spool_set_inflight(s, r, 100 + i);
+	}
+	EXPECT_EQ(5, stats(s).inflight);
+	EXPECT_EQ(7, stats(s).pending);
+	EXPECT_EQ(-ENOENT, spool_ack_mid(s, 99));
+	for (int i = 0; i < 4; i++)
+		EXPECT_EQ(0, spool_ack_mid(s, 100 + i));
+	EXPECT_EQ(-ENOENT, spool_ack_mid(s, 100));
+	/* the first segment is all done: gone */
+	seg_bytes(dir, &segs);
+	EXPECT_EQ(3, segs);
+	EXPECT_EQ(9 * REC(1000), seg_bytes(dir, NULL));
+	/* the transport went away: 4 is published again, first */
+	spool_requeue_inflight(s);
+	EXPECT_EQ(0, stats(s).inflight);
+	r = spool_next(s);
+	ASSERT_NE(NULL, r);
+	EXPECT_EQ(4, rec_no(s, r));
+	spool_close(s);
+
+	/* after a restart: 4..11, acknowledged ones do not come back */
+	s = open_at(dir, 64 << 10, 0);
+	ASSERT_NE(NULL, s);
+	EXPECT_EQ(8, stats(s).recovered_records);
+	n = drain(s, order, 64);
+	ASSERT_EQ(8, n);
+	for (int i = 0; i < 8; i++)
+		EXPECT_EQ(4 + i, order[i]);
+	spool_close(s);
+	EXPECT_EQ(0, seg_bytes(dir, &segs));
+	EXPECT_EQ(0, segs);
+	rmrf(dir);
+}
+
+TEST(survives_sigkill_with_ids_and_acks)
+{
+	char dir[64], id[37];
+	struct spool *s;
+	struct spool_rec *r;
+	int status, order[8];
+	pid_t pid;
+
+	mkdtmp(dir);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		/* no close, no sync: as if killed */
+		s = open_at(dir, 1 << 20, 60000);
+		if (!s)
+			_exit(2);
+		for (int i = 0; i < 4; i++)
+			if (append(s, PRIO_LOW, i, 500, 1))
+				_exit(3);
+		r = spool_next(s);
+		spool_set_inflight(s, r, 7);
+		spool_ack_mid(s, 7);
+		r = spool_next(s);
+		spool_set_inflight(s, r, 8);	/* sent, never acked */
+		kill(getpid(), SIGKILL);
+		_exit(4);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFSIGNALED(status));
+	s = open_at(dir, 1 << 20, 1000);
+	ASSERT_NE(NULL, s);
+	EXPECT_EQ(3, stats(s).recovered_records);
+	EXPECT_EQ(0, stats(s).corrupt_records);
+	/* the unacknowledged one again, with the id it had */
+	r = spool_next(s);
+	ASSERT_NE(NULL, r);
+	mkid(id, 1);
+	EXPECT_STREQ(id, r->id);
+	ASSERT_EQ(3, drain(s, order, 8));
+	EXPECT_EQ(1, order[0]);
+	EXPECT_EQ(3, order[2]);
+	spool_close(s);
+	rmrf(dir);
+}
+
+/*
+ * Memory only, 64 KiB, records of exactly 1 KiB: 64 fit. Exact counts.
+ */
+TEST(eviction_lowest_priority_oldest_first)
+{
+	struct spool *s = open_at("", 64 << 10, 1000);
+	struct spool_stats st;
+	struct spool_rec *r;
+	int n = 0, order[128];
+
+	ASSERT_NE(NULL, s);
+	EXPECT_FALSE(stats(s).disk);
+	EXPECT_STREQ("", spool_path(s));
+	for (int i = 0; i < 10; i++)
+		ASSERT_EQ(0, append(s, PRIO_ALERT, n++, 960, 2));
+	for (int i = 0; i < 20; i++)
+		ASSERT_EQ(0, append(s, PRIO_HIGH, n++, 960, 2));
+	for (int i = 0; i < 34; i++)		/* 30..63 */
+		ASSERT_EQ(0, append(s, PRIO_LOW, n++, 960, 2));
+	st = stats(s);
+	EXPECT_EQ(64 << 10, st.bytes);
+	EXPECT_EQ(0, st.dropped_messages[PRIO_LOW]);
+	/* one more high: the oldest low (30) goes */
+	ASSERT_EQ(0, append(s, PRIO_HIGH, n++, 960, 2));	/* 64 */
+	st = stats(s);
+	EXPECT_EQ(1, st.dropped_messages[PRIO_LOW]);
+	EXPECT_EQ(2, st.dropped_events[PRIO_LOW]);
+	EXPECT_EQ(64, st.records);
+	r = spool_next(s);	/* alerts first: 0 */
+	EXPECT_EQ(0, rec_no(s, r));
+	/* 40 more high: the other 33 low, then the 7 oldest high */
+	for (int i = 0; i < 40; i++)
+		ASSERT_EQ(0, append(s, PRIO_HIGH, n++, 960, 2));
+	st = stats(s);
+	EXPECT_EQ(34, st.dropped_messages[PRIO_LOW]);
+	EXPECT_EQ(68, st.dropped_events[PRIO_LOW]);
+	EXPECT_EQ(7, st.dropped_messages[PRIO_HIGH]);
+	EXPECT_EQ(14, st.dropped_events[PRIO_HIGH]);
+	EXPECT_EQ(0, st.dropped_messages[PRIO_ALERT]);
+	/* a low one now is below everything stored: it is the one dropped */
+	EXPECT_EQ(-ENOSPC, append(s, PRIO_LOW, 999, 960, 3));
+	st = stats(s);
+	EXPECT_EQ(35, st.dropped_messages[PRIO_LOW]);
+	EXPECT_EQ(71, st.dropped_events[PRIO_LOW]);
+	/* 70 alerts: every high goes, then the 16 oldest alerts */
+	for (int i = 0; i < 70; i++)
+		ASSERT_EQ(0, append(s, PRIO_ALERT, 1000 + i, 960, 1));
+	st = stats(s);
+	EXPECT_EQ(61, st.dropped_messages[PRIO_HIGH]);
+	EXPECT_EQ(16, st.dropped_messages[PRIO_ALERT]);
+	/* 10 of the first alerts had 2 events, 6 of the new ones 1 */
+	EXPECT_EQ(10 * 2 + 6, st.dropped_events[PRIO_ALERT]);
+	EXPECT_EQ(64, st.records);
+	EXPECT_LE(st.bytes, 64 << 10);
+	/* what is left: the newest 64 alerts, in order */
+	ASSERT_EQ(64, drain(s, order, 128));
+	for (int i = 0; i < 64; i++)
+		EXPECT_EQ(1006 + i, order[i]);
+	/* too large for the bound at all */
+	EXPECT_EQ(-EMSGSIZE, append(s, PRIO_ALERT, 5, 65500, 1));
+	EXPECT_EQ(17, stats(s).dropped_messages[PRIO_ALERT]);
+	spool_close(s);
+}
+
+TEST(eviction_on_disk_keeps_the_bound)
+{
+	char dir[64];
+	struct spool *s;
+	struct spool_stats st;
+	uint64_t max = 0, added[PRIO_N] = { 0 };
+	int n = 0;
+
+	mkdtmp(dir);
+	s = open_at(dir, 64 << 10, 1000);
+	ASSERT_NE(NULL, s);
+	/* fill with low, then high, then alerts, all 1 KiB */
+	for (int i = 0; i < 200; i++) {
+		enum prio p = i < 60 ? PRIO_LOW : i < 130 ? PRIO_HIGH :
+			      PRIO_ALERT;
+		uint64_t b;
+
+		ASSERT_EQ(0, append(s, p, n++, 960, 1));
+		added[p]++;
+		b = seg_bytes(dir, NULL);
+		ASSERT_LE(b, 64 << 10);
+		EXPECT_EQ(b, stats(s).bytes);
+		if (b > max)
+			max = b;
+		st = stats(s);
+		/* high only goes once no low is left, alerts after high */
+		if (st.dropped_messages[PRIO_HIGH])
+			ASSERT_EQ(added[PRIO_LOW], st.dropped_messages[PRIO_LOW]);
+		if (st.dropped_messages[PRIO_ALERT])
+			ASSERT_EQ(added[PRIO_HIGH],
+				  st.dropped_messages[PRIO_HIGH]);
+	}
+	st = stats(s);
+	EXPECT_EQ(60, st.dropped_messages[PRIO_LOW]);
+	EXPECT_EQ(70, st.dropped_messages[PRIO_HIGH]);
+	EXPECT_LT(0, st.dropped_messages[PRIO_ALERT]);
+	/* every record is either stored or counted */
+	EXPECT_EQ(200, st.records + st.dropped_messages[PRIO_LOW] +
+		  st.dropped_messages[PRIO_HIGH] +
+		  st.dropped_messages[PRIO_ALERT]);
+	EXPECT_LE(max, 64 << 10);
+	EXPECT_GE(max, 56 << 10);	/* and it is used */
+	spool_close(s);
+	/* a restart does not bring back what was dropped */
+	s = open_at(dir, 64 << 10, 1000);
+	ASSERT_NE(NULL, s);
+	EXPECT_EQ(st.records, stats(s).recovered_records);
+	spool_close(s);
+	rmrf(dir);
+}
+
+TEST(random_load_never_exceeds_the_bound_on_disk)
+{
+	char dir[64];
+	struct spool *s;
+	struct spool_stats st;
+	unsigned int seed = 12345;
+	int mid = 1, accepted = 0;
+
+	mkdtmp(dir);
+	s = open_at(dir, 96 << 10, 0);
+	ASSERT_NE(NULL, s);
+	for (int i = 0; i < 3000; i++) {
+		int op = rand_r(&seed) % 10;
+
+		if (op < 6) {
+			enum prio p = 1 + rand_r(&seed) % 3;
+
+			if (!append(s, p, i, 50 + rand_r(&seed) % 6000, 1))
+				accepted++;
+		} else if (op < 9) {
+			struct spool_rec *r = spool_next(s);
+
+			if (r && rec_no(s, r) >= 0)
+				spool_set_inflight(s, r, mid++);
+		} else {
+			spool_ack_mid(s, mid - 1 - rand_r(&seed) % 4);
+		}
+		ASSERT_LE(seg_bytes(dir, NULL), 96 << 10);
+		if (i % 500 == 0) {		/* a restart now and then */
+			spool_close(s);
+			s = open_at(dir, 96 << 10, 0);
+			ASSERT_NE(NULL, s);
+		}
+	}
+	st = stats(s);
+	EXPECT_EQ(0, st.corrupt_records);
+	EXPECT_EQ(0, st.write_errors);
+	EXPECT_EQ(seg_bytes(dir, NULL), st.bytes);
+	spool_close(s);
+	rmrf(dir);
+}
+
+TEST(torn_tail_is_skipped_and_counted)
+{
+	char dir[64], seg[512];
+	struct spool *s;
+	struct spool_stats st;
+	int order[8];
+
+	mkdtmp(dir);
+	s = open_at(dir, 1 << 20, 0);
+	ASSERT_NE(NULL, s);
+	for (int i = 0; i < 5; i++)
+		ASSERT_EQ(0, append(s, PRIO_HIGH, i, 300, 1));
+	spool_close(s);
+	ASSERT_EQ(0, first_seg(dir, seg));
+	/* the last record cut in its payload */
+	ASSERT_EQ(0, truncate(seg, 5 * REC(300) - 10));
+	s = open_at(dir, 1 << 20, 0);
+	ASSERT_NE(NULL, s);
+	st = stats(s);
+	EXPECT_EQ(4, st.recovered_records);
+	EXPECT_EQ(1, st.corrupt_records);
+	EXPECT_EQ(REC(300) - 10, st.corrupt_bytes);
+	EXPECT_EQ(1, logs_with("skipped corrupt data in 1 place(s)"));
+	ASSERT_EQ(4, drain(s, order, 8));
+	for (int i = 0; i < 4; i++)
+		EXPECT_EQ(i, order[i]);
+	spool_close(s);
+	/* cut in a header */
+	s = open_at(dir, 1 << 20, 0);
+	ASSERT_NE(NULL, s);
+	for (int i = 0; i < 3; i++)
+		ASSERT_EQ(0, append(s, PRIO_HIGH, 10 + i, 300, 1));
+	spool_close(s);
+	ASSERT_EQ(0, first_seg(dir, seg));
+	ASSERT_EQ(0, truncate(seg, 2 * REC(300) + 20));
+	s = open_at(dir, 1 << 20, 0);
+	ASSERT_NE(NULL, s);
+	EXPECT_EQ(2, stats(s).recovered_records);
+	EXPECT_EQ(1, stats(s).corrupt_records);
+	EXPECT_EQ(20, stats(s).corrupt_bytes);
+	spool_close(s);
+	rmrf(dir);
+}
+
+TEST(flipped_bytes_cost_one_record_each)
+{
+	static const off_t where[] = {
+		SPOOL_HDR_SIZE + 100,	/* payload */
+		0,			/* magic */
+		9,			/* length */
+		30,			/* message id */
+		61,			/* the CRC itself */
+	};
+	char dir[64], seg[512];
+	struct spool *s;
+	int order[8];
+
+	for (size_t w = 0; w < sizeof(where) / sizeof(where[0]); w++) {
+		mkdtmp(dir);
+		s = open_at(dir, 1 << 20, 0);
+		ASSERT_NE(NULL, s);
+		for (int i = 0; i < 5; i++)
+			ASSERT_EQ(0, append(s, PRIO_LOW, i, 300, 1));
+		spool_close(s);
+		ASSERT_EQ(0, first_seg(dir, seg));
+		/* in record 1 of 0..4 */
+		flip(seg, REC(300) + where[w]);
+		s = open_at(dir, 1 << 20, 0);
+		ASSERT_NE(NULL, s);
+		EXPECT_EQ(4, stats(s).recovered_records);
+		EXPECT_EQ(1, stats(s).corrupt_records);
+		EXPECT_EQ(REC(300), stats(s).corrupt_bytes);
+		ASSERT_EQ(4, drain(s, order, 8));
+		EXPECT_EQ(0, order[0]);
+		EXPECT_EQ(2, order[1]);
+		EXPECT_EQ(3, order[2]);
+		EXPECT_EQ(4, order[3]);
+		spool_close(s);
+		rmrf(dir);
+	}
+}
+
+TEST(state_byte_is_outside_the_crc)
+{
+	char dir[64], seg[512];
+	struct spool *s;
+
+	mkdtmp(dir);
+	s = open_at(dir, 1 << 20, 0);
+	ASSERT_NE(NULL, s);
+	for (int i = 0; i < 2; i++)
+		ASSERT_EQ(0, append(s, PRIO_LOW, i, 300, 1));
+	spool_close(s);
+	ASSERT_EQ(0, first_seg(dir, seg));
+	/* an unknown state is taken as live: sent again, never lost */
+	flip(seg, 5);
+	s = open_at(dir, 1 << 20, 0);
+	ASSERT_NE(NULL, s);
+	EXPECT_EQ(2, stats(s).recovered_records);
+	EXPECT_EQ(0, stats(s).corrupt_records);
+	spool_close(s);
+	rmrf(dir);
+}
+
+TEST(garbage_files)
+{
+	char dir[64], p[512], buf[20000];
+	struct spool *s;
+	unsigned int seed = 7;
+	int fd, segs, order[4];
+
+	mkdtmp(dir);
+	/* random bytes, and "ISPR" over and over */
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = rand_r(&seed);
+	snprintf(p, sizeof(p), "%s/0000000000000009.seg", dir);
+	fd = open(p, O_CREAT | O_WRONLY, 0600);
+	ASSERT_EQ(sizeof(buf), write(fd, buf, sizeof(buf)));
+	close(fd);
+	for (size_t i = 0; i + 4 <= sizeof(buf); i += 4)
+		memcpy(buf + i, "ISPR", 4);
+	snprintf(p, sizeof(p), "%s/000000000000000a.seg", dir);
+	fd = open(p, O_CREAT | O_WRONLY, 0600);
+	ASSERT_EQ(sizeof(buf), write(fd, buf, sizeof(buf)));
+	close(fd);
+	/* not ours: left alone */
+	snprintf(p, sizeof(p), "%s/notes.seg", dir);
+	fd = open(p, O_CREAT | O_WRONLY, 0600);
+	close(fd);
+	snprintf(p, sizeof(p), "%s/000000000000000b.seg", dir);
+	ASSERT_EQ(0, mkdir(p, 0700));
+
+	s = open_at(dir, 1 << 20, 0);
+	ASSERT_NE(NULL, s);
+	EXPECT_TRUE(stats(s).disk);
+	EXPECT_EQ(0, stats(s).recovered_records);
+	EXPECT_EQ(2, stats(s).corrupt_records);
+	EXPECT_EQ(2 * sizeof(buf), stats(s).corrupt_bytes);
+	/* nothing live in them: unlinked */
+	EXPECT_EQ(0, seg_bytes(dir, &segs));
+	snprintf(p, sizeof(p), "%s/notes.seg", dir);
+	EXPECT_EQ(0, access(p, F_OK));
+	/* and the spool works, numbering after the garbage */
+	ASSERT_EQ(0, append(s, PRIO_HIGH, 1, 100, 1));
+	snprintf(p, sizeof(p), "%s/000000000000000c.seg", dir);
+	EXPECT_EQ(0, access(p, F_OK));
+	ASSERT_EQ(1, drain(s, order, 4));
+	spool_close(s);
+	rmrf(dir);
+}
+
+TEST(duplicate_segment_is_one_copy)
+{
+	char dir[64], seg[512], cmd[1200];
+	struct spool *s;
+	int order[8];
+
+	mkdtmp(dir);
+	s = open_at(dir, 1 << 20, 0);
+	ASSERT_NE(NULL, s);
+	for (int i = 0; i < 3; i++)
+		ASSERT_EQ(0, append(s, PRIO_HIGH, i, 200, 1));
+	spool_close(s);
+	ASSERT_EQ(0, first_seg(dir, seg));
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s/00000000000000ff.seg'", seg,
+		 dir);
+	ASSERT_EQ(0, system(cmd));
+	s = open_at(dir, 1 << 20, 0);
+	ASSERT_NE(NULL, s);
+	EXPECT_EQ(3, stats(s).recovered_records);
+	ASSERT_EQ(3, drain(s, order, 8));
+	spool_close(s);
+	rmrf(dir);
+}
+
+TEST(unusable_directory_falls_back_to_memory)
+{
+	char dir[64], file[128], path[192];
+	struct spool *s;
+	struct spool_stats st;
+	int fd, order[200], n;
+
+	mkdtmp(dir);
+	snprintf(file, sizeof(file), "%s/file", dir);
+	fd = open(file, O_CREAT | O_WRONLY, 0600);
+	close(fd);
+	/* a path under a regular file: ENOTDIR, even for root */
+	snprintf(path, sizeof(path), "%s/spool", file);
+	n_logs = 0;
+	s = open_at(path, 64 << 10, 1000);
+	ASSERT_NE(NULL, s);
+	st = stats(s);
+	EXPECT_FALSE(st.disk);
+	EXPECT_EQ(1, st.write_errors);
+	ASSERT_EQ(1, n_logs);
+	EXPECT_NE(NULL, strstr(logbuf[0], path));
+	EXPECT_NE(NULL, strstr(logbuf[0], strerror(ENOTDIR)));
+	EXPECT_STREQ(path, spool_path(s));
+	/* same bound and rules in memory */
+	for (int i = 0; i < 100; i++)
+		ASSERT_EQ(0, append(s, PRIO_HIGH, i, 960, 1));
+	st = stats(s);
+	EXPECT_EQ(64 << 10, st.bytes);
+	EXPECT_EQ(36, st.dropped_messages[PRIO_HIGH]);
+	/* the first drop at once, the rest a minute later in one line */
+	EXPECT_EQ(2, n_logs);
+	EXPECT_EQ(1, logs_with("dropped 1 message(s)"));
+	/* retries: the same failure is not logged again */
+	spool_tick(s, 1000 + SPOOL_RETRY_MS);
+	spool_tick(s, 1000 + 2 * SPOOL_RETRY_MS);
+	EXPECT_EQ(1, logs_with(strerror(ENOTDIR)));
+	EXPECT_EQ(1, logs_with("dropped 36 message(s)"));
+	EXPECT_EQ(3, n_logs);
+	EXPECT_EQ(3, stats(s).write_errors);
+	EXPECT_FALSE(stats(s).disk);
+	/* the way is clear: next retry writes everything to disk, once */
+	ASSERT_EQ(0, unlink(file));
+	spool_tick(s, 1000 + 2 * SPOOL_RETRY_MS + 1);	/* not yet */
+	EXPECT_FALSE(stats(s).disk);
+	spool_tick(s, 1000 + 3 * SPOOL_RETRY_MS);
+	EXPECT_TRUE(stats(s).disk);
+	EXPECT_EQ(1, logs_with("writable again"));
+	EXPECT_EQ(64, stats(s).records);
+	EXPECT_EQ(64 * REC(960), seg_bytes(path, NULL));
+	spool_close(s);
+	s = open_at(path, 64 << 10, 1000);
+	ASSERT_NE(NULL, s);
+	EXPECT_EQ(64, stats(s).recovered_records);
+	n = drain(s, order, 200);
+	ASSERT_EQ(64, n);
+	EXPECT_EQ(36, order[0]);
+	EXPECT_EQ(99, order[63]);
+	spool_close(s);
+	rmrf(dir);
+}
+
+TEST(write_failure_half_way_keeps_everything_in_memory)
+{
+	char dir[64];
+	struct spool *s;
+	struct spool_stats st;
+	struct rlimit old, lim;
+	int order[64], n;
+
+	mkdtmp(dir);
+	s = open_at(dir, 1 << 20, 1000);
+	ASSERT_NE(NULL, s);
+	/* a disk that takes 10 KiB per file and no more (EFBIG) */
+	signal(SIGXFSZ, SIG_IGN);
+	ASSERT_EQ(0, getrlimit(RLIMIT_FSIZE, &old));
+	lim = old;
+	lim.rlim_cur = 10 << 10;
+	ASSERT_EQ(0, setrlimit(RLIMIT_FSIZE, &lim));
+	n_logs = 0;
+	for (int i = 0; i < 30; i++)
+		ASSERT_EQ(0, append(s, PRIO_HIGH, i, 1000, 1));
+	ASSERT_EQ(0, setrlimit(RLIMIT_FSIZE, &old));
+	st = stats(s);
+	EXPECT_FALSE(st.disk);
+	EXPECT_EQ(1, st.write_errors);
+	EXPECT_EQ(30, st.records);
+	EXPECT_EQ(0, st.dropped_messages[PRIO_HIGH]);
+	/* one line, naming the path and the reason */
+	EXPECT_EQ(1, logs_with(dir));
+	EXPECT_EQ(1, logs_with(strerror(EFBIG)));
+	/* all 30 readable, in order: 9 from disk, the rest from memory */
+	n = drain(s, order, 64);
+	ASSERT_EQ(30, n);
+	for (int i = 0; i < 30; i++)
+		EXPECT_EQ(i, order[i]);
+	spool_close(s);
+	rmrf(dir);
+}
+
+TEST(directory_held_by_another_process)
+{
+	char dir[64];
+	struct spool *a, *b;
+
+	mkdtmp(dir);
+	a = open_at(dir, 1 << 20, 1000);
+	ASSERT_NE(NULL, a);
+	EXPECT_TRUE(stats(a).disk);
+	n_logs = 0;
+	b = open_at(dir, 1 << 20, 1000);
+	ASSERT_NE(NULL, b);
+	EXPECT_FALSE(stats(b).disk);
+	EXPECT_EQ(1, logs_with("in use by another process"));
+	ASSERT_EQ(0, append(a, PRIO_HIGH, 1, 100, 1));
+	ASSERT_EQ(0, append(b, PRIO_HIGH, 2, 100, 1));
+	spool_close(a);
+	/* free now: b takes it over and keeps a's record as well */
+	spool_tick(b, 1000 + SPOOL_RETRY_MS);
+	EXPECT_TRUE(stats(b).disk);
+	EXPECT_EQ(2, stats(b).records);
+	spool_close(b);
+	rmrf(dir);
+}
+
+TEST(smaller_bound_at_start_evicts_to_fit)
+{
+	char dir[64];
+	struct spool *s;
+	struct spool_stats st;
+
+	mkdtmp(dir);
+	s = open_at(dir, 1 << 20, 0);
+	ASSERT_NE(NULL, s);
+	for (int i = 0; i < 100; i++)
+		ASSERT_EQ(0, append(s, i < 50 ? PRIO_LOW : PRIO_ALERT, i, 960,
+				    1));
+	spool_close(s);
+	s = open_at(dir, 64 << 10, 0);
+	ASSERT_NE(NULL, s);
+	st = stats(s);
+	EXPECT_LE(seg_bytes(dir, NULL), 64 << 10);
+	EXPECT_EQ(50, st.dropped_messages[PRIO_LOW]);
+	EXPECT_EQ(0, st.dropped_messages[PRIO_ALERT]);
+	EXPECT_EQ(50, st.records);
+	spool_close(s);
+	rmrf(dir);
+}
+
+TEST_HARNESS_MAIN
