@@ -20,13 +20,14 @@
 #   count NAME [count-delivery.py ARGS]: TMP/r.recv counted against
 #       TMP/NAME.acked into TMP/NAME.count; val NAME KEY: one of its values
 #   delivered NAME: every accepted number arrived (for wait_for)
-#   spool_seqs DIR NAME: the numbers of run NAME found in DIR's *.seg files
-#       (the raw bytes), one a line
+#   spool_seqs DIR NAME: the numbers of run NAME in the whole, valid records
+#       of DIR's segment files (spool-records.py), one a line
 
 . "$(dirname "${BASH_SOURCE[0]}")/broker.sh"
 
 STREAM=$BUILD/tools/sdk-stream
 COUNT=$TOP/tests/lib/count-delivery.py
+RECORDS=$TOP/tests/lib/spool-records.py
 AGENT_ID=9c647395-b913-4997-a732-a7fe7303b649
 SOCK=$TMP/sdk.sock
 
@@ -125,8 +126,8 @@ val() { sed -n "s/^$2=//p" "$TMP/$1.count"; }
 delivered() { count "$1" && [ "$(val "$1" missing)" = 0 ]; }
 
 spool_seqs() {
-	cat "$1"/*.seg 2>/dev/null | grep -aoE "\"Seq\":[0-9]+,\"Run\":\"$2\"" |
-		sed 's/"Seq":\([0-9]*\),.*/\1/' | sort -nu
+	python3 "$RECORDS" "$1" "$2" | awk '$3 != "bad" && $9 != "-" { print $9 }' |
+		tr , '\n' | sort -nu
 }
 
 # summary NAME: the stream's own summary line (sent/accepted/refused...)
