@@ -17,6 +17,9 @@
 #       outage: received + dropped (stats file, DroppedEventsStatistics)
 #       = accepted; the dropped ones are the oldest pending, the spool
 #       never grows past its bound
+#   priorities_low_dropped_first_alerts_kept   a replayed recording of
+#       alert, high and low events into a 256 KiB spool: all low dropped,
+#       then the oldest high; every alert kept
 set -u
 . "$(dirname "$0")/../lib/delivery.sh"
 
@@ -164,5 +167,102 @@ outage_small() {
 		[ "$(sample_max s2 spool.bytes)" -le 65536 ]
 }
 check outage_small_spool_drops_oldest_and_counts outage_small
+
+# ---------------------------------------------------------------------------
+# Priorities at the bound. SDK events are all high, so the kernel's
+# priorities come from a recording: iotsecd --replay packs the whole
+# recording into the spool before its first connection (an outage from
+# the spool's point of view). 2000 synthetic events, aggregation off, each
+# with its own ProcessId (1000 + its index): 63 alerts (cred, module,
+# ptrace), 1541 high (exec, connect, file), 396 low (exit); ~950 KB in
+# messages of at most 16 KiB into a 256 KiB spool on disk. Low must go
+# first (all of them, since the high ones alone exceed the bound), then the
+# oldest high (per message kind: Azure and extended events pack into
+# messages of their own); every alert stays.
+priorities() {
+	local cfg=$TMP/p.yaml truth=$TMP/p.truth rc
+	local aggr="events: { exec: { aggregate: false }, exit: { aggregate: false }, connect: { aggregate: false }, accept: { aggregate: false }, listen: { aggregate: false }, cred: { aggregate: false }, module: { aggregate: false }, ptrace: { aggregate: false }, file: { aggregate: false } }"
+	fresh b
+	[ -x "$BUILD/bench/synth" ] || { echo "no build/bench/synth (make tests)"; return 1; }
+	"$BUILD/bench/synth" "$TMP/p.rec" 2000 64 50 || return 1
+	# what the recording holds, without any bound
+	write_config "$TMP/p0.yaml" "$b_PORT" "" 16MiB "messages: { statistics: 0s }" "$aggr"
+	"$BIN/iotsecd" -c "$TMP/p0.yaml" --stats-file "" --replay "$TMP/p.rec" \
+		--output "$TMP/p0.jsonl" 2>"$TMP/p0.log" || return 1
+	write_config "$cfg" "$b_PORT" "$TMP/spoolp" 256KiB \
+		"messages: { statistics: 1h, max_size: 16KiB }" \
+		"broker: { host: 127.0.0.1, port: $b_PORT, device_id: prio, topic: \"iotsec/{device_id}/{type}/{message_id}\" }" \
+		"$aggr"
+	"$BIN/iotsecd" -c "$cfg" --stats-file "$TMP/p.stats" --replay "$TMP/p.rec" \
+		2>"$TMP/p.log"
+	rc=$?
+	python3 - "$TMP/p0.jsonl" "$TMP/r.recv" "$TMP/p.stats" <<'PY'
+import json, sys
+ALERT = {"CredentialsChange", "KernelModuleLoad", "ProcessTrace"}
+LOW = {"ProcessTerminate"}
+OPS = {"DroppedEventsStatistics", "MessageStatistics"}
+def prio(n):
+    return "alert" if n in ALERT else "low" if n in LOW else "high"
+truth, kinds = {}, {}
+for line in open(sys.argv[1]):
+    m = json.loads(line)
+    for e in m["Events"]:
+        truth[e["Payload"][0]["ProcessId"]] = prio(e["Name"])
+        kinds[e["Payload"][0]["ProcessId"]] = \
+            "extended" if m["MessageSchemaVersion"].startswith("iotsec") else "azure"
+got, drop = {}, {}
+for raw in open(sys.argv[2], "rb"):
+    if not raw.startswith(b"iotsec/prio/"):
+        continue
+    m = json.loads(raw.split(b" ", 1)[1])
+    for e in m["Events"]:
+        if e["Name"] in OPS:
+            if e["Name"] == "DroppedEventsStatistics":
+                for it in e["Payload"]:
+                    drop[it["Queue"]] = it["DroppedEvents"]
+                    drop.update(it.get("ExtraDetails") or {})
+            continue
+        pid = e["Payload"][0]["ProcessId"]
+        got[pid] = got.get(pid, 0) + 1
+st = json.load(open(sys.argv[3]))["spool"]
+n = {p: sum(1 for v in truth.values() if v == p) for p in ("alert", "high", "low")}
+r = {p: sum(1 for k in got if truth.get(k) == p) for p in ("alert", "high", "low")}
+# the newest kept: per message kind (Azure: exec, connect; extended: file),
+# since each kind packs its own messages, in event order
+suffix = True
+for kind in ("azure", "extended"):
+    high = sorted(k for k, v in truth.items() if v == "high" and kinds[k] == kind)
+    kept = [k for k in high if k in got]
+    if kept and kept != high[high.index(kept[0]):]:
+        suffix = False
+print("# replayed %d events: alert %d, high %d, low %d; received alert %d, high %d"
+      " (the newest %s), low %d; duplicates %d; spool dropped_events %d"
+      " (messages %d); DroppedEventsStatistics High %s Low %s SpoolDroppedEvents %s"
+      % (len(truth), n["alert"], n["high"], n["low"], r["alert"], r["high"],
+         "yes" if suffix else "NO", r["low"], sum(v - 1 for v in got.values()),
+         st["dropped_events"], st["dropped_messages"], drop.get("High"),
+         drop.get("Low"), drop.get("SpoolDroppedEvents")))
+ok = True
+def expect(what, cond):
+    global ok
+    if not cond:
+        print("expected: " + what)
+        ok = False
+expect("2000 events in the recording", len(truth) == 2000)
+expect("nothing received that is not in the recording", all(k in truth for k in got))
+expect("every alert kept", r["alert"] == n["alert"])
+expect("every low event dropped first", r["low"] == 0)
+expect("DroppedEventsStatistics Low = all low events", drop.get("Low") == n["low"])
+expect("some high events kept, some dropped", 0 < r["high"] < n["high"])
+expect("the high events kept are the newest", suffix)
+expect("received + dropped = replayed",
+       len(got) + st["dropped_events"] == len(truth))
+sys.exit(0 if ok else 1)
+PY
+	local prc=$?
+	echo "# iotsecd --replay exit status $rc"
+	[ "$prc" = 0 ] && expect "iotsecd --replay exits 0 (all acked)" [ "$rc" = 0 ]
+}
+check priorities_low_dropped_first_alerts_kept priorities
 
 done_testing
