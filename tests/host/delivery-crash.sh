@@ -15,6 +15,10 @@
 #       accepted but the spool had not yet written (the daemon gathers SDK
 #       events for up to 500 ms / 64 events before they become a message)
 #       are counted and must be among the last 64 accepted before the kill
+#   sigkill_with_broker_up_resends_with_same_ids   the same with the
+#       broker up: messages in flight at the kill come again after the
+#       restart under their message id (duplicates counted, never an event
+#       under two ids), nothing written to the spool is lost
 #   corrupt_records_are_skipped_and_counted      two runs of iotsecd write
 #       records while the broker is down; then one segment file is cut in
 #       the middle of a record and another gets flipped bytes in the middle
@@ -40,74 +44,85 @@ fi
 sock_ready() { test -S "$SOCK"; }
 
 # ---------------------------------------------------------------------------
+# sigkill T MODE: run T of the SIGKILL test, broker "down" at the kill
+# (records pending in the spool) or "up" (records in flight: published,
+# not yet acknowledged, sent again after the restart with the same id)
 sigkill() {
-	local cfg=$TMP/k.yaml a0 akill a1 inspool lost late rec corrupt written
+	local t=$1 mode=$2 cfg=$TMP/$1.yaml a0 akill a1 inspool lost late rec corrupt written
 	fresh b
-	write_config "$cfg" "$b_PORT" "$TMP/spoolk" 8MiB \
+	write_config "$cfg" "$b_PORT" "$TMP/spool$t" 8MiB \
 		"messages: { statistics: 1h, max_size: 16KiB }"
 	rm -f "$SOCK"
-	iotsecd_start dk "$cfg"
-	expect "iotsecd connects" wait_for 30 grep -q 'mqtt: connected to' "$TMP/dk.log" ||
+	iotsecd_start d$t "$cfg"
+	expect "iotsecd connects" wait_for 30 grep -q 'mqtt: connected to' "$TMP/d$t.log" ||
 		return 1
-	stream_start k 40 -R 120
-	expect "80 accepted with the broker up" wait_for 30 acked_at_least k 80 ||
+	stream_start "$t" 40 -R 120
+	expect "80 accepted with the broker up" wait_for 30 acked_at_least "$t" 80 ||
 		return 1
-	broker_stop b || return 1
-	a0=$(acked_n k)
-	expect "200 more accepted with the broker down" \
-		wait_for 60 acked_at_least k $((a0 + 200)) || return 1
-	expect "the spool holds them" \
-		wait_for 10 stat_ge "$TMP/dk.stats" spool.pending 1 || return 1
-	written=$(stat_get "$TMP/dk.stats" spool.written)
-	iotsecd_stop dk KILL
+	[ "$mode" = up ] || broker_stop b || return 1
+	a0=$(acked_n "$t")
+	expect "200 more accepted with the broker $mode" \
+		wait_for 60 acked_at_least "$t" $((a0 + 200)) || return 1
+	[ "$mode" = up ] || expect "the spool holds them" \
+		wait_for 10 stat_ge "$TMP/d$t.stats" spool.pending 1 || return 1
+	written=$(stat_get "$TMP/d$t.stats" spool.written)
+	iotsecd_stop d$t KILL
 	# what the SDK had been told, and what the spool held, at the kill
-	grep '^[0-9]*$' "$TMP/k.acked" >"$TMP/k.before"
-	akill=$(wc -l <"$TMP/k.before")
-	cp -a "$TMP/spoolk" "$TMP/spoolk.at-kill"
-	spool_seqs "$TMP/spoolk.at-kill" k >"$TMP/k.inspool"
-	inspool=$(wc -l <"$TMP/k.inspool")
+	grep '^[0-9]*$' "$TMP/$t.acked" >"$TMP/$t.before"
+	akill=$(wc -l <"$TMP/$t.before")
+	cp -a "$TMP/spool$t" "$TMP/spool$t.at-kill"
+	spool_seqs "$TMP/spool$t.at-kill" "$t" >"$TMP/$t.inspool"
+	inspool=$(wc -l <"$TMP/$t.inspool")
 	expect "iotsecd was killed (status 137)" [ "$IOTSECD_RC" = 137 ] || return 1
 
-	iotsecd_start dk2 "$cfg"
+	iotsecd_start d${t}2 "$cfg"
 	expect "iotsecd restarts on the same spool" wait_for 30 sock_ready || return 1
-	a1=$(acked_n k)
-	expect "80 accepted after the restart" wait_for 60 acked_at_least k $((a1 + 80)) ||
+	a1=$(acked_n "$t")
+	expect "80 accepted after the restart" wait_for 60 acked_at_least "$t" $((a1 + 80)) ||
 		return 1
-	broker_restart b || return 1
-	expect "40 more with the broker back" \
-		wait_for 30 acked_at_least k $(($(acked_n k) + 40)) || return 1
-	stream_stop k
+	if [ "$mode" = down ]; then
+		broker_restart b || return 1
+		expect "40 more with the broker back" \
+			wait_for 30 acked_at_least "$t" $(($(acked_n "$t") + 40)) || return 1
+	fi
+	stream_stop "$t"
 	# everything accepted after the restart, everything in the spool
-	grep -vxFf "$TMP/k.before" <(grep '^[0-9]*$' "$TMP/k.acked") >"$TMP/k.after"
-	cat "$TMP/k.after" "$TMP/k.inspool" | sort -nu >"$TMP/k.must"
-	cp "$TMP/k.must" "$TMP/km.acked"
+	grep -vxFf "$TMP/$t.before" <(grep '^[0-9]*$' "$TMP/$t.acked") >"$TMP/$t.after"
+	cat "$TMP/$t.after" "$TMP/$t.inspool" | sort -nu >"$TMP/${t}m.acked"
 	expect "everything in the spool and accepted after the restart arrives" \
-		wait_for 120 eval 'count km --run k && [ "$(val km missing)" = 0 ]'
+		wait_for 120 eval 'count ${t}m --run "$t" && [ "$(val ${t}m missing)" = 0 ]'
 	local rc=$?
-	rec=$(stat_get "$TMP/dk2.stats" spool.recovered_records)
-	corrupt=$(stat_get "$TMP/dk2.stats" spool.corrupt_records)
-	iotsecd_stop dk2
-	count km --run k
-	count k --missing "$TMP/k.lost"
-	lost=$(wc -l <"$TMP/k.lost")
+	rec=$(stat_get "$TMP/d${t}2.stats" spool.recovered_records)
+	corrupt=$(stat_get "$TMP/d${t}2.stats" spool.corrupt_records)
+	iotsecd_stop d${t}2
+	count ${t}m --run "$t"
+	count "$t" --missing "$TMP/$t.lost"
+	lost=$(wc -l <"$TMP/$t.lost")
 	# lost ones must be among the last 64 accepted before the kill
-	late=$(tail -n 64 "$TMP/k.before" | grep -cxFf - "$TMP/k.lost")
-	echo "# sdk-stream: $(summary k)"
-	echo "# accepted before the kill $akill (of which with the broker down $((akill - a0)))," \
+	late=$(tail -n 64 "$TMP/$t.before" | grep -cxFf - "$TMP/$t.lost")
+	echo "# broker $mode at the kill; sdk-stream: $(summary "$t")"
+	echo "# accepted before the kill $akill (of which after the first 80: $((akill - a0)))," \
 		"in the spool files at the kill $inspool events (spool.written $written records" \
 		"a second before), after the restart: recovered_records $rec, corrupt_records $corrupt;" \
-		"accepted in total $(acked_n k), received distinct $(val k seqs)," \
-		"duplicates $(val k dup_seqs) (messages $(val k dup_messages));" \
-		"missing from the spool: $(val km missing) ($(val km missing_list));" \
-		"accepted before the kill but never in the spool, lost: $lost ($(tr '\n' ' ' <"$TMP/k.lost"))"
+		"accepted in total $(acked_n "$t"), received distinct $(val "$t" seqs)," \
+		"duplicate events $(val "$t" dup_seqs), duplicate messages (same id) $(val "$t" dup_messages)," \
+		"events under two ids $(val "$t" reserialized);" \
+		"missing from the spool: $(val ${t}m missing) ($(val ${t}m missing_list));" \
+		"accepted before the kill but never in the spool, lost: $lost ($(tr '\n' ' ' <"$TMP/$t.lost"))"
 	[ "$rc" = 0 ] || return 1
 	expect "the spool files held events at the kill" [ "$inspool" -gt 0 ] &&
-	expect "records recovered at the restart" [ "${rec:-0}" -gt 0 ] &&
 	expect "the lost ones ($lost) are among the last 64 accepted before the kill" \
 		[ "$late" = "$lost" ] &&
-	expect "iotsecd exits 0" [ "$IOTSECD_RC" = 0 ]
+	expect "an event sent again keeps its message id" [ "$(val "$t" reserialized)" = 0 ] &&
+	expect "iotsecd exits 0" [ "$IOTSECD_RC" = 0 ] &&
+	if [ "$mode" = down ]; then
+		expect "records recovered at the restart" [ "${rec:-0}" -gt 0 ]
+	fi
 }
-check sigkill_loses_nothing_written_to_the_spool sigkill
+sigkill_down() { sigkill k down; }
+sigkill_up() { sigkill ku up; }
+check sigkill_loses_nothing_written_to_the_spool sigkill_down
+check sigkill_with_broker_up_resends_with_same_ids sigkill_up
 
 # ---------------------------------------------------------------------------
 # Two runs of 300 events each write ~400 KB of records (4 KiB messages)
@@ -181,7 +196,7 @@ PY
 		'[ "$(stat_get "$TMP/dc3.stats" spool.pending)" = 0 ] &&
 		 [ "$(stat_get "$TMP/dc3.stats" spool.inflight)" = 0 ]' || rc=1
 	alive "$dc3_DPID" || rc=1
-	iotsecd_stop dc3
+	iotsecd_stop_stats dc3
 	cp "$TMP/call.acked" "$TMP/c.acked"
 	count c --missing "$TMP/c.missing"
 	cr=$(stat_get "$TMP/dc3.stats" spool.corrupt_records)

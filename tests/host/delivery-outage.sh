@@ -77,7 +77,7 @@ outage_big() {
 	acc=$(acked_n o1)
 	expect "every accepted event arrives" wait_for 120 delivered o1
 	local rc=$?
-	iotsecd_stop d1
+	iotsecd_stop_stats d1
 	count o1
 	echo "# outage ~10 s, 8 MiB spool: sdk-stream: $(summary o1)"
 	echo "# accepted $acc (during the outage $((a1 - a0))), spool pending at its height >= $pend," \
@@ -135,7 +135,7 @@ outage_small() {
 		 count o2 && [ "$(val o2 max_seq)" = "$last" ]'
 	local rc=$?
 	sampler_stop s2
-	iotsecd_stop d2
+	iotsecd_stop_stats d2
 	count o2 --missing "$TMP/o2.missing"
 	drop=$(stat_get "$TMP/d2.stats" spool.dropped_events)
 	sdrop=$(val o2 drop.SpoolDroppedEvents)

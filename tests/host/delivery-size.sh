@@ -57,7 +57,7 @@ sdk_size() {
 		 [ "$(stat_get "$TMP/d1.stats" spool.inflight)" = 0 ] &&
 		 [ "$(stat_get "$TMP/d1.stats" messages.sent)" = "$(stat_get "$TMP/d1.stats" messages.acked)" ]' ||
 		return 1
-	iotsecd_stop d1
+	iotsecd_stop_stats d1
 	os=$(stat_get "$TMP/d1.stats" queues.oversize)	# written at exit
 	expect "the final statistics arrive" wait_for 30 eval \
 		'count s1 --max-size 4096 --pad-vary 4096 --topic-prefix iotsec/dtest/ &&

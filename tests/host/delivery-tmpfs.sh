@@ -78,7 +78,7 @@ full() {
 	local rc=$?
 	sampler_stop st
 	alive "$dt_DPID" || rc=1
-	iotsecd_stop dt
+	iotsecd_stop_stats dt
 	count t
 	drop=$(stat_get "$TMP/dt.stats" spool.dropped_events)
 	werr=$(stat_get "$TMP/dt.stats" spool.write_errors)

@@ -15,9 +15,10 @@ sequence number (payload Seq); --acked names the file of sdk-stream's
 answers (accepted numbers alone on a line).
 
 Prints key=value lines:
-  messages         messages received (duplicates included)
-  distinct         distinct message ids
-  dup_messages     messages received more than once (extra copies)
+  messages         messages received (duplicates included); with --run,
+                   only those holding events of the run
+  distinct         distinct message ids (the same messages)
+  dup_messages     extra copies of a message (same id)
   seq_events       events named NAME of run TAG, duplicates included
   seqs             distinct sequence numbers received
   dup_seqs         extra copies of a sequence number
@@ -94,17 +95,21 @@ def main():
             topic = topic.decode("utf-8", "replace")
             if not topic.startswith(a.topic_prefix):
                 continue
-            n_msgs += 1
             max_len = max(max_len, len(payload))
             if a.max_size and len(payload) > a.max_size:
                 over_max += 1
             mid = message_id(topic, payload)
-            msgs[mid] = msgs.get(mid, 0) + 1
             try:
                 m = json.loads(payload)
             except ValueError:
                 bad_json += 1
                 continue
+            if a.run is None or any(
+                    ev.get("Name") == a.name and
+                    any(it.get("Run") == a.run for it in ev.get("Payload", []))
+                    for ev in m.get("Events", [])):
+                n_msgs += 1
+                msgs[mid] = msgs.get(mid, 0) + 1
             for ev in m.get("Events", []):
                 name = ev.get("Name")
                 if name not in ("DroppedEventsStatistics",

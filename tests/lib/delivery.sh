@@ -188,3 +188,15 @@ fresh() {
 	eval "pid=\${${1}_PID:-}"
 	[ -n "$pid" ] || broker_restart "$1"
 }
+
+# iotsecd_stop_stats NAME: SIGTERM, and wait (15 s at most) until the
+# DroppedEventsStatistics it publishes on the way out reached the receiver
+# (so that count reads that one).
+stats_msgs() { grep -c '"Name":"DroppedEventsStatistics"' "$TMP/r.recv"; }
+more_stats() { [ "$(stats_msgs)" -gt "$1" ]; }
+iotsecd_stop_stats() {
+	local n0
+	n0=$(stats_msgs)
+	iotsecd_stop "$1"
+	wait_for 15 more_stats "$n0"
+}
