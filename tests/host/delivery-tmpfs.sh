@@ -14,6 +14,9 @@
 #       on in memory (mode "memory", same 1 MiB bound) and drops there,
 #       counted; it does not crash, and once the broker is back it
 #       delivers: received + dropped = accepted
+#   restart_after_full_disk_brings_nothing_back   iotsecd restarted on that
+#       spool (the tmpfs still full of the files written before it filled):
+#       nothing recovered, nothing received twice, no dropped event back
 set -u
 . "$(dirname "$0")/../lib/delivery.sh"
 
@@ -99,5 +102,42 @@ full() {
 	expect "iotsecd exits 0" [ "$IOTSECD_RC" = 0 ]
 }
 check full_disk_spool_keeps_running full
+
+# After the run above the tmpfs still holds the segment files written
+# before it filled; their messages were delivered (or dropped) from memory.
+# A restart on the same spool must not bring them back: nothing recovered,
+# no message a second time, no dropped event resurrected.
+restart_after_full() {
+	local cfg=$TMP/t.yaml n0 d0 rec
+	fresh b
+	count t
+	n0=$(val t messages)
+	d0=$(val t dup_messages)
+	python3 "$RECORDS" "$TMP/tiny/spool" t >"$TMP/t.records"
+	echo "# at the restart: $(ls "$TMP/tiny/spool" | grep -c '\.seg$') segment files," \
+		"$(awk '$4 == "L"' "$TMP/t.records" | wc -l) records still marked live" \
+		"($(awk '$4 == "L" && $9 != "-"' "$TMP/t.records" | cut -d' ' -f9 | tr , '\n' | wc -l) events)," \
+		"$(df -k "$TMP/tiny" | awk 'NR == 2 { print $4 }') KiB free"
+	rm -f "$SOCK"
+	iotsecd_start dt2 "$cfg"
+	expect "iotsecd connects" wait_for 30 grep -q 'mqtt: connected to' "$TMP/dt2.log" ||
+		return 1
+	expect "the spool settles" wait_for 60 eval \
+		'[ "$(stat_get "$TMP/dt2.stats" spool.pending)" = 0 ] &&
+		 [ "$(stat_get "$TMP/dt2.stats" spool.inflight)" = 0 ]' || return 1
+	rec=$(stat_get "$TMP/dt2.stats" spool.recovered_records)
+	iotsecd_stop_stats dt2
+	count t
+	echo "# after the restart: recovered_records $rec, mode $(stat_get "$TMP/dt2.stats" spool.mode)," \
+		"messages of the run received again $(( $(val t messages) - n0 ))," \
+		"duplicate messages $(val t dup_messages) (before: $d0), received distinct $(val t seqs)," \
+		"accepted $(acked_n t), dropped (first run) $(stat_get "$TMP/dt.stats" spool.dropped_events)"
+	grep -E 'spool' "$TMP/dt2.log" | head -n 3 | sed 's/^/# log: /'
+	expect "nothing recovered: all was delivered or dropped" [ "${rec:-0}" = 0 ] &&
+	expect "no message of the run received again" [ "$(val t messages)" = "$n0" ] &&
+	expect "received + dropped = accepted still" \
+		[ $(( $(val t seqs) + $(stat_get "$TMP/dt.stats" spool.dropped_events) )) = "$(acked_n t)" ]
+}
+check restart_after_full_disk_brings_nothing_back restart_after_full
 
 done_testing
