@@ -353,6 +353,35 @@ static void rec_mark(struct spool *s, struct spool_rec *r, uint8_t st)
 	g->dirty = true;
 }
 
+/*
+ * R was read into memory from its segment when the disk failed (go_memory)
+ * and is done (acknowledged, dropped, or written again elsewhere): mark it
+ * in that file all the same, or a later retry of the disk or the next
+ * start brings it back: sent twice, or a counted drop delivered after all.
+ * Best effort: the disk has failed once (a state byte is rewritten in
+ * place, which needs no free space).
+ */
+static void mark_left(struct spool *s, const struct spool_rec *r, uint64_t off,
+		      uint8_t st)
+{
+	char name[32], path[4096];
+	int fd;
+
+	if (!r->disk_no || !s->path)
+		return;
+	seg_name(name, r->disk_no);
+	if (snprintf(path, sizeof(path), "%s/%s", s->path, name) >=
+	    (int)sizeof(path))
+		return;
+	fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return;
+	if (pwrite(fd, &st, 1, off + OFF_STATE) != 1)
+		s->log(LOG_DEBUG, "spool %s: marking %s: %s", s->path, name,
+		       strerror(errno));
+	close(fd);
+}
+
 /* Out of the index and the store; ST says why (acked or dropped). */
 static void rec_remove(struct spool *s, struct spool_rec *r, uint8_t st)
 {
@@ -369,6 +398,7 @@ static void rec_remove(struct spool *s, struct spool_rec *r, uint8_t st)
 	if (r->seg) {
 		rec_mark(s, r, st);
 	} else {
+		mark_left(s, r, r->off, st);
 		s->mem_bytes -= rec_bytes(r);
 		free(r->payload);
 	}
@@ -606,6 +636,7 @@ static void go_memory(struct spool *s, uint64_t now_ms)
 				seg_put(r->seg, fd);
 				free(r->payload);
 				r->payload = NULL;
+				r->disk_no = r->seg->no;
 				r->seg = NULL;
 				s->mem_bytes += rec_bytes(r);
 				rec_drop(s, r);
@@ -613,6 +644,7 @@ static void go_memory(struct spool *s, uint64_t now_ms)
 				continue;
 			}
 			seg_put(r->seg, fd);
+			r->disk_no = r->seg->no;
 			r->seg = NULL;
 			s->mem_bytes += rec_bytes(r);
 		}
@@ -769,7 +801,7 @@ static bool seg_file(const char *name, uint64_t *no)
  */
 static int disk_attach(struct spool *s, uint64_t now_ms, bool first)
 {
-	uint64_t loaded = 0, c0 = s->st.corrupt_records;
+	uint64_t loaded = 0, c0 = s->st.corrupt_records, old_off;
 	uint64_t cb0 = s->st.corrupt_bytes;
 	struct dirent *de;
 	DIR *dir;
@@ -853,8 +885,13 @@ static int disk_attach(struct spool *s, uint64_t now_ms, bool first)
 				rec_drop(s, r);
 				continue;
 			}
+			old_off = r->off;
 			if (rec_write(s, r, r->payload))
 				break;
+			/* its copy in the old segment, if that one is left */
+			if (r->disk_no != r->seg->no)
+				mark_left(s, r, old_off, ST_ACKED);
+			r->disk_no = 0;
 			s->mem_bytes -= rec_bytes(r);
 			free(r->payload);
 			r->payload = NULL;
