@@ -14,6 +14,9 @@
 #       on in memory (mode "memory", same 1 MiB bound) and drops there,
 #       counted; it does not crash, and once the broker is back it
 #       delivers: received + dropped = accepted
+#   full_disk_spool_back_on_disk_when_possible   once drained, the retry
+#       (every 30 s) finds the directory usable: mode disk again, said in
+#       the log, and new events go through it
 #   restart_after_full_disk_brings_nothing_back   iotsecd restarted on that
 #       spool (the tmpfs still full of the files written before it filled):
 #       nothing recovered, nothing received twice, no dropped event back
@@ -81,36 +84,66 @@ full() {
 	local rc=$?
 	sampler_stop st
 	alive "$dt_DPID" || rc=1
-	iotsecd_stop_stats dt
 	count t
+	# what the run got once drained: nothing of it may come again
+	T_MSGS=$(val t messages)
 	drop=$(stat_get "$TMP/dt.stats" spool.dropped_events)
 	werr=$(stat_get "$TMP/dt.stats" spool.write_errors)
 	got=$(val t seqs)
 	echo "# sdk-stream: $(summary t)"
 	echo "# accepted $acc, received distinct $got (duplicates $(val t dup_seqs))," \
 		"spool dropped_events $drop (messages $(stat_get "$TMP/dt.stats" spool.dropped_messages))," \
-		"SpoolDroppedEvents $(val t drop.SpoolDroppedEvents), write_errors $werr," \
-		"largest spool in memory $(sample_max st spool.bytes) bytes (bound 1 MiB), mode at the end" \
-		"$(stat_get "$TMP/dt.stats" spool.mode), iotsecd exit status $IOTSECD_RC"
+		"write_errors $werr, largest spool in memory $(sample_max st spool.bytes) bytes" \
+		"(bound 1 MiB), mode after the drain $(stat_get "$TMP/dt.stats" spool.mode)"
 	grep -m 3 "No space left" "$TMP/dt.log" | sed 's/^/# log: /'
 	[ "$rc" = 0 ] || return 1
 	expect "received + dropped = accepted ($got + $drop = $acc)" \
 		[ $((got + drop)) = "$acc" ] &&
 	expect "the spool stayed within 1 MiB" [ "$(sample_max st spool.bytes)" -le 1048576 ] &&
 	expect "the log says so once or a few times, not per record" \
-		[ "$(grep -c "No space left" "$TMP/dt.log")" -le 10 ] &&
-	expect "iotsecd exits 0" [ "$IOTSECD_RC" = 0 ]
+		[ "$(grep -c "No space left" "$TMP/dt.log")" -le 10 ]
 }
 check full_disk_spool_keeps_running full
+
+# Drained, the messages that were on the tmpfs are done (delivered or
+# dropped): the retry every 30 s finds the directory usable, the finished
+# segments go, and the spool is on disk again.
+back_to_disk() {
+	expect "iotsecd still runs" alive "${dt_DPID:-0}" || return 1
+	expect "the spool is on disk again within 45 s" wait_for 45 eval \
+		'[ "$(stat_get "$TMP/dt.stats" spool.mode)" = disk ]' || return 1
+	expect "and says so" grep -q "spool $TMP/tiny/spool: writable again" "$TMP/dt.log" ||
+		return 1
+	echo "# $(grep -m 1 'writable again' "$TMP/dt.log")"
+	echo "# spool files now: $(ls "$TMP/tiny/spool" | tr '\n' ' '); $(df -k "$TMP/tiny" | awk 'NR == 2 { print $4 }') KiB free"
+	stream_start t2 50 -n 50
+	expect "new events go to disk and arrive" wait_for 60 delivered t2 || return 1
+	count t
+	echo "# messages of the first stream received again since the drain:" \
+		"$(( $(val t messages) - T_MSGS )), received distinct $(val t seqs)"
+	expect "spool still on disk" [ "$(stat_get "$TMP/dt.stats" spool.mode)" = disk ] &&
+	expect "nothing delivered or dropped before comes back from the files" \
+		[ "$(val t messages)" = "$T_MSGS" ]
+}
+check full_disk_spool_back_on_disk_when_possible back_to_disk
 
 # After the run above the tmpfs still holds the segment files written
 # before it filled; their messages were delivered (or dropped) from memory.
 # A restart on the same spool must not bring them back: nothing recovered,
 # no message a second time, no dropped event resurrected.
 restart_after_full() {
-	local cfg=$TMP/t.yaml n0 d0 rec
+	local cfg=$TMP/t.yaml n0 d0 rec rc1
+	iotsecd_stop_stats dt
+	rc1=$IOTSECD_RC
 	fresh b
 	count t
+	echo "# first iotsecd exit status $rc1, its DroppedEventsStatistics at exit:" \
+		"SpoolDroppedEvents $(val t drop.SpoolDroppedEvents) (stats file" \
+		"$(stat_get "$TMP/dt.stats" spool.dropped_events)), High $(val t drop.High)"
+	expect "the first iotsecd exits 0" [ "$rc1" = 0 ] || return 1
+	expect "its DroppedEventsStatistics reports the spool's drops" \
+		[ "$(val t drop.SpoolDroppedEvents)" = "$(stat_get "$TMP/dt.stats" spool.dropped_events)" ] ||
+		return 1
 	n0=$(val t messages)
 	d0=$(val t dup_messages)
 	python3 "$RECORDS" "$TMP/tiny/spool" t >"$TMP/t.records"
@@ -131,12 +164,14 @@ restart_after_full() {
 	echo "# after the restart: recovered_records $rec, mode $(stat_get "$TMP/dt2.stats" spool.mode)," \
 		"messages of the run received again $(( $(val t messages) - n0 ))," \
 		"duplicate messages $(val t dup_messages) (before: $d0), received distinct $(val t seqs)," \
-		"accepted $(acked_n t), dropped (first run) $(stat_get "$TMP/dt.stats" spool.dropped_events)"
+		"accepted $(acked_n t), dropped (first run) $(stat_get "$TMP/dt.stats" spool.dropped_events)," \
+		"exit status $IOTSECD_RC"
 	grep -E 'spool' "$TMP/dt2.log" | head -n 3 | sed 's/^/# log: /'
 	expect "nothing recovered: all was delivered or dropped" [ "${rec:-0}" = 0 ] &&
 	expect "no message of the run received again" [ "$(val t messages)" = "$n0" ] &&
 	expect "received + dropped = accepted still" \
-		[ $(( $(val t seqs) + $(stat_get "$TMP/dt.stats" spool.dropped_events) )) = "$(acked_n t)" ]
+		[ $(( $(val t seqs) + $(stat_get "$TMP/dt.stats" spool.dropped_events) )) = "$(acked_n t)" ] &&
+	expect "iotsecd exits 0" [ "$IOTSECD_RC" = 0 ]
 }
 check restart_after_full_disk_brings_nothing_back restart_after_full
 
