@@ -130,9 +130,10 @@ static uint64_t boot_ns(void)
 /* ---- output ---- */
 
 /*
- * Hand the spool's messages to the transport, alerts first, then high,
- * then low, each oldest first, with their stored message ids (the same
- * after a restart, so the receiver can drop what it already has).
+ * Hand the spool's messages to the transport (a previous run's first,
+ * then alerts, high, low, each oldest first: spool_next()), with their
+ * stored message ids (the same after a restart, so the receiver can drop
+ * what it already has).
  */
 static void publish_pending(struct daemon *d)
 {
@@ -154,18 +155,15 @@ static void publish_pending(struct daemon *d)
 		};
 		int mid = -1, ret;
 
-		if (!payload) {		/* unreadable: counted by the spool */
-			d->msgs_failed++;
+		if (!payload)		/* unreadable: dropped, counted */
 			continue;
-		}
 		ret = mqtt_publish(d->mqtt, &m, &mid);
 		if (ret == -ENOTCONN || ret == -ENOMEM)
 			return;		/* kept; again on the next turn */
 		if (ret) {
-			logmsg(LOG_WARNING, "publish of message %s refused: %s; "
-			       "dropped", r->id, strerror(-ret));
-			d->msgs_failed++;
-			spool_discard(d->spool, r);
+			logmsg(LOG_WARNING, "publish of message %s refused: "
+			       "%s; dropped", r->id, strerror(-ret));
+			spool_discard(d->spool, r);	/* counted there */
 			continue;
 		}
 		d->msgs_sent++;

@@ -52,8 +52,13 @@
  * one error line names the path and the reason; the records on disk are
  * read into memory and the spool goes on in memory under the same bound
  * and rules, counting write_errors, and tries the disk again every
- * SPOOL_RETRY_MS. When that works, it says so once, picks up the
- * directory's records and writes the memory ones back.
+ * SPOOL_RETRY_MS. Meanwhile the directory stays open and locked: a
+ * record read back from a segment left behind ("stale") that is then
+ * acknowledged or dropped is marked there all the same, and a stale
+ * segment with nothing live left is unlinked, so a restart brings back
+ * only what is pending. When the disk works again, it says so once,
+ * removes the stale segments, picks up the directory's other records and
+ * writes the memory ones back.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -109,7 +114,16 @@ struct spool {
 	uint64_t next_sync_ms, next_retry_ms;
 	uint64_t now_ms;		/* the last time a caller told */
 	bool dirty_dir;
-	bool opening;			/* records loaded are a previous run's */
+	/*
+	 * Segments left behind when the disk failed. Their live records were
+	 * read into memory and keep pointing at them (spool_rec.stale): when
+	 * one is acknowledged or dropped in memory, its state byte is still
+	 * marked there (a rewrite in place needs no free space), and a
+	 * segment whose records are all done is unlinked, so a restart does
+	 * not send them again. When the disk is back they are removed.
+	 */
+	struct seg *stale;
+	bool opening;			/* loading a previous run's */
 	bool retrying;			/* in a retry of the disk */
 	int fail_errno;			/* a disk operation failed */
 	const char *fail_what;
@@ -294,7 +308,7 @@ static int seg_open(struct spool *s, struct seg *g)
 	if (g->fd >= 0)
 		return g->fd;
 	seg_name(name, g->no);
-	return openat(s->dirfd, name, O_RDWR | O_CLOEXEC);
+	return openat(s->dirfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 }
 
 static void seg_put(struct seg *g, int fd)
@@ -353,33 +367,54 @@ static void rec_mark(struct spool *s, struct spool_rec *r, uint8_t st)
 	g->dirty = true;
 }
 
-/*
- * R was read into memory from its segment when the disk failed (go_memory)
- * and is done (acknowledged, dropped, or written again elsewhere): mark it
- * in that file all the same, or a later retry of the disk or the next
- * start brings it back: sent twice, or a counted drop delivered after all.
- * Best effort: the disk has failed once (a state byte is rewritten in
- * place, which needs no free space).
- */
-static void mark_left(struct spool *s, const struct spool_rec *r, uint64_t off,
-		      uint8_t st)
+/* Best effort: a stale segment is done with. */
+static void stale_unlink(struct spool *s, struct seg *g)
 {
-	char name[32], path[4096];
+	char name[32];
+
+	seg_name(name, g->no);
+	if (s->dirfd >= 0)
+		unlinkat(s->dirfd, name, 0);
+	free(g);
+}
+
+/* A record read from a stale segment is done: say so there too. */
+static void stale_mark(struct spool *s, struct spool_rec *r, uint8_t st)
+{
+	struct seg *g = r->stale, **pp;
 	int fd;
 
-	if (!r->disk_no || !s->path)
+	r->stale = NULL;
+	if (--g->live == 0) {
+		for (pp = &s->stale; *pp; pp = &(*pp)->next) {
+			if (*pp == g) {
+				*pp = g->next;
+				break;
+			}
+		}
+		stale_unlink(s, g);
 		return;
-	seg_name(name, r->disk_no);
-	if (snprintf(path, sizeof(path), "%s/%s", s->path, name) >=
-	    (int)sizeof(path))
-		return;
-	fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return;
-	if (pwrite(fd, &st, 1, off + OFF_STATE) != 1)
-		s->log(LOG_DEBUG, "spool %s: marking %s: %s", s->path, name,
-		       strerror(errno));
-	close(fd);
+	}
+	fd = s->dirfd >= 0 ? seg_open(s, g) : -1;
+	if (fd >= 0) {
+		if (pwrite(fd, &st, 1, r->off + OFF_STATE) != 1)
+			s->st.write_errors++;
+		close(fd);
+	}
+}
+
+/* Forget the stale segments (their files are gone, or not ours now). */
+static void stale_forget(struct spool *s)
+{
+	for (int p = PRIO_LOW; p < PRIO_N; p++)
+		for (struct spool_rec *r = s->head[p]; r; r = r->next)
+			r->stale = NULL;
+	while (s->stale) {
+		struct seg *g = s->stale;
+
+		s->stale = g->next;
+		free(g);
+	}
 }
 
 /* Out of the index and the store; ST says why (acked or dropped). */
@@ -398,9 +433,10 @@ static void rec_remove(struct spool *s, struct spool_rec *r, uint8_t st)
 	if (r->seg) {
 		rec_mark(s, r, st);
 	} else {
-		mark_left(s, r, r->off, st);
 		s->mem_bytes -= rec_bytes(r);
 		free(r->payload);
+		if (r->stale)
+			stale_mark(s, r, st);
 	}
 	s->n_records--;
 	free(r);
@@ -580,6 +616,15 @@ static int rec_write(struct spool *s, struct spool_rec *r, const void *payload)
 
 /* ---- disk on and off ---- */
 
+static void dir_release(struct spool *s)
+{
+	if (s->lockfd >= 0)
+		close(s->lockfd);
+	if (s->dirfd >= 0)
+		close(s->dirfd);
+	s->lockfd = s->dirfd = -1;
+}
+
 static void disk_close(struct spool *s)
 {
 	while (s->segs) {
@@ -617,6 +662,13 @@ static void go_memory(struct spool *s, uint64_t now_ms)
 		       "error", strerror(s->fail_errno), s->size,
 		       SPOOL_RETRY_MS / 1000);
 	s->retry_errno = s->fail_errno;
+	/* nothing is appended any more */
+	memset(s->cur, 0, sizeof(s->cur));
+	for (struct seg *g = s->segs; g; g = g->next) {
+		if (g->fd >= 0)
+			close(g->fd);
+		g->fd = -1;
+	}
 	for (int p = PRIO_LOW; p < PRIO_N; p++) {
 		struct spool_rec *r, *next;
 
@@ -630,26 +682,36 @@ static void go_memory(struct spool *s, uint64_t now_ms)
 			if (r->payload)
 				r->payload[r->len] = '\0';
 			fd = seg_open(s, r->seg);
+			r->stale = r->seg;
+			r->seg = NULL;
+			s->mem_bytes += rec_bytes(r);
 			if (!r->payload || fd < 0 ||
 			    pread(fd, r->payload, r->len, r->off +
 				  SPOOL_HDR_SIZE) != (ssize_t)r->len) {
-				seg_put(r->seg, fd);
-				free(r->payload);
-				r->payload = NULL;
-				r->disk_no = r->seg->no;
-				r->seg = NULL;
-				s->mem_bytes += rec_bytes(r);
+				if (fd >= 0)
+					close(fd);
 				rec_drop(s, r);
 				lost++;
 				continue;
 			}
-			seg_put(r->seg, fd);
-			r->disk_no = r->seg->no;
-			r->seg = NULL;
-			s->mem_bytes += rec_bytes(r);
+			close(fd);
 		}
 	}
-	disk_close(s);
+	/* the segments stay, as stale; those already done go */
+	while (s->segs) {
+		struct seg *g = s->segs;
+
+		s->segs = g->next;
+		if (!g->live) {
+			stale_unlink(s, g);
+			continue;
+		}
+		g->next = s->stale;
+		s->stale = g;
+	}
+	s->disk_bytes = 0;
+	s->disk = false;
+	/* dirfd and the lock stay: the directory is still ours */
 	if (lost)
 		s->log(LOG_ERR, "spool %s: %" PRIu64 " message(s) could not be "
 		       "read back and are dropped", s->path, lost);
@@ -783,6 +845,21 @@ static void load_seg(struct spool *s, int fd, uint64_t no, uint64_t *loaded)
 		seg_kill(s, g);
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static bool is_stale(const struct spool *s, uint64_t no)
+{
+	for (const struct seg *g = s->stale; g; g = g->next)
+		if (g->no == no)
+			return true;
+	return false;
+}
+
 static bool seg_file(const char *name, uint64_t *no)
 {
 	char *end;
@@ -801,41 +878,54 @@ static bool seg_file(const char *name, uint64_t *no)
  */
 static int disk_attach(struct spool *s, uint64_t now_ms, bool first)
 {
-	uint64_t loaded = 0, c0 = s->st.corrupt_records, old_off;
-	uint64_t cb0 = s->st.corrupt_bytes;
+	uint64_t loaded = 0, c0 = s->st.corrupt_records;
+	uint64_t cb0 = s->st.corrupt_bytes, *nos = NULL;
+	size_t n_nos = 0, cap_nos = 0;
 	struct dirent *de;
+	bool held;
 	DIR *dir;
 	int ret, fd;
 
-	ret = mkdir_p(s->path);
-	if (ret) {
-		s->fail_what = "cannot create the directory";
-		return ret;
-	}
-	s->dirfd = open(s->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (s->dirfd < 0) {
-		ret = -errno;
-		s->fail_what = "cannot open the directory";
-		return ret;
-	}
-	s->lockfd = openat(s->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC,
-			   0600);
-	if (s->lockfd < 0 || flock(s->lockfd, LOCK_EX | LOCK_NB)) {
-		ret = -errno;
-		s->fail_what = errno == EWOULDBLOCK ? "in use by another process"
-						    : "cannot lock it";
-		disk_close(s);
-		return ret;
+	/*
+	 * Back from memory after a write failure, the directory is still
+	 * open and locked (stale segments are marked through it): keep it,
+	 * also when this try fails.
+	 */
+	held = s->dirfd >= 0 && s->lockfd >= 0;
+	if (!held) {
+		dir_release(s);
+		ret = mkdir_p(s->path);
+		if (ret) {
+			s->fail_what = "cannot create the directory";
+			return ret;
+		}
+		s->dirfd = open(s->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (s->dirfd < 0) {
+			ret = -errno;
+			s->fail_what = "cannot open the directory";
+			return ret;
+		}
+		s->lockfd = openat(s->dirfd, "lock", O_RDWR | O_CREAT |
+				   O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (s->lockfd < 0 || flock(s->lockfd, LOCK_EX | LOCK_NB)) {
+			ret = -errno;
+			s->fail_what = errno == EWOULDBLOCK ?
+				       "in use by another process" :
+				       "cannot lock it";
+			dir_release(s);
+			return ret;
+		}
 	}
 	/* a probe, so that a read-only or full disk shows now */
-	fd = openat(s->dirfd, "probe", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
-		    0600);
+	fd = openat(s->dirfd, "probe", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC |
+		    O_NOFOLLOW, 0600);
 	if (fd < 0 || write(fd, "x", 1) != 1) {
 		ret = -(errno ? errno : ENOSPC);
 		if (fd >= 0)
 			close(fd);
 		s->fail_what = "cannot write in it";
-		disk_close(s);
+		if (!held)
+			dir_release(s);
 		return ret;
 	}
 	close(fd);
@@ -847,25 +937,61 @@ static int disk_attach(struct spool *s, uint64_t now_ms, bool first)
 		if (fd >= 0)
 			close(fd);
 		s->fail_what = "cannot read the directory";
-		disk_close(s);
+		if (!held)
+			dir_release(s);
 		return ret;
 	}
-	s->disk = true;
+	/* by number: records then come in order, each at its list's tail */
 	while ((de = readdir(dir))) {
-		uint64_t no;
+		uint64_t no, *n;
 
 		if (!seg_file(de->d_name, &no))
 			continue;
-		fd = openat(s->dirfd, de->d_name, O_RDONLY | O_CLOEXEC |
-			    O_NOFOLLOW);
-		if (fd >= 0)
-			load_seg(s, fd, no, &loaded);
+		if (n_nos == cap_nos) {
+			cap_nos = cap_nos ? cap_nos * 2 : 64;
+			n = realloc(nos, cap_nos * sizeof(*nos));
+			if (!n) {
+				free(nos);
+				closedir(dir);
+				s->fail_what = "cannot read the directory";
+				if (!held)
+					dir_release(s);
+				return -ENOMEM;
+			}
+			nos = n;
+		}
+		nos[n_nos++] = no;
 	}
 	closedir(dir);
-	s->st.recovered_records += loaded;
+	if (n_nos)
+		qsort(nos, n_nos, sizeof(*nos), cmp_u64);
+	s->disk = true;
+	for (size_t i = 0; i < n_nos; i++) {
+		char name[32];
+
+		seg_name(name, nos[i]);
+		if (nos[i] >= s->next_seg)
+			s->next_seg = nos[i] + 1;
+		if (is_stale(s, nos[i])) {
+			if (unlinkat(s->dirfd, name, 0) && errno != ENOENT)
+				disk_error(s, "removing an old segment",
+					   errno);
+			s->dirty_dir = true;
+			continue;
+		}
+		fd = openat(s->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd >= 0)
+			load_seg(s, fd, nos[i], &loaded);
+	}
+	free(nos);
+	/* the stale segments' records are in memory: their files went above */
+	stale_forget(s);
+	if (s->opening)
+		s->st.recovered_records += loaded;
 	if (s->st.corrupt_records != c0)
-		s->log(LOG_WARNING, "spool %s: recovered %" PRIu64 " message(s) "
-		       "not yet acknowledged; skipped corrupt data in %" PRIu64
+		s->log(LOG_WARNING, "spool %s: recovered %" PRIu64
+		       " message(s) not yet acknowledged; skipped corrupt "
+		       "data in %" PRIu64
 		       " place(s), %" PRIu64 " bytes", s->path, loaded,
 		       s->st.corrupt_records - c0, s->st.corrupt_bytes - cb0);
 	else if (loaded)
@@ -885,13 +1011,8 @@ static int disk_attach(struct spool *s, uint64_t now_ms, bool first)
 				rec_drop(s, r);
 				continue;
 			}
-			old_off = r->off;
 			if (rec_write(s, r, r->payload))
 				break;
-			/* its copy in the old segment, if that one is left */
-			if (r->disk_no != r->seg->no)
-				mark_left(s, r, old_off, ST_ACKED);
-			r->disk_no = 0;
 			s->mem_bytes -= rec_bytes(r);
 			free(r->payload);
 			r->payload = NULL;
@@ -991,11 +1112,15 @@ void spool_close(struct spool *s)
 		spool_sync(s);
 	}
 	log_drops(s, 0, true);
+	/* in memory and nowhere else (a stale file still has the others) */
+	for (int p = 0; p < PRIO_N; p++)
+		for (r = s->head[p]; r; r = r->next)
+			if (!r->seg && !r->stale)
+				mem++;
+	stale_forget(s);
 	for (int p = 0; p < PRIO_N; p++) {
 		for (r = s->head[p]; r; r = next) {
 			next = r->next;
-			if (!r->seg)
-				mem++;
 			free(r->payload);
 			free(r);
 		}

@@ -40,10 +40,8 @@ struct spool_config {
 struct spool_rec {
 	struct spool_rec *prev, *next;	/* its priority's list, seq order */
 	struct seg *seg;		/* disk: where it lives; NULL: memory */
+	struct seg *stale;		/* memory: the file it was read from */
 	uint64_t off;			/* disk: offset of its header */
-	uint64_t disk_no;		/* memory, read from a segment after a
-					   disk failure: that segment (and off
-					   there); 0: none */
 	uint64_t seq;
 	char *payload;			/* memory mode: the bytes */
 	uint32_t len;			/* payload bytes */

@@ -101,7 +101,8 @@ static int first_seg(const char *dir, char out[512])
 	for (int i = 0; i < n; i++) {
 		size_t l = strlen(list[i]->d_name);
 
-		if (found < 0 && l == 20 && !strcmp(list[i]->d_name + 16, ".seg")) {
+		if (found < 0 && l == 20 &&
+		    !strcmp(list[i]->d_name + 16, ".seg")) {
 			snprintf(out, 512, "%s/%s", dir, list[i]->d_name);
 			found = 0;
 		}
@@ -461,7 +462,8 @@ TEST(eviction_on_disk_keeps_the_bound)
 		st = stats(s);
 		/* high only goes once no low is left, alerts after high */
 		if (st.dropped_messages[PRIO_HIGH])
-			ASSERT_EQ(added[PRIO_LOW], st.dropped_messages[PRIO_LOW]);
+			ASSERT_EQ(added[PRIO_LOW],
+				  st.dropped_messages[PRIO_LOW]);
 		if (st.dropped_messages[PRIO_ALERT])
 			ASSERT_EQ(added[PRIO_HIGH],
 				  st.dropped_messages[PRIO_HIGH]);
@@ -793,10 +795,122 @@ TEST(write_failure_half_way_keeps_everything_in_memory)
 	EXPECT_EQ(1, logs_with(dir));
 	EXPECT_EQ(1, logs_with(strerror(EFBIG)));
 	/* all 30 readable, in order: 9 from disk, the rest from memory */
+	for (int i = 0; i < 30; i++) {
+		struct spool_rec *r = spool_next(s);
+
+		ASSERT_NE(NULL, r);
+		EXPECT_EQ(i, rec_no(s, r));
+		spool_set_inflight(s, r, 1 + i);
+	}
+	/* the first 20 acknowledged while in memory */
+	for (int i = 0; i < 20; i++)
+		ASSERT_EQ(0, spool_ack_mid(s, 1 + i));
+	/* the disk is back: the old segment goes, the 10 left are written */
+	spool_tick(s, 1000 + SPOOL_RETRY_MS);
+	st = stats(s);
+	EXPECT_TRUE(st.disk);
+	EXPECT_EQ(10, st.records);
+	EXPECT_EQ(10 * REC(1000), seg_bytes(dir, NULL));
+	EXPECT_EQ(1, logs_with("writable again"));
+	spool_close(s);
+	/* and nothing acknowledged comes back */
+	s = open_at(dir, 1 << 20, 1000);
+	ASSERT_NE(NULL, s);
+	EXPECT_EQ(10, stats(s).recovered_records);
 	n = drain(s, order, 64);
-	ASSERT_EQ(30, n);
-	for (int i = 0; i < 30; i++)
-		EXPECT_EQ(i, order[i]);
+	ASSERT_EQ(10, n);
+	for (int i = 0; i < 10; i++)
+		EXPECT_EQ(20 + i, order[i]);
+	spool_close(s);
+	rmrf(dir);
+}
+
+/*
+ * The disk fails and stays failed; what was read back from it into memory
+ * and is acknowledged there is marked in its old file all the same, so a
+ * restart brings back only what was still pending.
+ */
+TEST(restart_after_disk_failure_brings_back_only_pending)
+{
+	char dir[64];
+	struct spool *s;
+	struct rlimit old, lim;
+	int order[64], n, segs;
+
+	mkdtmp(dir);
+	s = open_at(dir, 1 << 20, 1000);
+	ASSERT_NE(NULL, s);
+	signal(SIGXFSZ, SIG_IGN);
+	ASSERT_EQ(0, getrlimit(RLIMIT_FSIZE, &old));
+	lim = old;
+	lim.rlim_cur = 10 << 10;	/* 9 records of 1064 bytes fit */
+	ASSERT_EQ(0, setrlimit(RLIMIT_FSIZE, &lim));
+	for (int i = 0; i < 12; i++)
+		ASSERT_EQ(0, append(s, PRIO_HIGH, i, 1000, 1));
+	EXPECT_FALSE(stats(s).disk);
+	/* 0..5 published and acknowledged in memory, 6 dropped */
+	for (int i = 0; i < 7; i++) {
+		struct spool_rec *r = spool_next(s);
+
+		ASSERT_NE(NULL, r);
+		ASSERT_EQ(i, rec_no(s, r));
+		if (i == 6) {
+			spool_discard(s, r);
+			break;
+		}
+		spool_set_inflight(s, r, 1 + i);
+		ASSERT_EQ(0, spool_ack_mid(s, 1 + i));
+	}
+	EXPECT_EQ(1, stats(s).dropped_messages[PRIO_HIGH]);
+	spool_close(s);		/* 9..11 only in memory: lost, logged */
+	EXPECT_EQ(1, logs_with("3 message(s) held in memory are lost"));
+	ASSERT_EQ(0, setrlimit(RLIMIT_FSIZE, &old));
+	/* from the old file: 7 and 8, not the acknowledged or dropped */
+	s = open_at(dir, 1 << 20, 1000);
+	ASSERT_NE(NULL, s);
+	EXPECT_EQ(2, stats(s).recovered_records);
+	n = drain(s, order, 64);
+	ASSERT_EQ(2, n);
+	EXPECT_EQ(7, order[0]);
+	EXPECT_EQ(8, order[1]);
+	spool_close(s);
+	EXPECT_EQ(0, seg_bytes(dir, &segs));
+	EXPECT_EQ(0, segs);
+	rmrf(dir);
+}
+
+TEST(stale_segment_all_done_is_removed_in_memory)
+{
+	char dir[64];
+	struct spool *s;
+	struct rlimit old, lim;
+	int segs;
+
+	mkdtmp(dir);
+	s = open_at(dir, 1 << 20, 1000);
+	ASSERT_NE(NULL, s);
+	signal(SIGXFSZ, SIG_IGN);
+	ASSERT_EQ(0, getrlimit(RLIMIT_FSIZE, &old));
+	lim = old;
+	lim.rlim_cur = 10 << 10;
+	ASSERT_EQ(0, setrlimit(RLIMIT_FSIZE, &lim));
+	for (int i = 0; i < 10; i++)
+		ASSERT_EQ(0, append(s, PRIO_LOW, i, 1000, 1));
+	ASSERT_EQ(0, setrlimit(RLIMIT_FSIZE, &old));
+	EXPECT_FALSE(stats(s).disk);
+	seg_bytes(dir, &segs);
+	EXPECT_EQ(1, segs);
+	for (int i = 0; i < 9; i++) {
+		struct spool_rec *r = spool_next(s);
+
+		ASSERT_NE(NULL, r);
+		spool_set_inflight(s, r, 1 + i);
+		ASSERT_EQ(0, spool_ack_mid(s, 1 + i));
+	}
+	/* the nine from disk are done: their file is gone (space back) */
+	seg_bytes(dir, &segs);
+	EXPECT_EQ(0, segs);
+	EXPECT_EQ(1, stats(s).records);
 	spool_close(s);
 	rmrf(dir);
 }
