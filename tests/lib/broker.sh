@@ -254,3 +254,6 @@ stat_ge() {
 	v=$(stat_get "$1" "$2")
 	[ -n "$v" ] && [ "$v" -ge "$3" ] 2>/dev/null
 }
+
+# dpid NAME: the pid of iotsecd_start NAME ("" when stopped).
+dpid() { eval "echo \${${1}_DPID:-}"; }
