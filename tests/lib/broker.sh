@@ -55,6 +55,8 @@ cleanup() {
 	fi
 }
 trap cleanup EXIT
+trap 'exit 143' TERM	# a timeout: clean up all the same
+trap 'exit 130' INT
 
 ok() { tap_n=$((tap_n + 1)); echo "ok $tap_n $1"; }
 not_ok() {
