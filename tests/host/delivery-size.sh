@@ -99,7 +99,8 @@ replay() {
 		--replay "$TMP/big.rec" 2>"$TMP/$name.log"
 	REPLAY_RC=$?
 	# the statistics (high priority) may come before low events: all in
-	wait_for 30 eval 'count "$name" --max-size "$max" --topic-prefix "iotsec/$name/" &&
+	wait_for 30 eval 'python3 "$COUNT" "$TMP/r.recv" --max-size "$max" \
+			--topic-prefix "iotsec/$name/" >"$TMP/$name.count" &&
 		[ -n "$(val "$name" drop.OversizeEvents)" ] &&
 		[ $(( $(val "$name" events_total) + $(val "$name" drop.OversizeEvents) +
 		      $(val "$name" drop.SpoolDroppedEvents) )) -ge 300 ]'
