@@ -1001,6 +1001,12 @@ int main(int argc, char **argv)
 			logmsg(LOG_ERR, "spool: out of memory");
 			return 1;
 		}
+		if (sc.size < SPOOL_HDR_SIZE + d.cfg->max_message_size)
+			logmsg(LOG_WARNING, "spool.size (%llu bytes) is below "
+			       "messages.max_size (%zu bytes): a message larger "
+			       "than the spool is dropped (counted)",
+			       (unsigned long long)sc.size,
+			       d.cfg->max_message_size);
 		if (mqtt_up(&d))
 			return 1;
 	}

@@ -49,7 +49,8 @@
  *
  * Memory. When the directory cannot be created, locked or written (EROFS,
  * EACCES, ENOSPC, EIO on write or fdatasync, another iotsecd holding it),
- * one error line names the path and the reason; the records on disk are
+ * one error line names the path and the reason; the records on disk (at
+ * the start too, when the directory can be read but not written) are
  * read into memory and the spool goes on in memory under the same bound
  * and rules, counting write_errors, and tries the disk again every
  * SPOOL_RETRY_MS. Meanwhile the directory stays open and locked: a
@@ -231,6 +232,21 @@ static bool rec_valid(const uint8_t *buf, size_t len, size_t off)
 	    !id_ok(h + 24))
 		return false;
 	return get32(h + OFF_CRC) == rec_crc(h, h + SPOOL_HDR_SIZE, plen);
+}
+
+/*
+ * R's payload into BUF (R->len bytes) from FD: what the disk gives back
+ * is checked again, against the header and the CRC.
+ */
+static bool rec_read(const struct spool_rec *r, int fd, char *buf)
+{
+	uint8_t h[SPOOL_HDR_SIZE];
+
+	return fd >= 0 && pread(fd, h, sizeof(h), r->off) == sizeof(h) &&
+	       pread(fd, buf, r->len, r->off + SPOOL_HDR_SIZE) ==
+	       (ssize_t)r->len && get32(h) == REC_MAGIC &&
+	       get32(h + 8) == r->len && get64(h + 16) == r->seq &&
+	       get32(h + OFF_CRC) == rec_crc(h, buf, r->len);
 }
 
 /* ---- the index ---- */
@@ -653,8 +669,8 @@ static void disk_close(struct spool *s)
 
 /*
  * Everything to memory after a disk failure: each record's bytes are read
- * back (those that cannot be are dropped and counted), the files stay as
- * they are (the next start or a later retry picks them up).
+ * back (those that cannot be are dropped and counted); the files stay,
+ * as stale segments, with the directory open and locked.
  */
 static void go_memory(struct spool *s, uint64_t now_ms)
 {
@@ -670,10 +686,23 @@ static void go_memory(struct spool *s, uint64_t now_ms)
 	s->retry_errno = s->fail_errno;
 	/* nothing is appended any more */
 	memset(s->cur, 0, sizeof(s->cur));
-	for (struct seg *g = s->segs; g; g = g->next) {
+	/*
+	 * The segments stay, as stale (their records point at them from
+	 * memory, see stale_mark()); those already done go.
+	 */
+	while (s->segs) {
+		struct seg *g = s->segs;
+
+		s->segs = g->next;
 		if (g->fd >= 0)
 			close(g->fd);
 		g->fd = -1;
+		if (!g->live) {
+			stale_unlink(s, g);
+			continue;
+		}
+		g->next = s->stale;
+		s->stale = g;
 	}
 	for (int p = PRIO_LOW; p < PRIO_N; p++) {
 		struct spool_rec *r, *next;
@@ -691,29 +720,17 @@ static void go_memory(struct spool *s, uint64_t now_ms)
 			r->stale = r->seg;
 			r->seg = NULL;
 			s->mem_bytes += rec_bytes(r);
-			if (!r->payload || fd < 0 ||
-			    pread(fd, r->payload, r->len, r->off +
-				  SPOOL_HDR_SIZE) != (ssize_t)r->len) {
+			if (!r->payload || !rec_read(r, fd, r->payload)) {
 				if (fd >= 0)
 					close(fd);
+				s->st.corrupt_records++;
+				s->st.corrupt_bytes += rec_bytes(r);
 				rec_drop(s, r);
 				lost++;
 				continue;
 			}
 			close(fd);
 		}
-	}
-	/* the segments stay, as stale; those already done go */
-	while (s->segs) {
-		struct seg *g = s->segs;
-
-		s->segs = g->next;
-		if (!g->live) {
-			stale_unlink(s, g);
-			continue;
-		}
-		g->next = s->stale;
-		s->stale = g;
 	}
 	s->disk_bytes = 0;
 	s->disk = false;
@@ -888,9 +905,9 @@ static int disk_attach(struct spool *s, uint64_t now_ms, bool first)
 	uint64_t cb0 = s->st.corrupt_bytes, *nos = NULL;
 	size_t n_nos = 0, cap_nos = 0;
 	struct dirent *de;
+	int ret, fd, probe_err = 0;
 	bool held;
 	DIR *dir;
-	int ret, fd;
 
 	/*
 	 * Back from memory after a write failure, the directory is still
@@ -922,20 +939,29 @@ static int disk_attach(struct spool *s, uint64_t now_ms, bool first)
 			return ret;
 		}
 	}
-	/* a probe, so that a read-only or full disk shows now */
+	/*
+	 * A probe, so that a read-only or full disk shows now. At the start
+	 * the records already there are loaded all the same (into memory,
+	 * below); a retry just tries again later.
+	 */
+	errno = 0;
 	fd = openat(s->dirfd, "probe", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC |
 		    O_NOFOLLOW, 0600);
 	if (fd < 0 || write(fd, "x", 1) != 1) {
-		ret = -(errno ? errno : ENOSPC);
+		probe_err = errno ? errno : ENOSPC;
 		if (fd >= 0)
 			close(fd);
-		s->fail_what = "cannot write in it";
-		if (!held)
-			dir_release(s);
-		return ret;
+		unlinkat(s->dirfd, "probe", 0);
+		if (!first) {
+			s->fail_what = "cannot write in it";
+			if (!held)
+				dir_release(s);
+			return -probe_err;
+		}
+	} else {
+		close(fd);
+		unlinkat(s->dirfd, "probe", 0);
 	}
-	close(fd);
-	unlinkat(s->dirfd, "probe", 0);
 	fd = dup(s->dirfd);
 	dir = fd >= 0 ? fdopendir(fd) : NULL;
 	if (!dir) {
@@ -1003,6 +1029,8 @@ static int disk_attach(struct spool *s, uint64_t now_ms, bool first)
 	else if (loaded)
 		s->log(LOG_NOTICE, "spool %s: recovered %" PRIu64 " message(s) "
 		       "not yet acknowledged", s->path, loaded);
+	if (probe_err)
+		disk_error(s, "cannot write in it", probe_err);
 	/* a smaller bound than last time, or someone else's records */
 	make_room(s, PRIO_N, 0, NULL);
 	/* what was held in memory goes to disk, highest priority first */
@@ -1225,15 +1253,8 @@ const char *spool_payload(struct spool *s, struct spool_rec *r)
 		s->scratch_cap = r->len + 1;
 	}
 	fd = seg_open(s, r->seg);
-	if (fd >= 0 && pread(fd, s->scratch, r->len, r->off + SPOOL_HDR_SIZE) ==
-	    (ssize_t)r->len) {
-		uint8_t h[SPOOL_HDR_SIZE];
-
-		/* what the disk gives back is checked again */
-		if (pread(fd, h, sizeof(h), r->off) == sizeof(h) &&
-		    get32(h + OFF_CRC) == rec_crc(h, s->scratch, r->len))
-			ret = s->scratch;
-	}
+	if (rec_read(r, fd, s->scratch))
+		ret = s->scratch;
 	seg_put(r->seg, fd);
 	if (!ret) {
 		s->log(LOG_ERR, "spool %s: a stored message (sequence %" PRIu64

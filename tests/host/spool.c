@@ -967,6 +967,91 @@ TEST(stale_segment_all_done_is_removed_in_memory)
 	rmrf(dir);
 }
 
+/* The disk fails, and what it held cannot be read back either. */
+TEST(unreadable_records_at_fallback_are_dropped_and_counted)
+{
+	char dir[64], seg[512];
+	struct spool *s;
+	struct spool_stats st;
+	struct rlimit old, lim;
+	int segs, order[4];
+
+	mkdtmp(dir);
+	s = open_at(dir, 1 << 20, 1000);
+	ASSERT_NE(NULL, s);
+	for (int i = 0; i < 9; i++)
+		ASSERT_EQ(0, append(s, PRIO_HIGH, i, 1000, 2));
+	ASSERT_EQ(0, first_seg(dir, seg));
+	ASSERT_EQ(0, truncate(seg, 0));
+	signal(SIGXFSZ, SIG_IGN);
+	ASSERT_EQ(0, getrlimit(RLIMIT_FSIZE, &old));
+	lim = old;
+	lim.rlim_cur = 10 << 10;
+	ASSERT_EQ(0, setrlimit(RLIMIT_FSIZE, &lim));
+	n_logs = 0;
+	/* at 10 KiB: EFBIG, to memory; the nine do not read back */
+	ASSERT_EQ(0, append(s, PRIO_HIGH, 9, 1000, 2));
+	ASSERT_EQ(0, setrlimit(RLIMIT_FSIZE, &old));
+	st = stats(s);
+	EXPECT_FALSE(st.disk);
+	EXPECT_EQ(1, st.records);
+	EXPECT_EQ(9, st.dropped_messages[PRIO_HIGH]);
+	EXPECT_EQ(18, st.dropped_events[PRIO_HIGH]);
+	EXPECT_EQ(9, st.corrupt_records);
+	EXPECT_EQ(1, logs_with("9 message(s) could not be read back"));
+	/* nothing live in the old segment: gone */
+	seg_bytes(dir, &segs);
+	EXPECT_EQ(0, segs);
+	ASSERT_EQ(1, drain(s, order, 4));
+	EXPECT_EQ(9, order[0]);
+	spool_close(s);
+	rmrf(dir);
+}
+
+/* Unwritable at the start: what is there is still loaded and sent. */
+TEST(unwritable_at_start_loads_what_is_there_into_memory)
+{
+	char dir[64];
+	struct spool *s;
+	struct spool_stats st;
+	struct rlimit old, lim;
+	int order[16];
+
+	mkdtmp(dir);
+	s = open_at(dir, 1 << 20, 1000);
+	ASSERT_NE(NULL, s);
+	for (int i = 0; i < 5; i++)
+		ASSERT_EQ(0, append(s, i == 2 ? PRIO_ALERT : PRIO_LOW, i, 500,
+				    1));
+	spool_close(s);
+	/* no byte can be written any more (EFBIG for every write) */
+	signal(SIGXFSZ, SIG_IGN);
+	ASSERT_EQ(0, getrlimit(RLIMIT_FSIZE, &old));
+	lim = old;
+	lim.rlim_cur = 0;
+	ASSERT_EQ(0, setrlimit(RLIMIT_FSIZE, &lim));
+	n_logs = 0;
+	s = open_at(dir, 1 << 20, 1000);
+	ASSERT_NE(NULL, s);
+	st = stats(s);
+	EXPECT_FALSE(st.disk);
+	EXPECT_EQ(5, st.recovered_records);
+	EXPECT_EQ(5, st.records);
+	EXPECT_LE(1, st.write_errors);
+	EXPECT_EQ(1, logs_with(strerror(EFBIG)));
+	EXPECT_EQ(1, logs_with("recovered 5 message(s)"));
+	/* more in memory, the old ones first */
+	ASSERT_EQ(0, append(s, PRIO_ALERT, 10, 100, 1));
+	ASSERT_EQ(6, drain(s, order, 16));
+	ASSERT_EQ(0, setrlimit(RLIMIT_FSIZE, &old));
+	EXPECT_EQ(2, order[0]);
+	EXPECT_EQ(0, order[1]);
+	EXPECT_EQ(4, order[4]);
+	EXPECT_EQ(10, order[5]);
+	spool_close(s);
+	rmrf(dir);
+}
+
 TEST(directory_held_by_another_process)
 {
 	char dir[64];
