@@ -508,8 +508,13 @@ static bool reclaim_current(struct spool *s)
 /*
  * Room for NEED more bytes for a record of priority PRIO, dropping the
  * oldest records of the lowest priority. False when the newcomer is the
- * one to go (everything left outranks it, or SELF, the record being
- * placed, is itself the oldest of the lowest priority).
+ * one to go (everything left outranks it or is in flight, or SELF, the
+ * record being placed, is itself the oldest of the lowest priority).
+ *
+ * A record in flight is never the one dropped: libmosquitto holds it and
+ * sends it again on the reconnect whatever the spool does, so dropping
+ * it would count as lost a message that is delivered (and its PUBACK
+ * then finds nothing). At most INFLIGHT_MAX of them are in the way.
  */
 static bool make_room(struct spool *s, int prio, uint64_t need,
 		      const struct spool_rec *self)
@@ -520,7 +525,8 @@ static bool make_room(struct spool *s, int prio, uint64_t need,
 		struct spool_rec *v = NULL;
 
 		for (int p = PRIO_LOW; p < PRIO_N && !v; p++)
-			v = s->head[p];
+			for (v = s->head[p]; v && v->inflight; v = v->next)
+				;
 		if (!v || v->prio > prio || v == self)
 			return false;
 		rec_drop(s, v);

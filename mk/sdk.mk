@@ -121,3 +121,11 @@ $(BUILD)/tools/utmp-write: tests/tools/utmp-write.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<
 tests: $(BUILD)/tools/utmp-write
+
+# sdk-stream: numbered custom events at a steady rate through the static
+# library, each answer logged (tests/host/delivery*.sh).
+$(BUILD)/tools/sdk-stream: tests/tools/sdk-stream.c $(BUILD)/libiotsec.a
+	$(quiet) CC $@
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -std=gnu11 $(WARN) -Iinclude $(CFLAGS) -o $@ $< $(BUILD)/libiotsec.a
+tests: $(BUILD)/tools/sdk-stream

@@ -5,10 +5,14 @@
  * connections, exits, now and then a credential change, a module load, a
  * ptrace, a watched file written).
  *
- * usage: synth FILE EVENTS [UNIQUE] [EVENTS_PER_BATCH] [hostile]
+ * usage: synth FILE EVENTS [UNIQUE] [EVENTS_PER_BATCH] [hostile] [bigargv]
  *
  * "hostile" puts bytes that are not text into command lines, paths and
  * module names: invalid UTF-8, quotes, control characters.
+ * "bigargv" gives every exec the largest argv the module sends
+ * (IOTSEC_ARGV_MAX_MAX bytes, flagged truncated); with "hostile" its
+ * arguments are mostly bytes that are not text, each of which becomes
+ * four characters in JSON (the largest serialized command line).
  */
 #include <fcntl.h>
 #include <stdbool.h>
@@ -40,7 +44,8 @@ int main(int argc, char **argv)
 		"/usr/sbin/sshd", "/usr/bin/python3", "/bin/ls", "/bin/cat" };
 	static const char hostile_arg[] = "\xff\xfe\"},{\x01\x1b[0m\xc0\xaf\xed\xa0\x80\\u0000";
 	unsigned long long n, unique, per;
-	bool hostile;
+	bool hostile = false, bigargv = false;
+	static char bigbuf[IOTSEC_ARGV_MAX_MAX];
 	struct abuf b = { 0 };
 	uint64_t seq = 0, t = 1000000000ULL;
 	int fd;
@@ -52,7 +57,12 @@ int main(int argc, char **argv)
 	n = strtoull(argv[2], NULL, 10);
 	unique = argc > 3 ? strtoull(argv[3], NULL, 10) : 64;
 	per = argc > 4 ? strtoull(argv[4], NULL, 10) : 64;
-	hostile = argc > 5 && !strcmp(argv[5], "hostile");
+	for (int a = 5; a < argc; a++) {
+		if (!strcmp(argv[a], "hostile"))
+			hostile = true;
+		else if (!strcmp(argv[a], "bigargv"))
+			bigargv = true;
+	}
 	if (!unique)
 		unique = 1;
 	fd = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -89,6 +99,24 @@ int main(int argc, char **argv)
 				ev.type = IOTSEC_EVENT_EXEC;
 				ev.exe = S(exe);
 				ev.argv = (struct ev_str){ argvbuf, alen + 1 };
+				if (bigargv) {
+					/* arguments of 63 bytes + NUL up to the limit */
+					size_t o = strlen(exe) + 1;
+
+					memcpy(bigbuf, exe, o);
+					for (size_t x = o; x < sizeof(bigbuf); x++) {
+						unsigned int c = 'a' + (x + k) % 26;
+
+						if (hostile && x % 8)
+							c = 0x80 | (x + k) % 0x40;
+						if ((x - o) % 64 == 63)
+							c = 0;
+						bigbuf[x] = (char)c;
+					}
+					bigbuf[sizeof(bigbuf) - 1] = 0;
+					ev.argv = (struct ev_str){ bigbuf, sizeof(bigbuf) };
+					ev.argv_truncated = true;
+				}
 				ev.cwd = S("/");
 			} else if (r < 75) {
 				ev.type = IOTSEC_EVENT_CONNECT;
