@@ -8,6 +8,12 @@
  * rejected it, in which case iotsec_last_error() tells why. Calls block for
  * at most the handle's timeout (default IOTSEC_DEFAULT_TIMEOUT_MS).
  *
+ * Accepted means in the daemon's memory, batched with other events; the
+ * batch goes to the on-disk spool within 500 ms (or at 64 events). A
+ * clean stop flushes; a crash of the daemon or a power loss within that
+ * window loses what was not yet written. From the spool on, delivery is
+ * at least once.
+ *
  * The daemon stamps every event with the sender's process id, user id,
  * group id and executable, taken from the kernel (SO_PEERCRED and
  * /proc/<pid>/exe), in the ExtraDetails keys SenderProcessId,
