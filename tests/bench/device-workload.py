@@ -17,8 +17,10 @@
 #
 # usage: device-workload.py SECONDS STATEDIR
 # Prints what it did: "http=N dns=N cron5=N cron10=N cron15=N cron60=N".
+import faulthandler
 import http.server
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -61,7 +63,7 @@ def every(period, fn):
     while not stop.is_set():
         try:
             fn()
-        except OSError:
+        except (OSError, subprocess.TimeoutExpired):
             done["errors"] = done.get("errors", 0) + 1
         nxt += period
         stop.wait(max(0, nxt - time.monotonic()))
@@ -86,18 +88,20 @@ def lookup():
 def job(name, argv):
     def run():
         subprocess.run(argv, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
+                       stderr=subprocess.DEVNULL, timeout=60)
         done[name] += 1
     return run
 
 
+# a hang shows where every thread was
+faulthandler.register(signal.SIGTERM, all_threads=True, chain=True)
 srv = http.server.ThreadingHTTPServer(("127.0.0.1", 8080), Quiet)
-threads = [threading.Thread(target=srv.serve_forever),
+servers = [threading.Thread(target=srv.serve_forever),
            threading.Thread(target=dns_server)]
 jobs = [(1, poll), (2, lookup),
         (5, job("cron5", ["sh", "-c", f"date +%s >{state}/last; "
                           "cat /proc/loadavg | grep -q ."])),
-        (10, job("cron10", ["curl", "-s", "-o", "/dev/null",
+        (10, job("cron10", ["curl", "-s", "-m", "10", "-o", "/dev/null",
                             "http://127.0.0.1:8080/health"])),
         (60, job("cron60", ["sh", "-c", "df -P >/dev/null; ps -e >/dev/null; "
                             "find /var/log -name '*.log' | wc -l >/dev/null"]))]
@@ -105,12 +109,16 @@ if shutil.which("mosquitto_pub"):
     jobs.append((15, job("cron15", ["mosquitto_pub", "-h", "127.0.0.1",
                                     "-t", "telemetry/temp", "-m",
                                     '{"temp":21.5}'])))
-threads += [threading.Thread(target=every, args=j) for j in jobs]
-for t in threads:
+clients = [threading.Thread(target=every, args=j) for j in jobs]
+for t in servers + clients:
     t.start()
 time.sleep(secs)
+# clients first: a client connecting to a server that is going away waits
 stop.set()
+for t in clients:
+    t.join()
 srv.shutdown()
-for t in threads:
+srv.server_close()
+for t in servers:
     t.join()
 print(" ".join(f"{k}={v}" for k, v in done.items()))

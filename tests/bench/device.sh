@@ -55,6 +55,7 @@ cleanup() {
 		wait "$p" 2>/dev/null
 	done
 	grep -q '^iotsec ' /proc/modules && rmmod iotsec
+	mkdir -p "$out/device-logs" && cp "$tmp"/*.log "$tmp"/*.stats "$out/device-logs/" 2>/dev/null
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -96,6 +97,8 @@ start_iotsecd() { # start_iotsecd NAME CONFIG [iotsecd args]: sets $daemon
 }
 stop_iotsecd() { # stop_iotsecd PID: SIGTERM flushes the queues
 	kill -TERM "$1"
+	wait_for 30 "[ \"\$(cut -d' ' -f3 /proc/$1/stat 2>/dev/null || echo Z)\" = Z ]" ||
+		{ log "iotsecd $1 did not exit on SIGTERM"; kill -KILL "$1"; }
 	wait "$1" || true
 }
 
@@ -137,7 +140,7 @@ ports() { local i; for i in $(seq 0 $((workers - 1))); do echo $((port + i)); do
 # series NAME MODPARAMS RATES: one table of steps
 series() {
 	local name=$1 params=$2 r ops el ach k0 k1 t0 t1 c0 c1 ev out inn
-	local g d v l dec enob qd rss hwm cpu ok total=0
+	local g d v l dec enob qd rss hwm cpu ok best=none
 	insmod "$ko" $params
 	{
 		echo "series $name: module ${params:-default parameters}, iotsecd receive_buffer 8MiB, high interval 1s,"
@@ -181,9 +184,11 @@ series() {
 			"$([ "$r" = 0 ] && echo max || echo "$r")" "$ach" "$ev" "$g" "$dec" "$((out + inn))" "$d" "$l" "$enob" "$qd" "$ok" \
 			"$([ $((d + l + qd)) = 0 ] && echo none || awk -v x=$((d + l + qd)) -v e="$ev" 'BEGIN { printf "%.1f%%", 100 * x / e }')" \
 			"$cpu" "$rss" >>"$tmp/p3.txt"
+		[ $((d + l + qd)) != 0 ] || best="$ach ev/s (step $([ "$r" = 0 ] && echo max || echo "$r"))"
 		log "$name $r: $res; kernel g=$g d=$d v=$v l=$l decoded=$dec published=$((out + inn)) (out $out in $inn) enobufs=$enob qdrop=$qd $ok cpu=$cpu% rss=$rss hwm=$hwm"
 		[ "$ok" = exact ] || log "  identity off: workload $ev, kernel generated $g, published+dropped+lost+qdrop $((out + inn + d + l + qd)), decoded $dec vs kernel delivered $v"
 	done
+	echo "highest step without loss: $best" >>"$tmp/p3.txt"
 	echo >>"$tmp/p3.txt"
 	rmmod iotsec
 }
@@ -211,7 +216,6 @@ if part 4; then
 listener 1883 127.0.0.1
 allow_anonymous true
 persistence false
-max_packet_size 1048576
 EOC
 	mosquitto -c "$tmp/mosquitto.conf" >"$tmp/mosquitto.log" 2>&1 &
 	pids+=($!)
@@ -222,9 +226,17 @@ EOC
 	pids+=("$sub")
 	wait_for 20 "mosquitto_pub -h 127.0.0.1 -t iotsec/probe -m probe && grep -q '^iotsec/probe' $tmp/sub.log" ||
 		{ echo "bench: mosquitto_sub did not subscribe" >&2; exit 1; }
-	for mode in agg raw; do
-		a=true
+	# three daemons on the same events: the default configuration, the
+	# same with a 1-minute high interval, and aggregation off everywhere
+	modes="agg agg60 raw"
+	declare -A what=([agg]="aggregation on, high 10s (default)"
+			 [agg60]="aggregation on, high 1m"
+			 [raw]="aggregation off, high 10s")
+	declare -A dpid c0 c1 rss hwm
+	for mode in $modes; do
+		a=true high=10s
 		[ $mode = raw ] && a=false
+		[ $mode = agg60 ] && high=1m
 		cat >"$tmp/$mode.yaml" <<EOC
 agent:
   id: 9c647395-b913-4997-a732-a7fe7303b649
@@ -235,7 +247,7 @@ broker:
   device_id: dev-$mode
   topic: "iotsec/{device_id}/{type}"
 priorities:
-  high: 10s
+  high: $high
   low: 5m
 events:
   exec:    { priority: high, aggregate: $a }
@@ -260,76 +272,86 @@ logins:
 snapshots:
   interval: 0s
 EOC
+		start_iotsecd "$mode" "$tmp/$mode.yaml"
+		dpid[$mode]=$daemon
 	done
-	start_iotsecd agg "$tmp/agg.yaml"
-	da=$daemon
-	start_iotsecd raw "$tmp/raw.yaml"
-	dr=$daemon
-	wait_for 30 "grep -q '\"mqtt\":\"connected\"' $tmp/agg.stats && grep -q '\"mqtt\":\"connected\"' $tmp/raw.stats" ||
-		{ echo "bench: iotsecd did not connect" >&2; cat "$tmp"/agg.log "$tmp"/raw.log >&2; exit 1; }
-	k0=$(kcount exec exit connect accept listen cred module ptrace file)
-	ca0=$(cpu_ticks "$da") cr0=$(cpu_ticks "$dr")
+	for mode in $modes; do
+		wait_for 30 "grep -q '\"mqtt\":\"connected\"' $tmp/$mode.stats" ||
+			{ echo "bench: iotsecd $mode did not connect" >&2; cat "$tmp/$mode.log" >&2; exit 1; }
+	done
+	types="exec exit connect accept listen cred module ptrace file"
+	k0=$(kcount $types)
+	for mode in $modes; do c0[$mode]=$(cpu_ticks "${dpid[$mode]}"); done
 	t0=$(date +%s.%N)
 	log "device workload for ${seconds}s"
 	mkdir -p "$tmp/state"
-	wl=$("$py" "$top/tests/bench/device-workload.py" "$seconds" "$tmp/state")
+	wl=$(timeout $((seconds + 120)) "$py" "$top/tests/bench/device-workload.py" "$seconds" "$tmp/state" 2>"$tmp/workload.log") ||
+		log "workload: status $?: $(tail -n 20 "$tmp/workload.log")"
 	t1=$(date +%s.%N)
-	ca1=$(cpu_ticks "$da") cr1=$(cpu_ticks "$dr")
-	rssa=$(status_kb "$da" VmRSS) hwma=$(status_kb "$da" VmHWM)
-	rssr=$(status_kb "$dr" VmRSS) hwmr=$(status_kb "$dr" VmHWM)
-	k1=$(kcount exec exit connect accept listen cred module ptrace file)
-	stop_iotsecd "$da"
-	stop_iotsecd "$dr"
-	wait_for 30 "[ \$(grep -c MessageStatistics $tmp/sub.log) -ge 2 ]" || true
-	sleep 1
+	log "workload done: $wl"
+	for mode in $modes; do
+		c1[$mode]=$(cpu_ticks "${dpid[$mode]}")
+		rss[$mode]=$(status_kb "${dpid[$mode]}" VmRSS)
+		hwm[$mode]=$(status_kb "${dpid[$mode]}" VmHWM)
+	done
+	k1=$(kcount $types)
+	for mode in $modes; do stop_iotsecd "${dpid[$mode]}"; done
+	log "iotsecd stopped"
+	wait_for 30 "[ \$(grep -c MessageStatistics $tmp/sub.log) -ge 3 ]" || true
 	kill "$sub"
 	wait "$sub" 2>/dev/null || true
-	log "workload: $wl"
 	el=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
-	"$py" "$top/tests/bench/device-msgs.py" bandwidth "$tmp/sub.log" iotsec/dev-agg/ >"$tmp/agg.bw"
-	"$py" "$top/tests/bench/device-msgs.py" bandwidth "$tmp/sub.log" iotsec/dev-raw/ >"$tmp/raw.bw"
+	for mode in $modes; do
+		"$py" "$top/tests/bench/device-msgs.py" bandwidth "$tmp/sub.log" "iotsec/dev-$mode/" >"$tmp/$mode.bw"
+	done
 	bw() { sed -n "s/^$2=//p" "$tmp/$1.bw"; }
 	set -- $k0 $k1
 	{
 		echo "device workload: $el s of guest time ($wl)"
-		echo "kernel over the window (all types, 2 consumers): generated $(($5 - $1)), dropped $(($6 - $2)), lost $(($8 - $4))"
-		echo "events in the messages: aggregation on $(bw agg events), off $(bw raw events) ($(bw raw names))"
-		echo "config: default priorities (high 10s, low 5m), max_size 256KiB; snapshots, SDK, logins off;"
-		echo "operational statistics (1 h) published at SIGTERM, not counted below: on $(bw agg op_messages) msgs $(bw agg op_bytes) B, off $(bw raw op_messages) msgs $(bw raw op_bytes) B"
-		echo "sizes: MQTT payloads at the broker; units: IoT Hub 4 KiB blocks, ceil(bytes / 4096) per message"
+		echo "kernel over the window (all types, 3 consumers): generated $(($5 - $1)), dropped $(($6 - $2)), lost $(($8 - $4))"
+		echo "events in the messages (hit counts summed): $(for m in $modes; do printf '%s %s, ' "$m" "$(bw "$m" events)"; done)by name (off): $(bw raw names)"
+		echo "config: low 5m, max_size 256KiB; snapshots, SDK, logins off; sizes: MQTT payloads at the broker;"
+		echo "units: IoT Hub bills a message in 4 KiB blocks, ceil(bytes / 4096) each; operational statistics"
+		echo "(published at SIGTERM, 1 h interval) not counted: $(bw agg op_messages) message of $(bw agg op_bytes) B per daemon"
 		echo
-		printf '%-34s %12s %12s %12s %12s %12s %12s\n' "per hour (x 3600 / $el s)" "bytes" "messages" "4KiB units" "events" "bytes/event" "max msg B"
-		for m in agg raw base; do
-			case $m in
-			agg) what="aggregation on (default)"; b=$(bw agg bytes) n=$(bw agg messages) u=$(bw agg units) e=$(bw agg events) x=$(bw agg max_message) ;;
-			raw) what="aggregation off"; b=$(bw raw bytes) n=$(bw raw messages) u=$(bw raw units) e=$(bw raw events) x=$(bw raw max_message) ;;
-			base) what="one message per raw event"; b=$(bw raw base_bytes) n=$(bw raw base_messages) u=$(bw raw base_units) e=$(bw raw events) x=- ;;
-			esac
-			awk -v w="$what" -v b="$b" -v n="$n" -v u="$u" -v e="$e" -v x="$x" -v s="$el" 'BEGIN {
+		printf '%-38s %11s %9s %10s %9s %11s %9s\n' "per hour (x 3600 / $el s)" "bytes" "messages" "4KiB units" "events" "bytes/event" "max msg B"
+		row() { # row LABEL BYTES MESSAGES UNITS EVENTS MAX
+			awk -v w="$1" -v b="$2" -v n="$3" -v u="$4" -v e="$5" -v x="$6" -v s="$el" 'BEGIN {
 				f = 3600 / s
-				printf "%-34s %12.0f %12.0f %12.0f %12.0f %12.1f %12s\n", w, b * f, n * f, u * f, e * f, b / e, x }'
+				printf "%-38s %11.0f %9.0f %10.0f %9.0f %11.1f %9s\n", w, b * f, n * f, u * f, e * f, b / e, x }'
+		}
+		for m in $modes; do
+			row "${what[$m]}" "$(bw "$m" bytes)" "$(bw "$m" messages)" "$(bw "$m" units)" "$(bw "$m" events)" "$(bw "$m" max_message)"
+		done
+		row "one Azure message per raw event" "$(bw raw base_bytes)" "$(bw raw base_messages)" "$(bw raw base_units)" "$(bw raw events)" -
+		echo
+		for m in agg agg60; do
+			awk -v w="${what[$m]}" -v ab="$(bw $m bytes)" -v rb="$(bw raw bytes)" -v bb="$(bw raw base_bytes)" \
+			    -v au="$(bw $m units)" -v ru="$(bw raw units)" -v bu="$(bw raw base_units)" \
+			    -v an="$(bw $m messages)" -v bn="$(bw raw base_messages)" 'BEGIN {
+				printf "%s: baseline / this = %.1fx bytes (goal >= 20x), %.1fx units, %.1fx messages; aggregation off / this = %.1fx bytes\n", w, bb / ab, bu / au, bn / an, rb / ab }'
 		done
 		echo
-		awk -v ab="$(bw agg bytes)" -v rb="$(bw raw bytes)" -v bb="$(bw raw base_bytes)" \
-		    -v au="$(bw agg units)" -v ru="$(bw raw units)" -v bu="$(bw raw base_units)" \
-		    -v an="$(bw agg messages)" -v bn="$(bw raw base_messages)" -v s="$el" 'BEGIN {
-			printf "ratio bytes: baseline / aggregation on = %.1fx (goal >= 20x); aggregation off / on = %.1fx; baseline / off = %.1fx\n", bb / ab, rb / ab, bb / rb
-			printf "ratio 4KiB units: baseline / aggregation on = %.1fx; aggregation off / on = %.1fx\n", bu / au, ru / au
-			f = 86400 / s
-			printf "\nprojection per day (x 86400 / %s s)      per device    100,000 devices   IoT Hub units needed (S1 400k, S2 6M, S3 300M msgs/day/unit)\n", s
-			split("aggregation on|one message per raw event", w, "|")
-			m[1] = an; m[2] = bn; u[1] = au; u[2] = bu
-			for (i = 1; i <= 2; i++) {
-				d = u[i] * f; fl = d * 100000
-				printf "%-28s msgs %12.0f  4KiB units %14.0f   S1 %.0f, S2 %.0f, S3 %.0f\n", w[i], m[i] * f, fl,
-					int(fl / 400000) + (fl % 400000 > 0), int(fl / 6000000) + (fl % 6000000 > 0), int(fl / 300000000) + (fl % 300000000 > 0)
-			}
-		}'
+		echo "projection per day (x 86400 / $el s), fleet of 100,000 devices; IoT Hub daily quota per unit as"
+		echo "Azure publishes it: S1 400,000, S2 6,000,000, S3 300,000,000 messages (4 KiB blocks) per day"
+		printf '%-38s %13s %13s %16s %7s %7s %7s\n' "" "msgs/device" "units/device" "units, 100k dev" "S1" "S2" "S3"
+		proj() { # proj LABEL MESSAGES UNITS
+			awk -v w="$1" -v n="$2" -v u="$3" -v s="$el" 'function up(x, q) { return int(x / q) + (x % q > 0) }
+			BEGIN { f = 86400 / s; fl = u * f * 100000
+				printf "%-38s %13.0f %13.0f %16.0f %7d %7d %7d\n", w, n * f, u * f, fl,
+					up(fl, 400000), up(fl, 6000000), up(fl, 300000000) }'
+		}
+		for m in $modes; do
+			proj "${what[$m]}" "$(bw "$m" messages)" "$(bw "$m" units)"
+		done
+		proj "one Azure message per raw event" "$(bw raw base_messages)" "$(bw raw base_units)"
 	} >"$tmp/p4.txt"
 	{
-		echo "iotsecd on the device workload ($el s, MQTT to the local mosquitto, no TLS):"
-		awk -v c="$((ca1 - ca0))" -v hz="$hz" -v s="$el" -v r="$rssa" -v h="$hwma" 'BEGIN { printf "  aggregation on:  cpu %.2f%% of one vCPU, VmRSS %d kB, VmHWM %d kB\n", 100 * c / hz / s, r, h }'
-		awk -v c="$((cr1 - cr0))" -v hz="$hz" -v s="$el" -v r="$rssr" -v h="$hwmr" 'BEGIN { printf "  aggregation off: cpu %.2f%% of one vCPU, VmRSS %d kB, VmHWM %d kB\n", 100 * c / hz / s, r, h }'
+		echo "iotsecd on the device workload ($el s, three daemons at once, MQTT to the local mosquitto, no TLS):"
+		for m in $modes; do
+			awk -v w="${what[$m]}" -v c="$((c1[$m] - c0[$m]))" -v hz="$hz" -v s="$el" -v r="${rss[$m]}" -v h="${hwm[$m]}" 'BEGIN {
+				printf "  %-38s cpu %.2f%% of one vCPU, VmRSS %d kB, VmHWM %d kB\n", w, 100 * c / hz / s, r, h }'
+		done
 	} >"$tmp/p5dev.txt"
 	rmmod iotsec
 	log "part 4 done"
