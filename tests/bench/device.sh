@@ -65,7 +65,8 @@ trap cleanup EXIT
 # use `set --`: it is kept aside). The pause is a read with a timeout on a
 # pipe nobody writes, not sleep(1): every program run here is an exec event
 # in the stream being measured.
-exec {napfd}<> <(:)
+mkfifo "$tmp/nap"
+exec {napfd}<>"$tmp/nap"
 wait_for() {
 	local end=$((SECONDS + $1)) cond=$2
 	until eval "$cond"; do
