@@ -7,11 +7,12 @@
 # module memory and sizes. Not part of `make check`. The table is printed
 # and left in $(BUILD)/bench/device.txt; docs/benchmarks-device.md records
 # it. Single-threaded TCG, as the VM suite (see tests/run-vm.sh).
-# BENCH_DEVICE_{RATES,STEP,WORKERS,TIGHT,TIGHT_RATES,SECONDS,PARTS} pass
+# BENCH_DEVICE_{RATES,STEP,WORKERS,TIGHT,TIGHT_RATES,RCVBUF,RCVBUF_RATES,
+# SECONDS,PARTS} pass
 # through; BENCH_DEVICE_TIMEOUT bounds the lab (default 1500 s).
 BENCH_DEVICE_VARS := BENCH_DEVICE_RATES BENCH_DEVICE_STEP BENCH_DEVICE_WORKERS \
 	BENCH_DEVICE_TIGHT BENCH_DEVICE_TIGHT_RATES BENCH_DEVICE_SECONDS \
-	BENCH_DEVICE_PARTS
+	BENCH_DEVICE_PARTS BENCH_DEVICE_RCVBUF BENCH_DEVICE_RCVBUF_RATES
 
 .PHONY: bench-device
 bench-device: module forwarder test-tools

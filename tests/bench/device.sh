@@ -10,7 +10,8 @@
 #      generated = delivered + dropped + lost per step, checked
 #      against evrate's own count and against the hit counts in
 #      the published messages; at default module settings, then
-#      with a deliberately small ring (BENCH_DEVICE_TIGHT)
+#      with a deliberately small ring (BENCH_DEVICE_TIGHT), and with a
+#      small netlink receive buffer (BENCH_DEVICE_RCVBUF)
 #
 #   device-workload.py --exec/connect--> iotsec.ko --> iotsecd agg    (aggregation on, high 10s) --+
 #   (cron jobs, services, clients)                 |-> iotsecd agg60  (aggregation on, high 1m)  --+
@@ -27,7 +28,9 @@
 # Knobs: BENCH_DEVICE_RATES (events/s, 0 = as fast as it goes),
 # BENCH_DEVICE_STEP (s per step), BENCH_DEVICE_WORKERS,
 # BENCH_DEVICE_TIGHT (module parameters of the second series, "" = skip),
-# BENCH_DEVICE_TIGHT_RATES, BENCH_DEVICE_SECONDS (device workload time),
+# BENCH_DEVICE_TIGHT_RATES, BENCH_DEVICE_RCVBUF (iotsecd's receive buffer
+# in a third series at default module parameters, "" = skip),
+# BENCH_DEVICE_RCVBUF_RATES, BENCH_DEVICE_SECONDS (device workload time),
 # BENCH_DEVICE_PARTS (any of "3 4 5").
 set -eu
 
@@ -41,6 +44,8 @@ step=${BENCH_DEVICE_STEP:-10}
 workers=${BENCH_DEVICE_WORKERS:-2}
 tight=${BENCH_DEVICE_TIGHT-buffer_events=32 flush_ms=1000 watermark=0}
 tight_rates=${BENCH_DEVICE_TIGHT_RATES:-100 150 200 1000 0}
+small_rcvbuf=${BENCH_DEVICE_RCVBUF-16KiB}
+small_rates=${BENCH_DEVICE_RCVBUF_RATES:-2000 0}
 seconds=${BENCH_DEVICE_SECONDS:-300}
 parts=${BENCH_DEVICE_PARTS:-3 4 5}
 port=7700
@@ -133,7 +138,8 @@ stop_iotsecd() { # stop_iotsecd PID: SIGTERM flushes the queues
 echo "# iotsec device benchmark: $(uname -r), $(nproc) CPUs, $(date -u +%FT%TZ)"
 
 # ---- 3 (and 5 at steady rates): throughput and loss ----------------------
-cat >"$tmp/p3.yaml" <<EOC
+p3_config() { # p3_config RCVBUF: iotsecd's configuration for part 3
+	cat <<EOC
 agent:
   id: 9c647395-b913-4997-a732-a7fe7303b649
 priorities:
@@ -153,7 +159,7 @@ events:
 messages:
   statistics: 0s
 kernel:
-  receive_buffer: 8MiB
+  receive_buffer: $1
   watch: []
 sdk:
   enabled: false
@@ -162,16 +168,18 @@ logins:
 snapshots:
   interval: 0s
 EOC
+}
 
 ports() { local i; for i in $(seq 0 $((workers - 1))); do echo $((port + i)); done; }
 
-# series NAME MODPARAMS RATES: one table of steps
+# series NAME MODPARAMS RCVBUF: one table of steps at $rates_now
 series() {
-	local name=$1 params=$2 r ops el ach k0 k1 t0 t1 c0 c1 ev out inn
+	local name=$1 params=$2 rcvbuf=$3 r ops el ach k0 k1 t0 t1 c0 c1 ev out inn
 	local g d v l dec enob qd rss hwm cpu ok best=none
 	insmod "$ko" $params
+	p3_config "$rcvbuf" >"$tmp/p3.yaml"
 	{
-		echo "series $name: module ${params:-default parameters}, iotsecd receive_buffer 8MiB, high interval 1s,"
+		echo "series $name: module ${params:-default parameters}, iotsecd receive_buffer $rcvbuf, high interval 1s,"
 		echo "connect + accept events only, $workers workers, ${step}s per step, one fresh iotsecd per step"
 		printf '%-9s %9s %8s %8s %9s %9s %7s %6s %6s %6s %10s %-10s %6s %7s\n' \
 			"target/s" "achieved/s" "workload" "kgener" "delivered" "published" "dropped" "lost" "enobuf" "qdrop" "identity" "loss" "cpu%" "RSS kB"
@@ -223,9 +231,12 @@ series() {
 
 if part 3 || part 5; then
 	: >"$tmp/p3.txt"
-	rates_now=$rates series default ""
+	rates_now=$rates series default "" 8MiB
 	if [ -n "$tight" ]; then
-		rates_now=$tight_rates series tight "$tight"
+		rates_now=$tight_rates series tight "$tight" 8MiB
+	fi
+	if [ -n "$small_rcvbuf" ]; then
+		rates_now=$small_rates series rcvbuf "" "$small_rcvbuf"
 	fi
 	{
 		echo "workload: $workers evrate workers, TCP connect+accept on 127.0.0.1:$port..; one operation = 2 events (connect, accept)"
