@@ -172,9 +172,9 @@ EOC
 
 ports() { local i; for i in $(seq 0 $((workers - 1))); do echo $((port + i)); done; }
 
-# series NAME MODPARAMS RCVBUF: one table of steps at $rates_now
+# series NAME MODPARAMS RCVBUF RATES: one table of steps
 series() {
-	local name=$1 params=$2 rcvbuf=$3 r ops el ach k0 k1 t0 t1 c0 c1 ev out inn
+	local name=$1 params=$2 rcvbuf=$3 rates_now=$4 r ops el ach k0 k1 t0 t1 c0 c1 ev out inn
 	local g d v l dec enob qd rss hwm cpu ok best=none
 	insmod "$ko" $params
 	p3_config "$rcvbuf" >"$tmp/p3.yaml"
@@ -207,6 +207,7 @@ series() {
 		dec=$(json_num "$tmp/s$name$r.stats" events)
 		enob=$(json_num "$tmp/s$name$r.stats" enobufs)
 		qd=$(grep -o '"dropped":[0-9]*' "$tmp/s$name$r.stats" | awk -F: '{ s += $2 } END { print s + 0 }')
+		# shellcheck disable=SC2046 # the words are wanted
 		set -- $("$py" "$top/tests/bench/device-msgs.py" hits "$tmp/s$name$r.jsonl" $(ports) | tr '=' ' ')
 		out=$2 inn=$4
 		if [ "$g" = "$ev" ] && [ $((out + inn + d + l + qd)) = "$ev" ] && [ "$dec" = "$v" ]; then
@@ -231,12 +232,12 @@ series() {
 
 if part 3 || part 5; then
 	: >"$tmp/p3.txt"
-	rates_now=$rates series default "" 8MiB
+	series default "" 8MiB "$rates"
 	if [ -n "$tight" ]; then
-		rates_now=$tight_rates series tight "$tight" 8MiB
+		series tight "$tight" 8MiB "$tight_rates"
 	fi
 	if [ -n "$small_rcvbuf" ]; then
-		rates_now=$small_rates series rcvbuf "" "$small_rcvbuf"
+		series rcvbuf "" "$small_rcvbuf" "$small_rates"
 	fi
 	{
 		echo "workload: $workers evrate workers, TCP connect+accept on 127.0.0.1:$port..; one operation = 2 events (connect, accept)"
@@ -281,8 +282,8 @@ EOC
 	# before: nothing is recorded)
 	k0=$(kcount $types)
 	for mode in $modes; do
-		a=true high=10s
-		[ $mode = raw ] && a=false
+		aggregate=true high=10s
+		[ $mode = raw ] && aggregate=false
 		[ $mode = agg60 ] && high=1m
 		[ $mode = agg300 ] && high=5m
 		cat >"$tmp/$mode.yaml" <<EOC
@@ -298,16 +299,16 @@ priorities:
   high: $high
   low: 5m
 events:
-  exec:    { priority: high, aggregate: $a }
-  exit:    { priority: low, aggregate: $a }
+  exec:    { priority: high, aggregate: $aggregate }
+  exit:    { priority: low, aggregate: $aggregate }
   fork:    { priority: off }
-  connect: { priority: high, aggregate: $a }
-  accept:  { priority: high, aggregate: $a }
-  listen:  { priority: low, aggregate: $a }
+  connect: { priority: high, aggregate: $aggregate }
+  accept:  { priority: high, aggregate: $aggregate }
+  listen:  { priority: low, aggregate: $aggregate }
   cred:    { priority: alert, aggregate: false }
   module:  { priority: alert, aggregate: false }
   ptrace:  { priority: alert, aggregate: false }
-  file:    { priority: high, aggregate: $a }
+  file:    { priority: high, aggregate: $aggregate }
 messages:
   max_size: 256KiB
   statistics: 1h
