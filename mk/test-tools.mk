@@ -4,7 +4,8 @@
 # family and the load generator (the SDK's tools are in mk/sdk.mk). Built into
 # $(BUILD)/tests/tools/, outside tests/vm/, so the VM runner does not take
 # them for tests.
-TEST_TOOLS := $(BUILD)/tests/tools/iotsec-consume $(BUILD)/tests/tools/loadgen
+TEST_TOOLS := $(BUILD)/tests/tools/iotsec-consume $(BUILD)/tests/tools/loadgen \
+	      $(BUILD)/tests/tools/evrate
 
 .PHONY: test-tools
 test-tools: $(TEST_TOOLS)
