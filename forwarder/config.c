@@ -52,8 +52,9 @@ void config_defaults(struct config *c)
 	c->mqtt.keepalive = 60;
 	c->mqtt.sas_ttl = 3600;
 	c->interval_ms[PRIO_ALERT] = 0;
-	c->interval_ms[PRIO_HIGH] = 10 * 1000;
-	c->interval_ms[PRIO_LOW] = 5 * 60 * 1000;
+	/* Azure's module twin defaults: PT7M and PT5H */
+	c->interval_ms[PRIO_HIGH] = 7 * 60 * 1000;
+	c->interval_ms[PRIO_LOW] = 5 * 60 * 60 * 1000;
 	memcpy(c->types, def, sizeof(def));
 	c->max_message_size = IOTSEC_HUB_MAX_MESSAGE;
 	c->queue_limit = 1 << 20;

@@ -185,6 +185,10 @@ TEST(local_sources_defaults)
 	EXPECT_EQ(NULL, c.logins.state);	/* /run/iotsec/login.state */
 	EXPECT_EQ(3600000, c.snapshots.interval_ms);
 	EXPECT_EQ(10000, c.snapshots.first_delay_ms);
+	/* Azure's module twin: PT7M, PT5H; alerts at once */
+	EXPECT_EQ(7 * 60 * 1000, c.interval_ms[PRIO_HIGH]);
+	EXPECT_EQ(5 * 3600 * 1000, c.interval_ms[PRIO_LOW]);
+	EXPECT_EQ(0, c.interval_ms[PRIO_ALERT]);
 	EXPECT_TRUE(c.snapshots.listening_ports);
 	EXPECT_TRUE(c.snapshots.local_users);
 	EXPECT_TRUE(c.snapshots.system_information);
