@@ -18,6 +18,9 @@
 set -eu
 
 top=${IOTSEC_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+# Run from `make -s check`, the kernel's make would inherit -s and print no
+# CHECK lines, and the sparse case could not tell what sparse looked at.
+unset MAKEFLAGS MFLAGS MAKELEVEL
 build=${IOTSEC_BUILD:-$top/build}
 checkpatch=$build/linux-source/scripts/checkpatch.pl
 tmp=
