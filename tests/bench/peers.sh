@@ -39,7 +39,7 @@ ko=${IOTSEC_KO:-$top/kmod/iotsec.ko}
 tools=$build/tests/tools
 peers=${BENCH_PEERS:-iotsec auditd procconn bcc sysdig}
 rounds=${BENCH_ROUNDS:-3}
-declare -A N=([exec]=${BENCH_EXEC:-40} [connect]=${BENCH_CONNECT:-1000}
+declare -A N=([exec]=${BENCH_EXEC:-100} [connect]=${BENCH_CONNECT:-2000}
 	      [open]=${BENCH_OPEN:-20000})
 loops="exec connect open"
 nshort=${BENCH_SHORT:-200}
@@ -76,16 +76,18 @@ wait_for() {
 }
 
 now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f\n", b - a }'; }
 
-# settle FILE...: wait until the files stop growing for 3 s (at most 90 s)
+# settle PATTERNS FILE...: wait until the number of matches of the
+# patterns (a file, so that no command line of ours carries them: the
+# collectors record our own polling too) stops growing for 4 s, at most 90 s
 settle() {
-	local last= cur end=$((SECONDS + 90)) still=0
-	while [ $SECONDS -lt $end ] && [ $still -lt 15 ]; do
-		cur=$(cat "$@" 2>/dev/null | wc -c)
-		if [ "$cur" = "$last" ]; then still=$((still + 1)); else still=0; fi
-		last=$cur
-		sleep 0.2
+	local pat=$1 last=-1 cur since=$SECONDS end=$((SECONDS + 90))
+	shift
+	while [ $SECONDS -lt $end ] && [ $((SECONDS - since)) -lt 4 ]; do
+		cur=$(cat "$@" 2>/dev/null | grep -o -F -f "$pat" | wc -l)
+		if [ "$cur" != "$last" ]; then since=$SECONDS; last=$cur; fi
+		sleep 0.5
 	done
 }
 
@@ -298,6 +300,7 @@ count_args() {	# the collector's output files and parser format
 
 echo "# phase 1: start-up and $nshort short processes per spawner"
 : >"$tmp/complete"
+: >"$tmp/notes"
 running=()
 for m in $peers; do
 	if [ "$m" = iotsec ]; then
@@ -315,6 +318,7 @@ for m in $peers; do
 		continue
 	fi
 	startup[$m]=$(elapsed "$t0")
+	echo "${startup[$m]}" >>"$tmp/start.$m"
 	log "$m: capturing after ${startup[$m]} s"
 	running+=("$m")
 	tag_c=c$RANDOM$RANDOM tag_s=s$RANDOM$RANDOM
@@ -327,12 +331,13 @@ for m in $peers; do
 		wait
 	)
 	read -r fmt files <<<"$(count_args "$m")"
+	printf 'last-%s\n' "$tag_c" "$tag_s" >"$tmp/pat"
 	# shellcheck disable=SC2086
-	settle $files
+	settle "$tmp/pat" $files
 	"stop_$m"
 	if [ "$m" = iotsec ]; then
 		# iotsecd flushed on SIGTERM; let the subscriber take it all
-		settle "$tmp/sub.log"
+		settle "$tmp/pat" "$tmp/sub.log"
 		kill_wait "$sub"
 		sub=
 	fi
@@ -345,10 +350,14 @@ for m in $peers; do
 	# shellcheck disable=SC2086
 	cp $files "$logs/" 2>/dev/null || true
 	case $m in
-	procconn) log "procconn: $(cat "$tmp/procconn.err" | tail -n 1)" ;;
-	bcc) log "bcc: $(cat "$tmp"/exec*.err "$tmp"/tcp*.err | grep -i lost | sort | uniq -c | head -n 3 | tr '\n' ' ')" ;;
-	iotsec) log "iotsec: $(grep -o '"Name":"DroppedEventsStatistics".\{0,300\}' "$tmp/sub.log" | tail -n 1)" ;;
+	procconn) note="procconn: $(tail -n 1 "$tmp/procconn.err") (exec events whose /proc entries were gone: unreadable)" ;;
+	bcc) note="bcc: $(cat "$tmp"/exec*.err "$tmp"/tcp*.err | grep -i lost | sort | uniq -c | head -n 3 | tr '\n' ' ')" ;;
+	iotsec) note="iotsec: $(grep -o '"KernelGenerated":"[0-9]*","KernelDropped":"[0-9]*","KernelLost":"[0-9]*"' "$tmp/sub.log" | tail -n 1 | tr -d '"')" ;;
+	auditd) note="auditd: $(grep -c '^type=EXECVE' "$tmp/audit/audit.log") EXECVE records, $(auditctl -s | grep -E '^lost' | tr '\n' ' ')" ;;
+	sysdig) note="sysdig: $(grep -ci drop "$tmp/sysdig.err") lines about drops on stderr" ;;
 	esac
+	log "$note"
+	echo "$note" >>"$tmp/notes"
 done
 
 # ---- phase 2: overhead ---------------------------------------------------
@@ -371,12 +380,14 @@ for r in $(seq 1 "$rounds"); do
 	for k in $(seq 0 $((nm - 1))); do
 		m=${modes[$(((k + r - 1) % nm))]}
 		case " ${failed[*]} " in *" $m "*) continue ;; esac
+		t0=$(now)
 		if ! "start_$m"; then
 			log "$m: could not start in round $r: ${why[$m]}"
 			"stop_$m" || true
 			failed+=("$m")
 			continue
 		fi
+		[ "$m" = base ] || elapsed "$t0" >>"$tmp/start.$m"
 		run_loops "$m" "$r"
 		"stop_$m"
 	done
@@ -414,10 +425,19 @@ ratio() {	# ratio MODE LOOP: "median per-round ratio / fastest-run ratio"
 	echo "   reported = events of those processes; exe = a path naming /usr/bin/true"
 	echo "   (exact: the string /usr/bin/true); argv = all four arguments exact;"
 	echo "   complete = exe and argv right"
-	printf '%-9s %-11s %-8s %8s %5s %6s %5s %9s\n' tool "startup (s)" spawner reported exe exact argv complete
+	printf '%-9s %-8s %8s %5s %6s %5s %9s\n' tool spawner reported exe exact argv complete
 	while read -r m st sp rep exe exact argv comp; do
-		printf '%-9s %-11s %-8s %8s %5s %6s %5s %9s\n' "$m" "$st" "$sp" "$rep" "$exe" "$exact" "$argv" "$comp/$nshort"
+		printf '%-9s %-8s %8s %5s %6s %5s %9s\n' "$m" "$sp" "$rep" "$exe" "$exact" "$argv" "$comp/$nshort"
 	done <"$tmp/complete"
+	echo
+	echo "3. start-up until capturing (s): median over the starts, (min-max, starts); not in the loop times"
+	for m in "${running[@]}"; do
+		printf '%-9s %8.1f  (%s-%s, %d)\n' "$m" "$(median "$tmp/start.$m")" \
+			"$(minimum "$tmp/start.$m")" "$(sort -g "$tmp/start.$m" | tail -n 1)" "$(wc -l <"$tmp/start.$m")"
+	done
+	echo
+	echo "notes from phase 1:"
+	sed 's/^/  /' "$tmp/notes"
 	for m in $peers; do
 		if [ -n "${why[$m]:-}" ]; then
 			echo
@@ -429,6 +449,6 @@ ratio() {	# ratio MODE LOOP: "median per-round ratio / fastest-run ratio"
 	echo "procconn reports processes only (no connect/accept); it ran in every loop anyway."
 } >"$tmp/table"
 
-echo
-cat "$tmp/table"
 cp "$tmp/table" "$out/peers.txt"
+# in the lab, make prints it
+[ -n "${LAB:-}" ] || { echo; cat "$tmp/table"; }
