@@ -349,12 +349,13 @@ for m in $peers; do
 	done
 	# shellcheck disable=SC2086
 	cp $files "$logs/" 2>/dev/null || true
+	note="$m: -"
 	case $m in
 	procconn) note="procconn: $(tail -n 1 "$tmp/procconn.err") (exec events whose /proc entries were gone: unreadable)" ;;
 	bcc) note="bcc: $(cat "$tmp"/exec*.err "$tmp"/tcp*.err | grep -i lost | sort | uniq -c | head -n 3 | tr '\n' ' ')" ;;
 	iotsec) note="iotsec: $(grep -o '"KernelGenerated":"[0-9]*","KernelDropped":"[0-9]*","KernelLost":"[0-9]*"' "$tmp/sub.log" | tail -n 1 | tr -d '"')" ;;
-	auditd) note="auditd: $(grep -c '^type=EXECVE' "$tmp/audit/audit.log") EXECVE records, $(auditctl -s | grep -E '^lost' | tr '\n' ' ')" ;;
-	sysdig) note="sysdig: $(grep -ci drop "$tmp/sysdig.err") lines about drops on stderr" ;;
+	auditd) note="auditd: $(grep -c '^type=EXECVE' "$tmp/audit/audit.log" || true) EXECVE records, $(auditctl -s | grep -E '^lost' | tr '\n' ' ')" ;;
+	sysdig) note="sysdig: $(grep -ci drop "$tmp/sysdig.err" || true) lines about drops on stderr" ;;
 	esac
 	log "$note"
 	echo "$note" >>"$tmp/notes"
