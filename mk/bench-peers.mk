@@ -26,7 +26,7 @@ bench-peers: all test-tools
 		--out $(BUILD)/bench/peers --timeout $(BENCH_PEERS_TIMEOUT) -- \
 		env IOTSEC_TOP=$(CURDIR) IOTSEC_BUILD=$(abspath $(BUILD)) \
 		IOTSEC_KO=$(CURDIR)/kmod/iotsec.ko \
-		$(foreach v,$(BENCH_PEERS_VARS),$(if $($(v)),$(v)=$($(v)))) \
+		$(foreach v,$(BENCH_PEERS_VARS),$(if $($(v)),$(v)='$($(v))')) \
 		$(CURDIR)/tests/bench/peers.sh
 	$(Q)cp $(BUILD)/bench/peers/peers.txt $(BUILD)/bench/peers.txt
 	$(Q)echo && cat $(BUILD)/bench/peers.txt

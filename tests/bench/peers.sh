@@ -50,7 +50,7 @@ chmod 755 "$tmp"	# mosquitto drops to its own user
 logs=$out/peers-logs
 mkdir -p "$logs"
 scap_ko=/lib/modules/$(uname -r)/updates/dkms/scap.ko
-broker= sub= pids=()
+broker= sub=
 declare -A why=() startup=()
 
 log() { echo "# $*"; }
@@ -348,7 +348,7 @@ for m in $peers; do
 		log "$m ${sp%%:*}: $res"
 	done
 	# shellcheck disable=SC2086
-	cp $files "$logs/" 2>/dev/null || true
+	cp $files "$tmp"/*.err "$logs/" 2>/dev/null || true
 	note="$m: -"
 	case $m in
 	procconn) note="procconn: $(tail -n 1 "$tmp/procconn.err") (exec events whose /proc entries were gone: unreadable)" ;;
