@@ -59,6 +59,7 @@ void config_defaults(struct config *c)
 	c->max_message_size = IOTSEC_HUB_MAX_MESSAGE;
 	c->queue_limit = 1 << 20;
 	c->statistics_ms = 60 * 60 * 1000;
+	c->ack_timeout_ms = 120 * 1000;
 	c->argv_max = IOTSEC_ARGV_MAX_DEFAULT;
 	c->receive_buffer = 8 << 20;
 	c->exclude_self = true;
@@ -628,6 +629,13 @@ static int messages_key(struct walk *w, const char *k, yaml_node_t *v)
 	}
 	if (!strcmp(k, "statistics"))
 		return get_duration(w, v, &w->c->statistics_ms);
+	if (!strcmp(k, "ack_timeout")) {
+		unsigned int sec = 0;
+
+		ret = get_seconds(w, v, &sec, 1, 3600);
+		w->c->ack_timeout_ms = sec * 1000ULL;
+		return ret;
+	}
 	return -ENOENT;
 }
 
@@ -917,7 +925,7 @@ static int root_key(struct walk *w, const char *k, yaml_node_t *v)
 				events_key);
 	if (!strcmp(k, "messages"))
 		return each_key(w, v, "messages",
-				"max_size, queue_limit, statistics",
+				"max_size, queue_limit, statistics, ack_timeout",
 				messages_key);
 	if (!strcmp(k, "kernel"))
 		return each_key(w, v, "kernel", "argv_max, exclude_self, watch, "

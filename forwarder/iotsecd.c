@@ -48,13 +48,6 @@
  * of all at once.
  */
 #define INFLIGHT_MAX 32
-/*
- * Connected, messages in flight, and not one PUBACK for this long: they
- * are published again (at least once; the receiver drops duplicates by
- * id). A safety net for a session the broker or libmosquitto lost.
- */
-#define ACK_STALL_MS 120000
-
 struct daemon {
 	const char *config_path;
 	struct config cfg_store[2];
@@ -209,7 +202,12 @@ static void on_ack(void *ctx, int mid)
 	d->last_ack_ms = now_ms();
 }
 
-/* In flight for ACK_STALL_MS without any acknowledgement: again. */
+/*
+ * In flight for messages.ack_timeout without any acknowledgement: again.
+ * The clock runs only while something is in flight: it restarts at each
+ * ack, at a (re)connect, and while nothing waits (so a message published
+ * after a long quiet time is not taken as overdue at once).
+ */
 static void check_stall(struct daemon *d, uint64_t now)
 {
 	bool c = d->mqtt && mqtt_connected(d->mqtt);
@@ -217,12 +215,16 @@ static void check_stall(struct daemon *d, uint64_t now)
 	if (c && !d->was_connected)
 		d->last_ack_ms = now;
 	d->was_connected = c;
-	if (!c || !d->spool || !spool_inflight(d->spool) ||
-	    now - d->last_ack_ms < ACK_STALL_MS)
+	if (!c || !d->spool || !spool_inflight(d->spool)) {
+		d->last_ack_ms = now;
 		return;
-	logmsg(LOG_WARNING, "no acknowledgement from the broker for %d s; "
+	}
+	if (now - d->last_ack_ms < d->cfg->ack_timeout_ms)
+		return;
+	logmsg(LOG_WARNING, "no acknowledgement from the broker for %llu s; "
 	       "publishing the %zu message(s) in flight again",
-	       ACK_STALL_MS / 1000, spool_inflight(d->spool));
+	       (unsigned long long)(d->cfg->ack_timeout_ms / 1000),
+	       spool_inflight(d->spool));
 	spool_requeue_inflight(d->spool);
 	d->last_ack_ms = now;
 }
