@@ -1037,12 +1037,20 @@ static int disk_attach(struct spool *s, uint64_t now_ms, bool first)
 	for (int p = PRIO_ALERT; p >= PRIO_LOW && !s->fail_errno; p--) {
 		struct spool_rec *r, *next;
 
+		/*
+		 * make_room() may free any other record of this list (R's
+		 * next too): R's neighbour is read only once it is done.
+		 */
 		for (r = s->head[p]; r && !s->fail_errno; r = next) {
-			next = r->next;
-			if (r->seg)
+			if (r->seg) {
+				next = r->next;
 				continue;
+			}
 			if (!make_room(s, r->prio, rec_bytes(r), r)) {
-				rec_drop(s, r);
+				next = r->next;
+				/* in flight: never dropped, stays in memory */
+				if (!r->inflight)
+					rec_drop(s, r);
 				continue;
 			}
 			if (rec_write(s, r, r->payload))
@@ -1050,6 +1058,7 @@ static int disk_attach(struct spool *s, uint64_t now_ms, bool first)
 			s->mem_bytes -= rec_bytes(r);
 			free(r->payload);
 			r->payload = NULL;
+			next = r->next;
 		}
 	}
 	if (s->fail_errno) {

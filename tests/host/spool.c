@@ -1101,4 +1101,43 @@ TEST(smaller_bound_at_start_evicts_to_fit)
 	rmrf(dir);
 }
 
+/*
+ * Back from memory onto a directory full of someone else's records: the
+ * write-back makes room by dropping the oldest low record, which is the
+ * next one in its loop (no use after free), and never the one in flight.
+ */
+TEST(retry_write_back_drops_safely_and_keeps_in_flight)
+{
+	char dir[64];
+	struct spool *s, *other;
+	struct spool_rec *r;
+	struct spool_stats st;
+
+	mkdtmp(dir);
+	other = open_at(dir, 65536, 1000);
+	ASSERT_NE(NULL, other);
+	for (int i = 0; i < 16; i++)
+		ASSERT_EQ(0, append(other, PRIO_HIGH, 100 + i, 4000, 1));
+	s = open_at(dir, 65536, 1000);
+	ASSERT_NE(NULL, s);
+	EXPECT_FALSE(stats(s).disk);
+	ASSERT_EQ(0, append(s, PRIO_LOW, 1, 1000, 1));
+	ASSERT_EQ(0, append(s, PRIO_LOW, 2, 1000, 1));
+	r = spool_next(s);
+	ASSERT_NE(NULL, r);
+	ASSERT_EQ(1, rec_no(s, r));
+	spool_set_inflight(s, r, 7);
+	spool_close(other);
+	spool_tick(s, 1000 + SPOOL_RETRY_MS);
+	st = stats(s);
+	EXPECT_TRUE(st.disk);
+	EXPECT_EQ(1, st.inflight);
+	EXPECT_LE(seg_bytes(dir, NULL), 65536);
+	/* 1 is still there and its acknowledgement finds it */
+	EXPECT_EQ(0, spool_ack_mid(s, 7));
+	EXPECT_EQ(1, stats(s).acked);
+	spool_close(s);
+	rmrf(dir);
+}
+
 TEST_HARNESS_MAIN
