@@ -58,8 +58,10 @@
  * acknowledged or dropped is marked there all the same, and a stale
  * segment with nothing live left is unlinked, so a restart brings back
  * only what is pending. When the disk works again, it says so once,
- * removes the stale segments, picks up the directory's other records and
- * writes the memory ones back.
+ * takes the stale segments back as they are (their records live there
+ * again: nothing synced is ever only in memory), picks up the
+ * directory's other records and writes back those that were only ever
+ * in memory.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -875,12 +877,47 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static bool is_stale(const struct spool *s, uint64_t no)
+static struct seg *find_stale(const struct spool *s, uint64_t no)
 {
-	for (const struct seg *g = s->stale; g; g = g->next)
+	for (struct seg *g = s->stale; g; g = g->next)
 		if (g->no == no)
-			return true;
-	return false;
+			return g;
+	return NULL;
+}
+
+/*
+ * A stale segment is back in use: its file never went, so its records
+ * live there again (the memory copies go) and it counts in the bound.
+ */
+static void seg_adopt(struct spool *s, struct seg *g)
+{
+	struct seg **pp;
+
+	for (pp = &s->stale; *pp; pp = &(*pp)->next) {
+		if (*pp == g) {
+			*pp = g->next;
+			break;
+		}
+	}
+	for (pp = &s->segs; *pp && (*pp)->no < g->no; pp = &(*pp)->next)
+		;
+	g->next = *pp;
+	*pp = g;
+	g->fd = -1;
+	g->dirty = true;	/* perhaps never synced before it failed */
+	s->dirty_dir = true;
+	s->disk_bytes += g->size;
+	for (int p = PRIO_LOW; p < PRIO_N; p++) {
+		for (struct spool_rec *r = s->head[p]; r; r = r->next) {
+			if (r->stale != g)
+				continue;
+			r->seg = g;
+			r->stale = NULL;
+			s->mem_bytes -= rec_bytes(r);
+			free(r->payload);
+			r->payload = NULL;
+		}
+	}
 }
 
 static bool seg_file(const char *name, uint64_t *no)
@@ -964,6 +1001,9 @@ static int disk_attach(struct spool *s, uint64_t now_ms, bool first)
 	}
 	fd = dup(s->dirfd);
 	dir = fd >= 0 ? fdopendir(fd) : NULL;
+	/* the dup shares the offset, at the end since the last listing */
+	if (dir)
+		rewinddir(dir);
 	if (!dir) {
 		ret = -errno;
 		if (fd >= 0)
@@ -999,16 +1039,15 @@ static int disk_attach(struct spool *s, uint64_t now_ms, bool first)
 		qsort(nos, n_nos, sizeof(*nos), cmp_u64);
 	s->disk = true;
 	for (size_t i = 0; i < n_nos; i++) {
+		struct seg *g = find_stale(s, nos[i]);
 		char name[32];
 
 		seg_name(name, nos[i]);
 		if (nos[i] >= s->next_seg)
 			s->next_seg = nos[i] + 1;
-		if (is_stale(s, nos[i])) {
-			if (unlinkat(s->dirfd, name, 0) && errno != ENOENT)
-				disk_error(s, "removing an old segment",
-					   errno);
-			s->dirty_dir = true;
+		if (g) {
+			/* ours, still there: its records live there again */
+			seg_adopt(s, g);
 			continue;
 		}
 		fd = openat(s->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -1016,7 +1055,7 @@ static int disk_attach(struct spool *s, uint64_t now_ms, bool first)
 			load_seg(s, fd, nos[i], &loaded);
 	}
 	free(nos);
-	/* the stale segments' records are in memory: their files went above */
+	/* stale segments whose files went: their records are memory ones */
 	stale_forget(s);
 	if (s->opening)
 		s->st.recovered_records += loaded;

@@ -1140,4 +1140,92 @@ TEST(retry_write_back_drops_safely_and_keeps_in_flight)
 	rmrf(dir);
 }
 
+/*
+ * The disk fails, then works again: the retry lists the directory again
+ * and takes the old segment back, so what is acknowledged after it is
+ * marked there and a restart brings nothing back; the bytes on disk
+ * are counted once.
+ */
+TEST(retry_takes_back_the_old_segment)
+{
+	char dir[64];
+	struct spool *s;
+	struct rlimit old, lim;
+	int order[64], n, segs;
+
+	mkdtmp(dir);
+	s = open_at(dir, 1 << 20, 1000);
+	ASSERT_NE(NULL, s);
+	signal(SIGXFSZ, SIG_IGN);
+	ASSERT_EQ(0, getrlimit(RLIMIT_FSIZE, &old));
+	lim = old;
+	lim.rlim_cur = 10 << 10;	/* 9 records of 1064 bytes fit */
+	ASSERT_EQ(0, setrlimit(RLIMIT_FSIZE, &lim));
+	for (int i = 0; i < 12; i++)
+		ASSERT_EQ(0, append(s, PRIO_HIGH, i, 1000, 1));
+	ASSERT_EQ(0, setrlimit(RLIMIT_FSIZE, &old));
+	EXPECT_FALSE(stats(s).disk);
+	spool_tick(s, 1000 + SPOOL_RETRY_MS);
+	EXPECT_TRUE(stats(s).disk);
+	EXPECT_EQ(12, stats(s).records);
+	/* the old file as it was, plus the three only in memory */
+	EXPECT_EQ(12 * REC(1000), seg_bytes(dir, &segs));
+	EXPECT_EQ(12 * REC(1000), stats(s).bytes);
+	EXPECT_EQ(2, segs);
+	n = drain(s, order, 64);
+	ASSERT_EQ(12, n);
+	for (int i = 0; i < 12; i++)
+		EXPECT_EQ(i, order[i]);
+	spool_close(s);
+	s = open_at(dir, 1 << 20, 1000);
+	ASSERT_NE(NULL, s);
+	EXPECT_EQ(0, stats(s).recovered_records);
+	EXPECT_EQ(0, stats(s).records);
+	spool_close(s);
+	EXPECT_EQ(0, seg_bytes(dir, &segs));
+	EXPECT_EQ(0, segs);
+	rmrf(dir);
+}
+
+/*
+ * A retry whose write-back fails again: the records that were synced in
+ * the old segment are still there at the next start (only those that
+ * were only ever in memory are lost).
+ */
+TEST(failed_retry_keeps_the_old_segment)
+{
+	char dir[64];
+	struct spool *s;
+	struct rlimit old, lim;
+	int order[64], n;
+
+	mkdtmp(dir);
+	s = open_at(dir, 65536, 1000);
+	ASSERT_NE(NULL, s);
+	ASSERT_EQ(0, append(s, PRIO_LOW, 1, 1000, 1));
+	ASSERT_EQ(0, append(s, PRIO_LOW, 2, 1000, 1));
+	spool_sync(s);
+	signal(SIGXFSZ, SIG_IGN);
+	ASSERT_EQ(0, getrlimit(RLIMIT_FSIZE, &old));
+	lim = old;
+	lim.rlim_cur = 500;	/* the probe's byte passes, a record not */
+	ASSERT_EQ(0, setrlimit(RLIMIT_FSIZE, &lim));
+	ASSERT_EQ(0, append(s, PRIO_LOW, 3, 1000, 1));
+	EXPECT_FALSE(stats(s).disk);
+	spool_tick(s, 1000 + SPOOL_RETRY_MS);
+	EXPECT_FALSE(stats(s).disk);
+	EXPECT_EQ(3, stats(s).records);
+	ASSERT_EQ(0, setrlimit(RLIMIT_FSIZE, &old));
+	spool_close(s);		/* 3 only in memory: lost */
+	s = open_at(dir, 65536, 1000);
+	ASSERT_NE(NULL, s);
+	EXPECT_EQ(2, stats(s).recovered_records);
+	n = drain(s, order, 64);
+	ASSERT_EQ(2, n);
+	EXPECT_EQ(1, order[0]);
+	EXPECT_EQ(2, order[1]);
+	spool_close(s);
+	rmrf(dir);
+}
+
 TEST_HARNESS_MAIN
