@@ -35,7 +35,9 @@
  * Recovery. Opening replays every segment: a record whose magic, version,
  * fields, length or CRC is wrong starts a corrupt region, and the scan
  * resynchronises on the next offset where a whole valid record starts, so
- * one flipped byte costs one record and a torn tail costs the tail. Each
+ * one flipped byte costs one record and a torn tail costs the tail (the
+ * CRCs tried while resynchronising in one file are bounded to twice its
+ * size, then the rest of it is one corrupt region). Each
  * region counts once in corrupt_records (and its bytes in corrupt_bytes).
  * Live records are indexed by priority in sequence order; the same
  * sequence number and id met twice is one record.
@@ -219,8 +221,12 @@ static bool id_ok(const uint8_t *id)
 	return true;
 }
 
-/* A whole valid record at OFF of BUF (LEN bytes)? */
-static bool rec_valid(const uint8_t *buf, size_t len, size_t off)
+/*
+ * A whole valid record at OFF of BUF (LEN bytes)? The payload bytes
+ * that went through the CRC are added to *CRC_BYTES.
+ */
+static bool rec_valid(const uint8_t *buf, size_t len, size_t off,
+		      uint64_t *crc_bytes)
 {
 	const uint8_t *h = buf + off;
 	uint32_t plen;
@@ -233,6 +239,7 @@ static bool rec_valid(const uint8_t *buf, size_t len, size_t off)
 	if (plen > SPOOL_MAX_PAYLOAD || len - off - SPOOL_HDR_SIZE < plen ||
 	    !id_ok(h + 24))
 		return false;
+	*crc_bytes += plen;
 	return get32(h + OFF_CRC) == rec_crc(h, h + SPOOL_HDR_SIZE, plen);
 }
 
@@ -783,6 +790,7 @@ static void load_seg(struct spool *s, int fd, uint64_t no, uint64_t *loaded)
 	struct seg *g, **pp;
 	uint8_t *buf = NULL;
 	size_t len, off = 0;
+	uint64_t crc_bytes = 0, resync_bytes = 0;
 
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
 		close(fd);
@@ -813,18 +821,23 @@ static void load_seg(struct spool *s, int fd, uint64_t no, uint64_t *loaded)
 		struct spool_rec *r;
 		size_t bad;
 
-		if (!rec_valid(buf, len, off)) {
-			/* resynchronise on the next whole valid record */
+		if (!rec_valid(buf, len, off, &crc_bytes)) {
+			/*
+			 * Resynchronise on the next whole valid record. Fake
+			 * headers claiming long payloads would cost a CRC of
+			 * up to 1 MiB each: past twice the file's size in
+			 * them, the rest of the file is one corrupt region.
+			 */
 			for (bad = off + 1; bad < len; bad++) {
 				const uint8_t *m = memmem(buf + bad, len - bad,
 							  "ISPR", 4);
 
-				if (!m) {
+				if (!m || resync_bytes > 2 * (uint64_t)len) {
 					bad = len;
 					break;
 				}
 				bad = m - buf;
-				if (rec_valid(buf, len, bad))
+				if (rec_valid(buf, len, bad, &resync_bytes))
 					break;
 			}
 			s->st.corrupt_records++;

@@ -1228,4 +1228,64 @@ TEST(failed_retry_keeps_the_old_segment)
 	rmrf(dir);
 }
 
+/*
+ * A hostile segment: fake headers every 64 bytes, each claiming a payload
+ * up to 1 MiB with a wrong CRC. Resynchronising stops checking CRCs past
+ * twice the file's size (the rest is one corrupt region), so opening
+ * stays fast; the valid record before it is recovered.
+ */
+TEST(fake_headers_do_not_make_the_scan_quadratic)
+{
+	size_t n = 1 << 20;
+	uint8_t *b = calloc(1, n);
+	char dir[64], seg[512];
+	struct spool *s;
+	struct timespec t0, t1;
+	int order[4], fd;
+	double secs;
+
+	ASSERT_NE(NULL, b);
+	mkdtmp(dir);
+	s = open_at(dir, 4 << 20, 1000);
+	ASSERT_NE(NULL, s);
+	ASSERT_EQ(0, append(s, PRIO_LOW, 0, 100, 1));
+	spool_close(s);
+	ASSERT_EQ(0, first_seg(dir, seg));
+	for (size_t off = 0; off + 64 < n; off += 64) {
+		uint8_t *h = b + off;
+		size_t plen = n - off - 64;
+
+		if (plen > SPOOL_MAX_PAYLOAD)
+			plen = SPOOL_MAX_PAYLOAD;
+		memcpy(h, "ISPR", 4);
+		h[4] = 1;
+		h[5] = 'L';
+		h[6] = PRIO_LOW;
+		h[7] = 0;
+		for (int i = 0; i < 4; i++)
+			h[8 + i] = plen >> (8 * i);
+		for (int i = 0; i < 8; i++)
+			h[16 + i] = (uint64_t)(off + 100) >> (8 * i);
+		memset(h + 24, 'a', 36);
+	}
+	fd = open(seg, O_WRONLY | O_APPEND);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(n, write(fd, b, n));
+	close(fd);
+	free(b);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	s = open_at(dir, 4 << 20, 1000);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ASSERT_NE(NULL, s);
+	secs = t1.tv_sec - t0.tv_sec + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	EXPECT_GT(3.0, secs);
+	EXPECT_EQ(1, stats(s).recovered_records);
+	EXPECT_EQ(1, stats(s).corrupt_records);
+	EXPECT_EQ(n, stats(s).corrupt_bytes);
+	ASSERT_EQ(1, drain(s, order, 4));
+	EXPECT_EQ(0, order[0]);
+	spool_close(s);
+	rmrf(dir);
+}
+
 TEST_HARNESS_MAIN
