@@ -1070,8 +1070,8 @@ static int disk_attach(struct spool *s, uint64_t now_ms, bool first)
 	free(nos);
 	/* stale segments whose files went: their records are memory ones */
 	stale_forget(s);
-	if (s->opening)
-		s->st.recovered_records += loaded;
+	/* at a retry too: records another process left are new to us */
+	s->st.recovered_records += loaded;
 	if (s->st.corrupt_records != c0)
 		s->log(LOG_WARNING, "spool %s: recovered %" PRIu64
 		       " message(s) not yet acknowledged; skipped corrupt "
@@ -1241,6 +1241,8 @@ int spool_append(struct spool *s, enum prio prio, enum msg_kind kind,
 	s->now_ms = now_ms;
 	if (prio < PRIO_LOW || prio > PRIO_ALERT)
 		prio = PRIO_HIGH;
+	/* every message offered, refused ones too (they count as dropped) */
+	s->st.written++;
 	if (len > SPOOL_MAX_PAYLOAD || need > s->size) {
 		note_drop(s, prio, events);
 		log_drops(s, now_ms, false);
@@ -1277,7 +1279,6 @@ int spool_append(struct spool *s, enum prio prio, enum msg_kind kind,
 		s->mem_bytes += need;
 	}
 	index_insert(s, r);
-	s->st.written++;
 	log_drops(s, now_ms, false);
 	settle(s, now_ms);
 	return 0;

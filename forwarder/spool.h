@@ -58,14 +58,21 @@ struct spool_stats {
 	bool disk;			/* mode: disk or memory */
 	uint64_t bytes;			/* disk: file sizes; memory: records */
 	uint64_t records, pending, inflight;
-	uint64_t written;		/* records accepted */
+	uint64_t written;		/* messages offered (refused too) */
 	uint64_t acked;
 	uint64_t dropped_messages[PRIO_N], dropped_events[PRIO_N];
 	uint64_t corrupt_records, corrupt_bytes;
-	uint64_t recovered_records;	/* loaded from disk at open */
+	/* loaded from the directory: at open, or another's at a retry */
+	uint64_t recovered_records;
 	uint64_t write_errors;
 };
 
+/*
+ * At any time: written + recovered_records = acked + dropped_messages
+ * (all priorities) + pending + inflight. A message refused by
+ * spool_append() counts as written and dropped; one that does not read
+ * back intact as dropped (and in corrupt_records).
+ */
 struct spool;
 
 typedef void (*spool_log_fn)(int level, const char *fmt, ...)

@@ -12,6 +12,7 @@
 #include "kselftest_harness.h"
 #include <dirent.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/resource.h>
@@ -204,6 +205,24 @@ static void flip(const char *file, off_t off)
 }
 
 #define REC(len) (SPOOL_HDR_SIZE + (len))
+
+/* written + recovered = acked + dropped + pending + inflight */
+static bool balanced(struct spool *s)
+{
+	struct spool_stats st = stats(s);
+	uint64_t d = 0;
+
+	for (int p = 0; p < PRIO_N; p++)
+		d += st.dropped_messages[p];
+	if (st.written + st.recovered_records ==
+	    st.acked + d + st.pending + st.inflight)
+		return true;
+	fprintf(stderr, "# written %" PRIu64 " recovered %" PRIu64
+		" acked %" PRIu64 " dropped %" PRIu64 " pending %" PRIu64
+		" inflight %" PRIu64 "\n", st.written, st.recovered_records,
+		st.acked, d, st.pending, st.inflight);
+	return false;
+}
 
 /* ---- tests ---- */
 
@@ -1284,6 +1303,67 @@ TEST(fake_headers_do_not_make_the_scan_quadratic)
 	EXPECT_EQ(n, stats(s).corrupt_bytes);
 	ASSERT_EQ(1, drain(s, order, 4));
 	EXPECT_EQ(0, order[0]);
+	spool_close(s);
+	rmrf(dir);
+}
+
+/* The counters add up: refused, evicted, acknowledged, recovered. */
+TEST(counters_add_up)
+{
+	static char big[SPOOL_MAX_PAYLOAD + 1];
+	char dir[64], id[37];
+	struct spool *s, *other;
+	struct spool_rec *r;
+	int mid = 1;
+
+	mkdtmp(dir);
+	s = open_at(dir, 65536, 1000);
+	ASSERT_NE(NULL, s);
+	for (int i = 0; i < 40; i++)
+		append(s, i % 3 ? PRIO_LOW : PRIO_HIGH, i, 3000, 1);
+	EXPECT_TRUE(balanced(s));
+	/* too large: refused */
+	mkid(id, 99);
+	EXPECT_EQ(-EMSGSIZE, spool_append(s, PRIO_LOW, MSG_AZURE, 1, id, big,
+					  sizeof(big), 1000));
+	EXPECT_EQ(41, stats(s).written);
+	EXPECT_TRUE(balanced(s));
+	/* everything outranks a low one: refused */
+	for (int i = 0; i < 30; i++)
+		append(s, PRIO_ALERT, 100 + i, 3000, 1);
+	EXPECT_EQ(-ENOSPC, append(s, PRIO_LOW, 200, 3000, 1));
+	EXPECT_TRUE(balanced(s));
+	for (int i = 0; i < 5 && (r = spool_next(s)); i++) {
+		ASSERT_LE(0, rec_no(s, r));
+		spool_set_inflight(s, r, mid);
+		if (i % 2)
+			ASSERT_EQ(0, spool_ack_mid(s, mid));
+		mid++;
+	}
+	r = spool_next(s);
+	ASSERT_NE(NULL, r);
+	spool_discard(s, r);
+	EXPECT_TRUE(balanced(s));
+	spool_close(s);
+	s = open_at(dir, 65536, 1000);
+	ASSERT_NE(NULL, s);
+	EXPECT_TRUE(balanced(s));
+	spool_close(s);
+	rmrf(dir);
+	/* records another process left, picked up at a retry */
+	mkdtmp(dir);
+	other = open_at(dir, 65536, 1000);
+	ASSERT_NE(NULL, other);
+	for (int i = 0; i < 5; i++)
+		ASSERT_EQ(0, append(other, PRIO_HIGH, 100 + i, 1000, 1));
+	s = open_at(dir, 65536, 1000);
+	ASSERT_NE(NULL, s);
+	ASSERT_EQ(0, append(s, PRIO_LOW, 1, 1000, 1));
+	spool_close(other);
+	spool_tick(s, 1000 + SPOOL_RETRY_MS);
+	EXPECT_TRUE(stats(s).disk);
+	EXPECT_EQ(6, stats(s).records);
+	EXPECT_TRUE(balanced(s));
 	spool_close(s);
 	rmrf(dir);
 }
