@@ -629,14 +629,20 @@ static int rec_write(struct spool *s, struct spool_rec *r, const void *payload)
 			g->dirty = true;
 		return -1;
 	}
-	if (!s->sync_ms && (fdatasync(g->fd) ||
-			    (s->dirty_dir && fsync(s->dirfd)))) {
-		disk_error(s, "syncing", errno);
-		return -1;
-	}
-	if (!s->sync_ms)
-		s->dirty_dir = false;
+	/*
+	 * Written whole, so it is in the file whatever the sync says: a
+	 * failed sync is a disk error, and the record is read back from
+	 * there (go_memory()) like the others, not left untracked in it.
+	 */
 	g->dirty = s->sync_ms != 0;
+	if (!s->sync_ms) {
+		if (fdatasync(g->fd) || (s->dirty_dir && fsync(s->dirfd))) {
+			disk_error(s, "syncing", errno);
+			g->dirty = true;
+		} else {
+			s->dirty_dir = false;
+		}
+	}
 	r->seg = g;
 	r->off = g->size;
 	g->size += need;
