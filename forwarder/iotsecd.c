@@ -163,7 +163,8 @@ static void publish_pending(struct daemon *d)
 		d->bytes_sent += r->len;
 		if (r->len < 4096)
 			d->msgs_under4k++;
-		spool_set_inflight(d->spool, r, mid);
+		if (spool_set_inflight(d->spool, r, mid))
+			return;		/* pending still: again later */
 	}
 }
 

@@ -1337,7 +1337,7 @@ const char *spool_payload(struct spool *s, struct spool_rec *r)
 	return ret;
 }
 
-void spool_set_inflight(struct spool *s, struct spool_rec *r, int mid)
+int spool_set_inflight(struct spool *s, struct spool_rec *r, int mid)
 {
 	if (!r->inflight) {
 		if (s->n_inflight == s->inflight_cap) {
@@ -1346,7 +1346,7 @@ void spool_set_inflight(struct spool *s, struct spool_rec *r, int mid)
 						       cap * sizeof(*n));
 
 			if (!n)
-				return;
+				return -ENOMEM;
 			s->inflight = n;
 			s->inflight_cap = cap;
 		}
@@ -1354,6 +1354,7 @@ void spool_set_inflight(struct spool *s, struct spool_rec *r, int mid)
 	}
 	r->inflight = true;
 	r->mid = mid;
+	return 0;
 }
 
 int spool_ack_mid(struct spool *s, int mid)

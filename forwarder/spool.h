@@ -111,7 +111,11 @@ struct spool_rec *spool_next(struct spool *s);
  * do not use R again).
  */
 const char *spool_payload(struct spool *s, struct spool_rec *r);
-void spool_set_inflight(struct spool *s, struct spool_rec *r, int mid);
+/*
+ * R was handed to the transport as MID. -ENOMEM when it cannot be
+ * tracked: R stays pending (published again later, at least once).
+ */
+int spool_set_inflight(struct spool *s, struct spool_rec *r, int mid);
 /* The broker acknowledged MID: the record is done. -ENOENT if unknown. */
 int spool_ack_mid(struct spool *s, int mid);
 /* R can never be published (refused by the transport): drop, counted. */
