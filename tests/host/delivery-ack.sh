@@ -17,19 +17,8 @@
 set -u
 . "$(dirname "$0")/../lib/delivery.sh"
 
-echo "TAP version 13"
-missing=$(need_tools)
-if [ -n "$missing" ]; then
-	skip delivery_ack "missing:$missing"
-	done_testing
-	exit 0
-fi
-if ! broker_start b || ! receiver_start r "$b_PORT" 'iotsec/#'; then
-	not_ok broker_and_receiver_start
-	tail -n 5 "$TMP/b.log" "$TMP/r.recv" | sed 's/^/# /'
-	done_testing
-	exit 1
-fi
+delivery_begin delivery_ack
+delivery_broker 'iotsec/#'
 
 quiet() {
 	local cfg=$TMP/q.yaml acc rc

@@ -26,13 +26,7 @@
 set -u
 . "$(dirname "$0")/../lib/delivery.sh"
 
-echo "TAP version 13"
-missing=$(need_tools)
-if [ -n "$missing" ]; then
-	skip delivery_tmpfs "missing:$missing"
-	done_testing
-	exit 0
-fi
+delivery_begin delivery_tmpfs
 if [ "$(id -u)" != 0 ]; then
 	skip full_disk_spool_keeps_running "needs root to mount a tmpfs"
 	done_testing
@@ -46,12 +40,7 @@ if ! mount -t tmpfs -o size=64k,mode=0755 tmpfs "$TMP/tiny" 2>"$TMP/mount.err"; 
 fi
 unmount_tiny() { umount "$TMP/tiny" 2>/dev/null; }
 CLEANUP_HOOK=unmount_tiny
-if ! broker_start b || ! receiver_start r "$b_PORT" 'iotsec/#'; then
-	not_ok broker_and_receiver_start
-	tail -n 5 "$TMP/b.log" "$TMP/r.recv" | sed 's/^/# /'
-	done_testing
-	exit 1
-fi
+delivery_broker 'iotsec/#'
 CFG=$TMP/t.yaml
 write_config "$CFG" "$b_PORT" "$TMP/tiny/spool" 1MiB \
 	"messages: { statistics: 1h, max_size: 16KiB }"

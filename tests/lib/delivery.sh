@@ -22,6 +22,10 @@
 #   delivered NAME: every accepted number arrived (for wait_for)
 #   spool_seqs DIR NAME: the numbers of run NAME in the whole, valid records
 #       of DIR's segment files (spool-records.py), one a line
+#   delivery_begin FILE [MISSING]: the TAP header; the whole file is skipped
+#       (exit 0) when a tool (need_tools, or MISSING) is not there
+#   delivery_broker TOPIC [broker_start ARGS]: broker b and a receiver r on
+#       TOPIC, or the file fails (exit 1)
 
 . "$(dirname "${BASH_SOURCE[0]}")/broker.sh"
 
@@ -40,6 +44,26 @@ need_tools() {
 	command -v python3 >/dev/null || m="$m python3"
 	command -v ss >/dev/null || m="$m ss"
 	echo "$m"
+}
+
+delivery_begin() {
+	local missing
+	echo "TAP version 13"
+	missing="$(need_tools)${2:-}"
+	[ -z "$missing" ] && return 0
+	skip "$1" "missing:$missing"
+	done_testing
+	exit 0
+}
+
+delivery_broker() {
+	local topic=$1
+	shift
+	broker_start b "$@" && receiver_start r "$b_PORT" "$topic" && return 0
+	not_ok broker_and_receiver_start
+	tail -n 5 "$TMP/b.log" "$TMP/r.recv" | sed 's/^/# /'
+	done_testing
+	exit 1
 }
 
 write_config() {
