@@ -71,9 +71,8 @@ struct daemon {
 	uint64_t enobufs_logged, next_enobufs_log_ms;
 	/* messages waiting for the broker and its acknowledgement */
 	struct spool *spool;
-	uint64_t last_ack_ms;		/* or the last connect */
+	uint64_t last_ack_ms;		/* or since nothing was in flight */
 	uint64_t ops_events;		/* operational events sent */
-	bool was_connected;
 	uint64_t msgs_sent, msgs_acked, msgs_failed, msgs_under4k, bytes_sent;
 	struct iotsec_counters kcounters;
 	bool have_kcounters;
@@ -121,6 +120,16 @@ static uint64_t boot_ns(void)
 }
 
 /* ---- output ---- */
+
+/* A spool counter over every priority. */
+static uint64_t all_prios(const uint64_t v[PRIO_N])
+{
+	uint64_t sum = 0;
+
+	for (int p = 0; p < PRIO_N; p++)
+		sum += v[p];
+	return sum;
+}
 
 /*
  * Hand the spool's messages to the transport (a previous run's first,
@@ -205,17 +214,15 @@ static void on_ack(void *ctx, int mid)
 
 /*
  * In flight for messages.ack_timeout without any acknowledgement: again.
- * The clock runs only while something is in flight: it restarts at each
- * ack, at a (re)connect, and while nothing waits (so a message published
- * after a long quiet time is not taken as overdue at once).
+ * The clock runs only while connected with something in flight: it
+ * restarts at each ack and stands still while disconnected or while
+ * nothing waits (so neither a reconnect nor a message published after a
+ * long quiet time counts as overdue at once).
  */
 static void check_stall(struct daemon *d, uint64_t now)
 {
 	bool c = d->mqtt && mqtt_connected(d->mqtt);
 
-	if (c && !d->was_connected)
-		d->last_ack_ms = now;
-	d->was_connected = c;
 	if (!c || !d->spool || !spool_inflight(d->spool)) {
 		d->last_ack_ms = now;
 		return;
@@ -286,8 +293,7 @@ static void send_statistics(struct daemon *d)
 	/* messages the spool could not keep, by priority like the queues */
 	if (d->spool)
 		spool_get_stats(d->spool, &ss);
-	EXTRA("SpoolDroppedEvents", ss.dropped_events[PRIO_LOW] +
-	      ss.dropped_events[PRIO_HIGH] + ss.dropped_events[PRIO_ALERT]);
+	EXTRA("SpoolDroppedEvents", all_prios(ss.dropped_events));
 	EXTRA("SpoolCorruptRecords", ss.corrupt_records);
 	/* SDK events refused before any queue (invalid, over the rate) */
 	if (d->local)
@@ -309,14 +315,12 @@ static void send_statistics(struct daemon *d)
 	n = 0;
 	EXTRA("MessagesAcked", d->msgs_acked);
 	EXTRA("BytesSent", d->bytes_sent);
-	EXTRA("SpoolDroppedMessages", ss.dropped_messages[PRIO_LOW] +
-	      ss.dropped_messages[PRIO_HIGH] + ss.dropped_messages[PRIO_ALERT]);
+	EXTRA("SpoolDroppedMessages", all_prios(ss.dropped_messages));
 #undef EXTRA
 	if (ser_message_stats(&d->ser, boot_ns(), d->msgs_sent,
-			      d->msgs_under4k, d->msgs_failed +
-			      ss.dropped_messages[PRIO_LOW] +
-			      ss.dropped_messages[PRIO_HIGH] +
-			      ss.dropped_messages[PRIO_ALERT], extra, n,
+			      d->msgs_under4k,
+			      d->msgs_failed + all_prios(ss.dropped_messages),
+			      extra, n,
 			      &t[1], &l[1])) {
 		free(t[0]);
 		return;
@@ -399,12 +403,8 @@ static void write_stats_file(struct daemon *d)
 			(unsigned long long)ss.inflight,
 			(unsigned long long)ss.written,
 			(unsigned long long)ss.acked,
-			(unsigned long long)(ss.dropped_messages[PRIO_LOW] +
-					     ss.dropped_messages[PRIO_HIGH] +
-					     ss.dropped_messages[PRIO_ALERT]),
-			(unsigned long long)(ss.dropped_events[PRIO_LOW] +
-					     ss.dropped_events[PRIO_HIGH] +
-					     ss.dropped_events[PRIO_ALERT]),
+			(unsigned long long)all_prios(ss.dropped_messages),
+			(unsigned long long)all_prios(ss.dropped_events),
 			(unsigned long long)ss.corrupt_records,
 			(unsigned long long)ss.recovered_records,
 			(unsigned long long)ss.write_errors);
