@@ -37,12 +37,14 @@ BASE_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -DIOTSEC_VERSION='"$(VERSION)"' 
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
 
-# The forwarder: every forwarder/*.c but the programs is library code that
-# the daemon, the CLI and the tests link.
-FWD_PROGS := $(wildcard forwarder/iotsecd.c forwarder/iotsecctl.c)
-FWD_SRCS := $(filter-out $(FWD_PROGS),$(wildcard forwarder/*.c))
+# The forwarder, a folder per stage (docs/architecture.md): every .c in
+# them but the programs' mains is library code that the daemon, the CLI and
+# the tests link. The SDK (forwarder/sdk/) is built on its own (mk/sdk.mk).
+FWD_DIRS := common intake pipeline sources transport daemon cli
+FWD_PROGS := forwarder/daemon/iotsecd.c forwarder/cli/iotsecctl.c
+FWD_SRCS := $(filter-out $(FWD_PROGS),$(sort $(foreach d,$(FWD_DIRS),$(wildcard forwarder/$(d)/*.c))))
 SDK_SRCS := $(wildcard forwarder/sdk/*.c)
-PROGS := $(patsubst forwarder/%.c,$(BUILD)/%,$(FWD_PROGS))
+PROGS := $(foreach p,$(FWD_PROGS),$(BUILD)/$(basename $(notdir $(p))))
 
 OBJ := $(BUILD)/obj
 SAN_OBJ := $(BUILD)/san
@@ -99,7 +101,9 @@ $(SAN_CORE): $(SAN_CORE_OBJS)
 	@mkdir -p $(dir $@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(PROGS): $(BUILD)/%: $(OBJ)/forwarder/%.o $(CORE)
+$(BUILD)/iotsecd: $(OBJ)/forwarder/daemon/iotsecd.o $(CORE)
+$(BUILD)/iotsecctl: $(OBJ)/forwarder/cli/iotsecctl.o $(CORE)
+$(PROGS):
 	$(quiet) LD $@
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 

@@ -8,7 +8,7 @@
 
 BENCH_SYNTH := $(BUILD)/bench/synth
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/*.c))
-FUZZ_SRCS := $(filter-out forwarder/mqtt.c,$(FWD_SRCS))
+FUZZ_SRCS := $(filter-out forwarder/transport/mqtt.c,$(FWD_SRCS))
 
 .PHONY: bench-forwarder fuzz node-deps
 
@@ -43,9 +43,11 @@ $(BUILD)/node/node_modules/ajv-formats/package.json:
 
 # The programs built with ASan/UBSan for the host script tests
 # (tests/host/*.sh use them when they exist).
-SAN_PROGS := $(patsubst forwarder/%.c,$(SAN_OBJ)/%,$(FWD_PROGS))
+SAN_PROGS := $(SAN_OBJ)/iotsecd $(SAN_OBJ)/iotsecctl
 
-$(SAN_PROGS): $(SAN_OBJ)/%: $(SAN_OBJ)/forwarder/%.o $(SAN_CORE)
+$(SAN_OBJ)/iotsecd: $(SAN_OBJ)/forwarder/daemon/iotsecd.o $(SAN_CORE)
+$(SAN_OBJ)/iotsecctl: $(SAN_OBJ)/forwarder/cli/iotsecctl.o $(SAN_CORE)
+$(SAN_PROGS):
 	$(quiet) LD-SAN $@
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 

@@ -24,9 +24,9 @@ $(BUILD)/tools/sas_auth.so: tests/mqtt/sas_auth.c
 .PHONY: fuzz-mqtt
 fuzz-mqtt: $(BUILD)/fuzz/connstr
 
-$(BUILD)/fuzz/connstr: tests/fuzz/connstr.c forwarder/connstr.c forwarder/sas.c forwarder/mqtt.c
+$(BUILD)/fuzz/connstr: tests/fuzz/connstr.c forwarder/transport/connstr.c forwarder/transport/sas.c forwarder/transport/mqtt.c
 	$(quiet) FUZZ $@
 	@mkdir -p $(dir $@)
 	$(Q)clang $(filter-out -MMD -MP,$(BASE_CFLAGS)) -Wno-format-nonliteral -g -O1 \
-		-fsanitize=fuzzer,address,undefined -o $@ $< forwarder/connstr.c \
-		forwarder/sas.c forwarder/mqtt.c $(PKG_LIBS)
+		-fsanitize=fuzzer,address,undefined -o $@ $< forwarder/transport/connstr.c \
+		forwarder/transport/sas.c forwarder/transport/mqtt.c $(PKG_LIBS)

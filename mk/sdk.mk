@@ -83,8 +83,8 @@ endif
 fuzz: fuzz-sdk
 
 # Each target with just the code it exercises.
-$(BUILD)/fuzz/sdk_msg: forwarder/sdk_msg.c forwarder/sdk_msg.h
-$(BUILD)/fuzz/login_record: forwarder/login.c forwarder/login.h
+$(BUILD)/fuzz/sdk_msg: forwarder/sources/sdk_msg.c forwarder/sources/sdk_msg.h
+$(BUILD)/fuzz/login_record: forwarder/sources/login.c forwarder/sources/login.h
 $(SDK_FUZZ): $(BUILD)/fuzz/%: tests/fuzz/%.c
 	$(quiet) FUZZ $@
 	@mkdir -p $(dir $@)

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include <iotsec/iotsec.h>
-#include "sdk_proto.h"
+#include "sdk/sdk_proto.h"
 
 #define IOTSEC_API __attribute__((visibility("default")))
 

@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "event.h"
-#include "replay.h"
+#include "intake/event.h"
+#include "intake/replay.h"
 
 static uint64_t rnd_state = 0x2545f4914f6cdd1dULL;
 

@@ -9,8 +9,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include "mqtt.h"
-#include "mqtt_priv.h"
+#include "transport/mqtt.h"
+#include "transport/mqtt_priv.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t len)
 {

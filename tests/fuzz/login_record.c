@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * libFuzzer target: wtmp/btmp records (forwarder/login.c). Any program
+ * libFuzzer target: wtmp/btmp records (forwarder/sources/login.c). Any program
  * that can write those files, or a corrupted file, decides their bytes;
  * every record must give a valid event or none, never a crash.
  */
@@ -10,7 +10,7 @@
 #include <utmpx.h>
 #include <json-c/json.h>
 
-#include "login.h"
+#include "sources/login.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -5,7 +5,7 @@
  *   make fuzz && build/fuzz/netlink -max_len=8192 corpus/
  */
 #include <stdlib.h>
-#include "nl.h"
+#include "intake/nl.h"
 
 static void on_event(void *c, struct iotsec_event *ev)
 {

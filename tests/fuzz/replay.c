@@ -7,9 +7,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "nl.h"
-#include "queue.h"
-#include "replay.h"
+#include "intake/nl.h"
+#include "pipeline/queue.h"
+#include "intake/replay.h"
 
 struct ctx {
 	struct iotsec_decoder dec;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * libFuzzer target: the SDK request parser and validator, and stamping of
- * what it accepts (forwarder/sdk_msg.c). Anything an SDK client can send
+ * what it accepts (forwarder/sources/sdk_msg.c). Anything an SDK client can send
  * goes through exactly these two calls in the daemon.
  */
 #include <stddef.h>
@@ -9,7 +9,7 @@
 #include <string.h>
 #include <json-c/json.h>
 
-#include "sdk_msg.h"
+#include "sources/sdk_msg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
-#include "spool.h"
+#include "transport/spool.h"
 
 static char dir[64];
 

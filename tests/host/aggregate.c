@@ -7,10 +7,10 @@
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #include "kselftest_harness.h"
 #include <json-c/json.h>
-#include "aggregate.h"
-#include "config.h"
-#include "queue.h"
-#include "serialize.h"
+#include "pipeline/aggregate.h"
+#include "daemon/config.h"
+#include "pipeline/queue.h"
+#include "pipeline/serialize.h"
 #include "host/helpers.h"
 
 struct sink {

@@ -7,7 +7,7 @@
 #
 #   sdk-send.js (Azure SDK) --.   TLS    .------------------------------.
 #                              +-------->| mosquitto (this test's)      |
-#   mqtt-pub (forwarder/mqtt.c)'         |  verbose log: client id,     |
+#   mqtt-pub (forwarder/transport/mqtt.c)'         |  verbose log: client id,     |
 #                                        |   user name, flags, QoS      |
 #                                        |  sas_auth plugin: password   |
 #                                        '-------------+----------------'

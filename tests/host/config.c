@@ -7,7 +7,7 @@
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #include "kselftest_harness.h"
 #include <syslog.h>
-#include "config.h"
+#include "daemon/config.h"
 
 static int parse(struct config *c, const char *text, char *err)
 {

@@ -7,7 +7,7 @@
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #include "kselftest_harness.h"
 #include <unistd.h>
-#include "enrich.h"
+#include "pipeline/enrich.h"
 #include "host/helpers.h"
 
 #define ID "4f7f1a4b2c3d4e5f60718293a4b5c6d7e8f90123456789abcdef0123456789ab"

@@ -4,7 +4,7 @@
 #define IOTSEC_HOST_HELPERS_H
 
 #include <string.h>
-#include "event.h"
+#include "intake/event.h"
 
 static inline struct ev_str hs(const char *s)
 {

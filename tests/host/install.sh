@@ -4,8 +4,8 @@
 # make install / make uninstall into a temporary DESTDIR.
 #
 #   copy of the tree (Makefile, mk/, include/, LICENSES/)
-#     + fixtures for what has not landed yet: forwarder/iotsecd.c and
-#       iotsecctl.c (built for real), include/iotsec/iotsec.h,
+#     + fixtures for what has not landed yet: forwarder/daemon/iotsecd.c and
+#       cli/iotsecctl.c (built for real), include/iotsec/iotsec.h,
 #       build/libiotsec.so*, systemd/iotsecd.service, config/iotsecd.yaml,
 #       man/iotsecd.8
 #   make install DESTDIR=$d PREFIX=/usr   -> check every path and mode
@@ -30,9 +30,9 @@ echo "TAP version 13"
 src=$tmp/src
 mkdir -p "$src"
 cp -a "$top/Makefile" "$top/mk" "$top/include" "$top/LICENSES" "$src/"
-mkdir -p "$src/forwarder" "$src/include/iotsec" "$src/build" "$src/systemd" \
+mkdir -p "$src/forwarder/daemon" "$src/forwarder/cli" "$src/include/iotsec" "$src/build" "$src/systemd" \
 	"$src/config" "$src/man"
-for p in iotsecd iotsecctl; do
+for p in daemon/iotsecd cli/iotsecctl; do
 	printf '// SPDX-License-Identifier: MIT\nint main(void) { return 0; }\n' \
 		>"$src/forwarder/$p.c"
 done

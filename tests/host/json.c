@@ -7,8 +7,8 @@
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #include "kselftest_harness.h"
 #include <json-c/json.h>
-#include "aggregate.h"
-#include "serialize.h"
+#include "pipeline/aggregate.h"
+#include "pipeline/serialize.h"
 #include "host/helpers.h"
 
 /* A strict UTF-8 check of a whole text (RFC 3629, no surrogates). */

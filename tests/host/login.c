@@ -23,7 +23,7 @@
 #include <json-c/json.h>
 
 #include "kselftest_harness.h"
-#include "login.h"
+#include "sources/login.h"
 
 #define MAX_EV 32
 

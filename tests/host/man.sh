@@ -7,9 +7,9 @@
 #     (and the section is one mk/install.mk's man/*.[1-8] installs)
 #   each page renders without warnings (groff -man -ww -z, man --warnings)
 #   every option iotsecd and iotsecctl accept (their --help and the
-#     option tables in forwarder/iotsecd.c and iotsecctl.c) and every
+#     option tables in forwarder/daemon/iotsecd.c and cli/iotsecctl.c) and every
 #     iotsecctl command is in its page
-#   every top-level section and every key forwarder/config.c accepts, and
+#   every top-level section and every key forwarder/daemon/config.c accepts, and
 #     every event type of events:, is in iotsecd.yaml(5)
 #   the examples in iotsecd.yaml(5) pass iotsecd --check-config
 #
@@ -90,7 +90,7 @@ all_in() {
 }
 
 # ---- iotsecd(8) ----
-src=$top/forwarder/iotsecd.c
+src=$top/forwarder/daemon/iotsecd.c
 opts=$(sed -n '/struct option opts\[\]/,/NULL, 0, NULL, 0/p' "$src" |
 	grep -oE '\{ "[a-z-]+"' | sed 's/{ "/--/; s/"//')
 shorts=$(grep -oE 'getopt_long\(argc, argv, "[^"]*"' "$src" | sed 's/.*"\(.*\)"/\1/' |
@@ -109,7 +109,7 @@ check "iotsecd.8 has every long option (--help and the table)" \
 check "iotsecd.8 has every short option ($(echo $shorts))" all_in iotsecd.8 "$shorts"
 check "iotsecd.8 has signals, files, exit status" all_in iotsecd.8 \
 	"SIGHUP SIGTERM /etc/iotsec/iotsecd.yaml /run/iotsec/iotsecd.json /run/iotsec/sdk.sock EXIT"
-envs=$(grep -ohE 'getenv\("[A-Z_]+"\)' "$top"/forwarder/*.c | sed 's/getenv("\(.*\)")/\1/' | sort -u)
+envs=$(grep -ohE 'getenv\("[A-Z_]+"\)' "$top"/forwarder/*/*.c | sed 's/getenv("\(.*\)")/\1/' | sort -u)
 envs_documented() {
 	if [ -n "$envs" ]; then
 		all_in iotsecd.8 "$envs"
@@ -120,7 +120,7 @@ envs_documented() {
 check "iotsecd.8 has every environment variable the forwarder reads" envs_documented
 
 # ---- iotsecctl(8) ----
-src=$top/forwarder/iotsecctl.c
+src=$top/forwarder/cli/iotsecctl.c
 copts=$(grep -oE 'strcmp\(argv\[[^]]*\], "--[a-z-]+"\)' "$src" | grep -oE -- '--[a-z-]+' | sort -u)
 cmds=$(grep -oE 'strcmp\(cmd, "[a-z]+"\)' "$src" | sed 's/.*"\(.*\)".*/\1/' | sort -u)
 check "iotsecctl.c: options and commands found ($(echo $copts) / $(echo $cmds))" \
@@ -137,7 +137,7 @@ check "iotsecctl.8 has every option (usage and the parser)" \
 check "iotsecctl.8 has every command" all_in iotsecctl.8 "$cmds"
 
 # ---- iotsecd.yaml(5) ----
-src=$top/forwarder/config.c
+src=$top/forwarder/daemon/config.c
 # the list in the "unknown key ... in the top level" error, and root_key's
 top_keys=$( { sed -n '/"the top level"/,/root_key)/p' "$src" |
 		grep -oE '"[^"]*"' | grep -v '"the top level"' | tr -d '"' | tr ',' '\n'

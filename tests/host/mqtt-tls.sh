@@ -3,7 +3,7 @@
 #
 # The MQTT transport against a real mosquitto over TLS on loopback.
 #
-#   mqtt-pub (forwarder/mqtt.c in an epoll loop)
+#   mqtt-pub (forwarder/transport/mqtt.c in an epoll loop)
 #      |  TLS, server cert verified + name   .----------------------------.
 #      +--------------------------------------> mosquitto (this test's)    |
 #      |   :TLS_CERT  require_certificate     |   sas_auth plugin: checks  |

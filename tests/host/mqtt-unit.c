@@ -13,8 +13,8 @@
 #include <syslog.h>
 #include <sys/epoll.h>
 #include "kselftest_harness.h"
-#include "mqtt.h"
-#include "mqtt_priv.h"
+#include "transport/mqtt.h"
+#include "transport/mqtt_priv.h"
 
 /* base64("0123456789abcdef0123456789abcdef"), the wire reference's key */
 #define DOC_KEY "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="

@@ -8,7 +8,7 @@
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #include "kselftest_harness.h"
 #include <json-c/json.h>
-#include "queue.h"
+#include "pipeline/queue.h"
 #include "host/helpers.h"
 
 struct sink {

@@ -9,8 +9,8 @@
 #include "kselftest_harness.h"
 #include <fcntl.h>
 #include <linux/netlink.h>
-#include "nl.h"
-#include "replay.h"
+#include "intake/nl.h"
+#include "intake/replay.h"
 #include "host/helpers.h"
 
 #define NEV 12

@@ -92,7 +92,7 @@ else
 	grep '^ok ' "$tmp/out" | sed 's/^/# accepted: /'
 fi
 
-# The SDK's own validator (forwarder/sdk_msg.c, a transcription of the
+# The SDK's own validator (forwarder/sources/sdk_msg.c, a transcription of the
 # schemas) accepts every Security event of Azure's valid samples.
 mkdir -p "$tmp/req"
 node -e '

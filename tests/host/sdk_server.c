@@ -28,8 +28,8 @@
 
 #include "kselftest_harness.h"
 #include <iotsec/iotsec.h>
-#include "sdk_proto.h"
-#include "sdk_server.h"
+#include "sdk/sdk_proto.h"
+#include "sources/sdk_server.h"
 
 #define MAX_EVENTS 256
 

@@ -19,7 +19,7 @@
 #include <json-c/json.h>
 
 #include "kselftest_harness.h"
-#include "snapshot.h"
+#include "sources/snapshot.h"
 
 static void dump(const char *name, struct json_object *ev)
 {

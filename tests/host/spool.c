@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The spool (forwarder/spool.c) without MQTT: records back in order and
+ * The spool (forwarder/transport/spool.c) without MQTT: records back in order and
  * with their ids across a reopen and a SIGKILL, acknowledgements removing
  * them and their segments, eviction order and exact drop counts, the
  * bound on disk, torn tails, flipped bytes, garbage files, duplicate
@@ -21,7 +21,7 @@
 #include <sys/wait.h>
 #include <syslog.h>
 #include <unistd.h>
-#include "spool.h"
+#include "transport/spool.h"
 
 /* ---- helpers ---- */
 

@@ -136,7 +136,7 @@ srcdir=$(cd "$layer/.." && pwd)
 [ "$(bbvar "$conf" IOTSEC_SRCDIR)" = "$layer/.." ] || fail "IOTSEC_SRCDIR defaults to the tree above the layer"
 
 daemon_landed=0
-[ -f "$top/forwarder/iotsecd.c" ] && daemon_landed=1
+[ -f "$top/forwarder/daemon/iotsecd.c" ] && daemon_landed=1
 srcuri_check() { # srcuri_check RECIPE: every file:// entry exists
 	local r=$1 uri p missing=""
 	for uri in $(bbvar "$r" SRC_URI); do
@@ -159,7 +159,7 @@ for r in "$mod" "$fwd"; do
 		skip "$name: SRC_URI files exist" "config/ and systemd/ come with the daemon, which has not landed"
 	else
 		fail "$name: SRC_URI files missing from the tree: $missing"
-		[ "$r" = "$fwd" ] && echo "# the forwarder recipe packages systemd/iotsecd.service (SYSTEMD_SERVICE) and config/iotsecd.yaml (CONFFILES); with forwarder/iotsecd.c in the tree they must exist"
+		[ "$r" = "$fwd" ] && echo "# the forwarder recipe packages systemd/iotsecd.service (SYSTEMD_SERVICE) and config/iotsecd.yaml (CONFFILES); with forwarder/daemon/iotsecd.c in the tree they must exist"
 	fi
 done
 

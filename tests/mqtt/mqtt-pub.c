@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * mqtt-pub: publish through forwarder/mqtt.c from an epoll loop built the
+ * mqtt-pub: publish through forwarder/transport/mqtt.c from an epoll loop built the
  * way iotsecd's is, for the MQTT tests. Not installed.
  *
  *   mqtt-pub -c CONNSTR [--ca F] [--cert F --key F] [-n N] ...   IoT Hub
@@ -21,8 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mqtt.h"
-#include "mqtt_priv.h"
+#include "transport/mqtt.h"
+#include "transport/mqtt_priv.h"
 
 struct run {
 	int acked;

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <json-c/json.h>
 
-#include "sdk_msg.h"
+#include "sources/sdk_msg.h"
 
 int main(int argc, char **argv)
 {

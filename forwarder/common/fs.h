@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Files and directories.
+ */
+#ifndef IOTSEC_COMMON_FS_H
+#define IOTSEC_COMMON_FS_H
+
+#include <sys/types.h>
+
+/* Create PATH and any missing parents with MODE; 0 or -errno. */
+int mkdir_p(const char *path, mode_t mode);
+
+/* Create the directory that holds the file PATH, as mkdir_p(); 0 or -errno. */
+int mkdir_parent(const char *path, mode_t mode);
+
+#endif

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * iotsecd's configuration: one YAML file, /etc/iotsec/iotsecd.yaml.
+ * Every error names file:line:column and what was expected there.
+ */
+#ifndef IOTSEC_CONFIG_H
+#define IOTSEC_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "intake/event.h"
+#include "transport/mqtt.h"
+
+#define IOTSEC_CONFIG_PATH "/etc/iotsec/iotsecd.yaml"
+#define IOTSEC_HUB_MAX_MESSAGE (256 * 1024)
+#define IOTSEC_MIN_MESSAGE 1024
+
+enum prio { PRIO_OFF, PRIO_LOW, PRIO_HIGH, PRIO_ALERT, PRIO_N };
+
+struct type_config {
+	enum prio prio;
+	bool aggregate;
+};
+
+/* The SDK socket (sdk_server.h); strings owned, NULL: the default. */
+struct sdk_settings {
+	bool enabled;
+	char *socket;			/* NULL: IOTSEC_DEFAULT_SOCKET */
+	mode_t mode;			/* socket file mode */
+	gid_t group;			/* (gid_t)-1: the daemon's */
+	unsigned int max_clients, max_per_uid;
+	unsigned int rate, burst;	/* events/s per client, bucket */
+	size_t max_message;		/* bytes, <= IOTSEC_MAX_MESSAGE */
+};
+
+/* The login watcher (login.h); strings owned, NULL: the system's. */
+struct login_settings {
+	bool enabled;
+	char *wtmp, *btmp, *utmp;
+	char *state;			/* offsets across restarts; NULL: */
+					/* /run/iotsec/login.state, "": none */
+};
+
+struct snapshot_settings {
+	uint64_t interval_ms;		/* 0: no snapshots */
+	uint64_t first_delay_ms;	/* after start */
+	bool listening_ports, local_users, system_information, os_baseline;
+};
+
+/* The spool (spool.h) between the queues and MQTT. */
+#define IOTSEC_SPOOL_PATH	"/var/lib/iotsec/spool"
+#define IOTSEC_SPOOL_SIZE	(8ULL << 20)
+#define IOTSEC_SPOOL_MIN	(64ULL << 10)
+#define IOTSEC_SPOOL_MAX	(4ULL << 30)
+#define IOTSEC_SPOOL_SYNC_MS	1000
+
+struct spool_settings {
+	char *path;			/* NULL: IOTSEC_SPOOL_PATH, "": memory */
+	uint64_t size;			/* bytes, on disk or in memory */
+	uint64_t sync_ms;		/* fdatasync interval, 0: each record */
+};
+
+struct config {
+	struct mqtt_config mqtt;
+	char agent_id[37];		/* GUID */
+	uint64_t interval_ms[PRIO_N];	/* flush period per priority */
+	struct type_config types[IOTSEC_EVENT_MAX + 1];
+	size_t max_message_size;	/* <= 256 KiB */
+	size_t queue_limit;		/* bytes of pending events per queue */
+	uint64_t statistics_ms;		/* operational events period */
+	uint64_t ack_timeout_ms;	/* in flight this long without a
+					 * PUBACK: published again */
+	uint32_t argv_max;
+	size_t receive_buffer;		/* netlink socket, bytes */
+	char *watch[IOTSEC_WATCH_MAX];
+	unsigned int n_watch;
+	bool exclude_self;
+	bool enrich_users, enrich_parent, enrich_container;
+	int log_level;			/* syslog LOG_* */
+	struct sdk_settings sdk;
+	struct login_settings logins;
+	struct snapshot_settings snapshots;
+	struct spool_settings spool;
+};
+
+void config_defaults(struct config *c);
+void config_free(struct config *c);
+/*
+ * Parse a configuration from BUF (LEN bytes) into C (which the caller
+ * frees with config_free, also on error). NAME is the file name used in
+ * errors. Returns 0, or -EINVAL with "NAME:LINE:COL: ..." in ERR.
+ */
+int config_parse(struct config *c, const char *name, const char *buf,
+		 size_t len, char *err, size_t errlen);
+int config_load(struct config *c, const char *path, char *err,
+		size_t errlen);
+
+/* "30s", "5m", "250ms", "1h", "2d", ISO-8601 "PT5M"; 0 or -EINVAL. */
+int parse_duration(const char *s, uint64_t *ms);
+/* "4096", "64KiB", "10MiB", "1GiB", "100kB"; 0 or -EINVAL. */
+int parse_size(const char *s, uint64_t *bytes);
+const char *prio_name(enum prio p);
+
+#endif /* IOTSEC_CONFIG_H */

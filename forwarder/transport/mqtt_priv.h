@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Helpers shared by mqtt.c, sas.c and connstr.c, and visible to the host
+ * tests; not part of the pipeline's contract (mqtt.h).
+ */
+#ifndef IOTSEC_MQTT_PRIV_H
+#define IOTSEC_MQTT_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "transport/mqtt.h"
+
+#define MQTT_HUB_API_VERSION	"2021-04-12"
+#define MQTT_SECURITY_IFID	"urn:azureiot:Security:SecurityAgent:1"
+#define MQTT_HUB_MAX_MESSAGE	(256 * 1024)
+
+/*
+ * Percent-encode S the way JavaScript's encodeURIComponent() does (unreserved:
+ * A-Z a-z 0-9 - _ . ! ~ * ' ( )); STRICT also encodes ! ' ( ) *, in lower
+ * case hex as the Azure SDK's encodeUriComponentStrict() does for SAS
+ * tokens. Returns a malloc'd string or NULL.
+ */
+char *mqtt_url_encode(const char *s, bool strict);
+
+/* The IoT Hub topic for MSG, property bag included; malloc'd or NULL. */
+char *mqtt_hub_topic(const struct mqtt_config *cfg,
+		     const struct mqtt_message *msg);
+/* The broker-mode topic from the template; malloc'd or NULL. */
+char *mqtt_broker_topic(const struct mqtt_config *cfg,
+			const struct mqtt_message *msg);
+/* IoT Hub MQTT user name and client id; malloc'd or NULL. */
+char *mqtt_hub_username(const struct mqtt_config *cfg);
+char *mqtt_hub_client_id(const struct mqtt_config *cfg);
+/* SAS resource URI "host/devices/id[/modules/m]" (not encoded). */
+char *mqtt_hub_resource(const struct mqtt_config *cfg);
+
+/*
+ * Backoff before reconnect attempt number ATTEMPT (1, 2, ...): exponential
+ * from MQTT_BACKOFF_MIN_MS, capped at MQTT_BACKOFF_MAX_MS, with RAND
+ * (0..1) choosing a point in the upper half ("equal jitter").
+ */
+#define MQTT_BACKOFF_MIN_MS	1000
+#define MQTT_BACKOFF_MAX_MS	60000
+unsigned int mqtt_backoff_ms(unsigned int attempt, double rand);
+
+/* Seconds before expiry when a SAS token of lifetime TTL is renewed. */
+unsigned int mqtt_sas_margin(unsigned int ttl);
+
+#endif /* IOTSEC_MQTT_PRIV_H */
