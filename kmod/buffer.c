@@ -197,22 +197,34 @@ char *iotsec_rec_str(struct iotsec_rec *rec, unsigned int idx)
 	return rec->str + n;
 }
 
-static size_t rec_room(struct iotsec_rec *rec)
+/* Where blob IDX starts and how many bytes it may take. */
+static char *rec_slot(struct iotsec_rec *rec, unsigned int idx, size_t *room)
 {
-	return rec->len - sizeof(*rec) - rec_used(rec);
+	*room = min_t(size_t, rec->len - sizeof(*rec) - rec_used(rec),
+		      IOTSEC_REC_PATH_MAX);
+	return iotsec_rec_str(rec, idx);
+}
+
+/*
+ * Copy S, at most its first LEN bytes, to DST of SIZE bytes, cut to fit and
+ * NUL-terminated. Returns the length of what DST holds.
+ */
+size_t iotsec_strcut(char *dst, size_t size, const char *s, size_t len)
+{
+	len = min(strnlen(s, len), size - 1);
+	memcpy(dst, s, len);
+	dst[len] = '\0';
+	return len;
 }
 
 void iotsec_rec_set_str(struct iotsec_rec *rec, unsigned int idx,
 			const char *s)
 {
-	char *dst = iotsec_rec_str(rec, idx);
-	size_t room = min_t(size_t, rec_room(rec), IOTSEC_REC_PATH_MAX);
-	ssize_t n;
+	size_t room;
+	char *dst = rec_slot(rec, idx, &room);
 
-	if (!room)
-		return;
-	n = strscpy(dst, s, room);
-	rec->slen[idx] = (n < 0 ? room - 1 : n) + 1;
+	if (room)
+		rec->slen[idx] = iotsec_strcut(dst, room, s, room) + 1;
 }
 
 /*
@@ -223,9 +235,8 @@ void iotsec_rec_set_str(struct iotsec_rec *rec, unsigned int idx,
 void iotsec_rec_set_path(struct iotsec_rec *rec, unsigned int idx,
 			 const struct path *path, const char *last)
 {
-	char *dst = iotsec_rec_str(rec, idx);
-	size_t room = min_t(size_t, rec_room(rec), IOTSEC_REC_PATH_MAX);
-	size_t n, l;
+	size_t room, n, l;
+	char *dst = rec_slot(rec, idx, &room);
 	char *p;
 
 	if (room < 2)

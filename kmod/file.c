@@ -23,10 +23,9 @@
 #include "compat.h"
 #include "iotsec.h"
 
-static bool file_hooks_on(void)
+static bool file_want(void)
 {
-	return iotsec_type_on(IOTSEC_EVENT_FILE) &&
-	       READ_ONCE(iotsec_have_watches);
+	return READ_ONCE(iotsec_have_watches) && iotsec_want(IOTSEC_EVENT_FILE);
 }
 
 /* The entry DENTRY or the directory holding it is watched. */
@@ -42,12 +41,6 @@ static bool dentry_watched(struct dentry *dentry)
 	ret = parent != dentry && iotsec_watched(d_backing_inode(parent));
 	rcu_read_unlock();
 	return ret;
-}
-
-static bool not_excluded(void)
-{
-	return !READ_ONCE(iotsec_have_excludes) ||
-	       !iotsec_excluded(task_tgid_nr(current));
 }
 
 static void file_event(u32 op, const struct path *path, const char *last,
@@ -69,11 +62,11 @@ static int file_open_pre(struct kprobe *p, struct pt_regs *regs)
 {
 	struct file *file = (struct file *)iotsec_arg(regs, 0);
 
-	if (!file_hooks_on() || !(file->f_mode & FMODE_WRITE))
+	if (!(file->f_mode & FMODE_WRITE) || !file_want())
 		return 0;
 	if (iotsec_file_is_backing(file))
 		return 0;
-	if (!dentry_watched(file->f_path.dentry) || !not_excluded())
+	if (!dentry_watched(file->f_path.dentry))
 		return 0;
 	file_event(IOTSEC_FILE_WRITE, &file->f_path, NULL, NULL, NULL);
 	return 0;
@@ -83,8 +76,7 @@ static int truncate_pre(struct kprobe *p, struct pt_regs *regs)
 {
 	const struct path *path = (const struct path *)iotsec_arg(regs, 0);
 
-	if (!file_hooks_on() || !dentry_watched(path->dentry) ||
-	    !not_excluded())
+	if (!file_want() || !dentry_watched(path->dentry))
 		return 0;
 	file_event(IOTSEC_FILE_TRUNCATE, path, NULL, NULL, NULL);
 	return 0;
@@ -95,8 +87,7 @@ static int file_truncate_pre(struct kprobe *p, struct pt_regs *regs)
 {
 	struct file *file = (struct file *)iotsec_arg(regs, 0);
 
-	if (!file_hooks_on() || !dentry_watched(file->f_path.dentry) ||
-	    !not_excluded())
+	if (!file_want() || !dentry_watched(file->f_path.dentry))
 		return 0;
 	file_event(IOTSEC_FILE_TRUNCATE, &file->f_path, NULL, NULL, NULL);
 	return 0;
@@ -107,7 +98,7 @@ static int unlink_pre(struct kprobe *p, struct pt_regs *regs)
 	const struct path *dir = (const struct path *)iotsec_arg(regs, 0);
 	struct dentry *dentry = (struct dentry *)iotsec_arg(regs, 1);
 
-	if (!file_hooks_on() || !dentry_watched(dentry) || !not_excluded())
+	if (!file_want() || !dentry_watched(dentry))
 		return 0;
 	file_event(IOTSEC_FILE_UNLINK, dir, dentry->d_name.name, NULL, NULL);
 	return 0;
@@ -120,11 +111,9 @@ static int rename_pre(struct kprobe *p, struct pt_regs *regs)
 	const struct path *new_dir = (const struct path *)iotsec_arg(regs, 2);
 	struct dentry *new = (struct dentry *)iotsec_arg(regs, 3);
 
-	if (!file_hooks_on())
+	if (!file_want())
 		return 0;
 	if (!dentry_watched(old) && !dentry_watched(new))
-		return 0;
-	if (!not_excluded())
 		return 0;
 	file_event(IOTSEC_FILE_RENAME, old_dir, old->d_name.name,
 		   new_dir, new->d_name.name);

@@ -38,7 +38,7 @@ static const char *hook_name(const struct iotsec_hook *h)
 	case IOTSEC_HOOK_KRETPROBE:
 		return h->rp.kp.symbol_name;
 	}
-	return h->name;
+	return h->tp.name;
 }
 
 struct tp_lookup {
@@ -63,8 +63,9 @@ static int hook_place(struct iotsec_hook *h)
 		for_each_kernel_tracepoint(tp_match, &l);
 		if (!l.tp)
 			return -ENOENT;
-		h->tp = l.tp;
-		return tracepoint_probe_register(h->tp, h->probe, NULL);
+		h->tp.point = l.tp;
+		return tracepoint_probe_register(h->tp.point, h->tp.probe,
+						 NULL);
 	case IOTSEC_HOOK_KPROBE:
 		return register_kprobe(&h->kp);
 	case IOTSEC_HOOK_KRETPROBE:
@@ -79,7 +80,7 @@ static void hook_remove(struct iotsec_hook *h)
 {
 	switch (h->kind) {
 	case IOTSEC_HOOK_TP:
-		tracepoint_probe_unregister(h->tp, h->probe, NULL);
+		tracepoint_probe_unregister(h->tp.point, h->tp.probe, NULL);
 		break;
 	case IOTSEC_HOOK_KPROBE:
 		unregister_kprobe(&h->kp);
@@ -159,7 +160,7 @@ int iotsec_hooks_init(void)
 			if (ret) {
 				if (h->optional)
 					continue;
-				pr_info("iotsec: cannot hook %s (%d)\n",
+				pr_info("cannot hook %s (%d)\n",
 					hook_name(h), ret);
 				missing |= IOTSEC_EVENT_BIT(h->type);
 				continue;

@@ -95,6 +95,7 @@ void iotsec_rec_set_str(struct iotsec_rec *rec, unsigned int idx,
 			const char *s);
 void iotsec_rec_set_path(struct iotsec_rec *rec, unsigned int idx,
 			 const struct path *path, const char *last);
+size_t iotsec_strcut(char *dst, size_t size, const char *s, size_t len);
 
 struct iotsec_counters {
 	u64 generated[IOTSEC_NR_TYPES];
@@ -139,7 +140,7 @@ static inline bool iotsec_type_on(unsigned int type)
  */
 static inline bool iotsec_want(unsigned int type)
 {
-	if (likely(!(READ_ONCE(iotsec_active_mask) & IOTSEC_EVENT_BIT(type))))
+	if (likely(!iotsec_type_on(type)))
 		return false;
 	if (READ_ONCE(iotsec_have_excludes) &&
 	    iotsec_excluded(task_tgid_nr(current)))
@@ -154,21 +155,26 @@ enum iotsec_hook_kind {
 	IOTSEC_HOOK_KRETPROBE,
 };
 
+/* A hook is one of three kinds; KIND says which member of the union. */
 struct iotsec_hook {
-	const char *name;	/* tracepoint; kprobes have their symbol */
 	u8 type;
 	u8 kind;
 	bool optional;		/* not on every kernel: no missing capability */
 	bool placed;
-	void *probe;		/* tracepoint probe */
-	struct tracepoint *tp;
-	struct kprobe kp;
-	struct kretprobe rp;
+	union {
+		struct {
+			const char *name;
+			void *probe;
+			struct tracepoint *point;	/* once placed */
+		} tp;
+		struct kprobe kp;
+		struct kretprobe rp;
+	};
 };
 
 #define IOTSEC_TP(_name, _type, _probe) \
-	{ .name = _name, .type = _type, .kind = IOTSEC_HOOK_TP, \
-	  .probe = _probe }
+	{ .type = _type, .kind = IOTSEC_HOOK_TP, \
+	  .tp = { .name = _name, .probe = _probe } }
 #define IOTSEC_KPROBE(_sym, _type, _pre) \
 	{ .type = _type, .kind = IOTSEC_HOOK_KPROBE, \
 	  .kp = { .symbol_name = _sym, .pre_handler = _pre } }

@@ -24,7 +24,7 @@ static int __init iotsec_init(void)
 	if (ret)
 		goto err_netlink;
 
-	pr_info("iotsec: loaded, events 0x%x, missing 0x%x, %u bytes per CPU\n",
+	pr_info("loaded, events 0x%x, missing 0x%x, %u bytes per CPU\n",
 		iotsec_hooks_caps(), iotsec_hooks_missing(),
 		iotsec_buffer_bytes());
 	return 0;
@@ -49,7 +49,7 @@ static void __exit iotsec_exit(void)
 	iotsec_netlink_exit();
 	iotsec_buffer_exit();
 	iotsec_config_exit();
-	pr_info("iotsec: unloaded\n");
+	pr_info("unloaded\n");
 }
 
 module_init(iotsec_init);

@@ -31,7 +31,7 @@ static struct pending pending[PENDING];
 static DEFINE_RAW_SPINLOCK(pending_lock);
 static u64 pending_stamp;
 
-/* Remember NAME (up to LEN bytes) for the current task's load. */
+/* Remember NAME (its first LEN bytes at most) for the current task's load. */
 static void pending_set(const char *name, size_t len)
 {
 	struct pending *p = NULL;
@@ -49,28 +49,31 @@ static void pending_set(const char *name, size_t len)
 	}
 	p->task = current;
 	p->stamp = ++pending_stamp;
-	len = min(len, sizeof(p->name) - 1);
-	memcpy(p->name, name, len);
-	p->name[len] = '\0';
+	iotsec_strcut(p->name, sizeof(p->name), name, len);
 	raw_spin_unlock_irqrestore(&pending_lock, flags);
 }
 
-/* Copy out and forget the current task's name, "" when none. */
-static void pending_take(char *name)
+/*
+ * Forget the current task's name; REC, unless the event was dropped, gets
+ * it ("" when there is none).
+ */
+static void pending_take(struct iotsec_rec *rec)
 {
+	const char *name = "";
 	unsigned long flags;
 	int i;
 
-	name[0] = '\0';
 	raw_spin_lock_irqsave(&pending_lock, flags);
 	for (i = 0; i < PENDING; i++) {
 		if (pending[i].task == current) {
-			strscpy(name, pending[i].name, IOTSEC_REC_NAME_MAX);
+			name = pending[i].name;
 			pending[i].task = NULL;
 			pending[i].stamp = 0;
 			break;
 		}
 	}
+	if (rec)
+		iotsec_rec_set_str(rec, IOTSEC_S_NAME, name);
 	raw_spin_unlock_irqrestore(&pending_lock, flags);
 }
 
@@ -79,22 +82,20 @@ static int read_file_pre(struct kprobe *p, struct pt_regs *regs)
 	struct file *file = (struct file *)iotsec_arg(regs, 0);
 	int id = (int)iotsec_arg(regs, 1);
 	const char *name;
-	size_t len;
 
 	if (id != READING_MODULE || !file ||
 	    !iotsec_want(IOTSEC_EVENT_MODULE))
 		return 0;
 	/* "foo.ko", "foo.ko.xz": the module is most likely "foo" */
 	name = file->f_path.dentry->d_name.name;
-	len = strcspn(name, ".");
-	pending_set(name, len);
+	pending_set(name, strcspn(name, "."));
 	return 0;
 }
 
 static void probe_module_load(void *data, struct module *mod)
 {
 	if (iotsec_want(IOTSEC_EVENT_MODULE))
-		pending_set(mod->name, strnlen(mod->name, MODULE_NAME_LEN));
+		pending_set(mod->name, MODULE_NAME_LEN);
 }
 
 static int load_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
@@ -104,14 +105,12 @@ static int load_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 
 static int load_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	char name[IOTSEC_REC_NAME_MAX];
 	struct iotsec_rec *rec;
 
-	pending_take(name);
 	rec = iotsec_rec_begin(IOTSEC_EVENT_MODULE, IOTSEC_REC_NAME_MAX);
+	pending_take(rec);
 	if (!rec)
 		return 0;
-	iotsec_rec_set_str(rec, IOTSEC_S_NAME, name);
 	rec->u.module.result = (int)regs_return_value(regs);
 	iotsec_rec_commit(rec);
 	return 0;

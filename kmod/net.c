@@ -32,32 +32,33 @@ static bool inet_proto(const struct sock *sk)
 		sk->sk_protocol == IPPROTO_UDP);
 }
 
-static void local_addr(const struct sock *sk, struct iotsec_net_fields *n)
+/* The socket's local (or, with REMOTE, its peer's) address into ADDR. */
+static void sock_addr(const struct sock *sk, bool remote, u8 *addr)
 {
 	const struct inet_sock *inet = inet_sk(sk);
 
-	n->family = sk->sk_family;
-	n->protocol = sk->sk_protocol;
-	n->lport = READ_ONCE(inet->inet_num);
 	if (sk->sk_family == AF_INET)
-		memcpy(n->laddr, &inet->inet_rcv_saddr, 4);
+		memcpy(addr, remote ? &inet->inet_daddr : &inet->inet_rcv_saddr,
+		       4);
 #if IS_ENABLED(CONFIG_IPV6)
 	else
-		memcpy(n->laddr, &sk->sk_v6_rcv_saddr, 16);
+		memcpy(addr, remote ? &sk->sk_v6_daddr : &sk->sk_v6_rcv_saddr,
+		       16);
 #endif
+}
+
+static void local_addr(const struct sock *sk, struct iotsec_net_fields *n)
+{
+	n->family = sk->sk_family;
+	n->protocol = sk->sk_protocol;
+	n->lport = READ_ONCE(inet_sk(sk)->inet_num);
+	sock_addr(sk, false, n->laddr);
 }
 
 static void remote_addr(const struct sock *sk, struct iotsec_net_fields *n)
 {
-	const struct inet_sock *inet = inet_sk(sk);
-
-	n->rport = ntohs(READ_ONCE(inet->inet_dport));
-	if (sk->sk_family == AF_INET)
-		memcpy(n->raddr, &inet->inet_daddr, 4);
-#if IS_ENABLED(CONFIG_IPV6)
-	else
-		memcpy(n->raddr, &sk->sk_v6_daddr, 16);
-#endif
+	n->rport = ntohs(READ_ONCE(inet_sk(sk)->inet_dport));
+	sock_addr(sk, true, n->raddr);
 }
 
 static int connect_entry(struct kretprobe_instance *ri, struct pt_regs *regs)

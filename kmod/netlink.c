@@ -161,66 +161,24 @@ size_t iotsec_netlink_memory(void)
 	return nr_consumers * sizeof(struct consumer);
 }
 
-static int iotsec_get_stats(struct sk_buff *skb, struct genl_info *info)
-{
-	struct iotsec_counters cnt;
-	struct sk_buff *msg;
-	size_t mem;
-	void *hdr;
-	int ret = -ENOMEM;
-
-	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
-	if (!msg)
-		goto out;
-	hdr = genlmsg_put_reply(msg, info, &iotsec_family, 0,
-				IOTSEC_CMD_GET_STATS);
-	if (!hdr)
-		goto err_msg;
-	mem = iotsec_buffer_memory() + iotsec_config_memory();
-	mutex_lock(&consumers_lock);
-	mem += iotsec_netlink_memory();
-	iotsec_buffer_counters(&cnt);
-	ret = -EMSGSIZE;
-	if (nla_put_u32(msg, IOTSEC_A_SUBSCRIBERS, nr_consumers) ||
-	    nla_put_u32(msg, IOTSEC_A_CAPS, iotsec_hooks_caps()) ||
-	    nla_put_u32(msg, IOTSEC_A_CAPS_MISSING, iotsec_hooks_missing()) ||
-	    nla_put_u32(msg, IOTSEC_A_BUFFER_EVENTS,
-			iotsec_buffer_bytes() / IOTSEC_REC_NOMINAL) ||
-	    nla_put_u32(msg, IOTSEC_A_BUFFER_BYTES, iotsec_buffer_bytes()) ||
-	    nla_put_u64_64bit(msg, IOTSEC_A_MEMORY, mem, IOTSEC_A_PAD) ||
-	    put_counters(msg, &cnt, total_delivered, total_lost)) {
-		mutex_unlock(&consumers_lock);
-		goto err_msg;
-	}
-	mutex_unlock(&consumers_lock);
-	genlmsg_end(msg, hdr);
-	return genlmsg_reply(msg, info);
-
-err_msg:
-	nlmsg_free(msg);
-out:
-	return ret;
-}
-
-static int iotsec_set_config(struct sk_buff *skb, struct genl_info *info)
-{
-	return iotsec_config_set(info);
-}
-
-static int iotsec_get_config(struct sk_buff *skb, struct genl_info *info)
+/*
+ * Answer INFO with a CMD message of at most SIZE bytes that FILL writes
+ * the attributes of.
+ */
+static int reply(struct genl_info *info, u8 cmd, size_t size,
+		 int (*fill)(struct sk_buff *msg))
 {
 	struct sk_buff *msg;
 	void *hdr;
 	int ret = -ENOMEM;
 
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	msg = genlmsg_new(size, GFP_KERNEL);
 	if (!msg)
 		goto out;
-	hdr = genlmsg_put_reply(msg, info, &iotsec_family, 0,
-				IOTSEC_CMD_GET_CONFIG);
+	hdr = genlmsg_put_reply(msg, info, &iotsec_family, 0, cmd);
 	if (!hdr)
 		goto err_msg;
-	ret = iotsec_config_put(msg);
+	ret = fill(msg);
 	if (ret)
 		goto err_msg;
 	genlmsg_end(msg, hdr);
@@ -230,6 +188,47 @@ err_msg:
 	nlmsg_free(msg);
 out:
 	return ret;
+}
+
+static int put_stats(struct sk_buff *msg)
+{
+	struct iotsec_counters cnt;
+	size_t mem;
+	int ret = -EMSGSIZE;
+
+	mem = iotsec_buffer_memory() + iotsec_config_memory();
+	mutex_lock(&consumers_lock);
+	mem += iotsec_netlink_memory();
+	iotsec_buffer_counters(&cnt);
+	if (nla_put_u32(msg, IOTSEC_A_SUBSCRIBERS, nr_consumers) ||
+	    nla_put_u32(msg, IOTSEC_A_CAPS, iotsec_hooks_caps()) ||
+	    nla_put_u32(msg, IOTSEC_A_CAPS_MISSING, iotsec_hooks_missing()) ||
+	    nla_put_u32(msg, IOTSEC_A_BUFFER_EVENTS,
+			iotsec_buffer_bytes() / IOTSEC_REC_NOMINAL) ||
+	    nla_put_u32(msg, IOTSEC_A_BUFFER_BYTES, iotsec_buffer_bytes()) ||
+	    nla_put_u64_64bit(msg, IOTSEC_A_MEMORY, mem, IOTSEC_A_PAD) ||
+	    put_counters(msg, &cnt, total_delivered, total_lost))
+		goto out;
+	ret = 0;
+out:
+	mutex_unlock(&consumers_lock);
+	return ret;
+}
+
+static int iotsec_get_stats(struct sk_buff *skb, struct genl_info *info)
+{
+	return reply(info, IOTSEC_CMD_GET_STATS, NLMSG_DEFAULT_SIZE, put_stats);
+}
+
+static int iotsec_set_config(struct sk_buff *skb, struct genl_info *info)
+{
+	return iotsec_config_set(info);
+}
+
+static int iotsec_get_config(struct sk_buff *skb, struct genl_info *info)
+{
+	return reply(info, IOTSEC_CMD_GET_CONFIG, NLMSG_GOODSIZE,
+		     iotsec_config_put);
 }
 
 static int put_blob(struct sk_buff *skb, int attr, struct iotsec_rec *rec,

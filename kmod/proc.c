@@ -64,6 +64,12 @@ static void probe_exec(void *data, struct task_struct *p, pid_t old_pid,
 	iotsec_rec_commit(rec);
 }
 
+/* A record of TYPE without blobs, if anybody wants one. */
+static struct iotsec_rec *want_rec(unsigned int type)
+{
+	return iotsec_want(type) ? iotsec_rec_begin(type, 0) : NULL;
+}
+
 static void probe_exit(void *data, struct task_struct *p)
 {
 	struct iotsec_rec *rec;
@@ -72,9 +78,7 @@ static void probe_exit(void *data, struct task_struct *p)
 	/* Only the last thread of a process reports its end. */
 	if (atomic_read(&p->signal->live))
 		return;
-	if (!iotsec_want(IOTSEC_EVENT_EXIT))
-		return;
-	rec = iotsec_rec_begin(IOTSEC_EVENT_EXIT, 0);
+	rec = want_rec(IOTSEC_EVENT_EXIT);
 	if (!rec)
 		return;
 	code = p->exit_code;
@@ -90,9 +94,7 @@ static void probe_fork(void *data, struct task_struct *parent,
 
 	if (child->pid != child->tgid)
 		return;
-	if (!iotsec_want(IOTSEC_EVENT_FORK))
-		return;
-	rec = iotsec_rec_begin(IOTSEC_EVENT_FORK, 0);
+	rec = want_rec(IOTSEC_EVENT_FORK);
 	if (!rec)
 		return;
 	rec->u.fork.child_tgid = child->tgid;
