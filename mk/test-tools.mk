@@ -4,8 +4,7 @@
 # family and the load generator (the SDK's tools are in mk/sdk.mk). Built into
 # $(BUILD)/tests/tools/, outside tests/vm/, so the VM runner does not take
 # them for tests.
-TEST_TOOLS := $(BUILD)/tests/tools/iotsec-consume $(BUILD)/tests/tools/loadgen \
-	      $(BUILD)/tests/tools/evrate
+TEST_TOOLS := $(BUILD)/tests/tools/iotsec-consume $(BUILD)/tests/tools/loadgen
 
 .PHONY: test-tools
 test-tools: $(TEST_TOOLS)
