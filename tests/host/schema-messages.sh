@@ -14,14 +14,15 @@ build=${IOTSEC_BUILD:-$top/build}
 # the sanitizer builds when there are (make check-host), else the plain ones
 bin=$build
 [ -x "$build/san/iotsecd" ] && [ -x "$build/san/iotsecctl" ] && bin=$build/san
-ref=${IOTSEC_AZURE_SCHEMAS:-$top/../shared/reference/azure-security-message}
-[ -d "$ref" ] || ref=/work/shared/reference/azure-security-message
+. "$top/tests/lib/schemas.sh"
 tmp=$(mktemp -d /tmp/iotsec-schema.XXXXXX)
 cleanup() { rm -rf "$tmp"; }
 trap cleanup EXIT
 
 echo "TAP version 13"
 echo "1..10"
+azure_schemas "$top" || skip_all 10 "$AZURE_SCHEMAS_MISSING"
+ref=$AZURE_SCHEMAS
 n=0
 ok() { n=$((n + 1)); echo "ok $n $*"; }
 notok() { n=$((n + 1)); echo "not ok $n $*"; }

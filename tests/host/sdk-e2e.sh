@@ -12,8 +12,7 @@
 set -u
 top=${IOTSEC_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${IOTSEC_BUILD:-$top/build}
-ref=${IOTSEC_AZURE_SCHEMAS:-$top/../shared/reference/azure-security-message}
-[ -d "$ref" ] || ref=/work/shared/reference/azure-security-message
+. "$top/tests/lib/schemas.sh"
 tmp=$(mktemp -d /tmp/iotsec-sdk-e2e.XXXXXX)
 dpid= lpid=
 cleanup() {
@@ -40,11 +39,10 @@ echo "1..$((NCHECKS + NSHELL))"
 if ! command -v node >/dev/null ||
    [ ! -f "$build/node/node_modules/ajv-formats/package.json" ] ||
    ! command -v python3 >/dev/null; then
-	for i in $(seq $((NCHECKS + NSHELL))); do
-		echo "ok $i sdk e2e # SKIP needs node with ajv (make tests), python3"
-	done
-	exit 0
+	skip_all $((NCHECKS + NSHELL)) "needs node with ajv (make tests), python3"
 fi
+azure_schemas "$top" || skip_all $((NCHECKS + NSHELL)) "$AZURE_SCHEMAS_MISSING"
+ref=$AZURE_SCHEMAS
 
 # A listener for the snapshot to find.
 python3 -c '

@@ -8,14 +8,17 @@
 #              check NAME FN [ARGS...], done_testing
 #   waiting    wait_for SECONDS CMD... (polls every 0.2 s: a deadline, never
 #              a fixed sleep)
-#   broker     broker_start NAME [GLOBAL_CONF [TLS_CONF]]: mosquitto on a
-#              free loopback port (${NAME}_PORT), plus a second listener
-#              (${NAME}_TLS_PORT) with the lines of the file TLS_CONF when
-#              given (cafile, certfile, ...); GLOBAL_CONF: more lines for
-#              the top (a plugin); persistence in TMP so that a restart
+#   broker     broker_start NAME [GLOBAL_CONF [TLS_CONF [TLS_PORT]]]:
+#              mosquitto on a free loopback port (${NAME}_PORT), plus a
+#              second listener (${NAME}_TLS_PORT: TLS_PORT, else a free
+#              one) with the lines of the file TLS_CONF when given (see
+#              tls_conf); GLOBAL_CONF: more lines for the top (a plugin,
+#              "" for none); persistence in TMP so that a restart
 #              keeps the receiver's session; broker_stop
 #              NAME (SIGTERM, port free again); broker_restart NAME (same
-#              port, same sessions); log in TMP/NAME.log
+#              port, same sessions); log in TMP/NAME.log;
+#              tls_conf CERTDIR [LINE...]: the lines for TLS_CONF with the
+#              certificates of scripts/gen-certs.sh CERTDIR, then LINEs
 #   receiver   receiver_start NAME PORT TOPIC: mosquitto_sub -v with a
 #              persistent session (clean session off, QoS 1) into
 #              TMP/NAME.recv: messages published while it is away (broker
@@ -41,8 +44,10 @@ tap_fail=0
 
 cleanup() {
 	local p
+	set +e	# a test with set -e: clean up all the same
 	for p in $PIDS; do
 		kill "$p" 2>/dev/null
+		kill -CONT "$p" 2>/dev/null	# a stopped one too
 	done
 	for p in $PIDS; do
 		wait "$p" 2>/dev/null
@@ -100,7 +105,8 @@ wait_for() {
 	done
 }
 
-listening() { ss -Htln "sport = :$1" | grep -q .; }
+# (no pipe into grep -q: a caller's pipefail would see ss's SIGPIPE)
+listening() { [ -n "$(ss -Htln "sport = :$1")" ]; }
 not_listening() { ! listening "$1"; }
 
 # A TCP port nobody listens on at 127.0.0.1.
@@ -117,12 +123,12 @@ pid_forget() { PIDS=$(echo " $PIDS " | sed "s/ $1 / /"); }
 # ---- mosquitto -----------------------------------------------------------
 
 broker_start() {
-	local name=$1 extra=${2:-} tls=${3:-} try port tport
+	local name=$1 extra=${2:-} tls=${3:-} tport=${4:-} try port
 	mkdir -p "$TMP/$name.db"
 	chmod 777 "$TMP/$name.db"
 	for try in 1 2 3; do
 		port=$(free_port)
-		tport=$(free_port)
+		[ -n "${4:-}" ] || tport=$(free_port)
 		eval "${name}_PORT=$port ${name}_TLS_PORT="
 		{
 			echo "per_listener_settings false"
@@ -184,6 +190,14 @@ broker_stop() {
 
 broker_restart() { broker_run "$1"; }
 
+tls_conf() {
+	echo "cafile $1/ca.pem"
+	echo "certfile $1/server.pem"
+	echo "keyfile $1/server.key"
+	shift
+	[ $# = 0 ] || printf '%s\n' "$@"
+}
+
 # ---- receiver --------------------------------------------------------------
 
 receiver_start() {
@@ -201,7 +215,7 @@ receiver_stop() {
 	eval "pid=\${${1}_RPID:-}"
 	[ -n "$pid" ] || return 0
 	kill "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null || true
 	pid_forget "$pid"
 	eval "${1}_RPID="
 }
@@ -226,8 +240,8 @@ iotsecd_stop() {
 	IOTSECD_RC=
 	[ -n "$pid" ] || return 0
 	kill -"$sig" "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-	IOTSECD_RC=$?
+	IOTSECD_RC=0
+	wait "$pid" 2>/dev/null || IOTSECD_RC=$?
 	pid_forget "$pid"
 	eval "${1}_DPID="
 	echo "--- stopped ($sig, status $IOTSECD_RC) $(date +%T.%N)" >>"$TMP/$1.log"
