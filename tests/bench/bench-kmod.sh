@@ -45,14 +45,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ $SECONDS -lt $end ] || return 1
-		sleep 0.05
-	done
-}
+. "$(dirname "$0")/../lib/wait.sh"
+WAIT_POLL=0.05
 
 consumer_ready() { grep -q '^ready' "$tmp/consumer.out"; }
 

@@ -15,6 +15,7 @@ build=${IOTSEC_BUILD:-$top/build}
 bin=$build
 [ -x "$build/san/iotsecd" ] && [ -x "$build/san/iotsecctl" ] && bin=$build/san
 . "$top/tests/lib/schemas.sh"
+. "$top/tests/lib/tap.sh"
 tmp=$(mktemp -d /tmp/iotsec-schema.XXXXXX)
 cleanup() { rm -rf "$tmp"; }
 trap cleanup EXIT
@@ -23,9 +24,6 @@ echo "TAP version 13"
 echo "1..10"
 azure_schemas "$top" || skip_all 10 "$AZURE_SCHEMAS_MISSING"
 ref=$AZURE_SCHEMAS
-n=0
-ok() { n=$((n + 1)); echo "ok $n $*"; }
-notok() { n=$((n + 1)); echo "not ok $n $*"; }
 
 if [ ! -f "$build/node/node_modules/ajv-formats/package.json" ]; then
 	mkdir -p "$build/node"

@@ -20,10 +20,7 @@ validate="node $top/tests/schema/sdk-validate.js $build/node/node_modules $ref \
 	$top/schemas/iotsec-sdk-event_v1_0.json"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-n=0
-
-ok() { n=$((n + 1)); echo "ok $n $*"; }
-notok() { n=$((n + 1)); echo "not ok $n $*"; }
+. "$top/tests/lib/tap.sh"
 
 echo "TAP version 13"
 echo "1..9"
@@ -49,7 +46,7 @@ for t in sdk_server login snapshot; do
 		echo "# $t reported failures (its own results count them)"
 done
 
-check() {	# check DESCRIPTION GLOB...
+check_events() {	# check_events DESCRIPTION GLOB...
 	local desc=$1 files=()
 	shift
 	for g in "$@"; do
@@ -67,13 +64,13 @@ check() {	# check DESCRIPTION GLOB...
 	fi
 }
 
-check "SDK events (Azure kinds) validate against Azure's schemas" 'sdk-azure-*'
-check "SDK custom events validate against iotsec-sdk-event_v1_0.json" 'sdk-custom-*'
-check "Login events (wtmp, btmp) validate" 'login-*'
-check "ListeningPorts snapshots validate" 'snapshot-ports-*' 'snapshot-real-ports-*'
-check "LocalUsers snapshots validate" 'snapshot-users-*' 'snapshot-real-users-*'
-check "SystemInformation snapshots validate" 'snapshot-sysinfo-*' 'snapshot-real-sysinfo-*'
-check "OSBaseline snapshots validate" 'snapshot-baseline-*' 'snapshot-real-baseline-*'
+check_events "SDK events (Azure kinds) validate against Azure's schemas" 'sdk-azure-*'
+check_events "SDK custom events validate against iotsec-sdk-event_v1_0.json" 'sdk-custom-*'
+check_events "Login events (wtmp, btmp) validate" 'login-*'
+check_events "ListeningPorts snapshots validate" 'snapshot-ports-*' 'snapshot-real-ports-*'
+check_events "LocalUsers snapshots validate" 'snapshot-users-*' 'snapshot-real-users-*'
+check_events "SystemInformation snapshots validate" 'snapshot-sysinfo-*' 'snapshot-real-sysinfo-*'
+check_events "OSBaseline snapshots validate" 'snapshot-baseline-*' 'snapshot-real-baseline-*'
 
 # The check can fail: events broken the way a bug would break them.
 mkdir -p "$tmp/bad"

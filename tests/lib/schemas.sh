@@ -8,7 +8,6 @@
 #                       TOP/../shared/reference/azure-security-message;
 #                       returns 1, with the reason in AZURE_SCHEMAS_MISSING,
 #                       when that directory does not exist
-#   skip_all N WHY      TAP lines 1..N, each "ok I ... # SKIP WHY", and exit 0
 
 azure_schemas() {
 	AZURE_SCHEMAS=${IOTSEC_AZURE_SCHEMAS:-$1/../shared/reference/azure-security-message}
@@ -18,10 +17,3 @@ azure_schemas() {
 	return 1
 }
 
-skip_all() {
-	local i
-	for i in $(seq "$1"); do
-		echo "ok $i $(basename "$0" .sh) # SKIP $2"
-	done
-	exit 0
-}

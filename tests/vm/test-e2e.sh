@@ -159,8 +159,8 @@ cat >"$TMP/expect.json" <<EOC
 EOC
 TAP_START=$((tap_n + 1)) node "$TOP/tests/lib/e2e-check.js" "$TMP/sub.log" "$TMP/expect.json" >"$TMP/check.out" 2>&1 || true
 cat "$TMP/check.out"
-tap_n=$((tap_n + $(grep -c '^\(not \)\?ok ' "$TMP/check.out")))
-tap_fail=$((tap_fail + $(grep -c '^not ok ' "$TMP/check.out")))
+tap_n=$((tap_n + $(grep -c '^\(not \)\?ok ' "$TMP/check.out" || true)))
+tap_fail=$((tap_fail + $(grep -c '^not ok ' "$TMP/check.out" || true)))
 
 # the recording, replayed without the kernel, holds the same execs
 printf 'agent:\n  id: 9c647395-b913-4997-a732-a7fe7303b649\nmessages:\n  statistics: 1h\n' >"$TMP/replay.yaml"
