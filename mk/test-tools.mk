@@ -10,7 +10,7 @@ TEST_TOOLS := $(BUILD)/tests/tools/iotsec-consume $(BUILD)/tests/tools/loadgen
 test-tools: $(TEST_TOOLS)
 tests: test-tools
 
-$(BUILD)/tests/tools/%: tests/tools/%.c tests/lib/iotsec-raw.h
+$(BUILD)/tests/tools/%: tests/tools/%.c tests/lib/iotsec-raw.h tests/lib/tool.h
 	$(quiet) CC-TOOL $@
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -Itests -o $@ $<

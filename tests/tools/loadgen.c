@@ -41,23 +41,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/tool.h"
+
 #define NFILES 16
 #define MAX_WORKERS 64
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	stop = 1;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void sleep_until(double t)
 {
