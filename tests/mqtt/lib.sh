@@ -8,6 +8,16 @@
 PUB=$BUILD/tools/mqtt-pub
 PLUGIN=$BUILD/tools/sas_auth.so
 
+# need_mqtt_tools NAME: without mqtt-pub, the plugin or mosquitto, the
+# whole test NAME is one skip, and it ends here.
+need_mqtt_tools() {
+	[ -x "$PUB" ] && [ -f "$PLUGIN" ] && command -v mosquitto >/dev/null &&
+		return 0
+	skip "$1" "build/tools or mosquitto missing (make mqtt-tools)"
+	done_testing
+	exit 0
+}
+
 # start_broker NAME CERTDIR KEY: mosquitto with three loopback listeners:
 #   $NAME_TLS_CERT_PORT  TLS, client certificate required
 #   $NAME_TLS_PORT       TLS, SAS tokens checked by the sas_auth plugin
