@@ -6,7 +6,7 @@
 #
 #   TAP        ok NAME, not_ok NAME [COMMENT...], skip NAME WHY, note TEXT,
 #              check NAME FN [ARGS...], done_testing
-#   waiting    wait_for SECONDS CMD... (polls every 0.2 s: a deadline, never
+#   waiting    wait_for SECONDS CMD... (tests/lib/wait.sh: a deadline, never
 #              a fixed sleep)
 #   broker     broker_start NAME [GLOBAL_CONF [TLS_CONF [TLS_PORT]]]:
 #              mosquitto on a free loopback port (${NAME}_PORT), plus a
@@ -94,16 +94,8 @@ done_testing() {
 	[ "$tap_fail" = 0 ]
 }
 
-# wait_for SECONDS CMD...: poll CMD every 0.2 s until it succeeds.
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	while :; do
-		"$@" >/dev/null 2>&1 && return 0
-		[ "$SECONDS" -lt "$end" ] || return 1
-		sleep 0.2
-	done
-}
+# wait_for SECONDS CMD...
+. "$(dirname "${BASH_SOURCE[0]}")/wait.sh"
 
 # (no pipe into grep -q: a caller's pipefail would see ss's SIGPIPE)
 listening() { [ -n "$(ss -Htln "sport = :$1")" ]; }
