@@ -11,6 +11,7 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 # mosquitto and iotsecd started (and stopped at exit) as the tests do
+TMP_NAME=iotsec-demo
 . "$top/tests/lib/broker.sh"
 BIN=$BUILD	# the plain build, not the tests' sanitizer one
 tmp=$TMP

@@ -2,7 +2,8 @@
 #
 # Shell helpers for end-to-end tests with a real mosquitto and a real
 # iotsecd on loopback. Source it (bash); it sets TOP, BUILD, BIN (the
-# sanitizer build of iotsecd when there is one), TMP and a cleanup trap.
+# sanitizer build of iotsecd when there is one), TMP (/tmp/$TMP_NAME.*,
+# default iotsec-e2e) and a cleanup trap.
 #
 #   TAP        ok NAME, not_ok NAME [COMMENT...], skip NAME WHY, note TEXT,
 #              check NAME FN [ARGS...], done_testing
@@ -36,7 +37,7 @@ TOP=${IOTSEC_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 BUILD=${IOTSEC_BUILD:-$TOP/build}
 BIN=$BUILD
 [ -x "$BUILD/san/iotsecd" ] && BIN=$BUILD/san
-TMP=$(mktemp -d /tmp/iotsec-e2e.XXXXXX)
+TMP=$(mktemp -d "/tmp/${TMP_NAME:-iotsec-e2e}.XXXXXX")
 chmod 755 "$TMP"	# the broker drops to the mosquitto user
 PIDS=""
 tap_n=0

@@ -5,6 +5,7 @@
 # iotsecd_start), with BIN the plain build as the lab runs it, KO the
 # module (IOTSEC_KO), and the module unloaded on exit when a test stops
 # before it unloads it itself.
+TMP_NAME=${TMP_NAME:-iotsec-$(basename "$0" .sh)}
 . "$(dirname "${BASH_SOURCE[0]}")/broker.sh"
 KO=${IOTSEC_KO:-$TOP/kmod/iotsec.ko}
 BIN=$BUILD

@@ -4,6 +4,7 @@
 # BUILD, TMP and its cleanup, TAP, wait_for, free_port, listening), and a
 # mosquitto of the test's own with TLS listeners and the sas_auth plugin.
 # Source it (bash).
+TMP_NAME=iotsec-mqtt
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/broker.sh"
 PUB=$BUILD/tools/mqtt-pub
 PLUGIN=$BUILD/tools/sas_auth.so
