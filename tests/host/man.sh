@@ -107,7 +107,8 @@ check "iotsecd.8 has every short option ($(echo $shorts))" all_in iotsecd.8 "$sh
 check "iotsecd.8 has signals, files, exit status" all_in iotsecd.8 \
 	"SIGHUP SIGTERM /etc/iotsec/iotsecd.yaml /run/iotsec/iotsecd.json /run/iotsec/sdk.sock EXIT"
 # iotsecd's and iotsecctl's sources: not the SDK's client library (sdk/)
-envs=$(grep -ohE 'getenv\("[A-Z_]+"\)' $(ls "$top"/forwarder/*/*.c | grep -v '/sdk/') | sed 's/getenv("\(.*\)")/\1/' | sort -u)
+envs=$(find "$top/forwarder" -mindepth 2 -name '*.c' -not -path '*/forwarder/sdk/*' \
+	-exec grep -ohE 'getenv\("[A-Z_]+"\)' {} + | sed 's/getenv("\(.*\)")/\1/' | sort -u)
 envs_documented() {
 	if [ -n "$envs" ]; then
 		all_in iotsecd.8 "$envs"
