@@ -10,27 +10,15 @@
 #                                    this screen <-- mosquitto_sub
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-build=${IOTSEC_BUILD:-$top/build}
-tmp=$(mktemp -d /tmp/iotsec-demo.XXXXXX)
-broker= sub= daemon=
-
-cleanup() {
-	set +e
-	for p in $daemon $sub $broker; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+# mosquitto and iotsecd started (and stopped at exit) as the tests do
+TMP_NAME=iotsec-demo
+. "$top/tests/lib/broker.sh"
+BIN=$BUILD	# the plain build, not the tests' sanitizer one
+tmp=$TMP
 
 step() { printf '\n== %s\n' "$*"; }
-wait_for() {	# wait_for SECONDS COMMAND: poll, never a fixed sleep
-	local end=$((SECONDS + $1))
-	while [ $SECONDS -lt $end ]; do
-		eval "$2" && return 0
-		sleep 0.2
-	done
+await() {	# await SECONDS CONDITION: poll, never a fixed sleep
+	wait_for "$1" eval "$2" && return 0
 	echo "demo: timed out waiting for: $2" >&2
 	return 1
 }
@@ -40,24 +28,18 @@ grep '^iotsec ' /proc/modules
 genl ctrl get name iotsec | head -n 3
 
 step "mosquitto on 127.0.0.1:8883, TLS with client certificates"
-chmod 755 "$tmp"	# the broker drops to the mosquitto user
 "$top/scripts/gen-certs.sh" "$tmp/certs" demo-device >/dev/null
-cat >"$tmp/mosquitto.conf" <<EOC
-listener 8883 127.0.0.1
-cafile $tmp/certs/ca.pem
-certfile $tmp/certs/server.pem
-keyfile $tmp/certs/server.key
-require_certificate true
-use_identity_as_username true
-persistence false
-EOC
-mosquitto -c "$tmp/mosquitto.conf" >"$tmp/mosquitto.log" 2>&1 &
-broker=$!
+tls_conf "$tmp/certs" "require_certificate true" \
+	"use_identity_as_username true" >"$tmp/tls.conf"
+broker_start mqtt "" "$tmp/tls.conf" 8883 || {
+	echo "demo: mosquitto did not start:" >&2
+	tail -n 5 "$tmp/mqtt.log" >&2
+	exit 1
+}
 tls="-h localhost -p 8883 --cafile $tmp/certs/ca.pem --cert $tmp/certs/client.pem --key $tmp/certs/client.key"
-wait_for 10 "mosquitto_pub $tls -t probe -m x 2>/dev/null"
 mosquitto_sub $tls -q 1 -v -t 'iotsec/#' >"$tmp/sub.log" 2>/dev/null &
-sub=$!
-wait_for 10 "mosquitto_pub $tls -t iotsec/probe -m p && grep -q '^iotsec/probe' $tmp/sub.log"
+PIDS="$PIDS $!"
+await 10 "mosquitto_pub $tls -t iotsec/probe -m p && grep -q '^iotsec/probe' $tmp/sub.log"
 echo "ok"
 
 step "iotsecd publishing to it"
@@ -94,12 +76,10 @@ EOC
 : >"$tmp/watched"
 : >"$tmp/wtmp"
 : >"$tmp/btmp"
-"$build/iotsecd" --check-config "$tmp/iotsecd.yaml"
-"$build/iotsecd" -f -c "$tmp/iotsecd.yaml" --stats-file "$tmp/stats.json" \
-	>"$tmp/iotsecd.log" 2>&1 &
-daemon=$!
-wait_for 30 "grep -q '\"module\":true,\"mqtt\":\"connected\"' $tmp/stats.json 2>/dev/null"
-"$build/iotsecctl" --stats-file "$tmp/stats.json" status
+"$BUILD/iotsecd" --check-config "$tmp/iotsecd.yaml"
+iotsecd_start d "$tmp/iotsecd.yaml"
+await 30 "grep -q '\"module\":true,\"mqtt\":\"connected\"' $tmp/d.stats 2>/dev/null"
+"$BIN/iotsecctl" --stats-file "$tmp/d.stats" status
 
 step "workload: processes, connections, a privilege change, a watched file, logins, an SDK event"
 for i in 1 2 3; do ls / >/dev/null; done
@@ -109,16 +89,14 @@ setpriv --reuid=65534 --regid=65534 --clear-groups id
 echo demo >>"$tmp/watched"
 # Logins as login(1) and sshd record them (updwtmpx), into the demo's own
 # wtmp/btmp so that a real machine's records are left alone.
-"$build/tools/utmp-write" "$tmp/wtmp" login operator pts/1 192.0.2.10 4242
-"$build/tools/utmp-write" "$tmp/btmp" failed mallory ssh:notty 203.0.113.9 4243
+"$BUILD/tools/utmp-write" "$tmp/wtmp" login operator pts/1 192.0.2.10 4242
+"$BUILD/tools/utmp-write" "$tmp/btmp" failed mallory ssh:notty 203.0.113.9 4243
 # Another program on the device reports its own event through the SDK.
-"$build/examples/send_event" -s "$tmp/sdk.sock" -c Door.Opened '{"Door":"front"}'
+"$BUILD/examples/send_event" -s "$tmp/sdk.sock" -c Door.Opened '{"Door":"front"}'
 echo "done"
 
 step "messages arriving at the broker"
-wait_for 30 "grep -q ConnectionCreate $tmp/sub.log && grep -q CredentialsChange $tmp/sub.log && grep -q Door.Opened $tmp/sub.log && grep -q '\"Login\"' $tmp/sub.log && grep -q OSBaseline $tmp/sub.log"
+await 30 "grep -q ConnectionCreate $tmp/sub.log && grep -q CredentialsChange $tmp/sub.log && grep -q Door.Opened $tmp/sub.log && grep -q '\"Login\"' $tmp/sub.log && grep -q OSBaseline $tmp/sub.log"
 sleep 3	# let the low-priority queue go out too (2 s interval)
-kill -TERM "$daemon"
-wait "$daemon" || true
-daemon=
+iotsecd_stop d TERM
 grep -v '^iotsec/probe' "$tmp/sub.log" | python3 "$top/scripts/show-messages.py"

@@ -11,6 +11,7 @@
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/scripts/lib-deps.sh"
 kdir=$("$top/scripts/kdir.sh")
 kver=$(basename "$(realpath "$kdir")")
 kver=${kver#linux-headers-}
@@ -24,26 +25,13 @@ mosquitto mosquitto-clients
 python3
 "
 
-missing=""
-for p in $PKGS; do
-	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
-	   grep -q "install ok installed"; then
-		missing="$missing $p"
-	fi
-done
-
-if [ -n "$(echo "$missing" | tr -d ' ')" ]; then
-	if [ "$(id -u)" != 0 ]; then
-		echo "install-bench-deps: missing:$missing; run as root" >&2
-		exit 1
-	fi
-	echo "install-bench-deps: installing:$missing"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -q
+# shellcheck disable=SC2086
+missing=$(missing_pkgs $PKGS)
+if [ -n "$missing" ]; then
 	# auditd's postinst tries to start the daemon; where no init runs
 	# (containers, build machines) that may fail without harm.
 	# shellcheck disable=SC2086
-	apt-get install -y -q --no-install-recommends $missing
+	install_pkgs install-bench-deps $missing
 fi
 
 # DKMS builds scap.ko for the kernels whose headers are installed when the

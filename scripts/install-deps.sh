@@ -6,6 +6,8 @@
 # asked when something is missing.
 set -eu
 
+. "$(dirname "$0")/lib-deps.sh"
+
 PKGS="
 build-essential make gcc clang llvm libclang-rt-14-dev pkg-config
 bc bison flex libelf-dev kmod cpio xz-utils busybox-static
@@ -20,13 +22,8 @@ iproute2 procps util-linux python3
 nodejs npm
 "
 
-missing=""
-for p in $PKGS; do
-	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
-	   grep -q "install ok installed"; then
-		missing="$missing $p"
-	fi
-done
+# shellcheck disable=SC2086
+missing=$(missing_pkgs $PKGS)
 
 # node/npm may come from elsewhere than Debian on some machines: accept them
 # when they are on PATH.
@@ -43,13 +40,5 @@ if [ -z "$(echo "$missing" | tr -d ' ')" ]; then
 	exit 0
 fi
 
-if [ "$(id -u)" != 0 ]; then
-	echo "install-deps: missing:$missing; run as root" >&2
-	exit 1
-fi
-
-echo "install-deps: installing:$missing"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -q
 # shellcheck disable=SC2086
-apt-get install -y -q --no-install-recommends $missing
+install_pkgs install-deps $missing

@@ -19,6 +19,7 @@ out=$(mktemp -d /tmp/iotsec-vm.XXXXXX)
 export LAB_ACCEL=${LAB_ACCEL:-tcg,thread=single}
 "$top/scripts/lab.sh" --kdir "$kdir" --out "$out" --timeout "${VM_TIMEOUT:-3600}" -- \
 	env IOTSEC_TOP="$top" IOTSEC_BUILD="$(realpath "$build")" \
+	${IOTSEC_AZURE_SCHEMAS:+IOTSEC_AZURE_SCHEMAS="$IOTSEC_AZURE_SCHEMAS"} \
 	"$top/tests/vm/run-in-guest.sh"
 rc=$?
 cp "$out"/*.tap "$results/" 2>/dev/null

@@ -45,14 +45,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ $SECONDS -lt $end ] || return 1
-		sleep 0.05
-	done
-}
+. "$(dirname "$0")/../lib/wait.sh"
+. "$(dirname "$0")/../lib/bench.sh"
+WAIT_POLL=0.05
 
 consumer_ready() { grep -q '^ready' "$tmp/consumer.out"; }
 
@@ -71,17 +66,6 @@ stop_module() {
 	rmmod iotsec
 }
 
-# run_loops MODE ROUND: one timing per loop into $tmp/MODE.LOOP
-run_loops() {
-	local l t
-	for l in $loops; do
-		t=$("$tools/loadgen" "$l" "${N[$l]}")
-		echo "$t" >>"$tmp/$1.$l"
-		printf '#   round %d %-7s %-8s %8.3f s\n' "$2" "$1" "$l" "$t"
-	done
-}
-
-median() { sort -g "$1" | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 meminfo() { awk -v k="$1:" '$1 == k { print $2 }' /proc/meminfo; }
 memsnap() { echo "$(meminfo Slab) $(meminfo Percpu) $(meminfo VmallocUsed)"; }
@@ -115,7 +99,6 @@ done
 
 # ratios A B: per-round ratio of B to A (same round, minutes apart at most)
 ratios() { paste "$tmp/$1" "$tmp/$2" | awk '{ print $2 / $1 }' >"$tmp/r.$1.$2"; median "$tmp/r.$1.$2"; }
-minimum() { sort -g "$1" | head -n 1; }
 {
 	echo "medians over $rounds rounds; ratio = median of the per-round ratios to base;"
 	echo "min ratio = ratio of the fastest runs"

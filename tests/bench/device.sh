@@ -4,11 +4,11 @@
 # The device benchmark (issue 8, parts 3 to 5), in one boot of the lab
 # (run by `make bench-device`, not a test):
 #
-#   evrate (exact count) --connect/accept--> iotsec.ko --netlink--> iotsecd
+#   loadgen --rate --connect/accept--------> iotsec.ko --netlink--> iotsecd
 #                                                                    | --output
 #   3. throughput: paced steps, each with a fresh iotsecd;     FILE (JSON lines)
 #      generated = delivered + dropped + lost per step, checked
-#      against evrate's own count and against the hit counts in
+#      against loadgen's own exact count and against the hit counts in
 #      the published messages; at default module settings, then
 #      with a deliberately small ring (BENCH_DEVICE_TIGHT), and with a
 #      small netlink receive buffer (BENCH_DEVICE_RCVBUF)
@@ -189,7 +189,7 @@ series() {
 		k0=$(kcount connect accept)
 		c0=$(cpu_ticks "$daemon")
 		t0=$(date +%s.%N)
-		res=$("$tools/evrate" connect "$(awk -v r="$r" 'BEGIN { print r / 2 }')" "$step" "$workers" "$port")
+		res=$("$tools/loadgen" --rate "$(awk -v r="$r" 'BEGIN { print r / 2 }')" connect "$step" "$workers" "$port")
 		t1=$(date +%s.%N)
 		c1=$(cpu_ticks "$daemon")
 		rss=$(status_kb "$daemon" VmRSS)
@@ -240,7 +240,7 @@ if part 3 || part 5; then
 		series rcvbuf "" "$small_rcvbuf" "$small_rates"
 	fi
 	{
-		echo "workload: $workers evrate workers, TCP connect+accept on 127.0.0.1:$port..; one operation = 2 events (connect, accept)"
+		echo "workload: $workers loadgen --rate workers, TCP connect+accept on 127.0.0.1:$port..; one operation = 2 events (connect, accept)"
 		echo "kgener: the kernel's GENERATED (connect+accept); delivered: events iotsecd decoded;"
 		echo "published: events in iotsecd's messages (aggregated hit counts summed);"
 		echo "identity exact: kgener == workload == published + dropped + lost + qdrop, and decoded == kernel DELIVERED"

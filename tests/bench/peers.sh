@@ -65,15 +65,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# wait_for SECONDS CMD...: poll a condition, never a fixed sleep
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ $SECONDS -lt $end ] || return 1
-		sleep 0.2
-	done
-}
+. "$(dirname "$0")/../lib/wait.sh"
+. "$(dirname "$0")/../lib/bench.sh"
 
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f\n", b - a }'; }
@@ -362,14 +355,6 @@ for m in $peers; do
 done
 
 # ---- phase 2: overhead ---------------------------------------------------
-run_loops() {	# run_loops MODE ROUND: one timing per loop into $tmp/MODE.LOOP
-	local l t
-	for l in $loops; do
-		t=$("$tools/loadgen" "$l" "${N[$l]}")
-		echo "$t" >>"$tmp/$1.$l"
-		printf '#   round %d %-8s %-8s %8.3f s\n' "$2" "$1" "$l" "$t"
-	done
-}
 
 modes=(base "${running[@]}")
 echo "# phase 2: overhead, $rounds rounds of: ${modes[*]}"
@@ -395,8 +380,6 @@ for r in $(seq 1 "$rounds"); do
 done
 
 # ---- the table --------------------------------------------------------------
-median() { sort -g "$1" | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-minimum() { sort -g "$1" | head -n 1; }
 ratio() {	# ratio MODE LOOP: "median per-round ratio / fastest-run ratio"
 	local b=$tmp/base.$2 x=$tmp/$1.$2
 	if [ ! -s "$x" ] || [ "$(wc -l <"$x")" != "$(wc -l <"$b")" ]; then

@@ -31,11 +31,7 @@ KEY=$(printf 0123456789abcdef0123456789abcdef | openssl base64 -A)
 CERTS=$TMP/certs
 SDK="node $TOP/tests/mqtt/sdk-send.js"
 
-if ! [ -x "$PUB" ] || ! [ -f "$PLUGIN" ] || ! command -v mosquitto >/dev/null; then
-	skip azure_sdk_wire "build/tools or mosquitto missing (make mqtt-tools)"
-	done_testing
-	exit 0
-fi
+need_mqtt_tools azure_sdk_wire
 
 # npm install once; the registry may be out of reach, then say so.
 sdk_installed() {

@@ -41,11 +41,7 @@ plugin $TMP/sas_auth.so
 plugin_opt_key $KEY
 plugin_opt_log $TMP/auth.log
 CONF
-cat >"$TMP/tls.conf" <<CONF
-cafile $CERTS/ca.pem
-certfile $CERTS/server.pem
-keyfile $CERTS/server.key
-CONF
+tls_conf "$CERTS" >"$TMP/tls.conf"
 delivery_broker 'devices/#' "$TMP/global.conf" "$TMP/tls.conf"
 
 renewals() { grep -c 'expires soon: reconnecting with a new one' "$TMP/ds.log"; }

@@ -22,11 +22,8 @@ set -u
 top=${IOTSEC_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 cd "$top" || exit 1
 
-n=0 failed=0
-ok() { n=$((n + 1)); echo "ok $n $*"; }
-fail() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $*"; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else fail "$name"; fi; }
-skip_all() { ok "dkms add/build/install/remove # SKIP $*"; echo "1..$n"; exit $((failed > 0)); }
+. "$top/tests/lib/tap.sh"
+skip_dkms() { ok "dkms add/build/install/remove # SKIP $*"; echo "1..$n"; exit $((failed > 0)); }
 
 echo "TAP version 13"
 
@@ -61,27 +58,27 @@ conf_ok() {
 }
 check "dkms.conf: name, version, module location, MAKE against the target kernel, AUTOINSTALL" conf_ok
 
-[ "$(id -u)" = 0 ] || skip_all "the DKMS steps need root"
+[ "$(id -u)" = 0 ] || skip_dkms "the DKMS steps need root"
 if ! command -v dkms >/dev/null; then
 	echo "# dkms missing: installing it"
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends dkms >/dev/null 2>&1 ||
-		skip_all "no dkms and apt-get could not install it"
+		skip_dkms "no dkms and apt-get could not install it"
 fi
 
-kdir=$(scripts/kdir.sh) || skip_all "no kernel headers"
+kdir=$(scripts/kdir.sh) || skip_dkms "no kernel headers"
 kdir=$(realpath "$kdir")
 kver=${kdir##*/linux-headers-}
 [ -d "/lib/modules/$kver" ] && [ -e "/lib/modules/$kver/build" ] ||
-	skip_all "no /lib/modules/$kver/build for $kdir"
+	skip_dkms "no /lib/modules/$kver/build for $kdir"
 ver=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' dkms.conf)
 ko=/lib/modules/$kver/updates/dkms/iotsec.ko
 
 # One run at a time on this host: DKMS state is global.
 exec 9>/run/lock/iotsec-dkms-test.lock
-flock -w 900 9 || skip_all "another DKMS test holds /run/lock/iotsec-dkms-test.lock"
+flock -w 900 9 || skip_dkms "another DKMS test holds /run/lock/iotsec-dkms-test.lock"
 
 if [ -n "$(dkms status -m iotsec 2>/dev/null)" ] || [ -e "/usr/src/iotsec-$ver" ]; then
-	skip_all "iotsec is already registered with DKMS or in /usr/src on this host; not touching it"
+	skip_dkms "iotsec is already registered with DKMS or in /usr/src on this host; not touching it"
 fi
 
 # What the host looks like now, to restore and to compare with at the end.

@@ -15,10 +15,7 @@
 set -u
 top=${IOTSEC_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 
-n=0 failed=0
-ok() { n=$((n + 1)); echo "ok $n $*"; }
-fail() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $*"; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else fail "$name"; fi; }
+. "$top/tests/lib/tap.sh"
 
 tmp=$(mktemp -d /tmp/iotsec-install.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT

@@ -26,18 +26,8 @@ trap cleanup EXIT
 
 echo "TAP version 13"
 echo "1..8"
-n=0
-ok() { n=$((n + 1)); echo "ok $n $*"; }
-notok() { n=$((n + 1)); echo "not ok $n $*"; }
-check() { if eval "$1"; then ok "$2"; else notok "$2"; fi; }
-# wait_for CMD: poll up to 10 s
-wait_for() {
-	for _ in $(seq 100); do
-		eval "$1" && return 0
-		sleep 0.1
-	done
-	return 1
-}
+. "$top/tests/lib/tap.sh"
+. "$top/tests/lib/wait.sh"
 
 cat >"$tmp/good.yaml" <<EOC
 agent:
@@ -50,38 +40,38 @@ EOC
 printf 'messages:\n  max_size: 10MiB\n' >"$tmp/bad.yaml"
 
 out=$("$bin/iotsecd" --check-config "$tmp/good.yaml" 2>&1) && rc=0 || rc=$?
-check '[ $rc = 0 ] && [[ "$out" == *"OK (broker localhost:1883)"* ]]' \
-	"--check-config accepts a good file: $out"
+check "--check-config accepts a good file: $out" \
+	eval '[ $rc = 0 ] && [[ "$out" == *"OK (broker localhost:1883)"* ]]'
 out=$("$bin/iotsecd" --check-config "$tmp/bad.yaml" 2>&1) && rc=0 || rc=$?
-check '[ $rc = 1 ] && [[ "$out" == "$tmp/bad.yaml:2:13: expected a size from 1024 to 262144 bytes"* ]]' \
-	"--check-config refuses a bad file with file:line:column: $out"
+check "--check-config refuses a bad file with file:line:column: $out" \
+	eval '[ $rc = 1 ] && [[ "$out" == "$tmp/bad.yaml:2:13: expected a size from 1024 to 262144 bytes"* ]]'
 
 cp "$tmp/good.yaml" "$tmp/run.yaml"
 "$bin/iotsecd" -f -c "$tmp/run.yaml" --output "$tmp/out.jsonl" \
 	--stats-file "$tmp/stats.json" 2>"$tmp/log" &
 pid=$!
-check 'wait_for "grep -q \"module not loaded\" $tmp/log"' \
-	"starts without the module and says it will retry"
+check "starts without the module and says it will retry" \
+	wait_for 10 grep -q "module not loaded" "$tmp/log"
 
 cp "$tmp/bad.yaml" "$tmp/run.yaml"
 kill -HUP "$pid"
-check 'wait_for "grep -q \"reload failed; keeping the running configuration\" $tmp/log" &&
-	grep -q "$tmp/run.yaml:2:13: expected a size" "$tmp/log" && kill -0 $pid' \
-	"SIGHUP with a bad file keeps the old config and says why"
+check "SIGHUP with a bad file keeps the old config and says why" \
+	eval 'wait_for 10 grep -q "reload failed; keeping the running configuration" "$tmp/log" &&
+	grep -q "$tmp/run.yaml:2:13: expected a size" "$tmp/log" && kill -0 $pid'
 
 cp "$tmp/good.yaml" "$tmp/run.yaml"
 kill -HUP "$pid"
-check 'wait_for "grep -q \"configuration reloaded\" $tmp/log"' \
-	"SIGHUP with a good file reloads"
+check "SIGHUP with a good file reloads" \
+	wait_for 10 grep -q "configuration reloaded" "$tmp/log"
 
-check 'wait_for "[ -s $tmp/stats.json ]" &&
-	"$bin/iotsecctl" --stats-file "$tmp/stats.json" status | grep -q "iotsecd  *running, pid $pid"' \
-	"iotsecctl status sees the daemon through its stats file"
+check "iotsecctl status sees the daemon through its stats file" \
+	eval 'wait_for 10 test -s "$tmp/stats.json" &&
+	"$bin/iotsecctl" --stats-file "$tmp/stats.json" status | grep -q "iotsecd  *running, pid $pid"'
 
 kill -TERM "$pid"
 rc=0
 wait "$pid" || rc=$?
 pid=
-check '[ $rc = 0 ]' "SIGTERM exits 0 (status $rc)"
-check 'grep -q "\"Name\":\"MessageStatistics\"" "$tmp/out.jsonl"' \
-	"SIGTERM flushed the statistics before exiting"
+check "SIGTERM exits 0 (status $rc)" test $rc = 0
+check "SIGTERM flushed the statistics before exiting" \
+	grep -q '"Name":"MessageStatistics"' "$tmp/out.jsonl"

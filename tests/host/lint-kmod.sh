@@ -70,6 +70,15 @@ noisy() {
 		grep -v 'Skipping BTF generation' || true
 }
 
+# not_ok_noisy TEXT BASE: a failure with the warnings of BASE.log (in
+# BASE.noise), or the whole log when it has none
+not_ok_noisy() {
+	not_ok "$1"
+	noisy "$2.log" >"$2.noise"
+	diag "$2.noise"
+	[ -s "$2.noise" ] || diag "$2.log"
+}
+
 echo "TAP version 13"
 nfiles=$(echo "$files" | wc -w)
 echo "1..$((nfiles + 4))"
@@ -124,10 +133,8 @@ else
 	   [ -z "$(noisy "$tmp/sparse.log")" ]; then
 		ok "sparse (make C=2) against $(basename "$kdir"): no warnings"
 	else
-		not_ok "sparse (make C=2) against $(basename "$kdir")"
-		noisy "$tmp/sparse.log" >"$tmp/sparse.noise"
-		diag "$tmp/sparse.noise"
-		[ -s "$tmp/sparse.noise" ] || diag "$tmp/sparse.log"
+		not_ok_noisy "sparse (make C=2) against $(basename "$kdir")" \
+			"$tmp/sparse"
 	fi
 fi
 
@@ -144,9 +151,6 @@ for flavour in amd64 cloud-amd64 rt-amd64; do
 	   [ -z "$(noisy "$tmp/$flavour.log")" ]; then
 		ok "build against $(basename "$dir"): no warnings"
 	else
-		not_ok "build against $(basename "$dir")"
-		noisy "$tmp/$flavour.log" >"$tmp/$flavour.noise"
-		diag "$tmp/$flavour.noise"
-		[ -s "$tmp/$flavour.noise" ] || diag "$tmp/$flavour.log"
+		not_ok_noisy "build against $(basename "$dir")" "$tmp/$flavour"
 	fi
 done

@@ -20,11 +20,8 @@ build=${IOTSEC_BUILD:-$top/build}
 bin=$build
 [ -x "$bin/iotsecd" ] && [ -x "$bin/iotsecctl" ] || bin=$build/san
 
-n=0 failed=0
-ok() { n=$((n + 1)); echo "ok $n $*"; }
-fail() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $*"; }
+. "$top/tests/lib/tap.sh"
 skip() { n=$((n + 1)); echo "ok $n # SKIP $*"; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else fail "$name"; fi; }
 
 tmp=$(mktemp -d /tmp/iotsec-man.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
@@ -109,7 +106,9 @@ check "iotsecd.8 has every long option (--help and the table)" \
 check "iotsecd.8 has every short option ($(echo $shorts))" all_in iotsecd.8 "$shorts"
 check "iotsecd.8 has signals, files, exit status" all_in iotsecd.8 \
 	"SIGHUP SIGTERM /etc/iotsec/iotsecd.yaml /run/iotsec/iotsecd.json /run/iotsec/sdk.sock EXIT"
-envs=$(grep -ohE 'getenv\("[A-Z_]+"\)' "$top"/forwarder/*/*.c | sed 's/getenv("\(.*\)")/\1/' | sort -u)
+# iotsecd's and iotsecctl's sources: not the SDK's client library (sdk/)
+envs=$(find "$top/forwarder" -mindepth 2 -name '*.c' -not -path '*/forwarder/sdk/*' \
+	-exec grep -ohE 'getenv\("[A-Z_]+"\)' {} + | sed 's/getenv("\(.*\)")/\1/' | sort -u)
 envs_documented() {
 	if [ -n "$envs" ]; then
 		all_in iotsecd.8 "$envs"

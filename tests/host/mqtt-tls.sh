@@ -24,11 +24,7 @@ CERTS=$TMP/certs
 WRONG=$TMP/wrongname
 IFID='%24.ifid=urn%3Aazureiot%3ASecurity%3ASecurityAgent%3A1'
 
-if ! [ -x "$PUB" ] || ! [ -f "$PLUGIN" ] || ! command -v mosquitto >/dev/null; then
-	skip mqtt_tls "build/tools or mosquitto missing (make mqtt-tools)"
-	done_testing
-	exit 0
-fi
+need_mqtt_tools mqtt_tls
 
 # --- certificates ------------------------------------------------------
 gen_ok() {

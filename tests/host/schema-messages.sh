@@ -14,17 +14,16 @@ build=${IOTSEC_BUILD:-$top/build}
 # the sanitizer builds when there are (make check-host), else the plain ones
 bin=$build
 [ -x "$build/san/iotsecd" ] && [ -x "$build/san/iotsecctl" ] && bin=$build/san
-ref=${IOTSEC_AZURE_SCHEMAS:-$top/../shared/reference/azure-security-message}
-[ -d "$ref" ] || ref=/work/shared/reference/azure-security-message
+. "$top/tests/lib/schemas.sh"
+. "$top/tests/lib/tap.sh"
 tmp=$(mktemp -d /tmp/iotsec-schema.XXXXXX)
 cleanup() { rm -rf "$tmp"; }
 trap cleanup EXIT
 
 echo "TAP version 13"
 echo "1..10"
-n=0
-ok() { n=$((n + 1)); echo "ok $n $*"; }
-notok() { n=$((n + 1)); echo "not ok $n $*"; }
+azure_schemas "$top" || skip_all 10 "$AZURE_SCHEMAS_MISSING"
+ref=$AZURE_SCHEMAS
 
 if [ ! -f "$build/node/node_modules/ajv-formats/package.json" ]; then
 	mkdir -p "$build/node"

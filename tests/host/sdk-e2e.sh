@@ -12,8 +12,7 @@
 set -u
 top=${IOTSEC_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${IOTSEC_BUILD:-$top/build}
-ref=${IOTSEC_AZURE_SCHEMAS:-$top/../shared/reference/azure-security-message}
-[ -d "$ref" ] || ref=/work/shared/reference/azure-security-message
+. "$top/tests/lib/schemas.sh"
 tmp=$(mktemp -d /tmp/iotsec-sdk-e2e.XXXXXX)
 dpid= lpid=
 cleanup() {
@@ -22,16 +21,8 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-n=0
-ok() { n=$((n + 1)); echo "ok $n $*"; }
-notok() { n=$((n + 1)); echo "not ok $n $*"; }
-wait_for() {	# poll a condition for up to 15 s
-	for _ in $(seq 150); do
-		eval "$1" && return 0
-		sleep 0.1
-	done
-	return 1
-}
+. "$top/tests/lib/tap.sh"
+. "$top/tests/lib/wait.sh"
 NCHECKS=12	# sdk-e2e-check.js
 NSHELL=11	# here
 
@@ -40,11 +31,10 @@ echo "1..$((NCHECKS + NSHELL))"
 if ! command -v node >/dev/null ||
    [ ! -f "$build/node/node_modules/ajv-formats/package.json" ] ||
    ! command -v python3 >/dev/null; then
-	for i in $(seq $((NCHECKS + NSHELL))); do
-		echo "ok $i sdk e2e # SKIP needs node with ajv (make tests), python3"
-	done
-	exit 0
+	skip_all $((NCHECKS + NSHELL)) "needs node with ajv (make tests), python3"
 fi
+azure_schemas "$top" || skip_all $((NCHECKS + NSHELL)) "$AZURE_SCHEMAS_MISSING"
+ref=$AZURE_SCHEMAS
 
 # A listener for the snapshot to find.
 python3 -c '
@@ -56,7 +46,7 @@ print(s.getsockname()[1], flush=True)
 time.sleep(120)
 ' >"$tmp/port" &
 lpid=$!
-wait_for '[ -s "$tmp/port" ]'
+wait_for 15 eval '[ -s "$tmp/port" ]'
 port=$(cat "$tmp/port")
 
 : >"$tmp/wtmp"
@@ -87,7 +77,7 @@ config "$tmp/sdk.sock" 0620 "$tmp/wtmp" 2s >"$tmp/cfg.yaml"
 "$build/iotsecd" -f -c "$tmp/cfg.yaml" \
 	--output "$tmp/out.jsonl" --stats-file "" 2>"$tmp/log" &
 dpid=$!
-if wait_for '[ -S "$tmp/sdk.sock" ]'; then
+if wait_for 15 eval '[ -S "$tmp/sdk.sock" ]'; then
 	ok "iotsecd serves the SDK socket"
 else
 	notok "iotsecd serves the SDK socket"
@@ -139,7 +129,7 @@ for line in open(sys.argv[1]):
 }
 # in the output (json-c writes '/' as '\/')
 has() { grep -qE "$1" "$tmp/out.jsonl" 2>/dev/null; }
-wait_for 'has "pts\\\\?/9" && has mallory &&
+wait_for 15 eval 'has "pts\\\\?/9" && has mallory &&
 	  [ "$(snaptimes | wc -l)" -ge 3 ]'
 
 # snapshots: interval 2s, first after 300ms
@@ -162,7 +152,7 @@ fi
 # snapshot interval becomes an hour
 config "$tmp/sdk2.sock" 0600 "$tmp/wtmp2" 1h >"$tmp/cfg.yaml"
 kill -HUP $dpid
-if wait_for '[ -S "$tmp/sdk2.sock" ] && [ ! -e "$tmp/sdk.sock" ]' &&
+if wait_for 15 eval '[ -S "$tmp/sdk2.sock" ] && [ ! -e "$tmp/sdk.sock" ]' &&
    [ "$(stat -c '%a %g' "$tmp/sdk2.sock")" = "600 1" ]; then
 	# the daemon has one thread: every snapshot taken before the reload
 	# was stamped before now
@@ -180,7 +170,7 @@ else
 fi
 "$build/tools/utmp-write" "$tmp/wtmp2" login root pts/7 198.51.100.5 997
 "$build/tools/utmp-write" "$tmp/wtmp" login root pts/6 198.51.100.6 996
-if wait_for 'has "pts\\\\?/7" && has Door.Closed'; then
+if wait_for 15 eval 'has "pts\\\\?/7" && has Door.Closed'; then
 	ok "after SIGHUP, a login in the new wtmp is published"
 else
 	notok "after SIGHUP, no Login for the new wtmp's pts/7"

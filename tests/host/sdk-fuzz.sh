@@ -17,9 +17,7 @@ build=${IOTSEC_BUILD:-$top/build}
 secs=${IOTSEC_FUZZ_SECONDS:-20}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-n=0
-ok() { n=$((n + 1)); echo "ok $n $*"; }
-notok() { n=$((n + 1)); echo "not ok $n $*"; }
+. "$top/tests/lib/tap.sh"
 
 fuzz() {	# fuzz TARGET SECONDS [libFuzzer options]
 	local name=$1 t=$2 target=$build/fuzz/$1 dict rc runs

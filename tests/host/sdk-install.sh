@@ -11,9 +11,7 @@ top=${IOTSEC_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${IOTSEC_BUILD:-$top/build}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-n=0
-ok() { n=$((n + 1)); echo "ok $n $*"; }
-notok() { n=$((n + 1)); echo "not ok $n $*"; }
+. "$top/tests/lib/tap.sh"
 
 echo "TAP version 13"
 echo "1..6"

@@ -13,32 +13,26 @@
 set -u
 top=${IOTSEC_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${IOTSEC_BUILD:-$top/build}
-ref=${IOTSEC_AZURE_SCHEMAS:-$top/../shared/reference/azure-security-message}
-[ -d "$ref" ] || ref=/work/shared/reference/azure-security-message
+. "$top/tests/lib/schemas.sh"
+azure_schemas "$top"
+ref=$AZURE_SCHEMAS
 validate="node $top/tests/schema/sdk-validate.js $build/node/node_modules $ref \
 	$top/schemas/iotsec-sdk-event_v1_0.json"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-n=0
-
-ok() { n=$((n + 1)); echo "ok $n $*"; }
-notok() { n=$((n + 1)); echo "not ok $n $*"; }
+. "$top/tests/lib/tap.sh"
 
 echo "TAP version 13"
 echo "1..9"
-skip_all() {
-	for i in $(seq 1 11); do echo "ok $i schema check # SKIP $1"; done
-	exit 0
-}
-command -v node >/dev/null || skip_all "node not installed"
-[ -d "$ref" ] || skip_all "Azure's schemas not found (IOTSEC_AZURE_SCHEMAS)"
+command -v node >/dev/null || skip_all 9 "node not installed"
+[ -z "$AZURE_SCHEMAS_MISSING" ] || skip_all 9 "$AZURE_SCHEMAS_MISSING"
 if [ ! -f "$build/node/node_modules/ajv-formats/package.json" ]; then
 	(mkdir -p "$build/node" && cd "$build/node" &&
 	 npm install --no-audit --no-fund --silent ajv@8 ajv-formats@2 \
 		>/dev/null 2>&1) || true
 fi
 [ -f "$build/node/node_modules/ajv-formats/package.json" ] ||
-	skip_all "ajv not installable (no npm registry?)"
+	skip_all 9 "ajv not installable (no npm registry?)"
 
 # Produce the events: the host tests write what they see.
 mkdir -p "$tmp/ev"
@@ -52,7 +46,7 @@ for t in sdk_server login snapshot; do
 		echo "# $t reported failures (its own results count them)"
 done
 
-check() {	# check DESCRIPTION GLOB...
+check_events() {	# check_events DESCRIPTION GLOB...
 	local desc=$1 files=()
 	shift
 	for g in "$@"; do
@@ -70,13 +64,13 @@ check() {	# check DESCRIPTION GLOB...
 	fi
 }
 
-check "SDK events (Azure kinds) validate against Azure's schemas" 'sdk-azure-*'
-check "SDK custom events validate against iotsec-sdk-event_v1_0.json" 'sdk-custom-*'
-check "Login events (wtmp, btmp) validate" 'login-*'
-check "ListeningPorts snapshots validate" 'snapshot-ports-*' 'snapshot-real-ports-*'
-check "LocalUsers snapshots validate" 'snapshot-users-*' 'snapshot-real-users-*'
-check "SystemInformation snapshots validate" 'snapshot-sysinfo-*' 'snapshot-real-sysinfo-*'
-check "OSBaseline snapshots validate" 'snapshot-baseline-*' 'snapshot-real-baseline-*'
+check_events "SDK events (Azure kinds) validate against Azure's schemas" 'sdk-azure-*'
+check_events "SDK custom events validate against iotsec-sdk-event_v1_0.json" 'sdk-custom-*'
+check_events "Login events (wtmp, btmp) validate" 'login-*'
+check_events "ListeningPorts snapshots validate" 'snapshot-ports-*' 'snapshot-real-ports-*'
+check_events "LocalUsers snapshots validate" 'snapshot-users-*' 'snapshot-real-users-*'
+check_events "SystemInformation snapshots validate" 'snapshot-sysinfo-*' 'snapshot-real-sysinfo-*'
+check_events "OSBaseline snapshots validate" 'snapshot-baseline-*' 'snapshot-real-baseline-*'
 
 # The check can fail: events broken the way a bug would break them.
 mkdir -p "$tmp/bad"

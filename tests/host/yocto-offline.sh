@@ -21,10 +21,7 @@ set -u
 top=${IOTSEC_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 layer=$top/meta-iotsec
 
-n=0 failed=0
-ok() { n=$((n + 1)); echo "ok $n $*"; }
-fail() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $*"; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else fail "$name"; fi; }
+. "$top/tests/lib/tap.sh"
 skip() { n=$((n + 1)); echo "ok $n $1 # SKIP $2"; }
 
 tmp=$(mktemp -d /tmp/iotsec-yocto.XXXXXX)
@@ -133,7 +130,7 @@ check "every file in meta-iotsec carries an SPDX line" spdx_ok
 # are looked up in IOTSEC_SRCDIR (the tree above the layer), and
 # ${WORKDIR}/${BP} is where they are unpacked (subdir=${BP}).
 srcdir=$(cd "$layer/.." && pwd)
-[ "$(bbvar "$conf" IOTSEC_SRCDIR)" = "$layer/.." ] || fail "IOTSEC_SRCDIR defaults to the tree above the layer"
+[ "$(bbvar "$conf" IOTSEC_SRCDIR)" = "$layer/.." ] || notok "IOTSEC_SRCDIR defaults to the tree above the layer"
 
 daemon_landed=0
 [ -f "$top/forwarder/daemon/iotsecd.c" ] && daemon_landed=1
@@ -150,7 +147,7 @@ srcuri_check() { # srcuri_check RECIPE: every file:// entry exists
 }
 for r in "$mod" "$fwd"; do
 	name=${r##*/}
-	missing=$(srcuri_check "$r") || { fail "$name: SRC_URI entries unpack below \${BP}"; continue; }
+	missing=$(srcuri_check "$r") || { notok "$name: SRC_URI entries unpack below \${BP}"; continue; }
 	missing=$(echo $missing)
 	if [ -z "$missing" ]; then
 		ok "$name: every SRC_URI file:// entry exists in the tree"
@@ -158,7 +155,7 @@ for r in "$mod" "$fwd"; do
 	     [ "$missing" = "config systemd" ]; then
 		skip "$name: SRC_URI files exist" "config/ and systemd/ come with the daemon, which has not landed"
 	else
-		fail "$name: SRC_URI files missing from the tree: $missing"
+		notok "$name: SRC_URI files missing from the tree: $missing"
 		[ "$r" = "$fwd" ] && echo "# the forwarder recipe packages systemd/iotsecd.service (SYSTEMD_SERVICE) and config/iotsecd.yaml (CONFFILES); with forwarder/daemon/iotsecd.c in the tree they must exist"
 	fi
 done

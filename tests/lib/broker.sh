@@ -2,20 +2,24 @@
 #
 # Shell helpers for end-to-end tests with a real mosquitto and a real
 # iotsecd on loopback. Source it (bash); it sets TOP, BUILD, BIN (the
-# sanitizer build of iotsecd when there is one), TMP and a cleanup trap.
+# sanitizer build of iotsecd when there is one), TMP (/tmp/$TMP_NAME.*,
+# default iotsec-e2e) and a cleanup trap.
 #
 #   TAP        ok NAME, not_ok NAME [COMMENT...], skip NAME WHY, note TEXT,
 #              check NAME FN [ARGS...], done_testing
-#   waiting    wait_for SECONDS CMD... (polls every 0.2 s: a deadline, never
+#   waiting    wait_for SECONDS CMD... (tests/lib/wait.sh: a deadline, never
 #              a fixed sleep)
-#   broker     broker_start NAME [GLOBAL_CONF [TLS_CONF]]: mosquitto on a
-#              free loopback port (${NAME}_PORT), plus a second listener
-#              (${NAME}_TLS_PORT) with the lines of the file TLS_CONF when
-#              given (cafile, certfile, ...); GLOBAL_CONF: more lines for
-#              the top (a plugin); persistence in TMP so that a restart
+#   broker     broker_start NAME [GLOBAL_CONF [TLS_CONF [TLS_PORT]]]:
+#              mosquitto on a free loopback port (${NAME}_PORT), plus a
+#              second listener (${NAME}_TLS_PORT: TLS_PORT, else a free
+#              one) with the lines of the file TLS_CONF when given (see
+#              tls_conf); GLOBAL_CONF: more lines for the top (a plugin,
+#              "" for none); persistence in TMP so that a restart
 #              keeps the receiver's session; broker_stop
 #              NAME (SIGTERM, port free again); broker_restart NAME (same
-#              port, same sessions); log in TMP/NAME.log
+#              port, same sessions); log in TMP/NAME.log;
+#              tls_conf CERTDIR [LINE...]: the lines for TLS_CONF with the
+#              certificates of scripts/gen-certs.sh CERTDIR, then LINEs
 #   receiver   receiver_start NAME PORT TOPIC: mosquitto_sub -v with a
 #              persistent session (clean session off, QoS 1) into
 #              TMP/NAME.recv: messages published while it is away (broker
@@ -33,7 +37,7 @@ TOP=${IOTSEC_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 BUILD=${IOTSEC_BUILD:-$TOP/build}
 BIN=$BUILD
 [ -x "$BUILD/san/iotsecd" ] && BIN=$BUILD/san
-TMP=$(mktemp -d /tmp/iotsec-e2e.XXXXXX)
+TMP=$(mktemp -d "/tmp/${TMP_NAME:-iotsec-e2e}.XXXXXX")
 chmod 755 "$TMP"	# the broker drops to the mosquitto user
 PIDS=""
 tap_n=0
@@ -41,8 +45,10 @@ tap_fail=0
 
 cleanup() {
 	local p
+	set +e	# a test with set -e: clean up all the same
 	for p in $PIDS; do
 		kill "$p" 2>/dev/null
+		kill -CONT "$p" 2>/dev/null	# a stopped one too
 	done
 	for p in $PIDS; do
 		wait "$p" 2>/dev/null
@@ -89,18 +95,11 @@ done_testing() {
 	[ "$tap_fail" = 0 ]
 }
 
-# wait_for SECONDS CMD...: poll CMD every 0.2 s until it succeeds.
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	while :; do
-		"$@" >/dev/null 2>&1 && return 0
-		[ "$SECONDS" -lt "$end" ] || return 1
-		sleep 0.2
-	done
-}
+# wait_for SECONDS CMD...
+. "$(dirname "${BASH_SOURCE[0]}")/wait.sh"
 
-listening() { ss -Htln "sport = :$1" | grep -q .; }
+# (no pipe into grep -q: a caller's pipefail would see ss's SIGPIPE)
+listening() { [ -n "$(ss -Htln "sport = :$1")" ]; }
 not_listening() { ! listening "$1"; }
 
 # A TCP port nobody listens on at 127.0.0.1.
@@ -117,12 +116,12 @@ pid_forget() { PIDS=$(echo " $PIDS " | sed "s/ $1 / /"); }
 # ---- mosquitto -----------------------------------------------------------
 
 broker_start() {
-	local name=$1 extra=${2:-} tls=${3:-} try port tport
+	local name=$1 extra=${2:-} tls=${3:-} tport=${4:-} try port
 	mkdir -p "$TMP/$name.db"
 	chmod 777 "$TMP/$name.db"
 	for try in 1 2 3; do
 		port=$(free_port)
-		tport=$(free_port)
+		[ -n "${4:-}" ] || tport=$(free_port)
 		eval "${name}_PORT=$port ${name}_TLS_PORT="
 		{
 			echo "per_listener_settings false"
@@ -184,6 +183,14 @@ broker_stop() {
 
 broker_restart() { broker_run "$1"; }
 
+tls_conf() {
+	echo "cafile $1/ca.pem"
+	echo "certfile $1/server.pem"
+	echo "keyfile $1/server.key"
+	shift
+	[ $# = 0 ] || printf '%s\n' "$@"
+}
+
 # ---- receiver --------------------------------------------------------------
 
 receiver_start() {
@@ -201,7 +208,7 @@ receiver_stop() {
 	eval "pid=\${${1}_RPID:-}"
 	[ -n "$pid" ] || return 0
 	kill "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null || true
 	pid_forget "$pid"
 	eval "${1}_RPID="
 }
@@ -226,8 +233,8 @@ iotsecd_stop() {
 	IOTSECD_RC=
 	[ -n "$pid" ] || return 0
 	kill -"$sig" "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-	IOTSECD_RC=$?
+	IOTSECD_RC=0
+	wait "$pid" 2>/dev/null || IOTSECD_RC=$?
 	pid_forget "$pid"
 	eval "${1}_DPID="
 	echo "--- stopped ($sig, status $IOTSECD_RC) $(date +%T.%N)" >>"$TMP/$1.log"

@@ -22,6 +22,9 @@
 #include <netlink/netlink.h>
 #include <uapi/iotsec.h>
 
+#include "common/clock.h"
+#include "iotsec-test.h"
+
 #define IEV_NTYPES __IOTSEC_EVENT_MAX
 
 struct iev {
@@ -66,26 +69,6 @@ struct iev_client {
 	int overruns;
 };
 
-static inline long iev_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static inline struct nl_sock *iev_sock(void)
-{
-	struct nl_sock *sk = nl_socket_alloc();
-
-	if (!sk)
-		return NULL;
-	if (genl_connect(sk)) {
-		nl_socket_free(sk);
-		return NULL;
-	}
-	return sk;
-}
 
 /* Build a command message; the caller adds attributes. */
 static inline struct nl_msg *iev_msg(struct iev_client *c, int cmd)
@@ -123,8 +106,8 @@ static inline int iev_open(struct iev_client *c)
 	int one = 1;
 
 	memset(c, 0, sizeof(*c));
-	c->ev = iev_sock();
-	c->ctl = iev_sock();
+	c->ev = iotsec_test_sock();
+	c->ctl = iotsec_test_sock();
 	if (!c->ev || !c->ctl)
 		return -ENOMEM;
 	c->family = genl_ctrl_resolve(c->ctl, IOTSEC_GENL_NAME);
@@ -334,7 +317,7 @@ static inline int iev_parse(struct iev_client *c, void *buf, int len)
 static inline int iev_poll(struct iev_client *c, int ms)
 {
 	static unsigned char buf[1 << 16];
-	long end = iev_now_ms() + ms;
+	long end = mono_ms() + ms;
 	struct sockaddr_nl peer;
 	socklen_t plen;
 	struct pollfd pfd;
@@ -343,7 +326,7 @@ static inline int iev_poll(struct iev_client *c, int ms)
 	pfd.fd = nl_socket_get_fd(c->ev);
 	pfd.events = POLLIN;
 	for (;;) {
-		long left = end - iev_now_ms();
+		long left = end - mono_ms();
 
 		if (left < 0)
 			left = 0;
@@ -373,14 +356,14 @@ static inline const struct iev *iev_wait(struct iev_client *c,
 					 iev_match_fn match, const void *arg,
 					 int ms)
 {
-	long end = iev_now_ms() + ms;
+	long end = mono_ms() + ms;
 	size_t i = 0;
 
 	for (;;) {
 		for (; i < c->n; i++)
 			if (match(&c->evs[i], arg))
 				return &c->evs[i];
-		if (iev_now_ms() >= end)
+		if (mono_ms() >= end)
 			return NULL;
 		iev_poll(c, 50);
 	}

@@ -1,80 +1,23 @@
 # SPDX-License-Identifier: MIT
 #
-# Shell helpers for the MQTT tests: TAP output, a free loopback port, a
+# Shell helpers for the MQTT tests: those of tests/lib/broker.sh (TOP,
+# BUILD, TMP and its cleanup, TAP, wait_for, free_port, listening), and a
 # mosquitto of the test's own with TLS listeners and the sas_auth plugin.
-# Source it; it sets TOP, BUILD, TMP and a cleanup trap.
-
-TOP=${IOTSEC_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-BUILD=${IOTSEC_BUILD:-$TOP/build}
+# Source it (bash).
+TMP_NAME=iotsec-mqtt
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/broker.sh"
 PUB=$BUILD/tools/mqtt-pub
 PLUGIN=$BUILD/tools/sas_auth.so
-TMP=$(mktemp -d /tmp/iotsec-mqtt.XXXXXX)
-chmod 755 "$TMP"	# the broker runs as the mosquitto user
-PIDS=""
-tap_n=0
-tap_fail=0
 
-cleanup() {
-	for p in $PIDS; do
-		kill "$p" 2>/dev/null
-	done
-	for p in $PIDS; do
-		wait "$p" 2>/dev/null
-	done
-	if [ "$tap_fail" = 0 ] && [ -z "${KEEP_TMP:-}" ]; then
-		rm -rf "$TMP"
-	else
-		echo "# kept $TMP"
-	fi
+# need_mqtt_tools NAME: without mqtt-pub, the plugin or mosquitto, the
+# whole test NAME is one skip, and it ends here.
+need_mqtt_tools() {
+	[ -x "$PUB" ] && [ -f "$PLUGIN" ] && command -v mosquitto >/dev/null &&
+		return 0
+	skip "$1" "build/tools or mosquitto missing (make mqtt-tools)"
+	done_testing
+	exit 0
 }
-trap cleanup EXIT
-
-ok() { tap_n=$((tap_n + 1)); echo "ok $tap_n $1"; }
-not_ok() {
-	tap_n=$((tap_n + 1)) tap_fail=$((tap_fail + 1))
-	echo "not ok $tap_n $1"
-	shift
-	for line in "$@"; do echo "# $line"; done
-}
-skip() { tap_n=$((tap_n + 1)); echo "ok $tap_n $1 # SKIP $2"; }
-# check NAME CMD...: one TAP line from CMD's status; its output on failure.
-# CMD runs in this shell, so the servers it starts are cleaned up too.
-check() {
-	name=$1
-	shift
-	if "$@" >"$TMP/check.out" 2>&1; then
-		ok "$name"
-	else
-		not_ok "$name"
-		tail -n 20 "$TMP/check.out" | sed 's/^/# /'
-	fi
-}
-done_testing() {
-	echo "1..$tap_n"
-	[ "$tap_fail" = 0 ]
-}
-
-# A TCP port nobody listens on at 127.0.0.1.
-free_port() {
-	while :; do
-		p=$(( (RANDOM << 8 | RANDOM) % 30000 + 20000 ))
-		ss -Htln "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
-	done
-}
-
-# wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds.
-wait_for() {
-	t=$(( $1 * 10 ))
-	shift
-	while [ "$t" -gt 0 ]; do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-		t=$((t - 1))
-	done
-	return 1
-}
-
-listening() { ss -Htln "sport = :$1" | grep -q .; }
 
 # start_broker NAME CERTDIR KEY: mosquitto with three loopback listeners:
 #   $NAME_TLS_CERT_PORT  TLS, client certificate required
@@ -161,8 +104,6 @@ stop_broker() {
 		wait_for 10 not_listening "$port"
 	done
 }
-
-not_listening() { ! listening "$1"; }
 
 # subscribe NAME PORT TOPIC COUNT: mosquitto_sub -v in the background into
 # $TMP/NAME.sub, stopping after COUNT messages; waits until subscribed.

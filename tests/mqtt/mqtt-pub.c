@@ -23,6 +23,7 @@
 
 #include "transport/mqtt.h"
 #include "transport/mqtt_priv.h"
+#include "common/clock.h"
 
 struct run {
 	int acked;
@@ -45,14 +46,6 @@ static void on_ack(void *ctx, int mid)
 		}
 	}
 	printf("ack for unknown mid %d\n", mid);
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /*
@@ -257,8 +250,8 @@ int main(int argc, char **argv)
 		printf("error: start: %s\n", mqtt_last_error(m));
 		goto out;
 	}
-	end = now_ms() + timeout;
-	while (now_ms() < end) {
+	end = mono_ms() + timeout;
+	while (mono_ms() < end) {
 		struct epoll_event ev[4];
 		struct timespec ts;
 		int wait, n, i;
@@ -280,7 +273,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		if (was_connected && run.published < count &&
-		    now_ms() >= next_pub) {
+		    mono_ms() >= next_pub) {
 			struct mqtt_message msg = {
 				.payload = payload, .len = strlen(payload),
 				.content_type = "application/json",
@@ -298,7 +291,7 @@ int main(int argc, char **argv)
 				printf("published %s as %d\n", mid,
 				       run.pending[run.published]);
 				run.published++;
-				next_pub = now_ms() + interval;
+				next_pub = mono_ms() + interval;
 			} else {
 				printf("publish %s: %s\n", mid, strerror(-r));
 			}
@@ -308,8 +301,8 @@ int main(int argc, char **argv)
 		if (run.published == count && run.acked == count)
 			break;
 		if (was_connected && run.published < count &&
-		    next_pub - now_ms() < wait)
-			wait = (int)(next_pub - now_ms());
+		    next_pub - mono_ms() < wait)
+			wait = (int)(next_pub - mono_ms());
 		if (wait < 0)
 			wait = 0;
 		watch(ep, m);

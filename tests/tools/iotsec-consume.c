@@ -22,21 +22,7 @@
 #include <time.h>
 
 #include "lib/iotsec-raw.h"
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	stop = 1;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
+#include "lib/tool.h"
 
 static int stats(int wait_subs, double timeout)
 {

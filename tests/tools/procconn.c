@@ -34,12 +34,7 @@
 #include <unistd.h>
 #include <fcntl.h>
 
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	stop = 1;
-}
+#include "lib/tool.h"
 
 struct counters {
 	unsigned long events, exec, unreadable, enobufs;

@@ -21,13 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
+#include "lib/tool.h"
 
 /* Reap what has exited; with block set, wait for all. Counts failures. */
 static long reap(int block, long *failed)

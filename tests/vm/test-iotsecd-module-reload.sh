@@ -8,58 +8,32 @@
 #   iotsecd --output FILE   (no broker needed)
 #     insmod -> subscribed -> rmmod -> insmod -> subscribed again -> exec
 set -eu
-top=${IOTSEC_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${IOTSEC_BUILD:-$top/build}
-ko=${IOTSEC_KO:-$top/kmod/iotsec.ko}
-tmp=$(mktemp -d /tmp/iotsecd-reload.XXXXXX)
+. "$(dirname "$0")/../lib/vm.sh"
 mark=iotsec-reload-$$
-daemon=
-cleanup() {
-	set +e
-	[ -n "$daemon" ] && kill "$daemon" && wait "$daemon"
-	grep -q '^iotsec ' /proc/modules && rmmod iotsec
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+log=$TMP/d.log
 
 echo "TAP version 13"
-echo "1..5"
-n=0
-ok() { n=$((n + 1)); echo "ok $n $*"; }
-notok() { n=$((n + 1)); echo "not ok $n $*"; }
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	while [ $SECONDS -lt $end ]; do
-		eval "$1" && return 0
-		sleep 0.2
-	done
-	return 1
-}
 
-printf 'priorities:\n  high: 1s\nmessages:\n  statistics: 1h\n' >"$tmp/cfg.yaml"
-"$build/iotsecd" -f -c "$tmp/cfg.yaml" --output "$tmp/out.jsonl" \
-	--stats-file "$tmp/stats.json" 2>"$tmp/log" &
-daemon=$!
-wait_for 10 "grep -q 'module not loaded' $tmp/log" &&
-	ok "iotsecd runs without the module" || notok "no retry message: $(cat "$tmp/log")"
+printf 'priorities:\n  high: 1s\nmessages:\n  statistics: 1h\n' >"$TMP/cfg.yaml"
+iotsecd_start d "$TMP/cfg.yaml" --output "$TMP/out.jsonl"
+wait_for 10 grep -q 'module not loaded' "$log" &&
+	ok "iotsecd runs without the module" || not_ok "no retry message: $(cat "$log")"
 
-insmod "$ko"
-wait_for 20 "[ \$(grep -c 'subscribed to the kernel collector' $tmp/log) = 1 ]" &&
-	ok "subscribes once the module is loaded" || notok "did not subscribe: $(cat "$tmp/log")"
+insmod "$KO"
+wait_for 20 eval "[ \$(grep -c 'subscribed to the kernel collector' $log) = 1 ]" &&
+	ok "subscribes once the module is loaded" || not_ok "did not subscribe: $(cat "$log")"
 
 rmmod iotsec
-wait_for 20 "grep -q 'kernel collector went away' $tmp/log" &&
-	ok "notices the unload" || notok "unload not noticed: $(cat "$tmp/log")"
+wait_for 20 grep -q 'kernel collector went away' "$log" &&
+	ok "notices the unload" || not_ok "unload not noticed: $(cat "$log")"
 
-insmod "$ko"
-wait_for 20 "[ \$(grep -c 'subscribed to the kernel collector' $tmp/log) = 2 ]" &&
-	ok "subscribes again after the reload" || notok "no resubscription: $(cat "$tmp/log")"
+insmod "$KO"
+wait_for 20 eval "[ \$(grep -c 'subscribed to the kernel collector' $log) = 2 ]" &&
+	ok "subscribes again after the reload" || not_ok "no resubscription: $(cat "$log")"
 
 /bin/true "$mark"
-wait_for 20 "grep -q 'true $mark' $tmp/out.jsonl" &&
-	ok "events flow after the reload" || notok "no event: $(tail -n 5 "$tmp/log")"
-kill "$daemon"
-wait "$daemon" || true
-daemon=
+wait_for 20 grep -q "true $mark" "$TMP/out.jsonl" &&
+	ok "events flow after the reload" || not_ok "no event: $(tail -n 5 "$log")"
+iotsecd_stop d
 rmmod iotsec
+done_testing

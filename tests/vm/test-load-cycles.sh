@@ -43,21 +43,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-n=0
-check() { # check DESCRIPTION 'CONDITION'
-	n=$((n + 1))
-	if eval "$2"; then echo "ok $n - $1"; else echo "not ok $n - $1"; fi
-}
-
-# Wait up to $1 seconds, polling, for the command that follows to succeed.
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ $SECONDS -lt $end ] || return 1
-		sleep 0.05
-	done
-}
+. "$(dirname "$0")/../lib/tap.sh"
+. "$(dirname "$0")/../lib/wait.sh"
+WAIT_POLL=0.05
 
 module_gone() { ! grep -q '^iotsec ' /proc/modules; }
 running() { kill -0 "$1" 2>/dev/null; }
@@ -108,20 +96,20 @@ done
 echo "# cycles: $loaded loaded, $subscribed with the consumer subscribed, $unloaded unloaded"
 
 check "$cycles insmod/rmmod cycles under exec and connect load" \
-	'[ "$loaded" = "$cycles" ] && [ "$unloaded" = "$cycles" ]'
+	eval '[ "$loaded" = "$cycles" ] && [ "$unloaded" = "$cycles" ]'
 check "the consumer was subscribed when rmmod came, in every cycle" \
-	'[ "$subscribed" = "$cycles" ]'
+	test "$subscribed" = "$cycles"
 check "no module reference held at rmmod (refcnt 0), in every cycle" \
-	'[ "$refs_ok" = "$cycles" ]'
+	test "$refs_ok" = "$cycles"
 check "the load generators and the consumer survived every cycle" \
-	'running $exec_pid && running $connect_pid && running $consumer_pid'
+	eval 'running $exec_pid && running $connect_pid && running $consumer_pid'
 
 kill "$consumer_pid"
 wait "$consumer_pid" || true
 echo "# consumer: $(tail -n 1 "$tmp/consumer.out")"
 batches=$(sed -n 's/^batches=\([0-9]*\) .*/\1/p' "$tmp/consumer.out")
 check "the consumer received event batches while the module was loaded" \
-	'[ "${batches:-0}" -gt 0 ]'
+	test "${batches:-0}" -gt 0
 check "the module is unloaded at the end" module_gone
 
 dmesg | tail -n +"$((dmesg_start + 1))" >"$tmp/dmesg"

@@ -24,6 +24,7 @@
 #include "kselftest_harness.h"
 #include "lib/iotsec-test.h"
 #include "lib/iotsec-raw.h"
+#include "lib/tool.h"
 
 #define NOBODY 65534
 
@@ -32,14 +33,6 @@ static int drop_privileges(void)
 	if (setgroups(0, NULL) || setgid(NOBODY) || setuid(NOBODY))
 		return -1;
 	return getuid() == NOBODY && geteuid() == NOBODY ? 0 : -1;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* Events the test makes: execs of /bin/true, TCP connects on loopback. */
