@@ -74,6 +74,20 @@ int daemon_load_config(const char *path, struct config *c, bool must_exist)
 	return 0;
 }
 
+/* A new transport with the settings of d->cfg. */
+static void reconnect(struct daemon *d)
+{
+	logmsg(LOG_INFO, "transport settings changed; reconnecting");
+	/* the new connection knows nothing of the old one's mids */
+	spool_requeue_inflight(d->spool);
+	if (d->mqtt_fd_reg >= 0)
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->mqtt_fd_reg, NULL);
+	d->mqtt_fd_reg = -1;
+	mqtt_free(d->mqtt);
+	d->mqtt = NULL;
+	daemon_mqtt_up(d);
+}
+
 void daemon_reload(struct daemon *d)
 {
 	struct config *old = d->cfg;
@@ -93,17 +107,8 @@ void daemon_reload(struct daemon *d)
 	d->enrich.parent = new->enrich_parent;
 	d->enrich.container = new->enrich_container;
 	snprintf(d->ser.agent_id, sizeof(d->ser.agent_id), "%s", new->agent_id);
-	if (!d->output && !mqtt_same(&old->mqtt, &new->mqtt)) {
-		logmsg(LOG_INFO, "transport settings changed; reconnecting");
-		/* the new connection knows nothing of the old one's mids */
-		spool_requeue_inflight(d->spool);
-		if (d->mqtt_fd_reg >= 0)
-			epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->mqtt_fd_reg, NULL);
-		d->mqtt_fd_reg = -1;
-		mqtt_free(d->mqtt);
-		d->mqtt = NULL;
-		daemon_mqtt_up(d);
-	}
+	if (!d->output && !mqtt_same(&old->mqtt, &new->mqtt))
+		reconnect(d);
 	if (d->spool && (!str_same(old->spool.path, new->spool.path) ||
 			 old->spool.size != new->spool.size ||
 			 old->spool.sync_ms != new->spool.sync_ms))
