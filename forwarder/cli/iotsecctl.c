@@ -19,13 +19,12 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <json-c/json.h>
+#include "daemon/config.h"
 #include "pipeline/aggregate.h"
 #include "pipeline/enrich.h"
 #include "intake/nl.h"
 #include "intake/replay.h"
 #include "pipeline/serialize.h"
-
-#define STATS_FILE "/run/iotsec/iotsecd.json"
 
 static volatile sig_atomic_t stop;
 
@@ -355,7 +354,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	const char *stats_path = STATS_FILE;
+	const char *stats_path = IOTSEC_STATS_PATH;
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct iotsec_nl n;
 	unsigned int seconds = 0;

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include <sys/un.h>
 #include <yaml.h>
 #include <iotsec/iotsec.h>
+#include "common/util.h"
 #include "daemon/config.h"
 
 static const char *const prio_names[PRIO_N] = {
@@ -412,46 +414,166 @@ static int get_int(struct walk *w, yaml_node_t *n, long *v, long min,
 	return 0;
 }
 
-typedef int (*key_fn)(struct walk *w, const char *key, yaml_node_t *v);
-
-/* Each key of mapping N once, through FN; KEYS lists what is accepted. */
-static int each_key(struct walk *w, yaml_node_t *n, const char *where,
-		    const char *keys, key_fn fn)
+/* An absolute path of at most MAX - 1 bytes; "" too when EMPTY_OK. */
+static int get_path(struct walk *w, yaml_node_t *n, char **dst, size_t max,
+		    bool empty_ok)
 {
-	yaml_node_pair_t *p, *q;
+	const char *s = NULL;
+	int ret = scalar(w, n, "an absolute path", &s);
 
-	if (n->type != YAML_MAPPING_NODE)
-		return fail(w, n, "expected a mapping for %s, got %s", where,
-			    kind(n));
-	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
-	     p++) {
-		yaml_node_t *k = yaml_document_get_node(w->doc, p->key);
-		yaml_node_t *v = yaml_document_get_node(w->doc, p->value);
-		const char *ks;
-		int ret;
+	if (ret)
+		return ret;
+	if (!(empty_ok && !*s) && (s[0] != '/' || strlen(s) >= max))
+		return fail(w, n, "expected an absolute path of at most %zu "
+			    "bytes%s, got '%s'", max - 1,
+			    empty_ok ? " (or \"\")" : "", s);
+	return get_string(w, n, dst);
+}
 
-		if (!k || !v)
-			return fail(w, n, "broken document");
-		if (k->type != YAML_SCALAR_NODE)
-			return fail(w, k, "expected a key of %s, got %s",
-				    where, kind(k));
-		ks = (const char *)k->data.scalar.value;
-		for (q = n->data.mapping.pairs.start; q < p; q++) {
-			yaml_node_t *k2 = yaml_document_get_node(w->doc,
-								 q->key);
+/*
+ * The keys of each mapping, as tables: a key names the field of struct
+ * config it sets and the getter that checks its value. Keys whose value
+ * needs more than a type and a range have getters of their own.
+ */
+struct key;
+typedef int (*get_fn)(struct walk *w, yaml_node_t *v, const struct key *k);
 
-			if (k2 && k2->type == YAML_SCALAR_NODE &&
-			    !strcmp((const char *)k2->data.scalar.value, ks))
-				return fail(w, k, "duplicate key '%s' in %s",
-					    ks, where);
-		}
-		ret = fn(w, ks, v);
-		if (ret == -ENOENT)
-			return fail(w, k, "unknown key '%s' in %s, expected "
-				    "one of: %s", ks, where, keys);
-		if (ret)
-			return ret;
-	}
+struct key {
+	const char *name;
+	get_fn get;
+	size_t off, size;	/* the field in struct config */
+	uint64_t min, max;
+	const char *range;	/* what a duration out of range gets */
+	const struct section *sub;	/* key_section() */
+};
+
+struct section {
+	const struct key *keys;
+	size_t n;
+	const struct section *also;	/* keys shared with another section */
+	/* a key not in the tables: -ENOENT, or the key's whole value */
+	int (*other)(struct walk *w, const char *k, yaml_node_t *v);
+	const char *other_keys;		/* what OTHER accepts, for errors */
+};
+
+#define FIELD(f) .off = offsetof(struct config, f), \
+		 .size = sizeof(((struct config *)0)->f)
+#define RANGE(lo, hi) .min = (lo), .max = (hi)
+#define SECTION(tbl) .keys = tbl, .n = ARRAY_SIZE(tbl)
+
+static void *field(struct walk *w, const struct key *k)
+{
+	return (char *)w->c + k->off;
+}
+
+/*
+ * Integer fields are 32 bits (int, unsigned int, mode_t, gid_t, size_t on
+ * 32-bit targets) or 64 bits wide.
+ */
+static void store(struct walk *w, const struct key *k, uint64_t v)
+{
+	void *p = field(w, k);
+
+	if (k->size == sizeof(uint64_t))
+		*(uint64_t *)p = v;
+	else
+		*(uint32_t *)p = v;
+}
+
+static int key_string(struct walk *w, yaml_node_t *v, const struct key *k)
+{
+	return get_string(w, v, field(w, k));
+}
+
+static int key_bool(struct walk *w, yaml_node_t *v, const struct key *k)
+{
+	return get_bool(w, v, field(w, k));
+}
+
+/* An absolute path shorter than MAX bytes. */
+static int key_path(struct walk *w, yaml_node_t *v, const struct key *k)
+{
+	return get_path(w, v, field(w, k), k->max, false);
+}
+
+/* The same, or "" for none. */
+static int key_path_or_none(struct walk *w, yaml_node_t *v,
+			    const struct key *k)
+{
+	return get_path(w, v, field(w, k), k->max, true);
+}
+
+static int key_int(struct walk *w, yaml_node_t *v, const struct key *k)
+{
+	long n = 0;
+	int ret = get_int(w, v, &n, k->min, k->max);
+
+	if (!ret)
+		store(w, k, n);
+	return ret;
+}
+
+static int key_size(struct walk *w, yaml_node_t *v, const struct key *k)
+{
+	uint64_t n = 0;
+	int ret = get_size(w, v, &n, k->min, k->max);
+
+	if (!ret)
+		store(w, k, n);
+	return ret;
+}
+
+static int key_seconds(struct walk *w, yaml_node_t *v, const struct key *k)
+{
+	unsigned int sec = 0;
+	int ret = get_seconds(w, v, &sec, k->min, k->max);
+
+	if (!ret)
+		store(w, k, sec);
+	return ret;
+}
+
+/* Whole seconds, kept in milliseconds. */
+static int key_seconds_ms(struct walk *w, yaml_node_t *v, const struct key *k)
+{
+	unsigned int sec = 0;
+	int ret = get_seconds(w, v, &sec, k->min, k->max);
+
+	if (!ret)
+		store(w, k, sec * 1000ULL);
+	return ret;
+}
+
+static int key_duration(struct walk *w, yaml_node_t *v, const struct key *k)
+{
+	return get_duration(w, v, field(w, k));
+}
+
+/* A duration from MIN to MAX ms; RANGE says so when it is not. */
+static int key_interval(struct walk *w, yaml_node_t *v, const struct key *k)
+{
+	uint64_t ms = 0;
+	int ret = get_duration(w, v, &ms);
+
+	if (ret)
+		return ret;
+	if (ms < k->min || ms > k->max)
+		return fail(w, v, "expected %s", k->range);
+	store(w, k, ms);
+	return 0;
+}
+
+/* The snapshot interval: as key_interval(), and 0 for none. */
+static int key_snapshots(struct walk *w, yaml_node_t *v, const struct key *k)
+{
+	uint64_t ms = 0;
+	int ret = get_duration(w, v, &ms);
+
+	if (ret)
+		return ret;
+	if (ms && (ms < k->min || ms > k->max))
+		return fail(w, v, "expected %s", k->range);
+	store(w, k, ms);
 	return 0;
 }
 
@@ -470,125 +592,26 @@ static int guid_ok(const char *s)
 	return 1;
 }
 
-static int agent_key(struct walk *w, const char *k, yaml_node_t *v)
+static int key_guid(struct walk *w, yaml_node_t *v, const struct key *k)
 {
 	const char *s = NULL;
-	int ret;
+	int ret = scalar(w, v, "a GUID", &s);
 
-	if (strcmp(k, "id"))
-		return -ENOENT;
-	ret = scalar(w, v, "a GUID", &s);
 	if (ret)
 		return ret;
 	if (!guid_ok(s))
 		return fail(w, v, "expected a GUID like "
 			    "9c647395-b913-4997-a732-a7fe7303b649, got '%s'", s);
-	memcpy(w->c->agent_id, s, 37);
+	memcpy(field(w, k), s, 37);
 	return 0;
 }
 
-/* Keys common to hub and broker. */
-static int tls_key(struct walk *w, const char *k, yaml_node_t *v)
-{
-	struct mqtt_config *m = &w->c->mqtt;
-	long port = 0;
-	int ret;
-
-	if (!strcmp(k, "host"))
-		return get_string(w, v, &m->host);
-	if (!strcmp(k, "port")) {
-		ret = get_int(w, v, &port, 1, 65535);
-		m->port = port;
-		return ret;
-	}
-	if (!strcmp(k, "ca_file"))
-		return get_string(w, v, &m->ca_file);
-	if (!strcmp(k, "cert_file"))
-		return get_string(w, v, &m->cert_file);
-	if (!strcmp(k, "key_file"))
-		return get_string(w, v, &m->key_file);
-	if (!strcmp(k, "keepalive"))
-		return get_seconds(w, v, &m->keepalive, 5, 3600);
-	if (!strcmp(k, "device_id"))
-		return get_string(w, v, &m->device_id);
-	return -ENOENT;
-}
-
-static int hub_key(struct walk *w, const char *k, yaml_node_t *v)
-{
-	struct mqtt_config *m = &w->c->mqtt;
-	int ret = tls_key(w, k, v);
-
-	if (ret != -ENOENT)
-		return ret;
-	if (!strcmp(k, "connection_string")) {
-		w->cs_mark = v->start_mark;
-		return get_string(w, v, &w->connection_string);
-	}
-	if (!strcmp(k, "module_id"))
-		return get_string(w, v, &m->module_id);
-	if (!strcmp(k, "gateway"))	/* connect here, authenticate to host */
-		return get_string(w, v, &w->gateway);
-	if (!strcmp(k, "shared_key"))
-		return get_string(w, v, &m->shared_key);
-	if (!strcmp(k, "key_name"))
-		return get_string(w, v, &m->key_name);
-	if (!strcmp(k, "sas_ttl"))
-		return get_seconds(w, v, &m->sas_ttl, 60, 365 * 86400);
-	return -ENOENT;
-}
-
-static int broker_key(struct walk *w, const char *k, yaml_node_t *v)
-{
-	struct mqtt_config *m = &w->c->mqtt;
-	int ret = tls_key(w, k, v);
-
-	if (ret != -ENOENT)
-		return ret;
-	if (!strcmp(k, "tls"))
-		return get_bool(w, v, &m->tls);
-	if (!strcmp(k, "client_id"))
-		return get_string(w, v, &m->client_id);
-	if (!strcmp(k, "username"))
-		return get_string(w, v, &m->username);
-	if (!strcmp(k, "password"))
-		return get_string(w, v, &m->password);
-	if (!strcmp(k, "topic"))
-		return get_string(w, v, &m->topic);
-	return -ENOENT;
-}
-
-static int prio_key(struct walk *w, const char *k, yaml_node_t *v)
-{
-	uint64_t ms = 0;
-	int ret;
-
-	for (int p = PRIO_LOW; p <= PRIO_HIGH; p++) {
-		if (strcmp(k, prio_names[p]))
-			continue;
-		ret = get_duration(w, v, &ms);
-		if (ret)
-			return ret;
-		if (ms < 100 || ms > 7 * 86400000ULL)
-			return fail(w, v, "expected an interval from 100ms to "
-				    "7d");
-		w->c->interval_ms[p] = ms;
-		return 0;
-	}
-	return -ENOENT;
-}
-
-static int type_key(struct walk *w, const char *k, yaml_node_t *v)
+static int key_prio(struct walk *w, yaml_node_t *v, const struct key *k)
 {
 	struct type_config *t = &w->c->types[w->cur_type];
 	const char *s = NULL;
-	int ret;
+	int ret = scalar(w, v, "a priority", &s);
 
-	if (!strcmp(k, "aggregate"))
-		return get_bool(w, v, &t->aggregate);
-	if (strcmp(k, "priority"))
-		return -ENOENT;
-	ret = scalar(w, v, "a priority", &s);
 	if (ret)
 		return ret;
 	for (int p = 0; p < PRIO_N; p++) {
@@ -601,110 +624,42 @@ static int type_key(struct walk *w, const char *k, yaml_node_t *v)
 		    "got '%s'", s);
 }
 
-static int events_key(struct walk *w, const char *k, yaml_node_t *v)
+static int key_aggregate(struct walk *w, yaml_node_t *v, const struct key *k)
 {
-	uint32_t t = iotsec_event_type_from_name(k);
-
-	if (!t)
-		return -ENOENT;
-	w->cur_type = t;
-	return each_key(w, v, k, "priority, aggregate", type_key);
+	return get_bool(w, v, &w->c->types[w->cur_type].aggregate);
 }
 
-static int messages_key(struct walk *w, const char *k, yaml_node_t *v)
-{
-	uint64_t n = 0;
-	int ret;
-
-	if (!strcmp(k, "max_size")) {
-		ret = get_size(w, v, &n, IOTSEC_MIN_MESSAGE,
-			       IOTSEC_HUB_MAX_MESSAGE);
-		w->c->max_message_size = n;
-		return ret;
-	}
-	if (!strcmp(k, "queue_limit")) {
-		ret = get_size(w, v, &n, 4096, 1ULL << 30);
-		w->c->queue_limit = n;
-		return ret;
-	}
-	if (!strcmp(k, "statistics"))
-		return get_duration(w, v, &w->c->statistics_ms);
-	if (!strcmp(k, "ack_timeout")) {
-		unsigned int sec = 0;
-
-		ret = get_seconds(w, v, &sec, 1, 3600);
-		w->c->ack_timeout_ms = sec * 1000ULL;
-		return ret;
-	}
-	return -ENOENT;
-}
-
-static int kernel_key(struct walk *w, const char *k, yaml_node_t *v)
+static int key_watch(struct walk *w, yaml_node_t *v, const struct key *k)
 {
 	struct config *c = w->c;
-	long n;
-	int ret;
+	yaml_node_item_t *i;
 
-	if (!strcmp(k, "argv_max")) {
-		uint64_t sz = 0;
+	if (v->type != YAML_SEQUENCE_NODE)
+		return fail(w, v, "expected a list of paths, got %s", kind(v));
+	for (i = v->data.sequence.items.start; i < v->data.sequence.items.top;
+	     i++) {
+		yaml_node_t *p = yaml_document_get_node(w->doc, *i);
+		char *path = NULL;
+		int ret;
 
-		ret = get_size(w, v, &sz, IOTSEC_ARGV_MAX_MIN,
-			       IOTSEC_ARGV_MAX_MAX);
-		c->argv_max = sz;
-		return ret;
-	}
-	if (!strcmp(k, "receive_buffer")) {
-		uint64_t sz = 0;
-
-		ret = get_size(w, v, &sz, 4096, 256 << 20);
-		c->receive_buffer = sz;
-		return ret;
-	}
-	if (!strcmp(k, "exclude_self"))
-		return get_bool(w, v, &c->exclude_self);
-	if (!strcmp(k, "watch")) {
-		yaml_node_item_t *i;
-
-		if (v->type != YAML_SEQUENCE_NODE)
-			return fail(w, v, "expected a list of paths, got %s",
-				    kind(v));
-		for (i = v->data.sequence.items.start;
-		     i < v->data.sequence.items.top; i++) {
-			yaml_node_t *p = yaml_document_get_node(w->doc, *i);
-			char *path = NULL;
-
-			if (!p)
-				return fail(w, v, "broken document");
-			n = c->n_watch;
-			if (n >= IOTSEC_WATCH_MAX)
-				return fail(w, p, "expected at most %d watched "
-					    "paths", IOTSEC_WATCH_MAX);
-			ret = get_string(w, p, &path);
-			if (ret)
-				return ret;
-			if (path[0] != '/' || strlen(path) >= IOTSEC_PATH_MAX) {
-				free(path);
-				return fail(w, p, "expected an absolute path");
-			}
-			c->watch[c->n_watch++] = path;
+		if (!p)
+			return fail(w, v, "broken document");
+		if (c->n_watch >= IOTSEC_WATCH_MAX)
+			return fail(w, p, "expected at most %d watched paths",
+				    IOTSEC_WATCH_MAX);
+		ret = get_string(w, p, &path);
+		if (ret)
+			return ret;
+		if (path[0] != '/' || strlen(path) >= IOTSEC_PATH_MAX) {
+			free(path);
+			return fail(w, p, "expected an absolute path");
 		}
-		return 0;
+		c->watch[c->n_watch++] = path;
 	}
-	return -ENOENT;
+	return 0;
 }
 
-static int enrich_key(struct walk *w, const char *k, yaml_node_t *v)
-{
-	if (!strcmp(k, "users"))
-		return get_bool(w, v, &w->c->enrich_users);
-	if (!strcmp(k, "parent"))
-		return get_bool(w, v, &w->c->enrich_parent);
-	if (!strcmp(k, "container"))
-		return get_bool(w, v, &w->c->enrich_container);
-	return -ENOENT;
-}
-
-static int log_key(struct walk *w, const char *k, yaml_node_t *v)
+static int key_log_level(struct walk *w, yaml_node_t *v, const struct key *k)
 {
 	static const struct { const char *n; int l; } levels[] = {
 		{ "error", LOG_ERR }, { "warning", LOG_WARNING },
@@ -712,16 +667,13 @@ static int log_key(struct walk *w, const char *k, yaml_node_t *v)
 		{ "debug", LOG_DEBUG },
 	};
 	const char *s = NULL;
-	int ret;
+	int ret = scalar(w, v, "a log level", &s);
 
-	if (strcmp(k, "level"))
-		return -ENOENT;
-	ret = scalar(w, v, "a log level", &s);
 	if (ret)
 		return ret;
-	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(levels); i++) {
 		if (!strcmp(s, levels[i].n)) {
-			w->c->log_level = levels[i].l;
+			store(w, k, levels[i].l);
 			return 0;
 		}
 	}
@@ -729,228 +681,327 @@ static int log_key(struct walk *w, const char *k, yaml_node_t *v)
 		    "info or debug, got '%s'", s);
 }
 
-/* An absolute path of at most MAX - 1 bytes; "" too when EMPTY_OK. */
-static int get_path(struct walk *w, yaml_node_t *n, char **dst, size_t max,
-		    bool empty_ok)
+static int key_mode(struct walk *w, yaml_node_t *v, const struct key *k)
 {
 	const char *s = NULL;
-	int ret = scalar(w, n, "an absolute path", &s);
+	unsigned long m;
+	char *end;
+	int ret = scalar(w, v, "a file mode", &s);
 
 	if (ret)
 		return ret;
-	if (!(empty_ok && !*s) && (s[0] != '/' || strlen(s) >= max))
-		return fail(w, n, "expected an absolute path of at most %zu "
-			    "bytes%s, got '%s'", max - 1,
-			    empty_ok ? " (or \"\")" : "", s);
-	return get_string(w, n, dst);
+	m = strtoul(s, &end, 8);
+	if (!*s || *end || strspn(s, "01234567") != strlen(s) ||
+	    strlen(s) > 4 || m > 0777)
+		return fail(w, v, "expected an octal file mode from 0000 to "
+			    "0777 like \"0660\", got '%s'", s);
+	store(w, k, m);
+	return 0;
 }
 
-static int get_uint(struct walk *w, yaml_node_t *n, unsigned int *v,
-		    long min, long max)
+static int key_group(struct walk *w, yaml_node_t *v, const struct key *k)
 {
-	long l = 0;
-	int ret = get_int(w, n, &l, min, max);
-
-	if (!ret)
-		*v = l;
-	return ret;
-}
-
-static int sdk_key(struct walk *w, const char *k, yaml_node_t *v)
-{
-	struct sdk_settings *sdk = &w->c->sdk;
-	struct sockaddr_un sa;
 	const char *s = NULL;
-	uint64_t n = 0;
-	int ret;
+	struct group *g;
+	unsigned long gid;
+	char *end;
+	int ret = scalar(w, v, "a group name or gid", &s);
 
-	if (!strcmp(k, "enabled"))
-		return get_bool(w, v, &sdk->enabled);
-	if (!strcmp(k, "socket"))
-		return get_path(w, v, &sdk->socket, sizeof(sa.sun_path), false);
-	if (!strcmp(k, "mode")) {
-		char *end;
-		unsigned long m;
-
-		ret = scalar(w, v, "a file mode", &s);
-		if (ret)
-			return ret;
-		m = strtoul(s, &end, 8);
-		if (!*s || *end || strspn(s, "01234567") != strlen(s) ||
-		    strlen(s) > 4 || m > 0777)
-			return fail(w, v, "expected an octal file mode from 0000 "
-				    "to 0777 like \"0660\", got '%s'", s);
-		sdk->mode = m;
-		return 0;
-	}
-	if (!strcmp(k, "group")) {
-		struct group *g;
-		char *end;
-		unsigned long gid;
-
-		ret = scalar(w, v, "a group name or gid", &s);
-		if (ret)
-			return ret;
-		errno = 0;
-		gid = strtoul(s, &end, 10);
-		if (*s && !*end && !errno && isdigit((unsigned char)*s) &&
-		    gid < (gid_t)-1) {
-			sdk->group = gid;
-			return 0;
-		}
-		g = *s ? getgrnam(s) : NULL;
-		if (!g)
-			return fail(w, v, "expected a group name or gid, got "
-				    "'%s' (no such group)", s);
-		sdk->group = g->gr_gid;
-		return 0;
-	}
-	if (!strcmp(k, "max_clients"))
-		return get_uint(w, v, &sdk->max_clients, 1, 4096);
-	if (!strcmp(k, "max_per_uid"))
-		return get_uint(w, v, &sdk->max_per_uid, 1, 4096);
-	if (!strcmp(k, "rate"))
-		return get_uint(w, v, &sdk->rate, 1, 100000);
-	if (!strcmp(k, "burst"))
-		return get_uint(w, v, &sdk->burst, 1, 100000);
-	if (!strcmp(k, "max_message_size")) {
-		ret = get_size(w, v, &n, 1024, IOTSEC_MAX_MESSAGE);
-		sdk->max_message = n;
+	if (ret)
 		return ret;
-	}
-	return -ENOENT;
-}
-
-static int logins_key(struct walk *w, const char *k, yaml_node_t *v)
-{
-	struct login_settings *l = &w->c->logins;
-
-	if (!strcmp(k, "enabled"))
-		return get_bool(w, v, &l->enabled);
-	if (!strcmp(k, "wtmp"))
-		return get_path(w, v, &l->wtmp, PATH_MAX, false);
-	if (!strcmp(k, "btmp"))
-		return get_path(w, v, &l->btmp, PATH_MAX, false);
-	if (!strcmp(k, "utmp"))
-		return get_path(w, v, &l->utmp, PATH_MAX, false);
-	if (!strcmp(k, "state_file"))
-		return get_path(w, v, &l->state, PATH_MAX, true);
-	return -ENOENT;
-}
-
-static int snapshots_key(struct walk *w, const char *k, yaml_node_t *v)
-{
-	struct snapshot_settings *sn = &w->c->snapshots;
-	uint64_t ms = 0;
-	int ret;
-
-	if (!strcmp(k, "interval")) {
-		ret = get_duration(w, v, &ms);
-		if (ret)
-			return ret;
-		if (ms && (ms < 1000 || ms > 7 * 86400000ULL))
-			return fail(w, v, "expected an interval from 1s to 7d, "
-				    "or 0s for no snapshots");
-		sn->interval_ms = ms;
+	errno = 0;
+	gid = strtoul(s, &end, 10);
+	if (*s && !*end && !errno && isdigit((unsigned char)*s) &&
+	    gid < (gid_t)-1) {
+		store(w, k, gid);
 		return 0;
 	}
-	if (!strcmp(k, "first_delay")) {
-		ret = get_duration(w, v, &ms);
-		if (ret)
-			return ret;
-		if (ms > 86400000ULL)
-			return fail(w, v, "expected a delay from 0s to 1d");
-		sn->first_delay_ms = ms;
-		return 0;
-	}
-	if (!strcmp(k, "listening_ports"))
-		return get_bool(w, v, &sn->listening_ports);
-	if (!strcmp(k, "local_users"))
-		return get_bool(w, v, &sn->local_users);
-	if (!strcmp(k, "system_information"))
-		return get_bool(w, v, &sn->system_information);
-	if (!strcmp(k, "os_baseline"))
-		return get_bool(w, v, &sn->os_baseline);
-	return -ENOENT;
+	g = *s ? getgrnam(s) : NULL;
+	if (!g)
+		return fail(w, v, "expected a group name or gid, got '%s' (no "
+			    "such group)", s);
+	store(w, k, g->gr_gid);
+	return 0;
 }
 
-static int spool_key(struct walk *w, const char *k, yaml_node_t *v)
-{
-	struct spool_settings *sp = &w->c->spool;
-	uint64_t ms = 0;
-	int ret;
+static int each_key(struct walk *w, yaml_node_t *n, const char *where,
+		    const struct section *sec);
 
-	if (!strcmp(k, "path"))
-		return get_path(w, v, &sp->path, PATH_MAX, true);
-	if (!strcmp(k, "size"))
-		return get_size(w, v, &sp->size, IOTSEC_SPOOL_MIN,
-				IOTSEC_SPOOL_MAX);
-	if (!strcmp(k, "sync")) {
-		ret = get_duration(w, v, &ms);
-		if (ret)
-			return ret;
-		if (ms > 3600000)
-			return fail(w, v, "expected an interval from 0s (every "
-				    "message) to 1h");
-		sp->sync_ms = ms;
-		return 0;
-	}
-	return -ENOENT;
+static int key_section(struct walk *w, yaml_node_t *v, const struct key *k)
+{
+	return each_key(w, v, k->name, k->sub);
 }
 
-#define TLS_KEYS "host, port, ca_file, cert_file, key_file, keepalive, device_id"
-
-static int root_key(struct walk *w, const char *k, yaml_node_t *v)
+/* hub: and broker: exclude each other; finish() tells which it was. */
+static int key_transport(struct walk *w, yaml_node_t *v, const struct key *k)
 {
-	if (!strcmp(k, "agent"))
-		return each_key(w, v, "agent", "id", agent_key);
-	if (!strcmp(k, "hub")) {
+	if (!strcmp(k->name, "hub"))
 		w->has_hub = true;
-		w->section = v->start_mark;
-		return each_key(w, v, "hub", TLS_KEYS ", connection_string, "
-				"module_id, shared_key, key_name, sas_ttl, gateway",
-				hub_key);
-	}
-	if (!strcmp(k, "broker")) {
+	else
 		w->has_broker = true;
-		w->section = v->start_mark;
-		return each_key(w, v, "broker", TLS_KEYS ", tls, client_id, "
-				"username, password, topic", broker_key);
+	w->section = v->start_mark;
+	return each_key(w, v, k->name, k->sub);
+}
+
+static int key_connection_string(struct walk *w, yaml_node_t *v,
+				 const struct key *k)
+{
+	w->cs_mark = v->start_mark;
+	return get_string(w, v, &w->connection_string);
+}
+
+/* An IoT Edge gateway: connect there, authenticate to the hub's host. */
+static int key_gateway(struct walk *w, yaml_node_t *v, const struct key *k)
+{
+	return get_string(w, v, &w->gateway);
+}
+
+#define DAY_MS 86400000ULL
+
+static const struct key agent_keys[] = {
+	{ "id", key_guid, FIELD(agent_id) },
+};
+
+/* Keys common to hub and broker. */
+static const struct key tls_keys[] = {
+	{ "host", key_string, FIELD(mqtt.host) },
+	{ "port", key_int, FIELD(mqtt.port), RANGE(1, 65535) },
+	{ "ca_file", key_string, FIELD(mqtt.ca_file) },
+	{ "cert_file", key_string, FIELD(mqtt.cert_file) },
+	{ "key_file", key_string, FIELD(mqtt.key_file) },
+	{ "keepalive", key_seconds, FIELD(mqtt.keepalive), RANGE(5, 3600) },
+	{ "device_id", key_string, FIELD(mqtt.device_id) },
+};
+
+static const struct key hub_keys[] = {
+	{ "connection_string", .get = key_connection_string },
+	{ "module_id", key_string, FIELD(mqtt.module_id) },
+	{ "shared_key", key_string, FIELD(mqtt.shared_key) },
+	{ "key_name", key_string, FIELD(mqtt.key_name) },
+	{ "sas_ttl", key_seconds, FIELD(mqtt.sas_ttl),
+	  RANGE(60, 365 * 86400) },
+	{ "gateway", .get = key_gateway },
+};
+
+static const struct key broker_keys[] = {
+	{ "tls", key_bool, FIELD(mqtt.tls) },
+	{ "client_id", key_string, FIELD(mqtt.client_id) },
+	{ "username", key_string, FIELD(mqtt.username) },
+	{ "password", key_string, FIELD(mqtt.password) },
+	{ "topic", key_string, FIELD(mqtt.topic) },
+};
+
+static const struct key priorities_keys[] = {
+	{ "high", key_interval, FIELD(interval_ms[PRIO_HIGH]),
+	  RANGE(100, 7 * DAY_MS), .range = "an interval from 100ms to 7d" },
+	{ "low", key_interval, FIELD(interval_ms[PRIO_LOW]),
+	  RANGE(100, 7 * DAY_MS), .range = "an interval from 100ms to 7d" },
+};
+
+/* One entry of events:, for the type in walk.cur_type. */
+static const struct key type_keys[] = {
+	{ "priority", .get = key_prio },
+	{ "aggregate", .get = key_aggregate },
+};
+
+static const struct key messages_keys[] = {
+	{ "max_size", key_size, FIELD(max_message_size),
+	  RANGE(IOTSEC_MIN_MESSAGE, IOTSEC_HUB_MAX_MESSAGE) },
+	{ "queue_limit", key_size, FIELD(queue_limit),
+	  RANGE(4096, 1ULL << 30) },
+	{ "statistics", key_duration, FIELD(statistics_ms) },
+	{ "ack_timeout", key_seconds_ms, FIELD(ack_timeout_ms),
+	  RANGE(1, 3600) },
+};
+
+static const struct key kernel_keys[] = {
+	{ "argv_max", key_size, FIELD(argv_max),
+	  RANGE(IOTSEC_ARGV_MAX_MIN, IOTSEC_ARGV_MAX_MAX) },
+	{ "exclude_self", key_bool, FIELD(exclude_self) },
+	{ "watch", .get = key_watch },
+	{ "receive_buffer", key_size, FIELD(receive_buffer),
+	  RANGE(4096, 256 << 20) },
+};
+
+static const struct key enrich_keys[] = {
+	{ "users", key_bool, FIELD(enrich_users) },
+	{ "parent", key_bool, FIELD(enrich_parent) },
+	{ "container", key_bool, FIELD(enrich_container) },
+};
+
+static const struct key log_keys[] = {
+	{ "level", key_log_level, FIELD(log_level) },
+};
+
+static const struct key sdk_keys[] = {
+	{ "enabled", key_bool, FIELD(sdk.enabled) },
+	{ "socket", key_path, FIELD(sdk.socket),
+	  .max = sizeof(((struct sockaddr_un *)0)->sun_path) },
+	{ "mode", key_mode, FIELD(sdk.mode) },
+	{ "group", key_group, FIELD(sdk.group) },
+	{ "max_clients", key_int, FIELD(sdk.max_clients), RANGE(1, 4096) },
+	{ "max_per_uid", key_int, FIELD(sdk.max_per_uid), RANGE(1, 4096) },
+	{ "rate", key_int, FIELD(sdk.rate), RANGE(1, 100000) },
+	{ "burst", key_int, FIELD(sdk.burst), RANGE(1, 100000) },
+	{ "max_message_size", key_size, FIELD(sdk.max_message),
+	  RANGE(1024, IOTSEC_MAX_MESSAGE) },
+};
+
+static const struct key logins_keys[] = {
+	{ "enabled", key_bool, FIELD(logins.enabled) },
+	{ "wtmp", key_path, FIELD(logins.wtmp), .max = PATH_MAX },
+	{ "btmp", key_path, FIELD(logins.btmp), .max = PATH_MAX },
+	{ "utmp", key_path, FIELD(logins.utmp), .max = PATH_MAX },
+	{ "state_file", key_path_or_none, FIELD(logins.state),
+	  .max = PATH_MAX },
+};
+
+static const struct key snapshots_keys[] = {
+	{ "interval", key_snapshots, FIELD(snapshots.interval_ms),
+	  RANGE(1000, 7 * DAY_MS),
+	  .range = "an interval from 1s to 7d, or 0s for no snapshots" },
+	{ "first_delay", key_interval, FIELD(snapshots.first_delay_ms),
+	  RANGE(0, DAY_MS), .range = "a delay from 0s to 1d" },
+	{ "listening_ports", key_bool, FIELD(snapshots.listening_ports) },
+	{ "local_users", key_bool, FIELD(snapshots.local_users) },
+	{ "system_information", key_bool,
+	  FIELD(snapshots.system_information) },
+	{ "os_baseline", key_bool, FIELD(snapshots.os_baseline) },
+};
+
+static const struct key spool_keys[] = {
+	{ "path", key_path_or_none, FIELD(spool.path), .max = PATH_MAX },
+	{ "size", key_size, FIELD(spool.size),
+	  RANGE(IOTSEC_SPOOL_MIN, IOTSEC_SPOOL_MAX) },
+	{ "sync", key_interval, FIELD(spool.sync_ms), RANGE(0, 3600000),
+	  .range = "an interval from 0s (every message) to 1h" },
+};
+
+static const struct section tls_sec = { SECTION(tls_keys) };
+static const struct section type_sec = { SECTION(type_keys) };
+
+static int event_key(struct walk *w, const char *k, yaml_node_t *v)
+{
+	uint32_t t = iotsec_event_type_from_name(k);
+
+	if (!t)
+		return -ENOENT;
+	w->cur_type = t;
+	return each_key(w, v, k, &type_sec);
+}
+
+static const struct section agent_sec = { SECTION(agent_keys) };
+static const struct section hub_sec = { SECTION(hub_keys), .also = &tls_sec };
+static const struct section broker_sec = { SECTION(broker_keys), .also = &tls_sec };
+static const struct section priorities_sec = { SECTION(priorities_keys) };
+static const struct section events_sec = {
+	.other = event_key,
+	.other_keys = "exec, exit, fork, connect, accept, listen, cred, "
+		      "module, ptrace, file",
+};
+static const struct section messages_sec = { SECTION(messages_keys) };
+static const struct section kernel_sec = { SECTION(kernel_keys) };
+static const struct section enrich_sec = { SECTION(enrich_keys) };
+static const struct section logs_sec = { SECTION(log_keys) };
+static const struct section sdk_sec = { SECTION(sdk_keys) };
+static const struct section logins_sec = { SECTION(logins_keys) };
+static const struct section snapshots_sec = { SECTION(snapshots_keys) };
+static const struct section spool_sec = { SECTION(spool_keys) };
+
+static const struct key root_keys[] = {
+	{ "agent", key_section, .sub = &agent_sec },
+	{ "hub", key_transport, .sub = &hub_sec },
+	{ "broker", key_transport, .sub = &broker_sec },
+	{ "priorities", key_section, .sub = &priorities_sec },
+	{ "events", key_section, .sub = &events_sec },
+	{ "messages", key_section, .sub = &messages_sec },
+	{ "kernel", key_section, .sub = &kernel_sec },
+	{ "enrich", key_section, .sub = &enrich_sec },
+	{ "log", key_section, .sub = &logs_sec },
+	{ "sdk", key_section, .sub = &sdk_sec },
+	{ "logins", key_section, .sub = &logins_sec },
+	{ "snapshots", key_section, .sub = &snapshots_sec },
+	{ "spool", key_section, .sub = &spool_sec },
+};
+
+static const struct section top_sec = { SECTION(root_keys) };
+
+static const struct key *find_key(const struct section *sec, const char *k)
+{
+	if (!sec)
+		return NULL;
+	for (size_t i = 0; i < sec->n; i++)
+		if (!strcmp(k, sec->keys[i].name))
+			return &sec->keys[i];
+	return find_key(sec->also, k);
+}
+
+/* "host, port, ...": the shared keys first, as find_key() does not. */
+static void key_list(const struct section *sec, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	if (sec->other_keys) {
+		snprintf(buf, len, "%s", sec->other_keys);
+		return;
 	}
-	if (!strcmp(k, "priorities"))
-		return each_key(w, v, "priorities", "high, low", prio_key);
-	if (!strcmp(k, "events"))
-		return each_key(w, v, "events", "exec, exit, fork, connect, "
-				"accept, listen, cred, module, ptrace, file",
-				events_key);
-	if (!strcmp(k, "messages"))
-		return each_key(w, v, "messages",
-				"max_size, queue_limit, statistics, ack_timeout",
-				messages_key);
-	if (!strcmp(k, "kernel"))
-		return each_key(w, v, "kernel", "argv_max, exclude_self, watch, "
-				"receive_buffer",
-				kernel_key);
-	if (!strcmp(k, "enrich"))
-		return each_key(w, v, "enrich", "users, parent, container",
-				enrich_key);
-	if (!strcmp(k, "log"))
-		return each_key(w, v, "log", "level", log_key);
-	if (!strcmp(k, "sdk"))
-		return each_key(w, v, "sdk", "enabled, socket, mode, group, "
-				"max_clients, max_per_uid, rate, burst, "
-				"max_message_size", sdk_key);
-	if (!strcmp(k, "logins"))
-		return each_key(w, v, "logins", "enabled, wtmp, btmp, utmp, "
-				"state_file", logins_key);
-	if (!strcmp(k, "snapshots"))
-		return each_key(w, v, "snapshots", "interval, first_delay, "
-				"listening_ports, local_users, "
-				"system_information, os_baseline",
-				snapshots_key);
-	if (!strcmp(k, "spool"))
-		return each_key(w, v, "spool", "path, size, sync", spool_key);
-	return -ENOENT;
+	for (int part = 0; part < 2; part++) {
+		const struct section *s = part ? sec : sec->also;
+
+		for (size_t i = 0; s && i < s->n && off < len; i++)
+			off += snprintf(buf + off, len - off, "%s%s",
+					off ? ", " : "", s->keys[i].name);
+	}
+}
+
+/* Each key of mapping N once, as SEC says. */
+static int each_key(struct walk *w, yaml_node_t *n, const char *where,
+		    const struct section *sec)
+{
+	yaml_node_pair_t *p, *q;
+
+	if (n->type != YAML_MAPPING_NODE)
+		return fail(w, n, "expected a mapping for %s, got %s", where,
+			    kind(n));
+	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = yaml_document_get_node(w->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(w->doc, p->value);
+		const struct key *key;
+		const char *ks;
+		char keys[512];
+		int ret;
+
+		if (!k || !v)
+			return fail(w, n, "broken document");
+		if (k->type != YAML_SCALAR_NODE)
+			return fail(w, k, "expected a key of %s, got %s",
+				    where, kind(k));
+		ks = (const char *)k->data.scalar.value;
+		for (q = n->data.mapping.pairs.start; q < p; q++) {
+			yaml_node_t *k2 = yaml_document_get_node(w->doc,
+								 q->key);
+
+			if (k2 && k2->type == YAML_SCALAR_NODE &&
+			    !strcmp((const char *)k2->data.scalar.value, ks))
+				return fail(w, k, "duplicate key '%s' in %s",
+					    ks, where);
+		}
+		key = find_key(sec, ks);
+		if (key)
+			ret = key->get(w, v, key);
+		else
+			ret = sec->other ? sec->other(w, ks, v) : -ENOENT;
+		if (ret == -ENOENT) {
+			key_list(sec, keys, sizeof(keys));
+			return fail(w, k, "unknown key '%s' in %s, expected "
+				    "one of: %s", ks, where, keys);
+		}
+		if (ret)
+			return ret;
+	}
+	return 0;
 }
 
 static int failm(struct walk *w, yaml_mark_t m, const char *msg)
@@ -1070,10 +1121,7 @@ int config_parse(struct config *c, const char *name, const char *buf,
 		   !root->data.scalar.length) {
 		ret = finish(&w, root);
 	} else {
-		ret = each_key(&w, root, "the top level", "agent, hub, broker, "
-			       "priorities, events, messages, kernel, enrich, "
-			       "log, sdk, logins, snapshots, spool",
-			       root_key);
+		ret = each_key(&w, root, "the top level", &top_sec);
 		if (!ret)
 			ret = finish(&w, root);
 	}

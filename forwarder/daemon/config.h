@@ -14,6 +14,8 @@
 #include "transport/mqtt.h"
 
 #define IOTSEC_CONFIG_PATH "/etc/iotsec/iotsecd.yaml"
+/* iotsecd's counters, for iotsecctl (daemon/stats.c) */
+#define IOTSEC_STATS_PATH "/run/iotsec/iotsecd.json"
 #define IOTSEC_HUB_MAX_MESSAGE (256 * 1024)
 #define IOTSEC_MIN_MESSAGE 1024
 

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * iotsecd's own parts, private to forwarder/daemon/: the state the loop
+ * (loop.c), the statistics (stats.c) and the reload (reload.c) share.
+ */
+#ifndef IOTSEC_DAEMON_H
+#define IOTSEC_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <syslog.h>		/* LOG_* for logmsg() */
+#include "daemon/config.h"
+#include "intake/nl.h"
+#include "intake/replay.h"
+#include "pipeline/enrich.h"
+#include "pipeline/queue.h"
+#include "pipeline/serialize.h"
+#include "sources/local.h"
+#include "transport/mqtt.h"
+#include "transport/spool.h"
+
+struct daemon {
+	const char *config_path;
+	struct config cfg_store[2];
+	struct config *cfg;
+	struct ser ser;
+	struct enrich enrich;
+	struct queue queue;
+	struct iotsec_nl nl;
+	bool nl_open;
+	struct local *local;
+	struct mqtt *mqtt;
+	int mqtt_fd_reg;
+	uint32_t mqtt_events_reg;
+	FILE *output;
+	const char *stats_path;
+	int epfd, tfd, sfd;
+	bool foreground, stop, replay;
+	struct replay_reader *reader;
+	uint64_t next_stats_ms, next_nl_retry_ms, next_stats_file_ms;
+	uint64_t next_nl_check_ms;
+	uint64_t enobufs_logged, next_enobufs_log_ms;
+	/* messages waiting for the broker and its acknowledgement */
+	struct spool *spool;
+	uint64_t last_ack_ms;		/* or since nothing was in flight */
+	uint64_t ops_events;		/* operational events sent */
+	uint64_t msgs_sent, msgs_acked, msgs_failed, msgs_under4k, bytes_sent;
+	struct iotsec_counters kcounters;
+	bool have_kcounters;
+};
+
+/* log.c: stderr in the foreground, syslog otherwise */
+void logmsg(int level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void log_init(bool to_stderr);
+void log_set_level(int level);
+
+/* loop.c */
+int daemon_run(struct daemon *d, bool replay_mode);
+void daemon_epoll_set(struct daemon *d, int fd, uint32_t ev, int op);
+void daemon_on_message(void *ctx, enum prio prio, enum msg_kind kind,
+		       const char *buf, size_t len, unsigned int n_events);
+void daemon_on_event(void *ctx, struct iotsec_event *ev);
+void daemon_kernel_open(struct daemon *d);
+void daemon_kernel_config(struct daemon *d);
+int daemon_mqtt_up(struct daemon *d);
+void daemon_local_config(const struct config *c, struct local_config *lc);
+void daemon_local_watch(struct daemon *d, int op);
+
+/* stats.c */
+void stats_on_counters(void *ctx, const struct iotsec_counters *c);
+void stats_send(struct daemon *d);
+void stats_write_file(struct daemon *d);
+
+/* reload.c */
+int daemon_load_config(const char *path, struct config *c, bool must_exist);
+void daemon_reload(struct daemon *d);
+
+#endif

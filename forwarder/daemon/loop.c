@@ -1,0 +1,480 @@
+// SPDX-License-Identifier: MIT
+/*
+ * iotsecd's loop. One thread, one epoll set: the timerfd paces the
+ * periodic work (queue flushes, statistics, MQTT ticks, retries), the
+ * signalfd brings SIGHUP (reload) and SIGTERM/SIGINT (flush and exit), and
+ * the netlink, local sources' and MQTT sockets bring their events. The
+ * pipeline's callbacks hand packed messages to the spool and from there
+ * to the transport.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <netlink/genl/ctrl.h>
+
+#include "common/clock.h"
+#include "daemon/daemon.h"
+
+#define RETRY_MS 5000
+/*
+ * Messages handed to libmosquitto and not yet acknowledged, at most: a
+ * reconnect after a long outage sends the spool out at this pace instead
+ * of all at once.
+ */
+#define INFLIGHT_MAX 32
+
+/* ---- kernel ---- */
+
+void daemon_kernel_config(struct daemon *d)
+{
+	struct iotsec_kconfig kc = { 0 };
+	int ret;
+
+	kc.has_mask = kc.has_argv_max = kc.has_exclude = kc.has_watch = true;
+	for (int t = 1; t <= IOTSEC_EVENT_MAX; t++)
+		if (d->cfg->types[t].prio != PRIO_OFF)
+			kc.event_mask |= IOTSEC_EVENT_BIT(t);
+	kc.argv_max = d->cfg->argv_max;
+	if (d->cfg->exclude_self)
+		kc.exclude[kc.n_exclude++] = getpid();
+	for (unsigned int i = 0; i < d->cfg->n_watch; i++) {
+		if (access(d->cfg->watch[i], F_OK)) {
+			logmsg(LOG_WARNING, "not watching %s: %s",
+			       d->cfg->watch[i], strerror(errno));
+			continue;
+		}
+		kc.watch[kc.n_watch++] = d->cfg->watch[i];
+	}
+	ret = iotsec_nl_set_config(&d->nl, &kc);
+	if (ret)
+		logmsg(LOG_ERR, "setting the kernel configuration: %s",
+		       strerror(-ret));
+}
+
+void daemon_epoll_set(struct daemon *d, int fd, uint32_t ev, int op)
+{
+	struct epoll_event e = { .events = ev, .data.fd = fd };
+
+	epoll_ctl(d->epfd, op, fd, &e);
+}
+
+void daemon_kernel_open(struct daemon *d)
+{
+	int ret;
+
+	ret = iotsec_nl_open(&d->nl, daemon_on_event, stats_on_counters, d);
+	if (!ret) {
+		d->nl.rcvbuf = d->cfg->receive_buffer;
+		ret = iotsec_nl_subscribe(&d->nl);
+	}
+	if (ret) {
+		if (d->next_nl_retry_ms == 0)
+			logmsg(LOG_WARNING, "kernel collector: %s; retrying "
+			       "every %d s", ret == -ENOENT ? "module not loaded"
+			       : strerror(-ret), RETRY_MS / 1000);
+		iotsec_nl_close(&d->nl);
+		d->next_nl_retry_ms = mono_ms() + RETRY_MS;
+		return;
+	}
+	d->nl_open = true;
+	d->next_nl_retry_ms = 0;
+	daemon_kernel_config(d);
+	daemon_epoll_set(d, iotsec_nl_fd(&d->nl), EPOLLIN, EPOLL_CTL_ADD);
+	logmsg(LOG_INFO, "subscribed to the kernel collector");
+}
+
+static void kernel_close(struct daemon *d)
+{
+	if (!d->nl_open)
+		return;
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, iotsec_nl_fd(&d->nl), NULL);
+	iotsec_nl_close(&d->nl);
+	d->nl_open = false;
+	d->next_nl_retry_ms = mono_ms() + RETRY_MS;
+}
+
+/* ---- messages out ---- */
+
+/*
+ * Hand the spool's messages to the transport (a previous run's first,
+ * then alerts, high, low, each oldest first: spool_next()), with their
+ * stored message ids (the same after a restart, so the receiver can drop
+ * what it already has).
+ */
+static void publish_pending(struct daemon *d)
+{
+	struct spool_rec *r;
+
+	if (!d->spool || !d->mqtt)
+		return;
+	while (mqtt_connected(d->mqtt) &&
+	       spool_inflight(d->spool) < INFLIGHT_MAX &&
+	       (r = spool_next(d->spool))) {
+		const char *payload = spool_payload(d->spool, r);
+		struct mqtt_message m = {
+			.payload = payload, .len = r->len,
+			.message_id = r->id,
+			.content_type = "application/json",
+			.content_encoding = "utf-8",
+			.security = r->kind == MSG_AZURE,
+			.type = r->kind == MSG_AZURE ? "security" : "extended",
+		};
+		int mid = -1, ret;
+
+		if (!payload)		/* unreadable: dropped, counted */
+			continue;
+		ret = mqtt_publish(d->mqtt, &m, &mid);
+		if (ret == -ENOTCONN || ret == -ENOMEM)
+			return;		/* kept; again on the next turn */
+		if (ret) {
+			logmsg(LOG_WARNING, "publish of message %s refused: "
+			       "%s; dropped", r->id, strerror(-ret));
+			spool_discard(d->spool, r);	/* counted there */
+			continue;
+		}
+		d->msgs_sent++;
+		d->bytes_sent += r->len;
+		if (r->len < 4096)
+			d->msgs_under4k++;
+		if (spool_set_inflight(d->spool, r, mid))
+			return;		/* pending still: again later */
+	}
+}
+
+void daemon_on_message(void *ctx, enum prio prio, enum msg_kind kind,
+		       const char *buf, size_t len, unsigned int n_events)
+{
+	struct daemon *d = ctx;
+	char id[37];
+
+	if (d->output) {
+		fwrite(buf, 1, len, d->output);
+		fputc('\n', d->output);
+		fflush(d->output);
+		d->msgs_sent++;
+		d->msgs_acked++;
+		d->bytes_sent += len;
+		if (len < 4096)
+			d->msgs_under4k++;
+		return;
+	}
+	ser_uuid(&d->ser, id);
+	/* a message that does not fit is counted by the spool */
+	spool_append(d->spool, prio, kind, n_events, id, buf, len, mono_ms());
+	logmsg(LOG_DEBUG, "message %s of %zu bytes, %u events, %s priority",
+	       id, len, n_events, prio_name(prio));
+	publish_pending(d);
+}
+
+static void on_ack(void *ctx, int mid)
+{
+	struct daemon *d = ctx;
+
+	/* an ack of a message dropped meanwhile is not ours any more */
+	if (d->spool && !spool_ack_mid(d->spool, mid))
+		d->msgs_acked++;
+	d->last_ack_ms = mono_ms();
+}
+
+/*
+ * In flight for messages.ack_timeout without any acknowledgement: again.
+ * The clock runs only while connected with something in flight: it
+ * restarts at each ack and stands still while disconnected or while
+ * nothing waits (so neither a reconnect nor a message published after a
+ * long quiet time counts as overdue at once).
+ */
+static void check_stall(struct daemon *d, uint64_t now)
+{
+	bool c = d->mqtt && mqtt_connected(d->mqtt);
+
+	if (!c || !d->spool || !spool_inflight(d->spool)) {
+		d->last_ack_ms = now;
+		return;
+	}
+	if (now - d->last_ack_ms < d->cfg->ack_timeout_ms)
+		return;
+	logmsg(LOG_WARNING, "no acknowledgement from the broker for %llu s; "
+	       "publishing the %zu message(s) in flight again",
+	       (unsigned long long)(d->cfg->ack_timeout_ms / 1000),
+	       spool_inflight(d->spool));
+	spool_requeue_inflight(d->spool);
+	d->last_ack_ms = now;
+}
+
+void daemon_on_event(void *ctx, struct iotsec_event *ev)
+{
+	struct daemon *d = ctx;
+
+	enrich_event(&d->enrich, ev);
+	queue_push(&d->queue, ev, mono_ms());
+	enrich_done(&d->enrich, ev);
+}
+
+/* ---- MQTT ---- */
+
+static void mqtt_sync_fd(struct daemon *d)
+{
+	int fd = d->mqtt ? mqtt_fd(d->mqtt) : -1;
+	uint32_t ev = EPOLLIN | (d->mqtt && mqtt_want_write(d->mqtt) ?
+				 EPOLLOUT : 0);
+
+	if (fd != d->mqtt_fd_reg) {
+		if (d->mqtt_fd_reg >= 0)
+			epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->mqtt_fd_reg, NULL);
+		if (fd >= 0)
+			daemon_epoll_set(d, fd, ev, EPOLL_CTL_ADD);
+		d->mqtt_fd_reg = fd;
+		d->mqtt_events_reg = ev;
+	} else if (fd >= 0) {
+		/*
+		 * A reconnect may reuse the fd number of the closed socket,
+		 * which left the epoll set when it closed: MOD says so.
+		 */
+		struct epoll_event e = { .events = ev, .data.fd = fd };
+
+		if (epoll_ctl(d->epfd, EPOLL_CTL_MOD, fd, &e) && errno == ENOENT)
+			epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &e);
+		d->mqtt_events_reg = ev;
+	}
+}
+
+int daemon_mqtt_up(struct daemon *d)
+{
+	char err[256] = "";
+
+	d->mqtt = mqtt_new(&d->cfg->mqtt, on_ack, d, err, sizeof(err));
+	if (!d->mqtt) {
+		logmsg(LOG_ERR, "%s", err);
+		return -EINVAL;
+	}
+	mqtt_start(d->mqtt);
+	return 0;
+}
+
+/* ---- local sources ---- */
+
+/* The local sources' settings of C (strings borrowed from C). */
+void daemon_local_config(const struct config *c, struct local_config *lc)
+{
+	local_config_defaults(lc);
+	lc->sdk = c->sdk.enabled;
+	if (c->sdk.socket)
+		lc->sdk_cfg.path = c->sdk.socket;
+	lc->sdk_cfg.mode = c->sdk.mode;
+	lc->sdk_cfg.group = c->sdk.group;
+	lc->sdk_cfg.max_clients = c->sdk.max_clients;
+	lc->sdk_cfg.max_per_uid = c->sdk.max_per_uid;
+	lc->sdk_cfg.rate = c->sdk.rate;
+	lc->sdk_cfg.burst = c->sdk.burst;
+	lc->sdk_cfg.max_message = c->sdk.max_message;
+	lc->logins = c->logins.enabled;
+	lc->login_cfg.wtmp_path = c->logins.wtmp;
+	lc->login_cfg.btmp_path = c->logins.btmp;
+	lc->login_cfg.utmp_path = c->logins.utmp;
+	if (c->logins.state)
+		lc->login_cfg.state_path = *c->logins.state ? c->logins.state :
+					   NULL;
+	lc->snapshot_ms = c->snapshots.interval_ms;
+	lc->first_snapshot_ms = c->snapshots.first_delay_ms;
+	lc->listening_ports = c->snapshots.listening_ports;
+	lc->local_users = c->snapshots.local_users;
+	lc->system_information = c->snapshots.system_information;
+	lc->os_baseline = c->snapshots.os_baseline;
+}
+
+void daemon_local_watch(struct daemon *d, int op)
+{
+	int fds[4], i, n;
+
+	if (!d->local)
+		return;
+	n = local_fds(d->local, fds, 4);
+	for (i = 0; i < n; i++) {
+		if (op == EPOLL_CTL_DEL)
+			epoll_ctl(d->epfd, EPOLL_CTL_DEL, fds[i], NULL);
+		else
+			daemon_epoll_set(d, fds[i], EPOLLIN, EPOLL_CTL_ADD);
+	}
+}
+
+/* ---- loop ---- */
+
+static void arm_timer(struct daemon *d, uint64_t ms)
+{
+	struct itimerspec its = { 0 };
+
+	if (ms < 1)
+		ms = 1;
+	its.it_value.tv_sec = ms / 1000;
+	its.it_value.tv_nsec = (ms % 1000) * 1000000;
+	timerfd_settime(d->tfd, 0, &its, NULL);
+}
+
+static uint64_t periodic(struct daemon *d)
+{
+	uint64_t now = mono_ms(), next, t;
+	struct timespec ts;
+
+	if (now >= d->next_stats_ms) {
+		if (d->cfg->statistics_ms) {
+			stats_send(d);
+			d->next_stats_ms = now + d->cfg->statistics_ms;
+		} else {
+			d->next_stats_ms = UINT64_MAX;
+		}
+	}
+	if (!d->replay)
+		ser_sync_clock(&d->ser);
+	next = queue_tick(&d->queue, now);
+	t = local_tick(d->local, now);
+	if (t < next)
+		next = t;
+	if (d->next_stats_ms - now < next)
+		next = d->next_stats_ms - now;
+	if (d->spool) {
+		t = spool_tick(d->spool, now);
+		if (t < next)
+			next = t;
+		check_stall(d, now);
+	}
+	if (d->mqtt) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		t = mqtt_tick(d->mqtt, ts);
+		if (t < next)
+			next = t;
+	}
+	/*
+	 * The module can be unloaded and loaded again under us: the socket
+	 * then just goes quiet. Check that the family is still the one we
+	 * subscribed to, and start over when it is not.
+	 */
+	if (d->nl_open && now >= d->next_nl_check_ms) {
+		int fam = genl_ctrl_resolve(d->nl.ctl, IOTSEC_GENL_NAME);
+
+		d->next_nl_check_ms = now + RETRY_MS;
+		if (fam != d->nl.family) {
+			logmsg(LOG_WARNING, "kernel collector went away; "
+			       "waiting for it to come back");
+			kernel_close(d);
+		}
+	}
+	/* overruns are counted and reported, at most every 5 s */
+	if (d->nl_open && d->nl.enobufs != d->enobufs_logged &&
+	    now >= d->next_enobufs_log_ms) {
+		logmsg(LOG_WARNING, "netlink receive buffer overrun (%llu so "
+		       "far): batches were lost; the kernel counts them "
+		       "(KernelLost in DroppedEventsStatistics)",
+		       (unsigned long long)d->nl.enobufs);
+		d->enobufs_logged = d->nl.enobufs;
+		d->next_enobufs_log_ms = now + RETRY_MS;
+	}
+	if (!d->nl_open && d->next_nl_retry_ms) {
+		if (now >= d->next_nl_retry_ms)
+			daemon_kernel_open(d);
+		if (!d->nl_open && d->next_nl_retry_ms - now < next)
+			next = d->next_nl_retry_ms - now;
+	}
+	if (now >= d->next_stats_file_ms) {
+		stats_write_file(d);
+		d->next_stats_file_ms = now + 1000;
+	}
+	if (d->next_stats_file_ms - now < next)
+		next = d->next_stats_file_ms - now;
+	return next;
+}
+
+/* One ready fd: the timer, a signal, or one of the sockets. */
+static void dispatch(struct daemon *d, const struct epoll_event *e)
+{
+	int fd = e->data.fd;
+
+	if (fd == d->tfd) {
+		uint64_t x;
+
+		if (read(d->tfd, &x, sizeof(x)) < 0)
+			return;
+	} else if (fd == d->sfd) {
+		struct signalfd_siginfo si;
+
+		if (read(d->sfd, &si, sizeof(si)) != sizeof(si))
+			return;
+		if (si.ssi_signo == SIGHUP) {
+			daemon_reload(d);
+		} else {
+			logmsg(LOG_INFO, "signal %d: flushing and exiting",
+			       si.ssi_signo);
+			d->stop = true;
+		}
+	} else if (d->nl_open && fd == iotsec_nl_fd(&d->nl)) {
+		int ret = iotsec_nl_receive(&d->nl);
+
+		if (ret) {
+			logmsg(LOG_ERR, "netlink: %s; resubscribing",
+			       strerror(-ret));
+			kernel_close(d);
+		}
+	} else if (d->local && local_handle(d->local, fd)) {
+		/* SDK socket, wtmp/btmp */
+	} else if (d->mqtt && fd == d->mqtt_fd_reg) {
+		mqtt_handle(d->mqtt, e->events);
+	}
+}
+
+int daemon_run(struct daemon *d, bool replay_mode)
+{
+	struct epoll_event evs[8];
+	int64_t stop_deadline = 0;
+
+	for (;;) {
+		uint64_t next = periodic(d);
+		int n, i;
+
+		/*
+		 * No re-queueing when the connection drops: libmosquitto sends
+		 * what it holds again on the reconnect (clean session off).
+		 */
+		publish_pending(d);
+		mqtt_sync_fd(d);
+		if (d->stop || replay_mode) {
+			/* leave when everything is out, or after a grace time */
+			if (!stop_deadline) {
+				local_flush(d->local);
+				queue_flush_all(&d->queue, mono_ms());
+				if (d->cfg->statistics_ms)
+					stats_send(d);
+				stop_deadline = mono_ms() +
+					(replay_mode && !d->stop ? 30000 : 5000);
+			}
+			if (!d->spool || !spool_records(d->spool))
+				return 0;
+			/*
+			 * On disk, what is not delivered waits for the next
+			 * start: no reason to wait for a broker that is away.
+			 */
+			if (mono_ms() >= stop_deadline ||
+			    (d->stop && spool_on_disk(d->spool) &&
+			     !mqtt_connected(d->mqtt))) {
+				logmsg(spool_on_disk(d->spool) ? LOG_NOTICE :
+				       LOG_WARNING, "exiting with %llu message(s) "
+				       "not acknowledged%s%s",
+				       (unsigned long long)spool_records(d->spool),
+				       spool_on_disk(d->spool) ? "; kept in " : "",
+				       spool_on_disk(d->spool) ?
+				       spool_path(d->spool) : "");
+				return d->stop ? 0 : 1;
+			}
+			if (next > 200)
+				next = 200;
+		}
+		arm_timer(d, next);
+		n = epoll_wait(d->epfd, evs, 8, -1);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		for (i = 0; i < n; i++)
+			dispatch(d, &evs[i]);
+	}
+}

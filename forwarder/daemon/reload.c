@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: MIT
+/*
+ * SIGHUP: read the configuration again and apply it to the running
+ * daemon. A configuration that does not load leaves the running one in
+ * place; the transport is rebuilt only when its own settings changed, so
+ * that a reload does not drop the broker connection for nothing.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+
+#include "common/clock.h"
+#include "common/util.h"
+#include "daemon/daemon.h"
+
+static bool mqtt_same(const struct mqtt_config *a, const struct mqtt_config *b)
+{
+	return a->mode == b->mode && a->auth == b->auth && a->port == b->port &&
+	       a->tls == b->tls && a->sas_ttl == b->sas_ttl &&
+	       a->keepalive == b->keepalive && str_same(a->host, b->host) &&
+	       str_same(a->hub_host, b->hub_host) &&
+	       str_same(a->ca_file, b->ca_file) &&
+	       str_same(a->cert_file, b->cert_file) &&
+	       str_same(a->key_file, b->key_file) &&
+	       str_same(a->client_id, b->client_id) &&
+	       str_same(a->username, b->username) &&
+	       str_same(a->password, b->password) &&
+	       str_same(a->topic, b->topic) &&
+	       str_same(a->device_id, b->device_id) &&
+	       str_same(a->module_id, b->module_id) &&
+	       str_same(a->shared_key, b->shared_key) &&
+	       str_same(a->key_name, b->key_name);
+}
+
+static void agent_id_default(char id[37])
+{
+	char m[64] = "";
+	FILE *f = fopen("/etc/machine-id", "r");
+
+	if (f) {
+		if (!fgets(m, sizeof(m), f))
+			m[0] = '\0';
+		fclose(f);
+	}
+	if (strlen(m) >= 32) {
+		snprintf(id, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", m, m + 8, m + 12,
+			 m + 16, m + 20);
+		return;
+	}
+	snprintf(id, 37, "00000000-0000-4000-8000-000000000000");
+}
+
+int daemon_load_config(const char *path, struct config *c, bool must_exist)
+{
+	char err[512];
+	int ret;
+
+	if (!must_exist && access(path, F_OK) && errno == ENOENT) {
+		logmsg(LOG_NOTICE, "%s does not exist; using defaults (local "
+		       "broker)", path);
+		ret = config_parse(c, path, "", 0, err, sizeof(err));
+	} else {
+		ret = config_load(c, path, err, sizeof(err));
+	}
+	if (ret) {
+		logmsg(LOG_ERR, "%s", err);
+		return ret;
+	}
+	if (!c->agent_id[0])
+		agent_id_default(c->agent_id);
+	return 0;
+}
+
+/* A new transport with the settings of d->cfg. */
+static void reconnect(struct daemon *d)
+{
+	logmsg(LOG_INFO, "transport settings changed; reconnecting");
+	/* the new connection knows nothing of the old one's mids */
+	spool_requeue_inflight(d->spool);
+	if (d->mqtt_fd_reg >= 0)
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->mqtt_fd_reg, NULL);
+	d->mqtt_fd_reg = -1;
+	mqtt_free(d->mqtt);
+	d->mqtt = NULL;
+	daemon_mqtt_up(d);
+}
+
+void daemon_reload(struct daemon *d)
+{
+	struct config *old = d->cfg;
+	struct config *new = old == &d->cfg_store[0] ? &d->cfg_store[1] :
+						      &d->cfg_store[0];
+
+	if (daemon_load_config(d->config_path, new, true)) {
+		logmsg(LOG_ERR, "reload failed; keeping the running "
+		       "configuration");
+		config_free(new);
+		return;
+	}
+	queue_set_config(&d->queue, new, mono_ms());
+	d->cfg = new;
+	log_set_level(new->log_level);
+	d->enrich.users = new->enrich_users;
+	d->enrich.parent = new->enrich_parent;
+	d->enrich.container = new->enrich_container;
+	snprintf(d->ser.agent_id, sizeof(d->ser.agent_id), "%s", new->agent_id);
+	if (!d->output && !mqtt_same(&old->mqtt, &new->mqtt))
+		reconnect(d);
+	if (d->spool && (!str_same(old->spool.path, new->spool.path) ||
+			 old->spool.size != new->spool.size ||
+			 old->spool.sync_ms != new->spool.sync_ms))
+		logmsg(LOG_NOTICE, "spool settings changed: they take effect "
+		       "at the next start");
+	if (d->nl_open)
+		daemon_kernel_config(d);
+	if (d->local) {
+		struct local_config lc;
+
+		/* fds may be closed and reopened: out of the loop meanwhile */
+		daemon_local_watch(d, EPOLL_CTL_DEL);
+		daemon_local_config(new, &lc);
+		local_reconfigure(d->local, &lc);
+		daemon_local_watch(d, EPOLL_CTL_ADD);
+	}
+	config_free(old);
+	logmsg(LOG_INFO, "configuration reloaded from %s", d->config_path);
+}
