@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
-#include <unistd.h>
 #include "transport/spool_priv.h"
 
 static void nolog(int level, const char *fmt, ...)
