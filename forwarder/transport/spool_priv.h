@@ -2,7 +2,7 @@
 /*
  * What the spool's files share; not part of its contract (spool.h).
  *
- *   spool.c         the public calls and the state they share
+ *   spool.c         the public calls (open, append, next, tick, close)
  *   spool_format.c  segment files and the records in them (format, CRC,
  *                   write, read back, scan at recovery)
  *   spool_index.c   the live records: lists by priority, in flight,
