@@ -4,7 +4,8 @@
  * Every message the pipeline accepts is written here before it is
  * published and stays until the broker acknowledges it (PUBACK), so that
  * a lost network, a broker restart or a crash of the daemon loses nothing
- * that fits in the bound. Format and rules: spool.c; docs/forwarder.md.
+ * that fits in the bound. Format: spool_format.c; the rest of the rules
+ * in the files spool_priv.h lists, and docs/forwarder.md.
  *
  *   spool_open() -> spool_append() ... spool_next() -> spool_payload()
  *     -> mqtt_publish() -> spool_set_inflight() ... spool_ack_mid()
