@@ -136,6 +136,8 @@ struct json_object *json_bytes(const char *s, size_t len)
 		if (!buf)
 			return NULL;
 	}
+	/* gcc cannot see that an invalid string has a byte to write */
+	buf[0] = '\0';
 	for (i = 0; i < len; i += n) {
 		n = utf8_seq(p + i, len - i);
 		if (n && p[i]) {
