@@ -519,7 +519,8 @@ int ser_record(struct ser *s, const struct record *r, char **out, size_t *len)
 
 	json_object_array_add(arr, payload(s, r));
 	return event_text(s, "Security", "Triggered",
-			  ser_event_name(r->ev.type), r->first_ns, arr, out, len);
+			  ser_event_name(r->ev.type), r->first_ns, arr,
+			  out, len);
 }
 
 static void add_extra(struct json_object *p, const char *const extra[][2],

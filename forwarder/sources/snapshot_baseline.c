@@ -112,9 +112,10 @@ static int sshd_value(const char *path, const char *key, char *out,
 	return ret;
 }
 
-static void check_sshd(struct json_object *payload, const struct snapshot_config *c,
-		       const char *id, const char *key, const char *def,
-		       const char *good, const char *desc, const char *sev)
+static void check_sshd(struct json_object *payload,
+		       const struct snapshot_config *c, const char *id,
+		       const char *key, const char *def, const char *good,
+		       const char *desc, const char *sev)
 {
 	char val[128];
 	struct json_object *x;
@@ -258,8 +259,9 @@ static void check_world_writable(struct json_object *payload,
 	if (w.list[0])
 		snap_str(x, "Paths", w.list);
 	if (w.truncated)
-		snap_fmt(x, "Truncated", "walk stopped after %u entries or %u ms",
-			c->ww_max_entries, c->ww_max_ms);
+		snap_fmt(x, "Truncated",
+			 "walk stopped after %u entries or %u ms",
+			 c->ww_max_entries, c->ww_max_ms);
 	bl_add(payload, "iotsec-bl-006",
 	       "No world-writable files or directories (without sticky bit) in system paths",
 	       "Important", w.found ? BL_FAIL : BL_PASS, NULL, x);

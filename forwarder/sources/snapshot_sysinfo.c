@@ -155,7 +155,8 @@ struct json_object *snapshot_system_information(const struct snapshot_config *c)
 		fclose(f);
 	if (buf[0])
 		snap_str(x, "CpuModel", buf);
-	snap_fmt(x, "CpuCount", "%ld", cpus ? (long)cpus : sysconf(_SC_NPROCESSORS_ONLN));
+	snap_fmt(x, "CpuCount", "%ld",
+		 cpus ? (long)cpus : sysconf(_SC_NPROCESSORS_ONLN));
 	snprintf(path, sizeof(path), "%s/sys/kernel/random/boot_id", c->proc);
 	if (snap_read_line(path, buf, sizeof(buf)))
 		snap_str(x, "BootId", buf);
