@@ -82,9 +82,13 @@ fuzz-sdk:
 endif
 fuzz: fuzz-sdk
 
-# Each target with just the code it exercises.
-$(BUILD)/fuzz/sdk_msg: forwarder/sources/sdk_msg.c forwarder/sources/sdk_msg.h
-$(BUILD)/fuzz/login_record: forwarder/sources/login.c forwarder/sources/login.h
+# Each target with just the code it exercises, and the event object
+# (serialize.c) that both build.
+SDK_FUZZ_EVENT := forwarder/pipeline/serialize.c forwarder/common/utf8.c
+$(BUILD)/fuzz/sdk_msg: forwarder/sources/sdk_msg.c \
+	forwarder/sources/sdk_msg.h $(SDK_FUZZ_EVENT)
+$(BUILD)/fuzz/login_record: forwarder/sources/login.c \
+	forwarder/sources/login.h $(SDK_FUZZ_EVENT)
 $(SDK_FUZZ): $(BUILD)/fuzz/%: tests/fuzz/%.c
 	$(quiet) FUZZ $@
 	@mkdir -p $(dir $@)

@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <sys/random.h>
 #include <json-c/json.h>
+#include "common/clock.h"
 #include "common/utf8.h"
 #include "pipeline/serialize.h"
 
@@ -47,12 +48,9 @@ void ser_uuid(struct ser *s, char out[37])
 
 void ser_sync_clock(struct ser *s)
 {
-	struct timespec b, r;
+	int64_t boot = boot_ns();
 
-	clock_gettime(CLOCK_BOOTTIME, &b);
-	clock_gettime(CLOCK_REALTIME, &r);
-	s->boot_to_real_ns = (int64_t)(r.tv_sec - b.tv_sec) * 1000000000LL +
-			     (r.tv_nsec - b.tv_nsec);
+	s->boot_to_real_ns = clock_ns(CLOCK_REALTIME) - boot;
 }
 
 void ser_init(struct ser *s, const char *agent_id, const char *version)
@@ -136,6 +134,8 @@ struct json_object *json_bytes(const char *s, size_t len)
 		if (!buf)
 			return NULL;
 	}
+	/* gcc cannot see that an invalid string has a byte to write */
+	buf[0] = '\0';
 	for (i = 0; i < len; i += n) {
 		n = utf8_seq(p + i, len - i);
 		if (n && p[i]) {
@@ -333,6 +333,17 @@ static struct json_object *extra_details(struct ser *s, const struct record *r)
 	return x;
 }
 
+/* ProcessCreate's fields, which the extended events carry too. */
+static void add_process(struct json_object *p, const struct iotsec_event *ev)
+{
+	add_str(p, "Executable", ev_exe(ev));
+	add(p, "ProcessId", json_object_new_int64(ev->tgid));
+	add(p, "ParentProcessId", json_object_new_int64(ev->ptgid));
+	add_id(p, "UserId", ev->uid);
+	if (ev->user.s)
+		add_str(p, "UserName", ev->user);
+}
+
 /* The pid fields of an aggregated record are those of its first event. */
 static struct json_object *payload(struct ser *s, const struct record *r)
 {
@@ -342,12 +353,7 @@ static struct json_object *payload(struct ser *s, const struct record *r)
 
 	switch (ev->type) {
 	case IOTSEC_EVENT_EXEC:
-		add_str(p, "Executable", ev_exe(ev));
-		add(p, "ProcessId", json_object_new_int64(ev->tgid));
-		add(p, "ParentProcessId", json_object_new_int64(ev->ptgid));
-		add_id(p, "UserId", ev->uid);
-		if (ev->user.s)
-			add_str(p, "UserName", ev->user);
+		add_process(p, ev);
 		add(p, "CommandLine", json_cmdline(ev->argv.s, ev->argv.len));
 		break;
 	case IOTSEC_EVENT_EXIT:
@@ -375,12 +381,7 @@ static struct json_object *payload(struct ser *s, const struct record *r)
 		break;
 	default:
 		/* extended events: the common part, then their own */
-		add_str(p, "Executable", ev_exe(ev));
-		add(p, "ProcessId", json_object_new_int64(ev->tgid));
-		add(p, "ParentProcessId", json_object_new_int64(ev->ptgid));
-		add_id(p, "UserId", ev->uid);
-		if (ev->user.s)
-			add_str(p, "UserName", ev->user);
+		add_process(p, ev);
 		if (ev->proc_cmdline.s)
 			add(p, "CommandLine",
 			    json_cmdline(ev->proc_cmdline.s,
@@ -437,30 +438,6 @@ static struct json_object *payload(struct ser *s, const struct record *r)
 	return p;
 }
 
-static struct json_object *envelope_event(struct ser *s, const char *name,
-					  bool periodic, const char *etype,
-					  uint64_t boot_ns,
-					  struct json_object *payload_arr)
-{
-	struct json_object *e = json_object_new_object();
-	char id[37], utc[32], local[40];
-
-	ser_uuid(s, id);
-	ser_time(s, boot_ns, utc, local);
-	add(e, "Id", json_object_new_string(id));
-	add(e, "TimestampLocal", json_object_new_string(local));
-	add(e, "TimestampUTC", json_object_new_string(utc));
-	add(e, "Category", json_object_new_string(periodic ? "Periodic" :
-							     "Triggered"));
-	add(e, "Name", json_object_new_string(name));
-	add(e, "EventType", json_object_new_string(etype));
-	add(e, "IsEmpty", json_object_new_boolean(
-		    json_object_array_length(payload_arr) == 0));
-	add(e, "PayloadSchemaVersion", json_object_new_string("1.0"));
-	add(e, "Payload", payload_arr);
-	return e;
-}
-
 static int to_text(struct json_object *e, char **out, size_t *len)
 {
 	size_t n;
@@ -475,14 +452,75 @@ static int to_text(struct json_object *e, char **out, size_t *len)
 	return *out ? 0 : -ENOMEM;
 }
 
+struct json_object *ser_event(const char *type, const char *category,
+			      const char *name, struct json_object *payload)
+{
+	struct json_object *e;
+
+	if (!payload)
+		return NULL;
+	e = json_object_new_object();
+	if (!e) {
+		json_object_put(payload);
+		return NULL;
+	}
+	add(e, "EventType", json_object_new_string(type));
+	add(e, "Category", json_object_new_string(category));
+	add(e, "Name", json_object_new_string(name));
+	add(e, "IsEmpty", json_object_new_boolean(
+		    json_object_array_length(payload) == 0));
+	add(e, "PayloadSchemaVersion", json_object_new_string("1.0"));
+	add(e, "Payload", payload);
+	return e;
+}
+
+static int add_text(struct json_object *o, const char *k, const char *v)
+{
+	struct json_object *j = json_object_new_string(v);
+
+	if (!j || json_object_object_add_ex(o, k, j,
+					    JSON_C_OBJECT_ADD_KEY_IS_NEW |
+					    JSON_C_OBJECT_KEY_IS_CONSTANT)) {
+		json_object_put(j);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int ser_stamp(struct ser *s, struct json_object *ev, uint64_t boot_ns)
+{
+	char id[37], utc[32], local[40];
+
+	ser_uuid(s, id);
+	ser_time(s, boot_ns, utc, local);
+	if (add_text(ev, "Id", id) || add_text(ev, "TimestampLocal", local) ||
+	    add_text(ev, "TimestampUTC", utc))
+		return -ENOMEM;
+	return 0;
+}
+
+/* ser_event(), stamped, as text. */
+static int event_text(struct ser *s, const char *type, const char *category,
+		      const char *name, uint64_t boot_ns,
+		      struct json_object *payload_arr, char **out, size_t *len)
+{
+	struct json_object *e = ser_event(type, category, name, payload_arr);
+
+	if (!e || ser_stamp(s, e, boot_ns)) {
+		json_object_put(e);
+		return -ENOMEM;
+	}
+	return to_text(e, out, len);
+}
+
 int ser_record(struct ser *s, const struct record *r, char **out, size_t *len)
 {
 	struct json_object *arr = json_object_new_array();
 
 	json_object_array_add(arr, payload(s, r));
-	return to_text(envelope_event(s, ser_event_name(r->ev.type), false,
-				      "Security", r->first_ns, arr),
-		       out, len);
+	return event_text(s, "Security", "Triggered",
+			  ser_event_name(r->ev.type), r->first_ns, arr,
+			  out, len);
 }
 
 static void add_extra(struct json_object *p, const char *const extra[][2],
@@ -517,9 +555,8 @@ int ser_dropped_events(struct ser *s, uint64_t now_boot_ns,
 			add_extra(p, extra, n_extra);
 		json_object_array_add(arr, p);
 	}
-	return to_text(envelope_event(s, "DroppedEventsStatistics", true,
-				      "Operational", now_boot_ns, arr),
-		       out, len);
+	return event_text(s, "Operational", "Periodic",
+			  "DroppedEventsStatistics", now_boot_ns, arr, out, len);
 }
 
 int ser_message_stats(struct ser *s, uint64_t now_boot_ns, uint64_t sent,
@@ -535,26 +572,48 @@ int ser_message_stats(struct ser *s, uint64_t now_boot_ns, uint64_t sent,
 	add(p, "TotalFailed", json_object_new_int64(failed));
 	add_extra(p, extra, n_extra);
 	json_object_array_add(arr, p);
-	return to_text(envelope_event(s, "MessageStatistics", true,
-				      "Operational", now_boot_ns, arr),
-		       out, len);
+	return event_text(s, "Operational", "Periodic", "MessageStatistics",
+			  now_boot_ns, arr, out, len);
 }
 
 /* ---- packing ---- */
 
+/*
+ * The message up to its first event: the header object with an empty
+ * Events array, less the "]}" that closes both. Like snprintf(), writes at
+ * most LEN bytes and returns the length of the whole; or -ENOMEM.
+ */
 static int header(struct ser *s, enum msg_kind kind, char *buf, size_t len)
 {
-	return snprintf(buf, len, "{\"AgentVersion\":\"%s\",\"AgentId\":\"%s\","
-			"\"MessageSchemaVersion\":\"%s\",\"Events\":[",
-			s->agent_version, s->agent_id,
-			kind == MSG_AZURE ? "1.0" : IOTSEC_EXT_SCHEMA_VERSION);
+	struct json_object *h = json_object_new_object();
+	const char *t;
+	size_t n;
+	int ret = -ENOMEM;
+
+	if (!h)
+		return -ENOMEM;
+	add(h, "AgentVersion", json_object_new_string(s->agent_version ?
+						       s->agent_version : ""));
+	add(h, "AgentId", json_object_new_string(s->agent_id));
+	add(h, "MessageSchemaVersion", json_object_new_string(
+		    kind == MSG_AZURE ? "1.0" : IOTSEC_EXT_SCHEMA_VERSION));
+	add(h, "Events", json_object_new_array());
+	t = json_object_to_json_string_length(h, JSON_FLAGS, &n);
+	if (t && n >= 2 && !strcmp(t + n - 2, "]}")) {
+		n -= 2;
+		snprintf(buf, len, "%.*s", (int)n, t);
+		ret = n;
+	}
+	json_object_put(h);
+	return ret;
 }
 
 size_t msg_overhead(struct ser *s, enum msg_kind kind)
 {
 	char b[256];
+	int n = header(s, kind, b, sizeof(b));
 
-	return header(s, kind, b, sizeof(b)) + 2;	/* "]}" */
+	return n < 0 ? 0 : (size_t)n + 2;	/* "]}" */
 }
 
 int msg_begin(struct msgbuf *m, struct ser *s, enum msg_kind kind,

@@ -14,6 +14,8 @@
 #include <time.h>
 #include "pipeline/aggregate.h"
 
+struct json_object;
+
 #define IOTSEC_EXT_SCHEMA_VERSION "iotsec-1.0"
 
 enum msg_kind { MSG_AZURE, MSG_EXTENDED, MSG_KIND_N };
@@ -43,6 +45,19 @@ const char *ser_event_name(uint32_t type);
  */
 int ser_record(struct ser *s, const struct record *r, char **out,
 	       size_t *len);
+
+/*
+ * The one home of the Azure event object: PAYLOAD (an array, taken) as
+ * {EventType, Category, Name, IsEmpty, PayloadSchemaVersion, Payload}.
+ * NULL when PAYLOAD is NULL or out of memory (PAYLOAD put).
+ */
+struct json_object *ser_event(const char *type, const char *category,
+			      const char *name, struct json_object *payload);
+/*
+ * Complete EV with Id, TimestampLocal and TimestampUTC for BOOT_NS
+ * (CLOCK_BOOTTIME); 0 or -ENOMEM.
+ */
+int ser_stamp(struct ser *s, struct json_object *ev, uint64_t boot_ns);
 
 struct queue_stats;
 /* Operational events (Category Periodic). */

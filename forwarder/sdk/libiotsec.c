@@ -7,18 +7,18 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdbool.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <iotsec/iotsec.h>
 #include "sdk/sdk_proto.h"
+/* header-only: the library still links nothing but libc */
+#include "common/clock.h"
+#include "common/util.h"
 
 #define IOTSEC_API __attribute__((visibility("default")))
 
@@ -29,22 +29,7 @@ struct iotsec {
 	char err[SDK_REASON_MAX];
 };
 
-static void set_err(struct iotsec *h, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(h->err, sizeof(h->err), fmt, ap);
-	va_end(ap);
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#define set_err(h, ...) errf((h)->err, sizeof((h)->err), __VA_ARGS__)
 
 /* Wait for EVENTS on h->fd until DEADLINE; 0, -ETIMEDOUT or -errno. */
 static int wait_fd(struct iotsec *h, short events, int64_t deadline)
@@ -54,7 +39,7 @@ static int wait_fd(struct iotsec *h, short events, int64_t deadline)
 	int n;
 
 	for (;;) {
-		left = deadline - now_ms();
+		left = deadline - mono_ms();
 		if (left <= 0)
 			return -ETIMEDOUT;
 		n = poll(&p, 1, left > 0x7fffffff ? 0x7fffffff : (int)left);
@@ -144,7 +129,7 @@ static int transact(struct iotsec *h, const char *req, size_t len)
 {
 	char buf[sizeof(struct sdk_reply) + SDK_REASON_MAX];
 	struct sdk_reply *rep = (struct sdk_reply *)buf;
-	int64_t deadline = now_ms() + h->timeout_ms;
+	int64_t deadline = mono_ms() + h->timeout_ms;
 	bool closed = false, reset = false;
 	ssize_t n;
 	int ret;

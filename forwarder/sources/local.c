@@ -10,9 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
-#include <time.h>
 #include <json-c/json.h>
 
+#include "common/clock.h"
+#include "common/util.h"
 #include "sources/local.h"
 #include "pipeline/queue.h"
 #include "pipeline/serialize.h"
@@ -105,22 +106,6 @@ static int config_copy(struct local_config *dst, struct local_strings *str,
 	return 0;
 }
 
-static uint64_t boot_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
-}
-
 static void flush_kind(struct local *l, enum msg_kind kind)
 {
 	struct batch *b = &l->batch[kind];
@@ -147,19 +132,12 @@ void local_flush(struct local *l)
 /* Complete EV (taken) with Id and timestamps, and batch it. */
 static int emit(struct local *l, struct json_object *ev, enum msg_kind kind)
 {
-	char id[37], utc[32], loc[40];
 	struct batch *b;
 	const char *text;
 	char *copy;
 	size_t len;
 
-	ser_uuid(l->ser, id);
-	ser_time(l->ser, boot_ns(), utc, loc);
-	if (json_object_object_add(ev, "Id", json_object_new_string(id)) ||
-	    json_object_object_add(ev, "TimestampLocal",
-				   json_object_new_string(loc)) ||
-	    json_object_object_add(ev, "TimestampUTC",
-				   json_object_new_string(utc)))
+	if (ser_stamp(l->ser, ev, boot_ns()))
 		goto err;
 	text = json_object_to_json_string_length(ev, JSON_C_TO_STRING_PLAIN,
 						 &len);
@@ -283,11 +261,6 @@ int local_open(struct local **lp, const struct local_config *c,
 	return 0;
 }
 
-static bool str_same(const char *a, const char *b)
-{
-	return (!a && !b) || (a && b && !strcmp(a, b));
-}
-
 static bool login_same(const struct login_config *a,
 		       const struct login_config *b)
 {
@@ -298,6 +271,19 @@ static bool login_same(const struct login_config *a,
 	       a->from_start == b->from_start;
 }
 
+/* FROM's counters into TO; the clients connected now are the caller's. */
+static void sdk_stats_add(struct sdk_server_stats *to,
+			  const struct sdk_server_stats *from)
+{
+	to->accepted += from->accepted;
+	to->rejected += from->rejected;
+	to->rate_limited += from->rate_limited;
+	to->deliver_failed += from->deliver_failed;
+	to->clients_accepted += from->clients_accepted;
+	to->clients_refused += from->clients_refused;
+	to->clients_dropped += from->clients_dropped;
+}
+
 /* Close the SDK socket, keeping its counters. */
 static void sdk_stop(struct local *l)
 {
@@ -306,13 +292,8 @@ static void sdk_stop(struct local *l)
 	if (!l->sdk)
 		return;
 	sdk_server_get_stats(l->sdk, &st);
-	l->st.sdk.accepted += st.accepted;
-	l->st.sdk.rejected += st.rejected;
-	l->st.sdk.rate_limited += st.rate_limited;
-	l->st.sdk.deliver_failed += st.deliver_failed;
-	l->st.sdk.clients_accepted += st.clients_accepted;
-	l->st.sdk.clients_refused += st.clients_refused;
-	l->st.sdk.clients_dropped += st.clients_dropped + st.clients;
+	sdk_stats_add(&l->st.sdk, &st);
+	l->st.sdk.clients_dropped += st.clients;
 	sdk_server_close(l->sdk);
 	l->sdk = NULL;
 }
@@ -452,13 +433,7 @@ void local_get_stats(const struct local *l, struct local_stats *st)
 	*st = l->st;
 	if (l->sdk)
 		sdk_server_get_stats(l->sdk, &s);
-	st->sdk.accepted += s.accepted;
-	st->sdk.rejected += s.rejected;
-	st->sdk.rate_limited += s.rate_limited;
-	st->sdk.deliver_failed += s.deliver_failed;
-	st->sdk.clients_accepted += s.clients_accepted;
-	st->sdk.clients_refused += s.clients_refused;
-	st->sdk.clients_dropped += s.clients_dropped;
+	sdk_stats_add(&st->sdk, &s);
 	st->sdk.clients = s.clients;
 }
 

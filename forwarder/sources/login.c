@@ -17,6 +17,8 @@
 #include <unistd.h>
 #include <json-c/json.h>
 
+#include "common/utf8.h"
+#include "pipeline/serialize.h"
 #include "sources/login.h"
 
 #ifndef _PATH_BTMP
@@ -61,14 +63,13 @@ struct login_watch {
 	bool live_known;
 };
 
-/* A fixed utmp field as a printable string (JSON wants valid UTF-8). */
+/* A fixed utmp field (N bytes, NUL-padded) as printable UTF-8 into DST. */
 static void field(char *dst, const char *src, size_t n)
 {
-	size_t i;
-
-	for (i = 0; i < n && src[i]; i++)
-		dst[i] = (src[i] >= 0x20 && src[i] < 0x7f) ? src[i] : '?';
-	dst[i] = '\0';
+	n = strnlen(src, n);
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+	utf8_clean(dst);
 }
 
 static void add_str(struct json_object *o, const char *k, const char *v)
@@ -102,7 +103,7 @@ static struct json_object *event(const struct utmpx *u, bool failed,
 	char name[sizeof(u->ut_user) + 1], line[sizeof(u->ut_line) + 1],
 	     host[sizeof(u->ut_host) + 1], addr[INET6_ADDRSTRLEN], exe[PATH_MAX],
 	     link[64], buf[64];
-	struct json_object *ev, *item, *payload, *extra;
+	struct json_object *item, *payload, *extra;
 	struct passwd pw, *pwp;
 	char pwbuf[1024];
 	bool logout;
@@ -129,12 +130,10 @@ static struct json_object *event(const struct utmpx *u, bool failed,
 	n = u->ut_pid > 0 ? readlink(link, exe, sizeof(exe) - 1) : -1;
 	exe[n > 0 ? n : 0] = '\0';
 
-	ev = json_object_new_object();
 	payload = json_object_new_array();
 	item = json_object_new_object();
 	extra = json_object_new_object();
-	if (!ev || !payload || !item || !extra) {
-		json_object_put(ev);
+	if (!payload || !item || !extra) {
 		json_object_put(payload);
 		json_object_put(item);
 		json_object_put(extra);
@@ -170,14 +169,7 @@ static struct json_object *event(const struct utmpx *u, bool failed,
 	add_str(extra, "Source", source);
 	json_object_object_add(item, "ExtraDetails", extra);
 	json_object_array_add(payload, item);
-
-	add_str(ev, "EventType", "Security");
-	add_str(ev, "Category", "Triggered");
-	add_str(ev, "Name", "Login");
-	json_object_object_add(ev, "IsEmpty", json_object_new_boolean(0));
-	add_str(ev, "PayloadSchemaVersion", "1.0");
-	json_object_object_add(ev, "Payload", payload);
-	return ev;
+	return ser_event("Security", "Triggered", "Login", payload);
 }
 
 struct json_object *login_event(const struct utmpx *u, bool failed,

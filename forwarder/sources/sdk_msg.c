@@ -12,15 +12,14 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <json-c/json.h>
 
+#include "common/util.h"
+#include "pipeline/serialize.h"
 #include "sources/sdk_msg.h"
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 enum ftype {
 	F_STR,		/* any string */
@@ -201,15 +200,9 @@ struct ctx {
 	size_t len;
 };
 
-static int reject(struct ctx *c, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(c->reason, c->len, fmt, ap);
-	va_end(ap);
-	return err;
-}
+/* The reason for the caller, and ERR. */
+#define reject(c, err, ...) \
+	(errf((c)->reason, (c)->len, __VA_ARGS__), (err))
 
 bool sdk_azure_name(const char *name)
 {
@@ -437,18 +430,10 @@ static int parse_azure(struct ctx *c, json_object *ev, json_object **out)
 			return ret;
 	}
 
-	res = json_object_new_object();
+	res = ser_event("Security", k->category, k->name,
+			json_object_get(payload));
 	if (!res)
 		return reject(c, -ENOMEM, "out of memory");
-	json_object_object_add(res, "EventType",
-			       json_object_new_string("Security"));
-	json_object_object_add(res, "Category",
-			       json_object_new_string(k->category));
-	json_object_object_add(res, "Name", json_object_new_string(k->name));
-	json_object_object_add(res, "IsEmpty", json_object_new_boolean(0));
-	json_object_object_add(res, "PayloadSchemaVersion",
-			       json_object_new_string("1.0"));
-	json_object_object_add(res, "Payload", json_object_get(payload));
 	*out = res;
 	return 0;
 }
@@ -537,20 +522,9 @@ static int parse_custom(struct ctx *c, json_object *name, json_object *payload,
 		}
 	}
 
-	res = json_object_new_object();
-	if (!res) {
-		json_object_put(arr);
+	res = ser_event("Security", "Triggered", s, arr);
+	if (!res)
 		return reject(c, -ENOMEM, "out of memory");
-	}
-	json_object_object_add(res, "EventType",
-			       json_object_new_string("Security"));
-	json_object_object_add(res, "Category",
-			       json_object_new_string("Triggered"));
-	json_object_object_add(res, "Name", json_object_new_string(s));
-	json_object_object_add(res, "IsEmpty", json_object_new_boolean(0));
-	json_object_object_add(res, "PayloadSchemaVersion",
-			       json_object_new_string("1.0"));
-	json_object_object_add(res, "Payload", arr);
 	*out = res;
 	return 0;
 }

@@ -16,13 +16,15 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 #include <json-c/json.h>
 
 #include <iotsec/iotsec.h>
 #include "sdk/sdk_proto.h"
+#include "common/clock.h"
+#include "common/fs.h"
 #include "common/utf8.h"
+#include "common/util.h"
 #include "sources/sdk_server.h"
 
 /*
@@ -65,14 +67,6 @@ void sdk_server_config_defaults(struct sdk_server_config *c)
 	c->burst = 50;
 	c->max_per_wakeup = 8;
 	c->max_message = IOTSEC_MAX_MESSAGE;
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* 0 when queued, -EAGAIN when the client's queue is full, else -errno. */
@@ -122,10 +116,8 @@ static void accept_one(struct sdk_server *s, int fd)
 	int sndbuf = SDK_CLIENT_SNDBUF;
 	unsigned int same_uid = 0;
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
-		close(fd);
-		return;
-	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		goto err_close;
 	for (it = s->clients; it; it = it->next)
 		same_uid += it->peer.uid == cred.uid;
 	if (s->st.clients >= s->cfg.max_clients ||
@@ -133,14 +125,11 @@ static void accept_one(struct sdk_server *s, int fd)
 		send_reply(fd, -EBUSY, s->st.clients >= s->cfg.max_clients ?
 			   "too many clients" : "too many clients of this user");
 		s->st.clients_refused++;
-		close(fd);
-		return;
+		goto err_close;
 	}
 	c = calloc(1, sizeof(*c));
-	if (!c) {
-		close(fd);
-		return;
-	}
+	if (!c)
+		goto err_close;
 	c->fd = fd;
 	c->peer.pid = cred.pid;
 	c->peer.uid = cred.uid;
@@ -150,11 +139,8 @@ static void accept_one(struct sdk_server *s, int fd)
 	c->refill_ms = mono_ms();
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	ev.data.ptr = c;
-	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		free(c);
-		close(fd);
-		return;
-	}
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		goto err_free;
 	c->next = s->clients;
 	if (c->next)
 		c->next->pprev = &c->next;
@@ -162,6 +148,12 @@ static void accept_one(struct sdk_server *s, int fd)
 	s->clients = c;
 	s->st.clients++;
 	s->st.clients_accepted++;
+	return;
+
+err_free:
+	free(c);
+err_close:
+	close(fd);
 }
 
 static int accept_all(struct sdk_server *s)
@@ -218,14 +210,14 @@ static int serve(struct sdk_server *s, struct sdk_client *c, size_t n,
 
 	if (!take_token(s, c)) {
 		s->st.rate_limited++;
-		snprintf(reason, rlen, "rate limit: %u events/s, burst %u",
-			 s->cfg.rate, s->cfg.burst);
+		errf(reason, rlen, "rate limit: %u events/s, burst %u",
+		     s->cfg.rate, s->cfg.burst);
 		return -EAGAIN;
 	}
 	if (n > s->cfg.max_message) {
 		s->st.rejected++;
-		snprintf(reason, rlen, "message larger than %zu bytes",
-			 s->cfg.max_message);
+		errf(reason, rlen, "message larger than %zu bytes",
+		     s->cfg.max_message);
 		return -EMSGSIZE;
 	}
 	ret = sdk_msg_parse(s->buf, n, &event, &kind, reason, rlen);
@@ -236,14 +228,14 @@ static int serve(struct sdk_server *s, struct sdk_client *c, size_t n,
 	ret = sdk_msg_stamp(event, &c->peer);
 	if (ret) {
 		json_object_put(event);
-		snprintf(reason, rlen, "out of memory");
+		errf(reason, rlen, "out of memory");
 		s->st.deliver_failed++;
 		return ret;
 	}
 	ret = s->deliver(s->arg, event, kind, &c->peer);
 	if (ret) {
-		snprintf(reason, rlen, "iotsecd cannot take the event now: %s",
-			 strerror(-ret));
+		errf(reason, rlen, "iotsecd cannot take the event now: %s",
+		     strerror(-ret));
 		s->st.deliver_failed++;
 		return ret;
 	}
@@ -378,13 +370,26 @@ int sdk_server_update(struct sdk_server *s, const struct sdk_server_config *c)
 	return 0;
 }
 
+/* S and what it holds, but for its clients and the socket file. */
+static void server_free(struct sdk_server *s)
+{
+	if (s->spare >= 0)
+		close(s->spare);
+	if (s->epfd >= 0)
+		close(s->epfd);
+	if (s->lfd >= 0)
+		close(s->lfd);
+	free(s->buf);
+	free(s->path);
+	free(s);
+}
+
 int sdk_server_open(struct sdk_server **sp, const struct sdk_server_config *c,
 		    sdk_deliver_fn deliver, void *arg)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
 	struct sdk_server *s;
-	char *slash;
 	int ret;
 
 	*sp = NULL;
@@ -408,16 +413,9 @@ int sdk_server_open(struct sdk_server **sp, const struct sdk_server_config *c,
 	s->cfg.path = s->path;
 
 	/* The directory: /run/iotsec on a fresh boot. */
-	slash = strrchr(s->path, '/');
-	if (slash && slash != s->path) {
-		*slash = '\0';
-		if (mkdir(s->path, 0755) < 0 && errno != EEXIST) {
-			ret = -errno;
-			*slash = '/';
-			goto err;
-		}
-		*slash = '/';
-	}
+	ret = mkdir_parent(s->path, 0755);
+	if (ret)
+		goto err;
 	ret = clear_stale(s->path, &sa);
 	if (ret)
 		goto err;
@@ -453,15 +451,7 @@ int sdk_server_open(struct sdk_server **sp, const struct sdk_server_config *c,
 err_unlink:
 	unlink(s->path);
 err:
-	if (s->spare >= 0)
-		close(s->spare);
-	if (s->epfd >= 0)
-		close(s->epfd);
-	if (s->lfd >= 0)
-		close(s->lfd);
-	free(s->buf);
-	free(s->path);
-	free(s);
+	server_free(s);
 	return ret;
 }
 
@@ -471,12 +461,6 @@ void sdk_server_close(struct sdk_server *s)
 		return;
 	while (s->clients)
 		client_drop(s, s->clients);
-	if (s->spare >= 0)
-		close(s->spare);
-	close(s->epfd);
-	close(s->lfd);
 	unlink(s->path);
-	free(s->buf);
-	free(s->path);
-	free(s);
+	server_free(s);
 }

@@ -57,7 +57,7 @@ struct json_object *snapshot_system_information(const struct snapshot_config *c)
 /*
  * The baseline checks, one payload item each, Result Pass/Fail/Err.
  * CceId carries the check's stable iotsec id (iotsec-bl-NNN; see the table
- * in snapshot.c), since most have no CCE number of their own.
+ * in snapshot_baseline.c), since most have no CCE number of their own.
  */
 struct json_object *snapshot_os_baseline(const struct snapshot_config *c);
 

@@ -10,6 +10,7 @@
 #include <utmpx.h>
 #include <json-c/json.h>
 
+#include "common/utf8.h"
 #include "sources/login.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -25,9 +26,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!ev)
 		return 0;
 	s = json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN);
-	/* Only printable ASCII goes out: the strings come from raw bytes. */
+	/* Only printable UTF-8 goes out: the strings come from raw bytes. */
+	if (s && !utf8_valid(s, strlen(s)))
+		__builtin_trap();
 	for (; s && *s; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f)
 			__builtin_trap();
 	json_object_put(ev);
 	return 0;

@@ -360,4 +360,20 @@ TEST_F(login, offsets_survive_restart)
 	EXPECT_STREQ("pts/4", item_str(self->got.ev[1], "Terminal"));
 }
 
+/* Text fields keep valid UTF-8; control bytes and broken sequences are '?'. */
+TEST(fields_are_printable_utf8)
+{
+	struct json_object *ev;
+	struct utmpx u;
+
+	make_rec(&u, USER_PROCESS, "j\xc3\xbcrgen", "pts/\x01",
+		 "h\xc3", NULL, 0);
+	ev = login_event(&u, false, NULL);
+	ASSERT_NE(NULL, ev);
+	EXPECT_STREQ("j\xc3\xbcrgen", item_str(ev, "UserName"));
+	EXPECT_STREQ("pts/?", item_str(ev, "Terminal"));
+	EXPECT_STREQ("h?", item_str(ev, "RemoteHost"));
+	json_object_put(ev);
+}
+
 TEST_HARNESS_MAIN
