@@ -129,6 +129,7 @@ static struct json_object *event(const struct utmpx *u, bool failed,
 	snprintf(link, sizeof(link), "/proc/%d/exe", (int)u->ut_pid);
 	n = u->ut_pid > 0 ? readlink(link, exe, sizeof(exe) - 1) : -1;
 	exe[n > 0 ? n : 0] = '\0';
+	utf8_clean(exe);	/* a path is bytes; JSON text is UTF-8 */
 
 	payload = json_object_new_array();
 	item = json_object_new_object();

@@ -23,6 +23,9 @@
 #include <json-c/json.h>
 
 #include "kselftest_harness.h"
+#include <signal.h>
+#include <sys/wait.h>
+#include "common/utf8.h"
 #include "sources/login.h"
 
 #define MAX_EV 32
@@ -361,6 +364,43 @@ TEST_F(login, offsets_survive_restart)
 }
 
 /* Text fields keep valid UTF-8; control bytes and broken sequences are '?'. */
+/*
+ * The Executable comes from /proc/PID/exe: a path, so bytes. A program
+ * whose file name is not UTF-8 must not make the event invalid JSON.
+ */
+TEST_F(login, executable_path_that_is_not_utf8)
+{
+	char bin[192], cmd[512];
+	const char *exe;
+	struct utmpx u;
+	pid_t pid;
+	int status;
+
+	snprintf(bin, sizeof(bin), "%s/sl\xc0\xaf" "eep", self->dir);
+	snprintf(cmd, sizeof(cmd), "cp /bin/sleep '%s'", bin);
+	ASSERT_EQ(0, system(cmd));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		execl(bin, "sleep", "10", (char *)NULL);
+		_exit(127);
+	}
+	usleep(200000);		/* the exec has happened */
+	ASSERT_EQ(0, login_watch_open(&self->w, &self->cfg, emit, &self->got));
+	make_rec(&u, USER_PROCESS, self->me, "pts/8", "", NULL, pid);
+	write_login(self->utmp, self->wtmp, &u);
+	EXPECT_EQ(1, wait_for(self->w, &self->got, 1));
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	ASSERT_EQ(1, self->got.n);
+	exe = item_str(self->got.ev[0], "Executable");
+	ASSERT_NE(NULL, exe);
+	EXPECT_TRUE(utf8_valid(exe, strlen(exe)));
+	EXPECT_NE(NULL, strstr(exe, "/sl??eep")) {
+		TH_LOG("Executable %s", exe);
+	}
+}
+
 TEST(fields_are_printable_utf8)
 {
 	struct json_object *ev;
