@@ -39,7 +39,6 @@
 #include "transport/mqtt_priv.h"
 #include "transport/tls.h"
 
-#define MQTT_DEFAULT_KEEPALIVE	180	/* what Azure's SDKs use */
 #define MQTT_DEFAULT_SAS_TTL	3600
 #define MQTT_CONNECT_TIMEOUT_MS	30000
 #define MQTT_RENEW_TIMEOUT_MS	10000
@@ -364,65 +363,6 @@ static void after_io(struct mqtt *m, int rc, int sys_errno)
 	schedule_retry(m);
 }
 
-static int check_config(struct mqtt_config *c, char *err, size_t errlen)
-{
-	if (!c->host || !*c->host) {
-		errf(err, errlen, "mqtt: no host");
-		return -EINVAL;
-	}
-	if (c->mode == MQTT_MODE_IOTHUB) {
-		c->tls = true;
-		if (!c->device_id || !*c->device_id) {
-			errf(err, errlen, "mqtt: IoT Hub needs a device id");
-			return -EINVAL;
-		}
-		if (c->auth != MQTT_AUTH_SAS && c->auth != MQTT_AUTH_X509) {
-			errf(err, errlen,
-			     "mqtt: IoT Hub needs a shared access key or an X.509 certificate");
-			return -EINVAL;
-		}
-	}
-	if (c->auth == MQTT_AUTH_SAS && (!c->shared_key || !*c->shared_key)) {
-		errf(err, errlen, "mqtt: SAS authentication without a shared access key");
-		return -EINVAL;
-	}
-	if (c->auth == MQTT_AUTH_X509) {
-		if (!c->cert_file || !c->key_file) {
-			errf(err, errlen,
-			     "mqtt: X.509 authentication needs a certificate and a key file");
-			return -EINVAL;
-		}
-		if (!c->tls) {
-			errf(err, errlen, "mqtt: X.509 authentication needs TLS");
-			return -EINVAL;
-		}
-	}
-	if (c->auth == MQTT_AUTH_PASSWORD && !c->username) {
-		errf(err, errlen, "mqtt: password authentication without a user name");
-		return -EINVAL;
-	}
-	if (c->port == 0)
-		c->port = c->tls ? 8883 : 1883;
-	if (c->port < 0 || c->port > 65535) {
-		errf(err, errlen, "mqtt: port %d out of range", c->port);
-		return -EINVAL;
-	}
-	if (c->auth == MQTT_AUTH_SAS && c->sas_ttl && c->sas_ttl < 4) {
-		errf(err, errlen,
-		     "mqtt: a SAS token must live at least 4 s, not %u",
-		     c->sas_ttl);
-		return -EINVAL;
-	}
-	if (!c->keepalive)
-		c->keepalive = MQTT_DEFAULT_KEEPALIVE;
-	if (c->keepalive < 5 || c->keepalive > 65535) {
-		errf(err, errlen, "mqtt: keep-alive %u s out of range (5..65535)",
-		     c->keepalive);
-		return -EINVAL;
-	}
-	return 0;
-}
-
 struct mqtt *mqtt_new(const struct mqtt_config *cfg, mqtt_ack_fn ack,
 		      void *ctx, char *err, size_t errlen)
 {
@@ -440,7 +380,7 @@ struct mqtt *mqtt_new(const struct mqtt_config *cfg, mqtt_ack_fn ack,
 	m->ack = ack;
 	m->ctx = ctx;
 	m->ev_connack = -1;
-	if (check_config(c, err, errlen))
+	if (mqtt_config_check(c, err, errlen))
 		goto fail;
 	if (lib_users++ == 0)
 		mosquitto_lib_init();

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * The MQTT settings as one table of fields: copying, comparing and
- * freeing a struct mqtt_config walk it, so a new field is added here once
- * and not in three hand-written lists that drift apart.
+ * The MQTT settings: one table of fields that copying, comparing and
+ * freeing a struct mqtt_config walk, so a new field is added here once
+ * and not in three hand-written lists that drift apart; and the check
+ * that fills in defaults and refuses what cannot work.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -12,6 +13,8 @@
 
 #include "common/util.h"
 #include "transport/mqtt_priv.h"
+
+#define MQTT_DEFAULT_KEEPALIVE	180	/* what Azure's SDKs use */
 
 #define STR(f, secret)	{ offsetof(struct mqtt_config, f), secret }
 #define VAL(f)		{ offsetof(struct mqtt_config, f), \
@@ -103,4 +106,63 @@ void mqtt_config_free(struct mqtt_config *cfg)
 		free(s);
 	}
 	memset(cfg, 0, sizeof(*cfg));
+}
+
+int mqtt_config_check(struct mqtt_config *c, char *err, size_t errlen)
+{
+	if (!c->host || !*c->host) {
+		errf(err, errlen, "mqtt: no host");
+		return -EINVAL;
+	}
+	if (c->mode == MQTT_MODE_IOTHUB) {
+		c->tls = true;
+		if (!c->device_id || !*c->device_id) {
+			errf(err, errlen, "mqtt: IoT Hub needs a device id");
+			return -EINVAL;
+		}
+		if (c->auth != MQTT_AUTH_SAS && c->auth != MQTT_AUTH_X509) {
+			errf(err, errlen,
+			     "mqtt: IoT Hub needs a shared access key or an X.509 certificate");
+			return -EINVAL;
+		}
+	}
+	if (c->auth == MQTT_AUTH_SAS && (!c->shared_key || !*c->shared_key)) {
+		errf(err, errlen, "mqtt: SAS authentication without a shared access key");
+		return -EINVAL;
+	}
+	if (c->auth == MQTT_AUTH_X509) {
+		if (!c->cert_file || !c->key_file) {
+			errf(err, errlen,
+			     "mqtt: X.509 authentication needs a certificate and a key file");
+			return -EINVAL;
+		}
+		if (!c->tls) {
+			errf(err, errlen, "mqtt: X.509 authentication needs TLS");
+			return -EINVAL;
+		}
+	}
+	if (c->auth == MQTT_AUTH_PASSWORD && !c->username) {
+		errf(err, errlen, "mqtt: password authentication without a user name");
+		return -EINVAL;
+	}
+	if (c->port == 0)
+		c->port = c->tls ? 8883 : 1883;
+	if (c->port < 0 || c->port > 65535) {
+		errf(err, errlen, "mqtt: port %d out of range", c->port);
+		return -EINVAL;
+	}
+	if (c->auth == MQTT_AUTH_SAS && c->sas_ttl && c->sas_ttl < 4) {
+		errf(err, errlen,
+		     "mqtt: a SAS token must live at least 4 s, not %u",
+		     c->sas_ttl);
+		return -EINVAL;
+	}
+	if (!c->keepalive)
+		c->keepalive = MQTT_DEFAULT_KEEPALIVE;
+	if (c->keepalive < 5 || c->keepalive > 65535) {
+		errf(err, errlen, "mqtt: keep-alive %u s out of range (5..65535)",
+		     c->keepalive);
+		return -EINVAL;
+	}
+	return 0;
 }

@@ -47,6 +47,8 @@ int mqtt_base64_decode(const char *in, unsigned char *out, size_t outlen);
 
 /* A deep copy of S into D; -ENOMEM (D then partly filled: free it). */
 int mqtt_config_copy(struct mqtt_config *d, const struct mqtt_config *s);
+/* Fill in C's defaults (port, keep-alive); -EINVAL with why in ERR. */
+int mqtt_config_check(struct mqtt_config *c, char *err, size_t errlen);
 
 /*
  * Backoff before reconnect attempt number ATTEMPT (1, 2, ...): exponential
