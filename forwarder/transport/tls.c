@@ -116,8 +116,8 @@ static int check_files(const struct mqtt_config *c, char *err, size_t errlen)
 		     c->cert_file, ssl_reason());
 		goto out;
 	}
-	if (c->key_file &&
-	    SSL_CTX_use_PrivateKey_file(ctx, c->key_file, SSL_FILETYPE_PEM) != 1) {
+	if (c->key_file && SSL_CTX_use_PrivateKey_file(ctx, c->key_file,
+							SSL_FILETYPE_PEM) != 1) {
 		if (ERR_GET_REASON(ERR_peek_last_error()) ==
 		    X509_R_KEY_VALUES_MISMATCH)
 			errf(err, errlen,

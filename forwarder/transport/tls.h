@@ -14,9 +14,9 @@
 #include "transport/mqtt.h"
 
 struct mqtt_tls {
-	SSL_CTX *ctx;			/* ours; libmosquitto holds a reference */
-	const struct mqtt_config *cfg;	/* the server's host and port */
-	char *why;			/* a failed chain check says why here */
+	SSL_CTX *ctx;		/* ours; libmosquitto holds a reference */
+	const struct mqtt_config *cfg;	/* the server: host and port */
+	char *why;		/* a failed chain check says why here */
 	size_t whylen;
 };
 

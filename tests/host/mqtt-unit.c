@@ -423,7 +423,7 @@ TEST(mqtt_new_refuses_bad_configs)
 	mqtt_free(m);
 }
 
-/* Every field counts in mqtt_config_equal(), and the copy owns its strings. */
+/* Every field counts in mqtt_config_equal(); the copy owns its strings. */
 TEST(config_copy_equal_free)
 {
 	struct mqtt_config a = {
