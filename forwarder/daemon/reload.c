@@ -16,25 +16,6 @@
 #include "common/util.h"
 #include "daemon/daemon.h"
 
-static bool mqtt_same(const struct mqtt_config *a, const struct mqtt_config *b)
-{
-	return a->mode == b->mode && a->auth == b->auth && a->port == b->port &&
-	       a->tls == b->tls && a->sas_ttl == b->sas_ttl &&
-	       a->keepalive == b->keepalive && str_same(a->host, b->host) &&
-	       str_same(a->hub_host, b->hub_host) &&
-	       str_same(a->ca_file, b->ca_file) &&
-	       str_same(a->cert_file, b->cert_file) &&
-	       str_same(a->key_file, b->key_file) &&
-	       str_same(a->client_id, b->client_id) &&
-	       str_same(a->username, b->username) &&
-	       str_same(a->password, b->password) &&
-	       str_same(a->topic, b->topic) &&
-	       str_same(a->device_id, b->device_id) &&
-	       str_same(a->module_id, b->module_id) &&
-	       str_same(a->shared_key, b->shared_key) &&
-	       str_same(a->key_name, b->key_name);
-}
-
 static void agent_id_default(char id[37])
 {
 	char m[64] = "";
@@ -107,7 +88,7 @@ void daemon_reload(struct daemon *d)
 	d->enrich.parent = new->enrich_parent;
 	d->enrich.container = new->enrich_container;
 	snprintf(d->ser.agent_id, sizeof(d->ser.agent_id), "%s", new->agent_id);
-	if (!d->output && !mqtt_same(&old->mqtt, &new->mqtt))
+	if (!d->output && !mqtt_config_equal(&old->mqtt, &new->mqtt))
 		reconnect(d);
 	if (d->spool && (!str_same(old->spool.path, new->spool.path) ||
 			 old->spool.size != new->spool.size ||

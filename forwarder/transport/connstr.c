@@ -13,11 +13,11 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "transport/mqtt_priv.h"
 
 enum cs_key {
@@ -40,40 +40,6 @@ static const char *const cs_names[__CS_MAX] = {
 	[CS_X509] = "x509",
 	[CS_GATEWAY] = "GatewayHostName",
 };
-
-static int cs_error(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int cs_error(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
-
-static bool is_base64(const char *s)
-{
-	size_t n = strlen(s), i, pad = 0;
-
-	if (n == 0 || n % 4)
-		return false;
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '=') {
-			pad++;
-			continue;
-		}
-		if (pad || !(isalnum(c) || c == '+' || c == '/'))
-			return false;
-	}
-	return pad <= 2;
-}
 
 /* Host names and ids go into topics and user names: no separators. */
 static bool bad_chars(const char *s, const char *extra)
@@ -102,10 +68,12 @@ int mqtt_config_from_connection_string(struct mqtt_config *cfg,
 	char *val[__CS_MAX] = { 0 };
 	char *copy, *seg, *save = NULL;
 	bool x509 = false;
-	int ret = 0, i;
+	int ret = -EINVAL, i;
 
-	if (!cs || !*cs)
-		return cs_error(err, errlen, "connection string is empty");
+	if (!cs || !*cs) {
+		errf(err, errlen, "connection string is empty");
+		return -EINVAL;
+	}
 	copy = strdup(cs);
 	if (!copy)
 		return -ENOMEM;
@@ -116,9 +84,9 @@ int mqtt_config_from_connection_string(struct mqtt_config *cfg,
 		enum cs_key k;
 
 		if (!eq) {
-			ret = cs_error(err, errlen,
-				       "connection string: '%s' is not KEY=VALUE",
-				       seg);
+			errf(err, errlen,
+			     "connection string: '%s' is not KEY=VALUE",
+			     seg);
 			goto out;
 		}
 		*eq = '\0';
@@ -127,35 +95,35 @@ int mqtt_config_from_connection_string(struct mqtt_config *cfg,
 				break;
 		if (k == __CS_MAX) {
 			if (!strcmp(seg, "SharedAccessSignature"))
-				ret = cs_error(err, errlen,
-					       "connection string: SharedAccessSignature (a fixed token) is not supported; give SharedAccessKey so tokens can be renewed");
+				errf(err, errlen,
+				     "connection string: SharedAccessSignature (a fixed token) is not supported; give SharedAccessKey so tokens can be renewed");
 			else
-				ret = cs_error(err, errlen,
-					       "connection string: unknown key '%s' (known, case-sensitive: HostName, DeviceId, ModuleId, SharedAccessKey, SharedAccessKeyName, x509, GatewayHostName)",
-					       seg);
+				errf(err, errlen,
+				     "connection string: unknown key '%s' (known, case-sensitive: HostName, DeviceId, ModuleId, SharedAccessKey, SharedAccessKeyName, x509, GatewayHostName)",
+				     seg);
 			goto out;
 		}
 		if (val[k]) {
-			ret = cs_error(err, errlen,
-				       "connection string: %s given twice",
-				       cs_names[k]);
+			errf(err, errlen,
+			     "connection string: %s given twice",
+			     cs_names[k]);
 			goto out;
 		}
 		if (!eq[1]) {
-			ret = cs_error(err, errlen,
-				       "connection string: %s has an empty value",
-				       cs_names[k]);
+			errf(err, errlen,
+			     "connection string: %s has an empty value",
+			     cs_names[k]);
 			goto out;
 		}
 		val[k] = eq + 1;
 	}
 
 	if (!val[CS_HOSTNAME]) {
-		ret = cs_error(err, errlen, "connection string: HostName missing");
+		errf(err, errlen, "connection string: HostName missing");
 		goto out;
 	}
 	if (!val[CS_DEVICEID]) {
-		ret = cs_error(err, errlen, "connection string: DeviceId missing");
+		errf(err, errlen, "connection string: DeviceId missing");
 		goto out;
 	}
 	for (i = 0; i < __CS_MAX; i++) {
@@ -163,42 +131,43 @@ int mqtt_config_from_connection_string(struct mqtt_config *cfg,
 			continue;
 		if (bad_chars(val[i], i == CS_HOSTNAME || i == CS_GATEWAY ?
 				      "?&=" : "?&")) {
-			ret = cs_error(err, errlen,
-				       "connection string: %s '%s' contains a character not allowed there",
-				       cs_names[i], val[i]);
+			errf(err, errlen,
+			     "connection string: %s '%s' contains a character not allowed there",
+			     cs_names[i], val[i]);
 			goto out;
 		}
 	}
 	if (val[CS_X509]) {
 		if (strcasecmp(val[CS_X509], "true")) {
-			ret = cs_error(err, errlen,
-				       "connection string: x509 must be 'true', not '%s'",
-				       val[CS_X509]);
+			errf(err, errlen,
+			     "connection string: x509 must be 'true', not '%s'",
+			     val[CS_X509]);
 			goto out;
 		}
 		x509 = true;
 	}
 	if (x509 && val[CS_KEY]) {
-		ret = cs_error(err, errlen,
-			       "connection string: both SharedAccessKey and x509=true; give one");
+		errf(err, errlen,
+		     "connection string: both SharedAccessKey and x509=true; give one");
 		goto out;
 	}
 	if (!x509 && !val[CS_KEY]) {
-		ret = cs_error(err, errlen,
-			       "connection string: neither SharedAccessKey nor x509=true");
+		errf(err, errlen,
+		     "connection string: neither SharedAccessKey nor x509=true");
 		goto out;
 	}
 	if (val[CS_KEYNAME] && !val[CS_KEY]) {
-		ret = cs_error(err, errlen,
-			       "connection string: SharedAccessKeyName without SharedAccessKey");
+		errf(err, errlen,
+		     "connection string: SharedAccessKeyName without SharedAccessKey");
 		goto out;
 	}
-	if (val[CS_KEY] && !is_base64(val[CS_KEY])) {
-		ret = cs_error(err, errlen,
-			       "connection string: SharedAccessKey is not base64");
+	if (val[CS_KEY] && !mqtt_base64_valid(val[CS_KEY])) {
+		errf(err, errlen,
+		     "connection string: SharedAccessKey is not base64");
 		goto out;
 	}
 
+	ret = 0;
 	cfg->mode = MQTT_MODE_IOTHUB;
 	cfg->tls = true;
 	cfg->auth = x509 ? MQTT_AUTH_X509 : MQTT_AUTH_SAS;
@@ -222,28 +191,4 @@ int mqtt_config_from_connection_string(struct mqtt_config *cfg,
 out:
 	free(copy);
 	return ret;
-}
-
-void mqtt_config_free(struct mqtt_config *cfg)
-{
-	if (!cfg)
-		return;
-	free(cfg->host);
-	free(cfg->hub_host);
-	free(cfg->ca_file);
-	free(cfg->cert_file);
-	free(cfg->key_file);
-	free(cfg->client_id);
-	free(cfg->username);
-	if (cfg->password)
-		memset(cfg->password, 0, strlen(cfg->password));
-	free(cfg->password);
-	free(cfg->topic);
-	free(cfg->device_id);
-	free(cfg->module_id);
-	if (cfg->shared_key)
-		memset(cfg->shared_key, 0, strlen(cfg->shared_key));
-	free(cfg->shared_key);
-	free(cfg->key_name);
-	memset(cfg, 0, sizeof(*cfg));
 }

@@ -17,14 +17,9 @@
  * function returned (after_io()), so a reconnect never runs inside
  * libmosquitto.
  *
- * The server certificate is always verified, and its name: libmosquitto
- * is told so (SSL_VERIFY_PEER, tls_insecure off) and the check itself is
- * OpenSSL's, with the host name or address pinned on our SSL_CTX and a
- * chain-verify hook that keeps OpenSSL's reason, so "certificate verify
- * failed" comes with a why ("unable to get local issuer certificate",
- * "hostname mismatch").
+ * TLS is set up in tls.c, the names on the wire are made in names.c and
+ * sas.c; this file connects, keeps the connection and publishes.
  */
-#include <arpa/inet.h>
 #include <netdb.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -35,22 +30,15 @@
 #include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/socket.h>
-#include <sys/utsname.h>
 #include <time.h>
-#include <unistd.h>
 #include <mosquitto.h>
 #include <openssl/crypto.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
+#include "common/clock.h"
+#include "common/util.h"
 #include "transport/mqtt_priv.h"
+#include "transport/tls.h"
 
-#ifndef IOTSEC_VERSION
-#define IOTSEC_VERSION "0"
-#endif
-
-#define MQTT_DEFAULT_KEEPALIVE	180	/* what Azure's SDKs use */
 #define MQTT_DEFAULT_SAS_TTL	3600
 #define MQTT_CONNECT_TIMEOUT_MS	30000
 #define MQTT_RENEW_TIMEOUT_MS	10000
@@ -66,7 +54,7 @@ enum mqtt_state {
 struct mqtt {
 	struct mqtt_config cfg;		/* our own deep copy */
 	struct mosquitto *mosq;
-	SSL_CTX *ssl_ctx;		/* ours; libmosquitto holds a reference */
+	struct mqtt_tls tls;
 	mqtt_ack_fn ack;
 	void *ctx;
 
@@ -89,7 +77,8 @@ struct mqtt {
 
 	char err[512];			/* mqtt_last_error() */
 	char lib_err[256];		/* the last error libmosquitto logged */
-	char tls_err[384];		/* why the server certificate failed */
+	char tls_err[384];		/* our own finding: a certificate that
+					 * fails (tls.c), no answer, refused */
 	char logged[512];		/* the last failure written to the log */
 };
 
@@ -121,243 +110,6 @@ static void mqtt_log(int level, const char *fmt, ...)
 	log_fn(level, line);
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	/* BOOTTIME: a device that slept still knows its token aged. */
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-/* ---- names, topics ---------------------------------------------------- */
-
-static const char *hub_name(const struct mqtt_config *cfg)
-{
-	return cfg->hub_host ? cfg->hub_host : cfg->host;
-}
-
-char *mqtt_hub_client_id(const struct mqtt_config *cfg)
-{
-	char *s;
-
-	if (!cfg->device_id)
-		return NULL;
-	if (cfg->module_id) {
-		if (asprintf(&s, "%s/%s", cfg->device_id, cfg->module_id) < 0)
-			return NULL;
-		return s;
-	}
-	return strdup(cfg->device_id);
-}
-
-/*
- * Who we are, in the SDK's form ("azure-iot-device/1.18.4 (node v20.20.2;
- * Debian 12; x64)"): "iotsecd/<version> (Linux <release>; <machine>)".
- */
-static const char *client_type(void)
-{
-	static char s[256];
-	struct utsname u;
-
-	if (!s[0]) {
-		if (uname(&u) == 0)
-			snprintf(s, sizeof(s), "iotsecd/%.32s (%.16s %.64s; %.16s)",
-				 IOTSEC_VERSION, u.sysname, u.release, u.machine);
-		else
-			snprintf(s, sizeof(s), "iotsecd/%s", IOTSEC_VERSION);
-	}
-	return s;
-}
-
-char *mqtt_hub_username(const struct mqtt_config *cfg)
-{
-	char *client, *s = NULL;
-	int n;
-
-	client = mqtt_url_encode(client_type(), false);
-	if (!client || !cfg->device_id || !hub_name(cfg))
-		goto out;
-	if (cfg->module_id)
-		n = asprintf(&s, "%s/%s/%s/?api-version=%s&DeviceClientType=%s",
-			     hub_name(cfg), cfg->device_id, cfg->module_id,
-			     MQTT_HUB_API_VERSION, client);
-	else
-		n = asprintf(&s, "%s/%s/?api-version=%s&DeviceClientType=%s",
-			     hub_name(cfg), cfg->device_id,
-			     MQTT_HUB_API_VERSION, client);
-	if (n < 0)
-		s = NULL;
-out:
-	free(client);
-	return s;
-}
-
-char *mqtt_hub_resource(const struct mqtt_config *cfg)
-{
-	char *s;
-	int n;
-
-	if (!cfg->device_id || !hub_name(cfg))
-		return NULL;
-	if (cfg->module_id)
-		n = asprintf(&s, "%s/devices/%s/modules/%s", hub_name(cfg),
-			     cfg->device_id, cfg->module_id);
-	else
-		n = asprintf(&s, "%s/devices/%s", hub_name(cfg),
-			     cfg->device_id);
-	return n < 0 ? NULL : s;
-}
-
-/* A growing string; on allocation failure it turns NULL and stays so. */
-struct sbuf {
-	char *s;
-	size_t len, cap;
-	bool failed;
-};
-
-static void sb_add(struct sbuf *b, const char *s)
-{
-	size_t n;
-
-	if (b->failed || !s)
-		return;
-	n = strlen(s);
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = (b->len + n + 1) * 2;
-		char *p = realloc(b->s, cap);
-
-		if (!p) {
-			b->failed = true;
-			return;
-		}
-		b->s = p;
-		b->cap = cap;
-	}
-	memcpy(b->s + b->len, s, n + 1);
-	b->len += n;
-}
-
-static void sb_prop(struct sbuf *b, const char *key, const char *value)
-{
-	char *k, *v;
-
-	if (!value)
-		return;
-	k = mqtt_url_encode(key, false);
-	v = mqtt_url_encode(value, false);
-	if (!k || !v) {
-		b->failed = true;
-	} else {
-		if (b->len && b->s[b->len - 1] != '/')
-			sb_add(b, "&");
-		sb_add(b, k);
-		sb_add(b, "=");
-		sb_add(b, v);
-	}
-	free(k);
-	free(v);
-}
-
-static char *sb_done(struct sbuf *b)
-{
-	if (b->failed) {
-		free(b->s);
-		return NULL;
-	}
-	return b->s;
-}
-
-/*
- * "devices/{id}[/modules/{m}]/messages/events/" and the property bag, in
- * the order and encoding of Azure's Node SDK (querystring.stringify):
- * $.mid, $.ct, $.ce, $.ifid.
- */
-char *mqtt_hub_topic(const struct mqtt_config *cfg,
-		     const struct mqtt_message *msg)
-{
-	struct sbuf b = { 0 };
-
-	if (!cfg->device_id)
-		return NULL;
-	sb_add(&b, "devices/");
-	sb_add(&b, cfg->device_id);
-	if (cfg->module_id) {
-		sb_add(&b, "/modules/");
-		sb_add(&b, cfg->module_id);
-	}
-	sb_add(&b, "/messages/events/");
-	sb_prop(&b, "$.mid", msg->message_id);
-	sb_prop(&b, "$.ct", msg->content_type);
-	sb_prop(&b, "$.ce", msg->content_encoding);
-	if (msg->security)
-		sb_prop(&b, "$.ifid", MQTT_SECURITY_IFID);
-	return sb_done(&b);
-}
-
-/* A topic level from outside must not add levels or wildcards. */
-static char *topic_level(const char *s)
-{
-	char *t = strdup(s), *p;
-
-	if (!t)
-		return NULL;
-	for (p = t; *p; p++)
-		if (*p == '/' || *p == '+' || *p == '#')
-			*p = '_';
-	return t;
-}
-
-char *mqtt_broker_topic(const struct mqtt_config *cfg,
-			const struct mqtt_message *msg)
-{
-	const char *tpl = cfg->topic ? cfg->topic : "iotsec/{device_id}/{type}";
-	const char *p;
-	struct sbuf b = { 0 };
-	char one[2] = { 0 };
-
-	for (p = tpl; *p; ) {
-		char *lvl = NULL;
-
-		if (!strncmp(p, "{device_id}", 11)) {
-			lvl = topic_level(cfg->device_id ? cfg->device_id :
-					  "unknown");
-			p += 11;
-		} else if (!strncmp(p, "{type}", 6)) {
-			lvl = topic_level(msg->type ? msg->type : "security");
-			p += 6;
-		} else if (!strncmp(p, "{message_id}", 12)) {
-			/* for receivers that de-duplicate by topic */
-			lvl = topic_level(msg->message_id && *msg->message_id ?
-					  msg->message_id : "none");
-			p += 12;
-		} else {
-			one[0] = *p++;
-			sb_add(&b, one);
-			continue;
-		}
-		if (!lvl)
-			b.failed = true;
-		sb_add(&b, lvl);
-		free(lvl);
-	}
-	return sb_done(&b);
-}
-
 /* ---- backoff ------------------------------------------------------------ */
 
 unsigned int mqtt_backoff_ms(unsigned int attempt, double rand)
@@ -380,7 +132,7 @@ static double jitter(void)
 	uint32_t r;
 
 	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
-		r = (uint32_t)mono_ms() * 2654435761u;
+		r = (uint32_t)boot_ms() * 2654435761u;
 	return (double)r / UINT32_MAX;
 }
 
@@ -419,42 +171,6 @@ static void on_log(struct mosquitto *mosq, void *obj, int level,
 		snprintf(m->lib_err, sizeof(m->lib_err), "%s", str);
 }
 
-static int keep_verdict(int preverify_ok, X509_STORE_CTX *xs)
-{
-	return preverify_ok;
-}
-
-/*
- * The whole-chain verification: OpenSSL's own X509_verify_cert() with the
- * expected host name or address set on the context (setup_tls()), keeping
- * the reason when it fails. libmosquitto's per-certificate callback is set
- * aside: it looks its client up through SSL ex_data that libmosquitto
- * 2.0.11 never indexes when given an SSL_CTX, and then fails every
- * certificate as "unspecified".
- */
-static int verify_chain(X509_STORE_CTX *xs, void *arg)
-{
-	struct mqtt *m = arg;
-	X509 *cert;
-	char subject[256] = "?";
-	int ok, e;
-
-	X509_STORE_CTX_set_verify_cb(xs, keep_verdict);
-	ok = X509_verify_cert(xs);
-	if (ok > 0)
-		return ok;
-	e = X509_STORE_CTX_get_error(xs);
-	cert = X509_STORE_CTX_get_current_cert(xs);
-	if (cert)
-		X509_NAME_oneline(X509_get_subject_name(cert), subject,
-				  sizeof(subject));
-	snprintf(m->tls_err, sizeof(m->tls_err),
-		 "server certificate of %s:%d does not verify: %s (certificate %s, depth %d)",
-		 m->cfg.host, m->cfg.port, X509_verify_cert_error_string(e),
-		 subject, X509_STORE_CTX_get_error_depth(xs));
-	return ok;
-}
-
 /* ---- connection state machine ------------------------------------------- */
 
 static void schedule_retry(struct mqtt *m)
@@ -465,7 +181,7 @@ static void schedule_retry(struct mqtt *m)
 	m->attempt++;
 	delay = mqtt_backoff_ms(m->attempt, jitter());
 	m->state = MQTT_BACKOFF;
-	m->deadline = mono_ms() + delay;
+	m->deadline = boot_ms() + delay;
 	m->renew_at = 0;
 	m->renewing = false;
 	/*
@@ -559,7 +275,7 @@ static int set_credentials(struct mqtt *m)
 			 mosquitto_strerror(rc));
 		return -ENOMEM;
 	}
-	m->renew_at = mono_ms() + (int64_t)(ttl - mqtt_sas_margin(ttl)) * 1000;
+	m->renew_at = boot_ms() + (int64_t)(ttl - mqtt_sas_margin(ttl)) * 1000;
 	m->renew_wall = expiry - mqtt_sas_margin(ttl);
 	return 0;
 }
@@ -595,7 +311,7 @@ static int do_connect(struct mqtt *m)
 		schedule_retry(m);
 		return 0;
 	}
-	m->deadline = mono_ms() + connect_timeout_ms(m);
+	m->deadline = boot_ms() + connect_timeout_ms(m);
 	return 0;
 }
 
@@ -626,7 +342,7 @@ static void after_io(struct mqtt *m, int rc, int sys_errno)
 		m->renewing = false;
 		m->ev_disconnected = false;
 		m->state = MQTT_BACKOFF;
-		m->deadline = mono_ms();
+		m->deadline = boot_ms();
 		m->renew_at = 0;
 		return;
 	}
@@ -647,261 +363,24 @@ static void after_io(struct mqtt *m, int rc, int sys_errno)
 	schedule_retry(m);
 }
 
-/*
- * TLS through libmosquitto's own settings (CA, client certificate and key,
- * SSL_VERIFY_PEER, tls_insecure off), applied to an SSL_CTX of ours so
- * that the expected name and the verification hook are in place before
- * the first handshake, which over loopback can finish inside
- * mosquitto_connect_async().
- */
-/* Never prompt on a terminal for a key's passphrase: refuse the key. */
-static int no_passphrase(char *buf, int size, int rwflag, void *userdata)
-{
-	return 0;
-}
-
-static const char *ssl_reason(void)
-{
-	unsigned long e = ERR_peek_last_error();
-	const char *r = e ? ERR_reason_error_string(e) : NULL;
-
-	ERR_clear_error();
-	return r ? r : "unknown reason";
-}
-
-/*
- * Load the CA file, client certificate and key once here, so that a bad
- * file is a configuration error with its reason now, not a TLS failure
- * retried forever later.
- */
-static int check_tls_files(const struct mqtt_config *c, char *err,
-			   size_t errlen)
-{
-	const char *const files[3] = { c->ca_file, c->cert_file, c->key_file };
-	SSL_CTX *ctx;
-	int ret = -EINVAL;
-	size_t i;
-
-	if (!!c->cert_file != !!c->key_file) {
-		set_err(err, errlen,
-			"a client certificate needs its key, and a key its certificate");
-		return -EINVAL;
-	}
-	for (i = 0; i < 3; i++) {
-		if (files[i] && access(files[i], R_OK)) {
-			set_err(err, errlen, "%s: %s", files[i], strerror(errno));
-			return -EINVAL;
-		}
-	}
-	ctx = SSL_CTX_new(TLS_client_method());
-	if (!ctx) {
-		set_err(err, errlen, "cannot create a TLS context");
-		return -ENOMEM;
-	}
-	ERR_clear_error();
-	SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
-	if (c->ca_file && SSL_CTX_load_verify_locations(ctx, c->ca_file,
-							NULL) != 1) {
-		set_err(err, errlen, "CA file %s: no PEM certificate (%s)",
-			c->ca_file, ssl_reason());
-		goto out;
-	}
-	if (c->cert_file &&
-	    SSL_CTX_use_certificate_chain_file(ctx, c->cert_file) != 1) {
-		set_err(err, errlen, "certificate %s: no PEM certificate (%s)",
-			c->cert_file, ssl_reason());
-		goto out;
-	}
-	if (c->key_file &&
-	    SSL_CTX_use_PrivateKey_file(ctx, c->key_file, SSL_FILETYPE_PEM) != 1) {
-		if (ERR_GET_REASON(ERR_peek_last_error()) ==
-		    X509_R_KEY_VALUES_MISMATCH)
-			set_err(err, errlen,
-				"key %s does not belong to certificate %s",
-				c->key_file, c->cert_file);
-		else
-			set_err(err, errlen,
-				"key %s: no PEM private key, or an encrypted one, which is not supported (%s)",
-				c->key_file, ssl_reason());
-		goto out;
-	}
-	ret = 0;
-out:
-	ERR_clear_error();
-	SSL_CTX_free(ctx);
-	return ret;
-}
-
-static int setup_tls(struct mqtt *m, char *err, size_t errlen)
-{
-	const struct mqtt_config *c = &m->cfg;
-	X509_VERIFY_PARAM *param;
-	unsigned char addr[16];
-	int rc;
-
-	rc = check_tls_files(c, err, errlen);
-	if (rc)
-		return rc;
-	m->ssl_ctx = SSL_CTX_new(TLS_client_method());
-	if (!m->ssl_ctx) {
-		set_err(err, errlen, "cannot create a TLS context");
-		return -ENOMEM;
-	}
-	SSL_CTX_set_min_proto_version(m->ssl_ctx, TLS1_2_VERSION);
-	SSL_CTX_set_cert_verify_callback(m->ssl_ctx, verify_chain, m);
-	param = SSL_CTX_get0_param(m->ssl_ctx);
-	X509_VERIFY_PARAM_set_hostflags(param,
-					X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-	if (inet_pton(AF_INET, c->host, addr) == 1 ||
-	    inet_pton(AF_INET6, c->host, addr) == 1)
-		rc = X509_VERIFY_PARAM_set1_ip_asc(param, c->host);
-	else
-		rc = X509_VERIFY_PARAM_set1_host(param, c->host, 0);
-	if (rc != 1) {
-		set_err(err, errlen, "cannot expect server name %s", c->host);
-		return -EINVAL;
-	}
-	rc = mosquitto_void_option(m->mosq, MOSQ_OPT_SSL_CTX, m->ssl_ctx);
-	if (rc == MOSQ_ERR_SUCCESS)
-		rc = mosquitto_int_option(m->mosq,
-					  MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 1);
-	if (rc != MOSQ_ERR_SUCCESS) {
-		set_err(err, errlen, "TLS context: %s", mosquitto_strerror(rc));
-		return -EINVAL;
-	}
-
-	/* No CA file: the system's trust store, as OpenSSL keeps it. */
-	rc = mosquitto_tls_set(m->mosq, c->ca_file,
-			       c->ca_file ? NULL : "/etc/ssl/certs",
-			       c->cert_file, c->key_file, no_passphrase);
-	if (rc != MOSQ_ERR_SUCCESS) {
-		set_err(err, errlen, "TLS files (ca %s, cert %s, key %s): %s",
-			c->ca_file ? c->ca_file : "system",
-			c->cert_file ? c->cert_file : "none",
-			c->key_file ? c->key_file : "none",
-			rc == MOSQ_ERR_INVAL ? "missing or unreadable" :
-			mosquitto_strerror(rc));
-		return -EINVAL;
-	}
-	rc = mosquitto_tls_opts_set(m->mosq, SSL_VERIFY_PEER, "tlsv1.2", NULL);
-	if (rc == MOSQ_ERR_SUCCESS)
-		rc = mosquitto_tls_insecure_set(m->mosq, false);
-	if (rc != MOSQ_ERR_SUCCESS) {
-		set_err(err, errlen, "TLS options: %s", mosquitto_strerror(rc));
-		return -EINVAL;
-	}
-	return 0;
-}
-
-static int copy_str(char **dst, const char *src)
-{
-	if (!src)
-		return 0;
-	*dst = strdup(src);
-	return *dst ? 0 : -ENOMEM;
-}
-
-static int copy_config(struct mqtt_config *d, const struct mqtt_config *s)
-{
-	int ret = 0;
-
-	*d = *s;
-	d->host = d->hub_host = d->ca_file = d->cert_file = d->key_file = NULL;
-	d->client_id = d->username = d->password = d->topic = NULL;
-	d->device_id = d->module_id = d->shared_key = d->key_name = NULL;
-	ret |= copy_str(&d->host, s->host);
-	ret |= copy_str(&d->hub_host, s->hub_host);
-	ret |= copy_str(&d->ca_file, s->ca_file);
-	ret |= copy_str(&d->cert_file, s->cert_file);
-	ret |= copy_str(&d->key_file, s->key_file);
-	ret |= copy_str(&d->client_id, s->client_id);
-	ret |= copy_str(&d->username, s->username);
-	ret |= copy_str(&d->password, s->password);
-	ret |= copy_str(&d->topic, s->topic);
-	ret |= copy_str(&d->device_id, s->device_id);
-	ret |= copy_str(&d->module_id, s->module_id);
-	ret |= copy_str(&d->shared_key, s->shared_key);
-	ret |= copy_str(&d->key_name, s->key_name);
-	return ret ? -ENOMEM : 0;
-}
-
-static int check_config(struct mqtt_config *c, char *err, size_t errlen)
-{
-	if (!c->host || !*c->host) {
-		set_err(err, errlen, "mqtt: no host");
-		return -EINVAL;
-	}
-	if (c->mode == MQTT_MODE_IOTHUB) {
-		c->tls = true;
-		if (!c->device_id || !*c->device_id) {
-			set_err(err, errlen, "mqtt: IoT Hub needs a device id");
-			return -EINVAL;
-		}
-		if (c->auth != MQTT_AUTH_SAS && c->auth != MQTT_AUTH_X509) {
-			set_err(err, errlen,
-				"mqtt: IoT Hub needs a shared access key or an X.509 certificate");
-			return -EINVAL;
-		}
-	}
-	if (c->auth == MQTT_AUTH_SAS && (!c->shared_key || !*c->shared_key)) {
-		set_err(err, errlen, "mqtt: SAS authentication without a shared access key");
-		return -EINVAL;
-	}
-	if (c->auth == MQTT_AUTH_X509) {
-		if (!c->cert_file || !c->key_file) {
-			set_err(err, errlen,
-				"mqtt: X.509 authentication needs a certificate and a key file");
-			return -EINVAL;
-		}
-		if (!c->tls) {
-			set_err(err, errlen, "mqtt: X.509 authentication needs TLS");
-			return -EINVAL;
-		}
-	}
-	if (c->auth == MQTT_AUTH_PASSWORD && !c->username) {
-		set_err(err, errlen, "mqtt: password authentication without a user name");
-		return -EINVAL;
-	}
-	if (c->port == 0)
-		c->port = c->tls ? 8883 : 1883;
-	if (c->port < 0 || c->port > 65535) {
-		set_err(err, errlen, "mqtt: port %d out of range", c->port);
-		return -EINVAL;
-	}
-	if (c->auth == MQTT_AUTH_SAS && c->sas_ttl && c->sas_ttl < 4) {
-		set_err(err, errlen,
-			"mqtt: a SAS token must live at least 4 s, not %u",
-			c->sas_ttl);
-		return -EINVAL;
-	}
-	if (!c->keepalive)
-		c->keepalive = MQTT_DEFAULT_KEEPALIVE;
-	if (c->keepalive < 5 || c->keepalive > 65535) {
-		set_err(err, errlen, "mqtt: keep-alive %u s out of range (5..65535)",
-			c->keepalive);
-		return -EINVAL;
-	}
-	return 0;
-}
-
 struct mqtt *mqtt_new(const struct mqtt_config *cfg, mqtt_ack_fn ack,
 		      void *ctx, char *err, size_t errlen)
 {
 	struct mqtt *m;
 	struct mqtt_config *c;
-	char hostname[64];
+	const char *user = NULL, *pass = NULL;
 	int rc;
 
 	m = calloc(1, sizeof(*m));
-	if (!m || copy_config(&m->cfg, cfg)) {
-		set_err(err, errlen, "mqtt: out of memory");
+	if (!m || mqtt_config_copy(&m->cfg, cfg)) {
+		errf(err, errlen, "mqtt: out of memory");
 		goto fail;
 	}
 	c = &m->cfg;
 	m->ack = ack;
 	m->ctx = ctx;
 	m->ev_connack = -1;
-	if (check_config(c, err, errlen))
+	if (mqtt_config_check(c, err, errlen))
 		goto fail;
 	if (lib_users++ == 0)
 		mosquitto_lib_init();
@@ -912,7 +391,7 @@ struct mqtt *mqtt_new(const struct mqtt_config *cfg, mqtt_ack_fn ack,
 		m->username = mqtt_hub_username(c);
 		m->resource = mqtt_hub_resource(c);
 		if (!m->client_id || !m->username || !m->resource) {
-			set_err(err, errlen, "mqtt: out of memory");
+			errf(err, errlen, "mqtt: out of memory");
 			goto fail;
 		}
 		if (c->auth == MQTT_AUTH_SAS) {
@@ -920,25 +399,16 @@ struct mqtt *mqtt_new(const struct mqtt_config *cfg, mqtt_ack_fn ack,
 					    c->key_name, 0);
 
 			if (!t) {
-				set_err(err, errlen,
-					"mqtt: the shared access key is not valid base64");
+				errf(err, errlen,
+				     "mqtt: the shared access key is not valid base64");
 				goto fail;
 			}
 			free(t);
 		}
 	} else {
-		if (c->client_id)
-			m->client_id = strdup(c->client_id);
-		else if (c->device_id)
-			m->client_id = strdup(c->device_id);
-		else if (gethostname(hostname, sizeof(hostname)) == 0 &&
-			 asprintf(&m->client_id, "iotsecd-%.*s",
-				  (int)sizeof(hostname), hostname) < 0)
-			m->client_id = NULL;
-		if (!m->client_id)
-			m->client_id = strdup("iotsecd");
+		m->client_id = mqtt_broker_client_id(c);
 		if (!m->client_id) {
-			set_err(err, errlen, "mqtt: out of memory");
+			errf(err, errlen, "mqtt: out of memory");
 			goto fail;
 		}
 	}
@@ -946,7 +416,7 @@ struct mqtt *mqtt_new(const struct mqtt_config *cfg, mqtt_ack_fn ack,
 	/* Clean session off, as Azure's SDKs: QoS 1 survives a reconnect. */
 	m->mosq = mosquitto_new(m->client_id, false, m);
 	if (!m->mosq) {
-		set_err(err, errlen, "mqtt: mosquitto_new: %s", strerror(errno));
+		errf(err, errlen, "mqtt: mosquitto_new: %s", strerror(errno));
 		goto fail;
 	}
 	mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION,
@@ -957,27 +427,29 @@ struct mqtt *mqtt_new(const struct mqtt_config *cfg, mqtt_ack_fn ack,
 	mosquitto_publish_callback_set(m->mosq, on_publish);
 	mosquitto_log_callback_set(m->mosq, on_log);
 
+	/* SAS tokens are set before each connect (set_credentials()). */
 	if (c->mode == MQTT_MODE_BROKER && c->auth == MQTT_AUTH_PASSWORD) {
-		rc = mosquitto_username_pw_set(m->mosq, c->username,
-					       c->password);
-		if (rc != MOSQ_ERR_SUCCESS) {
-			set_err(err, errlen, "mqtt: user name: %s",
-				mosquitto_strerror(rc));
-			goto fail;
-		}
+		user = c->username;
+		pass = c->password;
 	} else if (c->mode == MQTT_MODE_IOTHUB && c->auth == MQTT_AUTH_X509) {
-		rc = mosquitto_username_pw_set(m->mosq, m->username, NULL);
+		user = m->username;
+	}
+	if (user) {
+		rc = mosquitto_username_pw_set(m->mosq, user, pass);
 		if (rc != MOSQ_ERR_SUCCESS) {
-			set_err(err, errlen, "mqtt: user name: %s",
-				mosquitto_strerror(rc));
+			errf(err, errlen, "mqtt: user name: %s",
+			     mosquitto_strerror(rc));
 			goto fail;
 		}
 	}
 	if (c->tls) {
 		char tlserr[384] = "";
 
-		if (setup_tls(m, tlserr, sizeof(tlserr))) {
-			set_err(err, errlen, "mqtt: %s", tlserr);
+		m->tls.cfg = c;
+		m->tls.why = m->tls_err;
+		m->tls.whylen = sizeof(m->tls_err);
+		if (mqtt_tls_setup(&m->tls, m->mosq, tlserr, sizeof(tlserr))) {
+			errf(err, errlen, "mqtt: %s", tlserr);
 			goto fail;
 		}
 	}
@@ -996,7 +468,7 @@ void mqtt_free(struct mqtt *m)
 			mosquitto_disconnect(m->mosq);
 		mosquitto_destroy(m->mosq);
 	}
-	SSL_CTX_free(m->ssl_ctx);
+	mqtt_tls_free(&m->tls);
 	if (m->lib_ref && --lib_users == 0)
 		mosquitto_lib_cleanup();
 	free(m->client_id);
@@ -1017,7 +489,7 @@ int mqtt_start(struct mqtt *m)
 		mosquitto_disconnect(m->mosq);
 		m->ev_disconnected = false;
 		m->state = MQTT_BACKOFF;
-		m->deadline = mono_ms();
+		m->deadline = boot_ms();
 		return 0;
 	}
 	m->state = MQTT_IDLE;
@@ -1097,7 +569,7 @@ int mqtt_handle(struct mqtt *m, uint32_t events)
 
 int mqtt_tick(struct mqtt *m, struct timespec now)
 {
-	int64_t t = mono_ms(), next = t + MQTT_TICK_MAX_MS;
+	int64_t t = boot_ms(), next = t + MQTT_TICK_MAX_MS;
 	int rc;
 
 	if (!m)

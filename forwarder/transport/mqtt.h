@@ -5,7 +5,8 @@
  * drives it; it never blocks and never spawns a thread.
  *
  * Contract between the pipeline (which owns config parsing and message
- * building) and the transport (mqtt.c, sas.c, connstr.c).
+ * building) and the transport: mqtt.c (the connection), tls.c, names.c
+ * and sas.c (what goes on the wire), connstr.c, mqtt_config.c.
  */
 #ifndef IOTSEC_MQTT_H
 #define IOTSEC_MQTT_H
@@ -27,6 +28,7 @@ enum mqtt_auth {
 	MQTT_AUTH_X509,		/* client certificate + key */
 };
 
+/* A new field goes into the field table in mqtt_config.c too. */
 struct mqtt_config {
 	enum mqtt_mode mode;
 	enum mqtt_auth auth;
@@ -60,6 +62,9 @@ int mqtt_config_from_connection_string(struct mqtt_config *cfg,
 				       const char *cs, char *err,
 				       size_t errlen);
 void mqtt_config_free(struct mqtt_config *cfg);
+/* Every field of A and B the same (strings by content). */
+bool mqtt_config_equal(const struct mqtt_config *a,
+		       const struct mqtt_config *b);
 
 /* Properties of one message; IoT Hub puts them in the topic. */
 struct mqtt_message {

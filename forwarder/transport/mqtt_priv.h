@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Helpers shared by mqtt.c, sas.c and connstr.c, and visible to the host
- * tests; not part of the pipeline's contract (mqtt.h).
+ * Helpers shared by the transport's files (mqtt.c, names.c, sas.c,
+ * connstr.c, mqtt_config.c), and visible to the host tests; not part of
+ * the pipeline's contract (mqtt.h).
  */
 #ifndef IOTSEC_MQTT_PRIV_H
 #define IOTSEC_MQTT_PRIV_H
@@ -33,6 +34,21 @@ char *mqtt_hub_username(const struct mqtt_config *cfg);
 char *mqtt_hub_client_id(const struct mqtt_config *cfg);
 /* SAS resource URI "host/devices/id[/modules/m]" (not encoded). */
 char *mqtt_hub_resource(const struct mqtt_config *cfg);
+/* Broker mode: the client id from CFG, the device id or the host name. */
+char *mqtt_broker_client_id(const struct mqtt_config *cfg);
+
+/*
+ * Standard base64 with padding, strictly: OpenSSL's EVP_DecodeBlock()
+ * alone takes surrounding blanks and '=' in the middle. Decoding returns
+ * the decoded length, or -1 (also when OUTLEN is short).
+ */
+bool mqtt_base64_valid(const char *s);
+int mqtt_base64_decode(const char *in, unsigned char *out, size_t outlen);
+
+/* A deep copy of S into D; -ENOMEM (D then partly filled: free it). */
+int mqtt_config_copy(struct mqtt_config *d, const struct mqtt_config *s);
+/* Fill in C's defaults (port, keep-alive); -EINVAL with why in ERR. */
+int mqtt_config_check(struct mqtt_config *c, char *err, size_t errlen);
 
 /*
  * Backoff before reconnect attempt number ATTEMPT (1, 2, ...): exponential

@@ -57,29 +57,35 @@ char *mqtt_url_encode(const char *s, bool strict)
 	return out;
 }
 
+bool mqtt_base64_valid(const char *s)
+{
+	size_t n = strlen(s), i, pad = 0;
+
+	if (n == 0 || n % 4)
+		return false;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '=')
+			pad++;
+		else if (pad || !(isalnum(c) || c == '+' || c == '/'))
+			return false;
+	}
+	return pad <= 2;
+}
+
 /*
- * Decode standard base64 (with padding) into OUT; returns the length or -1.
  * EVP_DecodeBlock() accepts the input's padding but counts it as zero
  * bytes of output, so take those back off.
  */
-static int base64_decode(const char *in, unsigned char *out, size_t outlen)
+int mqtt_base64_decode(const char *in, unsigned char *out, size_t outlen)
 {
-	size_t n = strlen(in), i;
-	int len, pad = 0;
+	size_t n = strlen(in);
+	int len, pad;
 
-	if (n == 0 || n % 4 || n / 4 * 3 > outlen)
+	if (!mqtt_base64_valid(in) || n / 4 * 3 > outlen)
 		return -1;
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)in[i];
-
-		if (c == '=') {
-			if (i < n - 2)
-				return -1;
-			pad++;
-		} else if (pad || !(isalnum(c) || c == '+' || c == '/')) {
-			return -1;
-		}
-	}
+	pad = (in[n - 1] == '=') + (in[n - 2] == '=');
 	len = EVP_DecodeBlock(out, (const unsigned char *)in, (int)n);
 	if (len < 0)
 		return -1;
@@ -98,7 +104,7 @@ char *sas_token(const char *resource, const char *key, const char *key_name,
 
 	if (!resource || !key || !*resource)
 		return NULL;
-	keylen = base64_decode(key, rawkey, sizeof(rawkey));
+	keylen = mqtt_base64_decode(key, rawkey, sizeof(rawkey));
 	if (keylen <= 0)
 		return NULL;
 	sr = mqtt_url_encode(resource, true);

@@ -13,6 +13,7 @@
 #include <syslog.h>
 #include <sys/epoll.h>
 #include "kselftest_harness.h"
+#include "common/util.h"
 #include "transport/mqtt.h"
 #include "transport/mqtt_priv.h"
 
@@ -420,6 +421,60 @@ TEST(mqtt_new_refuses_bad_configs)
 	EXPECT_EQ(-ENOTCONN, mqtt_publish(m, &msg, &mid));
 	EXPECT_STREQ("", mqtt_last_error(m));
 	mqtt_free(m);
+}
+
+/* Every field counts in mqtt_config_equal(); the copy owns its strings. */
+TEST(config_copy_equal_free)
+{
+	struct mqtt_config a = {
+		.mode = MQTT_MODE_IOTHUB, .auth = MQTT_AUTH_SAS, .host = "h",
+		.hub_host = "hub", .port = 8883, .tls = true, .ca_file = "ca",
+		.cert_file = "crt", .key_file = "key", .client_id = "c",
+		.username = "u", .password = "p", .topic = "t",
+		.device_id = "d", .module_id = "m", .shared_key = DOC_KEY,
+		.key_name = "k", .sas_ttl = 60, .keepalive = 30,
+	}, b;
+	char **strs[] = {
+		&b.host, &b.hub_host, &b.ca_file, &b.cert_file, &b.key_file,
+		&b.client_id, &b.username, &b.password, &b.topic, &b.device_id,
+		&b.module_id, &b.shared_key, &b.key_name,
+	};
+	struct mqtt_config s;
+	size_t i;
+
+	ASSERT_EQ(0, mqtt_config_copy(&b, &a));
+	EXPECT_TRUE(mqtt_config_equal(&a, &b));
+	for (i = 0; i < ARRAY_SIZE(strs); i++) {
+		char *own = *strs[i];
+		char *src = *(char **)((char *)&a + ((char *)strs[i] -
+						     (char *)&b));
+
+		EXPECT_NE(src, own);
+		EXPECT_STREQ(src, own);
+		*strs[i] = "other";
+		EXPECT_FALSE(mqtt_config_equal(&a, &b)) TH_LOG("string %zu", i);
+		*strs[i] = NULL;
+		EXPECT_FALSE(mqtt_config_equal(&a, &b)) TH_LOG("string %zu", i);
+		*strs[i] = own;
+	}
+	EXPECT_TRUE(mqtt_config_equal(&a, &b));
+#define DIFFERS(f, v) do {						\
+		s = b;							\
+		b.f = v;						\
+		EXPECT_FALSE(mqtt_config_equal(&a, &b)) TH_LOG(#f);	\
+		b = s;							\
+	} while (0)
+	DIFFERS(mode, MQTT_MODE_BROKER);
+	DIFFERS(auth, MQTT_AUTH_X509);
+	DIFFERS(port, 1883);
+	DIFFERS(tls, false);
+	DIFFERS(sas_ttl, 61);
+	DIFFERS(keepalive, 31);
+#undef DIFFERS
+	EXPECT_TRUE(mqtt_config_equal(&a, &b));
+	mqtt_config_free(&b);
+	EXPECT_EQ(NULL, b.host);
+	EXPECT_EQ(NULL, b.shared_key);
 }
 
 static char logged[4096];
