@@ -77,38 +77,56 @@ static const struct nla_policy list_policy[IOTSEC_LA_MAX + 1] = {
 	[IOTSEC_LA_PATH] = P_STR,
 };
 
-static int parse(struct nlattr **tb, int max, const void *buf, size_t len,
-		 const struct nla_policy *pol)
+/*
+ * POL's check of one attribute, and what a policy cannot say: a flag has
+ * no payload, an address is IPv4 or IPv6 and nothing between.
+ */
+static bool attr_ok(const struct nlattr *a, int max,
+		    const struct nla_policy *pol)
 {
-	if (len > INT_MAX ||
-	    nla_parse(tb, max, (struct nlattr *)buf, len, pol))
-		return -EINVAL;
-	return 0;
+	const struct nla_policy *p = &pol[nla_type(a)];
+	int n = nla_len(a);
+
+	if (nla_validate(a, a->nla_len, max, pol))
+		return false;
+	if (p->type == NLA_FLAG)
+		return n == 0;
+	if (p == &ea_policy[IOTSEC_EA_LADDR] || p == &ea_policy[IOTSEC_EA_RADDR])
+		return n == 4 || n == 16;
+	return true;
 }
 
 /*
- * What nla_parse() lets pass: bytes after the last whole attribute (the
- * buffer was cut: -EINVAL) and types that POL does not know (counted, for
- * a newer kernel may send them); also a flag with a payload, which a
- * policy cannot refuse. POL may be NULL: only the cut is checked.
+ * nla_parse() and what it lets pass. The attributes POL knows are
+ * checked in wire order and the first bad one refuses the buffer
+ * (-EINVAL); the others are counted in *UNKNOWN, for a newer kernel may
+ * send them. Bytes after the last whole attribute mean the buffer was
+ * cut: -EMSGSIZE, with TB filled all the same. A NULL POL checks only
+ * for the cut.
  */
-static int check_rest(const void *buf, size_t len, int max,
-		      const struct nla_policy *pol)
+static int parse(struct nlattr **tb, int max, const void *buf, size_t len,
+		 const struct nla_policy *pol, uint64_t *unknown)
 {
 	const struct nlattr *a;
-	int rem, unknown = 0;
+	int rem;
 
+	if (len > INT_MAX)
+		return -EINVAL;
 	nla_for_each_attr(a, buf, (int)len, rem) {
 		int t = nla_type(a);
 
 		if (!pol)
 			continue;
-		if (t > max || pol[t].type == NLA_UNSPEC)
-			unknown++;
-		else if (pol[t].type == NLA_FLAG && nla_len(a))
+		if (t > max || pol[t].type == NLA_UNSPEC) {
+			if (unknown)
+				(*unknown)++;
+		} else if (!attr_ok(a, max, pol)) {
 			return -EINVAL;
+		}
 	}
-	return rem ? -EINVAL : unknown;
+	/* Checked above: no policy a second time. */
+	nla_parse(tb, max, (struct nlattr *)buf, len, NULL);
+	return rem ? -EMSGSIZE : 0;
 }
 
 static uint32_t get_u32(struct nlattr **tb, int t)
@@ -133,28 +151,15 @@ static struct ev_str get_str(struct nlattr **tb, int t)
 	return s;
 }
 
-/* The policy bounds it to 4..16 bytes: IPv4 or IPv6, nothing between. */
-static bool addr_ok(const struct nlattr *a)
-{
-	return !a || nla_len(a) == 4 || nla_len(a) == 16;
-}
-
 static int decode_event(struct iotsec_decoder *d, uint32_t type,
 			const struct nlattr *nest, struct iotsec_event *ev)
 {
 	struct nlattr *tb[IOTSEC_EA_MAX + 1];
-	int unknown;
 
 	memset(ev, 0, sizeof(*ev));
-	if (parse(tb, IOTSEC_EA_MAX, nla_data(nest), nla_len(nest), ea_policy))
+	if (parse(tb, IOTSEC_EA_MAX, nla_data(nest), nla_len(nest), ea_policy,
+		  &d->stats.unknown_attrs))
 		return -EINVAL;
-	unknown = check_rest(nla_data(nest), nla_len(nest), IOTSEC_EA_MAX,
-			     ea_policy);
-	if (unknown < 0 || !addr_ok(tb[IOTSEC_EA_LADDR]) ||
-	    !addr_ok(tb[IOTSEC_EA_RADDR]))
-		return -EINVAL;
-	d->stats.unknown_attrs += unknown;
-
 	ev->type = type;
 	ev->cpu = get_u32(tb, IOTSEC_EA_CPU);
 	ev->seq = get_u64(tb, IOTSEC_EA_SEQ);
@@ -230,16 +235,13 @@ int iotsec_decode_counters(const void *buf, size_t len,
 	struct nlattr *tb[IOTSEC_EVENT_MAX + 1], *ca[IOTSEC_CA_MAX + 1];
 
 	memset(c, 0, sizeof(*c));
-	if (parse(tb, IOTSEC_EVENT_MAX, buf, len, NULL) ||
-	    check_rest(buf, len, IOTSEC_EVENT_MAX, NULL))
+	if (parse(tb, IOTSEC_EVENT_MAX, buf, len, NULL, NULL))
 		return -EINVAL;
 	for (int t = 1; t <= IOTSEC_EVENT_MAX; t++) {
 		if (!tb[t])
 			continue;
 		if (parse(ca, IOTSEC_CA_MAX, nla_data(tb[t]), nla_len(tb[t]),
-			  NULL) ||
-		    check_rest(nla_data(tb[t]), nla_len(tb[t]), IOTSEC_CA_MAX,
-			       NULL))
+			  NULL, NULL))
 			return -EINVAL;
 		c->t[t].generated = counter(ca, IOTSEC_CA_GENERATED);
 		c->t[t].dropped = counter(ca, IOTSEC_CA_DROPPED);
@@ -314,9 +316,11 @@ int iotsec_decode_batch(struct iotsec_decoder *d, const void *buf,
 			size_t len)
 {
 	struct nlattr *tb[IOTSEC_A_MAX + 1];
-	int unknown, ret = 0;
+	int cut, ret = 0;
 
-	if (parse(tb, IOTSEC_A_MAX, buf, len, batch_policy))
+	cut = parse(tb, IOTSEC_A_MAX, buf, len, batch_policy,
+		    &d->stats.unknown_attrs);
+	if (cut == -EINVAL)
 		return -EINVAL;
 	if (tb[IOTSEC_A_BATCH_SEQ]) {
 		uint64_t seq = nla_get_u64(tb[IOTSEC_A_BATCH_SEQ]);
@@ -338,11 +342,8 @@ int iotsec_decode_batch(struct iotsec_decoder *d, const void *buf,
 	}
 	if (tb[IOTSEC_A_EVENTS] && decode_events(d, tb[IOTSEC_A_EVENTS]))
 		ret = -EINVAL;
-	unknown = check_rest(buf, len, IOTSEC_A_MAX, batch_policy);
-	if (unknown < 0)
+	if (cut)
 		ret = -EINVAL;
-	else
-		d->stats.unknown_attrs += unknown;
 	if (ret)
 		d->stats.bad_batches++;
 	else
@@ -355,8 +356,7 @@ int iotsec_decode_stats(const void *buf, size_t len, struct iotsec_kstats *s)
 	struct nlattr *tb[IOTSEC_A_MAX + 1];
 
 	memset(s, 0, sizeof(*s));
-	if (parse(tb, IOTSEC_A_MAX, buf, len, stats_policy) ||
-	    check_rest(buf, len, IOTSEC_A_MAX, stats_policy) < 0)
+	if (parse(tb, IOTSEC_A_MAX, buf, len, stats_policy, NULL))
 		return -EINVAL;
 	s->caps = get_u32(tb, IOTSEC_A_CAPS);
 	s->caps_missing = get_u32(tb, IOTSEC_A_CAPS_MISSING);
@@ -385,8 +385,7 @@ int iotsec_decode_kconfig(const void *buf, size_t len,
 	int rem;
 
 	memset(c, 0, sizeof(*c));
-	if (parse(tb, IOTSEC_A_MAX, buf, len, kconfig_policy) ||
-	    check_rest(buf, len, IOTSEC_A_MAX, kconfig_policy) < 0)
+	if (parse(tb, IOTSEC_A_MAX, buf, len, kconfig_policy, NULL))
 		return -EINVAL;
 	if (tb[IOTSEC_A_EVENT_MASK]) {
 		c->has_mask = true;
