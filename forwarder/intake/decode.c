@@ -91,7 +91,8 @@ static bool attr_ok(const struct nlattr *a, int max,
 		return false;
 	if (p->type == NLA_FLAG)
 		return n == 0;
-	if (p == &ea_policy[IOTSEC_EA_LADDR] || p == &ea_policy[IOTSEC_EA_RADDR])
+	if (p == &ea_policy[IOTSEC_EA_LADDR] ||
+	    p == &ea_policy[IOTSEC_EA_RADDR])
 		return n == 4 || n == 16;
 	return true;
 }
@@ -374,8 +375,7 @@ int iotsec_decode_stats(const void *buf, size_t len, struct iotsec_kstats *s)
 /* An item of a list that is not of TYPE or not valid is skipped. */
 static bool list_item_ok(const struct nlattr *a, int type)
 {
-	return nla_type(a) == type &&
-	       !nla_validate(a, a->nla_len, IOTSEC_LA_MAX, list_policy);
+	return nla_type(a) == type && attr_ok(a, IOTSEC_LA_MAX, list_policy);
 }
 
 int iotsec_decode_kconfig(const void *buf, size_t len,

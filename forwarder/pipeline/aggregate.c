@@ -124,7 +124,7 @@ static void ident(const struct iotsec_event *ev, struct ident *k,
 		k->family = ev->family;
 		memcpy(k->laddr, ev->laddr, 16);
 		k->protocol = ev->protocol;
-		/* Inbound and listening: the port that identifies it is ours. */
+		/* Outbound: their port identifies it; else ours. */
 		k->port = ev->type == IOTSEC_EVENT_CONNECT ? ev->rport :
 							     ev->lport;
 		break;
