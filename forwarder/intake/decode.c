@@ -78,17 +78,11 @@ static const struct nla_policy list_policy[IOTSEC_LA_MAX + 1] = {
 };
 
 /*
- * POL's check of one attribute, and what a policy cannot say: a flag has
- * no payload, an address is IPv4 or IPv6 and nothing between.
+ * What a policy cannot say: a flag has no payload, an address is IPv4 or
+ * IPv6 and nothing between. N is the payload length.
  */
-static bool attr_ok(const struct nlattr *a, int max,
-		    const struct nla_policy *pol)
+static bool attr_ok_more(int n, const struct nla_policy *p)
 {
-	const struct nla_policy *p = &pol[nla_type(a)];
-	int n = nla_len(a);
-
-	if (nla_validate(a, a->nla_len, max, pol))
-		return false;
 	if (p->type == NLA_FLAG)
 		return n == 0;
 	if (p == &ea_policy[IOTSEC_EA_LADDR] ||
@@ -97,36 +91,55 @@ static bool attr_ok(const struct nlattr *a, int max,
 	return true;
 }
 
+/* One attribute against POL, alone. */
+static bool attr_ok(const struct nlattr *a, int max,
+		    const struct nla_policy *pol)
+{
+	return !nla_validate(a, a->nla_len, max, pol) &&
+	       attr_ok_more(nla_len(a), &pol[nla_type(a)]);
+}
+
 /*
  * nla_parse() and what it lets pass. The attributes POL knows are
  * checked in wire order and the first bad one refuses the buffer
- * (-EINVAL); the others are counted in *UNKNOWN, for a newer kernel may
- * send them. Bytes after the last whole attribute mean the buffer was
- * cut: -EMSGSIZE, with TB filled all the same. A NULL POL checks only
- * for the cut.
+ * (-EINVAL); the others are counted in *UNKNOWN, up to a bad one, for a
+ * newer kernel may send them. Bytes after the last whole attribute mean
+ * the buffer was cut: -EMSGSIZE, with TB filled all the same. A NULL POL
+ * checks only for the cut.
+ *
+ * The pass after nla_parse() reads the headers itself: it runs over every
+ * attribute of every event, and libnl's walkers are calls.
  */
 static int parse(struct nlattr **tb, int max, const void *buf, size_t len,
 		 const struct nla_policy *pol, uint64_t *unknown)
 {
-	const struct nlattr *a;
-	int rem;
+	const struct nlattr *a = buf;
+	long rem = len;
+	bool bad;
 
 	if (len > INT_MAX)
 		return -EINVAL;
-	nla_for_each_attr(a, buf, (int)len, rem) {
-		int t = nla_type(a);
+	/* when it fails, the pass below finds which attribute did */
+	bad = nla_parse(tb, max, (struct nlattr *)buf, len, pol) != 0;
+	for (; rem >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN &&
+	       a->nla_len <= rem;
+	     rem -= NLA_ALIGN(a->nla_len),
+	     a = (const void *)((const char *)a + NLA_ALIGN(a->nla_len))) {
+		int t = a->nla_type & NLA_TYPE_MASK;
 
 		if (!pol)
 			continue;
 		if (t > max || pol[t].type == NLA_UNSPEC) {
 			if (unknown)
 				(*unknown)++;
-		} else if (!attr_ok(a, max, pol)) {
+		} else if (bad ? !attr_ok(a, max, pol) :
+				 !attr_ok_more(a->nla_len - NLA_HDRLEN,
+					       &pol[t])) {
 			return -EINVAL;
 		}
 	}
-	/* Checked above: no policy a second time. */
-	nla_parse(tb, max, (struct nlattr *)buf, len, NULL);
+	if (bad)
+		return -EINVAL;
 	return rem ? -EMSGSIZE : 0;
 }
 
