@@ -48,7 +48,8 @@ void iotsec_decoder_fini(struct iotsec_decoder *d);
 /*
  * Decode the attributes of one IOTSEC_CMD_EVENTS message (the payload
  * after the generic netlink header). Returns 0 or -EINVAL when the batch
- * itself is malformed (events decoded before the damage were delivered).
+ * itself is malformed: a known attribute that fails its policy refuses it
+ * whole; of a cut batch, the events before the cut were delivered.
  */
 int iotsec_decode_batch(struct iotsec_decoder *d, const void *buf,
 			size_t len);
