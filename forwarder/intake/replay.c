@@ -25,8 +25,7 @@ void replay_init(struct replay_reader *r, replay_batch_fn fn, void *ctx)
 
 void replay_free(struct replay_reader *r)
 {
-	free(r->buf);
-	r->buf = NULL;
+	buf_free(&r->buf);
 }
 
 static int fail(struct replay_reader *r, const char *why)
@@ -36,23 +35,10 @@ static int fail(struct replay_reader *r, const char *why)
 	return -EINVAL;
 }
 
-static int reserve(struct replay_reader *r, size_t n)
-{
-	unsigned char *b;
-
-	if (n <= r->cap)
-		return 0;
-	b = realloc(r->buf, n);
-	if (!b)
-		return -ENOMEM;
-	r->buf = b;
-	r->cap = n;
-	return 0;
-}
-
 /* A complete unit (header, record head or payload) is in r->buf. */
 static int step(struct replay_reader *r)
 {
+	const unsigned char *b = r->buf.p;
 	uint32_t v32;
 	uint16_t v16;
 	int64_t v64;
@@ -60,17 +46,17 @@ static int step(struct replay_reader *r)
 	switch (r->state) {
 	case ST_HEADER:
 		if (!r->have_header) {
-			if (memcmp(r->buf, REPLAY_MAGIC, 8))
+			if (memcmp(b, REPLAY_MAGIC, 8))
 				return fail(r, "not an iotsec recording");
-			memcpy(&v16, r->buf + 8, 2);
+			memcpy(&v16, b + 8, 2);
 			r->version = le16toh(v16);
 			if (r->version != REPLAY_VERSION)
 				return fail(r, "unsupported recording version");
-			memcpy(&v32, r->buf + 12, 4);
+			memcpy(&v32, b + 12, 4);
 			v32 = le32toh(v32);
 			if (v32 < REPLAY_HDR_LEN || v32 > 4096)
 				return fail(r, "bad header length");
-			memcpy(&v64, r->buf + 16, 8);
+			memcpy(&v64, b + 16, 8);
 			r->boot_to_real_ns = (int64_t)le64toh(v64);
 			r->have_header = true;
 			if (v32 > REPLAY_HDR_LEN) {
@@ -83,9 +69,9 @@ static int step(struct replay_reader *r)
 		r->need = 8;
 		return 0;
 	case ST_HEAD:
-		memcpy(&v32, r->buf, 4);
+		memcpy(&v32, b, 4);
 		r->rec_len = le32toh(v32);
-		memcpy(&v16, r->buf + 4, 2);
+		memcpy(&v16, b + 4, 2);
 		r->rec_kind = le16toh(v16);
 		if (r->rec_len > REPLAY_MAX_RECORD)
 			return fail(r, "record too long");
@@ -100,7 +86,7 @@ static int step(struct replay_reader *r)
 			r->skipped++;
 			return 0;
 		}
-		if (r->on_batch && r->on_batch(r->ctx, r->buf, r->rec_len))
+		if (r->on_batch && r->on_batch(r->ctx, b, r->rec_len))
 			return fail(r, "stopped by the consumer");
 		return 0;
 	}
@@ -114,20 +100,18 @@ int replay_feed(struct replay_reader *r, const void *data, size_t len)
 	if (r->state == ST_DEAD)
 		return -EINVAL;
 	while (len || (r->need == 0 && r->state == ST_PAYLOAD)) {
-		size_t n;
+		size_t n = r->need - r->buf.len;
 
-		if (reserve(r, r->need ? r->need : 1))
+		if (buf_reserve(&r->buf, n))
 			return fail(r, "out of memory");
-		n = r->need - r->have;
 		if (n > len)
 			n = len;
-		memcpy(r->buf + r->have, p, n);
-		r->have += n;
+		memcpy(buf_grow(&r->buf, n), p, n);
 		p += n;
 		len -= n;
-		if (r->have < r->need)
+		if (r->buf.len < r->need)
 			break;
-		r->have = 0;
+		r->buf.len = 0;
 		if (step(r))
 			return -EINVAL;
 	}
@@ -140,7 +124,7 @@ int replay_finish(struct replay_reader *r)
 		return -EINVAL;
 	if (!r->have_header)
 		return fail(r, "truncated header");
-	if (r->state != ST_HEAD || r->have)
+	if (r->state != ST_HEAD || r->buf.len)
 		return fail(r, "truncated record");
 	return 0;
 }
@@ -225,70 +209,44 @@ int replay_write_batch(int fd, const void *attrs, size_t len)
 
 /* ---- encoder ---- */
 
-void abuf_reset(struct abuf *b)
+/* An attribute of TYPE with LEN bytes of payload, zeroed, padded. */
+static void *put_zeroed(struct buf *b, uint16_t type, size_t len)
 {
-	b->len = 0;
-	b->err = 0;
-}
-
-void abuf_free(struct abuf *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof(*b));
-}
-
-static void *abuf_grow(struct abuf *b, size_t n)
-{
-	if (b->err)
-		return NULL;
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 4096;
-		unsigned char *p;
-
-		while (cap < b->len + n)
-			cap *= 2;
-		p = realloc(b->p, cap);
-		if (!p) {
-			b->err = -ENOMEM;
-			return NULL;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	b->len += n;
-	return b->p + b->len - n;
-}
-
-void abuf_put(struct abuf *b, uint16_t type, const void *data, size_t len)
-{
-	struct nlattr *a;
 	size_t total = NLA_ALIGN(NLA_HDRLEN + len);
+	struct nlattr *a;
 
 	if (NLA_HDRLEN + len > 0xffff) {
 		b->err = -EMSGSIZE;
-		return;
+		return NULL;
 	}
-	a = abuf_grow(b, total);
+	a = buf_grow(b, total);
 	if (!a)
-		return;
+		return NULL;
 	a->nla_len = NLA_HDRLEN + len;
 	a->nla_type = type;
-	if (len)
-		memcpy((char *)a + NLA_HDRLEN, data, len);
-	memset((char *)a + NLA_HDRLEN + len, 0, total - NLA_HDRLEN - len);
+	memset((char *)a + NLA_HDRLEN, 0, total - NLA_HDRLEN);
+	return (char *)a + NLA_HDRLEN;
 }
 
-void abuf_put_u32(struct abuf *b, uint16_t type, uint32_t v)
+void abuf_put(struct buf *b, uint16_t type, const void *data, size_t len)
+{
+	void *p = put_zeroed(b, type, len);
+
+	if (p && len)
+		memcpy(p, data, len);
+}
+
+void abuf_put_u32(struct buf *b, uint16_t type, uint32_t v)
 {
 	abuf_put(b, type, &v, 4);
 }
 
-void abuf_put_u64(struct abuf *b, uint16_t type, uint64_t v)
+void abuf_put_u64(struct buf *b, uint16_t type, uint64_t v)
 {
 	abuf_put(b, type, &v, 8);
 }
 
-size_t abuf_nest_start(struct abuf *b, uint16_t type)
+size_t abuf_nest_start(struct buf *b, uint16_t type)
 {
 	size_t off = b->len;
 
@@ -296,7 +254,7 @@ size_t abuf_nest_start(struct abuf *b, uint16_t type)
 	return off;
 }
 
-void abuf_nest_end(struct abuf *b, size_t off)
+void abuf_nest_end(struct buf *b, size_t off)
 {
 	struct nlattr *a;
 
@@ -310,28 +268,19 @@ void abuf_nest_end(struct abuf *b, size_t off)
 	a->nla_len = b->len - off;
 }
 
-static void put_str(struct abuf *b, uint16_t type, struct ev_str s)
+/* A NUL-terminated string attribute; absent when S is. */
+static void put_str(struct buf *b, uint16_t type, struct ev_str s)
 {
-	struct nlattr *a;
-	size_t total;
+	void *p;
 
 	if (!s.s)
 		return;
-	total = NLA_ALIGN(NLA_HDRLEN + s.len + 1);
-	if (NLA_HDRLEN + s.len + 1 > 0xffff) {
-		b->err = -EMSGSIZE;
-		return;
-	}
-	a = abuf_grow(b, total);
-	if (!a)
-		return;
-	a->nla_len = NLA_HDRLEN + s.len + 1;
-	a->nla_type = type;
-	memcpy((char *)a + NLA_HDRLEN, s.s, s.len);
-	memset((char *)a + NLA_HDRLEN + s.len, 0, total - NLA_HDRLEN - s.len);
+	p = put_zeroed(b, type, s.len + 1);
+	if (p)
+		memcpy(p, s.s, s.len);
 }
 
-void iotsec_encode_event(struct abuf *b, const struct iotsec_event *ev)
+void iotsec_encode_event(struct buf *b, const struct iotsec_event *ev)
 {
 	size_t n = abuf_nest_start(b, ev->type);
 	size_t alen = ev->family == 10 ? 16 : 4;

@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "common/buf.h"
 
 #define REPLAY_MAGIC "IOTSECRP"
 #define REPLAY_VERSION 1
@@ -42,8 +43,8 @@ struct replay_reader {
 	replay_batch_fn on_batch;
 	void *ctx;
 	int state;		/* header, record head, payload */
-	unsigned char *buf;
-	size_t have, need, cap;
+	struct buf buf;		/* the unit being read: len bytes of need */
+	size_t need;
 	uint32_t rec_len;
 	uint16_t rec_kind;
 	uint16_t version;
@@ -65,23 +66,18 @@ int replay_file(struct replay_reader *r, const char *path);
 int replay_write_header(int fd, int64_t boot_to_real_ns);
 int replay_write_batch(int fd, const void *attrs, size_t len);
 
-/* Building batches (tests, benchmarks, synthetic streams). */
-struct abuf {
-	unsigned char *p;
-	size_t len, cap;
-	int err;
-};
-
+/*
+ * Building batches (tests, benchmarks, synthetic streams) in a struct buf;
+ * an attribute too long for netlink sets err to -EMSGSIZE.
+ */
 struct iotsec_event;
-void abuf_reset(struct abuf *b);
-void abuf_free(struct abuf *b);
 /* Open a nest: returns its offset for abuf_nest_end. */
-size_t abuf_nest_start(struct abuf *b, uint16_t type);
-void abuf_nest_end(struct abuf *b, size_t off);
-void abuf_put(struct abuf *b, uint16_t type, const void *data, size_t len);
-void abuf_put_u32(struct abuf *b, uint16_t type, uint32_t v);
-void abuf_put_u64(struct abuf *b, uint16_t type, uint64_t v);
+size_t abuf_nest_start(struct buf *b, uint16_t type);
+void abuf_nest_end(struct buf *b, size_t off);
+void abuf_put(struct buf *b, uint16_t type, const void *data, size_t len);
+void abuf_put_u32(struct buf *b, uint16_t type, uint32_t v);
+void abuf_put_u64(struct buf *b, uint16_t type, uint64_t v);
 /* One event, as the kernel encodes it, inside an open IOTSEC_A_EVENTS. */
-void iotsec_encode_event(struct abuf *b, const struct iotsec_event *ev);
+void iotsec_encode_event(struct buf *b, const struct iotsec_event *ev);
 
 #endif /* IOTSEC_REPLAY_H */

@@ -117,24 +117,20 @@ static void ident(const struct iotsec_event *ev, struct ident *k,
 	case IOTSEC_EVENT_CONNECT:
 	case IOTSEC_EVENT_ACCEPT:
 		s[1] = ev->proc_cmdline;
+		memcpy(k->raddr, ev->raddr, 16);
+		k->result = ev->result;
+		/* fallthrough */
+	case IOTSEC_EVENT_LISTEN:
 		k->family = ev->family;
 		memcpy(k->laddr, ev->laddr, 16);
-		memcpy(k->raddr, ev->raddr, 16);
 		k->protocol = ev->protocol;
-		/* Inbound: the port that identifies it is ours. */
+		/* Outbound: their port identifies it; else ours. */
 		k->port = ev->type == IOTSEC_EVENT_CONNECT ? ev->rport :
 							     ev->lport;
-		k->result = ev->result;
 		break;
 	case IOTSEC_EVENT_EXIT:
 		k->a = ev->exit_code;
 		k->b = ev->exit_signal;
-		break;
-	case IOTSEC_EVENT_LISTEN:
-		k->family = ev->family;
-		memcpy(k->laddr, ev->laddr, 16);
-		k->port = ev->lport;
-		k->protocol = ev->protocol;
 		break;
 	case IOTSEC_EVENT_CRED:
 		k->a = ev->old_uid; k->b = ev->old_euid;

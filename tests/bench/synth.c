@@ -46,7 +46,7 @@ int main(int argc, char **argv)
 	unsigned long long n, unique, per;
 	bool hostile = false, bigargv = false;
 	static char bigbuf[IOTSEC_ARGV_MAX_MAX];
-	struct abuf b = { 0 };
+	struct buf b = { 0 };
 	uint64_t seq = 0, t = 1000000000ULL;
 	int fd;
 
@@ -73,7 +73,7 @@ int main(int argc, char **argv)
 	for (unsigned long long i = 0; i < n;) {
 		size_t nest;
 
-		abuf_reset(&b);
+		buf_reset(&b);
 		abuf_put_u64(&b, IOTSEC_A_BATCH_SEQ, i / per + 1);
 		nest = abuf_nest_start(&b, IOTSEC_A_EVENTS);
 		for (unsigned long long j = 0; j < per && i < n; j++, i++) {
@@ -155,6 +155,6 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	abuf_free(&b);
+	buf_free(&b);
 	return close(fd) ? 1 : 0;
 }

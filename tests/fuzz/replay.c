@@ -7,7 +7,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "intake/nl.h"
+#include "intake/decode.h"
 #include "pipeline/queue.h"
 #include "intake/replay.h"
 

@@ -9,7 +9,7 @@
 #include "kselftest_harness.h"
 #include <fcntl.h>
 #include <linux/netlink.h>
-#include "intake/nl.h"
+#include "intake/decode.h"
 #include "intake/replay.h"
 #include "host/helpers.h"
 
@@ -161,7 +161,7 @@ static size_t make_file(unsigned char **out)
 {
 	char path[] = "/tmp/iotsec-replay-XXXXXX";
 	int fd = mkstemp(path);
-	struct abuf b = { 0 };
+	struct buf b = { 0 };
 	off_t len;
 
 	unlink(path);
@@ -169,7 +169,7 @@ static size_t make_file(unsigned char **out)
 	for (int batch = 0; batch < 2; batch++) {
 		size_t n, c, t;
 
-		abuf_reset(&b);
+		buf_reset(&b);
 		abuf_put_u64(&b, IOTSEC_A_BATCH_SEQ, batch + 1);
 		c = abuf_nest_start(&b, IOTSEC_A_COUNTERS);
 		t = abuf_nest_start(&b, IOTSEC_EVENT_EXEC);
@@ -188,7 +188,7 @@ static size_t make_file(unsigned char **out)
 		abuf_nest_end(&b, n);
 		replay_write_batch(fd, b.p, b.len);
 	}
-	abuf_free(&b);
+	buf_free(&b);
 	len = lseek(fd, 0, SEEK_END);
 	*out = malloc(len);
 	pread(fd, *out, len, 0);
@@ -313,7 +313,7 @@ TEST(unknown_record_kinds_and_header_tail_skipped)
 
 TEST(decoder_skips_unknown_and_refuses_malformed)
 {
-	struct abuf b = { 0 };
+	struct buf b = { 0 };
 	struct iotsec_decoder d;
 	struct got *g = calloc(1, sizeof(*g));
 	struct iotsec_event ev = sample(0);
@@ -352,13 +352,13 @@ TEST(decoder_skips_unknown_and_refuses_malformed)
 	EXPECT_EQ(-EINVAL, iotsec_decode_batch(&d, b.p, b.len - 3));
 	EXPECT_EQ(1, d.stats.bad_batches);
 	iotsec_decoder_fini(&d);
-	abuf_free(&b);
+	buf_free(&b);
 	free(g);
 }
 
 TEST(sequence_gaps_counted)
 {
-	struct abuf b = { 0 };
+	struct buf b = { 0 };
 	struct iotsec_decoder d;
 	static const uint64_t batch_seq[] = { 1, 2, 5 };	/* 2 lost */
 	static const uint64_t cpu_seq[] = { 1, 2, 10 };	/* 7 lost */
@@ -370,7 +370,7 @@ TEST(sequence_gaps_counted)
 
 		ev.cpu = 1;
 		ev.seq = cpu_seq[i];
-		abuf_reset(&b);
+		buf_reset(&b);
 		abuf_put_u64(&b, IOTSEC_A_BATCH_SEQ, batch_seq[i]);
 		n = abuf_nest_start(&b, IOTSEC_A_EVENTS);
 		iotsec_encode_event(&b, &ev);
@@ -381,7 +381,7 @@ TEST(sequence_gaps_counted)
 	EXPECT_EQ(7, d.stats.cpu_seq_gaps);
 	EXPECT_EQ(3, d.stats.events);
 	iotsec_decoder_fini(&d);
-	abuf_free(&b);
+	buf_free(&b);
 }
 
 TEST_HARNESS_MAIN
