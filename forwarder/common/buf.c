@@ -42,6 +42,17 @@ void *buf_grow(struct buf *b, size_t n)
 	return b->p + b->len - n;
 }
 
+int buf_put(struct buf *b, const void *data, size_t n)
+{
+	void *p = buf_grow(b, n);
+
+	if (!p)
+		return b->err;
+	if (n)
+		memcpy(p, data, n);
+	return 0;
+}
+
 void buf_reset(struct buf *b)
 {
 	b->len = 0;

@@ -21,6 +21,8 @@ struct buf {
 int buf_reserve(struct buf *b, size_t n);
 /* Extend len by N bytes and return them (not initialised), or NULL. */
 void *buf_grow(struct buf *b, size_t n);
+/* Append N bytes from DATA; 0 or the sticky error. */
+int buf_put(struct buf *b, const void *data, size_t n);
 /* Empty it and clear err; keeps the memory. */
 void buf_reset(struct buf *b);
 void buf_free(struct buf *b);

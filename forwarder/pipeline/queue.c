@@ -104,14 +104,14 @@ void queue_push(struct queue *q, const struct iotsec_event *ev,
 
 static void emit(struct queue *q, struct msgbuf *m)
 {
-	if (!m->buf || !m->n_events)
+	if (!m->b.p || !m->n_events)
 		return;
 	msg_end(m);
 	q->stats.messages++;
 	q->stats.events_sent += m->n_events;
-	q->out(q->ctx, q->cur, m->kind, m->buf, m->len, m->n_events);
+	q->out(q->ctx, q->cur, m->kind, msg_data(m), m->b.len, m->n_events);
 	m->n_events = 0;
-	m->len = 0;
+	m->b.len = 0;
 }
 
 static size_t limit(struct queue *q)
@@ -128,7 +128,7 @@ static void pack(struct queue *q, enum msg_kind kind, const char *t,
 	struct msgbuf *m = &q->mb[kind];
 	int ret;
 
-	if (!m->buf || (!m->n_events && !m->len))
+	if (!m->b.p || (!m->n_events && !m->b.len))
 		if (msg_begin(m, q->ser, kind, limit(q)))
 			return;
 	ret = msg_add(m, t, len);
@@ -146,7 +146,7 @@ static void finish(struct queue *q)
 {
 	for (int k = 0; k < MSG_KIND_N; k++) {
 		emit(q, &q->mb[k]);
-		q->mb[k].len = 0;
+		q->mb[k].b.len = 0;
 	}
 }
 

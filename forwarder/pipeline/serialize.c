@@ -19,6 +19,7 @@
 #include <sys/random.h>
 #include <json-c/json.h>
 #include "common/clock.h"
+#include "common/buf.h"
 #include "common/utf8.h"
 #include "pipeline/serialize.h"
 
@@ -624,15 +625,9 @@ int msg_begin(struct msgbuf *m, struct ser *s, enum msg_kind kind,
 
 	if (n < 0 || (size_t)n >= sizeof(b) || (size_t)n + 2 > limit)
 		return -EINVAL;
-	if (m->cap < (size_t)n + 64 || !m->buf) {
-		free(m->buf);
-		m->cap = limit < 65536 ? limit + 1 : 65536;
-		m->buf = malloc(m->cap);
-		if (!m->buf)
-			return -ENOMEM;
-	}
-	memcpy(m->buf, b, n);
-	m->len = n;
+	buf_reset(&m->b);
+	if (buf_reserve(&m->b, n + 3) || buf_put(&m->b, b, n))
+		return -ENOMEM;
 	m->limit = limit;
 	m->n_events = 0;
 	m->kind = kind;
@@ -641,40 +636,30 @@ int msg_begin(struct msgbuf *m, struct ser *s, enum msg_kind kind,
 
 int msg_add(struct msgbuf *m, const char *ev, size_t len)
 {
-	size_t need = m->len + (m->n_events ? 1 : 0) + len;
+	size_t need = m->b.len + (m->n_events ? 1 : 0) + len;
 
 	if (need + 2 > m->limit)
 		return -ENOSPC;
-	if (need + 3 > m->cap) {
-		size_t cap = m->cap * 2;
-		char *b;
-
-		while (cap < need + 3)
-			cap *= 2;
-		b = realloc(m->buf, cap);
-		if (!b)
-			return -ENOMEM;
-		m->buf = b;
-		m->cap = cap;
+	/* room for the event and the closing "]}" and NUL */
+	if (buf_reserve(&m->b, need + 3 - m->b.len)) {
+		m->b.err = 0;	/* the message so far is still good */
+		return -ENOMEM;
 	}
 	if (m->n_events)
-		m->buf[m->len++] = ',';
-	memcpy(m->buf + m->len, ev, len);
-	m->len += len;
+		buf_put(&m->b, ",", 1);
+	buf_put(&m->b, ev, len);
 	m->n_events++;
 	return 0;
 }
 
 void msg_end(struct msgbuf *m)
 {
-	m->buf[m->len++] = ']';
-	m->buf[m->len++] = '}';
-	m->buf[m->len] = '\0';
+	/* msg_begin() and msg_add() reserved these three bytes */
+	buf_put(&m->b, "]}", 2);
+	m->b.p[m->b.len] = '\0';
 }
 
 void msg_free(struct msgbuf *m)
 {
-	free(m->buf);
-	m->buf = NULL;
-	m->cap = m->len = 0;
+	buf_free(&m->b);
 }

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+#include "common/buf.h"
 #include "pipeline/aggregate.h"
 
 struct json_object;
@@ -75,8 +76,8 @@ int ser_message_stats(struct ser *s, uint64_t now_boot_ns, uint64_t sent,
  * never longer than LIMIT bytes in all.
  */
 struct msgbuf {
-	char *buf;
-	size_t len, cap, limit;
+	struct buf b;
+	size_t limit;
 	unsigned int n_events;
 	enum msg_kind kind;
 };
@@ -85,9 +86,14 @@ int msg_begin(struct msgbuf *m, struct ser *s, enum msg_kind kind,
 	      size_t limit);
 /* 0 when added, -ENOSPC when EV does not fit in what is left. */
 int msg_add(struct msgbuf *m, const char *ev, size_t len);
-/* Close the envelope; the message is m->buf, m->len bytes. */
+/* Close the envelope; the message is msg_data(m), m->b.len bytes. */
 void msg_end(struct msgbuf *m);
 void msg_free(struct msgbuf *m);
+
+static inline const char *msg_data(const struct msgbuf *m)
+{
+	return (const char *)m->b.p;
+}
 /* The envelope's fixed bytes: what an event can at most use is limit - this. */
 size_t msg_overhead(struct ser *s, enum msg_kind kind);
 

@@ -4,12 +4,14 @@
  * id, user name, SAS resource and topic with its property bag, as Azure's
  * SDKs write them; the broker mode's client id and topic template.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "transport/mqtt_priv.h"
 
 #ifndef IOTSEC_VERSION
@@ -92,36 +94,14 @@ char *mqtt_hub_resource(const struct mqtt_config *cfg)
 	return n < 0 ? NULL : s;
 }
 
-/* A growing string; on allocation failure it turns NULL and stays so. */
-struct sbuf {
-	char *s;
-	size_t len, cap;
-	bool failed;
-};
-
-static void sb_add(struct sbuf *b, const char *s)
+/* A string built in a buffer whose first failure sticks (common/buf.h). */
+static void sb_add(struct buf *b, const char *s)
 {
-	size_t n;
-
-	if (b->failed || !s)
-		return;
-	n = strlen(s);
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = (b->len + n + 1) * 2;
-		char *p = realloc(b->s, cap);
-
-		if (!p) {
-			b->failed = true;
-			return;
-		}
-		b->s = p;
-		b->cap = cap;
-	}
-	memcpy(b->s + b->len, s, n + 1);
-	b->len += n;
+	if (s)
+		buf_put(b, s, strlen(s));
 }
 
-static void sb_prop(struct sbuf *b, const char *key, const char *value)
+static void sb_prop(struct buf *b, const char *key, const char *value)
 {
 	char *k, *v;
 
@@ -130,9 +110,9 @@ static void sb_prop(struct sbuf *b, const char *key, const char *value)
 	k = mqtt_url_encode(key, false);
 	v = mqtt_url_encode(value, false);
 	if (!k || !v) {
-		b->failed = true;
+		b->err = -ENOMEM;
 	} else {
-		if (b->len && b->s[b->len - 1] != '/')
+		if (b->len && b->p[b->len - 1] != '/')
 			sb_add(b, "&");
 		sb_add(b, k);
 		sb_add(b, "=");
@@ -142,13 +122,13 @@ static void sb_prop(struct sbuf *b, const char *key, const char *value)
 	free(v);
 }
 
-static char *sb_done(struct sbuf *b)
+static char *sb_done(struct buf *b)
 {
-	if (b->failed) {
-		free(b->s);
+	if (!b->len || buf_put(b, "", 1)) {	/* nothing written: no name */
+		buf_free(b);
 		return NULL;
 	}
-	return b->s;
+	return (char *)b->p;
 }
 
 /*
@@ -159,7 +139,7 @@ static char *sb_done(struct sbuf *b)
 char *mqtt_hub_topic(const struct mqtt_config *cfg,
 		     const struct mqtt_message *msg)
 {
-	struct sbuf b = { 0 };
+	struct buf b = { 0 };
 
 	if (!cfg->device_id)
 		return NULL;
@@ -196,7 +176,7 @@ char *mqtt_broker_topic(const struct mqtt_config *cfg,
 {
 	const char *tpl = cfg->topic ? cfg->topic : "iotsec/{device_id}/{type}";
 	const char *p;
-	struct sbuf b = { 0 };
+	struct buf b = { 0 };
 	char one[2] = { 0 };
 
 	for (p = tpl; *p; ) {
@@ -220,7 +200,7 @@ char *mqtt_broker_topic(const struct mqtt_config *cfg,
 			continue;
 		}
 		if (!lvl)
-			b.failed = true;
+			b.err = -ENOMEM;
 		sb_add(&b, lvl);
 		free(lvl);
 	}

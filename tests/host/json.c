@@ -152,10 +152,10 @@ TEST(whole_messages_with_hostile_fields)
 			ASSERT_EQ(0, msg_begin(&m, &ser, ser_kind(t), 65536));
 			ASSERT_EQ(0, msg_add(&m, text, len));
 			msg_end(&m);
-			EXPECT_TRUE(utf8_valid((unsigned char *)m.buf, m.len));
-			o = strict_parse(m.buf, m.len);
+			EXPECT_TRUE(utf8_valid((unsigned char *)m.b.p, m.b.len));
+			o = strict_parse(msg_data(&m), m.b.len);
 			EXPECT_NE(NULL, o) TH_LOG("type %u, %s: %s", t,
-						  hostile[i].name, m.buf);
+						  hostile[i].name, msg_data(&m));
 			json_object_put(o);
 			free(text);
 			record_free(r);

@@ -188,14 +188,14 @@ TEST(msgbuf_exact_fit)
 	EXPECT_EQ(0, msg_add(&m, ev, 100));	/* exactly full */
 	EXPECT_EQ(-ENOSPC, msg_add(&m, ev, 1));
 	msg_end(&m);
-	EXPECT_EQ(over + 100, m.len);
+	EXPECT_EQ(over + 100, m.b.len);
 	ASSERT_EQ(0, msg_begin(&m, &ser, MSG_AZURE, over + 100));
 	EXPECT_EQ(-ENOSPC, msg_add(&m, ev, 101));
 	EXPECT_EQ(0, msg_add(&m, ev, 50));
 	EXPECT_EQ(-ENOSPC, msg_add(&m, ev, 50));	/* +1 for the comma */
 	EXPECT_EQ(0, msg_add(&m, ev, 49));
 	msg_end(&m);
-	EXPECT_EQ(over + 100, m.len);
+	EXPECT_EQ(over + 100, m.b.len);
 	msg_free(&m);
 }
 
