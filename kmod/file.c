@@ -23,9 +23,14 @@
 #include "compat.h"
 #include "iotsec.h"
 
-static bool file_want(void)
+/*
+ * The cheap test every file hook makes first. Whether the process is
+ * excluded (a list walk) is asked only for watched files, in file_event().
+ */
+static bool file_on(void)
 {
-	return READ_ONCE(iotsec_have_watches) && iotsec_want(IOTSEC_EVENT_FILE);
+	return READ_ONCE(iotsec_have_watches) &&
+	       iotsec_type_on(IOTSEC_EVENT_FILE);
 }
 
 /* The entry DENTRY or the directory holding it is watched. */
@@ -48,6 +53,8 @@ static void file_event(u32 op, const struct path *path, const char *last,
 {
 	struct iotsec_rec *rec;
 
+	if (!iotsec_want(IOTSEC_EVENT_FILE))
+		return;
 	rec = iotsec_rec_begin(IOTSEC_EVENT_FILE, 2 * IOTSEC_REC_PATH_MAX);
 	if (!rec)
 		return;
@@ -62,7 +69,7 @@ static int file_open_pre(struct kprobe *p, struct pt_regs *regs)
 {
 	struct file *file = (struct file *)iotsec_arg(regs, 0);
 
-	if (!(file->f_mode & FMODE_WRITE) || !file_want())
+	if (!(file->f_mode & FMODE_WRITE) || !file_on())
 		return 0;
 	if (iotsec_file_is_backing(file))
 		return 0;
@@ -76,7 +83,7 @@ static int truncate_pre(struct kprobe *p, struct pt_regs *regs)
 {
 	const struct path *path = (const struct path *)iotsec_arg(regs, 0);
 
-	if (!file_want() || !dentry_watched(path->dentry))
+	if (!file_on() || !dentry_watched(path->dentry))
 		return 0;
 	file_event(IOTSEC_FILE_TRUNCATE, path, NULL, NULL, NULL);
 	return 0;
@@ -87,7 +94,7 @@ static int file_truncate_pre(struct kprobe *p, struct pt_regs *regs)
 {
 	struct file *file = (struct file *)iotsec_arg(regs, 0);
 
-	if (!file_want() || !dentry_watched(file->f_path.dentry))
+	if (!file_on() || !dentry_watched(file->f_path.dentry))
 		return 0;
 	file_event(IOTSEC_FILE_TRUNCATE, &file->f_path, NULL, NULL, NULL);
 	return 0;
@@ -98,7 +105,7 @@ static int unlink_pre(struct kprobe *p, struct pt_regs *regs)
 	const struct path *dir = (const struct path *)iotsec_arg(regs, 0);
 	struct dentry *dentry = (struct dentry *)iotsec_arg(regs, 1);
 
-	if (!file_want() || !dentry_watched(dentry))
+	if (!file_on() || !dentry_watched(dentry))
 		return 0;
 	file_event(IOTSEC_FILE_UNLINK, dir, dentry->d_name.name, NULL, NULL);
 	return 0;
@@ -111,7 +118,7 @@ static int rename_pre(struct kprobe *p, struct pt_regs *regs)
 	const struct path *new_dir = (const struct path *)iotsec_arg(regs, 2);
 	struct dentry *new = (struct dentry *)iotsec_arg(regs, 3);
 
-	if (!file_want())
+	if (!file_on())
 		return 0;
 	if (!dentry_watched(old) && !dentry_watched(new))
 		return 0;

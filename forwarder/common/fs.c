@@ -42,5 +42,7 @@ int mkdir_parent(const char *path, mode_t mode)
 	if (!slash || slash == buf)
 		return 0;
 	*slash = '\0';
-	return mkdir_p(buf, mode);
+	if (mkdir(buf, mode) && errno != EEXIST)
+		return -errno;
+	return 0;
 }

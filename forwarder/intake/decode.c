@@ -102,8 +102,9 @@ static bool attr_ok(const struct nlattr *a, int max,
 /*
  * nla_parse() and what it lets pass. The attributes POL knows are
  * checked in wire order and the first bad one refuses the buffer
- * (-EINVAL); the others are counted in *UNKNOWN, up to a bad one, for a
- * newer kernel may send them. Bytes after the last whole attribute mean
+ * (-EINVAL), and so does a known one that comes twice (nla_parse() keeps
+ * only the last); the others are counted in *UNKNOWN, up to a bad one, for
+ * a newer kernel may send them. Bytes after the last whole attribute mean
  * the buffer was cut: -EMSGSIZE, with TB filled all the same. A NULL POL
  * checks only for the cut.
  *
@@ -135,6 +136,9 @@ static int parse(struct nlattr **tb, int max, const void *buf, size_t len,
 		} else if (bad ? !attr_ok(a, max, pol) :
 				 !attr_ok_more(a->nla_len - NLA_HDRLEN,
 					       &pol[t])) {
+			return -EINVAL;
+		} else if (!bad && tb[t] != a) {
+			/* nla_parse() kept a later copy: never silently lose one */
 			return -EINVAL;
 		}
 	}
@@ -334,8 +338,10 @@ int iotsec_decode_batch(struct iotsec_decoder *d, const void *buf,
 
 	cut = parse(tb, IOTSEC_A_MAX, buf, len, batch_policy,
 		    &d->stats.unknown_attrs);
-	if (cut == -EINVAL)
+	if (cut == -EINVAL) {
+		d->stats.bad_batches++;
 		return -EINVAL;
+	}
 	if (tb[IOTSEC_A_BATCH_SEQ]) {
 		uint64_t seq = nla_get_u64(tb[IOTSEC_A_BATCH_SEQ]);
 

@@ -356,6 +356,49 @@ TEST(decoder_skips_unknown_and_refuses_malformed)
 	free(g);
 }
 
+/*
+ * nla_parse() keeps the last of a repeated attribute: a batch with two
+ * event lists (or an event with a field twice) is refused and counted,
+ * never half-delivered in silence.
+ */
+TEST(repeated_attributes_refused_and_counted)
+{
+	struct iotsec_event ev = sample(0);
+	struct buf b = { 0 };
+	struct iotsec_decoder d;
+	struct got *g = calloc(1, sizeof(*g));
+	size_t n, e;
+
+	ASSERT_NE(NULL, g);
+	ASSERT_EQ(0, iotsec_decoder_init(&d, on_ev, NULL, g));
+	for (int i = 0; i < 2; i++) {
+		n = abuf_nest_start(&b, IOTSEC_A_EVENTS);
+		iotsec_encode_event(&b, &ev);
+		abuf_nest_end(&b, n);
+	}
+	ASSERT_EQ(0, b.err);
+	EXPECT_EQ(-EINVAL, iotsec_decode_batch(&d, b.p, b.len));
+	EXPECT_EQ(0, g->n);
+	EXPECT_EQ(1, d.stats.bad_batches);
+	EXPECT_EQ(0, d.stats.batches);
+
+	buf_reset(&b);
+	n = abuf_nest_start(&b, IOTSEC_A_EVENTS);
+	e = abuf_nest_start(&b, IOTSEC_EVENT_EXEC);
+	abuf_put_u32(&b, IOTSEC_EA_TGID, 77);
+	abuf_put_u32(&b, IOTSEC_EA_TGID, 78);
+	abuf_nest_end(&b, e);
+	iotsec_encode_event(&b, &ev);
+	abuf_nest_end(&b, n);
+	ASSERT_EQ(0, b.err);
+	EXPECT_EQ(0, iotsec_decode_batch(&d, b.p, b.len));
+	EXPECT_EQ(1, g->n);		/* the good one */
+	EXPECT_EQ(1, d.stats.bad_events);
+	iotsec_decoder_fini(&d);
+	buf_free(&b);
+	free(g);
+}
+
 TEST(sequence_gaps_counted)
 {
 	struct buf b = { 0 };
