@@ -137,12 +137,9 @@ check "iotsecctl.8 has every command" all_in iotsecctl.8 "$cmds"
 
 # ---- iotsecd.yaml(5) ----
 src=$top/forwarder/daemon/config.c
-# the list in the "unknown key ... in the top level" error, and root_key's
-top_keys=$( { sed -n '/"the top level"/,/root_key)/p' "$src" |
-		grep -oE '"[^"]*"' | grep -v '"the top level"' | tr -d '"' | tr ',' '\n'
-	      sed -n '/^static int root_key/,/^}/p' "$src" |
-		grep -oE 'strcmp\(k, "[a-z_]+"\)' | sed 's/.*"\(.*\)".*/\1/'
-	    } | tr -d ' ' | grep . | sort -u)
+# the keys of root_keys[], the table of the top level
+top_keys=$(sed -n '/^static const struct key root_keys/,/^};/p' "$src" |
+	grep -oE '\{ "[a-z_]+"' | tr -d '{" ' | sort -u)
 check "config.c: top-level keys found ($(echo $top_keys))" test -n "$top_keys"
 sections_ok() {
 	local k missing=
@@ -152,7 +149,8 @@ sections_ok() {
 	[ -z "$missing" ] || { echo "# no .SS section for:$missing"; return 1; }
 }
 check "iotsecd.yaml.5 has a section for every top-level key" sections_ok
-keys=$(grep -oE 'strcmp\(k, "[a-z_]+"\)' "$src" | sed 's/.*"\(.*\)".*/\1/' | sort -u)
+# every entry of the key tables: { "name", getter, ... }
+keys=$(grep -oE '^	\{ "[a-z_]+", ' "$src" | tr -d '{", \t' | sort -u)
 keys_ok() {
 	local k missing=
 	plain iotsecd.yaml.5 >"$tmp/plain"
@@ -162,8 +160,10 @@ keys_ok() {
 	[ -z "$missing" ] || { echo "# no '<key>:' for:$missing"; return 1; }
 }
 check "iotsecd.yaml.5 documents every key config.c accepts ($(echo $keys | wc -w))" keys_ok
-types=$(sed -n '/each_key(w, v, "events"/,/events_key)/p' "$src" | grep -oE '"[^"]*"' |
-	sed 1d | tr -d '",' | tr ' ' '\n' | grep . | sort -u)
+# the list in the "unknown key ... in events" error
+types=$(sed -n '/^static const struct section events_sec/,/^};/p' "$src" |
+	sed -n '/other_keys/,$p' | grep -oE '"[^"]*"' | tr -d '",' |
+	tr ' ' '\n' | grep . | sort -u)
 check "iotsecd.yaml.5 has every event type ($(echo $types))" \
 	all_in iotsecd.yaml.5 "${types:-none-found}"
 
