@@ -87,7 +87,6 @@ void config_defaults(struct config *c)
 void config_free(struct config *c)
 {
 	mqtt_config_free(&c->mqtt);
-	memset(&c->mqtt, 0, sizeof(c->mqtt));
 	for (unsigned int i = 0; i < c->n_watch; i++)
 		free(c->watch[i]);
 	c->n_watch = 0;
@@ -209,7 +208,7 @@ int parse_duration(const char *s, uint64_t *ms)
 
 		if (parse_uint(&s, &n, &fn, &fd))
 			return -EINVAL;
-		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		for (i = 0; i < ARRAY_SIZE(units); i++) {
 			size_t l = strlen(units[i].u);
 
 			if (!strncmp(s, units[i].u, l) && l > bestlen &&
@@ -246,7 +245,7 @@ int parse_size(const char *s, uint64_t *bytes)
 		return -EINVAL;
 	while (*s == ' ')
 		s++;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
 		if (strcmp(s, units[i].u))
 			continue;
 		if (mul_add(&acc, n, fn, fd, units[i].m))
@@ -338,7 +337,7 @@ static int get_bool(struct walk *w, yaml_node_t *n, bool *dst)
 
 	if (ret)
 		return ret;
-	for (size_t i = 0; i < 5; i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
 		if (!strcmp(s, t[i])) {
 			*dst = true;
 			return 0;

@@ -13,16 +13,6 @@
 #include "common/util.h"
 #include "daemon/daemon.h"
 
-/* A spool counter over every priority. */
-static uint64_t all_prios(const uint64_t v[PRIO_N])
-{
-	uint64_t sum = 0;
-
-	for (int p = 0; p < PRIO_N; p++)
-		sum += v[p];
-	return sum;
-}
-
 void stats_on_counters(void *ctx, const struct iotsec_counters *c)
 {
 	struct daemon *d = ctx;
@@ -81,7 +71,7 @@ void stats_send(struct daemon *d)
 	extra_add(&e, "ReceiveOverruns", d->nl.enobufs);
 	extra_add(&e, "MalformedEvents", d->nl.dec.stats.bad_events);
 	extra_add(&e, "OversizeEvents", d->queue.stats.oversize);
-	extra_add(&e, "SpoolDroppedEvents", all_prios(ss.dropped_events));
+	extra_add(&e, "SpoolDroppedEvents", spool_prio_sum(ss.dropped_events));
 	extra_add(&e, "SpoolCorruptRecords", ss.corrupt_records);
 	extra_add(&e, "SdkRejectedEvents", ls.sdk.rejected);
 	extra_add(&e, "SdkRateLimitedEvents", ls.sdk.rate_limited);
@@ -100,10 +90,10 @@ void stats_send(struct daemon *d)
 	e.n = 0;
 	extra_add(&e, "MessagesAcked", d->msgs_acked);
 	extra_add(&e, "BytesSent", d->bytes_sent);
-	extra_add(&e, "SpoolDroppedMessages", all_prios(ss.dropped_messages));
+	extra_add(&e, "SpoolDroppedMessages", spool_prio_sum(ss.dropped_messages));
 	if (ser_message_stats(&d->ser, boot_ns(), d->msgs_sent,
 			      d->msgs_under4k,
-			      d->msgs_failed + all_prios(ss.dropped_messages),
+			      d->msgs_failed + spool_prio_sum(ss.dropped_messages),
 			      e.kv, e.n, &t[1], &l[1])) {
 		free(t[0]);
 		return;
@@ -210,8 +200,8 @@ static struct json_object *spool_json(const struct spool_stats *ss,
 		{ "inflight", ss->inflight },
 		{ "written", ss->written },
 		{ "acked", ss->acked },
-		{ "dropped_messages", all_prios(ss->dropped_messages) },
-		{ "dropped_events", all_prios(ss->dropped_events) },
+		{ "dropped_messages", spool_prio_sum(ss->dropped_messages) },
+		{ "dropped_events", spool_prio_sum(ss->dropped_events) },
 		{ "corrupt_records", ss->corrupt_records },
 		{ "recovered_records", ss->recovered_records },
 		{ "write_errors", ss->write_errors },

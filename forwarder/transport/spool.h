@@ -68,6 +68,16 @@ struct spool_stats {
 	uint64_t write_errors;
 };
 
+/* A per-priority counter of spool_stats summed over the priorities. */
+static inline uint64_t spool_prio_sum(const uint64_t v[PRIO_N])
+{
+	uint64_t n = 0;
+
+	for (int p = 0; p < PRIO_N; p++)
+		n += v[p];
+	return n;
+}
+
 /*
  * At any time: written + recovered_records = acked + dropped_messages
  * (all priorities) + pending + inflight. A message refused by

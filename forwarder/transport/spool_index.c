@@ -89,20 +89,11 @@ void spool_note_drop(struct spool *s, enum prio p, unsigned int events)
 	s->st.dropped_events[p] += events;
 }
 
-static uint64_t prio_sum(const uint64_t v[PRIO_N])
-{
-	uint64_t n = 0;
-
-	for (int p = 0; p < PRIO_N; p++)
-		n += v[p];
-	return n;
-}
-
 /* The first drop at once, then a summary at most every DROP_LOG_MS. */
 void spool_log_drops(struct spool *s, uint64_t now_ms, bool force)
 {
-	uint64_t n = prio_sum(s->st.dropped_messages);
-	uint64_t e = prio_sum(s->st.dropped_events);
+	uint64_t n = spool_prio_sum(s->st.dropped_messages);
+	uint64_t e = spool_prio_sum(s->st.dropped_events);
 
 	if (n == s->drops_logged || (!force && now_ms < s->next_drop_log_ms))
 		return;
@@ -120,7 +111,7 @@ void spool_log_drops(struct spool *s, uint64_t now_ms, bool force)
 /* ms until spool_log_drops() has a summary to write; UINT64_MAX: none. */
 uint64_t spool_drops_wait(const struct spool *s, uint64_t now_ms)
 {
-	if (s->drops_logged == prio_sum(s->st.dropped_messages) ||
+	if (s->drops_logged == spool_prio_sum(s->st.dropped_messages) ||
 	    s->next_drop_log_ms <= now_ms)
 		return UINT64_MAX;
 	return s->next_drop_log_ms - now_ms;
