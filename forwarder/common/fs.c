@@ -2,9 +2,12 @@
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/fs.h"
+#include "common/utf8.h"
 
 int mkdir_p(const char *path, mode_t mode)
 {
@@ -45,4 +48,18 @@ int mkdir_parent(const char *path, mode_t mode)
 	if (mkdir(buf, mode) && errno != EEXIST)
 		return -errno;
 	return 0;
+}
+
+void proc_exe(pid_t pid, char *buf, size_t size)
+{
+	char link[32];
+	ssize_t n = -1;
+
+	if (!size)
+		return;
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
+	if (pid > 0)
+		n = readlink(link, buf, size - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	utf8_clean(buf);
 }

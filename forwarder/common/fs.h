@@ -5,6 +5,7 @@
 #ifndef IOTSEC_COMMON_FS_H
 #define IOTSEC_COMMON_FS_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 /* Create PATH and any missing parents with MODE; 0 or -errno. */
@@ -16,5 +17,11 @@ int mkdir_p(const char *path, mode_t mode);
  * -errno.
  */
 int mkdir_parent(const char *path, mode_t mode);
+
+/*
+ * The executable of process PID (/proc/PID/exe) into BUF of SIZE bytes, as
+ * printable UTF-8 (a path is bytes; JSON text is not); "" when unknown.
+ */
+void proc_exe(pid_t pid, char *buf, size_t size);
 
 #endif

@@ -208,10 +208,15 @@ enum msg_kind ser_kind(uint32_t type)
 	return MSG_EXTENDED;
 }
 
-static void add(struct json_object *o, const char *k, struct json_object *v)
+/* Add V under the constant key K; V is released when that fails. */
+static int add(struct json_object *o, const char *k, struct json_object *v)
 {
-	json_object_object_add_ex(o, k, v, JSON_C_OBJECT_ADD_KEY_IS_NEW |
-					    JSON_C_OBJECT_KEY_IS_CONSTANT);
+	if (json_object_object_add_ex(o, k, v, JSON_C_OBJECT_ADD_KEY_IS_NEW |
+					       JSON_C_OBJECT_KEY_IS_CONSTANT)) {
+		json_object_put(v);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 static void add_str(struct json_object *o, const char *k, struct ev_str s)
@@ -479,13 +484,7 @@ static int add_text(struct json_object *o, const char *k, const char *v)
 {
 	struct json_object *j = json_object_new_string(v);
 
-	if (!j || json_object_object_add_ex(o, k, j,
-					    JSON_C_OBJECT_ADD_KEY_IS_NEW |
-					    JSON_C_OBJECT_KEY_IS_CONSTANT)) {
-		json_object_put(j);
-		return -ENOMEM;
-	}
-	return 0;
+	return j ? add(o, k, j) : -ENOMEM;
 }
 
 int ser_stamp(struct ser *s, struct json_object *ev, uint64_t boot_ns)

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <json-c/json.h>
 
+#include "common/fs.h"
 #include "common/utf8.h"
 #include "pipeline/serialize.h"
 #include "sources/login.h"
@@ -102,14 +103,13 @@ static struct json_object *event(const struct utmpx *u, bool failed,
 {
 	char name[sizeof(u->ut_user) + 1], line[sizeof(u->ut_line) + 1],
 	     host[sizeof(u->ut_host) + 1], addr[INET6_ADDRSTRLEN], exe[PATH_MAX],
-	     link[64], buf[64];
+	     buf[64];
 	struct json_object *item, *payload, *extra;
 	struct passwd pw, *pwp;
 	char pwbuf[1024];
 	bool logout;
 	time_t t;
 	struct tm tm;
-	ssize_t n;
 
 	if (u->ut_type == USER_PROCESS || (failed && u->ut_type == LOGIN_PROCESS))
 		logout = false;
@@ -126,10 +126,7 @@ static struct json_object *event(const struct utmpx *u, bool failed,
 	remote_addr(u, host, addr, sizeof(addr));
 
 	/* The handling process: still running for a login in progress. */
-	snprintf(link, sizeof(link), "/proc/%d/exe", (int)u->ut_pid);
-	n = u->ut_pid > 0 ? readlink(link, exe, sizeof(exe) - 1) : -1;
-	exe[n > 0 ? n : 0] = '\0';
-	utf8_clean(exe);	/* a path is bytes; JSON text is UTF-8 */
+	proc_exe(u->ut_pid, exe, sizeof(exe));
 
 	payload = json_object_new_array();
 	item = json_object_new_object();

@@ -96,17 +96,6 @@ static void client_drop(struct sdk_server *s, struct sdk_client *c)
 	free(c);
 }
 
-static void read_exe(struct sdk_peer *p)
-{
-	char link[64];
-	ssize_t n;
-
-	snprintf(link, sizeof(link), "/proc/%d/exe", (int)p->pid);
-	n = readlink(link, p->exe, sizeof(p->exe) - 1);
-	p->exe[n > 0 ? n : 0] = '\0';
-	utf8_clean(p->exe);
-}
-
 static void accept_one(struct sdk_server *s, int fd)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
@@ -134,7 +123,7 @@ static void accept_one(struct sdk_server *s, int fd)
 	c->peer.pid = cred.pid;
 	c->peer.uid = cred.uid;
 	c->peer.gid = cred.gid;
-	read_exe(&c->peer);
+	proc_exe(c->peer.pid, c->peer.exe, sizeof(c->peer.exe));
 	c->tokens = s->cfg.burst;
 	c->refill_ms = mono_ms();
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
