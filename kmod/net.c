@@ -1,10 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Network events: outbound connect (TCP and UDP), accepted connections and
- * listening sockets, IPv4 and IPv6. The hooks sit on the inet socket
- * operations, which every AF_INET and AF_INET6 stream and datagram socket
- * goes through, and report after the call so that the result and the
- * local address the kernel chose are known.
+ * listening sockets, IPv4 and IPv6.
+ *
+ * No hook returns through a function that can sleep: a call blocked in a
+ * return probe holds one of its few instances, and a user with enough
+ * blocked connects or accepts would blind the hook for everybody else.
+ * Each event is taken at a point that runs to completion in the acting
+ * task, where every field is known:
+ *
+ *   connect (TCP)  kprobe tcp_connect: the SYN is about to leave, the local
+ *                  address and port are chosen. Every active open gets
+ *                  there: connect(2), sendto(MSG_FASTOPEN) (which enters
+ *                  __inet_stream_connect directly), TCP_FASTOPEN_CONNECT's
+ *                  first write, MPTCP subflows. The handshake's outcome is
+ *                  not known yet: RESULT is -EINPROGRESS (0 for a socket
+ *                  in repair mode, which connects without a handshake).
+ *   connect (UDP)  return probes on __ip4_datagram_connect and
+ *                  __ip6_datagram_connect, which never sleep (the socket
+ *                  lock is taken around them by their callers).
+ *   accept         kprobe security_sock_graft: the accepted socket is
+ *                  being attached to its new file, after the wait.
+ *   listen         return probe on inet_csk_listen_start, which never
+ *                  sleeps (inet_listen takes the socket lock around it).
  */
 #include <linux/in.h>
 #include <linux/in6.h>
@@ -14,12 +32,13 @@
 #include <net/inet_sock.h>
 #include <net/ipv6.h>
 #include <net/sock.h>
+#include <net/tcp.h>
 
 #include "compat.h"
 #include "iotsec.h"
 
-struct connect_data {
-	struct socket *sock;
+struct dgram_data {
+	struct sock *sk;
 	u16 family;
 	u16 port;
 	u8 addr[16];
@@ -30,6 +49,17 @@ static bool inet_proto(const struct sock *sk)
 	return (sk->sk_family == AF_INET || sk->sk_family == AF_INET6) &&
 	       (sk->sk_protocol == IPPROTO_TCP ||
 		sk->sk_protocol == IPPROTO_UDP);
+}
+
+/* An IPv6 socket talking to an IPv4 peer (::ffff:a.b.c.d). */
+static bool v4_mapped(const struct sock *sk)
+{
+#if IS_ENABLED(CONFIG_IPV6)
+	return sk->sk_family == AF_INET6 &&
+	       ipv6_addr_v4mapped(&sk->sk_v6_daddr);
+#else
+	return false;
+#endif
 }
 
 /* The socket's local (or, with REMOTE, its peer's) address into ADDR. */
@@ -61,18 +91,58 @@ static void remote_addr(const struct sock *sk, struct iotsec_net_fields *n)
 	sock_addr(sk, true, n->raddr);
 }
 
-static int connect_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+/*
+ * Both ends of a connected socket. FAMILY is the destination's: an IPv4
+ * peer of a dual-stack socket is reported with 4-byte addresses.
+ */
+static void both_ends(const struct sock *sk, struct iotsec_net_fields *n)
 {
-	struct connect_data *d = (struct connect_data *)ri->data;
-	struct socket *sock = (struct socket *)iotsec_arg(regs, 0);
+	const struct inet_sock *inet = inet_sk(sk);
+
+	local_addr(sk, n);
+	remote_addr(sk, n);
+	if (v4_mapped(sk)) {
+		n->family = AF_INET;
+		memcpy(n->laddr, &inet->inet_saddr, 4);
+		memset(n->laddr + 4, 0, 12);
+		memcpy(n->raddr, &inet->inet_daddr, 4);
+		memset(n->raddr + 4, 0, 12);
+	}
+}
+
+/* tcp_connect(sk): the socket is hashed, its route and ports are set. */
+static int tcp_connect_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	struct sock *sk = (struct sock *)iotsec_arg(regs, 0);
+	struct iotsec_rec *rec;
+
+	if (!iotsec_want(IOTSEC_EVENT_CONNECT))
+		return 0;
+	if (!sk || !inet_proto(sk) || sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	rec = iotsec_rec_begin(IOTSEC_EVENT_CONNECT, 0);
+	if (!rec)
+		return 0;
+	both_ends(sk, &rec->u.net);
+	rec->u.net.has_result = 1;
+	rec->u.net.result = tcp_sk(sk)->repair ? 0 : -EINPROGRESS;
+	iotsec_rec_commit(rec);
+	return 0;
+}
+
+/* __ip{4,6}_datagram_connect(sk, uaddr, addr_len) */
+static int dgram_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct dgram_data *d = (struct dgram_data *)ri->data;
+	struct sock *sk = (struct sock *)iotsec_arg(regs, 0);
 	const struct sockaddr *sa = (const struct sockaddr *)iotsec_arg(regs, 1);
 	int len = (int)iotsec_arg(regs, 2);
 
 	if (!iotsec_want(IOTSEC_EVENT_CONNECT))
 		return 1;
-	if (!sock || !sock->sk || !inet_proto(sock->sk) || !sa)
+	if (!sk || !inet_proto(sk) || sk->sk_protocol != IPPROTO_UDP || !sa)
 		return 1;
-	d->sock = sock;
+	d->sk = sk;
 	d->family = sa->sa_family;
 	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
 		const struct sockaddr_in *sin = (const void *)sa;
@@ -85,28 +155,42 @@ static int connect_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 
 		d->port = ntohs(sin6->sin6_port);
 		memcpy(d->addr, &sin6->sin6_addr, 16);
+		if (ipv6_addr_v4mapped(&sin6->sin6_addr)) {
+			d->family = AF_INET;
+			memcpy(d->addr, &sin6->sin6_addr.s6_addr32[3], 4);
+			memset(d->addr + 4, 0, 12);
+		}
 	} else {
-		/* AF_UNSPEC: a datagram socket dissolving its association */
 		return 1;
 	}
 	return 0;
 }
 
-static int connect_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
+/*
+ * __ip6_datagram_connect() hands an IPv4 peer to __ip4_datagram_connect():
+ * that inner call on an IPv6 socket is left to the outer one.
+ */
+static int dgram4_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	struct connect_data *d = (struct connect_data *)ri->data;
-	struct sock *sk = d->sock->sk;
+	struct sock *sk = (struct sock *)iotsec_arg(regs, 0);
+
+	if (!sk || sk->sk_family != AF_INET)
+		return 1;
+	return dgram_entry(ri, regs);
+}
+
+static int dgram_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct dgram_data *d = (struct dgram_data *)ri->data;
+	struct sock *sk = d->sk;
 	struct iotsec_rec *rec;
 
-	if (!sk)
-		return 0;
 	rec = iotsec_rec_begin(IOTSEC_EVENT_CONNECT, 0);
 	if (!rec)
 		return 0;
 	local_addr(sk, &rec->u.net);
 	rec->u.net.family = d->family;
 	if (d->family == AF_INET && sk->sk_family == AF_INET6) {
-		/* an IPv4 destination on a dual-stack socket */
 		memcpy(rec->u.net.laddr, &inet_sk(sk)->inet_saddr, 4);
 		memset(rec->u.net.laddr + 4, 0, 12);
 	}
@@ -118,17 +202,20 @@ static int connect_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	return 0;
 }
 
-static int accept_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+/*
+ * security_sock_graft(sk, parent): accept attaches the new connection to
+ * its socket, in the accepting task once it has its connection. Other
+ * families (unix, sctp, ...) graft too; they are not ours.
+ */
+static int graft_pre(struct kprobe *p, struct pt_regs *regs)
 {
-	return iotsec_want(IOTSEC_EVENT_ACCEPT) ? 0 : 1;
-}
-
-static int accept_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
-{
-	struct sock *sk = (struct sock *)regs_return_value(regs);
+	struct sock *sk = (struct sock *)iotsec_arg(regs, 0);
 	struct iotsec_rec *rec;
 
-	if (!sk || IS_ERR(sk) || !inet_proto(sk))
+	if (!iotsec_want(IOTSEC_EVENT_ACCEPT))
+		return 0;
+	if (!sk || !inet_proto(sk) || sk->sk_protocol != IPPROTO_TCP ||
+	    READ_ONCE(sk->sk_state) == TCP_LISTEN)
 		return 0;
 	rec = iotsec_rec_begin(IOTSEC_EVENT_ACCEPT, 0);
 	if (!rec)
@@ -139,45 +226,46 @@ static int accept_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	return 0;
 }
 
+/* inet_csk_listen_start(sk): 0 once the socket listens on its port. */
 static int listen_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	struct socket **d = (struct socket **)ri->data;
-	struct socket *sock = (struct socket *)iotsec_arg(regs, 0);
+	struct sock **d = (struct sock **)ri->data;
+	struct sock *sk = (struct sock *)iotsec_arg(regs, 0);
 
 	if (!iotsec_want(IOTSEC_EVENT_LISTEN))
 		return 1;
-	if (!sock || !sock->sk || !inet_proto(sock->sk))
+	if (!sk || !inet_proto(sk))
 		return 1;
-	*d = sock;
+	*d = sk;
 	return 0;
 }
 
 static int listen_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	struct socket *sock = *(struct socket **)ri->data;
+	struct sock *sk = *(struct sock **)ri->data;
 	struct iotsec_rec *rec;
 
-	if (regs_return_value(regs) || !sock->sk)
+	if (regs_return_value(regs))
 		return 0;
 	rec = iotsec_rec_begin(IOTSEC_EVENT_LISTEN, 0);
 	if (!rec)
 		return 0;
-	local_addr(sock->sk, &rec->u.net);
+	local_addr(sk, &rec->u.net);
 	iotsec_rec_commit(rec);
 	return 0;
 }
 
 static struct iotsec_hook hooks[] = {
-	IOTSEC_KRETPROBE("inet_stream_connect", IOTSEC_EVENT_CONNECT,
-			 connect_entry, connect_ret,
-			 sizeof(struct connect_data)),
-	IOTSEC_KRETPROBE("inet_dgram_connect", IOTSEC_EVENT_CONNECT,
-			 connect_entry, connect_ret,
-			 sizeof(struct connect_data)),
-	IOTSEC_KRETPROBE("inet_csk_accept", IOTSEC_EVENT_ACCEPT,
-			 accept_entry, accept_ret, 0),
-	IOTSEC_KRETPROBE("inet_listen", IOTSEC_EVENT_LISTEN,
-			 listen_entry, listen_ret, sizeof(struct socket *)),
+	IOTSEC_KPROBE("tcp_connect", IOTSEC_EVENT_CONNECT, tcp_connect_pre),
+	IOTSEC_KRETPROBE("__ip4_datagram_connect", IOTSEC_EVENT_CONNECT,
+			 dgram4_entry, dgram_ret, sizeof(struct dgram_data)),
+#if IS_ENABLED(CONFIG_IPV6)
+	IOTSEC_KRETPROBE("__ip6_datagram_connect", IOTSEC_EVENT_CONNECT,
+			 dgram_entry, dgram_ret, sizeof(struct dgram_data)),
+#endif
+	IOTSEC_KPROBE("security_sock_graft", IOTSEC_EVENT_ACCEPT, graft_pre),
+	IOTSEC_KRETPROBE("inet_csk_listen_start", IOTSEC_EVENT_LISTEN,
+			 listen_entry, listen_ret, sizeof(struct sock *)),
 };
 
 struct iotsec_hook_set iotsec_net_hooks = { hooks, ARRAY_SIZE(hooks) };

@@ -1,0 +1,503 @@
+// SPDX-License-Identifier: MIT
+/*
+ * An unprivileged user cannot blind the network hooks, and every way into
+ * a TCP connect is seen.
+ *
+ * - 200 connects from uid 65534 hang in SYN_SENT in a network namespace
+ *   the test makes (its only listener has a full accept queue, so their
+ *   SYNs are dropped); an ordinary connect on the host's loopback is still
+ *   reported with every field, and so are the 200.
+ * - 100 threads of uid 65534 wait in accept(); an accept on another
+ *   listener is still reported.
+ * - uid 65534 connects with sendto(MSG_FASTOPEN) (first without, then with
+ *   a Fast Open cookie) and with TCP_FASTOPEN_CONNECT: each is reported.
+ *
+ * A hook that keeps a return-probe instance for each blocked call would
+ * run out of them (64) in the first two cases; Fast Open never calls
+ * inet_stream_connect.
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "lib/iotsec-test.h"
+#include "lib/iotsec-events.h"
+
+#pragma GCC diagnostic ignored "-Wsign-compare"
+
+#define NOBODY 65534
+#define WAIT_MS 10000
+#define NCONNECT 200
+#define NACCEPT 100
+
+FIXTURE(net) {
+	struct iev_client c;
+};
+
+FIXTURE_SETUP(net)
+{
+	ASSERT_EQ(0, system("ip link set dev lo up"));
+	ASSERT_EQ(0, iotsec_test_load(NULL));
+	ASSERT_EQ(0, iev_open(&self->c));
+}
+
+FIXTURE_TEARDOWN(net)
+{
+	iev_close(&self->c);
+	if (iotsec_test_loaded())
+		iotsec_test_unload();
+}
+
+static int drop_privileges(void)
+{
+	if (setgroups(0, NULL) || setgid(NOBODY) || setuid(NOBODY))
+		return -1;
+	return getuid() == NOBODY && geteuid() == NOBODY ? 0 : -1;
+}
+
+static struct sockaddr_in lo_addr(uint16_t port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons(port) };
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return sa;
+}
+
+static uint16_t local_port(int fd)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+
+	if (getsockname(fd, (struct sockaddr *)&sa, &len))
+		return 0;
+	return ntohs(sa.sin_port);
+}
+
+/* A TCP listener on 127.0.0.1, any port, with BACKLOG; -1 on error. */
+static int listener(int backlog, int fastopen)
+{
+	struct sockaddr_in sa = lo_addr(0);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		return -1;
+	if (fastopen && setsockopt(fd, IPPROTO_TCP, TCP_FASTOPEN, &fastopen,
+				   sizeof(fastopen)))
+		return -1;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    listen(fd, backlog))
+		return -1;
+	return fd;
+}
+
+/* Lines of /proc/self/net/tcp (this netns) in state ST (hex). */
+static int tcp_in_state(const char *st)
+{
+	char line[256], a[64], b[64], s[8];
+	FILE *f = fopen("/proc/self/net/tcp", "r");
+	int n = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, " %*s %63s %63s %7s", a, b, s) == 3 &&
+		    !strcmp(s, st))
+			n++;
+	fclose(f);
+	return n;
+}
+
+/* Threads of this process that are asleep ('S'). */
+static int sleeping_threads(void)
+{
+	char path[300], buf[256], *p;
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *de;
+	int n = 0;
+	FILE *f;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/stat",
+			 de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(buf, sizeof(buf), f)) {
+			p = strrchr(buf, ')');
+			if (p && p[1] == ' ' && p[2] == 'S')
+				n++;
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
+static struct sockaddr_in blocked_to;
+
+static void *blocked_connect(void *arg)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	(void)arg;
+	if (fd >= 0)
+		connect(fd, (struct sockaddr *)&blocked_to, sizeof(blocked_to));
+	return NULL;
+}
+
+static int accept_fd;
+static int accept_started;
+
+static void *blocked_accept(void *arg)
+{
+	(void)arg;
+	__atomic_add_fetch(&accept_started, 1, __ATOMIC_SEQ_CST);
+	accept(accept_fd, NULL, NULL);
+	return NULL;
+}
+
+/* Wait up to MS for COND() >= WANT. */
+static bool wait_until(int (*cond)(void), int want, int ms)
+{
+	long end = mono_ms() + ms;
+
+	while (mono_ms() < end) {
+		if (cond() >= want)
+			return true;
+		usleep(20000);
+	}
+	return false;
+}
+
+static int syn_sent(void)
+{
+	return tcp_in_state("02");
+}
+
+/*
+ * The child of the blocked-connect case: its own network namespace with
+ * lo up, then uid 65534: a listener whose accept queue is full (backlog 0,
+ * one connection waiting), NCONNECT threads connecting to it. Writes its
+ * listener's port to READY once all of them are in SYN_SENT, then waits
+ * for DONE. Exit status: what failed.
+ */
+static void blocked_connect_child(int ready, int done)
+{
+	pthread_t t;
+	uint16_t port;
+	int l, fill, i;
+	char c;
+
+	if (unshare(CLONE_NEWNET) || system("ip link set dev lo up"))
+		_exit(10);
+	if (drop_privileges())
+		_exit(11);
+	l = listener(0, 0);
+	if (l < 0)
+		_exit(12);
+	port = local_port(l);
+	blocked_to = lo_addr(port);
+	fill = socket(AF_INET, SOCK_STREAM, 0);
+	if (fill < 0 || connect(fill, (struct sockaddr *)&blocked_to,
+				sizeof(blocked_to)))
+		_exit(13);
+	for (i = 0; i < NCONNECT; i++)
+		if (pthread_create(&t, NULL, blocked_connect, NULL))
+			_exit(14);
+	if (!wait_until(syn_sent, NCONNECT, 60000))
+		_exit(15);
+	if (write(ready, &port, sizeof(port)) != sizeof(port))
+		_exit(16);
+	if (read(done, &c, 1) < 0)
+		_exit(17);
+	_exit(0);
+}
+
+struct conn_key {
+	int type;
+	uint32_t tgid;
+	uint16_t rport;
+};
+
+static bool match_conn(const struct iev *e, const void *arg)
+{
+	const struct conn_key *k = arg;
+
+	return e->type == k->type && e->tgid == k->tgid &&
+	       e->rport == k->rport;
+}
+
+/*
+ * Connect from a child of uid UID (0: stay root) to 127.0.0.1:PORT with
+ * HOW; the child's local port into *CPORT. Returns the child's pid, after
+ * it has exited with 0, or -1.
+ */
+enum how { PLAIN, FASTOPEN, FASTOPEN_CONNECT };
+
+static pid_t connect_from_child(int l, uint16_t port, uid_t uid, enum how how,
+				uint16_t *cport)
+{
+	struct sockaddr_in sa = lo_addr(port);
+	int p[2], status, fd, one = 1;
+	pid_t pid;
+
+	if (pipe(p))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		if (uid && drop_privileges())
+			_exit(20);
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd < 0)
+			_exit(21);
+		switch (how) {
+		case PLAIN:
+			if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+				_exit(22);
+			break;
+		case FASTOPEN:
+			if (sendto(fd, "tfo", 3, MSG_FASTOPEN,
+				   (struct sockaddr *)&sa, sizeof(sa)) != 3)
+				_exit(23);
+			break;
+		case FASTOPEN_CONNECT:
+			if (setsockopt(fd, IPPROTO_TCP, TCP_FASTOPEN_CONNECT,
+				       &one, sizeof(one)) ||
+			    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+			    write(fd, "tfo", 3) != 3)
+				_exit(24);
+			break;
+		}
+		*cport = local_port(fd);
+		if (write(p[1], cport, sizeof(*cport)) != sizeof(*cport))
+			_exit(25);
+		_exit(0);
+	}
+	close(p[1]);
+	if (read(p[0], cport, sizeof(*cport)) != sizeof(*cport))
+		*cport = 0;
+	close(p[0]);
+	close(accept(l, NULL, NULL));
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) || !*cport)
+		return -1;
+	return pid;
+}
+
+/* The CONNECT event of PID to PORT from CPORT, every field checked. */
+static void check_connect(struct __test_metadata *_metadata,
+			  struct iev_client *c, pid_t pid, uint16_t port,
+			  uint16_t cport, uid_t uid)
+{
+	struct conn_key k = { IOTSEC_EVENT_CONNECT, pid, port };
+	struct in_addr lo = { htonl(INADDR_LOOPBACK) };
+	const struct iev *e;
+
+	e = iev_wait(c, match_conn, &k, WAIT_MS);
+	ASSERT_NE(NULL, e) {
+		TH_LOG("no connect event of %d to port %u", pid, port);
+	}
+	EXPECT_EQ(AF_INET, e->family);
+	EXPECT_EQ(IPPROTO_TCP, e->protocol);
+	EXPECT_EQ(0, memcmp(&lo, e->laddr, 4));
+	EXPECT_EQ(cport, e->lport);
+	EXPECT_EQ(0, memcmp(&lo, e->raddr, 4));
+	EXPECT_EQ(port, e->rport);
+	EXPECT_TRUE(e->has_result);
+	/* reported as the SYN leaves: the handshake is under way */
+	EXPECT_EQ(-EINPROGRESS, e->result);
+	EXPECT_EQ(pid, e->tid);
+	EXPECT_EQ(getpid(), e->ptgid);
+	EXPECT_EQ(uid, e->uid);
+	EXPECT_EQ(uid, e->euid);
+}
+
+TEST_F_TIMEOUT(net, blocked_connects_do_not_hide_a_connect, 240)
+{
+	int ready[2], done[2], l, status;
+	struct conn_key k = { IOTSEC_EVENT_CONNECT, 0, 0 };
+	uint16_t port, bport = 0, cport;
+	pid_t child, pid;
+	size_t n;
+
+	ASSERT_EQ(0, pipe(ready));
+	ASSERT_EQ(0, pipe(done));
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		close(ready[0]);
+		close(done[1]);
+		blocked_connect_child(ready[1], done[0]);
+	}
+	close(ready[1]);
+	close(done[0]);
+	ASSERT_EQ(sizeof(bport), read(ready[0], &bport, sizeof(bport))) {
+		waitpid(child, &status, 0);
+		TH_LOG("child failed: status %d", WEXITSTATUS(status));
+	}
+	TH_LOG("%d connects of uid %d hang in SYN_SENT", NCONNECT, NOBODY);
+
+	l = listener(4, 0);
+	ASSERT_LE(0, l);
+	port = local_port(l);
+	pid = connect_from_child(l, port, 0, PLAIN, &cport);
+	ASSERT_LT(0, pid);
+	check_connect(_metadata, &self->c, pid, port, cport, 0);
+
+	/* The hanging connects themselves were reported too. */
+	k.tgid = child;
+	k.rport = bport;
+	iev_poll(&self->c, 300);
+	n = iev_count(&self->c, match_conn, &k);
+	EXPECT_LE(NCONNECT + 1, n);
+	EXPECT_EQ(0, self->c.cnt.dropped[IOTSEC_EVENT_CONNECT]);
+
+	close(done[1]);
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	close(l);
+}
+
+TEST_F_TIMEOUT(net, blocked_accepts_do_not_hide_an_accept, 180)
+{
+	struct in_addr lo = { htonl(INADDR_LOOPBACK) };
+	struct conn_key k = { IOTSEC_EVENT_ACCEPT, getpid(), 0 };
+	int ready[2], done[2], l, status, fd, a;
+	struct sockaddr_in sa;
+	const struct iev *e;
+	uint16_t port;
+	pthread_t t;
+	pid_t child;
+	char c;
+	int i;
+
+	ASSERT_EQ(0, pipe(ready));
+	ASSERT_EQ(0, pipe(done));
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		close(ready[0]);
+		close(done[1]);
+		if (drop_privileges())
+			_exit(30);
+		accept_fd = listener(16, 0);
+		if (accept_fd < 0)
+			_exit(31);
+		for (i = 0; i < NACCEPT; i++)
+			if (pthread_create(&t, NULL, blocked_accept, NULL))
+				_exit(32);
+		while (__atomic_load_n(&accept_started, __ATOMIC_SEQ_CST) <
+		       NACCEPT)
+			usleep(10000);
+		if (!wait_until(sleeping_threads, NACCEPT, 60000))
+			_exit(33);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(34);
+		if (read(done[0], &c, 1) < 0)
+			_exit(35);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(done[0]);
+	ASSERT_EQ(1, read(ready[0], &c, 1)) {
+		waitpid(child, &status, 0);
+		TH_LOG("child failed: status %d", WEXITSTATUS(status));
+	}
+	TH_LOG("%d threads of uid %d wait in accept()", NACCEPT, NOBODY);
+
+	l = listener(4, 0);
+	ASSERT_LE(0, l);
+	port = local_port(l);
+	sa = lo_addr(port);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_EQ(0, connect(fd, (struct sockaddr *)&sa, sizeof(sa)));
+	a = accept(l, NULL, NULL);
+	ASSERT_LE(0, a);
+	k.rport = local_port(fd);
+
+	e = iev_wait(&self->c, match_conn, &k, WAIT_MS);
+	ASSERT_NE(NULL, e) {
+		TH_LOG("no accept event for port %u", port);
+	}
+	EXPECT_EQ(AF_INET, e->family);
+	EXPECT_EQ(IPPROTO_TCP, e->protocol);
+	EXPECT_EQ(port, e->lport);
+	EXPECT_EQ(0, memcmp(&lo, e->laddr, 4));
+	EXPECT_EQ(0, memcmp(&lo, e->raddr, 4));
+	EXPECT_EQ(gettid(), e->tid);
+	EXPECT_EQ(0, self->c.cnt.dropped[IOTSEC_EVENT_ACCEPT]);
+
+	close(a);
+	close(fd);
+	close(l);
+	close(done[1]);
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+}
+
+static bool write_file(const char *path, const char *s)
+{
+	FILE *f = fopen(path, "w");
+	bool ok;
+
+	if (!f)
+		return false;
+	ok = fputs(s, f) >= 0;
+	return fclose(f) == 0 && ok;
+}
+
+#define TFO_SYSCTL "/proc/sys/net/ipv4/tcp_fastopen"
+
+TEST_F_TIMEOUT(net, unprivileged_fast_open_is_reported, 120)
+{
+	static const enum how hows[] = { FASTOPEN, FASTOPEN, FASTOPEN_CONNECT };
+	static const char *const names[] = {
+		"sendto(MSG_FASTOPEN), no cookie yet",
+		"sendto(MSG_FASTOPEN) with the cookie",
+		"TCP_FASTOPEN_CONNECT, connect() and write()",
+	};
+	char old[32] = "1\n";
+	uint16_t port, cport;
+	unsigned int i;
+	FILE *f;
+	pid_t pid;
+	int l;
+
+	f = fopen(TFO_SYSCTL, "r");
+	ASSERT_NE(NULL, f);
+	ASSERT_NE(NULL, fgets(old, sizeof(old), f));
+	fclose(f);
+	/* client and server */
+	ASSERT_TRUE(write_file(TFO_SYSCTL, "3"));
+
+	l = listener(16, 16);
+	ASSERT_LE(0, l);
+	port = local_port(l);
+	for (i = 0; i < ARRAY_SIZE(hows); i++) {
+		pid = connect_from_child(l, port, NOBODY, hows[i], &cport);
+		EXPECT_LT(0, pid);
+		if (pid <= 0)
+			continue;
+		TH_LOG("%s: pid %d, port %u", names[i], pid, cport);
+		check_connect(_metadata, &self->c, pid, port, cport, NOBODY);
+	}
+	close(l);
+	write_file(TFO_SYSCTL, old);
+}
+
+TEST_HARNESS_MAIN
