@@ -260,8 +260,12 @@ static struct iotsec_hook hooks[] = {
 	IOTSEC_KRETPROBE("__ip4_datagram_connect", IOTSEC_EVENT_CONNECT,
 			 dgram4_entry, dgram_ret, sizeof(struct dgram_data)),
 #if IS_ENABLED(CONFIG_IPV6)
-	IOTSEC_KRETPROBE("__ip6_datagram_connect", IOTSEC_EVENT_CONNECT,
-			 dgram_entry, dgram_ret, sizeof(struct dgram_data)),
+	/* in the ipv6 module where IPv6 is modular: optional */
+	{ .type = IOTSEC_EVENT_CONNECT, .kind = IOTSEC_HOOK_KRETPROBE,
+	  .optional = true,
+	  .rp = { .kp.symbol_name = "__ip6_datagram_connect",
+		  .entry_handler = dgram_entry, .handler = dgram_ret,
+		  .data_size = sizeof(struct dgram_data) } },
 #endif
 	IOTSEC_KPROBE("security_sock_graft", IOTSEC_EVENT_ACCEPT, graft_pre),
 	IOTSEC_KRETPROBE("inet_csk_listen_start", IOTSEC_EVENT_LISTEN,
