@@ -111,10 +111,12 @@
  *
  * When events are taken: EXEC after a successful execve, with the ids the
  * program runs with; EXIT when the last thread of a process ends; CONNECT
- * when connect(2) returns (a non-blocking TCP connect reports
- * -EINPROGRESS; FAMILY is the destination's, so an IPv4 destination on a
- * dual-stack socket has 4-byte addresses); ACCEPT when accept(2) returns a
- * connection; LISTEN when listen(2) succeeds; CRED when a task installs
+ * for TCP when the SYN is about to leave (connect(2), sendto(MSG_FASTOPEN),
+ * TCP_FASTOPEN_CONNECT), RESULT -EINPROGRESS: the handshake's outcome is
+ * not reported; for UDP when the connect returns, with its result (FAMILY
+ * is the destination's, so an IPv4 destination on a dual-stack socket has
+ * 4-byte addresses); ACCEPT when the accepted connection is handed to the
+ * accepting task; LISTEN when listen(2) succeeds; CRED when a task installs
  * credentials whose ids differ or that gain effective capabilities; MODULE
  * when a load attempt returns; PTRACE when the attach returns; FILE when
  * the operation is attempted (before the kernel decides). Events of one
