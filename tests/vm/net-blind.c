@@ -11,6 +11,8 @@
  *   listener is still reported.
  * - uid 65534 connects with sendto(MSG_FASTOPEN) (first without, then with
  *   a Fast Open cookie) and with TCP_FASTOPEN_CONNECT: each is reported.
+ * - an IPv6 socket's TCP and UDP connects to ::ffff:127.0.0.1 are IPv4
+ *   connections: FAMILY AF_INET, 4-byte addresses.
  *
  * A hook that keeps a return-probe instance for each blocked call would
  * run out of them (64) in the first two cases; Fast Open never calls
@@ -72,14 +74,15 @@ static struct sockaddr_in lo_addr(uint16_t port)
 	return sa;
 }
 
+/* The local port of FD, IPv4 or IPv6 (the port is at the same offset). */
 static uint16_t local_port(int fd)
 {
-	struct sockaddr_in sa;
-	socklen_t len = sizeof(sa);
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
 
-	if (getsockname(fd, (struct sockaddr *)&sa, &len))
+	if (getsockname(fd, (struct sockaddr *)&ss, &len))
 		return 0;
-	return ntohs(sa.sin_port);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
 /* A TCP listener on 127.0.0.1, any port, with BACKLOG; -1 on error. */
@@ -230,6 +233,7 @@ struct conn_key {
 	int type;
 	uint32_t tgid;
 	uint16_t rport;
+	uint8_t protocol;	/* 0: any */
 };
 
 static bool match_conn(const struct iev *e, const void *arg)
@@ -237,7 +241,8 @@ static bool match_conn(const struct iev *e, const void *arg)
 	const struct conn_key *k = arg;
 
 	return e->type == k->type && e->tgid == k->tgid &&
-	       e->rport == k->rport;
+	       e->rport == k->rport &&
+	       (!k->protocol || e->protocol == k->protocol);
 }
 
 /*
@@ -304,7 +309,7 @@ static void check_connect(struct __test_metadata *_metadata,
 			  struct iev_client *c, pid_t pid, uint16_t port,
 			  uint16_t cport, uid_t uid)
 {
-	struct conn_key k = { IOTSEC_EVENT_CONNECT, pid, port };
+	struct conn_key k = { IOTSEC_EVENT_CONNECT, pid, port, IPPROTO_TCP };
 	struct in_addr lo = { htonl(INADDR_LOOPBACK) };
 	const struct iev *e;
 
@@ -330,7 +335,7 @@ static void check_connect(struct __test_metadata *_metadata,
 TEST_F_TIMEOUT(net, blocked_connects_do_not_hide_a_connect, 240)
 {
 	int ready[2], done[2], l, status;
-	struct conn_key k = { IOTSEC_EVENT_CONNECT, 0, 0 };
+	struct conn_key k = { IOTSEC_EVENT_CONNECT, 0, 0, IPPROTO_TCP };
 	uint16_t port, bport = 0, cport;
 	pid_t child, pid;
 	size_t n;
@@ -376,7 +381,7 @@ TEST_F_TIMEOUT(net, blocked_connects_do_not_hide_a_connect, 240)
 TEST_F_TIMEOUT(net, blocked_accepts_do_not_hide_an_accept, 180)
 {
 	struct in_addr lo = { htonl(INADDR_LOOPBACK) };
-	struct conn_key k = { IOTSEC_EVENT_ACCEPT, getpid(), 0 };
+	struct conn_key k = { IOTSEC_EVENT_ACCEPT, getpid(), 0, IPPROTO_TCP };
 	int ready[2], done[2], l, status, fd, a;
 	struct sockaddr_in sa;
 	const struct iev *e;
@@ -498,6 +503,50 @@ TEST_F_TIMEOUT(net, unprivileged_fast_open_is_reported, 120)
 	}
 	close(l);
 	write_file(TFO_SYSCTL, old);
+}
+
+/*
+ * An IPv6 socket connecting to an IPv4 peer (::ffff:127.0.0.1) is an IPv4
+ * connection: TCP and UDP report FAMILY AF_INET with 4-byte addresses.
+ */
+TEST_F_TIMEOUT(net, dual_stack_socket_to_ipv4_peer, 60)
+{
+	struct in_addr lo = { htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6 };
+	int types[] = { SOCK_STREAM, SOCK_DGRAM };
+	struct conn_key k = { IOTSEC_EVENT_CONNECT, getpid(), 0, 0 };
+	const struct iev *e;
+	unsigned int i;
+	int l, fd, a;
+
+	l = listener(4, 0);
+	ASSERT_LE(0, l);
+	k.rport = local_port(l);
+	sa6.sin6_port = htons(k.rport);
+	ASSERT_EQ(1, inet_pton(AF_INET6, "::ffff:127.0.0.1", &sa6.sin6_addr));
+	for (i = 0; i < ARRAY_SIZE(types); i++) {
+		fd = socket(AF_INET6, types[i], 0);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, connect(fd, (struct sockaddr *)&sa6,
+				     sizeof(sa6)));
+		if (types[i] == SOCK_STREAM) {
+			a = accept(l, NULL, NULL);
+			ASSERT_LE(0, a);
+			close(a);
+		}
+		k.protocol = types[i] == SOCK_STREAM ? IPPROTO_TCP :
+						       IPPROTO_UDP;
+		e = iev_wait(&self->c, match_conn, &k, WAIT_MS);
+		ASSERT_NE(NULL, e);
+		EXPECT_EQ(AF_INET, e->family);
+		EXPECT_EQ(0, memcmp(&lo, e->raddr, 4));
+		EXPECT_EQ(0, memcmp(&lo, e->laddr, 4));
+		EXPECT_EQ(local_port(fd), e->lport);
+		EXPECT_EQ(types[i] == SOCK_STREAM ? -EINPROGRESS : 0,
+			  e->result);
+		close(fd);
+	}
+	close(l);
 }
 
 TEST_HARNESS_MAIN
