@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Module loads, refused ones included. may_init_module() is the first step
- * of both init_module(2) and finit_module(2), before any check can refuse
- * the load; an entry probe there (or, where it is inlined, on the LSM hooks
- * that both reach) starts an attempt, and the attempt ends with the
- * syscall's return value (attempt.c): the result of the whole load, its
- * init included, without a return probe on load_module(), which sleeps for
- * as long as the module's init runs.
+ * Module loads, refused ones included. An entry probe on init_module(2)
+ * and finit_module(2) themselves, before any check can refuse the load
+ * (may_init_module() is inlined into them), or else on the LSM hooks both
+ * reach, starts an attempt; the attempt ends with the syscall's return
+ * value (attempt.c): the result of the whole load, its init included,
+ * without a return probe on load_module(), which sleeps for as long as the
+ * module's init runs.
  *
  * The name comes from the module itself once the kernel has parsed it (the
  * module_load tracepoint), else from the file finit_module(2) read
@@ -22,7 +22,7 @@
 #include "compat.h"
 #include "iotsec.h"
 
-static int may_init_pre(struct kprobe *p, struct pt_regs *regs)
+static int syscall_pre(struct kprobe *p, struct pt_regs *regs)
 {
 	if (iotsec_want(IOTSEC_EVENT_MODULE))
 		iotsec_attempt_module(NULL, 0);
@@ -60,16 +60,20 @@ static void probe_module_load(void *data, struct module *mod)
 }
 
 /*
- * The LSM hooks are entry points too: a kernel that inlines
- * may_init_module() still has its loads reported, only those refused
- * before reading (EPERM) are not. They fire for other reads and loads
- * too, so their misses are not counted as lost events.
+ * The LSM hooks are entry points too: where the syscalls cannot be probed
+ * (or for 32-bit compat calls) loads are still reported, only those
+ * refused before reading (EPERM) are not. They fire for other reads and
+ * loads too, so their misses are not counted as lost events.
  */
 static struct iotsec_hook hooks[] = {
 	{ .type = IOTSEC_EVENT_MODULE, .kind = IOTSEC_HOOK_KPROBE,
 	  .optional = true,
-	  .kp = { .symbol_name = "may_init_module",
-		  .pre_handler = may_init_pre } },
+	  .kp = { .symbol_name = IOTSEC_SYSCALL_SYM("finit_module"),
+		  .pre_handler = syscall_pre } },
+	{ .type = IOTSEC_EVENT_MODULE, .kind = IOTSEC_HOOK_KPROBE,
+	  .optional = true,
+	  .kp = { .symbol_name = IOTSEC_SYSCALL_SYM("init_module"),
+		  .pre_handler = syscall_pre } },
 	IOTSEC_HELPER_KPROBE("security_kernel_load_data", IOTSEC_EVENT_MODULE,
 			     load_data_pre),
 	IOTSEC_HELPER_KPROBE("security_kernel_read_file", IOTSEC_EVENT_MODULE,
