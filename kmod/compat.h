@@ -70,16 +70,6 @@ static inline u64 iotsec_cap_u64(kernel_cap_t c)
 #endif
 }
 
-/* Whether TASK is in the middle of execve (credentials of an exec). */
-static inline bool iotsec_in_execve(struct task_struct *task)
-{
-#ifdef IOTSEC_HAVE_IN_EXECVE
-	return task->in_execve;
-#else
-	return false;
-#endif
-}
-
 /*
  * FILE is a stacking filesystem's internal open of the real file behind a
  * file the user opened (overlayfs, later also FUSE passthrough); the
