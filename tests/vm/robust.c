@@ -557,6 +557,56 @@ TEST_F_TIMEOUT(rb, module_init_failure_reports_its_error, 90)
 	close(l.fd);
 }
 
+struct mod_key {
+	pid_t tgid;
+	int result;
+};
+
+static bool match_module_result(const struct iev *e, const void *arg)
+{
+	const struct mod_key *k = arg;
+
+	return e->type == IOTSEC_EVENT_MODULE && e->tgid == (uint32_t)k->tgid &&
+	       e->result == k->result;
+}
+
+/*
+ * A load refused after the file was read but before load_module() (not
+ * compressed as MODULE_INIT_COMPRESSED_FILE says) is reported with its
+ * result, and the name it left does not stick to the next load of the
+ * same task (init_module(2) of junk, which never gets a name).
+ */
+TEST_F_TIMEOUT(rb, load_refused_before_load_module_leaves_no_name, 90)
+{
+	struct mod_key k = { getpid(), 0 };
+	const char *path = "/tmp/iotsec-junk.ko";
+	char junk[4096];
+	const struct iev *e;
+	int fd;
+
+	memset(junk, 'x', sizeof(junk));
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(sizeof(junk), write(fd, junk, sizeof(junk)));
+	close(fd);
+	fd = open(path, O_RDONLY);
+	ASSERT_LE(0, fd);
+	/* MODULE_INIT_COMPRESSED_FILE */
+	ASSERT_EQ(-1, syscall(SYS_finit_module, fd, "", 4));
+	k.result = -errno;
+	close(fd);
+	unlink(path);
+	e = iev_wait(&self->c, match_module_result, &k, WAIT_MS);
+	ASSERT_NE(NULL, e);
+	EXPECT_STREQ("iotsec-junk", e->module);
+
+	ASSERT_EQ(-1, syscall(SYS_init_module, junk, sizeof(junk), ""));
+	k.result = -errno;
+	e = iev_wait(&self->c, match_module_result, &k, WAIT_MS);
+	ASSERT_NE(NULL, e);
+	EXPECT_STREQ("", e->module);
+}
+
 static bool match_ptrace(const struct iev *e, const void *arg)
 {
 	return e->type == IOTSEC_EVENT_PTRACE &&
