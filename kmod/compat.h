@@ -46,6 +46,20 @@
 #error "iotsec: no way to read kprobe arguments on this architecture"
 #endif
 
+/*
+ * The symbol of a system call's entry, as its wrapper is named on the
+ * architectures with syscall wrappers (x86-64 since 4.17, arm64 since
+ * 4.19); elsewhere sys_NAME. Native calls only: 32-bit compat calls have
+ * their own wrappers (__ia32_sys_*), not probed.
+ */
+#if defined(CONFIG_X86_64)
+#define IOTSEC_SYSCALL_SYM(name) "__x64_sys_" name
+#elif defined(CONFIG_ARM64)
+#define IOTSEC_SYSCALL_SYM(name) "__arm64_sys_" name
+#else
+#define IOTSEC_SYSCALL_SYM(name) "sys_" name
+#endif
+
 /* kernel_cap_t became a single u64 in 6.3. */
 static inline u64 iotsec_cap_u64(kernel_cap_t c)
 {
@@ -53,16 +67,6 @@ static inline u64 iotsec_cap_u64(kernel_cap_t c)
 	return c.val;
 #else
 	return c.cap[0] | ((u64)c.cap[1] << 32);
-#endif
-}
-
-/* Whether TASK is in the middle of execve (credentials of an exec). */
-static inline bool iotsec_in_execve(struct task_struct *task)
-{
-#ifdef IOTSEC_HAVE_IN_EXECVE
-	return task->in_execve;
-#else
-	return false;
 #endif
 }
 

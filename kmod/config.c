@@ -4,10 +4,18 @@
  * paths, argv limit. Hooks read it under RCU; SET_CONFIG replaces it as a
  * whole. Two plain flags let a hook skip the lookups when the lists are
  * empty.
+ *
+ * An excluded process is held by its struct pid, looked up in the pid
+ * namespace of the consumer that named it: the exclusion ends with the
+ * process, whatever later reuses its number, and a consumer in a pid
+ * namespace excludes the process it sees. Excludes live in their own RCU
+ * object and are dropped when the last consumer leaves.
  */
 #include <linux/fs.h>
 #include <linux/mutex.h>
 #include <linux/namei.h>
+#include <linux/pid.h>
+#include <linux/pid_namespace.h>
 #include <linux/rcupdate.h>
 #include <linux/slab.h>
 #include <net/genetlink.h>
@@ -25,10 +33,19 @@ struct config {
 	struct rcu_head rcu;
 	u32 mask;
 	u32 argv_max;
-	u32 n_exclude;
 	u32 n_watch;
-	u32 exclude[IOTSEC_EXCLUDE_MAX];
 	struct watch watch[IOTSEC_WATCH_MAX];
+};
+
+struct exclude {
+	struct pid *pid;	/* NULL: no such process when it was set */
+	u32 nr;			/* as the consumer named it */
+};
+
+struct excludes {
+	struct rcu_head rcu;
+	u32 n;
+	struct exclude e[IOTSEC_EXCLUDE_MAX];
 };
 
 u32 iotsec_active_mask __read_mostly;
@@ -36,6 +53,7 @@ bool iotsec_have_watches __read_mostly;
 bool iotsec_have_excludes __read_mostly;
 
 static struct config __rcu *config;
+static struct excludes __rcu *excludes;
 static DEFINE_MUTEX(config_lock);
 static bool active;
 
@@ -55,6 +73,39 @@ static void config_free_rcu(struct rcu_head *head)
 	config_free(container_of(head, struct config, rcu));
 }
 
+static void excludes_free(struct excludes *x)
+{
+	u32 i;
+
+	if (!x)
+		return;
+	for (i = 0; i < x->n; i++)
+		put_pid(x->e[i].pid);
+	kfree(x);
+}
+
+static void excludes_free_rcu(struct rcu_head *head)
+{
+	excludes_free(container_of(head, struct excludes, rcu));
+}
+
+static struct excludes *excludes_cur(void)
+{
+	return rcu_dereference_protected(excludes,
+					 lockdep_is_held(&config_lock));
+}
+
+/* Replace the excludes by X (NULL: none). */
+static void excludes_publish(struct excludes *x)
+{
+	struct excludes *old = excludes_cur();
+
+	rcu_assign_pointer(excludes, x);
+	WRITE_ONCE(iotsec_have_excludes, x && x->n > 0);
+	if (old)
+		call_rcu(&old->rcu, excludes_free_rcu);
+}
+
 static struct config *config_cur(void)
 {
 	return rcu_dereference_protected(config, lockdep_is_held(&config_lock));
@@ -65,33 +116,39 @@ static void config_publish(struct config *c)
 	struct config *old = config_cur();
 
 	rcu_assign_pointer(config, c);
-	WRITE_ONCE(iotsec_have_excludes, c->n_exclude > 0);
 	WRITE_ONCE(iotsec_have_watches, c->n_watch > 0);
 	WRITE_ONCE(iotsec_active_mask, active ? c->mask : 0);
 	if (old)
 		call_rcu(&old->rcu, config_free_rcu);
 }
 
-/* Hooks record only while somebody is subscribed. */
+/*
+ * Hooks record only while somebody is subscribed. When the last consumer
+ * leaves, its excludes go with it: they named the consumer's own
+ * processes, which the next consumer may not want hidden.
+ */
 void iotsec_config_set_active(bool on)
 {
 	mutex_lock(&config_lock);
 	active = on;
 	iotsec_hooks_set_active(on);
 	WRITE_ONCE(iotsec_active_mask, on ? config_cur()->mask : 0);
+	if (!on)
+		excludes_publish(NULL);
 	mutex_unlock(&config_lock);
 }
 
-bool iotsec_excluded(u32 tgid)
+/* TGID is task_tgid() of the task asking: compared, not dereferenced. */
+bool iotsec_excluded(struct pid *tgid)
 {
-	struct config *c;
+	struct excludes *x;
 	bool ret = false;
 	u32 i;
 
 	rcu_read_lock();
-	c = rcu_dereference(config);
-	for (i = 0; i < c->n_exclude; i++) {
-		if (c->exclude[i] == tgid) {
+	x = rcu_dereference(excludes);
+	for (i = 0; x && i < x->n; i++) {
+		if (x->e[i].pid == tgid) {
 			ret = true;
 			break;
 		}
@@ -131,20 +188,41 @@ u32 iotsec_config_argv_max(void)
 	return n;
 }
 
-static int parse_exclude(struct config *c, const struct nlattr *list,
+/*
+ * The processes LIST names, as numbers in the pid namespace of the task
+ * that sent it (SET_CONFIG runs in its context). A number with no process
+ * behind it is kept, to be reported back, but excludes nothing.
+ */
+static int parse_exclude(struct excludes **out, const struct nlattr *list,
 			 struct netlink_ext_ack *extack)
 {
+	struct pid_namespace *ns = task_active_pid_ns(current);
 	const struct nlattr *a;
+	struct excludes *x;
+	struct pid *pid;
 	int rem;
 
-	c->n_exclude = 0;
+	x = kzalloc(sizeof(*x), GFP_KERNEL);
+	if (!x)
+		return -ENOMEM;
 	nla_for_each_nested(a, list, rem) {
-		if (c->n_exclude >= IOTSEC_EXCLUDE_MAX) {
+		if (x->n >= IOTSEC_EXCLUDE_MAX) {
 			NL_SET_ERR_MSG_ATTR(extack, a, "too many excluded tgids");
+			excludes_free(x);
 			return -E2BIG;
 		}
-		c->exclude[c->n_exclude++] = nla_get_u32(a);
+		x->e[x->n].nr = nla_get_u32(a);
+		rcu_read_lock();
+		pid = get_pid(find_pid_ns(x->e[x->n].nr, ns));
+		rcu_read_unlock();
+		/* A thread's number: its process is not excluded by it. */
+		if (pid && !pid_has_task(pid, PIDTYPE_TGID)) {
+			put_pid(pid);
+			pid = NULL;
+		}
+		x->e[x->n++].pid = pid;
 	}
+	*out = x;
 	return 0;
 }
 
@@ -194,6 +272,7 @@ static int parse_watch(struct config *c, const struct nlattr *list,
 int iotsec_config_set(struct genl_info *info)
 {
 	struct nlattr **attrs = info->attrs;
+	struct excludes *x = NULL;
 	struct config *old, *c;
 	int ret = -ENOMEM;
 	u32 i;
@@ -217,7 +296,7 @@ int iotsec_config_set(struct genl_info *info)
 	if (attrs[IOTSEC_A_ARGV_MAX])
 		c->argv_max = nla_get_u32(attrs[IOTSEC_A_ARGV_MAX]);
 	if (attrs[IOTSEC_A_EXCLUDE]) {
-		ret = parse_exclude(c, attrs[IOTSEC_A_EXCLUDE], info->extack);
+		ret = parse_exclude(&x, attrs[IOTSEC_A_EXCLUDE], info->extack);
 		if (ret)
 			goto err;
 	}
@@ -237,10 +316,13 @@ int iotsec_config_set(struct genl_info *info)
 		}
 	}
 	config_publish(c);
+	if (attrs[IOTSEC_A_EXCLUDE])
+		excludes_publish(x);
 	ret = 0;
 	goto out;
 
 err:
+	excludes_free(x);
 	config_free(c);
 out:
 	mutex_unlock(&config_lock);
@@ -250,20 +332,22 @@ out:
 int iotsec_config_put(struct sk_buff *msg)
 {
 	struct nlattr *list;
+	struct excludes *x;
 	struct config *c;
 	int ret = -EMSGSIZE;
 	u32 i;
 
 	mutex_lock(&config_lock);
 	c = config_cur();
+	x = excludes_cur();
 	if (nla_put_u32(msg, IOTSEC_A_EVENT_MASK, c->mask) ||
 	    nla_put_u32(msg, IOTSEC_A_ARGV_MAX, c->argv_max))
 		goto out;
 	list = nla_nest_start(msg, IOTSEC_A_EXCLUDE);
 	if (!list)
 		goto out;
-	for (i = 0; i < c->n_exclude; i++)
-		if (nla_put_u32(msg, IOTSEC_LA_TGID, c->exclude[i]))
+	for (i = 0; x && i < x->n; i++)
+		if (nla_put_u32(msg, IOTSEC_LA_TGID, x->e[i].nr))
 			goto out;
 	nla_nest_end(msg, list);
 	list = nla_nest_start(msg, IOTSEC_A_WATCH);
@@ -285,6 +369,8 @@ size_t iotsec_config_memory(void)
 	u32 i;
 
 	mutex_lock(&config_lock);
+	if (excludes_cur())
+		n += sizeof(struct excludes);
 	for (i = 0; i < config_cur()->n_watch; i++)
 		n += strlen(config_cur()->watch[i].path) + 1;
 	mutex_unlock(&config_lock);
@@ -307,14 +393,18 @@ int iotsec_config_init(void)
 
 void iotsec_config_exit(void)
 {
+	struct excludes *x;
 	struct config *c;
 
 	mutex_lock(&config_lock);
 	c = config_cur();
+	x = excludes_cur();
 	RCU_INIT_POINTER(config, NULL);
+	RCU_INIT_POINTER(excludes, NULL);
 	mutex_unlock(&config_lock);
 	synchronize_rcu();
 	config_free(c);
+	excludes_free(x);
 	/* Earlier configs are freed by call_rcu callbacks: wait for them. */
 	rcu_barrier();
 }

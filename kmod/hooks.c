@@ -101,7 +101,7 @@ static void missed_now(u64 *m)
 	for (s = 0; s < ARRAY_SIZE(sets); s++) {
 		for (i = 0; i < sets[s]->n; i++) {
 			h = &sets[s]->hooks[i];
-			if (!h->placed)
+			if (!h->placed || h->helper)
 				continue;
 			if (h->kind == IOTSEC_HOOK_KPROBE)
 				m[h->type] += READ_ONCE(h->kp.nmissed);

@@ -120,7 +120,7 @@ extern bool iotsec_have_excludes;
 int iotsec_config_init(void);
 void iotsec_config_exit(void);
 void iotsec_config_set_active(bool active);
-bool iotsec_excluded(u32 tgid);
+bool iotsec_excluded(struct pid *tgid);
 bool iotsec_watched(const struct inode *inode);
 u32 iotsec_config_argv_max(void);
 struct sk_buff;
@@ -143,7 +143,7 @@ static inline bool iotsec_want(unsigned int type)
 	if (likely(!iotsec_type_on(type)))
 		return false;
 	if (READ_ONCE(iotsec_have_excludes) &&
-	    iotsec_excluded(task_tgid_nr(current)))
+	    iotsec_excluded(task_tgid(current)))
 		return false;
 	return true;
 }
@@ -160,6 +160,7 @@ struct iotsec_hook {
 	u8 type;
 	u8 kind;
 	bool optional;		/* not on every kernel: no missing capability */
+	bool helper;		/* fires for non-events too: misses not counted */
 	bool placed;
 	union {
 		struct {
@@ -177,6 +178,10 @@ struct iotsec_hook {
 	  .tp = { .name = _name, .probe = _probe } }
 #define IOTSEC_KPROBE(_sym, _type, _pre) \
 	{ .type = _type, .kind = IOTSEC_HOOK_KPROBE, \
+	  .kp = { .symbol_name = _sym, .pre_handler = _pre } }
+/* A kprobe that feeds events but fires for other calls too. */
+#define IOTSEC_HELPER_KPROBE(_sym, _type, _pre) \
+	{ .type = _type, .kind = IOTSEC_HOOK_KPROBE, .helper = true, \
 	  .kp = { .symbol_name = _sym, .pre_handler = _pre } }
 #define IOTSEC_KRETPROBE(_sym, _type, _entry, _ret, _data) \
 	{ .type = _type, .kind = IOTSEC_HOOK_KRETPROBE, \
@@ -198,6 +203,11 @@ u32 iotsec_hooks_caps(void);
 u32 iotsec_hooks_missing(void);
 void iotsec_hooks_set_active(bool on);
 void iotsec_hooks_missed(struct iotsec_counters *c);
+
+/* attempt.c: events whose result is the syscall's return value */
+void iotsec_attempt_module(const char *name, size_t len);
+void iotsec_attempt_ptrace(u32 target_tgid, u32 mode);
+void iotsec_attempt_exit(void);
 
 /* netlink.c */
 int iotsec_netlink_init(void);

@@ -46,6 +46,7 @@ err_config:
 static void __exit iotsec_exit(void)
 {
 	iotsec_hooks_exit();
+	iotsec_attempt_exit();
 	iotsec_netlink_exit();
 	iotsec_buffer_exit();
 	iotsec_config_exit();

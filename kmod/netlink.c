@@ -300,7 +300,8 @@ static int put_fields(struct sk_buff *skb, struct iotsec_rec *rec)
 		if (nla_put_u64_64bit(skb, IOTSEC_EA_CAPS_GAINED,
 				      rec->u.cred.caps_gained, IOTSEC_EA_PAD) ||
 		    (rec->u.cred.from_exec &&
-		     nla_put_flag(skb, IOTSEC_EA_FROM_EXEC)))
+		     (nla_put_flag(skb, IOTSEC_EA_FROM_EXEC) ||
+		      put_blob(skb, IOTSEC_EA_EXE, rec, IOTSEC_S_EXE))))
 			return -EMSGSIZE;
 		return 0;
 	case IOTSEC_EVENT_MODULE:

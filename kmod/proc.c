@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Process events: exec, exit and fork, from the scheduler's tracepoints.
+ * Process events: exec, exit and fork, from the scheduler's tracepoints,
+ * and the end of a process from the thread that ends it.
  */
 #include <linux/binfmts.h>
+#include <linux/kprobes.h>
 #include <linux/fs_struct.h>
 #include <linux/mm_types.h>
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
+#include <linux/seqlock.h>
 #include <linux/uaccess.h>
 
 #include "compat.h"
@@ -38,11 +41,33 @@ static void copy_argv(struct iotsec_rec *rec, u32 argv_max)
 	rec->slen[IOTSEC_S_ARGV] = len;
 }
 
+/*
+ * The working directory, read as get_fs_pwd() does but without its
+ * spinlock: fs->seq says whether a chdir() in a task sharing FS (CLONE_FS)
+ * changed it meanwhile. RCU keeps the dentry and mount alive for d_path().
+ */
+static void set_cwd(struct iotsec_rec *rec)
+{
+	struct fs_struct *fs;
+	struct path pwd;
+	unsigned int seq;
+
+	rcu_read_lock();
+	fs = READ_ONCE(current->fs);
+	if (fs) {
+		do {
+			seq = read_seqcount_begin(&fs->seq);
+			pwd = fs->pwd;
+		} while (read_seqcount_retry(&fs->seq, seq));
+		iotsec_rec_set_path(rec, IOTSEC_S_CWD, &pwd, NULL);
+	}
+	rcu_read_unlock();
+}
+
 static void probe_exec(void *data, struct task_struct *p, pid_t old_pid,
 		       struct linux_binprm *bprm)
 {
 	struct iotsec_rec *rec;
-	struct path pwd;
 	u32 argv_max;
 
 	if (!iotsec_want(IOTSEC_EVENT_EXEC))
@@ -55,12 +80,7 @@ static void probe_exec(void *data, struct task_struct *p, pid_t old_pid,
 	rec->u.exec.secure_exec = bprm->secureexec;
 	iotsec_rec_set_path(rec, IOTSEC_S_EXE, &bprm->file->f_path, NULL);
 	copy_argv(rec, argv_max);
-	rcu_read_lock();
-	if (current->fs) {
-		pwd = current->fs->pwd;
-		iotsec_rec_set_path(rec, IOTSEC_S_CWD, &pwd, NULL);
-	}
-	rcu_read_unlock();
+	set_cwd(rec);
 	iotsec_rec_commit(rec);
 }
 
@@ -70,14 +90,11 @@ static struct iotsec_rec *want_rec(unsigned int type)
 	return iotsec_want(type) ? iotsec_rec_begin(type, 0) : NULL;
 }
 
-static void probe_exit(void *data, struct task_struct *p)
+static void report_exit(struct task_struct *p)
 {
 	struct iotsec_rec *rec;
 	u32 code;
 
-	/* Only the last thread of a process reports its end. */
-	if (atomic_read(&p->signal->live))
-		return;
 	rec = want_rec(IOTSEC_EVENT_EXIT);
 	if (!rec)
 		return;
@@ -85,6 +102,36 @@ static void probe_exit(void *data, struct task_struct *p)
 	rec->u.exit.signal = code & 0x7f;
 	rec->u.exit.code = rec->u.exit.signal ? 0 : (code >> 8) & 0xff;
 	iotsec_rec_commit(rec);
+}
+
+/*
+ * do_exit() tells taskstats_exit() whether this thread is the one whose
+ * atomic_dec_and_test() of signal->live ended the process (group_dead),
+ * once exit_code is set: exactly one thread per process. Reading
+ * signal->live later, at the tracepoint, is not enough: two threads
+ * exiting together can both find it 0.
+ */
+static int taskstats_exit_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	struct task_struct *p = (struct task_struct *)iotsec_arg(regs, 0);
+	int group_dead = (int)iotsec_arg(regs, 1);
+
+	if (group_dead && p == current)
+		report_exit(p);
+	return 0;
+}
+
+enum { HOOK_GROUP_EXIT, HOOK_EXEC, HOOK_EXIT, HOOK_FORK, NR_HOOKS };
+static struct iotsec_hook hooks[NR_HOOKS];
+
+/* Without CONFIG_TASKSTATS: the tracepoint, which can report twice. */
+static void probe_exit(void *data, struct task_struct *p)
+{
+	if (READ_ONCE(hooks[HOOK_GROUP_EXIT].placed))
+		return;
+	if (atomic_read(&p->signal->live))
+		return;
+	report_exit(p);
 }
 
 static void probe_fork(void *data, struct task_struct *parent,
@@ -101,10 +148,18 @@ static void probe_fork(void *data, struct task_struct *parent,
 	iotsec_rec_commit(rec);
 }
 
-static struct iotsec_hook hooks[] = {
-	IOTSEC_TP("sched_process_exec", IOTSEC_EVENT_EXEC, probe_exec),
-	IOTSEC_TP("sched_process_exit", IOTSEC_EVENT_EXIT, probe_exit),
-	IOTSEC_TP("sched_process_fork", IOTSEC_EVENT_FORK, probe_fork),
+static struct iotsec_hook hooks[NR_HOOKS] = {
+	[HOOK_GROUP_EXIT] = {
+		.type = IOTSEC_EVENT_EXIT, .kind = IOTSEC_HOOK_KPROBE,
+		.optional = true,
+		.kp = { .symbol_name = "taskstats_exit",
+			.pre_handler = taskstats_exit_pre } },
+	[HOOK_EXEC] = IOTSEC_TP("sched_process_exec", IOTSEC_EVENT_EXEC,
+				probe_exec),
+	[HOOK_EXIT] = IOTSEC_TP("sched_process_exit", IOTSEC_EVENT_EXIT,
+				probe_exit),
+	[HOOK_FORK] = IOTSEC_TP("sched_process_fork", IOTSEC_EVENT_FORK,
+				probe_fork),
 };
 
 struct iotsec_hook_set iotsec_proc_hooks = { hooks, ARRAY_SIZE(hooks) };

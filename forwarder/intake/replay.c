@@ -347,8 +347,10 @@ void iotsec_encode_event(struct buf *b, const struct iotsec_event *ev)
 		abuf_put_u32(b, IOTSEC_EA_NEW_GID, ev->new_gid);
 		abuf_put_u32(b, IOTSEC_EA_NEW_EGID, ev->new_egid);
 		abuf_put_u64(b, IOTSEC_EA_CAPS_GAINED, ev->caps_gained);
-		if (ev->from_exec)
+		if (ev->from_exec) {
 			abuf_put(b, IOTSEC_EA_FROM_EXEC, NULL, 0);
+			put_str(b, IOTSEC_EA_EXE, ev->exe);
+		}
 		break;
 	case IOTSEC_EVENT_MODULE:
 		put_str(b, IOTSEC_EA_MODULE_NAME, ev->module_name);
@@ -357,6 +359,7 @@ void iotsec_encode_event(struct buf *b, const struct iotsec_event *ev)
 	case IOTSEC_EVENT_PTRACE:
 		abuf_put_u32(b, IOTSEC_EA_TARGET_TGID, ev->target_tgid);
 		abuf_put_u32(b, IOTSEC_EA_PTRACE_MODE, ev->ptrace_mode);
+		abuf_put_u32(b, IOTSEC_EA_RESULT, ev->result);
 		break;
 	case IOTSEC_EVENT_FILE:
 		put_str(b, IOTSEC_EA_PATH, ev->path);

@@ -55,22 +55,32 @@ void agg_clear(struct agg *a);
 
 
 
-/* The executable an event is about: exec's own, else what enrichment knew,
- * else the kernel's comm. */
+/*
+ * The executable an event is about: the one the kernel names (an exec, or
+ * the credential change an exec makes: the program being executed, which
+ * enrichment does not know yet), else what enrichment knew, else the
+ * kernel's comm.
+ */
 static inline struct ev_str ev_exe(const struct iotsec_event *ev)
 {
-	if (ev->type == IOTSEC_EVENT_EXEC && ev->exe.s)
+	if ((ev->type == IOTSEC_EVENT_EXEC || ev->type == IOTSEC_EVENT_CRED) &&
+	    ev->exe.s)
 		return ev->exe;
 	if (ev->proc_exe.s)
 		return ev->proc_exe;
 	return ev->comm;
 }
 
-/* The command line (NUL-separated argv) an event is about. */
+/*
+ * The command line (NUL-separated argv) an event is about; none for an
+ * exec's credential change: enrichment's is the replaced program's.
+ */
 static inline struct ev_str ev_cmdline(const struct iotsec_event *ev)
 {
 	if (ev->type == IOTSEC_EVENT_EXEC)
 		return ev->argv;
+	if (ev->type == IOTSEC_EVENT_CRED && ev->exe.s)
+		return (struct ev_str){ NULL, 0 };
 	return ev->proc_cmdline;
 }
 

@@ -388,10 +388,10 @@ static struct json_object *payload(struct ser *s, const struct record *r)
 	default:
 		/* extended events: the common part, then their own */
 		add_process(p, ev);
-		if (ev->proc_cmdline.s)
+		if (ev_cmdline(ev).s)
 			add(p, "CommandLine",
-			    json_cmdline(ev->proc_cmdline.s,
-					 ev->proc_cmdline.len));
+			    json_cmdline(ev_cmdline(ev).s,
+					 ev_cmdline(ev).len));
 		break;
 	}
 	switch (ev->type) {

@@ -42,7 +42,11 @@
  *                      (an empty nest clears it; libnl's nla_nest_end()
  *                      drops empty nests: send nla_put(msg, attr |
  *                      NLA_F_NESTED, 0, NULL) instead)
- *       IOTSEC_LA_TGID: u32, repeated, at most IOTSEC_EXCLUDE_MAX
+ *       IOTSEC_LA_TGID: u32, repeated, at most IOTSEC_EXCLUDE_MAX; a
+ *                       process as numbered in the sender's pid
+ *                       namespace, held by the kernel until it ends (a
+ *                       reused number is not excluded); the list is
+ *                       dropped when the last consumer leaves
  *    IOTSEC_A_WATCH: NLA_NESTED, the whole list of watched paths, each
  *                    resolved by the kernel when set (ENOENT if missing;
  *                    empty nest: none). A file matches by inode (a file
@@ -99,7 +103,8 @@
  *    LISTEN:  FAMILY, PROTOCOL, LADDR, LPORT
  *    CRED:    OLD_UID, OLD_EUID, OLD_GID, OLD_EGID, NEW_UID, NEW_EUID,
  *             NEW_GID, NEW_EGID u32, CAPS_GAINED u64 (effective
- *             capability bits newly set), FROM_EXEC flag
+ *             capability bits newly set), FROM_EXEC flag, with it EXE
+ *             string (the program the exec runs)
  *    MODULE:  MODULE_NAME string (from the module, or for a load refused
  *             before the kernel parsed it, the file name up to its first
  *             dot; "" when unknown), RESULT s32 (0 or -errno)
@@ -118,10 +123,11 @@
  * 4-byte addresses); ACCEPT when the accepted connection is handed to the
  * accepting task; LISTEN when listen(2) succeeds; CRED when a task installs
  * credentials whose ids differ or that gain effective capabilities; MODULE
- * when a load attempt returns; PTRACE when the attach returns; FILE when
- * the operation is attempted (before the kernel decides). Events of one
- * batch are in timestamp order; paths longer than 1023 bytes are sent as
- * "".
+ * when init_module(2)/finit_module(2) returns, RESULT its return value;
+ * PTRACE when ptrace(2) returns (attach, seize), RESULT its return value;
+ * FILE when the operation is attempted (before the kernel decides).
+ * Events of one batch are in timestamp order; paths longer than 1023
+ * bytes are sent as "".
  */
 #ifndef _UAPI_IOTSEC_H
 #define _UAPI_IOTSEC_H

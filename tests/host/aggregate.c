@@ -266,6 +266,44 @@ TEST(priorities_alert_now_off_filtered)
 	sink_free(&s);
 }
 
+/*
+ * A credential change made by an exec names the program executed (EXE
+ * from the kernel), not the one enrichment knew for the process, and does
+ * not borrow that one's command line.
+ */
+TEST(cred_of_an_exec_names_the_new_program)
+{
+	struct config cfg;
+	struct ser ser;
+	struct queue q;
+	struct sink s = { 0 };
+	struct json_object *p, *v;
+	struct iotsec_event cred = {
+		.type = IOTSEC_EVENT_CRED, .tgid = 7, .old_euid = 65534,
+		.from_exec = true,
+		.exe = { "/usr/bin/helper", 15 },
+		.comm = { "helper", 6 },
+		.proc_exe = { "/usr/bin/setpriv", 16 },
+		.proc_cmdline = { "setpriv\0helper", 15 },
+	};
+
+	config_defaults(&cfg);
+	ser_init(&ser, "9c647395-b913-4997-a732-a7fe7303b649", "1.0");
+	ASSERT_EQ(0, queue_init(&q, &cfg, &ser, out, &s, 0));
+	EXPECT_EQ(0, memcmp("/usr/bin/helper", ev_exe(&cred).s, 15));
+	queue_push(&q, &cred, 0);
+	queue_tick(&q, 1);
+	ASSERT_EQ(1, s.n);
+	p = first_payload(s.msgs[0], 0);
+	ASSERT_NE(NULL, p);
+	ASSERT_TRUE(json_object_object_get_ex(p, "Executable", &v));
+	EXPECT_STREQ("/usr/bin/helper", json_object_get_string(v));
+	EXPECT_FALSE(json_object_object_get_ex(p, "CommandLine", &v));
+	json_object_put(p);
+	queue_fini(&q);
+	sink_free(&s);
+}
+
 TEST(queue_limit_flushes_early)
 {
 	struct config cfg;

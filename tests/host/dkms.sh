@@ -58,6 +58,20 @@ conf_ok() {
 }
 check "dkms.conf: name, version, module location, MAKE against the target kernel, AUTOINSTALL" conf_ok
 
+# 2. PREEMPT_RT kernels are left out (kmod/README.md, "Known limits"), and
+# Debian's RT headers, where installed, carry the option that excludes them.
+rt_ok() {
+	local cfg
+	grep -qx 'BUILD_EXCLUSIVE_CONFIG="!CONFIG_PREEMPT_RT"' dkms.conf || return 1
+	for cfg in /usr/src/linux-headers-*-rt-*/.config; do
+		[ -f "$cfg" ] || continue
+		grep -qx 'CONFIG_PREEMPT_RT=y' "$cfg" ||
+			{ echo "# $cfg: no CONFIG_PREEMPT_RT=y"; return 1; }
+	done
+	return 0
+}
+check "dkms.conf BUILD_EXCLUSIVE_CONFIG keeps PREEMPT_RT kernels out" rt_ok
+
 [ "$(id -u)" = 0 ] || skip_dkms "the DKMS steps need root"
 if ! command -v dkms >/dev/null; then
 	echo "# dkms missing: installing it"

@@ -73,6 +73,7 @@ static struct iotsec_event sample(int i)
 		ev.new_uid = 5; ev.new_euid = 6; ev.new_gid = 7; ev.new_egid = 8;
 		ev.caps_gained = 1ULL << 21;
 		ev.from_exec = true;
+		ev.exe = hs("/usr/bin/passwd");
 		break;
 	case IOTSEC_EVENT_MODULE:
 		ev.module_name = hs("evil");
@@ -81,6 +82,7 @@ static struct iotsec_event sample(int i)
 	case IOTSEC_EVENT_PTRACE:
 		ev.target_tgid = 1;
 		ev.ptrace_mode = IOTSEC_PTRACE_SEIZE;
+		ev.result = -1;
 		break;
 	case IOTSEC_EVENT_FILE:
 		ev.path = hs("/etc/passwd");
