@@ -88,7 +88,9 @@ int main(int argc, char **argv)
 			ret = config_load(&cfg, optarg, err, sizeof(err));
 			if (ret)
 				fprintf(stderr, "%s\n", err);
-			else
+			else if (cfg.warning[0])
+				fprintf(stderr, "warning: %s\n", cfg.warning);
+			if (!ret)
 				printf("%s: OK (%s %s:%d)\n", optarg,
 				       cfg.mqtt.mode == MQTT_MODE_IOTHUB ?
 				       "IoT Hub" : "broker", cfg.mqtt.host,
