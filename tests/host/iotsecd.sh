@@ -25,7 +25,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "TAP version 13"
-echo "1..10"
+echo "1..11"
 . "$top/tests/lib/tap.sh"
 . "$top/tests/lib/wait.sh"
 
@@ -67,6 +67,22 @@ printf 'broker:\n  host: mqtt.example\n  username: u\n  password: pw\n' >"$tmp/p
 out=$("$bin/iotsecd" --check-config "$tmp/pw.yaml" 2>&1) && rc=0 || rc=$?
 check "--check-config warns of a password over plain TCP: $out" \
 	eval '[ $rc = 0 ] && [[ "$out" == "warning: $tmp/pw.yaml:4:13: broker: the password goes to mqtt.example over plain TCP"* ]]'
+
+# a malformed connection string around its key: refused, the key not shown
+key=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=
+key_not_shown() {
+	local cs
+	for cs in "HostName=h;DeviceId=d;$key" \
+		  "HostName=h;DeviceId=d SharedAccessKey=$key" \
+		  "HostName=h;DeviceId=d;SharedAccessKey:$key"; do
+		printf 'hub:\n  connection_string: "%s"\n' "$cs" >"$tmp/cs.yaml"
+		out=$("$bin/iotsecd" --check-config "$tmp/cs.yaml" 2>&1) && return 1
+		echo "# $out"
+		[[ "$out" == "$tmp/cs.yaml:2:22: connection string: "* ]] || return 1
+		! grep -q "${key:8:16}" <<<"$out" || return 1
+	done
+}
+check "--check-config never shows the key of a bad connection string" key_not_shown
 
 cp "$tmp/good.yaml" "$tmp/run.yaml"
 "$bin/iotsecd" -f -c "$tmp/run.yaml" --output "$tmp/out.jsonl" \
