@@ -41,6 +41,12 @@ static int replay_batch(void *ctx, const void *attrs, size_t len)
 	return 0;
 }
 
+/* The transport's lines go where the daemon's go: syslog once detached. */
+static void log_mqtt(int level, const char *line)
+{
+	logmsg(level, "mqtt: %s", line);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -114,6 +120,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_init(d.foreground || replay);
+	mqtt_set_log(log_mqtt);
 	d.cfg = &d.cfg_store[0];
 	if (daemon_load_config(d.config_path, d.cfg, config_given))
 		return 1;
