@@ -93,6 +93,32 @@ hub_sas() {
 }
 check hub_sas_token_publish_topic_and_connect hub_sas
 
+# No CA file: the system's CA store as OpenSSL finds it, which honours
+# SSL_CERT_FILE; here that "system store" holds the test CA, and the
+# connection verifies (with a fixed /etc/ssl/certs it would not).
+system_store() {
+	subscribe os "$b_PLAIN_PORT" 'devices/#' 1 &&
+	SSL_CERT_FILE=$CERTS/ca.pem SSL_CERT_DIR=$TMP/no-such-dir \
+		"$PUB" -c "$CS" -p "$b_TLS_PORT" -n 1 --mid os --timeout 10 \
+		>"$TMP/os.out" 2>&1 || { cat "$TMP/os.out"; return 1; }
+	grep -q '^published 1 acked 1$' "$TMP/os.out" &&
+	arrived os "devices/dev1/messages/events/%24.mid=os-1&%24.ct=application%2Fjson&%24.ce=utf-8&$IFID" 1 &&
+	# and without the test CA in it, the same server does not verify
+	SSL_CERT_FILE=$WRONG/ca.pem SSL_CERT_DIR=$TMP/no-such-dir \
+		"$PUB" -c "$CS" -p "$b_TLS_PORT" --expect-fail --timeout 10 \
+		>"$TMP/os-wrong.out" 2>&1 &&
+	grep -q 'unable to get local issuer certificate' "$TMP/os-wrong.out" &&
+	# a client certificate with the system's store too
+	subscribe osx "$b_PLAIN_PORT" 'devices/#' 1 &&
+	SSL_CERT_FILE=$CERTS/ca.pem SSL_CERT_DIR=$TMP/no-such-dir \
+		"$PUB" -c "HostName=localhost;DeviceId=dev1;x509=true" \
+		-p "$b_TLS_CERT_PORT" --cert "$CERTS/client.pem" \
+		--key "$CERTS/client.key" -n 1 --mid osx --timeout 10 \
+		>"$TMP/osx.out" 2>&1 || { cat "$TMP/osx.out"; return 1; }
+	arrived osx "devices/dev1/messages/events/%24.mid=osx-1&%24.ct=application%2Fjson&%24.ce=utf-8&$IFID" 1
+}
+check system_ca_store_without_ca_file system_store
+
 hub_module() {
 	subscribe mod "$b_PLAIN_PORT" 'devices/#' 1 &&
 	"$PUB" -c "HostName=localhost;DeviceId=dev1;ModuleId=sec;SharedAccessKey=$KEY" \
