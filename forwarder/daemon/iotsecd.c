@@ -155,8 +155,9 @@ int main(int argc, char **argv)
 		logmsg(LOG_ERR, "epoll/signalfd/timerfd: %s", strerror(errno));
 		return 1;
 	}
-	daemon_epoll_set(&d, d.sfd, EPOLLIN, EPOLL_CTL_ADD);
-	daemon_epoll_set(&d, d.tfd, EPOLLIN, EPOLL_CTL_ADD);
+	if (daemon_epoll_set(&d, d.sfd, EPOLLIN, EPOLL_CTL_ADD) ||
+	    daemon_epoll_set(&d, d.tfd, EPOLLIN, EPOLL_CTL_ADD))
+		return 1;
 	if (output) {
 		d.output = strcmp(output, "-") ? fopen(output, "w") : stdout;
 		if (!d.output) {

@@ -46,7 +46,7 @@ static void reconnect(struct daemon *d)
 	/* the new connection knows nothing of the old one's mids */
 	spool_requeue_inflight(d->spool);
 	if (d->mqtt_fd_reg >= 0)
-		epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->mqtt_fd_reg, NULL);
+		daemon_epoll_set(d, d->mqtt_fd_reg, 0, EPOLL_CTL_DEL);
 	d->mqtt_fd_reg = -1;
 	mqtt_free(d->mqtt);
 	d->mqtt = NULL;
