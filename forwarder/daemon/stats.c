@@ -158,6 +158,7 @@ static struct json_object *queues_json(const struct daemon *d)
 	};
 	const struct counter c[] = {
 		{ "oversize", s->oversize },
+		{ "unserialized", s->unserialized },
 		{ "early_flushes", s->early_flushes },
 	};
 	struct json_object *o = json_object_new_object();
