@@ -26,7 +26,7 @@ fuzz-mqtt: $(BUILD)/fuzz/connstr
 
 # What the fuzz target reaches: no connection, so not mqtt.c or tls.c.
 CONNSTR_FUZZ_SRCS := $(addprefix forwarder/transport/,connstr.c sas.c \
-	names.c mqtt_config.c)
+	names.c mqtt_config.c) forwarder/common/buf.c
 
 $(BUILD)/fuzz/connstr: tests/fuzz/connstr.c $(CONNSTR_FUZZ_SRCS)
 	$(quiet) FUZZ $@

@@ -61,7 +61,7 @@ $(BUILD)/examples/%: examples/%.c $(BUILD)/$(SDK_SONAME) $(BUILD)/libiotsec.so
 		-L$(BUILD) -liotsec -Wl,-rpath,'$$ORIGIN/..'
 
 # Host tests that talk to the SDK server through the real client library.
-SDK_CLIENT_TESTS := $(BUILD)/tests/host/sdk_server
+SDK_CLIENT_TESTS := $(BUILD)/tests/host/sdk_server $(BUILD)/tests/host/sdk_env
 $(SDK_CLIENT_TESTS): $(BUILD)/tests/host/%: tests/host/%.c $(HOST_TEST_CORE) \
 		$(SDK_STATIC_OBJS) $(KSFT)/kselftest_harness.h
 	$(quiet) CC-TEST $@

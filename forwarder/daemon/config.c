@@ -19,6 +19,9 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <yaml.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <iotsec/iotsec.h>
 #include "common/util.h"
 #include "daemon/config.h"
@@ -100,6 +103,7 @@ void config_free(struct config *c)
 	c->logins.state = NULL;
 	free(c->spool.path);
 	c->spool.path = NULL;
+	c->warning[0] = '\0';
 }
 
 /* ---- value parsers ---- */
@@ -272,6 +276,7 @@ struct walk {
 	yaml_mark_t section;	/* the hub: or broker: mapping */
 	uint32_t cur_type;	/* the events: entry being walked */
 	char *gateway;
+	yaml_mark_t password_mark;
 };
 
 static int fail(struct walk *w, yaml_node_t *n, const char *fmt, ...)
@@ -755,6 +760,46 @@ static int key_gateway(struct walk *w, yaml_node_t *v, const struct key *k)
 	return get_string(w, v, &w->gateway);
 }
 
+/*
+ * Names that go into MQTT topics as they are (device and module ids in IoT
+ * Hub's, the broker's topic template): a '/' would add a level, '+' and
+ * '#' are wildcards that no broker accepts in a PUBLISH, so every message
+ * would be refused. FORBIDDEN is what this key must not hold.
+ */
+static int get_topic_part(struct walk *w, yaml_node_t *v, char **dst,
+			  const char *what, const char *forbidden)
+{
+	const char *s = NULL;
+	int ret = scalar(w, v, what, &s);
+
+	if (ret)
+		return ret;
+	if (!*s || strpbrk(s, forbidden))
+		return fail(w, v, "expected %s without %s, got '%s'", what,
+			    forbidden[0] == '/' ? "'/', '+' or '#' (a topic "
+			    "level separator and MQTT wildcards)" :
+			    "'+' or '#' (MQTT wildcards)", s);
+	return get_string(w, v, dst);
+}
+
+static int key_id(struct walk *w, yaml_node_t *v, const struct key *k)
+{
+	return get_topic_part(w, v, field(w, k), !strcmp(k->name, "device_id") ?
+			      "a device id" : "a module id", "/+#");
+}
+
+static int key_topic(struct walk *w, yaml_node_t *v, const struct key *k)
+{
+	return get_topic_part(w, v, field(w, k), "a topic", "+#");
+}
+
+/* Where the broker password was, for the warning in finish(). */
+static int key_password(struct walk *w, yaml_node_t *v, const struct key *k)
+{
+	w->password_mark = v->start_mark;
+	return get_string(w, v, field(w, k));
+}
+
 #define DAY_MS 86400000ULL
 
 static const struct key agent_keys[] = {
@@ -769,12 +814,12 @@ static const struct key tls_keys[] = {
 	{ "cert_file", key_string, FIELD(mqtt.cert_file) },
 	{ "key_file", key_string, FIELD(mqtt.key_file) },
 	{ "keepalive", key_seconds, FIELD(mqtt.keepalive), RANGE(5, 3600) },
-	{ "device_id", key_string, FIELD(mqtt.device_id) },
+	{ "device_id", key_id, FIELD(mqtt.device_id) },
 };
 
 static const struct key hub_keys[] = {
 	{ "connection_string", .get = key_connection_string },
-	{ "module_id", key_string, FIELD(mqtt.module_id) },
+	{ "module_id", key_id, FIELD(mqtt.module_id) },
 	{ "shared_key", key_string, FIELD(mqtt.shared_key) },
 	{ "key_name", key_string, FIELD(mqtt.key_name) },
 	{ "sas_ttl", key_seconds, FIELD(mqtt.sas_ttl),
@@ -786,8 +831,8 @@ static const struct key broker_keys[] = {
 	{ "tls", key_bool, FIELD(mqtt.tls) },
 	{ "client_id", key_string, FIELD(mqtt.client_id) },
 	{ "username", key_string, FIELD(mqtt.username) },
-	{ "password", key_string, FIELD(mqtt.password) },
-	{ "topic", key_string, FIELD(mqtt.topic) },
+	{ "password", key_password, FIELD(mqtt.password) },
+	{ "topic", key_topic, FIELD(mqtt.topic) },
 };
 
 static const struct key priorities_keys[] = {
@@ -1010,6 +1055,13 @@ static int failm(struct walk *w, yaml_mark_t m, const char *msg)
 	return -EINVAL;
 }
 
+/* A password to this host stays on the machine. */
+static bool loopback(const char *host)
+{
+	return !strcmp(host, "localhost") || !strcmp(host, "::1") ||
+	       !strncmp(host, "127.", 4);
+}
+
 /* Settle the transport: hub or broker, or the local broker default. */
 static int finish(struct walk *w, yaml_node_t *root)
 {
@@ -1085,7 +1137,42 @@ static int finish(struct walk *w, yaml_node_t *root)
 	}
 	if (m->ca_file && !m->tls)
 		return failm(w, zero, "broker: ca_file needs tls: true");
+	if (m->password && !m->tls && !loopback(m->host))
+		snprintf(w->c->warning, sizeof(w->c->warning),
+			 "%s:%zu:%zu: broker: the password goes to %s over "
+			 "plain TCP, readable on the network; set tls: true",
+			 w->name, w->password_mark.line + 1,
+			 w->password_mark.column + 1, m->host);
 	return 0;
+}
+
+/*
+ * The libyaml copies of the file: every scalar of the document (keys and
+ * passwords among them) and the parser's input buffers.
+ */
+static void wipe_yaml(yaml_parser_t *parser, yaml_document_t *doc)
+{
+	yaml_node_t *n;
+
+	if (doc)
+		for (n = doc->nodes.start; n < doc->nodes.top; n++)
+			if (n->type == YAML_SCALAR_NODE)
+				OPENSSL_cleanse(n->data.scalar.value,
+						n->data.scalar.length);
+	if (parser->buffer.start)
+		OPENSSL_cleanse(parser->buffer.start,
+				parser->buffer.end - parser->buffer.start);
+	if (parser->raw_buffer.start)
+		OPENSSL_cleanse(parser->raw_buffer.start,
+				parser->raw_buffer.end -
+				parser->raw_buffer.start);
+}
+
+static void free_secret(char *s)
+{
+	if (s)
+		OPENSSL_cleanse(s, strlen(s));
+	free(s);
 }
 
 int config_parse(struct config *c, const char *name, const char *buf,
@@ -1108,6 +1195,7 @@ int config_parse(struct config *c, const char *name, const char *buf,
 			 m.column + 1, parser.problem ? parser.problem :
 			 "malformed YAML", parser.context ? " " : "",
 			 parser.context ? parser.context : "");
+		wipe_yaml(&parser, NULL);
 		yaml_parser_delete(&parser);
 		return -EINVAL;
 	}
@@ -1124,8 +1212,9 @@ int config_parse(struct config *c, const char *name, const char *buf,
 		if (!ret)
 			ret = finish(&w, root);
 	}
-	free(w.connection_string);
+	free_secret(w.connection_string);
 	free(w.gateway);
+	wipe_yaml(&parser, &doc);
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&parser);
 	return ret;
@@ -1164,6 +1253,77 @@ int config_load(struct config *c, const char *path, char *err,
 	close(fd);
 	buf[off] = '\0';
 	ret = config_parse(c, path, buf, off, err, errlen);
+	OPENSSL_cleanse(buf, off);
 	free(buf);
 	return ret;
+}
+
+/*
+ * iotsec's application id for machine-id(5)'s application-specific ids,
+ * chosen at random once: 88f104d5-7b20-436f-8ebc-927105d76a51.
+ */
+static const unsigned char agent_app_id[16] = {
+	0x88, 0xf1, 0x04, 0xd5, 0x7b, 0x20, 0x43, 0x6f,
+	0x8e, 0xbc, 0x92, 0x71, 0x05, 0xd7, 0x6a, 0x51,
+};
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int config_agent_id(const char *machine_id, char id[37])
+{
+	unsigned char key[16], mac[EVP_MAX_MD_SIZE];
+	unsigned int maclen = 0;
+	size_t len = strcspn(machine_id, "\n");
+	int i, ret = -EINVAL;
+
+	if (len != 32)
+		return -EINVAL;
+	for (i = 0; i < 16; i++) {
+		int hi = hexval(machine_id[2 * i]);
+		int lo = hexval(machine_id[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			goto out;
+		key[i] = hi << 4 | lo;
+	}
+	if (!HMAC(EVP_sha256(), key, sizeof(key), agent_app_id,
+		  sizeof(agent_app_id), mac, &maclen) || maclen < 16)
+		goto out;
+	/* RFC 4122: version 4, variant 10xx */
+	mac[6] = (mac[6] & 0x0f) | 0x40;
+	mac[8] = (mac[8] & 0x3f) | 0x80;
+	snprintf(id, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+		 "%02x%02x%02x%02x%02x%02x", mac[0], mac[1], mac[2], mac[3],
+		 mac[4], mac[5], mac[6], mac[7], mac[8], mac[9], mac[10],
+		 mac[11], mac[12], mac[13], mac[14], mac[15]);
+	ret = 0;
+out:
+	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(mac, sizeof(mac));
+	return ret;
+}
+
+void config_default_agent_id(struct config *c, const char *machine_id_path)
+{
+	char m[64] = "";
+	FILE *f = fopen(machine_id_path, "re");
+
+	if (f) {
+		if (!fgets(m, sizeof(m), f))
+			m[0] = '\0';
+		fclose(f);
+	}
+	if (config_agent_id(m, c->agent_id))
+		snprintf(c->agent_id, sizeof(c->agent_id),
+			 "00000000-0000-4000-8000-000000000000");
+	OPENSSL_cleanse(m, sizeof(m));
 }

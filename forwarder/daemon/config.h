@@ -85,6 +85,8 @@ struct config {
 	struct login_settings logins;
 	struct snapshot_settings snapshots;
 	struct spool_settings spool;
+	/* "NAME:LINE:COL: ..." when it loads but is probably not meant so */
+	char warning[256];
 };
 
 void config_defaults(struct config *c);
@@ -104,5 +106,17 @@ int parse_duration(const char *s, uint64_t *ms);
 /* "4096", "64KiB", "10MiB", "1GiB", "100kB"; 0 or -EINVAL. */
 int parse_size(const char *s, uint64_t *bytes);
 const char *prio_name(enum prio p);
+
+/*
+ * The default AgentId: this machine's id from MACHINE_ID_PATH (32 hex
+ * digits, machine-id(5)) made application-specific, never the raw id:
+ * HMAC-SHA256 keyed by the 16 bytes of the machine id over iotsec's
+ * application id, the first 16 bytes as a UUID version 4. Without a
+ * machine id, a fixed "00000000-0000-4000-8000-000000000000".
+ * config_agent_id() does it for the text of a machine id; -EINVAL when
+ * that is not 32 hex digits.
+ */
+int config_agent_id(const char *machine_id, char id[37]);
+void config_default_agent_id(struct config *c, const char *machine_id_path);
 
 #endif /* IOTSEC_CONFIG_H */

@@ -58,7 +58,7 @@ void log_set_level(int level);
 
 /* loop.c */
 int daemon_run(struct daemon *d, bool replay_mode);
-void daemon_epoll_set(struct daemon *d, int fd, uint32_t ev, int op);
+int daemon_epoll_set(struct daemon *d, int fd, uint32_t ev, int op);
 void daemon_on_message(void *ctx, enum prio prio, enum msg_kind kind,
 		       const char *buf, size_t len, unsigned int n_events);
 void daemon_on_event(void *ctx, struct iotsec_event *ev);

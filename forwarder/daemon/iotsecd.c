@@ -41,6 +41,12 @@ static int replay_batch(void *ctx, const void *attrs, size_t len)
 	return 0;
 }
 
+/* The transport's lines go where the daemon's go: syslog once detached. */
+static void log_mqtt(int level, const char *line)
+{
+	logmsg(level, "mqtt: %s", line);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -88,7 +94,9 @@ int main(int argc, char **argv)
 			ret = config_load(&cfg, optarg, err, sizeof(err));
 			if (ret)
 				fprintf(stderr, "%s\n", err);
-			else
+			else if (cfg.warning[0])
+				fprintf(stderr, "warning: %s\n", cfg.warning);
+			if (!ret)
 				printf("%s: OK (%s %s:%d)\n", optarg,
 				       cfg.mqtt.mode == MQTT_MODE_IOTHUB ?
 				       "IoT Hub" : "broker", cfg.mqtt.host,
@@ -112,6 +120,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_init(d.foreground || replay);
+	mqtt_set_log(log_mqtt);
 	d.cfg = &d.cfg_store[0];
 	if (daemon_load_config(d.config_path, d.cfg, config_given))
 		return 1;
@@ -146,8 +155,9 @@ int main(int argc, char **argv)
 		logmsg(LOG_ERR, "epoll/signalfd/timerfd: %s", strerror(errno));
 		return 1;
 	}
-	daemon_epoll_set(&d, d.sfd, EPOLLIN, EPOLL_CTL_ADD);
-	daemon_epoll_set(&d, d.tfd, EPOLLIN, EPOLL_CTL_ADD);
+	if (daemon_epoll_set(&d, d.sfd, EPOLLIN, EPOLL_CTL_ADD) ||
+	    daemon_epoll_set(&d, d.tfd, EPOLLIN, EPOLL_CTL_ADD))
+		return 1;
 	if (output) {
 		d.output = strcmp(output, "-") ? fopen(output, "w") : stdout;
 		if (!d.output) {

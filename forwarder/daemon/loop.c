@@ -55,12 +55,32 @@ void daemon_kernel_config(struct daemon *d)
 		       strerror(-ret));
 }
 
-void daemon_epoll_set(struct daemon *d, int fd, uint32_t ev, int op)
+/*
+ * Every change to the epoll set, checked: an fd that silently failed to
+ * join is a source that stalls unseen. A MOD of an fd that is not there
+ * (a reconnect reused the number of a closed socket, which left the set
+ * when it closed) adds it; a DEL of one that is gone already is no
+ * failure. 0, or -errno, logged.
+ */
+int daemon_epoll_set(struct daemon *d, int fd, uint32_t ev, int op)
 {
 	struct epoll_event e = { .events = ev, .data.fd = fd };
+	int ret;
 
-	epoll_ctl(d->epfd, op, fd, &e);
+	ret = epoll_ctl(d->epfd, op, fd, &e);
+	if (ret && op == EPOLL_CTL_MOD && errno == ENOENT)
+		ret = epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &e);
+	if (!ret || (op == EPOLL_CTL_DEL && (errno == ENOENT ||
+					     errno == EBADF)))
+		return 0;
+	ret = -errno;
+	logmsg(LOG_ERR, "epoll: %s fd %d: %s", op == EPOLL_CTL_ADD ? "adding" :
+	       op == EPOLL_CTL_MOD ? "changing" : "removing", fd,
+	       strerror(-ret));
+	return ret;
 }
+
+static void kernel_close(struct daemon *d);
 
 void daemon_kernel_open(struct daemon *d)
 {
@@ -83,7 +103,12 @@ void daemon_kernel_open(struct daemon *d)
 	d->nl_open = true;
 	d->next_nl_retry_ms = 0;
 	daemon_kernel_config(d);
-	daemon_epoll_set(d, iotsec_nl_fd(&d->nl), EPOLLIN, EPOLL_CTL_ADD);
+	if (daemon_epoll_set(d, iotsec_nl_fd(&d->nl), EPOLLIN,
+			     EPOLL_CTL_ADD)) {
+		/* unwatched, it would fill up unread: again later */
+		kernel_close(d);
+		return;
+	}
 	logmsg(LOG_INFO, "subscribed to the kernel collector");
 }
 
@@ -91,7 +116,7 @@ static void kernel_close(struct daemon *d)
 {
 	if (!d->nl_open)
 		return;
-	epoll_ctl(d->epfd, EPOLL_CTL_DEL, iotsec_nl_fd(&d->nl), NULL);
+	daemon_epoll_set(d, iotsec_nl_fd(&d->nl), 0, EPOLL_CTL_DEL);
 	iotsec_nl_close(&d->nl);
 	d->nl_open = false;
 	d->next_nl_retry_ms = mono_ms() + RETRY_MS;
@@ -224,20 +249,19 @@ static void mqtt_sync_fd(struct daemon *d)
 
 	if (fd != d->mqtt_fd_reg) {
 		if (d->mqtt_fd_reg >= 0)
-			epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->mqtt_fd_reg, NULL);
-		if (fd >= 0)
-			daemon_epoll_set(d, fd, ev, EPOLL_CTL_ADD);
+			daemon_epoll_set(d, d->mqtt_fd_reg, 0, EPOLL_CTL_DEL);
+		/* not in the set: tried again at the next sync */
+		if (fd >= 0 && daemon_epoll_set(d, fd, ev, EPOLL_CTL_ADD))
+			fd = -1;
 		d->mqtt_fd_reg = fd;
 		d->mqtt_events_reg = ev;
 	} else if (fd >= 0) {
 		/*
 		 * A reconnect may reuse the fd number of the closed socket,
-		 * which left the epoll set when it closed: MOD says so.
+		 * which left the epoll set when it closed: MOD adds it then.
 		 */
-		struct epoll_event e = { .events = ev, .data.fd = fd };
-
-		if (epoll_ctl(d->epfd, EPOLL_CTL_MOD, fd, &e) && errno == ENOENT)
-			epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &e);
+		if (daemon_epoll_set(d, fd, ev, EPOLL_CTL_MOD))
+			d->mqtt_fd_reg = -1;
 		d->mqtt_events_reg = ev;
 	}
 }
@@ -294,10 +318,7 @@ void daemon_local_watch(struct daemon *d, int op)
 		return;
 	n = local_fds(d->local, fds, 4);
 	for (i = 0; i < n; i++) {
-		if (op == EPOLL_CTL_DEL)
-			epoll_ctl(d->epfd, EPOLL_CTL_DEL, fds[i], NULL);
-		else
-			daemon_epoll_set(d, fds[i], EPOLLIN, EPOLL_CTL_ADD);
+		daemon_epoll_set(d, fds[i], EPOLLIN, op);
 	}
 }
 

@@ -16,24 +16,6 @@
 #include "common/util.h"
 #include "daemon/daemon.h"
 
-static void agent_id_default(char id[37])
-{
-	char m[64] = "";
-	FILE *f = fopen("/etc/machine-id", "r");
-
-	if (f) {
-		if (!fgets(m, sizeof(m), f))
-			m[0] = '\0';
-		fclose(f);
-	}
-	if (strlen(m) >= 32) {
-		snprintf(id, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", m, m + 8, m + 12,
-			 m + 16, m + 20);
-		return;
-	}
-	snprintf(id, 37, "00000000-0000-4000-8000-000000000000");
-}
-
 int daemon_load_config(const char *path, struct config *c, bool must_exist)
 {
 	char err[512];
@@ -50,8 +32,10 @@ int daemon_load_config(const char *path, struct config *c, bool must_exist)
 		logmsg(LOG_ERR, "%s", err);
 		return ret;
 	}
+	if (c->warning[0])
+		logmsg(LOG_WARNING, "%s", c->warning);
 	if (!c->agent_id[0])
-		agent_id_default(c->agent_id);
+		config_default_agent_id(c, "/etc/machine-id");
 	return 0;
 }
 
@@ -62,7 +46,7 @@ static void reconnect(struct daemon *d)
 	/* the new connection knows nothing of the old one's mids */
 	spool_requeue_inflight(d->spool);
 	if (d->mqtt_fd_reg >= 0)
-		epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->mqtt_fd_reg, NULL);
+		daemon_epoll_set(d, d->mqtt_fd_reg, 0, EPOLL_CTL_DEL);
 	d->mqtt_fd_reg = -1;
 	mqtt_free(d->mqtt);
 	d->mqtt = NULL;

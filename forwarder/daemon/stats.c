@@ -71,6 +71,7 @@ void stats_send(struct daemon *d)
 	extra_add(&e, "ReceiveOverruns", d->nl.enobufs);
 	extra_add(&e, "MalformedEvents", d->nl.dec.stats.bad_events);
 	extra_add(&e, "OversizeEvents", d->queue.stats.oversize);
+	extra_add(&e, "UnserializedEvents", d->queue.stats.unserialized);
 	extra_add(&e, "SpoolDroppedEvents", spool_prio_sum(ss.dropped_events));
 	extra_add(&e, "SpoolCorruptRecords", ss.corrupt_records);
 	extra_add(&e, "SdkRejectedEvents", ls.sdk.rejected);
@@ -157,6 +158,7 @@ static struct json_object *queues_json(const struct daemon *d)
 	};
 	const struct counter c[] = {
 		{ "oversize", s->oversize },
+		{ "unserialized", s->unserialized },
 		{ "early_flushes", s->early_flushes },
 	};
 	struct json_object *o = json_object_new_object();

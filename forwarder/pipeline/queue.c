@@ -164,6 +164,10 @@ void queue_flush(struct queue *q, enum prio p, uint64_t now_ms)
 		if (!ser_record(q->ser, r, &t, &len)) {
 			pack(q, ser_kind(r->ev.type), t, len);
 			free(t);
+		} else {
+			/* counted, like the events a full queue drops */
+			q->stats.unserialized++;
+			q->stats.dropped[azure_queue(p)]++;
 		}
 		record_free(r);
 	}

@@ -35,6 +35,7 @@ struct queue_stats {
 	uint64_t collected[2], dropped[2];
 	uint64_t filtered[IOTSEC_EVENT_MAX + 1];	/* priority off */
 	uint64_t oversize;		/* one event larger than a message */
+	uint64_t unserialized;		/* lost: no text (out of memory) */
 	uint64_t early_flushes;		/* a queue reached its limit */
 	uint64_t messages, events_sent;
 };

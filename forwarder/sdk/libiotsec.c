@@ -63,7 +63,7 @@ IOTSEC_API int iotsec_open(struct iotsec **hp, const char *path)
 		return -EINVAL;
 	*hp = NULL;
 	if (!path)
-		path = getenv("IOTSEC_SOCKET");
+		path = secure_getenv("IOTSEC_SOCKET");
 	if (!path || !*path)
 		path = IOTSEC_DEFAULT_SOCKET;
 	if (strlen(path) >= sizeof(sa.sun_path))

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/crypto.h>
 
 #include "common/util.h"
 #include "transport/mqtt_priv.h"
@@ -41,24 +42,49 @@ static const char *const cs_names[__CS_MAX] = {
 	[CS_GATEWAY] = "GatewayHostName",
 };
 
-/* Host names and ids go into topics and user names: no separators. */
-static bool bad_chars(const char *s, const char *extra)
+/*
+ * Host names and ids go into topics and user names: no separators. The
+ * offset of the first character not allowed, or -1.
+ */
+static int bad_char(const char *s, const char *extra)
 {
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	int i;
+
+	for (i = 0; s[i]; i++) {
+		unsigned char c = (unsigned char)s[i];
 
 		if (c <= ' ' || c >= 0x7f || c == '/' || c == '#' || c == '+')
-			return true;
+			return i;
 		if (extra && strchr(extra, c))
-			return true;
+			return i;
 	}
-	return false;
+	return -1;
 }
 
 static void replace(char **dst, const char *src)
 {
 	free(*dst);
 	*dst = src ? strdup(src) : NULL;
+}
+
+static void replace_secret(char **dst, const char *src)
+{
+	if (*dst)
+		OPENSSL_cleanse(*dst, strlen(*dst));
+	replace(dst, src);
+}
+
+/*
+ * A key name worth showing in an error: a short word. Anything else may be
+ * a pasted key (base64 has '=' in it, so it splits into "key" and
+ * "value" anywhere) and is never written to a log.
+ */
+static bool showable(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n && n <= 24 && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				      "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
 }
 
 int mqtt_config_from_connection_string(struct mqtt_config *cfg,
@@ -68,12 +94,14 @@ int mqtt_config_from_connection_string(struct mqtt_config *cfg,
 	char *val[__CS_MAX] = { 0 };
 	char *copy, *seg, *save = NULL;
 	bool x509 = false;
-	int ret = -EINVAL, i;
+	int ret = -EINVAL, i, nseg = 0;
+	size_t cslen;
 
 	if (!cs || !*cs) {
 		errf(err, errlen, "connection string is empty");
 		return -EINVAL;
 	}
+	cslen = strlen(cs);
 	copy = strdup(cs);
 	if (!copy)
 		return -ENOMEM;
@@ -83,10 +111,12 @@ int mqtt_config_from_connection_string(struct mqtt_config *cfg,
 		char *eq = strchr(seg, '=');
 		enum cs_key k;
 
+		nseg++;
 		if (!eq) {
+			/* not shown: it may be a key that lost its name */
 			errf(err, errlen,
-			     "connection string: '%s' is not KEY=VALUE",
-			     seg);
+			     "connection string: part %d (%zu characters) is not KEY=VALUE",
+			     nseg, strlen(seg));
 			goto out;
 		}
 		*eq = '\0';
@@ -97,10 +127,14 @@ int mqtt_config_from_connection_string(struct mqtt_config *cfg,
 			if (!strcmp(seg, "SharedAccessSignature"))
 				errf(err, errlen,
 				     "connection string: SharedAccessSignature (a fixed token) is not supported; give SharedAccessKey so tokens can be renewed");
-			else
+			else if (showable(seg))
 				errf(err, errlen,
 				     "connection string: unknown key '%s' (known, case-sensitive: HostName, DeviceId, ModuleId, SharedAccessKey, SharedAccessKeyName, x509, GatewayHostName)",
 				     seg);
+			else
+				errf(err, errlen,
+				     "connection string: part %d is not KEY=VALUE with a known key (known, case-sensitive: HostName, DeviceId, ModuleId, SharedAccessKey, SharedAccessKeyName, x509, GatewayHostName)",
+				     nseg);
 			goto out;
 		}
 		if (val[k]) {
@@ -126,22 +160,35 @@ int mqtt_config_from_connection_string(struct mqtt_config *cfg,
 		errf(err, errlen, "connection string: DeviceId missing");
 		goto out;
 	}
+	/*
+	 * A value is not shown either: "DeviceId=d SharedAccessKey=..."
+	 * (a blank for a ';') has the key in it. The character is.
+	 */
 	for (i = 0; i < __CS_MAX; i++) {
+		unsigned char c;
+		int at;
+
 		if (!val[i] || i == CS_KEY || i == CS_X509)
 			continue;
-		if (bad_chars(val[i], i == CS_HOSTNAME || i == CS_GATEWAY ?
-				      "?&=" : "?&")) {
+		at = bad_char(val[i], i == CS_HOSTNAME || i == CS_GATEWAY ?
+				      "?&=" : "?&");
+		if (at < 0)
+			continue;
+		c = val[i][at];
+		if (c >= ' ' && c < 0x7f)
 			errf(err, errlen,
-			     "connection string: %s '%s' contains a character not allowed there",
-			     cs_names[i], val[i]);
-			goto out;
-		}
+			     "connection string: %s has '%c' (character %d), not allowed there",
+			     cs_names[i], c, at + 1);
+		else
+			errf(err, errlen,
+			     "connection string: %s has byte 0x%02x (character %d), not allowed there",
+			     cs_names[i], c, at + 1);
+		goto out;
 	}
 	if (val[CS_X509]) {
 		if (strcasecmp(val[CS_X509], "true")) {
 			errf(err, errlen,
-			     "connection string: x509 must be 'true', not '%s'",
-			     val[CS_X509]);
+			     "connection string: x509 must be 'true'");
 			goto out;
 		}
 		x509 = true;
@@ -180,7 +227,7 @@ int mqtt_config_from_connection_string(struct mqtt_config *cfg,
 	}
 	replace(&cfg->device_id, val[CS_DEVICEID]);
 	replace(&cfg->module_id, val[CS_MODULEID]);
-	replace(&cfg->shared_key, val[CS_KEY]);
+	replace_secret(&cfg->shared_key, val[CS_KEY]);
 	replace(&cfg->key_name, val[CS_KEYNAME]);
 	if (!cfg->host || !cfg->device_id ||
 	    (val[CS_MODULEID] && !cfg->module_id) ||
@@ -189,6 +236,7 @@ int mqtt_config_from_connection_string(struct mqtt_config *cfg,
 	    (val[CS_GATEWAY] && !cfg->hub_host))
 		ret = -ENOMEM;
 out:
+	OPENSSL_cleanse(copy, cslen);
 	free(copy);
 	return ret;
 }

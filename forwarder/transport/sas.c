@@ -133,7 +133,12 @@ char *sas_token(const char *resource, const char *key, const char *key_name,
 	if (n < 0)
 		token = NULL;
 out:
+	/* the key, and the signature that is as good as it until expiry */
 	OPENSSL_cleanse(rawkey, sizeof(rawkey));
+	OPENSSL_cleanse(mac, sizeof(mac));
+	OPENSSL_cleanse(sig64, sizeof(sig64));
+	if (sig)
+		OPENSSL_cleanse(sig, strlen(sig));
 	free(sr);
 	free(sig);
 	free(skn);

@@ -150,6 +150,33 @@ static int pin_server(SSL_CTX *ctx, const char *host)
 	return X509_VERIFY_PARAM_set1_host(param, host, 0);
 }
 
+/*
+ * The system's CA store and the rest that libmosquitto would set on a
+ * context it completes; 0 or -EINVAL.
+ */
+static int own_context(SSL_CTX *ctx, const struct mqtt_config *c, char *err,
+		       size_t errlen)
+{
+	ERR_clear_error();
+	if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+		errf(err, errlen, "the system's CA store: %s", ssl_reason());
+		return -EINVAL;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if (!c->cert_file)
+		return 0;
+	SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
+	if (SSL_CTX_use_certificate_chain_file(ctx, c->cert_file) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, c->key_file,
+					SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		errf(err, errlen, "certificate %s, key %s: %s", c->cert_file,
+		     c->key_file, ssl_reason());
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int mqtt_tls_setup(struct mqtt_tls *t, struct mosquitto *mosq, char *err,
 		   size_t errlen)
 {
@@ -170,23 +197,37 @@ int mqtt_tls_setup(struct mqtt_tls *t, struct mosquitto *mosq, char *err,
 		errf(err, errlen, "cannot expect server name %s", c->host);
 		return -EINVAL;
 	}
+	/*
+	 * No CA file: the system's trust store, wherever this OpenSSL keeps
+	 * it (its default file and directory, or SSL_CERT_FILE and
+	 * SSL_CERT_DIR), not a directory named here that not every
+	 * distribution has: libmosquitto's OS-certs option (2.0). That
+	 * option does not combine with a context of ours that libmosquitto
+	 * completes (MOSQ_OPT_SSL_CTX_WITH_DEFAULTS wants a CA file or
+	 * directory, in 2.0.11 as since), so then the context is all ours:
+	 * the default paths, which is what the option loads, peer
+	 * verification and the client certificate.
+	 */
 	rc = mosquitto_void_option(mosq, MOSQ_OPT_SSL_CTX, t->ctx);
 	if (rc == MOSQ_ERR_SUCCESS)
 		rc = mosquitto_int_option(mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS,
-					  1);
+					  !!c->ca_file);
+	if (rc == MOSQ_ERR_SUCCESS && !c->ca_file)
+		rc = mosquitto_int_option(mosq, MOSQ_OPT_TLS_USE_OS_CERTS, 1);
 	if (rc != MOSQ_ERR_SUCCESS) {
 		errf(err, errlen, "TLS context: %s", mosquitto_strerror(rc));
 		return -EINVAL;
 	}
-
-	/* No CA file: the system's trust store, as OpenSSL keeps it. */
-	rc = mosquitto_tls_set(mosq, c->ca_file,
-			       c->ca_file ? NULL : "/etc/ssl/certs",
-			       c->cert_file, c->key_file, no_passphrase);
+	if (c->ca_file)
+		rc = mosquitto_tls_set(mosq, c->ca_file, NULL, c->cert_file,
+				       c->key_file, no_passphrase);
+	else
+		rc = own_context(t->ctx, c, err, errlen);
+	if (rc < 0)
+		return rc;
 	if (rc != MOSQ_ERR_SUCCESS) {
 		errf(err, errlen, "TLS files (ca %s, cert %s, key %s): %s",
-		     c->ca_file ? c->ca_file : "system",
-		     c->cert_file ? c->cert_file : "none",
+		     c->ca_file, c->cert_file ? c->cert_file : "none",
 		     c->key_file ? c->key_file : "none",
 		     rc == MOSQ_ERR_INVAL ? "missing or unreadable" :
 		     mosquitto_strerror(rc));

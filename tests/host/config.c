@@ -396,6 +396,21 @@ static const struct { const char *text, *err; } bad[] = {
 	  "size, sync" },
 	{ "spool: /var/spool\n",
 	  "test.yaml:1:8: expected a mapping for spool, got a scalar" },
+	/* ids and topics with separators or wildcards: nothing would pass */
+	{ "broker:\n  device_id: a/b\n",
+	  "test.yaml:2:14: expected a device id without '/', '+' or '#' (a "
+	  "topic level separator and MQTT wildcards), got 'a/b'" },
+	{ "hub:\n  host: h\n  device_id: d\n  module_id: x+y\n"
+	  "  shared_key: a2V5\n",
+	  "test.yaml:4:14: expected a module id without '/', '+' or '#' (a "
+	  "topic level separator and MQTT wildcards), got 'x+y'" },
+	{ "hub:\n  host: h\n  device_id: \"d#\"\n  shared_key: a2V5\n",
+	  "test.yaml:3:14: expected a device id without '/', '+' or '#'" },
+	{ "broker:\n  topic: t/#\n",
+	  "test.yaml:2:10: expected a topic without '+' or '#' (MQTT "
+	  "wildcards), got 't/#'" },
+	{ "broker:\n  topic: iotsec/+/{type}\n",
+	  "test.yaml:2:10: expected a topic without '+' or '#'" },
 };
 
 TEST(errors_name_line_column_and_expectation)
@@ -411,6 +426,87 @@ TEST(errors_name_line_column_and_expectation)
 			       bad[i].err);
 		config_free(&c);
 	}
+}
+
+TEST(topic_template_levels_are_fine)
+{
+	struct config c;
+	char err[512] = "";
+
+	ASSERT_EQ(0, parse(&c, "broker:\n  device_id: dev-1.a_b\n"
+			   "  topic: site/7/{device_id}/{type}\n", err))
+		TH_LOG("%s", err);
+	EXPECT_STREQ("site/7/{device_id}/{type}", c.mqtt.topic);
+	EXPECT_STREQ("dev-1.a_b", c.mqtt.device_id);
+	config_free(&c);
+}
+
+/* A password over plain TCP loads, with a warning that says where. */
+TEST(password_over_plain_tcp_warns)
+{
+	struct config c;
+	char err[512] = "";
+
+	ASSERT_EQ(0, parse(&c, "broker:\n  host: broker.example\n"
+			   "  username: u\n  password: s3cret\n", err))
+		TH_LOG("%s", err);
+	EXPECT_STREQ("test.yaml:4:13: broker: the password goes to "
+		     "broker.example over plain TCP, readable on the network; "
+		     "set tls: true", c.warning);
+	EXPECT_EQ(NULL, strstr(c.warning, "s3cret"));
+	config_free(&c);
+
+	/* not with TLS, nor to this machine */
+	ASSERT_EQ(0, parse(&c, "broker:\n  host: broker.example\n"
+			   "  tls: true\n  username: u\n  password: p\n",
+			   err)) TH_LOG("%s", err);
+	EXPECT_STREQ("", c.warning);
+	config_free(&c);
+	ASSERT_EQ(0, parse(&c, "broker:\n  host: 127.0.0.1\n"
+			   "  username: u\n  password: p\n", err))
+		TH_LOG("%s", err);
+	EXPECT_STREQ("", c.warning);
+	config_free(&c);
+}
+
+/*
+ * The default AgentId is machine-id(5)'s application-specific id, not the
+ * machine id itself. The expected value was computed apart from this
+ * code, with Python's hmac:
+ *   d = hmac.new(bytes.fromhex(MACHINE_ID),
+ *                bytes.fromhex("88f104d57b20436f8ebc927105d76a51"),
+ *                hashlib.sha256).digest()[:16]
+ *   d[6] = d[6] & 0x0f | 0x40; d[8] = d[8] & 0x3f | 0x80
+ */
+TEST(agent_id_is_app_specific_machine_id)
+{
+	char path[] = "/tmp/iotsec-machine-id.XXXXXX", id[37] = "";
+	struct config c;
+	FILE *f;
+	int fd;
+
+	ASSERT_EQ(0, config_agent_id("0123456789abcdef0123456789abcdef\n",
+				     id));
+	EXPECT_STREQ("c2839fbe-edd3-445e-b906-e521e25dcd0c", id);
+	EXPECT_EQ(-EINVAL, config_agent_id("0123456789abcdef", id));
+	EXPECT_EQ(-EINVAL, config_agent_id(
+			  "0123456789abcdef0123456789abcdeg", id));
+
+	fd = mkstemp(path);
+	ASSERT_LE(0, fd);
+	f = fdopen(fd, "w");
+	ASSERT_NE(NULL, f);
+	fputs("0123456789ABCDEF0123456789ABCDEF\n", f);
+	fclose(f);
+	memset(&c, 0, sizeof(c));
+	config_default_agent_id(&c, path);
+	EXPECT_STREQ("c2839fbe-edd3-445e-b906-e521e25dcd0c", c.agent_id);
+	/* stable for one machine id */
+	config_default_agent_id(&c, path);
+	EXPECT_STREQ("c2839fbe-edd3-445e-b906-e521e25dcd0c", c.agent_id);
+	unlink(path);
+	config_default_agent_id(&c, path);
+	EXPECT_STREQ("00000000-0000-4000-8000-000000000000", c.agent_id);
 }
 
 TEST(load_reports_missing_file)

@@ -25,7 +25,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "TAP version 13"
-echo "1..8"
+echo "1..11"
 . "$top/tests/lib/tap.sh"
 . "$top/tests/lib/wait.sh"
 
@@ -45,6 +45,44 @@ check "--check-config accepts a good file: $out" \
 out=$("$bin/iotsecd" --check-config "$tmp/bad.yaml" 2>&1) && rc=0 || rc=$?
 check "--check-config refuses a bad file with file:line:column: $out" \
 	eval '[ $rc = 1 ] && [[ "$out" == "$tmp/bad.yaml:2:13: expected a size from 1024 to 262144 bytes"* ]]'
+
+# ids and topics with separators or wildcards are errors, not messages
+# that the broker then refuses one by one
+ids_refused() {
+	local t
+	printf 'broker:\n  device_id: a/b\n' >"$tmp/id.yaml"
+	printf 'hub:\n  host: h\n  device_id: d\n  module_id: x+y\n  shared_key: a2V5\n' >"$tmp/mod.yaml"
+	printf 'broker:\n  topic: t/#\n' >"$tmp/topic.yaml"
+	for t in "id.yaml:2:14: expected a device id without '/', '+' or '#'" \
+		 "mod.yaml:4:14: expected a module id without '/', '+' or '#'" \
+		 "topic.yaml:2:10: expected a topic without '+' or '#'"; do
+		out=$("$bin/iotsecd" --check-config "$tmp/${t%%:*}" 2>&1) && return 1
+		echo "# $out"
+		[[ "$out" == "$tmp/$t"* ]] || return 1
+	done
+}
+check "--check-config refuses device_id a/b, module_id x+y, topic t/#" ids_refused
+
+printf 'broker:\n  host: mqtt.example\n  username: u\n  password: pw\n' >"$tmp/pw.yaml"
+out=$("$bin/iotsecd" --check-config "$tmp/pw.yaml" 2>&1) && rc=0 || rc=$?
+check "--check-config warns of a password over plain TCP: $out" \
+	eval '[ $rc = 0 ] && [[ "$out" == "warning: $tmp/pw.yaml:4:13: broker: the password goes to mqtt.example over plain TCP"* ]]'
+
+# a malformed connection string around its key: refused, the key not shown
+key=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=
+key_not_shown() {
+	local cs
+	for cs in "HostName=h;DeviceId=d;$key" \
+		  "HostName=h;DeviceId=d SharedAccessKey=$key" \
+		  "HostName=h;DeviceId=d;SharedAccessKey:$key"; do
+		printf 'hub:\n  connection_string: "%s"\n' "$cs" >"$tmp/cs.yaml"
+		out=$("$bin/iotsecd" --check-config "$tmp/cs.yaml" 2>&1) && return 1
+		echo "# $out"
+		[[ "$out" == "$tmp/cs.yaml:2:22: connection string: "* ]] || return 1
+		! grep -q "${key:8:16}" <<<"$out" || return 1
+	done
+}
+check "--check-config never shows the key of a bad connection string" key_not_shown
 
 cp "$tmp/good.yaml" "$tmp/run.yaml"
 "$bin/iotsecd" -f -c "$tmp/run.yaml" --output "$tmp/out.jsonl" \

@@ -93,6 +93,44 @@ hub_sas() {
 }
 check hub_sas_token_publish_topic_and_connect hub_sas
 
+# No CA file: the system's CA store as OpenSSL finds it, which honours
+# SSL_CERT_FILE; here that "system store" holds the test CA, and the
+# connection verifies (with a fixed /etc/ssl/certs it would not).
+system_store() {
+	subscribe os "$b_PLAIN_PORT" 'devices/#' 1 &&
+	SSL_CERT_FILE=$CERTS/ca.pem SSL_CERT_DIR=$TMP/no-such-dir \
+		"$PUB" -c "$CS" -p "$b_TLS_PORT" -n 1 --mid os --timeout 10 \
+		>"$TMP/os.out" 2>&1
+	cat "$TMP/os.out" >&2
+	grep -q '^published 1 acked 1$' "$TMP/os.out" &&
+	arrived os "devices/dev1/messages/events/%24.mid=os-1&%24.ct=application%2Fjson&%24.ce=utf-8&$IFID" 1
+}
+check system_ca_store_without_ca_file system_store
+
+# ... and without the test CA in it, the same server does not verify
+system_store_other_ca() {
+	SSL_CERT_FILE=$WRONG/ca.pem SSL_CERT_DIR=$TMP/no-such-dir \
+		"$PUB" -c "$CS" -p "$b_TLS_PORT" --expect-fail --timeout 10 \
+		>"$TMP/os-wrong.out" 2>&1
+	cat "$TMP/os-wrong.out" >&2
+	grep -q 'server certificate of localhost:[0-9]* does not verify' "$TMP/os-wrong.out"
+}
+check system_ca_store_without_the_ca_refuses system_store_other_ca
+
+# a client certificate with the system's store too
+system_store_x509() {
+	subscribe osx "$b_PLAIN_PORT" 'devices/#' 1 &&
+	SSL_CERT_FILE=$CERTS/ca.pem SSL_CERT_DIR=$TMP/no-such-dir \
+		"$PUB" -c "HostName=localhost;DeviceId=dev1;x509=true" \
+		-p "$b_TLS_CERT_PORT" --cert "$CERTS/client.pem" \
+		--key "$CERTS/client.key" -n 1 --mid osx --timeout 10 \
+		>"$TMP/osx.out" 2>&1
+	cat "$TMP/osx.out" >&2
+	grep -q '^published 1 acked 1$' "$TMP/osx.out" &&
+	arrived osx "devices/dev1/messages/events/%24.mid=osx-1&%24.ct=application%2Fjson&%24.ce=utf-8&$IFID" 1
+}
+check system_ca_store_with_client_certificate system_store_x509
+
 hub_module() {
 	subscribe mod "$b_PLAIN_PORT" 'devices/#' 1 &&
 	"$PUB" -c "HostName=localhost;DeviceId=dev1;ModuleId=sec;SharedAccessKey=$KEY" \

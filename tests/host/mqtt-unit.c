@@ -19,6 +19,8 @@
 
 /* base64("0123456789abcdef0123456789abcdef"), the wire reference's key */
 #define DOC_KEY "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+#define DOC_KEY_NOPAD "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"
+#define DOC_KEY_PART "Njc4OWFiY2Rl"
 
 TEST(sas_equals_wire_reference)
 {
@@ -287,7 +289,7 @@ TEST(connection_string_errors)
 		{ "HostName=h;SharedAccessKey=" DOC_KEY, "DeviceId missing" },
 		{ "HostName=h;DeviceID=d;SharedAccessKey=" DOC_KEY,
 		  "unknown key 'DeviceID'" },
-		{ "HostName=h;DeviceId=d;SharedAccessKey", "'SharedAccessKey' is not KEY=VALUE" },
+		{ "HostName=h;DeviceId=d;SharedAccessKey", "part 3 (15 characters) is not KEY=VALUE" },
 		{ "HostName=h;DeviceId=;SharedAccessKey=" DOC_KEY, "DeviceId has an empty value" },
 		{ "HostName=h;HostName=g;DeviceId=d;x509=true", "HostName given twice" },
 		{ "HostName=h;DeviceId=d;SharedAccessKey=abc", "SharedAccessKey is not base64" },
@@ -296,9 +298,9 @@ TEST(connection_string_errors)
 		{ "HostName=h;DeviceId=d;x509=yes", "x509 must be 'true'" },
 		{ "HostName=h;DeviceId=d;SharedAccessKeyName=p;x509=true",
 		  "SharedAccessKeyName without SharedAccessKey" },
-		{ "HostName=h;DeviceId=a/b;x509=true", "DeviceId 'a/b' contains" },
-		{ "HostName=h;DeviceId=a#;x509=true", "DeviceId 'a#' contains" },
-		{ "HostName=h?x;DeviceId=d;x509=true", "HostName 'h?x' contains" },
+		{ "HostName=h;DeviceId=a/b;x509=true", "DeviceId has '/' (character 2), not allowed there" },
+		{ "HostName=h;DeviceId=a#;x509=true", "DeviceId has '#' (character 2)" },
+		{ "HostName=h?x;DeviceId=d;x509=true", "HostName has '?' (character 2)" },
 		{ "HostName=h;DeviceId=d;SharedAccessSignature=SharedAccessSignature sr=x",
 		  "SharedAccessSignature (a fixed token) is not supported" },
 	};
@@ -315,6 +317,41 @@ TEST(connection_string_errors)
 			       bad[i].why);
 		EXPECT_EQ(NULL, c.host);
 	}
+	mqtt_config_free(&c);
+}
+
+/*
+ * A connection string that is malformed around its key never shows the
+ * key: a lost "SharedAccessKey=", a blank for a ';', a key whose '='
+ * splits it into "name" and "value".
+ */
+TEST(connection_string_errors_never_show_the_key)
+{
+	static const char *const bad[] = {
+		"HostName=h;DeviceId=d;" DOC_KEY_NOPAD,
+		"HostName=h;DeviceId=d;SharedAccessKey " DOC_KEY,
+		"HostName=h;DeviceId=d SharedAccessKey=" DOC_KEY,
+		"HostName=h;DeviceId=d;" DOC_KEY,
+		"HostName=h;DeviceId=d;x509=" DOC_KEY,
+		"HostName=h;DeviceId=d;SharedAccesKey=" DOC_KEY,
+		"HostName=h " DOC_KEY ";DeviceId=d;x509=true",
+	};
+	struct mqtt_config c = { 0 };
+	char err[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		EXPECT_EQ(-EINVAL, mqtt_config_from_connection_string(&c,
+			  bad[i], err, sizeof(err)));
+		EXPECT_NE('\0', err[0]);
+		/* not even a part of it */
+		EXPECT_EQ(NULL, strstr(err, DOC_KEY_PART))
+			TH_LOG("'%s' gave '%s'", bad[i], err);
+	}
+	/* a plain typo in a key's name is still named */
+	mqtt_config_from_connection_string(&c, bad[5], err, sizeof(err));
+	EXPECT_NE(NULL, strstr(err, "unknown key 'SharedAccesKey'"));
 	mqtt_config_free(&c);
 }
 
