@@ -160,6 +160,8 @@ int main(int argc, char **argv)
 				IOTSEC_SPOOL_PATH,
 			.size = d.cfg->spool.size,
 			.sync_ms = d.cfg->spool.sync_ms,
+			.local_size = d.cfg->spool.size *
+				      d.cfg->spool.local_share / 100,
 		};
 
 		if (spool_open(&d.spool, &sc, logmsg, mono_ms())) {
