@@ -10,8 +10,9 @@
  *                                                          -> daemon_on_message
  *
  *   outage_local_flood_keeps_kernel_records   every kernel record is still
- *       in the spool afterwards, and the SDK client's refusals are all in
- *       the DroppedEventsStatistics event (stats_send)
+ *       in the spool afterwards, the SDK client's refusals are all in the
+ *       DroppedEventsStatistics event (stats_send), and the 10,000 failed
+ *       logins are all counted in a few aggregated Login events
  *
  * It drives the daemon's own functions (daemon_on_message, stats_send)
  * and the local sources as iotsecd wires them, without MQTT.
@@ -87,6 +88,34 @@ static void fail_record(struct utmpx *u, const char *user, const char *ip,
 	u->ut_tv.tv_usec = tv.tv_usec;
 }
 
+/* Login events in the message PAYLOAD into *EVENTS, failures they count. */
+static long long login_hits(const char *payload, int *events)
+{
+	struct json_object *o = json_tokener_parse(payload), *evs, *ev, *n,
+			   *pl, *x, *v;
+	long long hits = 0;
+
+	if (!o || !json_object_object_get_ex(o, "Events", &evs))
+		goto out;
+	for (size_t i = 0; i < json_object_array_length(evs); i++) {
+		ev = json_object_array_get_idx(evs, i);
+		if (!json_object_object_get_ex(ev, "Name", &n) ||
+		    strcmp(json_object_get_string(n), "Login") ||
+		    !json_object_object_get_ex(ev, "Payload", &pl))
+			continue;
+		(*events)++;
+		x = json_object_array_get_idx(pl, 0);
+		if (x && json_object_object_get_ex(x, "ExtraDetails", &x) &&
+		    json_object_object_get_ex(x, "HitCount", &v))
+			hits += atoll(json_object_get_string(v));
+		else
+			hits++;
+	}
+out:
+	json_object_put(o);
+	return hits;
+}
+
 /* The sum of the ExtraDetails NAMES of the statistics event in PAYLOAD. */
 static long long stat_sum(const char *payload, const char *const *names)
 {
@@ -125,14 +154,15 @@ TEST(outage_local_flood_keeps_kernel_records)
 	};
 	char dir[] = "/tmp/iotsec-budget-XXXXXX", sock[128], btmp[128],
 	     wtmp[128], utmp[128], payload[1200], cmd[160];
-	struct spool_config sc = { .path = NULL, .size = 128 << 10 };
+	struct spool_config sc = { .path = NULL, .size = 512 << 10 };
 	static struct daemon d;
 	static struct config cfg;
 	struct local_config lc;
 	struct spool_rec *r;
 	struct utmpx *u;
 	int kernel = 0, attempts = 0, accepted = 0, status, pipefd[2], fd, mid;
-	long long counted = -1;
+	long long counted = -1, failed = 0;
+	int logins = 0;
 	int res[2] = { 0, 0 };
 	pid_t child;
 	int64_t end;
@@ -241,17 +271,23 @@ TEST(outage_local_flood_keeps_kernel_records)
 
 		if (pl && strstr(pl, "KERNEL-MARK-"))
 			kernel++;
+		if (pl && strstr(pl, "\"Login\""))
+			failed += login_hits(pl, &logins);
 		if (pl && strstr(pl, "DroppedEventsStatistics"))
 			counted = stat_sum(pl, sdk_refusals);
 		if (spool_set_inflight(d.spool, r, mid++))
 			break;
 	}
 	TH_LOG("SDK: %d attempts, %d accepted; kernel records kept %d of %d; "
-	       "SDK refusals in the statistics %lld", attempts, accepted,
-	       kernel, KERNEL_HIGH + KERNEL_LOW, counted);
+	       "SDK refusals in the statistics %lld; %d Login events count "
+	       "%lld failed logins", attempts, accepted, kernel,
+	       KERNEL_HIGH + KERNEL_LOW, counted, logins, failed);
 	EXPECT_LT(100, attempts);
 	EXPECT_EQ(KERNEL_HIGH + KERNEL_LOW, kernel);
 	EXPECT_EQ(attempts - accepted, counted);
+	/* 100 pairs: one event at once, one aggregate each */
+	EXPECT_GE(200, logins);
+	EXPECT_EQ(FAILED_LOGINS, failed);
 
 	local_close(d.local);
 	spool_close(d.spool);
