@@ -226,15 +226,12 @@ static struct json_object *spool_json(const struct spool_stats *ss,
 	return o;
 }
 
-static struct json_object *local_json(const struct daemon *d)
+/* The local sources' counters: what they took and every refusal. */
+static struct json_object *local_counters(const struct local_stats *l,
+					  const struct spool_stats *sp)
 {
-	struct local_stats ls = { 0 };
-	struct spool_stats ss = { 0 };
-
-	if (d->local)
-		local_get_stats(d->local, &ls);
-	if (d->spool)
-		spool_get_stats(d->spool, &ss);
+	const struct local_stats ls = *l;
+	const struct spool_stats ss = *sp;
 	const struct counter c[] = {
 		{ "sdk_accepted", ls.sdk.accepted },
 		{ "sdk_rejected", ls.sdk.rejected },
@@ -258,6 +255,18 @@ static struct json_object *local_json(const struct daemon *d)
 	};
 
 	return counters(c, ARRAY_SIZE(c));
+}
+
+static struct json_object *local_json(const struct daemon *d)
+{
+	struct local_stats ls = { 0 };
+	struct spool_stats ss = { 0 };
+
+	if (d->local)
+		local_get_stats(d->local, &ls);
+	if (d->spool)
+		spool_get_stats(d->spool, &ss);
+	return local_counters(&ls, &ss);
 }
 
 static struct json_object *stats_json(struct daemon *d)
