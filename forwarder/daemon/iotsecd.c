@@ -208,9 +208,11 @@ int main(int argc, char **argv)
 			daemon_local_watch(&d, EPOLL_CTL_ADD);
 		daemon_kernel_open(&d);
 		ret = daemon_run(&d, false);
-		local_close(d.local);
 	}
 	stats_write_file(&d);
+	/* after the stats file, which has the local sources' counters */
+	local_close(d.local);
+	d.local = NULL;
 	if (d.nl_open)
 		iotsec_nl_close(&d.nl);
 	else

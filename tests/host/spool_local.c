@@ -15,6 +15,7 @@
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #include "kselftest_harness.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "transport/spool.h"
 
@@ -113,6 +114,57 @@ TEST(kernel_pushes_local_out_first)
 	EXPECT_EQ(30, kernel);
 	EXPECT_GT(local0, local);
 	spool_close(s);
+}
+
+/*
+ * On disk, with messages in flight when the broker goes away: the local
+ * messages dropped are one block, the oldest pending ones; the ones in
+ * flight and the newest stay.
+ */
+TEST(disk_drops_oldest_pending_block)
+{
+	char dir[] = "/tmp/iotsec-spool-local-XXXXXX", cmd[64];
+	struct spool_config c = { .size = 64 << 10, .local_size = 16 << 10 };
+	struct spool_rec *r;
+	struct spool *s;
+	int i, mid = 1, seen[200] = { 0 }, lo = -1, hi = -1, n = 0;
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	c.path = dir;
+	ASSERT_EQ(0, spool_open(&s, &c, NULL, 1000));
+	ASSERT_TRUE(spool_on_disk(s));
+	for (i = 0; i < 5; i++)
+		ASSERT_EQ(0, put(s, true, PRIO_HIGH, i));
+	for (i = 0; i < 5; i++) {
+		r = spool_next(s);
+		ASSERT_NE(NULL, r);
+		ASSERT_EQ(0, spool_set_inflight(s, r, mid++));
+	}
+	for (i = 5; i < 200; i++)
+		ASSERT_EQ(0, put(s, true, PRIO_HIGH, i));
+	spool_requeue_inflight(s);
+	while ((r = spool_next(s))) {
+		seen[atoi(r->id + 24)] = 1;
+		if (spool_set_inflight(s, r, mid++))
+			break;
+	}
+	for (i = 0; i < 200; i++) {
+		if (seen[i])
+			continue;
+		if (lo < 0)
+			lo = i;
+		hi = i;
+		n++;
+	}
+	TH_LOG("dropped %d: %d..%d", n, lo, hi);
+	for (i = 0; i < 5; i++)
+		EXPECT_EQ(1, seen[i]);
+	EXPECT_EQ(hi - lo + 1, n);
+	EXPECT_EQ(1, seen[199]);
+	spool_close(s);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd))
+		TH_LOG("could not remove %s", dir);
 }
 
 TEST_HARNESS_MAIN

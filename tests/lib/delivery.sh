@@ -98,6 +98,13 @@ write_config() {
 			echo "  path: \"$spath\""
 			echo "  size: $ssize"
 			echo "  sync: 1s"
+			# the SDK stream stands in for all traffic here
+			echo "  local_share: 100"
+		}
+		has_section local "$@" || {
+			echo "local:"
+			echo "  rate: 100000"
+			echo "  burst: 100000"
 		}
 		for sec in "$@"; do
 			printf '%s\n' "$sec"
