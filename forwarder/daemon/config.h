@@ -43,7 +43,7 @@ struct login_settings {
 	char *wtmp, *btmp, *utmp;
 	char *state;			/* offsets across restarts; NULL: */
 					/* /run/iotsec/login.state, "": none */
-	uint64_t aggregate_ms;		/* failed logins by (user, address) */
+	uint64_t aggregate_ms;		/* failed logins, by user+address */
 };
 
 /* The budget all local sources share (local.h), events/s and bucket. */

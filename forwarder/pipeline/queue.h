@@ -48,7 +48,7 @@ struct queue {
 	void *ctx;
 	struct msgbuf mb[MSG_KIND_N];
 	enum prio cur;			/* of the messages being packed */
-	bool cur_local;			/* ... and they hold local events */
+	bool cur_local;			/* they hold local events */
 	struct queue_stats stats;
 };
 

@@ -173,7 +173,8 @@ static bool budget_take(struct local *l)
 	if (!l->refill_ms) {
 		l->tokens = l->cfg.burst;
 	} else {
-		l->tokens += (double)(now - l->refill_ms) * l->cfg.rate / 1000.0;
+		l->tokens += (double)(now - l->refill_ms) * l->cfg.rate /
+			     1000.0;
 		if (l->tokens > l->cfg.burst)
 			l->tokens = l->cfg.burst;
 	}
