@@ -89,8 +89,10 @@ write_config() {
 			echo "  rate: 2000"
 			echo "  burst: 2000"
 		}
-		echo "logins:"
-		echo "  enabled: false"
+		has_section logins "$@" || {
+			echo "logins:"
+			echo "  enabled: false"
+		}
 		echo "snapshots:"
 		echo "  interval: 0s"
 		has_section spool "$@" || {
