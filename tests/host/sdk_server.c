@@ -29,6 +29,7 @@
 #include "kselftest_harness.h"
 #include <iotsec/iotsec.h>
 #include "sdk/sdk_proto.h"
+#include "sources/sdk_peer.h"
 #include "sources/sdk_server.h"
 
 #define MAX_EVENTS 256
@@ -1038,6 +1039,8 @@ TEST_F(sdk, exec_after_accept_refused)
 	start(_metadata, self);
 	status = connect_then_exec(_metadata, self, helper, true);
 	unlink(helper);
+	TH_LOG("same process checked by %s", sdk_ident_have_pidfd() ?
+	       "pidfd (SO_PEERPIDFD)" : "start time (no SO_PEERPIDFD)");
 	ASSERT_LE(1, self->got.n);
 	EXPECT_STREQ(me, extra(self->got.ev[0], 0, "SenderExecutable"));
 	EXPECT_EQ(1, status);
