@@ -79,12 +79,16 @@ void config_defaults(struct config *c)
 	c->sdk.burst = 50;
 	c->sdk.max_message = IOTSEC_MAX_MESSAGE;
 	c->logins.enabled = true;
+	c->logins.aggregate_ms = 60 * 1000;
+	c->local.rate = 100;
+	c->local.burst = 500;
 	c->snapshots.interval_ms = 60 * 60 * 1000;
 	c->snapshots.first_delay_ms = 10 * 1000;
 	c->snapshots.listening_ports = c->snapshots.local_users = true;
 	c->snapshots.system_information = c->snapshots.os_baseline = true;
 	c->spool.size = IOTSEC_SPOOL_SIZE;
 	c->spool.sync_ms = IOTSEC_SPOOL_SYNC_MS;
+	c->spool.local_share = 25;
 }
 
 void config_free(struct config *c)
@@ -898,6 +902,13 @@ static const struct key logins_keys[] = {
 	{ "utmp", key_path, FIELD(logins.utmp), .max = PATH_MAX },
 	{ "state_file", key_path_or_none, FIELD(logins.state),
 	  .max = PATH_MAX },
+	{ "aggregate_interval", key_interval, FIELD(logins.aggregate_ms),
+	  RANGE(0, DAY_MS), .range = "an interval from 0s (none) to 1d" },
+};
+
+static const struct key local_keys[] = {
+	{ "rate", key_int, FIELD(local.rate), RANGE(1, 1000000) },
+	{ "burst", key_int, FIELD(local.burst), RANGE(1, 1000000) },
 };
 
 static const struct key snapshots_keys[] = {
@@ -919,6 +930,7 @@ static const struct key spool_keys[] = {
 	  RANGE(IOTSEC_SPOOL_MIN, IOTSEC_SPOOL_MAX) },
 	{ "sync", key_interval, FIELD(spool.sync_ms), RANGE(0, 3600000),
 	  .range = "an interval from 0s (every message) to 1h" },
+	{ "local_share", key_int, FIELD(spool.local_share), RANGE(1, 100) },
 };
 
 static const struct section tls_sec = { SECTION(tls_keys) };
@@ -949,6 +961,7 @@ static const struct section enrich_sec = { SECTION(enrich_keys) };
 static const struct section logs_sec = { SECTION(log_keys) };
 static const struct section sdk_sec = { SECTION(sdk_keys) };
 static const struct section logins_sec = { SECTION(logins_keys) };
+static const struct section local_sec = { SECTION(local_keys) };
 static const struct section snapshots_sec = { SECTION(snapshots_keys) };
 static const struct section spool_sec = { SECTION(spool_keys) };
 
@@ -964,6 +977,7 @@ static const struct key root_keys[] = {
 	{ "log", key_section, .sub = &logs_sec },
 	{ "sdk", key_section, .sub = &sdk_sec },
 	{ "logins", key_section, .sub = &logins_sec },
+	{ "local", key_section, .sub = &local_sec },
 	{ "snapshots", key_section, .sub = &snapshots_sec },
 	{ "spool", key_section, .sub = &spool_sec },
 };

@@ -33,7 +33,7 @@ struct sdk_settings {
 	mode_t mode;			/* socket file mode */
 	gid_t group;			/* (gid_t)-1: the daemon's */
 	unsigned int max_clients, max_per_uid;
-	unsigned int rate, burst;	/* events/s per client, bucket */
+	unsigned int rate, burst;	/* events/s per user, bucket */
 	size_t max_message;		/* bytes, <= IOTSEC_MAX_MESSAGE */
 };
 
@@ -43,6 +43,12 @@ struct login_settings {
 	char *wtmp, *btmp, *utmp;
 	char *state;			/* offsets across restarts; NULL: */
 					/* /run/iotsec/login.state, "": none */
+	uint64_t aggregate_ms;		/* failed logins, by user+address */
+};
+
+/* The budget all local sources share (local.h), events/s and bucket. */
+struct local_settings {
+	unsigned int rate, burst;
 };
 
 struct snapshot_settings {
@@ -62,6 +68,7 @@ struct spool_settings {
 	char *path;			/* NULL: IOTSEC_SPOOL_PATH, "": memory */
 	uint64_t size;			/* bytes, on disk or in memory */
 	uint64_t sync_ms;		/* fdatasync interval, 0: each record */
+	unsigned int local_share;	/* percent of size for local events */
 };
 
 struct config {
@@ -83,6 +90,7 @@ struct config {
 	int log_level;			/* syslog LOG_* */
 	struct sdk_settings sdk;
 	struct login_settings logins;
+	struct local_settings local;
 	struct snapshot_settings snapshots;
 	struct spool_settings spool;
 	/* "NAME:LINE:COL: ..." when it loads but is probably not meant so */

@@ -170,6 +170,8 @@ int main(int argc, char **argv)
 				IOTSEC_SPOOL_PATH,
 			.size = d.cfg->spool.size,
 			.sync_ms = d.cfg->spool.sync_ms,
+			.local_size = d.cfg->spool.size *
+				      d.cfg->spool.local_share / 100,
 		};
 
 		if (spool_open(&d.spool, &sc, logmsg, mono_ms())) {
@@ -216,9 +218,11 @@ int main(int argc, char **argv)
 			daemon_local_watch(&d, EPOLL_CTL_ADD);
 		daemon_kernel_open(&d);
 		ret = daemon_run(&d, false);
-		local_close(d.local);
 	}
 	stats_write_file(&d);
+	/* after the stats file, which has the local sources' counters */
+	local_close(d.local);
+	d.local = NULL;
 	if (d.nl_open)
 		iotsec_nl_close(&d.nl);
 	else

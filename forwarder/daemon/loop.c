@@ -189,7 +189,12 @@ void daemon_on_message(void *ctx, enum prio prio, enum msg_kind kind,
 	}
 	ser_uuid(&d->ser, id);
 	/* a message that does not fit is counted by the spool */
-	spool_append(d->spool, prio, kind, n_events, id, buf, len, mono_ms());
+	if (queue_out_local(&d->queue))
+		spool_append_local(d->spool, prio, kind, n_events, id, buf,
+				   len, mono_ms());
+	else
+		spool_append(d->spool, prio, kind, n_events, id, buf, len,
+			     mono_ms());
 	logmsg(LOG_DEBUG, "message %s of %zu bytes, %u events, %s priority",
 	       id, len, n_events, prio_name(prio));
 	publish_pending(d);
@@ -299,6 +304,9 @@ void daemon_local_config(const struct config *c, struct local_config *lc)
 	lc->login_cfg.wtmp_path = c->logins.wtmp;
 	lc->login_cfg.btmp_path = c->logins.btmp;
 	lc->login_cfg.utmp_path = c->logins.utmp;
+	lc->login_cfg.aggregate_ms = c->logins.aggregate_ms;
+	lc->rate = c->local.rate;
+	lc->burst = c->local.burst;
 	if (c->logins.state)
 		lc->login_cfg.state_path = *c->logins.state ? c->logins.state :
 					   NULL;

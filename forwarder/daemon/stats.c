@@ -23,8 +23,8 @@ void stats_on_counters(void *ctx, const struct iotsec_counters *c)
 
 /* The ExtraDetails of a statistics event: names and decimal values. */
 struct extra {
-	char num[16][24];
-	const char *kv[16][2];
+	char num[32][24];
+	const char *kv[32][2];
 	size_t n;
 };
 
@@ -74,8 +74,17 @@ void stats_send(struct daemon *d)
 	extra_add(&e, "UnserializedEvents", d->queue.stats.unserialized);
 	extra_add(&e, "SpoolDroppedEvents", spool_prio_sum(ss.dropped_events));
 	extra_add(&e, "SpoolCorruptRecords", ss.corrupt_records);
+	/* every refusal of a local event, by reason */
 	extra_add(&e, "SdkRejectedEvents", ls.sdk.rejected);
 	extra_add(&e, "SdkRateLimitedEvents", ls.sdk.rate_limited);
+	extra_add(&e, "SdkIdentityRefusedEvents", ls.sdk.identity_refused);
+	extra_add(&e, "SdkBudgetRefusedEvents", ls.sdk.budget_refused);
+	extra_add(&e, "SdkDeliverFailedEvents", ls.sdk.deliver_failed);
+	extra_add(&e, "SdkClientsRefused", ls.sdk.clients_refused);
+	extra_add(&e, "SdkClientsRateLimited", ls.sdk.clients_rate_limited);
+	extra_add(&e, "LoginBudgetRefusedEvents", ls.logins_refused);
+	extra_add(&e, "LoginAggregatedEvents", ls.logins_aggregated);
+	extra_add(&e, "SpoolLocalDroppedEvents", ss.local_dropped_events);
 	dropped[0] += ss.dropped_events[PRIO_HIGH] +
 		      ss.dropped_events[PRIO_ALERT];
 	dropped[1] += ss.dropped_events[PRIO_LOW];
@@ -219,6 +228,49 @@ static struct json_object *spool_json(const struct spool_stats *ss,
 	return o;
 }
 
+/* The local sources' counters: what they took and every refusal. */
+static struct json_object *local_counters(const struct local_stats *l,
+					  const struct spool_stats *sp)
+{
+	const struct local_stats ls = *l;
+	const struct spool_stats ss = *sp;
+	const struct counter c[] = {
+		{ "sdk_accepted", ls.sdk.accepted },
+		{ "sdk_rejected", ls.sdk.rejected },
+		{ "sdk_rate_limited", ls.sdk.rate_limited },
+		{ "sdk_identity_refused", ls.sdk.identity_refused },
+		{ "sdk_budget_refused", ls.sdk.budget_refused },
+		{ "sdk_deliver_failed", ls.sdk.deliver_failed },
+		{ "sdk_clients_accepted", ls.sdk.clients_accepted },
+		{ "sdk_clients_refused", ls.sdk.clients_refused },
+		{ "sdk_clients_rate_limited", ls.sdk.clients_rate_limited },
+		{ "sdk_clients_dropped", ls.sdk.clients_dropped },
+		{ "sdk_identity_unproven", ls.sdk.identity_unproven },
+		{ "logins", ls.logins },
+		{ "logins_refused", ls.logins_refused },
+		{ "logins_aggregated", ls.logins_aggregated },
+		{ "snapshots", ls.snapshots },
+		{ "failed", ls.failed },
+		{ "spool_bytes", ss.local_bytes },
+		{ "spool_dropped_messages", ss.local_dropped_messages },
+		{ "spool_dropped_events", ss.local_dropped_events },
+	};
+
+	return counters(c, ARRAY_SIZE(c));
+}
+
+static struct json_object *local_json(const struct daemon *d)
+{
+	struct local_stats ls = { 0 };
+	struct spool_stats ss = { 0 };
+
+	if (d->local)
+		local_get_stats(d->local, &ls);
+	if (d->spool)
+		spool_get_stats(d->spool, &ss);
+	return local_counters(&ls, &ss);
+}
+
 static struct json_object *stats_json(struct daemon *d)
 {
 	struct json_object *o = json_object_new_object();
@@ -234,6 +286,7 @@ static struct json_object *stats_json(struct daemon *d)
 	json_object_object_add(o, "decoder", decoder_json(d));
 	json_object_object_add(o, "queues", queues_json(d));
 	json_object_object_add(o, "messages", messages_json(d));
+	json_object_object_add(o, "local", local_json(d));
 	if (d->spool) {
 		struct spool_stats ss;
 

@@ -221,3 +221,13 @@ void queue_send_texts(struct queue *q, enum msg_kind kind,
 		pack(q, kind, texts[i], lens[i]);
 	finish(q);
 }
+
+void queue_send_local_texts(struct queue *q, enum msg_kind kind,
+			    char *const *texts, const size_t *lens, size_t n)
+{
+	/* what waits in the message being packed is not local: out first */
+	finish(q);
+	q->cur_local = true;
+	queue_send_texts(q, kind, texts, lens, n);
+	q->cur_local = false;
+}

@@ -9,6 +9,7 @@
 #ifndef IOTSEC_QUEUE_H
 #define IOTSEC_QUEUE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "pipeline/aggregate.h"
 #include "daemon/config.h"
@@ -48,6 +49,7 @@ struct queue {
 	void *ctx;
 	struct msgbuf mb[MSG_KIND_N];
 	enum prio cur;			/* of the messages being packed */
+	bool cur_local;			/* they hold local events */
 	struct queue_stats stats;
 };
 
@@ -66,5 +68,16 @@ void queue_flush_all(struct queue *q, uint64_t now_ms);
 /* Pack and send ready-made event texts (operational events). */
 void queue_send_texts(struct queue *q, enum msg_kind kind,
 		      char *const *texts, const size_t *lens, size_t n);
+/*
+ * The same for the local sources' events (SDK, logins, snapshots): while
+ * the output function runs for them, queue_out_local() is true, so that
+ * the daemon stores them in the spool's local class (spool_append_local).
+ */
+void queue_send_local_texts(struct queue *q, enum msg_kind kind,
+			    char *const *texts, const size_t *lens, size_t n);
+static inline bool queue_out_local(const struct queue *q)
+{
+	return q->cur_local;
+}
 
 #endif /* IOTSEC_QUEUE_H */

@@ -49,6 +49,8 @@ struct local {
 	uint64_t last_snapshot_ms;	/* 0: none yet */
 	struct local_stats st;		/* st.sdk: of SDK sockets closed */
 	struct batch batch[MSG_KIND_N];
+	double tokens;			/* the budget of SDK + logins */
+	uint64_t refill_ms;
 	void (*log)(int level, const char *fmt, ...);
 };
 
@@ -59,6 +61,9 @@ void local_config_defaults(struct local_config *c)
 	sdk_server_config_defaults(&c->sdk_cfg);
 	c->logins = true;
 	c->login_cfg.state_path = "/run/iotsec/login.state";
+	c->login_cfg.aggregate_ms = 60 * 1000;
+	c->rate = 100;
+	c->burst = 500;
 	c->snapshot_ms = 3600 * 1000;
 	c->first_snapshot_ms = 10 * 1000;
 	c->listening_ports = c->local_users = true;
@@ -113,7 +118,7 @@ static void flush_kind(struct local *l, enum msg_kind kind)
 
 	if (!b->n)
 		return;
-	queue_send_texts(l->q, kind, b->text, b->len, b->n);
+	queue_send_local_texts(l->q, kind, b->text, b->len, b->n);
 	for (i = 0; i < b->n; i++)
 		free(b->text[i]);
 	b->n = 0;
@@ -125,6 +130,7 @@ void local_flush(struct local *l)
 
 	if (!l)
 		return;
+	login_watch_flush(l->login);
 	for (k = 0; k < MSG_KIND_N; k++)
 		flush_kind(l, k);
 }
@@ -159,12 +165,36 @@ err:
 	return -ENOMEM;
 }
 
+/* One token of the local budget, or false. */
+static bool budget_take(struct local *l)
+{
+	uint64_t now = mono_ms();
+
+	if (!l->refill_ms) {
+		l->tokens = l->cfg.burst;
+	} else {
+		l->tokens += (double)(now - l->refill_ms) * l->cfg.rate /
+			     1000.0;
+		if (l->tokens > l->cfg.burst)
+			l->tokens = l->cfg.burst;
+	}
+	l->refill_ms = now;
+	if (l->tokens < 1.0)
+		return false;
+	l->tokens -= 1.0;
+	return true;
+}
+
 static int on_sdk(void *arg, struct json_object *ev, enum sdk_kind kind,
 		  const struct sdk_peer *peer)
 {
 	struct local *l = arg;
 
 	(void)peer;	/* already stamped into the event */
+	if (!budget_take(l)) {
+		json_object_put(ev);
+		return -ENOBUFS;	/* counted by the server */
+	}
 	return emit(l, ev, kind == SDK_KIND_CUSTOM ? MSG_EXTENDED : MSG_AZURE);
 }
 
@@ -172,8 +202,24 @@ static void on_login(void *arg, struct json_object *ev)
 {
 	struct local *l = arg;
 
+	if (!budget_take(l)) {
+		json_object_put(ev);
+		l->st.logins_refused++;
+		return;
+	}
 	if (!emit(l, ev, MSG_AZURE))
 		l->st.logins++;
+}
+
+/* Stop the login watcher, its pending aggregates emitted and counted. */
+static void logins_stop(struct local *l)
+{
+	if (!l->login)
+		return;
+	login_watch_flush(l->login);
+	l->st.logins_aggregated += login_watch_aggregated(l->login);
+	login_watch_close(l->login);
+	l->login = NULL;
 }
 
 static void snapshots(struct local *l)
@@ -268,7 +314,8 @@ static bool login_same(const struct login_config *a,
 	       str_same(a->btmp_path, b->btmp_path) &&
 	       str_same(a->utmp_path, b->utmp_path) &&
 	       str_same(a->state_path, b->state_path) &&
-	       a->from_start == b->from_start;
+	       a->from_start == b->from_start &&
+	       a->aggregate_ms == b->aggregate_ms;
 }
 
 /* FROM's counters into TO; the clients connected now are the caller's. */
@@ -278,9 +325,13 @@ static void sdk_stats_add(struct sdk_server_stats *to,
 	to->accepted += from->accepted;
 	to->rejected += from->rejected;
 	to->rate_limited += from->rate_limited;
+	to->identity_refused += from->identity_refused;
+	to->budget_refused += from->budget_refused;
 	to->deliver_failed += from->deliver_failed;
 	to->clients_accepted += from->clients_accepted;
 	to->clients_refused += from->clients_refused;
+	to->clients_rate_limited += from->clients_rate_limited;
+	to->identity_unproven += from->identity_unproven;
 	to->clients_dropped += from->clients_dropped;
 }
 
@@ -347,8 +398,7 @@ void local_reconfigure(struct local *l, const struct local_config *c)
 	    !login_same(&old.login_cfg, &cfg.login_cfg)) {
 		if (l->login && !cfg.logins)
 			l->log(LOG_INFO, "login watcher stopped");
-		login_watch_close(l->login);
-		l->login = NULL;
+		logins_stop(l);
 		if (cfg.logins)
 			logins_start(l);
 	}
@@ -403,6 +453,12 @@ uint64_t local_tick(struct local *l, uint64_t now_ms)
 
 	if (!l)
 		return next;
+	if (l->login) {
+		uint64_t t = login_watch_tick(l->login, now_ms);
+
+		if (t < next)
+			next = t;
+	}
 	if (l->cfg.snapshot_ms) {
 		if (!l->next_snapshot_ms)
 			l->next_snapshot_ms = now_ms + l->cfg.first_snapshot_ms;
@@ -411,7 +467,8 @@ uint64_t local_tick(struct local *l, uint64_t now_ms)
 			l->last_snapshot_ms = now_ms;
 			l->next_snapshot_ms = now_ms + l->cfg.snapshot_ms;
 		}
-		next = l->next_snapshot_ms - now_ms;
+		if (l->next_snapshot_ms - now_ms < next)
+			next = l->next_snapshot_ms - now_ms;
 	}
 	for (k = 0; k < MSG_KIND_N; k++) {
 		struct batch *b = &l->batch[k];
@@ -431,6 +488,8 @@ void local_get_stats(const struct local *l, struct local_stats *st)
 	struct sdk_server_stats s = { 0 };
 
 	*st = l->st;
+	if (l->login)
+		st->logins_aggregated += login_watch_aggregated(l->login);
 	if (l->sdk)
 		sdk_server_get_stats(l->sdk, &s);
 	sdk_stats_add(&st->sdk, &s);
@@ -441,9 +500,9 @@ void local_close(struct local *l)
 {
 	if (!l)
 		return;
+	logins_stop(l);
 	local_flush(l);
 	sdk_server_close(l->sdk);
-	login_watch_close(l->login);
 	strings_free(&l->str);
 	free(l);
 }

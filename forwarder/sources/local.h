@@ -9,9 +9,16 @@
  *                                  SystemInformation, OSBaseline
  *
  * Each event gets its Id and timestamps here; events are batched (at most
- * half a second, 64 events) and packed by the queue (queue_send_texts):
- * Azure kinds in the security message, SDK custom events in the extended
- * message.
+ * half a second, 64 events) and packed by the queue
+ * (queue_send_local_texts, so that the spool keeps them within the local
+ * share): Azure kinds in the security message, SDK custom events in the
+ * extended message.
+ *
+ * Budget. SDK and login events together pass one token bucket (rate,
+ * burst): beyond it an SDK event gets -ENOBUFS and a login event is
+ * refused, both counted. Failed logins are aggregated by (user, remote
+ * address) first (login.h), so a brute force costs a few events. The
+ * snapshots, a handful an hour set by the configuration, are not charged.
  *
  *   local_open(&l, &cfg, &ser, &queue, log);
  *   for each of local_fds(): epoll_ctl(ADD, fd, EPOLLIN)
@@ -38,6 +45,7 @@ struct local_config {
 	struct sdk_server_config sdk_cfg;
 	bool logins;			/* watch wtmp/btmp */
 	struct login_config login_cfg;
+	unsigned int rate, burst;	/* SDK + logins: events/s, bucket */
 	uint64_t snapshot_ms;		/* 0: no snapshots */
 	uint64_t first_snapshot_ms;	/* after start */
 	/* which snapshots */
@@ -48,13 +56,16 @@ struct local_config {
 struct local_stats {
 	struct sdk_server_stats sdk;
 	uint64_t logins;		/* Login events */
+	uint64_t logins_refused;	/* over the budget */
+	uint64_t logins_aggregated;	/* failed logins counted in others */
 	uint64_t snapshots;		/* snapshot events */
 	uint64_t failed;		/* events that could not be serialized */
 };
 
 /*
  * Defaults: all on, SDK socket /run/iotsec/sdk.sock, system wtmp/btmp with
- * offsets in /run/iotsec/login.state, snapshots hourly, the first one
+ * offsets in /run/iotsec/login.state, failed logins aggregated for 60 s,
+ * a budget of 100 events/s (burst 500), snapshots hourly, the first one
  * 10 s after start. iotsecd fills the rest in from its configuration
  * (config.h: sdk, logins, snapshots). Strings are the caller's; local_open
  * and local_reconfigure copy what they keep.

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <json-c/json.h>
 
+#include "common/clock.h"
 #include "common/fs.h"
 #include "common/utf8.h"
 #include "pipeline/serialize.h"
@@ -49,8 +50,28 @@ struct session {
 	pid_t pid;
 };
 
+/* Failed logins of one (user, remote address) in the current window. */
+struct fail_agg {
+	bool used;
+	char user[sizeof(((struct utmpx *)0)->ut_user) + 1];
+	char addr[INET6_ADDRSTRLEN];
+	struct utmpx last;		/* the latest record */
+	struct timeval first;		/* the first record counted */
+	uint64_t hits;			/* counted since the last event */
+	uint64_t end_ms;		/* the window ends */
+};
+
+/* What an aggregated Login event adds to ExtraDetails. */
+struct agg_info {
+	uint64_t hits;
+	struct timeval first, last;
+};
+
 struct login_watch {
 	struct tracked f[F_N];
+	uint64_t aggregate_ms;
+	struct fail_agg agg[LOGIN_AGG_MAX];
+	uint64_t aggregated;
 	int ifd;
 	char *state_path;
 	bool dirty;
@@ -98,8 +119,23 @@ static void remote_addr(const struct utmpx *u, const char *host, char *out,
 		memcpy(out, host, strlen(host) + 1);
 }
 
+static void add_time(struct json_object *o, const char *k, time_t sec,
+		     long usec)
+{
+	char buf[64];
+	struct tm tm;
+
+	if (!gmtime_r(&sec, &tm))
+		return;
+	snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec, usec);
+	add_str(o, k, buf);
+}
+
 static struct json_object *event(const struct utmpx *u, bool failed,
-				  const char *user, const char *source)
+				  const char *user, const char *source,
+				  const struct agg_info *agg)
 {
 	char name[sizeof(u->ut_user) + 1], line[sizeof(u->ut_line) + 1],
 	     host[sizeof(u->ut_host) + 1], addr[INET6_ADDRSTRLEN], exe[PATH_MAX],
@@ -108,8 +144,6 @@ static struct json_object *event(const struct utmpx *u, bool failed,
 	struct passwd pw, *pwp;
 	char pwbuf[1024];
 	bool logout;
-	time_t t;
-	struct tm tm;
 
 	if (u->ut_type == USER_PROCESS || (failed && u->ut_type == LOGIN_PROCESS))
 		logout = false;
@@ -156,15 +190,15 @@ static struct json_object *event(const struct utmpx *u, bool failed,
 		add_str(extra, "RemoteHost", host);
 	snprintf(buf, sizeof(buf), "%d", (int)u->ut_session);
 	add_str(extra, "SessionId", buf);
-	t = u->ut_tv.tv_sec;
-	if (gmtime_r(&t, &tm)) {
-		snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
-			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-			 tm.tm_hour, tm.tm_min, tm.tm_sec,
-			 (int)u->ut_tv.tv_usec);
-		add_str(extra, "RecordTime", buf);
-	}
+	add_time(extra, "RecordTime", u->ut_tv.tv_sec, u->ut_tv.tv_usec);
 	add_str(extra, "Source", source);
+	if (agg) {
+		snprintf(buf, sizeof(buf), "%llu", (unsigned long long)agg->hits);
+		add_str(extra, "HitCount", buf);
+		add_time(extra, "FirstTime", agg->first.tv_sec,
+			 agg->first.tv_usec);
+		add_time(extra, "LastTime", agg->last.tv_sec, agg->last.tv_usec);
+	}
 	json_object_object_add(item, "ExtraDetails", extra);
 	json_object_array_add(payload, item);
 	return ser_event("Security", "Triggered", "Login", payload);
@@ -173,7 +207,107 @@ static struct json_object *event(const struct utmpx *u, bool failed,
 struct json_object *login_event(const struct utmpx *u, bool failed,
 				const char *user)
 {
-	return event(u, failed, user, failed ? "btmp" : "wtmp");
+	return event(u, failed, user, failed ? "btmp" : "wtmp", NULL);
+}
+
+static void agg_emit(struct login_watch *w, struct fail_agg *a)
+{
+	struct agg_info info = { .hits = a->hits, .first = a->first };
+	struct json_object *ev;
+
+	info.last.tv_sec = a->last.ut_tv.tv_sec;
+	info.last.tv_usec = a->last.ut_tv.tv_usec;
+	ev = event(&a->last, true, NULL, "btmp", &info);
+	if (ev)
+		w->emit(w->arg, ev);
+	a->hits = 0;
+}
+
+/*
+ * A failed login: true when it was counted into an aggregate (no event
+ * now), false when it is to be an event of its own.
+ */
+static bool aggregate_failed(struct login_watch *w, const struct utmpx *u)
+{
+	char user[sizeof(u->ut_user) + 1], host[sizeof(u->ut_host) + 1],
+	     addr[INET6_ADDRSTRLEN];
+	struct fail_agg *a, *free_slot = NULL;
+	uint64_t now = mono_ms();
+
+	if (!w->aggregate_ms || (u->ut_type != USER_PROCESS &&
+				 u->ut_type != LOGIN_PROCESS))
+		return false;
+	field(user, u->ut_user, sizeof(u->ut_user));
+	field(host, u->ut_host, sizeof(u->ut_host));
+	remote_addr(u, host, addr, sizeof(addr));
+	for (a = w->agg; a < w->agg + LOGIN_AGG_MAX; a++) {
+		if (!a->used) {
+			if (!free_slot)
+				free_slot = a;
+			continue;
+		}
+		if (strcmp(a->user, user) || strcmp(a->addr, addr))
+			continue;
+		if (!a->hits) {
+			a->first.tv_sec = u->ut_tv.tv_sec;
+			a->first.tv_usec = u->ut_tv.tv_usec;
+		}
+		a->hits++;
+		a->last = *u;
+		w->aggregated++;
+		return true;
+	}
+	/* the first of its pair: an event now, and a window opens */
+	if (free_slot) {
+		a = free_slot;
+		memset(a, 0, sizeof(*a));
+		a->used = true;
+		memcpy(a->user, user, sizeof(user));
+		memcpy(a->addr, addr, sizeof(addr));
+		a->last = *u;
+		a->end_ms = now + w->aggregate_ms;
+	}
+	return false;
+}
+
+uint64_t login_watch_tick(struct login_watch *w, uint64_t now_ms)
+{
+	uint64_t next = UINT64_MAX;
+	struct fail_agg *a;
+
+	for (a = w->agg; a < w->agg + LOGIN_AGG_MAX; a++) {
+		if (!a->used)
+			continue;
+		if (a->end_ms <= now_ms) {
+			if (!a->hits) {
+				a->used = false;	/* quiet: forget it */
+				continue;
+			}
+			agg_emit(w, a);
+			a->end_ms = now_ms + w->aggregate_ms;
+		}
+		if (a->end_ms - now_ms < next)
+			next = a->end_ms - now_ms;
+	}
+	return next;
+}
+
+void login_watch_flush(struct login_watch *w)
+{
+	struct fail_agg *a;
+
+	if (!w)
+		return;
+	for (a = w->agg; a < w->agg + LOGIN_AGG_MAX; a++) {
+		if (a->used && a->hits)
+			agg_emit(w, a);
+		a->used = false;
+	}
+}
+
+uint64_t login_watch_aggregated(const struct login_watch *w)
+{
+	return w->aggregated;
 }
 
 /* Logout records of wtmp have no user: remember logins by line. */
@@ -230,6 +364,8 @@ static void record(struct login_watch *w, struct tracked *t,
 		 * table until forget_session(), after the event is built.
 		 */
 	}
+	if (t->failed && aggregate_failed(w, u))
+		return;
 	ev = login_event(u, t->failed, user);
 	if (!t->failed && u->ut_type == DEAD_PROCESS)
 		forget_session(w, u);
@@ -271,7 +407,8 @@ static void read_utmp(struct login_watch *w, struct tracked *t, bool emit)
 			if (same_session(&now[i], &w->live[j]))
 				break;
 		if (j == w->n_live) {
-			struct json_object *ev = event(&now[i], false, NULL, "utmp");
+			struct json_object *ev = event(&now[i], false, NULL,
+							"utmp", NULL);
 
 			if (ev)
 				w->emit(w->arg, ev);
@@ -291,7 +428,7 @@ static void read_utmp(struct login_watch *w, struct tracked *t, bool emit)
 			user[sizeof(gone.ut_user)] = '\0';
 			memset(gone.ut_user, 0, sizeof(gone.ut_user));
 			gone.ut_type = DEAD_PROCESS;
-			ev = event(&gone, false, user, "utmp");
+			ev = event(&gone, false, user, "utmp", NULL);
 			if (ev)
 				w->emit(w->arg, ev);
 		}
@@ -480,6 +617,7 @@ int login_watch_open(struct login_watch **wp, const struct login_config *c,
 	w->emit = emit;
 	w->arg = arg;
 	w->ifd = -1;
+	w->aggregate_ms = c->aggregate_ms;
 	for (i = 0; i < F_N; i++) {
 		w->f[i].fd = -1;
 		w->f[i].wd = w->f[i].dir_wd = -1;

@@ -11,6 +11,15 @@
  * records become events; inotify says when (on the files, and on their
  * directories for creation and rotation).
  *
+ * Failed logins are aggregated by (user, remote address), as Azure
+ * aggregates its other events: the first failure of a pair is an event at
+ * once; the next ones within aggregate_ms become one event when the window
+ * ends, carrying ExtraDetails HitCount, FirstTime and LastTime (UTC, the
+ * records' own times) and the fields of the last record. A pair still
+ * failing opens the next window, so a brute force costs one event per
+ * window and pair. At most LOGIN_AGG_MAX pairs are tracked; a new pair
+ * beyond them is an event of its own.
+ *
  * utmp holds only the current sessions, rewritten in place. It is used
  * only on a device without wtmp (busybox can be built so): logins and
  * logouts are then the sessions that appear in or leave utmp between two
@@ -42,7 +51,10 @@ struct login_config {
 	 */
 	const char *state_path;
 	bool from_start;
+	uint64_t aggregate_ms;	/* failed logins; 0: no aggregation */
 };
+
+#define LOGIN_AGG_MAX 128
 
 /* Takes EVENT, one Login event with one payload item. */
 typedef void (*login_emit_fn)(void *arg, struct json_object *event);
@@ -55,6 +67,15 @@ int login_watch_fd(const struct login_watch *w);
 int login_watch_handle(struct login_watch *w);
 /* Rescan both files without waiting for inotify (timer fallback). */
 int login_watch_scan(struct login_watch *w);
+/*
+ * Emit the aggregates whose window ended by NOW_MS (CLOCK_MONOTONIC ms);
+ * returns ms until the next one ends (UINT64_MAX: none).
+ */
+uint64_t login_watch_tick(struct login_watch *w, uint64_t now_ms);
+/* Emit every pending aggregate now (stop, reconfiguration). */
+void login_watch_flush(struct login_watch *w);
+/* Failed logins counted into an aggregate rather than emitted alone. */
+uint64_t login_watch_aggregated(const struct login_watch *w);
 void login_watch_close(struct login_watch *w);
 
 /*

@@ -3,9 +3,14 @@
  * The SDK server (see sdk_server.h for the contract).
  *
  * Identity comes from SO_PEERCRED, which the kernel records when the
- * client connects; /proc/<pid>/exe is read then too, while the connecting
- * process most likely still runs under that pid. Nothing in a message can
- * change either: sdk_msg_stamp() overwrites the sender fields.
+ * client connects, and the executable only when sdk_peer.c can prove it
+ * is the one that connected. Nothing in a message can change either:
+ * sdk_msg_stamp() overwrites the sender fields.
+ *
+ * The rate limit is a token bucket per user (uid), not per connection, so
+ * that reconnecting does not refill it. Buckets live in a table of
+ * SDK_UID_BUCKETS; a new user takes the slot of the fullest bucket, which
+ * gives that user back at most what it would have had anyway.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +30,7 @@
 #include "common/fs.h"
 #include "common/utf8.h"
 #include "common/util.h"
+#include "sources/sdk_peer.h"
 #include "sources/sdk_server.h"
 
 /*
@@ -34,13 +40,20 @@
  */
 #define SDK_CLIENT_SNDBUF 4096
 #define SDK_ACCEPT_BATCH 16
+#define SDK_UID_BUCKETS 256
 
 struct sdk_client {
 	int fd;
 	struct sdk_peer peer;
+	struct sdk_ident ident;
+	struct sdk_client *next, **pprev;
+};
+
+struct uid_bucket {
+	uid_t uid;
+	bool used;
 	double tokens;
 	int64_t refill_ms;
-	struct sdk_client *next, **pprev;
 };
 
 struct sdk_server {
@@ -53,6 +66,7 @@ struct sdk_server {
 	struct sdk_client *clients;
 	struct sdk_server_stats st;
 	char *buf;		/* one request, max_message + 1 bytes */
+	struct uid_bucket bucket[SDK_UID_BUCKETS];
 };
 
 void sdk_server_config_defaults(struct sdk_server_config *c)
@@ -89,11 +103,49 @@ static void client_drop(struct sdk_server *s, struct sdk_client *c)
 {
 	epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
+	sdk_ident_release(&c->ident);
 	*c->pprev = c->next;
 	if (c->next)
 		c->next->pprev = c->pprev;
 	s->st.clients--;
 	free(c);
+}
+
+static void refill(const struct sdk_server *s, struct uid_bucket *b,
+		   int64_t now)
+{
+	b->tokens += (double)(now - b->refill_ms) * s->cfg.rate / 1000.0;
+	b->refill_ms = now;
+	if (b->tokens > s->cfg.burst)
+		b->tokens = s->cfg.burst;
+}
+
+/* UID's bucket, refilled; a new one full, in the fullest one's slot. */
+static struct uid_bucket *bucket_of(struct sdk_server *s, uid_t uid)
+{
+	struct uid_bucket *b, *victim = NULL;
+	int64_t now = mono_ms();
+
+	for (b = s->bucket; b < s->bucket + SDK_UID_BUCKETS; b++) {
+		if (b->used && b->uid == uid) {
+			refill(s, b, now);
+			return b;
+		}
+	}
+	for (b = s->bucket; b < s->bucket + SDK_UID_BUCKETS; b++) {
+		if (!b->used) {
+			victim = b;
+			break;
+		}
+		refill(s, b, now);
+		if (!victim || b->tokens > victim->tokens)
+			victim = b;
+	}
+	victim->used = true;
+	victim->uid = uid;
+	victim->tokens = s->cfg.burst;
+	victim->refill_ms = now;
+	return victim;
 }
 
 static void accept_one(struct sdk_server *s, int fd)
@@ -116,16 +168,21 @@ static void accept_one(struct sdk_server *s, int fd)
 		s->st.clients_refused++;
 		goto err_close;
 	}
+	/* a user out of tokens gains nothing by a new connection */
+	if (bucket_of(s, cred.uid)->tokens < 1.0) {
+		send_reply(fd, -EAGAIN, "rate limit of this user: reconnecting "
+			   "does not refill it");
+		s->st.clients_rate_limited++;
+		goto err_close;
+	}
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		goto err_close;
 	c->fd = fd;
-	c->peer.pid = cred.pid;
-	c->peer.uid = cred.uid;
-	c->peer.gid = cred.gid;
-	proc_exe(c->peer.pid, c->peer.exe, sizeof(c->peer.exe));
-	c->tokens = s->cfg.burst;
-	c->refill_ms = mono_ms();
+	if (sdk_ident_take(&c->ident, fd, &c->peer))
+		goto err_free;
+	if (c->ident.refused)
+		s->st.identity_unproven++;
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	ev.data.ptr = c;
 	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
@@ -140,6 +197,7 @@ static void accept_one(struct sdk_server *s, int fd)
 	return;
 
 err_free:
+	sdk_ident_release(&c->ident);
 	free(c);
 err_close:
 	close(fd);
@@ -177,15 +235,11 @@ static int accept_all(struct sdk_server *s)
 
 static bool take_token(struct sdk_server *s, struct sdk_client *c)
 {
-	int64_t now = mono_ms();
+	struct uid_bucket *b = bucket_of(s, c->peer.uid);
 
-	c->tokens += (double)(now - c->refill_ms) * s->cfg.rate / 1000.0;
-	c->refill_ms = now;
-	if (c->tokens > s->cfg.burst)
-		c->tokens = s->cfg.burst;
-	if (c->tokens < 1.0)
+	if (b->tokens < 1.0)
 		return false;
-	c->tokens -= 1.0;
+	b->tokens -= 1.0;
 	return true;
 }
 
@@ -199,9 +253,14 @@ static int serve(struct sdk_server *s, struct sdk_client *c, size_t n,
 
 	if (!take_token(s, c)) {
 		s->st.rate_limited++;
-		errf(reason, rlen, "rate limit: %u events/s, burst %u",
-		     s->cfg.rate, s->cfg.burst);
+		errf(reason, rlen, "rate limit: %u events/s, burst %u, per "
+		     "user", s->cfg.rate, s->cfg.burst);
 		return -EAGAIN;
+	}
+	ret = sdk_ident_check(&c->ident, &c->peer, reason, rlen);
+	if (ret) {
+		s->st.identity_refused++;
+		return ret;
 	}
 	if (n > s->cfg.max_message) {
 		s->st.rejected++;
@@ -222,6 +281,12 @@ static int serve(struct sdk_server *s, struct sdk_client *c, size_t n,
 		return ret;
 	}
 	ret = s->deliver(s->arg, event, kind, &c->peer);
+	if (ret == -ENOBUFS) {
+		errf(reason, rlen, "iotsecd takes no more local events now "
+		     "(budget of all local sources); retry later");
+		s->st.budget_refused++;
+		return ret;
+	}
 	if (ret) {
 		errf(reason, rlen, "iotsecd cannot take the event now: %s",
 		     strerror(-ret));

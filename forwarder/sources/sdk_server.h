@@ -17,11 +17,13 @@
  * cannot be queued (it does not read its replies) is disconnected.
  *
  * Every accepted event is stamped with the sender's identity from
- * SO_PEERCRED (taken when it connected) and /proc/<pid>/exe, then handed
- * to DELIVER.
+ * SO_PEERCRED (taken when it connected) and /proc/<pid>/exe when it is
+ * proven to be the connecting program's (sdk_peer.h), then handed to
+ * DELIVER.
  *
  * Limits: max_clients in all and max_per_uid per user (so that one user
- * cannot take every slot), a token bucket per connection.
+ * cannot take every slot), a token bucket per user that reconnecting does
+ * not refill (a user with an empty bucket cannot connect either).
  */
 #ifndef IOTSEC_SDK_SERVER_H
 #define IOTSEC_SDK_SERVER_H
@@ -39,7 +41,7 @@ struct sdk_server_config {
 	gid_t group;			/* socket group; (gid_t)-1 keeps ours */
 	unsigned int max_clients;	/* default 64 */
 	unsigned int max_per_uid;	/* connections of one user, 8 */
-	unsigned int rate;		/* events per second per client, 20 */
+	unsigned int rate;		/* events per second per user, 20 */
 	unsigned int burst;		/* token bucket depth, 50 */
 	unsigned int max_per_wakeup;	/* requests per client per round, 8 */
 	size_t max_message;		/* bytes, <= IOTSEC_MAX_MESSAGE */
@@ -48,10 +50,14 @@ struct sdk_server_config {
 struct sdk_server_stats {
 	uint64_t accepted;		/* events delivered */
 	uint64_t rejected;		/* invalid (JSON, schema, size) */
-	uint64_t rate_limited;
-	uint64_t deliver_failed;	/* DELIVER refused (queue full) */
+	uint64_t rate_limited;		/* the user's bucket was empty */
+	uint64_t identity_refused;	/* sender executed after connect */
+	uint64_t budget_refused;	/* DELIVER: -ENOBUFS (local budget) */
+	uint64_t deliver_failed;	/* DELIVER refused otherwise */
 	uint64_t clients_accepted;
 	uint64_t clients_refused;	/* max_clients reached */
+	uint64_t clients_rate_limited;	/* connected with an empty bucket */
+	uint64_t identity_unproven;	/* connections whose events are refused */
 	uint64_t clients_dropped;	/* did not read replies, or errors */
 	unsigned int clients;		/* connected now */
 };
@@ -59,7 +65,7 @@ struct sdk_server_stats {
 /*
  * Takes EVENT (the caller's reference) whether it succeeds or not.
  * Returns 0 when the event is taken, or a negative errno that the client
- * gets back (e.g. -ENOBUFS when the queue is full).
+ * gets back: -ENOBUFS when the budget of all local sources is spent.
  */
 typedef int (*sdk_deliver_fn)(void *arg, struct json_object *event,
 			      enum sdk_kind kind, const struct sdk_peer *peer);

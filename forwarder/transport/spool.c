@@ -40,6 +40,8 @@ int spool_open(struct spool **sp, const struct spool_config *cfg,
 	s->log = log ? log : nolog;
 	s->size = cfg->size;
 	s->sync_ms = cfg->sync_ms;
+	s->local_size = cfg->local_size && cfg->local_size < cfg->size ?
+			cfg->local_size : cfg->size;
 	s->seg_max = cfg->size / 16;
 	if (s->seg_max < SEG_MIN)
 		s->seg_max = SEG_MIN;
@@ -97,9 +99,9 @@ void spool_close(struct spool *s)
 	free(s);
 }
 
-int spool_append(struct spool *s, enum prio prio, enum msg_kind kind,
-		 unsigned int events, const char id[37], const void *buf,
-		 size_t len, uint64_t now_ms)
+static int append(struct spool *s, enum prio prio, enum msg_kind kind,
+		  unsigned int events, const char id[37], const void *buf,
+		  size_t len, uint64_t now_ms, bool local)
 {
 	struct spool_rec *r;
 	uint64_t need = SPOOL_HDR_SIZE + (uint64_t)len;
@@ -109,13 +111,18 @@ int spool_append(struct spool *s, enum prio prio, enum msg_kind kind,
 		prio = PRIO_HIGH;
 	/* every message offered, refused ones too (they count as dropped) */
 	s->st.written++;
-	if (len > SPOOL_MAX_PAYLOAD || need > s->size) {
+	if (len > SPOOL_MAX_PAYLOAD || need > (local ? s->local_size : s->size)) {
 		spool_note_drop(s, prio, events);
+		if (local)
+			spool_note_local_drop(s, events);
 		spool_log_drops(s, now_ms, false);
 		return -EMSGSIZE;
 	}
-	if (!spool_make_room(s, prio, need, NULL)) {
+	if (local ? !spool_make_local_room(s, prio, need) :
+		    !spool_make_room(s, prio, need, NULL)) {
 		spool_note_drop(s, prio, events);
+		if (local)
+			spool_note_local_drop(s, events);
 		spool_log_drops(s, now_ms, false);
 		spool_settle(s, now_ms);
 		return -ENOSPC;
@@ -125,6 +132,7 @@ int spool_append(struct spool *s, enum prio prio, enum msg_kind kind,
 		spool_note_drop(s, prio, events);
 		return -ENOSPC;
 	}
+	r->local = local;
 	r->seq = s->next_seq;
 	r->len = len;
 	r->events = events;
@@ -148,6 +156,20 @@ int spool_append(struct spool *s, enum prio prio, enum msg_kind kind,
 	spool_log_drops(s, now_ms, false);
 	spool_settle(s, now_ms);
 	return 0;
+}
+
+int spool_append(struct spool *s, enum prio prio, enum msg_kind kind,
+		 unsigned int events, const char id[37], const void *buf,
+		 size_t len, uint64_t now_ms)
+{
+	return append(s, prio, kind, events, id, buf, len, now_ms, false);
+}
+
+int spool_append_local(struct spool *s, enum prio prio, enum msg_kind kind,
+		       unsigned int events, const char id[37], const void *buf,
+		       size_t len, uint64_t now_ms)
+{
+	return append(s, prio, kind, events, id, buf, len, now_ms, true);
 }
 
 struct spool_rec *spool_next(struct spool *s)
@@ -229,6 +251,7 @@ void spool_get_stats(const struct spool *s, struct spool_stats *st)
 	st->records = s->n_records;
 	st->inflight = s->n_inflight;
 	st->pending = s->n_records - s->n_inflight;
+	st->local_bytes = s->local_bytes;
 }
 
 size_t spool_inflight(const struct spool *s)

@@ -35,6 +35,13 @@ struct spool_config {
 	const char *path;	/* directory; NULL or "": memory only */
 	uint64_t size;		/* bound, bytes on disk (or in memory) */
 	uint64_t sync_ms;	/* fdatasync interval; 0: every record */
+	/*
+	 * The share of SIZE that records of the local class (SDK, logins,
+	 * snapshots, stats: spool_append_local()) may take; 0: SIZE. A
+	 * local record only ever makes room by dropping older local
+	 * records, never one of the kernel's.
+	 */
+	uint64_t local_size;
 };
 
 /* One stored message; owned by the spool. */
@@ -50,6 +57,7 @@ struct spool_rec {
 	int mid;			/* MQTT mid while in flight */
 	bool inflight;
 	bool recovered;			/* left by a previous run */
+	bool local;			/* spool_append_local(); not on disk */
 	uint8_t prio;			/* enum prio */
 	uint8_t kind;			/* enum msg_kind */
 	char id[37];			/* message id, $.mid */
@@ -66,6 +74,9 @@ struct spool_stats {
 	/* loaded from the directory: at open, or another's at a retry */
 	uint64_t recovered_records;
 	uint64_t write_errors;
+	/* local class: bytes held, messages and events dropped or refused */
+	uint64_t local_bytes;
+	uint64_t local_dropped_messages, local_dropped_events;
 };
 
 /* A per-priority counter of spool_stats summed over the priorities. */
@@ -110,6 +121,16 @@ void spool_close(struct spool *s);
 int spool_append(struct spool *s, enum prio prio, enum msg_kind kind,
 		 unsigned int events, const char id[37], const void *buf,
 		 size_t len, uint64_t now_ms);
+/*
+ * The same for a message of local events: it is kept within
+ * spool_config.local_size, dropping older local records (lowest priority,
+ * oldest first) to make room, and refused (-ENOSPC, counted in the
+ * local_dropped counters too) rather than drop a kernel record. The class
+ * lives in memory only: a record recovered from disk counts as kernel.
+ */
+int spool_append_local(struct spool *s, enum prio prio, enum msg_kind kind,
+		       unsigned int events, const char id[37], const void *buf,
+		       size_t len, uint64_t now_ms);
 
 /*
  * The next record to publish: what a previous run left first, then the

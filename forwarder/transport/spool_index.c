@@ -9,6 +9,11 @@
  * (low, then high, then alert), marked 'D' so a restart does not bring it
  * back; when everything stored outranks it, the new record is the one
  * dropped. Drops are counted per priority, messages and events.
+ *
+ * Local class (spool_append_local: SDK, logins, snapshots). Its records
+ * take at most local_size together and make room only by dropping older
+ * local records; a kernel record makes room by dropping local records (of
+ * its priority or lower) before any kernel record.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -41,6 +46,8 @@ bool spool_index_insert(struct spool *s, struct spool_rec *r)
 	else
 		s->head[r->prio] = r;
 	s->n_records++;
+	if (r->local)
+		s->local_bytes += rec_bytes(r);
 	if (r->seq >= s->next_seq)
 		s->next_seq = r->seq + 1;
 	return true;
@@ -70,6 +77,8 @@ void spool_rec_remove(struct spool *s, struct spool_rec *r, uint8_t st)
 		s->tail[r->prio] = r->prev;
 	if (r->inflight)
 		inflight_del(s, r);
+	if (r->local)
+		s->local_bytes -= rec_bytes(r);
 	if (r->seg) {
 		spool_rec_mark(s, r, st);
 	} else {
@@ -117,9 +126,17 @@ uint64_t spool_drops_wait(const struct spool *s, uint64_t now_ms)
 	return s->next_drop_log_ms - now_ms;
 }
 
+void spool_note_local_drop(struct spool *s, unsigned int events)
+{
+	s->st.local_dropped_messages++;
+	s->st.local_dropped_events += events;
+}
+
 void spool_rec_drop(struct spool *s, struct spool_rec *r)
 {
 	spool_note_drop(s, r->prio, r->events);
+	if (r->local)
+		spool_note_local_drop(s, r->events);
 	spool_rec_remove(s, r, ST_DROPPED);
 }
 
@@ -171,10 +188,42 @@ bool spool_make_room(struct spool *s, int prio, uint64_t need,
 	while (used(s) + need > s->size) {
 		struct spool_rec *v = NULL;
 
+		/* local records (spool_append_local) go first */
+		for (int p = PRIO_LOW; p < PRIO_N && p <= prio && !v; p++)
+			for (v = s->head[p]; v && (v->inflight || !v->local);
+			     v = v->next)
+				;
 		for (int p = PRIO_LOW; p < PRIO_N && !v; p++)
 			for (v = s->head[p]; v && v->inflight; v = v->next)
 				;
 		if (!v || v->prio > prio || v == self)
+			return false;
+		spool_rec_drop(s, v);
+		if (s->disk)
+			spool_reclaim_current(s);
+	}
+	return true;
+}
+
+/*
+ * The same for a local record (spool_append_local()): room within
+ * local_size and within size, made by dropping only older local records
+ * of at most PRIO, lowest priority and oldest first. A kernel record is
+ * never dropped for a local one.
+ */
+bool spool_make_local_room(struct spool *s, int prio, uint64_t need)
+{
+	if (used(s) + need > s->size && s->disk)
+		spool_reclaim_current(s);
+	while (s->local_bytes + need > s->local_size ||
+	       used(s) + need > s->size) {
+		struct spool_rec *v = NULL;
+
+		for (int p = PRIO_LOW; p <= prio && !v; p++)
+			for (v = s->head[p]; v && (v->inflight || !v->local);
+			     v = v->next)
+				;
+		if (!v)
 			return false;
 		spool_rec_drop(s, v);
 		if (s->disk)

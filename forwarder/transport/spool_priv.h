@@ -40,6 +40,8 @@ struct seg {
 struct spool {
 	char *path;			/* NULL: memory only by configuration */
 	uint64_t size, sync_ms, seg_max;
+	uint64_t local_size;		/* bound of the local class */
+	uint64_t local_bytes;		/* rec_bytes() of local records */
 	spool_log_fn log;
 	bool disk;
 	int dirfd, lockfd;
@@ -102,11 +104,13 @@ void spool_rec_remove(struct spool *s, struct spool_rec *r, uint8_t st);
 void spool_rec_drop(struct spool *s, struct spool_rec *r);
 void spool_rec_corrupt(struct spool *s, struct spool_rec *r);
 void spool_note_drop(struct spool *s, enum prio p, unsigned int events);
+void spool_note_local_drop(struct spool *s, unsigned int events);
 void spool_log_drops(struct spool *s, uint64_t now_ms, bool force);
 uint64_t spool_drops_wait(const struct spool *s, uint64_t now_ms);
 bool spool_reclaim_current(struct spool *s);
 bool spool_make_room(struct spool *s, int prio, uint64_t need,
 		     const struct spool_rec *self);
+bool spool_make_local_room(struct spool *s, int prio, uint64_t need);
 
 /* spool_dir.c */
 void spool_disk_try(struct spool *s, uint64_t now_ms, bool first);

@@ -40,9 +40,17 @@
  *   -EINVAL                 the daemon rejected the event (bad JSON, schema,
  *                           or name); or a NULL/invalid argument
  *   -EMSGSIZE               the event is larger than IOTSEC_MAX_MESSAGE
- *   -EAGAIN                 rate limit exceeded; retry later
+ *   -EAGAIN                 this user's rate limit exceeded (a token
+ *                           bucket per uid: reconnecting does not refill
+ *                           it); retry later
  *   -EBUSY                  the daemon has too many clients (of this user)
- *   -ENOBUFS                the daemon's queue is full; retry later
+ *   -ENOBUFS                the daemon takes no more local events now (the
+ *                           budget all local sources share is spent);
+ *                           retry later
+ *   -EPERM                  the sender's identity cannot stand: the
+ *                           process executed another program after it
+ *                           connected, or does not hold the connection
+ *                           with close-on-exec; reconnect
  *   -EPIPE, -ECONNRESET     the daemon closed the connection; reopen
  *   -EPROTO                 the daemon's reply could not be understood
  *   -ENOMEM                 out of memory

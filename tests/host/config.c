@@ -376,7 +376,7 @@ static const struct { const char *text, *err; } bad[] = {
 	{ "sdks:\n  socket: /a\n",
 	  "test.yaml:1:1: unknown key 'sdks' in the top level, expected one "
 	  "of: agent, hub, broker, priorities, events, messages, kernel, "
-	  "enrich, log, sdk, logins, snapshots, spool" },
+	  "enrich, log, sdk, logins, local, snapshots, spool" },
 	{ "spool:\n  path: spool\n",
 	  "test.yaml:2:9: expected an absolute path of at most 4095 bytes "
 	  "(or \"\"), got 'spool'" },

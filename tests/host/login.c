@@ -26,6 +26,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include "common/utf8.h"
+#include "common/clock.h"
 #include "sources/login.h"
 
 #define MAX_EV 32
@@ -414,6 +415,73 @@ TEST(fields_are_printable_utf8)
 	EXPECT_STREQ("pts/?", item_str(ev, "Terminal"));
 	EXPECT_STREQ("h?", item_str(ev, "RemoteHost"));
 	json_object_put(ev);
+}
+
+/*
+ * Failed logins aggregate by (user, remote address): 1,000 failures of
+ * root from one address and 10 of alice from another are two events at
+ * once, then one event per pair when the window ends, with HitCount,
+ * FirstTime and LastTime in ExtraDetails; every failure is counted once.
+ */
+TEST_F(login, failed_logins_aggregated_by_user_and_address)
+{
+	struct utmpx *u;
+	uint64_t hits = 0;
+	int fd, i, n;
+
+	self->cfg.aggregate_ms = 300;
+	ASSERT_EQ(0, touch(self->btmp));
+	ASSERT_EQ(0, login_watch_open(&self->w, &self->cfg, emit, &self->got));
+	u = calloc(1010, sizeof(*u));
+	ASSERT_NE(NULL, u);
+	for (i = 0; i < 1010; i++) {
+		if (i < 1000)
+			make_rec(&u[i], LOGIN_PROCESS, "root", "ssh:notty",
+				 "203.0.113.9", "203.0.113.9", 100 + i);
+		else
+			make_rec(&u[i], LOGIN_PROCESS, "alice", "ssh:notty",
+				 "198.51.100.4", "198.51.100.4", 100 + i);
+	}
+	fd = open(self->btmp, O_WRONLY | O_APPEND);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ((ssize_t)(1010 * sizeof(*u)), write(fd, u, 1010 * sizeof(*u)));
+	close(fd);
+	free(u);
+	EXPECT_EQ(2, wait_for(self->w, &self->got, 2));
+	/* nothing more until the window ends */
+	n = wait_for(self->w, &self->got, 3);
+	EXPECT_EQ(2, n);
+	EXPECT_EQ(1008, (int)login_watch_aggregated(self->w));
+	usleep(310 * 1000);
+	login_watch_tick(self->w, (uint64_t)mono_ms());
+	ASSERT_EQ(4, self->got.n);
+	for (i = 0; i < self->got.n; i++) {
+		struct json_object *ev = self->got.ev[i];
+		const char *hc = item_str(ev, "HitCount");
+
+		EXPECT_STREQ("Fail", item_str(ev, "Result"));
+		hits += hc ? strtoull(hc, NULL, 10) : 1;
+		if (i < 2) {
+			EXPECT_EQ(NULL, hc);
+			continue;
+		}
+		ASSERT_NE(NULL, hc);
+		EXPECT_NE(NULL, item_str(ev, "FirstTime"));
+		EXPECT_NE(NULL, item_str(ev, "LastTime"));
+		if (!strcmp(item_str(ev, "UserName"), "root")) {
+			EXPECT_STREQ("999", hc);
+			EXPECT_STREQ("203.0.113.9", item_str(ev, "RemoteAddress"));
+		} else {
+			EXPECT_STREQ("9", hc);
+			EXPECT_STREQ("alice", item_str(ev, "UserName"));
+		}
+	}
+	EXPECT_EQ(1010, (int)hits);
+	/* a quiet pair is forgotten: its next failure is an event at once */
+	usleep(310 * 1000);
+	login_watch_tick(self->w, (uint64_t)mono_ms());
+	login_watch_tick(self->w, (uint64_t)mono_ms() + 1000);
+	EXPECT_EQ(4, self->got.n);
 }
 
 TEST_HARNESS_MAIN

@@ -89,8 +89,10 @@ write_config() {
 			echo "  rate: 2000"
 			echo "  burst: 2000"
 		}
-		echo "logins:"
-		echo "  enabled: false"
+		has_section logins "$@" || {
+			echo "logins:"
+			echo "  enabled: false"
+		}
 		echo "snapshots:"
 		echo "  interval: 0s"
 		has_section spool "$@" || {
@@ -98,6 +100,13 @@ write_config() {
 			echo "  path: \"$spath\""
 			echo "  size: $ssize"
 			echo "  sync: 1s"
+			# the SDK stream stands in for all traffic here
+			echo "  local_share: 100"
+		}
+		has_section local "$@" || {
+			echo "local:"
+			echo "  rate: 100000"
+			echo "  burst: 100000"
 		}
 		for sec in "$@"; do
 			printf '%s\n' "$sec"
