@@ -301,6 +301,56 @@ void daemon_local_watch(struct daemon *d, int op)
 	}
 }
 
+/* ---- a recording on a pipe ---- */
+
+/*
+ * A recording that comes through a pipe (iotsecd --replay - or a FIFO)
+ * is read by the loop as it arrives, as the netlink socket is: a writer
+ * that does not wait for a full pipe (tests/lib/replay-feed.py) then sees
+ * what the kernel sees when the daemon does not keep up.
+ */
+void daemon_replay_stream(struct daemon *d, int fd)
+{
+	d->replay_fd = fd;
+	daemon_epoll_set(d, fd, EPOLLIN, EPOLL_CTL_ADD);
+}
+
+static void replay_stream_end(struct daemon *d, int ret)
+{
+	if (!ret)
+		ret = replay_finish(d->reader);
+	if (ret)
+		logmsg(LOG_ERR, "replay: %s", d->reader->error ?
+		       d->reader->error : strerror(-ret));
+	logmsg(LOG_INFO, "replayed %llu batches, %llu events from a pipe",
+	       (unsigned long long)d->nl.dec.stats.batches,
+	       (unsigned long long)d->nl.dec.stats.events);
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->replay_fd, NULL);
+	if (d->replay_fd)
+		close(d->replay_fd);
+	d->replay_fd = -1;
+}
+
+/* One read per wake-up, so the other fds get their turn. */
+static void replay_stream_read(struct daemon *d)
+{
+	static unsigned char buf[65536];
+	ssize_t n = read(d->replay_fd, buf, sizeof(buf));
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n < 0) {
+		replay_stream_end(d, -errno);
+		return;
+	}
+	if (n == 0) {
+		replay_stream_end(d, 0);
+		return;
+	}
+	if (replay_feed(d->reader, buf, (size_t)n))
+		replay_stream_end(d, -EINVAL);
+}
+
 /* ---- loop ---- */
 
 static void arm_timer(struct daemon *d, uint64_t ms)
@@ -409,6 +459,8 @@ static void dispatch(struct daemon *d, const struct epoll_event *e)
 			       si.ssi_signo);
 			d->stop = true;
 		}
+	} else if (d->replay_fd >= 0 && fd == d->replay_fd) {
+		replay_stream_read(d);
 	} else if (d->nl_open && fd == iotsec_nl_fd(&d->nl)) {
 		int ret = iotsec_nl_receive(&d->nl);
 
@@ -439,7 +491,7 @@ int daemon_run(struct daemon *d, bool replay_mode)
 		 */
 		publish_pending(d);
 		mqtt_sync_fd(d);
-		if (d->stop || replay_mode) {
+		if (d->stop || (replay_mode && d->replay_fd < 0)) {
 			/* leave when everything is out, or after a grace time */
 			if (!stop_deadline) {
 				local_flush(d->local);
