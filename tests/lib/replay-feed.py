@@ -20,7 +20,8 @@ flatters the reader.
 reader then sees its end only when the test says so).
 
 Prints (to --summary FILE, else stderr) key=value lines: batches, events
-(of the batches written), written, overruns, seconds.
+(of the batches written), written, overruns, seconds, overruns_at (when
+the first ten happened, seconds from the start).
 """
 import argparse
 import fcntl
@@ -87,6 +88,7 @@ def main():
     cap = fcntl.fcntl(fd, F_GETPIPE_SZ)
     data = open(a.recording, "rb").read()
     batches = events = written = overruns = 0
+    late = []           # when the first overruns happened (s)
     start = time.monotonic()
     k = 0
     for rec, nev in records(data):
@@ -106,14 +108,17 @@ def main():
         # one page of slack: the pipe counts in pages, not bytes
         if len(rec) + 4096 > cap - in_pipe(fd):
             overruns += 1
+            late.append(time.monotonic() - start)
             continue
         try:
             n = os.write(fd, rec)
         except BlockingIOError:
             overruns += 1
+            late.append(time.monotonic() - start)
             continue
         if n < len(rec):
             overruns += 1
+            late.append(time.monotonic() - start)
             rest = rec[n:]
             while rest:
                 select.select([], [fd], [])
@@ -126,7 +131,9 @@ def main():
     secs = time.monotonic() - start
     out = open(a.summary, "w") if a.summary else sys.stderr
     print(f"batches={batches}\nevents={events}\nwritten={written - 1}\n"
-          f"overruns={overruns}\nseconds={secs:.2f}", file=out, flush=True)
+          f"overruns={overruns}\nseconds={secs:.2f}\n"
+          f"overruns_at={','.join(f'{t:.2f}' for t in late[:10])}",
+          file=out, flush=True)
     if a.hold:
         while not os.path.exists(a.hold):
             time.sleep(0.1)
