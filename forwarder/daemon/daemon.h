@@ -67,6 +67,9 @@ void daemon_on_event(void *ctx, struct iotsec_event *ev);
 void daemon_kernel_open(struct daemon *d);
 void daemon_kernel_config(struct daemon *d);
 int daemon_mqtt_up(struct daemon *d);
+struct mqtt *daemon_mqtt_new(struct daemon *d, const struct config *c,
+			     char *err, size_t errlen);
+void daemon_mqtt_replace(struct daemon *d, struct mqtt *m);
 void daemon_local_config(const struct config *c, struct local_config *lc);
 void daemon_local_watch(struct daemon *d, int op);
 void daemon_replay_stream(struct daemon *d, int fd);

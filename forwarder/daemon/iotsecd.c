@@ -113,9 +113,21 @@ int main(int argc, char **argv)
 			char err[512];
 
 			ret = config_load(&cfg, optarg, err, sizeof(err));
-			if (ret)
+			if (ret) {
 				fprintf(stderr, "%s\n", err);
-			else
+			} else {
+				/* the transport as a start would build it:
+				 * TLS files load, a SAS token can be made */
+				struct mqtt *m = mqtt_new(&cfg.mqtt, NULL, NULL,
+							  err, sizeof(err));
+
+				if (!m) {
+					fprintf(stderr, "%s: %s\n", optarg, err);
+					ret = -EINVAL;
+				}
+				mqtt_free(m);
+			}
+			if (!ret)
 				printf("%s: OK (%s %s:%d)\n", optarg,
 				       cfg.mqtt.mode == MQTT_MODE_IOTHUB ?
 				       "IoT Hub" : "broker", cfg.mqtt.host,

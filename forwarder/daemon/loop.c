@@ -242,16 +242,41 @@ static void mqtt_sync_fd(struct daemon *d)
 	}
 }
 
+/*
+ * A transport for C, built and checked (TLS files load, a SAS token can be
+ * made) but not connected; NULL with the reason in ERR.
+ */
+struct mqtt *daemon_mqtt_new(struct daemon *d, const struct config *c,
+			     char *err, size_t errlen)
+{
+	return mqtt_new(&c->mqtt, on_ack, d, err, errlen);
+}
+
+/* Put M in place of the running transport, which is freed, and start it. */
+void daemon_mqtt_replace(struct daemon *d, struct mqtt *m)
+{
+	if (d->mqtt) {
+		/* the new connection knows nothing of the old one's mids */
+		spool_requeue_inflight(d->spool);
+		if (d->mqtt_fd_reg >= 0)
+			epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->mqtt_fd_reg, NULL);
+		d->mqtt_fd_reg = -1;
+		mqtt_free(d->mqtt);
+	}
+	d->mqtt = m;
+	mqtt_start(d->mqtt);
+}
+
 int daemon_mqtt_up(struct daemon *d)
 {
 	char err[256] = "";
+	struct mqtt *m = daemon_mqtt_new(d, d->cfg, err, sizeof(err));
 
-	d->mqtt = mqtt_new(&d->cfg->mqtt, on_ack, d, err, sizeof(err));
-	if (!d->mqtt) {
+	if (!m) {
 		logmsg(LOG_ERR, "%s", err);
 		return -EINVAL;
 	}
-	mqtt_start(d->mqtt);
+	daemon_mqtt_replace(d, m);
 	return 0;
 }
 
