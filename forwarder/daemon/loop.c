@@ -181,7 +181,13 @@ static void on_ack(void *ctx, int mid)
 }
 
 /*
- * In flight for messages.ack_timeout without any acknowledgement: again.
+ * In flight for messages.ack_timeout without any acknowledgement: again,
+ * on a new connection. libmosquitto keeps every message it was given until
+ * its PUBACK, and sends what it keeps again (DUP) after a reconnect (clean
+ * session off); publishing the spool's copies once more on the same
+ * connection would add one more copy per stall that libmosquitto holds for
+ * good, so a broker that withholds PUBACKs could grow us without bound.
+ * This way at most INFLIGHT_MAX messages are held, whatever the broker does.
  * The clock runs only while connected with something in flight: it
  * restarts at each ack and stands still while disconnected or while
  * nothing waits (so neither a reconnect nor a message published after a
@@ -198,10 +204,10 @@ static void check_stall(struct daemon *d, uint64_t now)
 	if (now - d->last_ack_ms < d->cfg->ack_timeout_ms)
 		return;
 	logmsg(LOG_WARNING, "no acknowledgement from the broker for %llu s; "
-	       "publishing the %zu message(s) in flight again",
+	       "reconnecting to send the %zu message(s) in flight again",
 	       (unsigned long long)(d->cfg->ack_timeout_ms / 1000),
 	       spool_inflight(d->spool));
-	spool_requeue_inflight(d->spool);
+	mqtt_start(d->mqtt);
 	d->last_ack_ms = now;
 }
 
