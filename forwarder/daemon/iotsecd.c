@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * iotsecd: the forwarder daemon. One thread, one epoll loop (loop.c):
+ * iotsecd: the forwarder daemon. One epoll loop (loop.c; only the broker's
+ * name is resolved off it, docs/architecture.md):
  *
  *   netlink socket --decode--> enrich --> priority queues (aggregation)
  *   timerfd: flush due queues, operational statistics, MQTT ticks

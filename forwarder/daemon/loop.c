@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * iotsecd's loop. One thread, one epoll set: the timerfd paces the
+ * iotsecd's loop. One thread (the transport resolves the broker's name on
+ * one of its own), one epoll set: the timerfd paces the
  * periodic work (queue flushes, statistics, MQTT ticks, retries), the
  * signalfd brings SIGHUP (reload) and SIGTERM/SIGINT (flush and exit), and
  * the netlink, local sources' and MQTT sockets bring their events. The
