@@ -38,6 +38,8 @@ struct daemon {
 	int epfd, tfd, sfd;
 	bool foreground, stop, replay;
 	struct replay_reader *reader;
+	int replay_fd;			/* a recording on a pipe, read by the
+					 * loop as it comes; -1: none or done */
 	uint64_t next_stats_ms, next_nl_retry_ms, next_stats_file_ms;
 	uint64_t next_nl_check_ms;
 	uint64_t enobufs_logged, next_enobufs_log_ms;
@@ -65,8 +67,12 @@ void daemon_on_event(void *ctx, struct iotsec_event *ev);
 void daemon_kernel_open(struct daemon *d);
 void daemon_kernel_config(struct daemon *d);
 int daemon_mqtt_up(struct daemon *d);
+struct mqtt *daemon_mqtt_new(struct daemon *d, const struct config *c,
+			     char *err, size_t errlen);
+void daemon_mqtt_replace(struct daemon *d, struct mqtt *m);
 void daemon_local_config(const struct config *c, struct local_config *lc);
 void daemon_local_watch(struct daemon *d, int op);
+void daemon_replay_stream(struct daemon *d, int fd);
 
 /* stats.c */
 void stats_on_counters(void *ctx, const struct iotsec_counters *c);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * iotsecd: the forwarder daemon. One thread, one epoll loop (loop.c):
+ * iotsecd: the forwarder daemon. One epoll loop (loop.c; only the broker's
+ * name is resolved off it, docs/architecture.md):
  *
  *   netlink socket --decode--> enrich --> priority queues (aggregation)
  *   timerfd: flush due queues, operational statistics, MQTT ticks
@@ -22,8 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 
@@ -47,6 +50,28 @@ static void log_mqtt(int level, const char *line)
 	logmsg(level, "mqtt: %s", line);
 }
 
+/*
+ * A recording on a pipe or FIFO is read by the loop as it arrives (1);
+ * 0 for a file, read whole before the loop runs; or -errno.
+ */
+static int replay_open_stream(struct daemon *d, const char *path)
+{
+	struct stat st;
+	int fd;
+
+	fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : 0;
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) || !S_ISFIFO(st.st_mode)) {
+		if (fd)
+			close(fd);
+		return 0;
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	daemon_replay_stream(d, fd);
+	return 1;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -55,7 +80,9 @@ static void usage(FILE *f)
 		"      --check-config FILE check a configuration and exit\n"
 		"  -f, --foreground        stay in the foreground, log to stderr\n"
 		"      --replay FILE       feed a recording (iotsecctl record)\n"
-		"                          instead of the kernel, then exit\n"
+		"                          instead of the kernel, then exit;\n"
+		"                          a pipe or FIFO ('-': stdin) is read\n"
+		"                          as it arrives\n"
 		"      --output FILE       write messages to FILE ('-': stdout),\n"
 		"                          one per line, instead of publishing\n"
 		"      --stats-file FILE   counters for iotsecctl (default %s)\n"
@@ -78,7 +105,8 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct daemon d = { .config_path = IOTSEC_CONFIG_PATH,
-			    .stats_path = IOTSEC_STATS_PATH, .mqtt_fd_reg = -1 };
+			    .stats_path = IOTSEC_STATS_PATH, .mqtt_fd_reg = -1,
+			    .replay_fd = -1 };
 	const char *replay = NULL, *output = NULL;
 	bool config_given = false, verbose = false;
 	sigset_t mask;
@@ -92,10 +120,22 @@ int main(int argc, char **argv)
 			char err[512];
 
 			ret = config_load(&cfg, optarg, err, sizeof(err));
-			if (ret)
+			if (ret) {
 				fprintf(stderr, "%s\n", err);
-			else if (cfg.warning[0])
-				fprintf(stderr, "warning: %s\n", cfg.warning);
+			} else {
+				/* the transport as a start would build it:
+				 * TLS files load, a SAS token can be made */
+				struct mqtt *m = mqtt_new(&cfg.mqtt, NULL, NULL,
+							  err, sizeof(err));
+
+				if (!m) {
+					fprintf(stderr, "%s: %s\n", optarg, err);
+					ret = -EINVAL;
+				} else if (cfg.warning[0]) {
+					fprintf(stderr, "warning: %s\n", cfg.warning);
+				}
+				mqtt_free(m);
+			}
 			if (!ret)
 				printf("%s: OK (%s %s:%d)\n", optarg,
 				       cfg.mqtt.mode == MQTT_MODE_IOTHUB ?
@@ -193,7 +233,15 @@ int main(int argc, char **argv)
 		d.replay = true;
 		d.reader = &r;
 		replay_init(&r, replay_batch, &d);
-		ret = replay_file(&r, replay);
+		ret = replay_open_stream(&d, replay);
+		if (ret > 0) {
+			/* a pipe: the loop reads it as it comes */
+			ret = daemon_run(&d, true);
+			replay_free(&r);
+			goto out;
+		}
+		if (!ret)
+			ret = replay_file(&r, replay);
 		if (r.have_header)
 			d.ser.boot_to_real_ns = r.boot_to_real_ns;
 		if (ret) {
@@ -219,6 +267,7 @@ int main(int argc, char **argv)
 		daemon_kernel_open(&d);
 		ret = daemon_run(&d, false);
 	}
+out:
 	stats_write_file(&d);
 	/* after the stats file, which has the local sources' counters */
 	local_close(d.local);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * iotsecd's loop. One thread, one epoll set: the timerfd paces the
+ * iotsecd's loop. One thread (the transport resolves the broker's name on
+ * one of its own), one epoll set: the timerfd paces the
  * periodic work (queue flushes, statistics, MQTT ticks, retries), the
  * signalfd brings SIGHUP (reload) and SIGTERM/SIGINT (flush and exit), and
  * the netlink, local sources' and MQTT sockets bring their events. The
@@ -211,7 +212,13 @@ static void on_ack(void *ctx, int mid)
 }
 
 /*
- * In flight for messages.ack_timeout without any acknowledgement: again.
+ * In flight for messages.ack_timeout without any acknowledgement: again,
+ * on a new connection. libmosquitto keeps every message it was given until
+ * its PUBACK, and sends what it keeps again (DUP) after a reconnect (clean
+ * session off); publishing the spool's copies once more on the same
+ * connection would add one more copy per stall that libmosquitto holds for
+ * good, so a broker that withholds PUBACKs could grow us without bound.
+ * This way at most INFLIGHT_MAX messages are held, whatever the broker does.
  * The clock runs only while connected with something in flight: it
  * restarts at each ack and stands still while disconnected or while
  * nothing waits (so neither a reconnect nor a message published after a
@@ -228,10 +235,10 @@ static void check_stall(struct daemon *d, uint64_t now)
 	if (now - d->last_ack_ms < d->cfg->ack_timeout_ms)
 		return;
 	logmsg(LOG_WARNING, "no acknowledgement from the broker for %llu s; "
-	       "publishing the %zu message(s) in flight again",
+	       "reconnecting to send the %zu message(s) in flight again",
 	       (unsigned long long)(d->cfg->ack_timeout_ms / 1000),
 	       spool_inflight(d->spool));
-	spool_requeue_inflight(d->spool);
+	mqtt_start(d->mqtt);
 	d->last_ack_ms = now;
 }
 
@@ -271,16 +278,41 @@ static void mqtt_sync_fd(struct daemon *d)
 	}
 }
 
+/*
+ * A transport for C, built and checked (TLS files load, a SAS token can be
+ * made) but not connected; NULL with the reason in ERR.
+ */
+struct mqtt *daemon_mqtt_new(struct daemon *d, const struct config *c,
+			     char *err, size_t errlen)
+{
+	return mqtt_new(&c->mqtt, on_ack, d, err, errlen);
+}
+
+/* Put M in place of the running transport, which is freed, and start it. */
+void daemon_mqtt_replace(struct daemon *d, struct mqtt *m)
+{
+	if (d->mqtt) {
+		/* the new connection knows nothing of the old one's mids */
+		spool_requeue_inflight(d->spool);
+		if (d->mqtt_fd_reg >= 0)
+			daemon_epoll_set(d, d->mqtt_fd_reg, 0, EPOLL_CTL_DEL);
+		d->mqtt_fd_reg = -1;
+		mqtt_free(d->mqtt);
+	}
+	d->mqtt = m;
+	mqtt_start(d->mqtt);
+}
+
 int daemon_mqtt_up(struct daemon *d)
 {
 	char err[256] = "";
+	struct mqtt *m = daemon_mqtt_new(d, d->cfg, err, sizeof(err));
 
-	d->mqtt = mqtt_new(&d->cfg->mqtt, on_ack, d, err, sizeof(err));
-	if (!d->mqtt) {
+	if (!m) {
 		logmsg(LOG_ERR, "%s", err);
 		return -EINVAL;
 	}
-	mqtt_start(d->mqtt);
+	daemon_mqtt_replace(d, m);
 	return 0;
 }
 
@@ -328,6 +360,56 @@ void daemon_local_watch(struct daemon *d, int op)
 	for (i = 0; i < n; i++) {
 		daemon_epoll_set(d, fds[i], EPOLLIN, op);
 	}
+}
+
+/* ---- a recording on a pipe ---- */
+
+/*
+ * A recording that comes through a pipe (iotsecd --replay - or a FIFO)
+ * is read by the loop as it arrives, as the netlink socket is: a writer
+ * that does not wait for a full pipe (tests/lib/replay-feed.py) then sees
+ * what the kernel sees when the daemon does not keep up.
+ */
+void daemon_replay_stream(struct daemon *d, int fd)
+{
+	d->replay_fd = fd;
+	daemon_epoll_set(d, fd, EPOLLIN, EPOLL_CTL_ADD);
+}
+
+static void replay_stream_end(struct daemon *d, int ret)
+{
+	if (!ret)
+		ret = replay_finish(d->reader);
+	if (ret)
+		logmsg(LOG_ERR, "replay: %s", d->reader->error ?
+		       d->reader->error : strerror(-ret));
+	logmsg(LOG_INFO, "replayed %llu batches, %llu events from a pipe",
+	       (unsigned long long)d->nl.dec.stats.batches,
+	       (unsigned long long)d->nl.dec.stats.events);
+	daemon_epoll_set(d, d->replay_fd, 0, EPOLL_CTL_DEL);
+	if (d->replay_fd)
+		close(d->replay_fd);
+	d->replay_fd = -1;
+}
+
+/* One read per wake-up, so the other fds get their turn. */
+static void replay_stream_read(struct daemon *d)
+{
+	static unsigned char buf[65536];
+	ssize_t n = read(d->replay_fd, buf, sizeof(buf));
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n < 0) {
+		replay_stream_end(d, -errno);
+		return;
+	}
+	if (n == 0) {
+		replay_stream_end(d, 0);
+		return;
+	}
+	if (replay_feed(d->reader, buf, (size_t)n))
+		replay_stream_end(d, -EINVAL);
 }
 
 /* ---- loop ---- */
@@ -438,6 +520,8 @@ static void dispatch(struct daemon *d, const struct epoll_event *e)
 			       si.ssi_signo);
 			d->stop = true;
 		}
+	} else if (d->replay_fd >= 0 && fd == d->replay_fd) {
+		replay_stream_read(d);
 	} else if (d->nl_open && fd == iotsec_nl_fd(&d->nl)) {
 		int ret = iotsec_nl_receive(&d->nl);
 
@@ -468,7 +552,7 @@ int daemon_run(struct daemon *d, bool replay_mode)
 		 */
 		publish_pending(d);
 		mqtt_sync_fd(d);
-		if (d->stop || replay_mode) {
+		if (d->stop || (replay_mode && d->replay_fd < 0)) {
 			/* leave when everything is out, or after a grace time */
 			if (!stop_deadline) {
 				local_flush(d->local);

@@ -3,7 +3,10 @@
  * SIGHUP: read the configuration again and apply it to the running
  * daemon. A configuration that does not load leaves the running one in
  * place; the transport is rebuilt only when its own settings changed, so
- * that a reload does not drop the broker connection for nothing.
+ * that a reload does not drop the broker connection for nothing, and the
+ * new one is built and checked before the old one goes: a transport that
+ * cannot be built (a CA that does not load) fails the reload like a
+ * configuration that does not parse.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -39,31 +42,35 @@ int daemon_load_config(const char *path, struct config *c, bool must_exist)
 	return 0;
 }
 
-/* A new transport with the settings of d->cfg. */
-static void reconnect(struct daemon *d)
-{
-	logmsg(LOG_INFO, "transport settings changed; reconnecting");
-	/* the new connection knows nothing of the old one's mids */
-	spool_requeue_inflight(d->spool);
-	if (d->mqtt_fd_reg >= 0)
-		daemon_epoll_set(d, d->mqtt_fd_reg, 0, EPOLL_CTL_DEL);
-	d->mqtt_fd_reg = -1;
-	mqtt_free(d->mqtt);
-	d->mqtt = NULL;
-	daemon_mqtt_up(d);
-}
-
 void daemon_reload(struct daemon *d)
 {
 	struct config *old = d->cfg;
 	struct config *new = old == &d->cfg_store[0] ? &d->cfg_store[1] :
 						      &d->cfg_store[0];
 
+	struct mqtt *fresh = NULL;
+	char err[512] = "";
+
 	if (daemon_load_config(d->config_path, new, true)) {
 		logmsg(LOG_ERR, "reload failed; keeping the running "
 		       "configuration");
 		config_free(new);
 		return;
+	}
+	/*
+	 * The new transport is built (TLS files loaded, credentials made)
+	 * before anything changes: one that cannot be built fails the whole
+	 * reload, and the running connection stays.
+	 */
+	if (!d->output && !mqtt_config_equal(&old->mqtt, &new->mqtt)) {
+		fresh = daemon_mqtt_new(d, new, err, sizeof(err));
+		if (!fresh) {
+			logmsg(LOG_ERR, "%s", err);
+			logmsg(LOG_ERR, "reload failed; keeping the running "
+			       "configuration and connection");
+			config_free(new);
+			return;
+		}
 	}
 	queue_set_config(&d->queue, new, mono_ms());
 	d->cfg = new;
@@ -72,8 +79,10 @@ void daemon_reload(struct daemon *d)
 	d->enrich.parent = new->enrich_parent;
 	d->enrich.container = new->enrich_container;
 	snprintf(d->ser.agent_id, sizeof(d->ser.agent_id), "%s", new->agent_id);
-	if (!d->output && !mqtt_config_equal(&old->mqtt, &new->mqtt))
-		reconnect(d);
+	if (fresh) {
+		logmsg(LOG_INFO, "transport settings changed; reconnecting");
+		daemon_mqtt_replace(d, fresh);
+	}
 	if (d->spool && (!str_same(old->spool.path, new->spool.path) ||
 			 old->spool.size != new->spool.size ||
 			 old->spool.sync_ms != new->spool.sync_ms))

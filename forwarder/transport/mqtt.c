@@ -10,18 +10,27 @@
  *        timeout, lost v   |                 lost |   DISCONNECT, then
  *                    BACKOFF <--------------------+   CONNECTING at once
  *
- * Nothing here blocks but name resolution in mosquitto_connect_async(),
- * which the hub's and a broker's names need once per attempt. libmosquitto
- * reports through callbacks in the middle of its loop functions; those
- * only record what happened, and the state machine moves after the loop
- * function returned (after_io()), so a reconnect never runs inside
- * libmosquitto.
+ *   (BACKOFF or start) --name, not an address--> RESOLVING --> CONNECTING
+ *
+ * Nothing here blocks. The broker's name is resolved by a thread of its
+ * own (getaddrinfo() may wait 10-30 s for a DNS server that does not
+ * answer), and libmosquitto is then given the numeric address, which it
+ * "resolves" without asking anyone. The name stays what TLS checks: the
+ * server certificate is verified against cfg.host pinned on our SSL_CTX
+ * (tls.c), not against the address libmosquitto connects to, and the SNI
+ * sent is cfg.host too (sni_from_config()). libmosquitto reports through
+ * callbacks in the middle of its loop functions; those only record what
+ * happened, and the state machine moves after the loop function returned
+ * (after_io()), so a reconnect never runs inside libmosquitto.
  *
  * TLS is set up in tls.c, the names on the wire are made in names.c and
  * sas.c; this file connects, keeps the connection and publishes.
  */
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,12 +52,32 @@
 #define MQTT_CONNECT_TIMEOUT_MS	30000
 #define MQTT_RENEW_TIMEOUT_MS	10000
 #define MQTT_TICK_MAX_MS	1000
+#define MQTT_RESOLVE_POLL_MS	20
+#define MQTT_RESOLVE_ADDRS	8
 
 enum mqtt_state {
 	MQTT_IDLE,
+	MQTT_RESOLVING,
 	MQTT_CONNECTING,
 	MQTT_CONNECTED,
 	MQTT_BACKOFF,
+};
+
+/*
+ * One name lookup, shared by the connection and the thread that resolves:
+ * whichever lets go last frees it, so a connection freed (a reload) while
+ * its lookup hangs leaves the thread to finish and clean up alone.
+ */
+struct mqtt_lookup {
+	pthread_mutex_t lock;
+	int refs;
+	bool done;
+	int gai;			/* getaddrinfo()'s answer */
+	int sys;			/* errno for EAI_SYSTEM */
+	unsigned int n;
+	char addr[MQTT_RESOLVE_ADDRS][INET6_ADDRSTRLEN];
+	char port[8];
+	char host[];
 };
 
 struct mqtt {
@@ -69,6 +98,7 @@ struct mqtt {
 	bool renewing;			/* our DISCONNECT is for a new token */
 	unsigned int attempt;		/* failed attempts in a row */
 	bool lib_ref;			/* counted in lib_users */
+	struct mqtt_lookup *lookup;	/* RESOLVING */
 
 	/* What libmosquitto's callbacks said during the last loop call. */
 	bool ev_disconnected;
@@ -280,6 +310,111 @@ static int set_credentials(struct mqtt *m)
 	return 0;
 }
 
+/* ---- name resolution, off the caller's thread ------------------------ */
+
+static void lookup_put(struct mqtt_lookup *l)
+{
+	bool last;
+
+	if (!l)
+		return;
+	pthread_mutex_lock(&l->lock);
+	last = --l->refs == 0;
+	pthread_mutex_unlock(&l->lock);
+	if (last) {
+		pthread_mutex_destroy(&l->lock);
+		free(l);
+	}
+}
+
+static void *lookup_run(void *arg)
+{
+	struct mqtt_lookup *l = arg;
+	struct addrinfo hints = { .ai_family = AF_UNSPEC,
+				  .ai_socktype = SOCK_STREAM };
+	struct addrinfo *res = NULL, *ai;
+	int gai, sys;
+
+	gai = getaddrinfo(l->host, l->port, &hints, &res);
+	sys = errno;
+	pthread_mutex_lock(&l->lock);
+	l->gai = gai;
+	l->sys = sys;
+	for (ai = res; !gai && ai && l->n < MQTT_RESOLVE_ADDRS; ai = ai->ai_next)
+		if (!getnameinfo(ai->ai_addr, ai->ai_addrlen, l->addr[l->n],
+				 sizeof(l->addr[0]), NULL, 0, NI_NUMERICHOST))
+			l->n++;
+	l->done = true;
+	pthread_mutex_unlock(&l->lock);
+	if (res)
+		freeaddrinfo(res);
+	lookup_put(l);
+	return NULL;
+}
+
+static bool is_address(const char *host)
+{
+	unsigned char a[16];
+
+	return inet_pton(AF_INET, host, a) == 1 ||
+	       inet_pton(AF_INET6, host, a) == 1;
+}
+
+/* A thread that resolves cfg.host; 0, or -errno (m->err says why). */
+static int lookup_start(struct mqtt *m)
+{
+	size_t len = strlen(m->cfg.host) + 1;
+	struct mqtt_lookup *l = calloc(1, sizeof(*l) + len);
+	pthread_attr_t attr;
+	pthread_t t;
+	sigset_t all, old;
+	int ret;
+
+	if (!l) {
+		snprintf(m->err, sizeof(m->err), "%s: resolving: out of memory",
+			 m->cfg.host);
+		return -ENOMEM;
+	}
+	memcpy(l->host, m->cfg.host, len);
+	snprintf(l->port, sizeof(l->port), "%d", m->cfg.port);
+	pthread_mutex_init(&l->lock, NULL);
+	l->refs = 2;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	/* signals stay with the daemon's signalfd, never this thread */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ret = pthread_create(&t, &attr, lookup_run, l);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (ret) {
+		snprintf(m->err, sizeof(m->err), "%s: resolving: %s",
+			 m->cfg.host, strerror(ret));
+		pthread_mutex_destroy(&l->lock);
+		free(l);
+		return -ret;
+	}
+	m->lookup = l;
+	return 0;
+}
+
+/*
+ * libmosquitto sends the host it connects to as the TLS server name (SNI);
+ * it connects to an address we resolved, so put the name back before the
+ * ClientHello is built. The certificate's name is checked against
+ * cfg.host already (tls.c pins it on the SSL_CTX).
+ */
+static void sni_from_config(const SSL *ssl, int where, int ret)
+{
+	struct mqtt *m;
+
+	if (!(where & SSL_CB_HANDSHAKE_START))
+		return;
+	m = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+	if (m && !is_address(m->cfg.host))
+		SSL_set_tlsext_host_name((SSL *)ssl, m->cfg.host);
+}
+
 /* CONNACK within the keep-alive interval, but 30 s at most. */
 static int connect_timeout_ms(const struct mqtt *m)
 {
@@ -288,7 +423,8 @@ static int connect_timeout_ms(const struct mqtt *m)
 	return ms < MQTT_CONNECT_TIMEOUT_MS ? ms : MQTT_CONNECT_TIMEOUT_MS;
 }
 
-static int do_connect(struct mqtt *m)
+/* Connect to ADDR, the host or one of its addresses. */
+static int connect_to(struct mqtt *m, const char *addr)
 {
 	int rc, ret, sys;
 
@@ -302,7 +438,7 @@ static int do_connect(struct mqtt *m)
 	}
 	errno = 0;
 	m->state = MQTT_CONNECTING;
-	rc = mosquitto_connect_async(m->mosq, m->cfg.host, m->cfg.port,
+	rc = mosquitto_connect_async(m->mosq, addr, m->cfg.port,
 				     (int)m->cfg.keepalive);
 	sys = errno;
 	m->ev_disconnected = false;
@@ -313,6 +449,59 @@ static int do_connect(struct mqtt *m)
 	}
 	m->deadline = boot_ms() + connect_timeout_ms(m);
 	return 0;
+}
+
+/*
+ * A new attempt: at once to an address, after a lookup to a name
+ * (RESOLVING until the thread answers; mqtt_tick() takes the answer).
+ */
+static int do_connect(struct mqtt *m)
+{
+	lookup_put(m->lookup);
+	m->lookup = NULL;
+	if (is_address(m->cfg.host))
+		return connect_to(m, m->cfg.host);
+	if (lookup_start(m)) {
+		schedule_retry(m);
+		return 0;
+	}
+	m->state = MQTT_RESOLVING;
+	return 0;
+}
+
+/*
+ * RESOLVING: the lookup's answer, if there is one yet. The attempts go
+ * round the addresses, as libmosquitto's own connect would try them.
+ */
+static void lookup_done(struct mqtt *m)
+{
+	struct mqtt_lookup *l = m->lookup;
+	char addr[INET6_ADDRSTRLEN] = "";
+	bool done;
+	int gai, sys;
+
+	pthread_mutex_lock(&l->lock);
+	done = l->done;
+	gai = l->gai;
+	sys = l->sys;
+	if (done && !gai && l->n)
+		memcpy(addr, l->addr[m->attempt % l->n], sizeof(addr));
+	pthread_mutex_unlock(&l->lock);
+	if (!done)
+		return;
+	lookup_put(l);
+	m->lookup = NULL;
+	if (gai == EAI_SYSTEM) {
+		snprintf(m->err, sizeof(m->err), "%s: cannot resolve: %s",
+			 m->cfg.host, strerror(sys));
+	} else if (gai || !addr[0]) {
+		snprintf(m->err, sizeof(m->err), "%s: cannot resolve: %s",
+			 m->cfg.host, gai ? gai_strerror(gai) : "no address");
+	} else {
+		connect_to(m, addr);
+		return;
+	}
+	schedule_retry(m);
 }
 
 /* Move the state machine after a libmosquitto call returned RC. */
@@ -452,6 +641,8 @@ struct mqtt *mqtt_new(const struct mqtt_config *cfg, mqtt_ack_fn ack,
 			errf(err, errlen, "mqtt: %s", tlserr);
 			goto fail;
 		}
+		SSL_CTX_set_app_data(m->tls.ctx, m);
+		SSL_CTX_set_info_callback(m->tls.ctx, sni_from_config);
 	}
 	return m;
 fail:
@@ -463,6 +654,7 @@ void mqtt_free(struct mqtt *m)
 {
 	if (!m)
 		return;
+	lookup_put(m->lookup);
 	if (m->mosq) {
 		if (mosquitto_socket(m->mosq) >= 0)
 			mosquitto_disconnect(m->mosq);
@@ -492,6 +684,8 @@ int mqtt_start(struct mqtt *m)
 		m->deadline = boot_ms();
 		return 0;
 	}
+	lookup_put(m->lookup);
+	m->lookup = NULL;
 	m->state = MQTT_IDLE;
 	mqtt_log(LOG_INFO, "connecting to %s:%d as %s (%s%s)", m->cfg.host, m->cfg.port,
 		 m->client_id,
@@ -577,9 +771,16 @@ int mqtt_tick(struct mqtt *m, struct timespec now)
 	switch (m->state) {
 	case MQTT_IDLE:
 		break;
+	case MQTT_RESOLVING:
+		lookup_done(m);
+		if (m->state == MQTT_RESOLVING)
+			return MQTT_RESOLVE_POLL_MS;
+		return mqtt_fd(m) >= 0 ? 0 : MQTT_TICK_MAX_MS;
 	case MQTT_BACKOFF:
 		if (t >= m->deadline) {
 			do_connect(m);
+			if (m->state == MQTT_RESOLVING)
+				return MQTT_RESOLVE_POLL_MS;
 			return mqtt_fd(m) >= 0 ? 0 : MQTT_TICK_MAX_MS;
 		}
 		if (m->deadline < next)

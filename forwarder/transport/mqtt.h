@@ -2,7 +2,9 @@
 /*
  * Publishing over MQTT (libmosquitto): to Azure IoT Hub (device or module
  * identity, SAS token or X.509) or to any broker. The daemon's epoll loop
- * drives it; it never blocks and never spawns a thread.
+ * drives it; it never blocks: the broker's name is resolved on a thread of
+ * its own (the one thread it starts, per attempt, sharing nothing but the
+ * answer).
  *
  * Contract between the pipeline (which owns config parsing and message
  * building) and the transport: mqtt.c (the connection), tls.c, names.c
@@ -87,8 +89,8 @@ struct mqtt *mqtt_new(const struct mqtt_config *cfg, mqtt_ack_fn ack,
 void mqtt_free(struct mqtt *m);
 
 /*
- * Start (or restart) connecting; non-blocking (but for resolving the host
- * name). A failed attempt is not an error here: it is logged, kept for
+ * Start (or restart: the connection is dropped, and what libmosquitto holds
+ * goes out again on the new one) connecting; non-blocking. A failed attempt is not an error here: it is logged, kept for
  * mqtt_last_error() and retried with backoff by mqtt_tick(). Negative only
  * when no attempt can ever work (no SAS token can be made).
  */
