@@ -66,6 +66,8 @@ struct spool_stats {
 	/* loaded from the directory: at open, or another's at a retry */
 	uint64_t recovered_records;
 	uint64_t write_errors;
+	/* reads that failed (EIO): segments at a scan, records to publish */
+	uint64_t read_errors;
 };
 
 /* A per-priority counter of spool_stats summed over the priorities. */

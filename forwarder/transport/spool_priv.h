@@ -35,6 +35,7 @@ struct seg {
 	uint32_t live;			/* indexed records in it */
 	int fd;				/* current segments only, else -1 */
 	bool dirty;			/* written since the last sync */
+	bool keep;			/* not read whole: never unlinked */
 };
 
 struct spool {
