@@ -212,7 +212,7 @@ TEST(exit_off_20000_short_processes_never_borrow_a_name)
 	ASSERT_NE(NULL, mkdtemp(dir));
 	ASSERT_EQ(0, enrich_init(&e, false, true, false, true));
 	e.proc_root = dir;
-	tick = e.tick_ns;
+	tick = 1000000000ull / sysconf(_SC_CLK_TCK);
 	fake_proc(dir, sh, 1, "sh", "/bin/sh", "sh", 3, t / tick);
 	ev = hexec("/bin/sh", hs("sh"), 0, sh, t);
 	ev.comm = hs("sh");
