@@ -23,6 +23,13 @@
  *    event's own comm (its main thread's) and parent must match those the
  *    entry was learned with, where both are known; a mismatch drops it.
  *
+ * Reading /proc/PID/stat costs more than the rest of the enrichment, so
+ * an entry confirmed (learnt, or checked in /proc) less than
+ * ENRICH_RECHECK_NS before the event (event time) gets the second check
+ * only: the kernel hands out pids in turn, so a pid comes back only after
+ * the allocator went round all of pid_max (tens of thousands of forks),
+ * which does not fit in that time.
+ *
  * An exec or fork event replaces the entry of its pid outright. So with
  * fork events on, a reused pid is always seen; without them, the checks
  * above catch it, to the start time's resolution (one tick, 10 ms).
@@ -45,6 +52,7 @@ struct enrich_proc {
 	uint32_t tgid;
 	uint32_t ptgid;			/* parent when learned; 0: unknown */
 	uint64_t start_tick;		/* its start was at or before this */
+	uint64_t checked_ns;		/* event time it was last confirmed */
 	char comm[16];			/* when learned; "": unknown */
 	uint32_t exe_len, argv_len;
 	char data[];			/* exe, then argv */
@@ -175,7 +183,7 @@ static void comm_set(char out[16], struct ev_str comm)
 static struct enrich_proc *proc_set(struct enrich *e, uint32_t tgid,
 				    struct ev_str exe, struct ev_str argv,
 				    uint64_t start, uint32_t ptgid,
-				    struct ev_str comm)
+				    struct ev_str comm, uint64_t now_ns)
 {
 	struct enrich_proc *p;
 	size_t size = sizeof(*p) + exe.len + argv.len;
@@ -186,6 +194,7 @@ static struct enrich_proc *proc_set(struct enrich *e, uint32_t tgid,
 		p->tgid = tgid;
 		p->ptgid = ptgid;
 		p->start_tick = start;
+		p->checked_ns = now_ns;
 		comm_set(p->comm, comm);
 		p->exe_len = exe.len;
 		p->argv_len = argv.len;
@@ -266,16 +275,16 @@ static bool proc_stat(struct enrich *e, uint32_t tgid, struct proc_stat *ps)
 	return true;
 }
 
-/* TGID from /proc (PS: its stat, read already), for an event at EV_TICK. */
+/* TGID from /proc (PS: its stat, read already), for event EV. */
 static struct enrich_proc *proc_read(struct enrich *e, uint32_t tgid,
 				     const struct proc_stat *ps,
-				     uint64_t ev_tick)
+				     const struct iotsec_event *ev)
 {
 	char path[64], exe[4096], argv[4096];
 	ssize_t n, m;
 
 	/* a process that started after the event is not the event's */
-	if (ps->start > ev_tick)
+	if (ps->start > ticks(e, ev->time_ns))
 		return NULL;
 	e->proc_reads++;
 	snprintf(path, sizeof(path), "%s/%u/exe", e->proc_root, tgid);
@@ -288,7 +297,28 @@ static struct enrich_proc *proc_read(struct enrich *e, uint32_t tgid,
 		m = 0;
 	return proc_set(e, tgid, (struct ev_str){ exe, n },
 			(struct ev_str){ argv, m }, ps->start, ps->ppid,
-			(struct ev_str){ ps->comm, strlen(ps->comm) });
+			(struct ev_str){ ps->comm, strlen(ps->comm) },
+			ev->time_ns);
+}
+
+/* Confirmed less than ENRICH_RECHECK_NS from EV's time (either side). */
+static bool recent(const struct enrich_proc *p, const struct iotsec_event *ev)
+{
+	uint64_t d = ev->time_ns > p->checked_ns ? ev->time_ns - p->checked_ns :
+						    p->checked_ns - ev->time_ns;
+
+	return ev->time_ns && p->checked_ns && d < ENRICH_RECHECK_NS;
+}
+
+/* EV's comm and parent disagree with those P was learnt with. */
+static bool mismatch(const struct enrich_proc *p, const struct iotsec_event *ev)
+{
+	char comm[16];
+
+	comm_set(comm, ev->comm);
+	return (ev->ptgid && p->ptgid && ev->ptgid != p->ptgid) ||
+	       (ev->tid == ev->tgid && comm[0] && p->comm[0] &&
+		strcmp(comm, p->comm));
 }
 
 /*
@@ -300,13 +330,16 @@ static struct enrich_proc *proc_get(struct enrich *e, uint32_t tgid,
 				    const struct iotsec_event *ev, bool own)
 {
 	struct enrich_proc *p = *proc_slot(e, tgid);
-	uint64_t ev_tick = ticks(e, ev->time_ns);
 	struct proc_stat ps;
-	bool live;
+	bool asked = false, live = false;
 
 	if (!tgid)
 		return NULL;
-	live = proc_stat(e, tgid, &ps) && ps.start <= ev_tick;
+	if (!p || !recent(p, ev)) {
+		asked = true;
+		live = proc_stat(e, tgid, &ps) &&
+		       ps.start <= ticks(e, ev->time_ns);
+	}
 	if (p && live) {
 		if (ps.start > p->start_tick) {
 			/* /proc has a later process than the entry's */
@@ -314,26 +347,26 @@ static struct enrich_proc *proc_get(struct enrich *e, uint32_t tgid,
 			proc_forget(e, tgid);
 			p = NULL;
 		} else {
+			/* it is the one: as it is now */
 			p->start_tick = ps.start;
+			p->checked_ns = ev->time_ns;
+			p->ptgid = ps.ppid;
+			memcpy(p->comm, ps.comm, sizeof(p->comm));
 		}
-	} else if (p && own) {
-		char comm[16];
-
-		comm_set(comm, ev->comm);
-		if ((ev->ptgid && p->ptgid && ev->ptgid != p->ptgid) ||
-		    (ev->tid == ev->tgid && comm[0] && p->comm[0] &&
-		     strcmp(comm, p->comm))) {
-			e->stale++;
-			proc_forget(e, tgid);
-			p = NULL;
-		}
+	} else if (p && own && mismatch(p, ev)) {
+		e->stale++;
+		proc_forget(e, tgid);
+		p = NULL;
+		if (!asked)
+			live = proc_stat(e, tgid, &ps) &&
+			       ps.start <= ticks(e, ev->time_ns);
 	}
 	if (p) {
 		lru_del(e, p);
 		lru_add(e, p);
 		return p;
 	}
-	return live ? proc_read(e, tgid, &ps, ev_tick) : NULL;
+	return live ? proc_read(e, tgid, &ps, ev) : NULL;
 }
 
 const char *enrich_container_id(const char *text, char out[65])
@@ -421,7 +454,7 @@ void enrich_event(struct enrich *e, struct iotsec_event *ev)
 	if (ev->type == IOTSEC_EVENT_EXEC) {
 		/* this process, whatever the table had for its pid */
 		p = proc_set(e, ev->tgid, ev->exe, ev->argv,
-			     now, ev->ptgid, ev->comm);
+			     now, ev->ptgid, ev->comm, ev->time_ns);
 	} else {
 		p = proc_get(e, ev->tgid, ev, true);
 		if (p) {
@@ -440,7 +473,7 @@ void enrich_event(struct enrich *e, struct iotsec_event *ev)
 				 (struct ev_str){ p->data, p->exe_len },
 				 (struct ev_str){ p->data + p->exe_len,
 						  p->argv_len },
-				 now, ev->tgid, ev->comm);
+				 now, ev->tgid, ev->comm, ev->time_ns);
 		else
 			proc_forget(e, ev->child_tgid);
 	}

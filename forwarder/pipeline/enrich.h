@@ -25,6 +25,8 @@
 
 #define ENRICH_MAX_PROCS 8192
 #define ENRICH_MAX_PROC_BYTES (4 << 20)
+/* An entry confirmed this recently (event time) is not checked in /proc. */
+#define ENRICH_RECHECK_NS 100000000ull
 #define ENRICH_MAX_CGROUPS 1024
 #define ENRICH_MAX_USERS 256
 

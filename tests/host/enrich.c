@@ -192,7 +192,7 @@ static bool same(struct ev_str s, const char *want, size_t len)
 /*
  * Exit events off, 20,000 short processes forked by one shell (10,000
  * with pids of their own, more than the table holds, then 10,000 on 2,000
- * pids, reused while the table still has them), as the kernel
+ * pids, reused in turn while the table still has them), as the kernel
  * would report them through the enrichment API: each one's fork event
  * seen or lost, an exec or not, gone or still there when its connect
  * event is enriched. The table stays at its bound, every process that
@@ -229,8 +229,11 @@ TEST(exit_off_20000_short_processes_never_borrow_a_name)
 		fork_seen = seed >> 63;
 		execs = (seed >> 62) & 1;
 		gone = ((seed >> 40) % 3) == 0;
-		/* first more pids than the table holds, then a few, reused */
-		pid = first + (i < 10000 ? i : (seed >> 20) % pids);
+		/*
+		 * First more pids than the table holds, then a few, reused
+		 * in turn, as the kernel hands them out.
+		 */
+		pid = first + (i < 10000 ? i : i % pids);
 		snprintf(exe, sizeof(exe), "/usr/bin/p%d", i);
 		alen = snprintf(argv, sizeof(argv), "p%d%carg", i, '\0') + 1;
 
