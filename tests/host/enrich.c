@@ -160,9 +160,11 @@ static void fake_proc(const char *dir, uint32_t pid, uint32_t ppid,
 
 	snprintf(path, sizeof(path), "%s/%u", dir, pid);
 	mkdir(path, 0700);
+	/* fields 1..22 (starttime), then vsize, rss, rsslim */
 	n = snprintf(stat, sizeof(stat), "%u (%s) S %u %u %u 0 -1 4194560 0 0 "
-		     "0 0 0 0 0 0 20 0 1 0 %llu 1000 100 18446744073709551615\n",
-		     pid, comm, ppid, pid, pid, (unsigned long long)start);
+		     "0 0 0 0 0 0 20 0 1 0 %llu 1000 100 %llu\n",
+		     pid, comm, ppid, pid, pid, (unsigned long long)start,
+		     (unsigned long long)UINT64_MAX);
 	put(dir, pid, "stat", stat, n);
 	put(dir, pid, "cmdline", argv, len);
 	snprintf(path, sizeof(path), "%s/%u/exe", dir, pid);
@@ -251,7 +253,8 @@ TEST(exit_off_20000_short_processes_never_borrow_a_name)
 		if (execs) {
 			fake_proc(dir, pid, sh, exe + 9, exe, argv, alen,
 				  (t - 1000000) / tick);
-			ev = hexec(exe, (struct ev_str){ argv, alen }, 0, pid, t);
+			ev = hexec(exe, (struct ev_str){ argv, alen }, 0, pid,
+				   t);
 			ev.ptgid = sh;
 			ev.comm = hs(exe + 9);
 			enrich_event(&e, &ev);

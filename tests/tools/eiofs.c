@@ -214,7 +214,8 @@ int main(int argc, char **argv)
 	char *fargv[] = { argv[0], "-f", "-s", NULL, NULL };
 
 	if (argc != 5) {
-		fprintf(stderr, "usage: eiofs BACKING MOUNTPOINT NAME OFFSET\n");
+		fprintf(stderr,
+			"usage: eiofs BACKING MOUNTPOINT NAME OFFSET\n");
 		return 2;
 	}
 	base = open(argv[1], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
