@@ -455,14 +455,16 @@ static uint8_t *seg_read(int fd, size_t len, size_t *got)
  * usual, the rest of the file is skipped (the record the error cuts
  * counts as corrupt), counted in read_errors and logged, and the file
  * is never unlinked (spool_seg_kill() forgets it), so nothing that was
- * not read is deleted.
+ * not read is deleted. The same for a file larger than SEG_FILE_MAX,
+ * past that size. Such a file counts in the bound up to the end of the
+ * last whole record read from it.
  */
 void spool_seg_load(struct spool *s, int fd, uint64_t no, uint64_t *loaded)
 {
 	struct stat st;
 	struct seg *g;
 	uint8_t *buf = NULL;
-	size_t len, got, off = 0;
+	size_t len, got, off = 0, valid_end = 0;
 	uint64_t crc_bytes = 0, resync_bytes = 0;
 
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
@@ -478,6 +480,18 @@ void spool_seg_load(struct spool *s, int fd, uint64_t no, uint64_t *loaded)
 	g->fd = -1;
 	g->size = st.st_size;
 	len = st.st_size;
+	if (st.st_size > SEG_FILE_MAX) {
+		char name[32];
+
+		/* not one of ours: no more than the largest one is read */
+		spool_seg_name(name, no);
+		s->log(LOG_WARNING, "spool %s: segment %s: %jd bytes, more "
+		       "than a segment holds; reading the first %d, the file "
+		       "is kept as it is", s->path, name, (intmax_t)st.st_size,
+		       SEG_FILE_MAX);
+		len = SEG_FILE_MAX;
+		g->keep = true;
+	}
 	buf = seg_read(fd, len, &got);
 	if (!buf) {
 		/* not read is not empty: never unlink it */
@@ -512,6 +526,7 @@ void spool_seg_load(struct spool *s, int fd, uint64_t no, uint64_t *loaded)
 			continue;
 		}
 		off += SPOOL_HDR_SIZE + get32(h + 8);
+		valid_end = off;
 		if (get64(h + 16) >= s->next_seq)
 			s->next_seq = get64(h + 16) + 1;
 		if (h[OFF_STATE] == ST_ACKED || h[OFF_STATE] == ST_DROPPED)
@@ -537,6 +552,9 @@ void spool_seg_load(struct spool *s, int fd, uint64_t no, uint64_t *loaded)
 		(*loaded)++;
 	}
 	free(buf);
+	/* one kept in part counts in the bound up to its last record read */
+	if (g->keep)
+		g->size = valid_end;
 	spool_seg_insert(&s->segs, g);
 	s->disk_bytes += g->size;
 	if (no >= s->next_seg)

@@ -1508,4 +1508,39 @@ TEST(rotated_segments_hold_no_descriptor)
 	free(buf);
 }
 
+/*
+ * A file named like a segment but larger than any segment can be: only
+ * the first SPOOL_HDR_SIZE + SPOOL_MAX_PAYLOAD bytes are read (no 100
+ * MiB read into memory), its records there are loaded, and it is never
+ * unlinked.
+ */
+TEST(oversized_segment_file_is_read_in_part_and_kept)
+{
+	char dir[64], seg[512];
+	struct spool *s;
+	int order[4], fd;
+
+	mkdtmp(dir);
+	s = open_at(dir, 1 << 20, 1000);
+	ASSERT_NE(NULL, s);
+	ASSERT_EQ(0, append(s, PRIO_HIGH, 7, 100, 1));
+	spool_close(s);
+	ASSERT_EQ(0, first_seg(dir, seg));
+	fd = open(seg, O_WRONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, 100 << 20));
+	close(fd);
+	n_logs = 0;
+	s = open_at(dir, 1 << 20, 1000);
+	ASSERT_NE(NULL, s);
+	EXPECT_EQ(1, logs_with("more than a segment holds"));
+	EXPECT_EQ(1, stats(s).recovered_records);
+	EXPECT_TRUE(stats(s).disk);
+	ASSERT_EQ(1, drain(s, order, 4));
+	EXPECT_EQ(7, order[0]);
+	spool_close(s);
+	EXPECT_EQ(0, access(seg, F_OK));
+	rmrf(dir);
+}
+
 TEST_HARNESS_MAIN
