@@ -19,6 +19,7 @@ libjson-c-dev
 mosquitto mosquitto-clients openssl
 qemu-system-x86
 iproute2 procps util-linux python3
+libfuse3-dev
 nodejs npm
 "
 

@@ -216,6 +216,7 @@ static struct json_object *spool_json(const struct spool_stats *ss,
 		{ "corrupt_records", ss->corrupt_records },
 		{ "recovered_records", ss->recovered_records },
 		{ "write_errors", ss->write_errors },
+		{ "read_errors", ss->read_errors },
 	};
 	struct json_object *o = json_object_new_object();
 

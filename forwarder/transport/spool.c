@@ -190,7 +190,7 @@ struct spool_rec *spool_next(struct spool *s)
 const char *spool_payload(struct spool *s, struct spool_rec *r)
 {
 	const char *ret = NULL;
-	int fd;
+	int fd, err;
 
 	if (!r->seg)
 		return r->payload ? r->payload : "";
@@ -205,10 +205,18 @@ const char *spool_payload(struct spool *s, struct spool_rec *r)
 	fd = spool_seg_open(s, r->seg);
 	if (spool_rec_read(r, fd, s->scratch))
 		ret = s->scratch;
+	err = fd < 0 ? 0 : errno;
 	spool_seg_put(r->seg, fd);
-	if (!ret) {
+	if (!ret && err) {
+		s->st.read_errors++;
+		s->log(LOG_ERR, "spool %s: a stored message (sequence %" PRIu64
+		       ") cannot be read: %s; dropped", s->path, r->seq,
+		       strerror(err));
+	} else if (!ret) {
 		s->log(LOG_ERR, "spool %s: a stored message (sequence %" PRIu64
 		       ") does not read back intact; dropped", s->path, r->seq);
+	}
+	if (!ret) {
 		spool_rec_corrupt(s, r);
 		spool_settle(s, s->now_ms);
 		return NULL;

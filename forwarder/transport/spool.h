@@ -77,6 +77,8 @@ struct spool_stats {
 	/* local class: bytes held, messages and events dropped or refused */
 	uint64_t local_bytes;
 	uint64_t local_dropped_messages, local_dropped_events;
+	/* reads that failed (EIO): segments at a scan, records to publish */
+	uint64_t read_errors;
 };
 
 /* A per-priority counter of spool_stats summed over the priorities. */

@@ -48,8 +48,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include "transport/spool_priv.h"
@@ -160,12 +160,14 @@ static bool rec_valid(const uint8_t *buf, size_t len, size_t off,
 
 /*
  * R's payload into BUF (R->len bytes) from FD: what the disk gives back
- * is checked again, against the header and the CRC.
+ * is checked again, against the header and the CRC. False with errno set
+ * when the read failed (EIO), with errno 0 when the bytes are wrong.
  */
 bool spool_rec_read(const struct spool_rec *r, int fd, char *buf)
 {
 	uint8_t h[SPOOL_HDR_SIZE];
 
+	errno = 0;
 	return fd >= 0 && pread(fd, h, sizeof(h), r->off) == sizeof(h) &&
 	       pread(fd, buf, r->len, r->off + SPOOL_HDR_SIZE) ==
 	       (ssize_t)r->len && get32(h) == REC_MAGIC &&
@@ -250,9 +252,13 @@ void spool_seg_kill(struct spool *s, struct seg *g)
 	if (g->fd >= 0)
 		close(g->fd);
 	spool_seg_name(name, g->no);
-	if (s->dirfd >= 0 && unlinkat(s->dirfd, name, 0) && errno != ENOENT)
-		spool_disk_error(s, "unlinking a segment", errno);
-	s->dirty_dir = true;
+	/* one with bytes that could not be read stays, just forgotten */
+	if (!g->keep) {
+		if (s->dirfd >= 0 && unlinkat(s->dirfd, name, 0) &&
+		    errno != ENOENT)
+			spool_disk_error(s, "unlinking a segment", errno);
+		s->dirty_dir = true;
+	}
 	s->disk_bytes -= g->size;
 	free(g);
 }
@@ -302,8 +308,17 @@ int spool_rec_write(struct spool *s, struct spool_rec *r, const void *payload)
 
 	if (g && g->size && g->size + need > s->seg_max) {
 		s->cur[r->prio] = NULL;
-		if (!g->live)
+		if (!g->live) {
 			spool_seg_kill(s, g);
+		} else {
+			/*
+			 * Rotated: no descriptor kept (a large spool has
+			 * thousands of segments); spool_sync() and marks
+			 * open it for the moment they need it.
+			 */
+			close(g->fd);
+			g->fd = -1;
+		}
 		g = NULL;
 	}
 	if (!g) {
@@ -406,13 +421,50 @@ static size_t resync(const uint8_t *buf, size_t len, size_t off,
 	return bad;
 }
 
-/* Index the live records of one segment file (FD, closed here). */
+/*
+ * The first LEN bytes of FD, read with pread(): a disk that fails gives
+ * an error here, where a mapping of the file would raise SIGBUS. *GOT is
+ * what was read; below LEN, errno says why (0: the file got shorter).
+ * NULL when there is no memory for it.
+ */
+static uint8_t *seg_read(int fd, size_t len, size_t *got)
+{
+	uint8_t *buf = malloc(len ? len : 1);
+	size_t n = 0;
+
+	*got = 0;
+	if (!buf)
+		return NULL;
+	errno = 0;
+	while (n < len) {
+		ssize_t k = pread(fd, buf + n, len - n, n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		n += k;
+	}
+	*got = n;
+	return buf;
+}
+
+/*
+ * Index the live records of one segment file (FD, closed here). A read
+ * error keeps what was read before it: those records are loaded as
+ * usual, the rest of the file is skipped (the record the error cuts
+ * counts as corrupt), counted in read_errors and logged, and the file
+ * is never unlinked (spool_seg_kill() forgets it), so nothing that was
+ * not read is deleted. The same for a file larger than SEG_FILE_MAX,
+ * past that size. Such a file counts in the bound up to the end of the
+ * last whole record read from it.
+ */
 void spool_seg_load(struct spool *s, int fd, uint64_t no, uint64_t *loaded)
 {
 	struct stat st;
 	struct seg *g;
 	uint8_t *buf = NULL;
-	size_t len, off = 0;
+	size_t len, got, off = 0, valid_end = 0;
 	uint64_t crc_bytes = 0, resync_bytes = 0;
 
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
@@ -428,18 +480,40 @@ void spool_seg_load(struct spool *s, int fd, uint64_t no, uint64_t *loaded)
 	g->fd = -1;
 	g->size = st.st_size;
 	len = st.st_size;
-	if (len) {
-		buf = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (buf == MAP_FAILED) {
-			/* not read is not empty: never unlink it */
-			spool_disk_error(s, "reading a segment", errno);
-			close(fd);
-			free(g);
-			return;
-		}
+	if (st.st_size > SEG_FILE_MAX) {
+		char name[32];
+
+		/* not one of ours: no more than the largest one is read */
+		spool_seg_name(name, no);
+		s->log(LOG_WARNING, "spool %s: segment %s: %jd bytes, more "
+		       "than a segment holds; reading the first %d, the file "
+		       "is kept as it is", s->path, name, (intmax_t)st.st_size,
+		       SEG_FILE_MAX);
+		len = SEG_FILE_MAX;
+		g->keep = true;
 	}
+	buf = seg_read(fd, len, &got);
+	if (!buf) {
+		/* not read is not empty: never unlink it */
+		spool_disk_error(s, "reading a segment", ENOMEM);
+		close(fd);
+		free(g);
+		return;
+	}
+	if (got < len && errno) {
+		char name[32];
+
+		spool_seg_name(name, no);
+		s->st.read_errors++;
+		s->log(LOG_ERR, "spool %s: segment %s: read error at byte %zu "
+		       "of %zu: %s; the messages before it are loaded, the "
+		       "file is kept as it is", s->path, name, got, len,
+		       strerror(errno));
+		g->keep = true;
+	}
+	len = got;
 	close(fd);
-	while (buf && off < len) {
+	while (off < len) {
 		const uint8_t *h = buf + off;
 		struct spool_rec *r;
 
@@ -452,6 +526,7 @@ void spool_seg_load(struct spool *s, int fd, uint64_t no, uint64_t *loaded)
 			continue;
 		}
 		off += SPOOL_HDR_SIZE + get32(h + 8);
+		valid_end = off;
 		if (get64(h + 16) >= s->next_seq)
 			s->next_seq = get64(h + 16) + 1;
 		if (h[OFF_STATE] == ST_ACKED || h[OFF_STATE] == ST_DROPPED)
@@ -476,8 +551,10 @@ void spool_seg_load(struct spool *s, int fd, uint64_t no, uint64_t *loaded)
 		g->live++;
 		(*loaded)++;
 	}
-	if (buf)
-		munmap(buf, len);
+	free(buf);
+	/* one kept in part counts in the bound up to its last record read */
+	if (g->keep)
+		g->size = valid_end;
 	spool_seg_insert(&s->segs, g);
 	s->disk_bytes += g->size;
 	if (no >= s->next_seg)

@@ -43,13 +43,13 @@ void spool_mem_release(struct spool *s, struct spool_rec *r)
 
 /* ---- stale segments ---- */
 
-/* Best effort: a stale segment is done with. */
+/* Best effort: a stale segment is done with (one not read whole stays). */
 static void stale_unlink(struct spool *s, struct seg *g)
 {
 	char name[32];
 
 	spool_seg_name(name, g->no);
-	if (s->dirfd >= 0)
+	if (s->dirfd >= 0 && !g->keep)
 		unlinkat(s->dirfd, name, 0);
 	free(g);
 }

@@ -27,6 +27,11 @@
 #define DROP_LOG_MS	60000
 #define SEG_MIN		(4 << 10)
 #define SEG_MAX		(1 << 20)
+/*
+ * Past this, a file named like a segment is not one of ours (the largest
+ * is one record of the largest size): the rest is not read.
+ */
+#define SEG_FILE_MAX	(2 * (SPOOL_HDR_SIZE + SPOOL_MAX_PAYLOAD))
 
 struct seg {
 	struct seg *next;		/* by number */
@@ -35,6 +40,7 @@ struct seg {
 	uint32_t live;			/* indexed records in it */
 	int fd;				/* current segments only, else -1 */
 	bool dirty;			/* written since the last sync */
+	bool keep;			/* not read whole: never unlinked */
 };
 
 struct spool {

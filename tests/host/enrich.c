@@ -6,6 +6,9 @@
 /* the harness compares literals with unsigned counters */
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #include "kselftest_harness.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "pipeline/enrich.h"
 #include "host/helpers.h"
@@ -131,6 +134,173 @@ TEST(user_names)
 	enrich_event(&e, &root);
 	EXPECT_EQ(4, root.user.len);
 	enrich_fini(&e);
+}
+
+/* ---- a /proc of our own: processes that live as the test says ---- */
+
+static void put(const char *dir, uint32_t pid, const char *name,
+		const void *buf, size_t len)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%u/%s", dir, pid, name);
+	f = fopen(path, "w");
+	if (!f || fwrite(buf, 1, len, f) != len || fclose(f))
+		abort();
+}
+
+/* PID runs EXE with ARGV (LEN bytes), called COMM, started at tick START. */
+static void fake_proc(const char *dir, uint32_t pid, uint32_t ppid,
+		      const char *comm, const char *exe, const char *argv,
+		      size_t len, uint64_t start)
+{
+	char path[256], stat[512];
+	int n;
+
+	snprintf(path, sizeof(path), "%s/%u", dir, pid);
+	mkdir(path, 0700);
+	/* fields 1..22 (starttime), then vsize, rss, rsslim */
+	n = snprintf(stat, sizeof(stat), "%u (%s) S %u %u %u 0 -1 4194560 0 0 "
+		     "0 0 0 0 0 0 20 0 1 0 %llu 1000 100 %llu\n",
+		     pid, comm, ppid, pid, pid, (unsigned long long)start,
+		     (unsigned long long)UINT64_MAX);
+	put(dir, pid, "stat", stat, n);
+	put(dir, pid, "cmdline", argv, len);
+	snprintf(path, sizeof(path), "%s/%u/exe", dir, pid);
+	unlink(path);
+	if (symlink(exe, path))
+		abort();
+}
+
+static void fake_gone(const char *dir, uint32_t pid)
+{
+	static const char *const names[] = { "stat", "cmdline", "exe" };
+	char path[256];
+
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%u/%s", dir, pid, names[i]);
+		unlink(path);
+	}
+	snprintf(path, sizeof(path), "%s/%u", dir, pid);
+	rmdir(path);
+}
+
+static bool same(struct ev_str s, const char *want, size_t len)
+{
+	return s.len == len && !memcmp(s.s, want, len);
+}
+
+/*
+ * Exit events off, 20,000 short processes forked by one shell (10,000
+ * with pids of their own, more than the table holds, then 10,000 on 2,000
+ * pids, reused in turn while the table still has them), as the kernel
+ * would report them through the enrichment API: each one's fork event
+ * seen or lost, an exec or not, gone or still there when its connect
+ * event is enriched. The table stays at its bound, every process that
+ * exec'd is named by its own program, and no event is ever named with
+ * another process's program or command line.
+ */
+TEST(exit_off_20000_short_processes_never_borrow_a_name)
+{
+	const uint32_t sh = 100, first = 1000, pids = 2000;
+	char dir[] = "/dev/shm/iotsec-enrich.XXXXXX", exe[64], argv[64];
+	struct iotsec_event ev;
+	uint64_t t = 1000000000ull, tick, seed = 42;
+	unsigned int lies = 0, unnamed_exec = 0, unnamed = 0, most = 0;
+	unsigned int parent_lies = 0;
+	struct enrich e;
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	ASSERT_EQ(0, enrich_init(&e, false, true, false, true));
+	e.proc_root = dir;
+	tick = 1000000000ull / sysconf(_SC_CLK_TCK);
+	fake_proc(dir, sh, 1, "sh", "/bin/sh", "sh", 3, t / tick);
+	ev = hexec("/bin/sh", hs("sh"), 0, sh, t);
+	ev.comm = hs("sh");
+	ev.argv.len = 3;
+	enrich_event(&e, &ev);
+	for (int i = 0; i < 20000; i++) {
+		uint32_t pid;
+		bool fork_seen, execs, gone;
+		const char *want_exe = "/bin/sh", *want_argv = "sh";
+		size_t want_len = 3;
+		int alen;
+
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		fork_seen = seed >> 63;
+		execs = (seed >> 62) & 1;
+		gone = ((seed >> 40) % 3) == 0;
+		/*
+		 * First more pids than the table holds, then a few, reused
+		 * in turn, as the kernel hands them out.
+		 */
+		pid = first + (i < 10000 ? i : i % pids);
+		snprintf(exe, sizeof(exe), "/usr/bin/p%d", i);
+		alen = snprintf(argv, sizeof(argv), "p%d%carg", i, '\0') + 1;
+
+		/* forked by the shell: runs its program */
+		t += 1000000;
+		fake_proc(dir, pid, sh, "sh", "/bin/sh", "sh", 3, t / tick);
+		if (fork_seen) {
+			ev = (struct iotsec_event){ .type = IOTSEC_EVENT_FORK,
+				.tgid = sh, .tid = sh, .ptgid = 1,
+				.comm = hs("sh"), .child_tgid = pid,
+				.time_ns = t };
+			enrich_event(&e, &ev);
+		}
+		t += 1000000;
+		if (execs) {
+			fake_proc(dir, pid, sh, exe + 9, exe, argv, alen,
+				  (t - 1000000) / tick);
+			ev = hexec(exe, (struct ev_str){ argv, alen }, 0, pid,
+				   t);
+			ev.ptgid = sh;
+			ev.comm = hs(exe + 9);
+			enrich_event(&e, &ev);
+			want_exe = exe;
+			want_argv = argv;
+			want_len = alen;
+		}
+		t += 1000000;
+		if (gone)
+			fake_gone(dir, pid);
+		ev = (struct iotsec_event){ .type = IOTSEC_EVENT_CONNECT,
+			.tgid = pid, .tid = pid, .ptgid = sh, .time_ns = t,
+			.comm = hs(execs ? exe + 9 : "sh") };
+		enrich_event(&e, &ev);
+		if (!ev.proc_exe.s) {
+			unnamed++;
+			unnamed_exec += execs;
+		} else if (!same(ev.proc_exe, want_exe, strlen(want_exe)) ||
+			   !same(ev.proc_cmdline, want_argv, want_len)) {
+			if (lies < 5)
+				TH_LOG("process %d (pid %u, fork %s, exec %s, "
+				       "%s): named %.*s", i, pid,
+				       fork_seen ? "seen" : "lost",
+				       execs ? "yes" : "no",
+				       gone ? "gone" : "there",
+				       (int)ev.proc_exe.len, ev.proc_exe.s);
+			lies++;
+		}
+		if (ev.parent_exe.s && !same(ev.parent_exe, "/bin/sh", 7))
+			parent_lies++;
+		if (e.n_procs > most)
+			most = e.n_procs;
+		/* it exits; no exit event */
+		fake_gone(dir, pid);
+	}
+	TH_LOG("table: at most %u entries (bound %d); named wrongly %u, "
+	       "parent named wrongly %u, unnamed %u (of which exec'd %u)",
+	       most, ENRICH_MAX_PROCS, lies, parent_lies, unnamed,
+	       unnamed_exec);
+	EXPECT_GE(ENRICH_MAX_PROCS, most);
+	EXPECT_EQ(0, lies);
+	EXPECT_EQ(0, parent_lies);
+	EXPECT_EQ(0, unnamed_exec);
+	enrich_fini(&e);
+	fake_gone(dir, sh);
+	rmdir(dir);
 }
 
 TEST_HARNESS_MAIN

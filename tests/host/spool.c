@@ -1424,4 +1424,123 @@ TEST(failed_sync_after_a_whole_write_is_tracked)
 	rmrf(dir);
 }
 
+/* Descriptors this process holds (the listing's own not counted). */
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1;
+}
+
+/*
+ * A spool of many segments (each record over half of the 1 MiB segment
+ * size, so one per segment) with few descriptors allowed: a rotated
+ * segment keeps no descriptor, so the spool stays on disk and holds
+ * the directory, its lock and a current segment, whatever its length.
+ */
+TEST(rotated_segments_hold_no_descriptor)
+{
+	const size_t len = 600000;
+	const int n = 64;
+	char dir[64], id[37], *buf = malloc(len);
+	struct rlimit old, lim;
+	struct spool_stats st;
+	struct spool *s;
+	int base, most = 0, segs = 0, *order = calloc(n, sizeof(int));
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_NE(NULL, order);
+	mkdtmp(dir);
+	base = count_fds();
+	ASSERT_EQ(0, getrlimit(RLIMIT_NOFILE, &old));
+	lim = old;
+	lim.rlim_cur = base + 16;
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &lim));
+	s = open_at(dir, 48 << 20, 1000);
+	ASSERT_NE(NULL, s);
+	for (int i = 0; i < n; i++) {
+		int k;
+
+		payload(buf, len, i);
+		mkid(id, i);
+		ASSERT_EQ(0, spool_append(s, PRIO_HIGH, MSG_AZURE, 1, id, buf,
+					  len, 1000));
+		k = count_fds() - base;
+		if (k > most)
+			most = k;
+	}
+	st = stats(s);
+	seg_bytes(dir, &segs);
+	TH_LOG("%d segments, at most %d descriptors held (limit %d)", segs,
+	       most, (int)(lim.rlim_cur - base));
+	EXPECT_TRUE(st.disk);
+	EXPECT_EQ(0, st.write_errors);
+	EXPECT_EQ(n, st.records);
+	EXPECT_EQ(n, segs);
+	/* the directory, its lock, the current segment */
+	EXPECT_GE(3, most);
+	/* a sync of every rotated segment opens each for the moment */
+	spool_tick(s, 2000);
+	EXPECT_TRUE(stats(s).disk);
+	EXPECT_GE(3, count_fds() - base);
+	spool_close(s);
+	EXPECT_EQ(0, count_fds() - base);
+	/* all there at the next start, in order */
+	s = open_at(dir, 48 << 20, 1000);
+	ASSERT_NE(NULL, s);
+	EXPECT_EQ(n, stats(s).recovered_records);
+	EXPECT_GE(2, count_fds() - base);
+	EXPECT_EQ(n, drain(s, order, n));
+	for (int i = 0; i < n; i++)
+		EXPECT_EQ(i, order[i]);
+	spool_close(s);
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &old));
+	rmrf(dir);
+	free(order);
+	free(buf);
+}
+
+/*
+ * A file named like a segment but larger than any segment can be: only
+ * the first SPOOL_HDR_SIZE + SPOOL_MAX_PAYLOAD bytes are read (no 100
+ * MiB read into memory), its records there are loaded, and it is never
+ * unlinked.
+ */
+TEST(oversized_segment_file_is_read_in_part_and_kept)
+{
+	char dir[64], seg[512];
+	struct spool *s;
+	int order[4], fd;
+
+	mkdtmp(dir);
+	s = open_at(dir, 1 << 20, 1000);
+	ASSERT_NE(NULL, s);
+	ASSERT_EQ(0, append(s, PRIO_HIGH, 7, 100, 1));
+	spool_close(s);
+	ASSERT_EQ(0, first_seg(dir, seg));
+	fd = open(seg, O_WRONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, 100 << 20));
+	close(fd);
+	n_logs = 0;
+	s = open_at(dir, 1 << 20, 1000);
+	ASSERT_NE(NULL, s);
+	EXPECT_EQ(1, logs_with("more than a segment holds"));
+	EXPECT_EQ(1, stats(s).recovered_records);
+	EXPECT_TRUE(stats(s).disk);
+	ASSERT_EQ(1, drain(s, order, 4));
+	EXPECT_EQ(7, order[0]);
+	spool_close(s);
+	EXPECT_EQ(0, access(seg, F_OK));
+	rmrf(dir);
+}
+
 TEST_HARNESS_MAIN
