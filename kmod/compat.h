@@ -10,6 +10,7 @@
 #include <linux/capability.h>
 #include <linux/dcache.h>
 #include <linux/fs.h>
+#include <linux/fsnotify_backend.h>
 #include <linux/ptrace.h>
 #include <linux/sched.h>
 #include <net/netlink.h>
@@ -81,6 +82,17 @@ static inline bool iotsec_file_is_backing(const struct file *file)
 		return true;
 #endif
 	return d_inode(file->f_path.dentry) != file_inode(file);
+}
+
+/* fsnotify_alloc_group() takes flags since 5.19. */
+static inline struct fsnotify_group *
+iotsec_fsnotify_alloc_group(const struct fsnotify_ops *ops)
+{
+#ifdef IOTSEC_HAVE_FSNOTIFY_GROUP_FLAGS
+	return fsnotify_alloc_group(ops, 0);
+#else
+	return fsnotify_alloc_group(ops);
+#endif
 }
 
 #endif /* _IOTSEC_COMPAT_H */

@@ -276,7 +276,7 @@ enum iotsec_file_op {
 
 /* Limits the kernel enforces on configuration. */
 #define IOTSEC_EXCLUDE_MAX 64
-#define IOTSEC_WATCH_MAX 64
+#define IOTSEC_WATCH_MAX 1024
 #define IOTSEC_ARGV_MAX_MIN 64
 #define IOTSEC_ARGV_MAX_MAX 4096
 #define IOTSEC_ARGV_MAX_DEFAULT 1024
