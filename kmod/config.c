@@ -58,7 +58,7 @@ static struct iotsec_watches *watches_swap(struct iotsec_watches *w)
 	struct iotsec_watches *old = watches_cur();
 
 	rcu_assign_pointer(watches, w);
-	WRITE_ONCE(iotsec_have_watches, w != NULL);
+	WRITE_ONCE(iotsec_have_watches, !!w);
 	return old;
 }
 
@@ -110,14 +110,20 @@ bool iotsec_excluded(u32 tgid)
 	return ret;
 }
 
+/* The watch list in force, or NULL; under rcu_read_lock(). */
+const struct iotsec_watches *iotsec_config_watches(void)
+{
+	return rcu_dereference(watches);
+}
+
 /* INODE is watched: the very inode, by identity, not by its number. */
 bool iotsec_watched(const struct inode *inode)
 {
-	struct iotsec_watches *w;
+	const struct iotsec_watches *w;
 	bool ret;
 
 	rcu_read_lock();
-	w = rcu_dereference(watches);
+	w = iotsec_config_watches();
 	ret = w && iotsec_watches_has(w, inode);
 	rcu_read_unlock();
 	return ret;

@@ -102,6 +102,24 @@ static void file_event(u32 op, const struct path *path, const char *last,
 }
 
 /*
+ * GROUP's list is the one in force. While SET_CONFIG replaces a list, both
+ * lists' marks are in place: the new ones report nothing until the new list
+ * is published, the old ones nothing after, so a file in both lists gives
+ * one event per open.
+ */
+static bool group_current(const struct fsnotify_group *group)
+{
+	const struct iotsec_watches *w;
+	bool ret;
+
+	rcu_read_lock();
+	w = iotsec_config_watches();
+	ret = w && w->group == group;
+	rcu_read_unlock();
+	return ret;
+}
+
+/*
  * FS_OPEN from one of our marks: the watched file itself, or an entry of a
  * watched directory. Both marks may come in one call; one event either way.
  */
@@ -118,7 +136,8 @@ static int watch_handle_event(struct fsnotify_group *group, u32 mask,
 		return 0;
 	/* fsnotify_open() passes &file->f_path (5.10 .. 6.12). */
 	file = container_of(path, struct file, f_path);
-	if (!(file->f_mode & FMODE_WRITE) || iotsec_file_is_backing(file))
+	if (!(file->f_mode & FMODE_WRITE) || iotsec_file_is_backing(file) ||
+	    !group_current(group))
 		return 0;
 	file_event(IOTSEC_FILE_WRITE, path, NULL, NULL, NULL);
 	return 0;

@@ -123,6 +123,8 @@ void iotsec_config_exit(void);
 void iotsec_config_set_active(bool active);
 bool iotsec_excluded(u32 tgid);
 bool iotsec_watched(const struct inode *inode);
+struct iotsec_watches;
+const struct iotsec_watches *iotsec_config_watches(void);
 u32 iotsec_config_argv_max(void);
 struct sk_buff;
 struct genl_info;
@@ -204,7 +206,6 @@ void iotsec_hooks_missed(struct iotsec_counters *c);
 /* file.c: the watched paths and their fsnotify marks */
 struct nlattr;
 struct netlink_ext_ack;
-struct iotsec_watches;
 struct iotsec_watches *iotsec_watches_new(const struct nlattr *list,
 					  struct netlink_ext_ack *extack);
 void iotsec_watches_free(struct iotsec_watches *w);

@@ -1075,4 +1075,42 @@ TEST_F_TIMEOUT(ev, unlink_long_name_reports_the_file, 90)
 		TH_LOG("got %s", self->c.evs[self->c.n - 1].path);
 }
 
+/*
+ * Watch lists replaced, then the module removed, while another process
+ * keeps write-opening, truncating and renaming watched files: the old
+ * marks go while their handlers may run (the lab fails on any kernel
+ * warning).
+ */
+TEST_F_TIMEOUT(ev, watches_replaced_and_removed_under_load, 120)
+{
+	const char *a[] = { MNT "/w" }, *b[] = { MNT "/x", MNT "/w" };
+	pid_t pid;
+	int i;
+
+	ASSERT_EQ(0, private_tmpfs());
+	ASSERT_EQ(0, mkdir(MNT "/w", 0755));
+	ASSERT_EQ(0, touch(MNT "/w/f"));
+	ASSERT_EQ(0, touch(MNT "/x"));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		for (;;) {
+			if (touch(MNT "/w/f") || truncate(MNT "/w/f", 0) ||
+			    touch(MNT "/x") ||
+			    rename(MNT "/w/f", MNT "/w/g") ||
+			    rename(MNT "/w/g", MNT "/w/f"))
+				_exit(1);
+		}
+	}
+	for (i = 0; i < 200; i++)
+		ASSERT_EQ(0, iev_config(&self->c, -1, -1, NULL, -1,
+					i % 2 ? a : b, i % 3 ? 2 - i % 2 : 0));
+	ASSERT_NE(NULL, iev_wait(&self->c, match_file_path, MNT "/w/f",
+				 WAIT_MS));
+	iev_close(&self->c);
+	EXPECT_EQ(0, iotsec_test_unload());
+	kill(pid, SIGKILL);
+	EXPECT_EQ(SIGKILL, WTERMSIG(wait_status(pid)));
+}
+
 TEST_HARNESS_MAIN
