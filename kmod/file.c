@@ -275,6 +275,7 @@ struct iotsec_watches *iotsec_watches_new(const struct nlattr *list,
 		goto err;
 	w->group = iotsec_fsnotify_alloc_group(&watch_ops);
 	if (IS_ERR(w->group)) {
+		NL_SET_ERR_MSG(extack, "cannot watch paths");
 		ret = PTR_ERR(w->group);
 		w->group = NULL;
 		goto err;
