@@ -235,7 +235,7 @@ void iotsec_rec_set_str(struct iotsec_rec *rec, unsigned int idx,
 void iotsec_rec_set_path(struct iotsec_rec *rec, unsigned int idx,
 			 const struct path *path, const char *last)
 {
-	size_t room, n, l;
+	size_t room, n;
 	char *dst = rec_slot(rec, idx, &room);
 	char *p;
 
@@ -252,12 +252,11 @@ void iotsec_rec_set_path(struct iotsec_rec *rec, unsigned int idx,
 	if (last) {
 		if (n == 1 && dst[0] == '/')
 			n = 0;
-		l = strnlen(last, room);
-		if (n + 1 + l + 1 <= room) {
+		/* Cut like any long path, but name the entry, not PATH. */
+		if (n + 2 < room) {
 			dst[n] = '/';
-			memcpy(dst + n + 1, last, l);
-			n += 1 + l;
-			dst[n] = '\0';
+			n += 1 + iotsec_strcut(dst + n + 1, room - n - 1, last,
+					       room);
 		}
 	}
 	rec->slen[idx] = n + 1;

@@ -9,7 +9,9 @@
 
 #include <linux/capability.h>
 #include <linux/dcache.h>
+#include <linux/err.h>
 #include <linux/fs.h>
+#include <linux/fsnotify_backend.h>
 #include <linux/ptrace.h>
 #include <linux/sched.h>
 #include <net/netlink.h>
@@ -86,5 +88,42 @@ static inline bool iotsec_file_is_backing(const struct file *file)
 #endif
 	return d_inode(file->f_path.dentry) != file_inode(file);
 }
+
+/*
+ * fsnotify_alloc_group() takes flags since 5.19. A kernel without fsnotify
+ * (CONFIG_FSNOTIFY=n) has no marks: no group, so a watch list is refused
+ * with EOPNOTSUPP and the rest of the mark API is never reached.
+ */
+#ifdef CONFIG_FSNOTIFY
+static inline struct fsnotify_group *
+iotsec_fsnotify_alloc_group(const struct fsnotify_ops *ops)
+{
+#ifdef IOTSEC_HAVE_FSNOTIFY_GROUP_FLAGS
+	return fsnotify_alloc_group(ops, 0);
+#else
+	return fsnotify_alloc_group(ops);
+#endif
+}
+#else
+static inline struct fsnotify_group *
+iotsec_fsnotify_alloc_group(const struct fsnotify_ops *ops)
+{
+	return ERR_PTR(-EOPNOTSUPP);
+}
+
+static inline void fsnotify_init_mark(struct fsnotify_mark *mark,
+				      struct fsnotify_group *group) {}
+static inline int fsnotify_add_inode_mark(struct fsnotify_mark *mark,
+					  struct inode *inode, int flags)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline void fsnotify_put_mark(struct fsnotify_mark *mark) {}
+static inline void fsnotify_destroy_mark(struct fsnotify_mark *mark,
+					 struct fsnotify_group *group) {}
+static inline void fsnotify_wait_marks_destroyed(void) {}
+static inline void fsnotify_put_group(struct fsnotify_group *group) {}
+#endif
 
 #endif /* _IOTSEC_COMPAT_H */

@@ -2,8 +2,10 @@
 /*
  * What the consumers asked for: event mask, excluded processes, watched
  * paths, argv limit. Hooks read it under RCU; SET_CONFIG replaces it as a
- * whole. Two plain flags let a hook skip the lookups when the lists are
- * empty.
+ * whole. The watched paths (file.c: their fsnotify marks) are a separate
+ * object, resolved and marked before config_lock is taken, swapped under
+ * it and torn down after it, since both ends may sleep for long. Two plain
+ * flags let a hook skip the lookups when the lists are empty.
  *
  * An excluded process is held by its struct pid, looked up in the pid
  * namespace of the consumer that named it: the exclusion ends with the
@@ -23,18 +25,10 @@
 #include "compat.h"
 #include "iotsec.h"
 
-struct watch {
-	dev_t dev;
-	unsigned long ino;
-	char *path;
-};
-
 struct config {
 	struct rcu_head rcu;
 	u32 mask;
 	u32 argv_max;
-	u32 n_watch;
-	struct watch watch[IOTSEC_WATCH_MAX];
 };
 
 struct exclude {
@@ -54,23 +48,15 @@ bool iotsec_have_excludes __read_mostly;
 
 static struct config __rcu *config;
 static struct excludes __rcu *excludes;
+static struct iotsec_watches __rcu *watches;
 static DEFINE_MUTEX(config_lock);
 static bool active;
-
-static void config_free(struct config *c)
-{
-	u32 i;
-
-	if (!c)
-		return;
-	for (i = 0; i < c->n_watch; i++)
-		kfree(c->watch[i].path);
-	kfree(c);
-}
+/* Module exit has removed the watches: a late SET_CONFIG adds none. */
+static bool watches_closed;
 
 static void config_free_rcu(struct rcu_head *head)
 {
-	config_free(container_of(head, struct config, rcu));
+	kfree(container_of(head, struct config, rcu));
 }
 
 static void excludes_free(struct excludes *x)
@@ -111,12 +97,36 @@ static struct config *config_cur(void)
 	return rcu_dereference_protected(config, lockdep_is_held(&config_lock));
 }
 
+static struct iotsec_watches *watches_cur(void)
+{
+	return rcu_dereference_protected(watches,
+					 lockdep_is_held(&config_lock));
+}
+
+/* Publish W; returns the set it replaces, for the caller to free. */
+static struct iotsec_watches *watches_swap(struct iotsec_watches *w)
+{
+	struct iotsec_watches *old = watches_cur();
+
+	rcu_assign_pointer(watches, w);
+	WRITE_ONCE(iotsec_have_watches, !!w);
+	return old;
+}
+
+/* After the kprobes' RCU readers are done with it. */
+static void watches_release(struct iotsec_watches *w)
+{
+	if (!w)
+		return;
+	synchronize_rcu();
+	iotsec_watches_free(w);
+}
+
 static void config_publish(struct config *c)
 {
 	struct config *old = config_cur();
 
 	rcu_assign_pointer(config, c);
-	WRITE_ONCE(iotsec_have_watches, c->n_watch > 0);
 	WRITE_ONCE(iotsec_active_mask, active ? c->mask : 0);
 	if (old)
 		call_rcu(&old->rcu, config_free_rcu);
@@ -157,23 +167,21 @@ bool iotsec_excluded(struct pid *tgid)
 	return ret;
 }
 
+/* The watch list in force, or NULL; under rcu_read_lock(). */
+const struct iotsec_watches *iotsec_config_watches(void)
+{
+	return rcu_dereference(watches);
+}
+
+/* INODE is watched: the very inode, by identity, not by its number. */
 bool iotsec_watched(const struct inode *inode)
 {
-	struct config *c;
-	bool ret = false;
-	u32 i;
+	const struct iotsec_watches *w;
+	bool ret;
 
-	if (!inode)
-		return false;
 	rcu_read_lock();
-	c = rcu_dereference(config);
-	for (i = 0; i < c->n_watch; i++) {
-		if (c->watch[i].ino == inode->i_ino &&
-		    c->watch[i].dev == inode->i_sb->s_dev) {
-			ret = true;
-			break;
-		}
-	}
+	w = iotsec_config_watches();
+	ret = w && iotsec_watches_has(w, inode);
 	rcu_read_unlock();
 	return ret;
 }
@@ -226,67 +234,26 @@ static int parse_exclude(struct excludes **out, const struct nlattr *list,
 	return 0;
 }
 
-static int parse_watch(struct config *c, const struct nlattr *list,
-		       struct netlink_ext_ack *extack)
-{
-	const struct nlattr *a;
-	struct path path;
-	struct inode *inode;
-	char *name;
-	int rem, ret;
-
-	c->n_watch = 0;
-	nla_for_each_nested(a, list, rem) {
-		if (c->n_watch >= IOTSEC_WATCH_MAX) {
-			NL_SET_ERR_MSG_ATTR(extack, a, "too many watched paths");
-			return -E2BIG;
-		}
-		/*
-		 * A relative path (or "") would resolve against the caller's
-		 * working directory and watch something it did not name.
-		 */
-		if (*(const char *)nla_data(a) != '/') {
-			NL_SET_ERR_MSG_ATTR(extack, a,
-					    "watched paths must be absolute");
-			return -EINVAL;
-		}
-		name = kstrdup(nla_data(a), GFP_KERNEL);
-		if (!name)
-			return -ENOMEM;
-		ret = kern_path(name, LOOKUP_FOLLOW, &path);
-		if (ret) {
-			kfree(name);
-			NL_SET_ERR_MSG_ATTR(extack, a, "cannot resolve path");
-			return ret;
-		}
-		inode = d_backing_inode(path.dentry);
-		c->watch[c->n_watch].ino = inode->i_ino;
-		c->watch[c->n_watch].dev = inode->i_sb->s_dev;
-		c->watch[c->n_watch].path = name;
-		c->n_watch++;
-		path_put(&path);
-	}
-	return 0;
-}
-
 int iotsec_config_set(struct genl_info *info)
 {
 	struct nlattr **attrs = info->attrs;
+	struct iotsec_watches *w = NULL;
+	bool set_watches = attrs[IOTSEC_A_WATCH];
 	struct excludes *x = NULL;
-	struct config *old, *c;
-	int ret = -ENOMEM;
-	u32 i;
+	struct config *c;
+	int ret;
+
+	if (set_watches) {
+		w = iotsec_watches_new(attrs[IOTSEC_A_WATCH], info->extack);
+		if (IS_ERR(w))
+			return PTR_ERR(w);
+	}
 
 	mutex_lock(&config_lock);
-	old = config_cur();
-	c = kmemdup(old, sizeof(*c), GFP_KERNEL);
+	ret = -ENOMEM;
+	c = kmemdup(config_cur(), sizeof(*c), GFP_KERNEL);
 	if (!c)
 		goto out;
-	/* The copy shares no path strings until we have our own. */
-	for (i = 0; i < c->n_watch; i++)
-		c->watch[i].path = NULL;
-	c->n_watch = 0;
-
 	if (attrs[IOTSEC_A_EVENT_MASK]) {
 		c->mask = nla_get_u32(attrs[IOTSEC_A_EVENT_MASK]);
 		ret = -EINVAL;
@@ -300,33 +267,37 @@ int iotsec_config_set(struct genl_info *info)
 		if (ret)
 			goto err;
 	}
-	if (attrs[IOTSEC_A_WATCH]) {
-		ret = parse_watch(c, attrs[IOTSEC_A_WATCH], info->extack);
-		if (ret)
-			goto err;
-	} else {
-		ret = -ENOMEM;
-		for (i = 0; i < old->n_watch; i++) {
-			c->watch[i] = old->watch[i];
-			c->watch[i].path = kstrdup(old->watch[i].path,
-						   GFP_KERNEL);
-			if (!c->watch[i].path)
-				goto err;
-			c->n_watch++;
-		}
-	}
+	ret = -ESHUTDOWN;
+	if (set_watches && watches_closed)
+		goto err;
 	config_publish(c);
 	if (attrs[IOTSEC_A_EXCLUDE])
 		excludes_publish(x);
+	/* From here on W holds what this call replaced. */
+	if (set_watches)
+		w = watches_swap(w);
 	ret = 0;
 	goto out;
 
 err:
 	excludes_free(x);
-	config_free(c);
+	kfree(c);
 out:
 	mutex_unlock(&config_lock);
+	watches_release(w);
 	return ret;
+}
+
+/* Room GET_CONFIG's reply needs (it may grow before it is filled). */
+size_t iotsec_config_reply_size(void)
+{
+	size_t n;
+
+	mutex_lock(&config_lock);
+	n = iotsec_watches_path_bytes(watches_cur()) +
+	    iotsec_watches_count(watches_cur()) * (NLA_HDRLEN + NLA_ALIGNTO);
+	mutex_unlock(&config_lock);
+	return NLMSG_GOODSIZE + n;
 }
 
 int iotsec_config_put(struct sk_buff *msg)
@@ -353,8 +324,9 @@ int iotsec_config_put(struct sk_buff *msg)
 	list = nla_nest_start(msg, IOTSEC_A_WATCH);
 	if (!list)
 		goto out;
-	for (i = 0; i < c->n_watch; i++)
-		if (nla_put_string(msg, IOTSEC_LA_PATH, c->watch[i].path))
+	for (i = 0; i < iotsec_watches_count(watches_cur()); i++)
+		if (nla_put_string(msg, IOTSEC_LA_PATH,
+				   iotsec_watches_path(watches_cur(), i)))
 			goto out;
 	nla_nest_end(msg, list);
 	ret = 0;
@@ -366,13 +338,11 @@ out:
 size_t iotsec_config_memory(void)
 {
 	size_t n = sizeof(struct config);
-	u32 i;
 
 	mutex_lock(&config_lock);
 	if (excludes_cur())
 		n += sizeof(struct excludes);
-	for (i = 0; i < config_cur()->n_watch; i++)
-		n += strlen(config_cur()->watch[i].path) + 1;
+	n += iotsec_watches_memory(watches_cur());
 	mutex_unlock(&config_lock);
 	return n;
 }
@@ -391,6 +361,21 @@ int iotsec_config_init(void)
 	return 0;
 }
 
+/*
+ * Remove every mark before the buffers go: an open of a watched file would
+ * otherwise record into them. Any later SET_CONFIG fails with ESHUTDOWN.
+ */
+void iotsec_config_watches_exit(void)
+{
+	struct iotsec_watches *w;
+
+	mutex_lock(&config_lock);
+	watches_closed = true;
+	w = watches_swap(NULL);
+	mutex_unlock(&config_lock);
+	watches_release(w);
+}
+
 void iotsec_config_exit(void)
 {
 	struct excludes *x;
@@ -403,7 +388,7 @@ void iotsec_config_exit(void)
 	RCU_INIT_POINTER(excludes, NULL);
 	mutex_unlock(&config_lock);
 	synchronize_rcu();
-	config_free(c);
+	kfree(c);
 	excludes_free(x);
 	/* Earlier configs are freed by call_rcu callbacks: wait for them. */
 	rcu_barrier();

@@ -1,30 +1,66 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Changes to watched files: open for writing, truncate, unlink, rename.
- * A watched file matches by inode; a watched directory covers the entries
- * directly in it, which also catches a file replaced by rename. Hooks
- * return at once while no path is watched.
+ * A watched file is its inode (the one its path resolved to when the list
+ * was set); a watched directory also covers the entries directly in it.
  *
- * On overlayfs the hooks see the overlay's paths and inodes, which the
- * watches were resolved to, once per user operation: the real upper and
- * lower files are reached below the security_path_* hooks (vfs_rename(),
- * vfs_unlink(), notify_change()), except for opens. Overlayfs opens the
- * real file for every file opened on it, and copy-up opens its temporary
- * copy in the work directory; the former is skipped here, the latter is
- * outside any watched directory unless the work directory itself is
- * watched.
+ * Every watched inode carries an fsnotify mark of the current watch set's
+ * group, as nfsd and audit use them. Opens are seen through the mark
+ * (FS_OPEN, and FS_EVENT_ON_CHILD on a directory for its entries), so an
+ * open of a file nobody watches runs none of our code. The handler runs in
+ * the opening task; FS_OPEN's data is the opened file's f_path, which tells
+ * a write-open from a read-only one.
+ *
+ * Truncate, unlink and rename keep their LSM hooks (kprobes on
+ * security_path_*): they are rare, they give both paths of a rename with
+ * its mount, and fsnotify cannot tell a truncate (FS_MODIFY from
+ * notify_change()) from a change of mtime alone. They match the inode
+ * against the set's marked inodes by identity, never by inode number.
+ *
+ * On overlayfs the opens and hooks see the overlay's paths and inodes, which
+ * the watches were resolved to, once per user operation: overlayfs's own
+ * opens of the real files send no FS_OPEN, and it reaches the real upper
+ * and lower files below the security_path_* hooks (vfs_rename(),
+ * vfs_unlink(), notify_change()).
  */
 #include <linux/dcache.h>
 #include <linux/fs.h>
+#include <linux/fsnotify_backend.h>
 #include <linux/kprobes.h>
+#include <linux/namei.h>
 #include <linux/path.h>
 #include <linux/ptrace.h>
+#include <linux/slab.h>
+#include <linux/sort.h>
+#include <net/genetlink.h>
 
 #include "compat.h"
 #include "iotsec.h"
 
+struct watch_mark {
+	struct fsnotify_mark mark;
+	/* Identity only: the mark holds the inode while it is attached. */
+	struct inode *inode;
+	/* The kernel dropped the mark: the inode was deleted or unmounted. */
+	bool dead;
+};
+
 /*
- * The cheap test every file hook makes first. Whether the process is
+ * One watch list as set by SET_CONFIG: the paths as given, one mark per
+ * distinct inode (sorted by inode for the hooks' lookup), and the group
+ * that owns the marks. Replaced as a whole, never changed.
+ */
+struct iotsec_watches {
+	struct fsnotify_group *group;
+	u32 n_paths;
+	u32 n_marks;
+	size_t path_bytes;
+	char **paths;
+	struct watch_mark **marks;
+};
+
+/*
+ * The cheap test every file kprobe makes first. Whether the process is
  * excluded (a list walk) is asked only for watched files, in file_event().
  */
 static bool file_on(void)
@@ -39,11 +75,11 @@ static bool dentry_watched(struct dentry *dentry)
 	struct dentry *parent;
 	bool ret;
 
-	if (iotsec_watched(d_backing_inode(dentry)))
+	if (iotsec_watched(d_inode(dentry)))
 		return true;
 	rcu_read_lock();
 	parent = READ_ONCE(dentry->d_parent);
-	ret = parent != dentry && iotsec_watched(d_backing_inode(parent));
+	ret = parent != dentry && iotsec_watched(d_inode(parent));
 	rcu_read_unlock();
 	return ret;
 }
@@ -65,18 +101,262 @@ static void file_event(u32 op, const struct path *path, const char *last,
 	iotsec_rec_commit(rec);
 }
 
-static int file_open_pre(struct kprobe *p, struct pt_regs *regs)
+/*
+ * GROUP's list is the one in force. While SET_CONFIG replaces a list, both
+ * lists' marks are in place: the new ones report nothing until the new list
+ * is published, the old ones nothing after, so a file in both lists gives
+ * one event per open.
+ */
+static bool group_current(const struct fsnotify_group *group)
 {
-	struct file *file = (struct file *)iotsec_arg(regs, 0);
+	const struct iotsec_watches *w;
+	bool ret;
 
-	if (!(file->f_mode & FMODE_WRITE) || !file_on())
+	rcu_read_lock();
+	w = iotsec_config_watches();
+	ret = w && w->group == group;
+	rcu_read_unlock();
+	return ret;
+}
+
+/*
+ * FS_OPEN from one of our marks: the watched file itself, or an entry of a
+ * watched directory. Both marks may come in one call; one event either way.
+ */
+static int watch_handle_event(struct fsnotify_group *group, u32 mask,
+			      const void *data, int data_type,
+			      struct inode *dir, const struct qstr *name,
+			      u32 cookie, struct fsnotify_iter_info *iter_info)
+{
+	const struct path *path = fsnotify_data_path(data, data_type);
+	struct file *file;
+
+	if (!(mask & FS_OPEN) || !path ||
+	    !iotsec_type_on(IOTSEC_EVENT_FILE))
 		return 0;
-	if (iotsec_file_is_backing(file))
+	/* fsnotify_open() passes &file->f_path (5.10 .. 6.12). */
+	file = container_of(path, struct file, f_path);
+	if (!(file->f_mode & FMODE_WRITE) || iotsec_file_is_backing(file) ||
+	    !group_current(group))
 		return 0;
-	if (!dentry_watched(file->f_path.dentry))
-		return 0;
-	file_event(IOTSEC_FILE_WRITE, &file->f_path, NULL, NULL, NULL);
+	file_event(IOTSEC_FILE_WRITE, path, NULL, NULL, NULL);
 	return 0;
+}
+
+/* The kernel detaches our mark itself when the inode is deleted. */
+static void watch_freeing_mark(struct fsnotify_mark *mark,
+			       struct fsnotify_group *group)
+{
+	WRITE_ONCE(container_of(mark, struct watch_mark, mark)->dead, true);
+}
+
+static void watch_free_mark(struct fsnotify_mark *mark)
+{
+	kfree(container_of(mark, struct watch_mark, mark));
+}
+
+static const struct fsnotify_ops watch_ops = {
+	.handle_event = watch_handle_event,
+	.freeing_mark = watch_freeing_mark,
+	.free_mark = watch_free_mark,
+};
+
+static int cmp_mark(const void *a, const void *b)
+{
+	const struct inode *x = (*(struct watch_mark * const *)a)->inode;
+	const struct inode *y = (*(struct watch_mark * const *)b)->inode;
+
+	return x < y ? -1 : x > y;
+}
+
+/* W's mark on INODE, live or not, or NULL. */
+static struct watch_mark *watch_find(const struct iotsec_watches *w,
+				     const struct inode *inode)
+{
+	u32 lo = 0, hi = w->n_marks;
+
+	while (lo < hi) {
+		u32 mid = lo + (hi - lo) / 2;
+		const struct inode *m = w->marks[mid]->inode;
+
+		if (m == inode)
+			return w->marks[mid];
+		if (m < inode)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/*
+ * Under rcu_read_lock(). A dead mark's inode may be freed and its memory
+ * reused, but not before its mark was marked dead (the kernel destroys
+ * marks before it frees the inode, and frees inodes after a grace period).
+ */
+bool iotsec_watches_has(const struct iotsec_watches *w,
+			const struct inode *inode)
+{
+	struct watch_mark *m;
+
+	if (!inode || !READ_ONCE(inode->i_fsnotify_marks))
+		return false;
+	m = watch_find(w, inode);
+	return m && !READ_ONCE(m->dead);
+}
+
+static int watch_mark_inode(struct iotsec_watches *w, struct inode *inode)
+{
+	struct watch_mark *m;
+	u32 i;
+	int ret;
+
+	/* Two paths to one inode share its mark (one per group). */
+	for (i = 0; i < w->n_marks; i++)
+		if (w->marks[i]->inode == inode)
+			return 0;
+	m = kzalloc(sizeof(*m), GFP_KERNEL);
+	if (!m)
+		return -ENOMEM;
+	fsnotify_init_mark(&m->mark, w->group);
+	m->inode = inode;
+	m->mark.mask = FS_OPEN;
+	if (S_ISDIR(inode->i_mode))
+		m->mark.mask |= FS_EVENT_ON_CHILD;
+	ret = fsnotify_add_inode_mark(&m->mark, inode, 0);
+	if (ret) {
+		/* Never attached: this put frees it at once. */
+		fsnotify_put_mark(&m->mark);
+		return ret;
+	}
+	w->marks[w->n_marks++] = m;
+	return 0;
+}
+
+/*
+ * Resolve the paths of LIST and mark their inodes. Called without any of
+ * our locks: a path on a hung NFS or FUSE mount stalls only this caller.
+ * Returns the new set, NULL for an empty list, or an ERR_PTR.
+ */
+struct iotsec_watches *iotsec_watches_new(const struct nlattr *list,
+					  struct netlink_ext_ack *extack)
+{
+	struct iotsec_watches *w;
+	const struct nlattr *a;
+	struct path path;
+	int rem, n = 0, ret;
+	char *name;
+
+	nla_for_each_nested(a, list, rem) {
+		if (n++ >= IOTSEC_WATCH_MAX) {
+			NL_SET_ERR_MSG_ATTR(extack, a, "too many watched paths");
+			return ERR_PTR(-E2BIG);
+		}
+		/*
+		 * A relative path (or "") would resolve against the caller's
+		 * working directory and watch something it did not name.
+		 */
+		if (*(const char *)nla_data(a) != '/') {
+			NL_SET_ERR_MSG_ATTR(extack, a,
+					    "watched paths must be absolute");
+			return ERR_PTR(-EINVAL);
+		}
+	}
+	if (!n)
+		return NULL;
+
+	w = kzalloc(sizeof(*w), GFP_KERNEL);
+	if (!w)
+		return ERR_PTR(-ENOMEM);
+	ret = -ENOMEM;
+	w->paths = kvcalloc(n, sizeof(*w->paths), GFP_KERNEL);
+	w->marks = kvcalloc(n, sizeof(*w->marks), GFP_KERNEL);
+	if (!w->paths || !w->marks)
+		goto err;
+	w->group = iotsec_fsnotify_alloc_group(&watch_ops);
+	if (IS_ERR(w->group)) {
+		NL_SET_ERR_MSG(extack, "cannot watch paths");
+		ret = PTR_ERR(w->group);
+		w->group = NULL;
+		goto err;
+	}
+	nla_for_each_nested(a, list, rem) {
+		ret = -ENOMEM;
+		name = kstrdup(nla_data(a), GFP_KERNEL);
+		if (!name)
+			goto err;
+		w->paths[w->n_paths++] = name;
+		w->path_bytes += strlen(name) + 1;
+		ret = kern_path(name, LOOKUP_FOLLOW, &path);
+		if (ret) {
+			NL_SET_ERR_MSG_ATTR(extack, a, "cannot resolve path");
+			goto err;
+		}
+		ret = watch_mark_inode(w, d_inode(path.dentry));
+		path_put(&path);
+		if (ret) {
+			NL_SET_ERR_MSG_ATTR(extack, a, "cannot watch path");
+			goto err;
+		}
+	}
+	sort(w->marks, w->n_marks, sizeof(*w->marks), cmp_mark, NULL);
+	return w;
+
+err:
+	iotsec_watches_free(w);
+	return ERR_PTR(ret);
+}
+
+/*
+ * Remove W's marks and free it; may sleep. The caller has unpublished W and
+ * waited for the RCU readers of the kprobes. A handler still running on a
+ * mark holds fsnotify's SRCU, which the mark's release waits for:
+ * fsnotify_wait_marks_destroyed() returns once every mark is freed, so no
+ * handler of ours runs after this.
+ */
+void iotsec_watches_free(struct iotsec_watches *w)
+{
+	u32 i;
+
+	if (!w)
+		return;
+	for (i = 0; i < w->n_marks; i++) {
+		fsnotify_destroy_mark(&w->marks[i]->mark, w->group);
+		fsnotify_put_mark(&w->marks[i]->mark);
+	}
+	fsnotify_wait_marks_destroyed();
+	if (w->group)
+		fsnotify_put_group(w->group);
+	for (i = 0; i < w->n_paths; i++)
+		kfree(w->paths[i]);
+	kvfree(w->paths);
+	kvfree(w->marks);
+	kfree(w);
+}
+
+u32 iotsec_watches_count(const struct iotsec_watches *w)
+{
+	return w ? w->n_paths : 0;
+}
+
+const char *iotsec_watches_path(const struct iotsec_watches *w, u32 i)
+{
+	return w->paths[i];
+}
+
+/* Bytes of the paths with their NULs, for the size of a reply. */
+size_t iotsec_watches_path_bytes(const struct iotsec_watches *w)
+{
+	return w ? w->path_bytes : 0;
+}
+
+size_t iotsec_watches_memory(const struct iotsec_watches *w)
+{
+	if (!w)
+		return 0;
+	return sizeof(*w) + w->path_bytes +
+	       w->n_paths * sizeof(*w->paths) +
+	       w->n_marks * (sizeof(*w->marks) + sizeof(struct watch_mark));
 }
 
 static int truncate_pre(struct kprobe *p, struct pt_regs *regs)
@@ -100,14 +380,22 @@ static int file_truncate_pre(struct kprobe *p, struct pt_regs *regs)
 	return 0;
 }
 
+/*
+ * The names are read through snapshots: the callers hold the directories'
+ * locks, but a snapshot is what makes a name safe to read, not a lock
+ * someone else takes.
+ */
 static int unlink_pre(struct kprobe *p, struct pt_regs *regs)
 {
 	const struct path *dir = (const struct path *)iotsec_arg(regs, 0);
 	struct dentry *dentry = (struct dentry *)iotsec_arg(regs, 1);
+	struct name_snapshot name;
 
 	if (!file_on() || !dentry_watched(dentry))
 		return 0;
-	file_event(IOTSEC_FILE_UNLINK, dir, dentry->d_name.name, NULL, NULL);
+	take_dentry_name_snapshot(&name, dentry);
+	file_event(IOTSEC_FILE_UNLINK, dir, name.name.name, NULL, NULL);
+	release_dentry_name_snapshot(&name);
 	return 0;
 }
 
@@ -117,18 +405,22 @@ static int rename_pre(struct kprobe *p, struct pt_regs *regs)
 	struct dentry *old = (struct dentry *)iotsec_arg(regs, 1);
 	const struct path *new_dir = (const struct path *)iotsec_arg(regs, 2);
 	struct dentry *new = (struct dentry *)iotsec_arg(regs, 3);
+	struct name_snapshot old_name, new_name;
 
 	if (!file_on())
 		return 0;
 	if (!dentry_watched(old) && !dentry_watched(new))
 		return 0;
-	file_event(IOTSEC_FILE_RENAME, old_dir, old->d_name.name,
-		   new_dir, new->d_name.name);
+	take_dentry_name_snapshot(&old_name, old);
+	take_dentry_name_snapshot(&new_name, new);
+	file_event(IOTSEC_FILE_RENAME, old_dir, old_name.name.name,
+		   new_dir, new_name.name.name);
+	release_dentry_name_snapshot(&new_name);
+	release_dentry_name_snapshot(&old_name);
 	return 0;
 }
 
 static struct iotsec_hook hooks[] = {
-	IOTSEC_KPROBE("security_file_open", IOTSEC_EVENT_FILE, file_open_pre),
 	IOTSEC_KPROBE("security_path_truncate", IOTSEC_EVENT_FILE,
 		      truncate_pre),
 	{ .type = IOTSEC_EVENT_FILE, .kind = IOTSEC_HOOK_KPROBE,

@@ -118,15 +118,19 @@ extern bool iotsec_have_watches;
 extern bool iotsec_have_excludes;
 
 int iotsec_config_init(void);
+void iotsec_config_watches_exit(void);
 void iotsec_config_exit(void);
 void iotsec_config_set_active(bool active);
 bool iotsec_excluded(struct pid *tgid);
 bool iotsec_watched(const struct inode *inode);
+struct iotsec_watches;
+const struct iotsec_watches *iotsec_config_watches(void);
 u32 iotsec_config_argv_max(void);
 struct sk_buff;
 struct genl_info;
 int iotsec_config_set(struct genl_info *info);
 int iotsec_config_put(struct sk_buff *msg);
+size_t iotsec_config_reply_size(void);
 size_t iotsec_config_memory(void);
 
 static inline bool iotsec_type_on(unsigned int type)
@@ -208,6 +212,18 @@ void iotsec_hooks_missed(struct iotsec_counters *c);
 void iotsec_attempt_module(const char *name, size_t len);
 void iotsec_attempt_ptrace(u32 target_tgid, u32 mode);
 void iotsec_attempt_exit(void);
+/* file.c: the watched paths and their fsnotify marks */
+struct nlattr;
+struct netlink_ext_ack;
+struct iotsec_watches *iotsec_watches_new(const struct nlattr *list,
+					  struct netlink_ext_ack *extack);
+void iotsec_watches_free(struct iotsec_watches *w);
+bool iotsec_watches_has(const struct iotsec_watches *w,
+			const struct inode *inode);
+u32 iotsec_watches_count(const struct iotsec_watches *w);
+const char *iotsec_watches_path(const struct iotsec_watches *w, u32 i);
+size_t iotsec_watches_path_bytes(const struct iotsec_watches *w);
+size_t iotsec_watches_memory(const struct iotsec_watches *w);
 
 /* netlink.c */
 int iotsec_netlink_init(void);

@@ -40,13 +40,15 @@ err_config:
 }
 
 /*
- * Hooks go first, so nothing writes to the buffers; then the family, the
- * flush worker and the consumers; then the memory.
+ * Hooks and the watches' fsnotify marks go first, so nothing writes to the
+ * buffers; then the family, the flush worker and the consumers; then the
+ * memory.
  */
 static void __exit iotsec_exit(void)
 {
 	iotsec_hooks_exit();
 	iotsec_attempt_exit();
+	iotsec_config_watches_exit();
 	iotsec_netlink_exit();
 	iotsec_buffer_exit();
 	iotsec_config_exit();

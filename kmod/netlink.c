@@ -227,7 +227,7 @@ static int iotsec_set_config(struct sk_buff *skb, struct genl_info *info)
 
 static int iotsec_get_config(struct sk_buff *skb, struct genl_info *info)
 {
-	return reply(info, IOTSEC_CMD_GET_CONFIG, NLMSG_GOODSIZE,
+	return reply(info, IOTSEC_CMD_GET_CONFIG, iotsec_config_reply_size(),
 		     iotsec_config_put);
 }
 

@@ -79,10 +79,15 @@ void iotsec_nl_close(struct iotsec_nl *n)
 	iotsec_decoder_fini(&n->dec);
 }
 
-/* A request for CMD, ready for its attributes; NULL without memory. */
-static struct nl_msg *cmd_msg(int family, int cmd)
+/*
+ * A request for CMD with room for SIZE bytes of attributes (0: libnl's
+ * default, a page), ready for them; NULL without memory.
+ */
+static struct nl_msg *cmd_msg_size(int family, int cmd, size_t size)
 {
-	struct nl_msg *msg = nlmsg_alloc();
+	struct nl_msg *msg = size ? nlmsg_alloc_size(NLMSG_HDRLEN +
+						     GENL_HDRLEN + size)
+				  : nlmsg_alloc();
 
 	if (msg && !genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, family, 0,
 				NLM_F_REQUEST, cmd, IOTSEC_GENL_VERSION)) {
@@ -90,6 +95,11 @@ static struct nl_msg *cmd_msg(int family, int cmd)
 		msg = NULL;
 	}
 	return msg;
+}
+
+static struct nl_msg *cmd_msg(int family, int cmd)
+{
+	return cmd_msg_size(family, cmd, 0);
 }
 
 int iotsec_nl_subscribe(struct iotsec_nl *n)
@@ -224,8 +234,14 @@ static int put_kconfig(struct nl_msg *msg, const struct iotsec_kconfig *c)
 
 int iotsec_nl_set_config(struct iotsec_nl *n, const struct iotsec_kconfig *c)
 {
-	struct nl_msg *msg = cmd_msg(n->family, IOTSEC_CMD_SET_CONFIG);
+	/* Up to IOTSEC_WATCH_MAX paths do not fit libnl's one page. */
+	size_t size = 1024;
+	struct nl_msg *msg;
 	int ret;
+
+	for (unsigned int i = 0; c->has_watch && i < c->n_watch; i++)
+		size += NLA_HDRLEN + NLA_ALIGN(strlen(c->watch[i]) + 1);
+	msg = cmd_msg_size(n->family, IOTSEC_CMD_SET_CONFIG, size);
 
 	if (!msg)
 		return -ENOMEM;

@@ -49,9 +49,10 @@
  *                       dropped when the last consumer leaves
  *    IOTSEC_A_WATCH: NLA_NESTED, the whole list of watched paths, each
  *                    resolved by the kernel when set (ENOENT if missing;
- *                    empty nest: none). A file matches by inode (a file
- *                    replaced by rename is no longer the one watched); a
- *                    directory covers the entries directly in it.
+ *                    empty nest: none). A file matches by inode, that
+ *                    very inode, not its number (a file replaced by
+ *                    rename is no longer the one watched); a directory
+ *                    covers the entries directly in it.
  *       IOTSEC_LA_PATH: string, an absolute path (EINVAL otherwise),
  *                       repeated, at most IOTSEC_WATCH_MAX
  *    IOTSEC_A_ARGV_MAX: u32, bytes of argv kept per exec event,
@@ -284,7 +285,7 @@ enum iotsec_file_op {
 
 /* Limits the kernel enforces on configuration. */
 #define IOTSEC_EXCLUDE_MAX 64
-#define IOTSEC_WATCH_MAX 64
+#define IOTSEC_WATCH_MAX 1024
 #define IOTSEC_ARGV_MAX_MIN 64
 #define IOTSEC_ARGV_MAX_MAX 4096
 #define IOTSEC_ARGV_MAX_DEFAULT 1024

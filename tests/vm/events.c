@@ -900,4 +900,219 @@ TEST_F_TIMEOUT(ev, unsubscribed_gets_nothing_and_nothing_is_recorded, 90)
 	EXPECT_EQ(-ENOENT, iev_send(self->c.ev, msg));
 }
 
+static bool match_file_path(const struct iev *e, const void *arg)
+{
+	return e->type == IOTSEC_EVENT_FILE && !strcmp(e->path, arg);
+}
+
+static size_t count_file_path(struct iev_client *c, const char *path)
+{
+	return iev_count(c, match_file_path, path);
+}
+
+/*
+ * An overlay over two filesystems without xino gives a file the inode
+ * number of its real file: the lower file MNT/m/a and the upper file
+ * MNT/m/b share one. Watching a must say nothing about b.
+ */
+TEST_F_TIMEOUT(ev, overlay_same_inode_number_is_not_watched, 90)
+{
+	const char *watch[] = { MNT "/m/a" };
+	struct stat la, ub;
+	char name[64];
+	int i;
+
+	ASSERT_EQ(0, private_tmpfs());
+	ASSERT_EQ(0, mkdir(MNT "/l", 0755));
+	ASSERT_EQ(0, mkdir(MNT "/u", 0755));
+	ASSERT_EQ(0, mkdir(MNT "/m", 0755));
+	ASSERT_EQ(0, mount("tmpfs", MNT "/l", "tmpfs", 0, "mode=0755"));
+	ASSERT_EQ(0, mount("tmpfs", MNT "/u", "tmpfs", 0, "mode=0755"));
+	ASSERT_EQ(0, mkdir(MNT "/u/up", 0755));
+	ASSERT_EQ(0, mkdir(MNT "/u/work", 0755));
+	ASSERT_EQ(0, touch(MNT "/u/up/b"));
+	ASSERT_EQ(0, stat(MNT "/u/up/b", &ub));
+	/* Fresh tmpfs numbers count up from 1: catch up with b's. */
+	for (i = 0; i < 64; i++) {
+		snprintf(name, sizeof(name), MNT "/l/f%d", i);
+		ASSERT_EQ(0, touch(name));
+		ASSERT_EQ(0, stat(name, &la));
+		if (la.st_ino >= ub.st_ino)
+			break;
+	}
+	ASSERT_EQ(ub.st_ino, la.st_ino);
+	ASSERT_EQ(0, rename(name, MNT "/l/a"));
+	ASSERT_EQ(0, mount("overlay", MNT "/m", "overlay", 0,
+			   "lowerdir=" MNT "/l,upperdir=" MNT "/u/up,workdir="
+			   MNT "/u/work,xino=off"));
+	ASSERT_EQ(0, iev_config(&self->c, -1, -1, NULL, -1, watch, 1));
+
+	ASSERT_EQ(0, touch(MNT "/m/b"));
+	ASSERT_EQ(0, touch(MNT "/m/a"));
+	ASSERT_NE(NULL, iev_wait(&self->c, match_file_path, MNT "/m/a",
+				 WAIT_MS));
+	EXPECT_EQ(0, count_file_path(&self->c, MNT "/m/b"));
+}
+
+/* IOTSEC_WATCH_MAX paths are accepted, each watched, and read back. */
+TEST_F_TIMEOUT(ev, watch_max_paths, 180)
+{
+	static char paths[IOTSEC_WATCH_MAX][64];
+	const char *watch[IOTSEC_WATCH_MAX];
+	struct nlattr *tb[IOTSEC_A_MAX + 1], *a;
+	unsigned char *buf = NULL;
+	const struct iev *e;
+	int i, rem, n = 0;
+
+	ASSERT_LE(1000, IOTSEC_WATCH_MAX);
+	ASSERT_EQ(0, private_tmpfs());
+	for (i = 0; i < IOTSEC_WATCH_MAX; i++) {
+		snprintf(paths[i], sizeof(paths[i]), MNT "/f%04d", i);
+		ASSERT_EQ(0, touch(paths[i]));
+		watch[i] = paths[i];
+	}
+	/* libnl's default message is one page. */
+	nlmsg_set_default_size(1 << 17);
+	ASSERT_EQ(0, iev_config(&self->c, -1, -1, NULL, -1, watch,
+				IOTSEC_WATCH_MAX));
+	ASSERT_EQ(0, touch(paths[IOTSEC_WATCH_MAX - 1]));
+	ASSERT_EQ(0, touch(paths[0]));
+	e = iev_wait(&self->c, match_file_path, paths[0], WAIT_MS);
+	ASSERT_NE(NULL, e);
+	EXPECT_EQ(getpid(), e->tgid);
+	EXPECT_EQ(1, count_file_path(&self->c, paths[IOTSEC_WATCH_MAX - 1]));
+
+	ASSERT_EQ(0, request(&self->c, IOTSEC_CMD_GET_CONFIG, tb, &buf));
+	ASSERT_NE(NULL, tb[IOTSEC_A_WATCH]);
+	nla_for_each_nested(a, tb[IOTSEC_A_WATCH], rem) {
+		if (n < IOTSEC_WATCH_MAX)
+			EXPECT_STREQ(paths[n], nla_data(a));
+		n++;
+	}
+	EXPECT_EQ(IOTSEC_WATCH_MAX, n);
+	free(buf);
+}
+
+/*
+ * A child changes a watched file in every way; each event is the child's,
+ * thread and process. A read-only open is no event.
+ */
+TEST_F_TIMEOUT(ev, file_ops_carry_the_acting_task, 90)
+{
+	const char *watch[] = { MNT "/w" };
+	static const uint32_t ops[] = {
+		IOTSEC_FILE_WRITE, IOTSEC_FILE_TRUNCATE, IOTSEC_FILE_WRITE,
+		IOTSEC_FILE_RENAME, IOTSEC_FILE_UNLINK,
+	};
+	size_t i, n = 0;
+	pid_t pid;
+	int fd;
+
+	ASSERT_EQ(0, private_tmpfs());
+	ASSERT_EQ(0, mkdir(MNT "/w", 0755));
+	ASSERT_EQ(0, touch(MNT "/w/f"));
+	ASSERT_EQ(0, iev_config(&self->c, -1, -1, NULL, -1, watch, 1));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		fd = open(MNT "/w/f", O_RDONLY);
+		if (fd < 0 || close(fd))
+			_exit(1);
+		if (touch(MNT "/w/f") || truncate(MNT "/w/f", 0))
+			_exit(2);
+		fd = open(MNT "/w/f", O_RDWR);
+		if (fd < 0 || close(fd))
+			_exit(3);
+		if (rename(MNT "/w/f", MNT "/w/g") || unlink(MNT "/w/g"))
+			_exit(4);
+		_exit(0);
+	}
+	ASSERT_EQ(0, wait_status(pid));
+	ASSERT_NE(NULL, iev_wait(&self->c, match_file_path, MNT "/w/g",
+				 WAIT_MS));
+	for (i = 0; i < self->c.n; i++) {
+		const struct iev *e = &self->c.evs[i];
+
+		if (e->type != IOTSEC_EVENT_FILE)
+			continue;
+		ASSERT_LT(n, sizeof(ops) / sizeof(ops[0]));
+		EXPECT_EQ(ops[n], e->file_op);
+		EXPECT_EQ(pid, e->tgid);
+		EXPECT_EQ(pid, e->tid);
+		n++;
+	}
+	EXPECT_EQ(sizeof(ops) / sizeof(ops[0]), n);
+}
+
+/*
+ * Unlink of a file whose path is longer than a record keeps: the path is
+ * cut like any other, but it is the file's, not its directory's.
+ */
+TEST_F_TIMEOUT(ev, unlink_long_name_reports_the_file, 90)
+{
+	char dir[1024] = MNT, file[1400], want[1024], seg[251];
+	const char *watch[] = { dir };
+	const struct iev *e;
+	int i;
+
+	ASSERT_EQ(0, private_tmpfs());
+	memset(seg, 'd', 200);
+	seg[200] = '\0';
+	for (i = 0; i < 4; i++) {
+		strcat(dir, "/");
+		strcat(dir, seg);
+		ASSERT_EQ(0, mkdir(dir, 0755));
+	}
+	memset(seg, 'f', 250);
+	seg[250] = '\0';
+	snprintf(file, sizeof(file), "%s/%s", dir, seg);
+	ASSERT_LT(1023, strlen(file));
+	ASSERT_EQ(0, touch(file));
+	snprintf(want, sizeof(want), "%s", file);
+	ASSERT_EQ(0, iev_config(&self->c, -1, -1, NULL, -1, watch, 1));
+	ASSERT_EQ(0, unlink(file));
+	e = iev_wait(&self->c, match_file_last, want, WAIT_MS);
+	EXPECT_NE(NULL, e);
+	if (!e && self->c.n)
+		TH_LOG("got %s", self->c.evs[self->c.n - 1].path);
+}
+
+/*
+ * Watch lists replaced, then the module removed, while another process
+ * keeps write-opening, truncating and renaming watched files: the old
+ * marks go while their handlers may run (the lab fails on any kernel
+ * warning).
+ */
+TEST_F_TIMEOUT(ev, watches_replaced_and_removed_under_load, 120)
+{
+	const char *a[] = { MNT "/w" }, *b[] = { MNT "/x", MNT "/w" };
+	pid_t pid;
+	int i;
+
+	ASSERT_EQ(0, private_tmpfs());
+	ASSERT_EQ(0, mkdir(MNT "/w", 0755));
+	ASSERT_EQ(0, touch(MNT "/w/f"));
+	ASSERT_EQ(0, touch(MNT "/x"));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		for (;;) {
+			if (touch(MNT "/w/f") || truncate(MNT "/w/f", 0) ||
+			    touch(MNT "/x") ||
+			    rename(MNT "/w/f", MNT "/w/g") ||
+			    rename(MNT "/w/g", MNT "/w/f"))
+				_exit(1);
+		}
+	}
+	for (i = 0; i < 200; i++)
+		ASSERT_EQ(0, iev_config(&self->c, -1, -1, NULL, -1,
+					i % 2 ? a : b, i % 3 ? 2 - i % 2 : 0));
+	ASSERT_NE(NULL, iev_wait(&self->c, match_file_path, MNT "/w/f",
+				 WAIT_MS));
+	iev_close(&self->c);
+	EXPECT_EQ(0, iotsec_test_unload());
+	kill(pid, SIGKILL);
+	EXPECT_EQ(SIGKILL, WTERMSIG(wait_status(pid)));
+}
+
 TEST_HARNESS_MAIN
