@@ -10,9 +10,11 @@
 #include <linux/capability.h>
 #include <linux/dcache.h>
 #include <linux/fs.h>
+#include <linux/kprobes.h>
 #include <linux/ptrace.h>
 #include <linux/sched.h>
 #include <net/netlink.h>
+#include <net/sock.h>
 
 /* Kbuild refuses kernels older than 5.10. */
 
@@ -44,6 +46,23 @@
 #define iotsec_arg(regs, n) ((regs)->uregs[n])
 #else
 #error "iotsec: no way to read kprobe arguments on this architecture"
+#endif
+
+/* sk_error_report() came in 5.12; before, the socket's own callback. */
+static inline void iotsec_sk_error_report(struct sock *sk)
+{
+#ifdef IOTSEC_HAVE_SK_ERROR_REPORT
+	sk_error_report(sk);
+#else
+	sk->sk_error_report(sk);
+#endif
+}
+
+/* The kretprobe of an instance: get_kretprobe() since 5.11. */
+#ifdef IOTSEC_HAVE_GET_KRETPROBE
+#define iotsec_kretprobe_of(ri) get_kretprobe(ri)
+#else
+#define iotsec_kretprobe_of(ri) ((ri)->rp)
 #endif
 
 /* kernel_cap_t became a single u64 in 6.3. */

@@ -10,7 +10,9 @@
 #ifndef _IOTSEC_H
 #define _IOTSEC_H
 
+#include <linux/jump_label.h>
 #include <linux/kprobes.h>
+#include <linux/sched/clock.h>
 #include <linux/tracepoint.h>
 #include <linux/types.h>
 #include <uapi/iotsec.h>
@@ -155,12 +157,21 @@ enum iotsec_hook_kind {
 	IOTSEC_HOOK_KRETPROBE,
 };
 
+struct iotsec_hook_time {
+	u64 calls;
+	u64 ns;
+};
+
 /* A hook is one of three kinds; KIND says which member of the union. */
 struct iotsec_hook {
 	u8 type;
 	u8 kind;
 	bool optional;		/* not on every kernel: no missing capability */
 	bool placed;
+	/* With timing on: the per-CPU figures, and the handlers wrapped. */
+	struct iotsec_hook_time __percpu *time;
+	kprobe_pre_handler_t pre;
+	kretprobe_handler_t entry, ret;
 	union {
 		struct {
 			const char *name;
@@ -172,17 +183,18 @@ struct iotsec_hook {
 	};
 };
 
+/*
+ * A tracepoint hook: NAME is the tracepoint's identifier (its header
+ * included), and PROBE must have its prototype, checked at compile time
+ * against the one the kernel's TP_PROTO declares (an incompatible pointer
+ * is an error in kernel builds). The probe's data pointer is its hook.
+ */
 #define IOTSEC_TP(_name, _type, _probe) \
 	{ .type = _type, .kind = IOTSEC_HOOK_TP, \
-	  .tp = { .name = _name, .probe = _probe } }
-#define IOTSEC_KPROBE(_sym, _type, _pre) \
-	{ .type = _type, .kind = IOTSEC_HOOK_KPROBE, \
-	  .kp = { .symbol_name = _sym, .pre_handler = _pre } }
-#define IOTSEC_KRETPROBE(_sym, _type, _entry, _ret, _data) \
-	{ .type = _type, .kind = IOTSEC_HOOK_KRETPROBE, \
-	  .rp = { .kp.symbol_name = _sym, .entry_handler = _entry, \
-		  .handler = _ret, .data_size = _data } }
-
+	  .tp = { .name = #_name, .probe = IOTSEC_TP_PROBE(_name, _probe) } }
+#define IOTSEC_TP_PROBE(_name, _probe) \
+	((void *)(_probe) + \
+	 0 * sizeof((check_trace_callback_type_##_name(_probe), 0)))
 struct iotsec_hook_set {
 	struct iotsec_hook *hooks;
 	unsigned int n;
@@ -198,6 +210,43 @@ u32 iotsec_hooks_caps(void);
 u32 iotsec_hooks_missing(void);
 void iotsec_hooks_set_active(bool on);
 void iotsec_hooks_missed(struct iotsec_counters *c);
+int iotsec_hooks_put_times(struct sk_buff *msg);
+
+/*
+ * Handler timing (module parameter timing=1): hooks.c wraps kprobe and
+ * kretprobe handlers; a tracepoint probe starts with IOTSEC_TIME_PROBE(data)
+ * (DATA is the probe's first argument), which times the whole probe, every
+ * return included. Off, it costs a patched-out jump.
+ */
+DECLARE_STATIC_KEY_FALSE(iotsec_timing);
+void iotsec_time_add(struct iotsec_hook *h, u64 start, unsigned int calls);
+
+struct iotsec_timer {
+	struct iotsec_hook *hook;
+	u64 start;
+};
+
+static __always_inline struct iotsec_timer iotsec_time_begin(void *hook)
+{
+	struct iotsec_timer t = { NULL, 0 };
+
+	if (static_branch_unlikely(&iotsec_timing)) {
+		t.hook = hook;
+		t.start = local_clock();
+	}
+	return t;
+}
+
+static __always_inline void iotsec_time_end(struct iotsec_timer *t)
+{
+	if (static_branch_unlikely(&iotsec_timing) && t->hook)
+		iotsec_time_add(t->hook, t->start, 1);
+}
+
+#define IOTSEC_TIME_PROBE(data) \
+	struct iotsec_timer __iotsec_timer \
+		__attribute__((__cleanup__(iotsec_time_end))) = \
+		iotsec_time_begin(data)
 
 /* netlink.c */
 int iotsec_netlink_init(void);

@@ -14,6 +14,7 @@
 #include <linux/module.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
+#include <trace/events/module.h>
 
 #include "compat.h"
 #include "iotsec.h"
@@ -94,6 +95,7 @@ static int read_file_pre(struct kprobe *p, struct pt_regs *regs)
 
 static void probe_module_load(void *data, struct module *mod)
 {
+	IOTSEC_TIME_PROBE(data);
 	if (iotsec_want(IOTSEC_EVENT_MODULE))
 		pending_set(mod->name, MODULE_NAME_LEN);
 }
@@ -119,7 +121,7 @@ static int load_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 static struct iotsec_hook hooks[] = {
 	IOTSEC_KRETPROBE("load_module", IOTSEC_EVENT_MODULE,
 			 load_entry, load_ret, 0),
-	IOTSEC_TP("module_load", IOTSEC_EVENT_MODULE, probe_module_load),
+	IOTSEC_TP(module_load, IOTSEC_EVENT_MODULE, probe_module_load),
 	IOTSEC_KPROBE("security_kernel_read_file", IOTSEC_EVENT_MODULE,
 		      read_file_pre),
 };

@@ -9,6 +9,7 @@
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/uaccess.h>
+#include <trace/events/sched.h>
 
 #include "compat.h"
 #include "iotsec.h"
@@ -41,6 +42,7 @@ static void copy_argv(struct iotsec_rec *rec, u32 argv_max)
 static void probe_exec(void *data, struct task_struct *p, pid_t old_pid,
 		       struct linux_binprm *bprm)
 {
+	IOTSEC_TIME_PROBE(data);
 	struct iotsec_rec *rec;
 	struct path pwd;
 	u32 argv_max;
@@ -72,6 +74,7 @@ static struct iotsec_rec *want_rec(unsigned int type)
 
 static void probe_exit(void *data, struct task_struct *p)
 {
+	IOTSEC_TIME_PROBE(data);
 	struct iotsec_rec *rec;
 	u32 code;
 
@@ -90,6 +93,7 @@ static void probe_exit(void *data, struct task_struct *p)
 static void probe_fork(void *data, struct task_struct *parent,
 		       struct task_struct *child)
 {
+	IOTSEC_TIME_PROBE(data);
 	struct iotsec_rec *rec;
 
 	if (child->pid != child->tgid)
@@ -102,9 +106,9 @@ static void probe_fork(void *data, struct task_struct *parent,
 }
 
 static struct iotsec_hook hooks[] = {
-	IOTSEC_TP("sched_process_exec", IOTSEC_EVENT_EXEC, probe_exec),
-	IOTSEC_TP("sched_process_exit", IOTSEC_EVENT_EXIT, probe_exit),
-	IOTSEC_TP("sched_process_fork", IOTSEC_EVENT_FORK, probe_fork),
+	IOTSEC_TP(sched_process_exec, IOTSEC_EVENT_EXEC, probe_exec),
+	IOTSEC_TP(sched_process_exit, IOTSEC_EVENT_EXIT, probe_exit),
+	IOTSEC_TP(sched_process_fork, IOTSEC_EVENT_FORK, probe_fork),
 };
 
 struct iotsec_hook_set iotsec_proc_hooks = { hooks, ARRAY_SIZE(hooks) };

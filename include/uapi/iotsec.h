@@ -31,7 +31,16 @@
  *    IOTSEC_A_BUFFER_BYTES: u32, per-CPU buffer capacity in bytes
  *    IOTSEC_A_MEMORY: u64, bytes of kernel memory the module holds
  *    IOTSEC_A_COUNTERS: NLA_NESTED, as in a batch (global figures:
- *                       DELIVERED and LOST summed over all consumers)
+ *                       DELIVERED and LOST summed over all consumers; no
+ *                       BEFORE)
+ *    IOTSEC_A_HOOKS: NLA_NESTED, one nest (type = index from 1) per hook:
+ *       IOTSEC_HA_NAME: string, the tracepoint or probed function
+ *       IOTSEC_HA_TYPE: u32, the event type it reports
+ *       IOTSEC_HA_CALLS: u64, times its handler ran while timing was on
+ *       IOTSEC_HA_NS: u64, nanoseconds (local_clock) spent in its
+ *                     handlers (a kretprobe: entry and return) over
+ *                     those calls; both stay 0 unless the module was
+ *                     loaded with timing=1
  *
  * IOTSEC_CMD_SET_CONFIG         consumer -> kernel; each attribute present
  *                               replaces that part of the config, absent
@@ -72,15 +81,21 @@
  *                               those of this batch included
  *          IOTSEC_CA_LOST: u64, events of batches that could not be
  *                          queued to this consumer's socket
+ *          IOTSEC_CA_BEFORE: u64, events that went into batches before
+ *                            this consumer subscribed (never its own)
  *    IOTSEC_A_EVENTS: NLA_NESTED
  *       [enum iotsec_event_type]: NLA_NESTED, one per event, in order
  *          IOTSEC_EA_*: the fields of the event
  *
  * Accounting: counters start at zero when the module loads and the hooks
  * record nothing while nobody is subscribed. Once all buffered events are
- * flushed, GENERATED = DROPPED + DELIVERED + LOST for every type, for a
- * consumer subscribed since before the first event; a consumer that
- * subscribed later subtracts the counters of its first batch.
+ * flushed, GENERATED = DROPPED + BEFORE + DELIVERED + LOST for every type
+ * and every consumer, exactly (BEFORE is 0 for a consumer subscribed
+ * before the first event; a later one counts from its subscription, and
+ * events still buffered then are its own). A consumer that lost a batch
+ * gets a batch with its counters at the next flush, also when no event
+ * happens any more, so the sum closes without further events (it has to
+ * read its socket to make room for it).
  *
  * Fields of an event (IOTSEC_EA_*), common to all types:
  *    CPU u32, SEQ u64 (per-CPU, from 1, a gap is a drop on that CPU),
@@ -181,6 +196,7 @@ enum iotsec_attr {
 	IOTSEC_A_EVENTS,
 	IOTSEC_A_PAD,
 	IOTSEC_A_BUFFER_BYTES,
+	IOTSEC_A_HOOKS,
 	__IOTSEC_A_MAX
 };
 
@@ -203,10 +219,24 @@ enum iotsec_counter_attr {
 	IOTSEC_CA_DELIVERED,
 	IOTSEC_CA_LOST,
 	IOTSEC_CA_PAD,
+	IOTSEC_CA_BEFORE,
 	__IOTSEC_CA_MAX
 };
 
 #define IOTSEC_CA_MAX (__IOTSEC_CA_MAX - 1)
+
+/* Items of IOTSEC_A_HOOKS: the time the module's handlers take. */
+enum iotsec_hook_attr {
+	IOTSEC_HA_UNSPEC,
+	IOTSEC_HA_NAME,
+	IOTSEC_HA_TYPE,
+	IOTSEC_HA_CALLS,
+	IOTSEC_HA_NS,
+	IOTSEC_HA_PAD,
+	__IOTSEC_HA_MAX
+};
+
+#define IOTSEC_HA_MAX (__IOTSEC_HA_MAX - 1)
 
 enum iotsec_event_attr {
 	IOTSEC_EA_UNSPEC,
