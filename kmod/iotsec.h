@@ -195,6 +195,14 @@ struct iotsec_hook {
 #define IOTSEC_TP_PROBE(_name, _probe) \
 	((void *)(_probe) + \
 	 0 * sizeof((check_trace_callback_type_##_name(_probe), 0)))
+#define IOTSEC_KPROBE(_sym, _type, _pre) \
+	{ .type = _type, .kind = IOTSEC_HOOK_KPROBE, \
+	  .kp = { .symbol_name = _sym, .pre_handler = _pre } }
+#define IOTSEC_KRETPROBE(_sym, _type, _entry, _ret, _data) \
+	{ .type = _type, .kind = IOTSEC_HOOK_KRETPROBE, \
+	  .rp = { .kp.symbol_name = _sym, .entry_handler = _entry, \
+		  .handler = _ret, .data_size = _data } }
+
 struct iotsec_hook_set {
 	struct iotsec_hook *hooks;
 	unsigned int n;
