@@ -10,7 +10,9 @@
  *                    |  \--counters--> consumer whose last batch was lost
  *                    \--nothing------> uid 65534 socket on a freed port id
  */
+#include <arpa/inet.h>
 #include <grp.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -61,6 +63,25 @@ static pid_t exec_flood(void)
 			memset(arg, 'a' + i % 26, len);
 			arg[len] = '\0';
 			run_true(arg);
+		}
+	}
+	return pid;
+}
+
+/* A child that connects a UDP socket on loopback until killed. */
+static pid_t connect_flood(void)
+{
+	pid_t pid = fork();
+
+	if (!pid) {
+		struct sockaddr_in sa = { .sin_family = AF_INET };
+		int fd = socket(AF_INET, SOCK_DGRAM, 0);
+		unsigned int i;
+
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		for (i = 0;; i++) {
+			sa.sin_port = htons(1000 + i % 1000);
+			connect(fd, (struct sockaddr *)&sa, sizeof(sa));
 		}
 	}
 	return pid;
@@ -346,6 +367,8 @@ static pid_t spy_start(int family, uint32_t port, int ready, int subscriber)
 	return pid;
 }
 
+#define EXTRA 48
+
 /*
  * Item 6: a subscriber closes its socket while the worker drains a flush
  * of many batches, and an unprivileged process binds the freed port id at
@@ -354,17 +377,28 @@ static pid_t spy_start(int family, uint32_t port, int ready, int subscriber)
 TEST_F_TIMEOUT(ring, closing_subscriber_port_reuse_race, 300)
 {
 	static unsigned char buf[RAW_MSG_MAX];
-	int rounds = 10, round, spied = 0, bad = 0, big = 8 << 20;
-	struct raw_sock ctl;
+	int rounds = 10, round, spied = 0, bad = 0, big = 8 << 20, i;
+	struct raw_sock ctl, extra[EXTRA];
 	int family, status;
 	pid_t flood;
 
-	ASSERT_EQ(0, iotsec_test_load("buffer_events=4096 flush_ms=500 watermark=0"));
+	ASSERT_EQ(0, iotsec_test_load("buffer_events=4096 flush_ms=1000 watermark=0"));
 	ASSERT_EQ(0, raw_open(&ctl, 0));
 	family = raw_family(&ctl, IOTSEC_GENL_NAME, NULL);
 	ASSERT_LT(0, family);
-	ASSERT_EQ(0, raw_config(&ctl, family, -1, IOTSEC_ARGV_MAX_MAX));
-	flood = exec_flood();
+	ASSERT_EQ(0, raw_config(&ctl, family,
+				IOTSEC_EVENT_BIT(IOTSEC_EVENT_CONNECT),
+				IOTSEC_ARGV_MAX_MIN));
+	/*
+	 * Other consumers, subscribed first: each batch goes to them before
+	 * the subscriber under test, which makes a drain last long enough
+	 * for the race to be run, not just possible.
+	 */
+	for (i = 0; i < EXTRA; i++) {
+		ASSERT_EQ(0, raw_open(&extra[i], 0));
+		ASSERT_EQ(0, raw_cmd(&extra[i], family, IOTSEC_CMD_SUBSCRIBE));
+	}
+	flood = connect_flood();
 	ASSERT_LT(0, flood);
 
 	for (round = 0; round < rounds; round++) {
@@ -401,6 +435,8 @@ TEST_F_TIMEOUT(ring, closing_subscriber_port_reuse_race, 300)
 			bad++;
 	}
 	stop_child(flood);
+	for (i = 0; i < EXTRA; i++)
+		raw_close(&extra[i]);
 	TH_LOG("%d rounds: the port id's new owner got %d messages in %d of them",
 	       rounds, spied, bad);
 	EXPECT_EQ(0, spied);
