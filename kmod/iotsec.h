@@ -194,7 +194,8 @@ struct iotsec_hook {
 	  .tp = { .name = #_name, .probe = IOTSEC_TP_PROBE(_name, _probe) } }
 #define IOTSEC_TP_PROBE(_name, _probe) \
 	((void *)(_probe) + \
-	 0 * sizeof((check_trace_callback_type_##_name(_probe), 0)))
+	 0 * sizeof((check_trace_callback_type_##_name( \
+			     (typeof(_probe) *)NULL), 0)))
 #define IOTSEC_KPROBE(_sym, _type, _pre) \
 	{ .type = _type, .kind = IOTSEC_HOOK_KPROBE, \
 	  .kp = { .symbol_name = _sym, .pre_handler = _pre } }
