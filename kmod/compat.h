@@ -29,13 +29,6 @@
 #define IOTSEC_GENL_RESV_START_OP
 #endif
 
-/* Mask validation in policies came in 5.15; config.c checks it too. */
-#ifdef NLA_POLICY_MASK
-#define IOTSEC_POLICY_MASK(tp, mask) NLA_POLICY_MASK(tp, mask)
-#else
-#define IOTSEC_POLICY_MASK(tp, mask) { .type = tp }
-#endif
-
 /*
  * The Nth argument (N < 4) of the probed function, in a kprobe handler.
  * 32-bit ARM has no regs_get_kernel_argument(): arguments are in r0-r3.

@@ -20,10 +20,10 @@
 #define IOTSEC_NR_TYPES __IOTSEC_EVENT_MAX
 
 /* Longest path a record keeps (exe, cwd, file paths); longer ones are cut. */
-#define IOTSEC_REC_PATH_MAX 1024
+#define IOTSEC_REC_PATH_MAX IOTSEC_PATH_MAX
 #define IOTSEC_REC_NAME_MAX 64
 /* Bytes of ring one "event" of the buffer_events parameter stands for. */
-#define IOTSEC_REC_NOMINAL IOTSEC_EVENT_NOMINAL_BYTES
+#define IOTSEC_REC_NOMINAL 512
 
 /* The blobs of a record, by type. */
 enum {

@@ -79,8 +79,7 @@ static const struct nla_policy watch_policy[IOTSEC_LA_MAX + 1] = {
 
 /* Attributes left out (NLA_UNSPEC) are rejected by strict validation. */
 static const struct nla_policy config_policy[IOTSEC_A_MAX + 1] = {
-	[IOTSEC_A_EVENT_MASK]	= IOTSEC_POLICY_MASK(NLA_U32,
-						     IOTSEC_EVENT_MASK_ALL),
+	[IOTSEC_A_EVENT_MASK]	= { .type = NLA_U32 },
 	[IOTSEC_A_EXCLUDE]	= NLA_POLICY_NESTED(exclude_policy),
 	[IOTSEC_A_WATCH]	= NLA_POLICY_NESTED(watch_policy),
 	[IOTSEC_A_ARGV_MAX]	= NLA_POLICY_RANGE(NLA_U32, IOTSEC_ARGV_MAX_MIN,

@@ -25,9 +25,10 @@
  *    IOTSEC_A_CAPS_MISSING: u32, mask of event types with a hook that
  *                           could not be placed on the running kernel
  *    IOTSEC_A_SUBSCRIBERS: u32
- *    IOTSEC_A_BUFFER_EVENTS: u32, per-CPU buffer capacity in events of
- *                            IOTSEC_EVENT_NOMINAL_BYTES (records are
- *                            variable-sized: most take less)
+ *    IOTSEC_A_BUFFER_EVENTS: u32, the module parameter buffer_events
+ *                            in effect (the module's own sizing unit;
+ *                            records are variable-sized: read
+ *                            BUFFER_BYTES for the capacity)
  *    IOTSEC_A_BUFFER_BYTES: u32, per-CPU buffer capacity in bytes
  *    IOTSEC_A_MEMORY: u64, bytes of kernel memory the module holds
  *    IOTSEC_A_COUNTERS: NLA_NESTED, as in a batch (global figures:
@@ -45,8 +46,12 @@
  * IOTSEC_CMD_SET_CONFIG         consumer -> kernel; each attribute present
  *                               replaces that part of the config, absent
  *                               ones leave it as it is:
- *    IOTSEC_A_EVENT_MASK: u32, bits (1 << enum iotsec_event_type), only
- *                         bits in IOTSEC_EVENT_MASK_ALL
+ *    IOTSEC_A_EVENT_MASK: u32, bits (1 << enum iotsec_event_type); bits
+ *                         of types the module does not know (bit 0, or
+ *                         types of a newer header) are ignored, not
+ *                         refused, so IOTSEC_EVENT_MASK_ALL of any version
+ *                         means "every type the module has"; GET_CONFIG
+ *                         returns the mask in effect
  *    IOTSEC_A_EXCLUDE: NLA_NESTED, the whole list of excluded processes
  *                      (an empty nest clears it; libnl's nla_nest_end()
  *                      drops empty nests: send nla_put(msg, attr |
@@ -133,8 +138,8 @@
  * credentials whose ids differ or that gain effective capabilities; MODULE
  * when a load attempt returns; PTRACE when the attach returns; FILE when
  * the operation is attempted (before the kernel decides). Events of one
- * batch are in timestamp order; paths longer than 1023 bytes are sent as
- * "".
+ * batch are in timestamp order; paths of IOTSEC_PATH_MAX bytes or more
+ * (NUL included) are sent as "".
  */
 #ifndef _UAPI_IOTSEC_H
 #define _UAPI_IOTSEC_H
@@ -310,11 +315,14 @@ enum iotsec_file_op {
 #define IOTSEC_ARGV_MAX_MIN 64
 #define IOTSEC_ARGV_MAX_MAX 4096
 #define IOTSEC_ARGV_MAX_DEFAULT 1024
-#define IOTSEC_PATH_MAX 4096
+/*
+ * Longest path, NUL included, both ways: a watch path must be shorter, and
+ * an event's path that would be longer is sent as "".
+ */
+#define IOTSEC_PATH_MAX 1024
 #define IOTSEC_COMM_LEN 16
 
-/* Sizes a consumer needs to know. */
+/* The size a consumer needs to know: its receive buffer. */
 #define IOTSEC_BATCH_MAX_BYTES 16384
-#define IOTSEC_EVENT_NOMINAL_BYTES 512
 
 #endif /* _UAPI_IOTSEC_H */
