@@ -11,11 +11,13 @@
  *                    \--nothing------> uid 65534 socket on a freed port id
  */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -576,6 +578,65 @@ TEST_F_TIMEOUT(ring, handler_timing_reported, 120)
 		EXPECT_EQ(0, h[i].calls);
 		EXPECT_EQ(0, h[i].ns);
 	}
+	EXPECT_EQ(0, iotsec_test_unload());
+}
+
+/*
+ * A file path of exactly LEN bytes (NUL not counted) under /tmp, made of
+ * directories of at most 200 bytes; the file exists. Returns it (static).
+ */
+static const char *long_path(size_t len)
+{
+	static char path[4096];
+	size_t n;
+
+	snprintf(path, sizeof(path), "/tmp/iotsec-plen-%d", getpid());
+	mkdir(path, 0755);
+	n = strlen(path);
+	while (len - n > 202) {
+		path[n] = '/';
+		memset(path + n + 1, 'd', 200);
+		path[n + 201] = '\0';
+		n += 201;
+		mkdir(path, 0755);
+	}
+	path[n] = '/';
+	memset(path + n + 1, 'f', len - n - 1);
+	path[len] = '\0';
+	close(open(path, O_CREAT | O_WRONLY, 0644));
+	return path;
+}
+
+/*
+ * Item 10: the watch path limit is the event path limit. A watched file
+ * whose path takes IOTSEC_PATH_MAX - 1 bytes is reported with its path;
+ * a longer one, whose events could only say "", is refused.
+ */
+TEST_F_TIMEOUT(ring, watch_path_limit_is_event_path_limit, 60)
+{
+	struct iev_client c;
+	const struct iev *e;
+	const char *paths[1];
+	char longest[IOTSEC_PATH_MAX];
+	int fd;
+
+	ASSERT_EQ(0, iotsec_test_load(NULL));
+	ASSERT_EQ(0, iev_open(&c));
+	paths[0] = long_path(IOTSEC_PATH_MAX + 100);
+	EXPECT_NE(0, iev_config(&c, IOTSEC_EVENT_BIT(IOTSEC_EVENT_FILE), -1,
+				NULL, -1, paths, 1));
+	paths[0] = long_path(IOTSEC_PATH_MAX - 1);
+	snprintf(longest, sizeof(longest), "%s", paths[0]);
+	ASSERT_EQ(IOTSEC_PATH_MAX - 1, strlen(longest));
+	ASSERT_EQ(0, iev_config(&c, IOTSEC_EVENT_BIT(IOTSEC_EVENT_FILE), -1,
+				NULL, -1, paths, 1));
+	fd = open(longest, O_WRONLY);
+	ASSERT_LE(0, fd);
+	close(fd);
+	e = iev_wait_for(&c, IOTSEC_EVENT_FILE, getpid(), 5000);
+	ASSERT_NE(NULL, e);
+	EXPECT_STREQ(longest, e->path);
+	iev_close(&c);
 	EXPECT_EQ(0, iotsec_test_unload());
 }
 
