@@ -12,9 +12,11 @@
 #include <linux/err.h>
 #include <linux/fs.h>
 #include <linux/fsnotify_backend.h>
+#include <linux/kprobes.h>
 #include <linux/ptrace.h>
 #include <linux/sched.h>
 #include <net/netlink.h>
+#include <net/sock.h>
 
 /* Kbuild refuses kernels older than 5.10. */
 
@@ -27,13 +29,6 @@
 #define IOTSEC_GENL_RESV_START_OP .resv_start_op = IOTSEC_CMD_SUBSCRIBE,
 #else
 #define IOTSEC_GENL_RESV_START_OP
-#endif
-
-/* Mask validation in policies came in 5.15; config.c checks it too. */
-#ifdef NLA_POLICY_MASK
-#define IOTSEC_POLICY_MASK(tp, mask) NLA_POLICY_MASK(tp, mask)
-#else
-#define IOTSEC_POLICY_MASK(tp, mask) { .type = tp }
 #endif
 
 /*
@@ -60,6 +55,23 @@
 #define IOTSEC_SYSCALL_SYM(name) "__arm64_sys_" name
 #else
 #define IOTSEC_SYSCALL_SYM(name) "sys_" name
+#endif
+
+/* sk_error_report() came in 5.12; before, the socket's own callback. */
+static inline void iotsec_sk_error_report(struct sock *sk)
+{
+#ifdef IOTSEC_HAVE_SK_ERROR_REPORT
+	sk_error_report(sk);
+#else
+	sk->sk_error_report(sk);
+#endif
+}
+
+/* The kretprobe of an instance: get_kretprobe() since 5.11. */
+#ifdef IOTSEC_HAVE_GET_KRETPROBE
+#define iotsec_kretprobe_of(ri) get_kretprobe(ri)
+#else
+#define iotsec_kretprobe_of(ri) ((ri)->rp)
 #endif
 
 /* kernel_cap_t became a single u64 in 6.3. */

@@ -255,10 +255,9 @@ int iotsec_config_set(struct genl_info *info)
 	if (!c)
 		goto out;
 	if (attrs[IOTSEC_A_EVENT_MASK]) {
-		c->mask = nla_get_u32(attrs[IOTSEC_A_EVENT_MASK]);
-		ret = -EINVAL;
-		if (c->mask & ~IOTSEC_EVENT_MASK_ALL)
-			goto err;
+		/* Types of a newer header than ours are not refused: off. */
+		c->mask = nla_get_u32(attrs[IOTSEC_A_EVENT_MASK]) &
+			  IOTSEC_EVENT_MASK_ALL;
 	}
 	if (attrs[IOTSEC_A_ARGV_MAX])
 		c->argv_max = nla_get_u32(attrs[IOTSEC_A_ARGV_MAX]);

@@ -10,7 +10,9 @@
 #ifndef _IOTSEC_H
 #define _IOTSEC_H
 
+#include <linux/jump_label.h>
 #include <linux/kprobes.h>
+#include <linux/sched/clock.h>
 #include <linux/tracepoint.h>
 #include <linux/types.h>
 #include <uapi/iotsec.h>
@@ -18,10 +20,10 @@
 #define IOTSEC_NR_TYPES __IOTSEC_EVENT_MAX
 
 /* Longest path a record keeps (exe, cwd, file paths); longer ones are cut. */
-#define IOTSEC_REC_PATH_MAX 1024
+#define IOTSEC_REC_PATH_MAX IOTSEC_PATH_MAX
 #define IOTSEC_REC_NAME_MAX 64
 /* Bytes of ring one "event" of the buffer_events parameter stands for. */
-#define IOTSEC_REC_NOMINAL IOTSEC_EVENT_NOMINAL_BYTES
+#define IOTSEC_REC_NOMINAL 512
 
 /* The blobs of a record, by type. */
 enum {
@@ -159,6 +161,11 @@ enum iotsec_hook_kind {
 	IOTSEC_HOOK_KRETPROBE,
 };
 
+struct iotsec_hook_time {
+	u64 calls;
+	u64 ns;
+};
+
 /* A hook is one of three kinds; KIND says which member of the union. */
 struct iotsec_hook {
 	u8 type;
@@ -166,6 +173,10 @@ struct iotsec_hook {
 	bool optional;		/* not on every kernel: no missing capability */
 	bool helper;		/* fires for non-events too: misses not counted */
 	bool placed;
+	/* With timing on: the per-CPU figures, and the handlers wrapped. */
+	struct iotsec_hook_time __percpu *time;
+	kprobe_pre_handler_t pre;
+	kretprobe_handler_t entry, ret;
 	union {
 		struct {
 			const char *name;
@@ -177,9 +188,19 @@ struct iotsec_hook {
 	};
 };
 
+/*
+ * A tracepoint hook: NAME is the tracepoint's identifier (its header
+ * included), and PROBE must have its prototype, checked at compile time
+ * against the one the kernel's TP_PROTO declares (an incompatible pointer
+ * is an error in kernel builds). The probe's data pointer is its hook.
+ */
 #define IOTSEC_TP(_name, _type, _probe) \
 	{ .type = _type, .kind = IOTSEC_HOOK_TP, \
-	  .tp = { .name = _name, .probe = _probe } }
+	  .tp = { .name = #_name, .probe = IOTSEC_TP_PROBE(_name, _probe) } }
+#define IOTSEC_TP_PROBE(_name, _probe) \
+	((void *)(_probe) + \
+	 0 * sizeof((check_trace_callback_type_##_name( \
+			     (typeof(_probe) *)NULL), 0)))
 #define IOTSEC_KPROBE(_sym, _type, _pre) \
 	{ .type = _type, .kind = IOTSEC_HOOK_KPROBE, \
 	  .kp = { .symbol_name = _sym, .pre_handler = _pre } }
@@ -207,6 +228,43 @@ u32 iotsec_hooks_caps(void);
 u32 iotsec_hooks_missing(void);
 void iotsec_hooks_set_active(bool on);
 void iotsec_hooks_missed(struct iotsec_counters *c);
+int iotsec_hooks_put_times(struct sk_buff *msg);
+
+/*
+ * Handler timing (module parameter timing=1): hooks.c wraps kprobe and
+ * kretprobe handlers; a tracepoint probe starts with IOTSEC_TIME_PROBE(data)
+ * (DATA is the probe's first argument), which times the whole probe, every
+ * return included. Off, it costs a patched-out jump.
+ */
+DECLARE_STATIC_KEY_FALSE(iotsec_timing);
+void iotsec_time_add(struct iotsec_hook *h, u64 start, unsigned int calls);
+
+struct iotsec_timer {
+	struct iotsec_hook *hook;
+	u64 start;
+};
+
+static __always_inline struct iotsec_timer iotsec_time_begin(void *hook)
+{
+	struct iotsec_timer t = { NULL, 0 };
+
+	if (static_branch_unlikely(&iotsec_timing)) {
+		t.hook = hook;
+		t.start = local_clock();
+	}
+	return t;
+}
+
+static __always_inline void iotsec_time_end(struct iotsec_timer *t)
+{
+	if (static_branch_unlikely(&iotsec_timing) && t->hook)
+		iotsec_time_add(t->hook, t->start, 1);
+}
+
+#define IOTSEC_TIME_PROBE(data) \
+	struct iotsec_timer __iotsec_timer \
+		__attribute__((__cleanup__(iotsec_time_end))) = \
+		iotsec_time_begin(data)
 
 /* attempt.c: events whose result is the syscall's return value */
 void iotsec_attempt_module(const char *name, size_t len);

@@ -18,6 +18,7 @@
 #include <linux/kprobes.h>
 #include <linux/module.h>
 #include <linux/string.h>
+#include <trace/events/module.h>
 
 #include "compat.h"
 #include "iotsec.h"
@@ -55,6 +56,7 @@ static int read_file_pre(struct kprobe *p, struct pt_regs *regs)
 
 static void probe_module_load(void *data, struct module *mod)
 {
+	IOTSEC_TIME_PROBE(data);
 	if (iotsec_want(IOTSEC_EVENT_MODULE))
 		iotsec_attempt_module(mod->name, MODULE_NAME_LEN);
 }
@@ -78,7 +80,7 @@ static struct iotsec_hook hooks[] = {
 			     load_data_pre),
 	IOTSEC_HELPER_KPROBE("security_kernel_read_file", IOTSEC_EVENT_MODULE,
 			     read_file_pre),
-	IOTSEC_TP("module_load", IOTSEC_EVENT_MODULE, probe_module_load),
+	IOTSEC_TP(module_load, IOTSEC_EVENT_MODULE, probe_module_load),
 };
 
 struct iotsec_hook_set iotsec_module_hooks = { hooks, ARRAY_SIZE(hooks) };

@@ -3,10 +3,15 @@
  * The "iotsec" generic netlink family: commands from consumers, the list
  * of subscribed consumers, and the batches the flush worker sends them.
  *
- * A batch is built once (the events, in a scratch buffer) and sent to each
- * consumer with its own batch number and counters. A consumer whose socket
- * is full loses that batch, counted in its LOST counters; one whose socket
- * is gone is forgotten.
+ * A batch is built once (the events, in a scratch buffer, with no lock
+ * held) and sent to each consumer with its own batch number and counters.
+ * A consumer is its socket, not its port id: the kernel holds a reference
+ * to the socket that subscribed and queues batches on that socket only,
+ * so a port id given up and bound again by anybody else receives nothing.
+ * A consumer whose socket is full loses that batch, counted in its LOST
+ * counters, and is "dirty" until a batch reaches it: the next flush sends
+ * it its counters even when nothing else moved. A consumer whose socket
+ * is closed is forgotten.
  */
 #include <linux/list.h>
 #include <linux/mutex.h>
@@ -16,6 +21,7 @@
 #include <linux/slab.h>
 #include <net/genetlink.h>
 #include <net/net_namespace.h>
+#include <net/sock.h>
 #include <uapi/iotsec.h>
 
 #include "compat.h"
@@ -23,22 +29,34 @@
 
 struct consumer {
 	struct list_head list;
+	struct sock *sk;	/* held: the one socket batches go to */
 	u32 portid;
+	bool dirty;		/* lost a batch since the last one it got */
 	u64 batch_seq;
+	u64 before[IOTSEC_NR_TYPES];
 	u64 delivered[IOTSEC_NR_TYPES];
 	u64 lost[IOTSEC_NR_TYPES];
 };
 
+/* Held by commands and by the worker while it sends one batch. */
 static LIST_HEAD(consumers);
 static DEFINE_MUTEX(consumers_lock);
 static unsigned int nr_consumers;
 /* Summed over all consumers, past ones too; under consumers_lock. */
 static u64 total_delivered[IOTSEC_NR_TYPES];
 static u64 total_lost[IOTSEC_NR_TYPES];
+/* Events taken out of the buffers into batches so far; consumers_lock. */
+static u64 total_batched[IOTSEC_NR_TYPES];
 /* Counters in the last batch sent: a change is worth a batch of its own. */
 static struct iotsec_counters last_sent;
 
-/* Room a batch keeps for its header, number and counters. */
+/*
+ * Room a batch keeps for its header, number and counters: netlink and
+ * genetlink headers (20 bytes), the batch number (16), the counters (4 +
+ * 10 types * (4 + 5 * 16) = 844 at most, with 64-bit padding) and the
+ * events nest header (4). The events get the rest, so a whole batch is
+ * never more than IOTSEC_BATCH_MAX_BYTES.
+ */
 #define BATCH_HEAD_ROOM 1024
 #define BATCH_EVENTS_MAX (IOTSEC_BATCH_MAX_BYTES - BATCH_HEAD_ROOM)
 /* Batches one run of the worker sends at most before yielding. */
@@ -61,8 +79,7 @@ static const struct nla_policy watch_policy[IOTSEC_LA_MAX + 1] = {
 
 /* Attributes left out (NLA_UNSPEC) are rejected by strict validation. */
 static const struct nla_policy config_policy[IOTSEC_A_MAX + 1] = {
-	[IOTSEC_A_EVENT_MASK]	= IOTSEC_POLICY_MASK(NLA_U32,
-						     IOTSEC_EVENT_MASK_ALL),
+	[IOTSEC_A_EVENT_MASK]	= { .type = NLA_U32 },
 	[IOTSEC_A_EXCLUDE]	= NLA_POLICY_NESTED(exclude_policy),
 	[IOTSEC_A_WATCH]	= NLA_POLICY_NESTED(watch_policy),
 	[IOTSEC_A_ARGV_MAX]	= NLA_POLICY_RANGE(NLA_U32, IOTSEC_ARGV_MAX_MIN,
@@ -71,12 +88,12 @@ static const struct nla_policy config_policy[IOTSEC_A_MAX + 1] = {
 
 static struct genl_family iotsec_family;
 
-static struct consumer *consumer_find(u32 portid)
+static struct consumer *consumer_find(const struct sock *sk)
 {
 	struct consumer *c;
 
 	list_for_each_entry(c, &consumers, list)
-		if (c->portid == portid)
+		if (c->sk == sk)
 			return c;
 	return NULL;
 }
@@ -84,24 +101,38 @@ static struct consumer *consumer_find(u32 portid)
 static void consumer_del(struct consumer *c)
 {
 	list_del(&c->list);
+	sock_put(c->sk);
 	kfree(c);
 	if (!--nr_consumers)
 		iotsec_config_set_active(false);
 }
 
+/* The socket that sent the request being handled. */
+static struct sock *sender(struct sk_buff *skb)
+{
+	return NETLINK_CB(skb).sk;
+}
+
 static int iotsec_subscribe(struct sk_buff *skb, struct genl_info *info)
 {
+	struct sock *sk = sender(skb);
 	struct consumer *c;
 	int ret = 0;
 
+	if (!sk)
+		return -EINVAL;
 	mutex_lock(&consumers_lock);
-	if (consumer_find(info->snd_portid))
+	if (consumer_find(sk))
 		goto out;
 	ret = -ENOMEM;
 	c = kzalloc(sizeof(*c), GFP_KERNEL);
 	if (!c)
 		goto out;
+	sock_hold(sk);
+	c->sk = sk;
 	c->portid = info->snd_portid;
+	/* Events batched before now never reach this consumer. */
+	memcpy(c->before, total_batched, sizeof(c->before));
 	list_add_tail(&c->list, &consumers);
 	if (!nr_consumers++)
 		iotsec_config_set_active(true);
@@ -112,25 +143,32 @@ out:
 	return ret;
 }
 
-static bool consumer_remove(u32 portid)
+static int iotsec_unsubscribe(struct sk_buff *skb, struct genl_info *info)
 {
 	struct consumer *c;
 
 	mutex_lock(&consumers_lock);
-	c = consumer_find(portid);
+	c = consumer_find(sender(skb));
 	if (c)
 		consumer_del(c);
 	mutex_unlock(&consumers_lock);
-	return c;
+	return c ? 0 : -ENOENT;
 }
 
-static int iotsec_unsubscribe(struct sk_buff *skb, struct genl_info *info)
+/* Forget the consumers on PORTID whose socket is closed. */
+static void consumer_gone(u32 portid)
 {
-	return consumer_remove(info->snd_portid) ? 0 : -ENOENT;
+	struct consumer *c, *tmp;
+
+	mutex_lock(&consumers_lock);
+	list_for_each_entry_safe(c, tmp, &consumers, list)
+		if (c->portid == portid && sock_flag(c->sk, SOCK_DEAD))
+			consumer_del(c);
+	mutex_unlock(&consumers_lock);
 }
 
 static int put_counters(struct sk_buff *msg, const struct iotsec_counters *cnt,
-			const u64 *delivered, const u64 *lost)
+			const u64 *delivered, const u64 *lost, const u64 *before)
 {
 	struct nlattr *all, *one;
 	int t;
@@ -148,7 +186,10 @@ static int put_counters(struct sk_buff *msg, const struct iotsec_counters *cnt,
 		    nla_put_u64_64bit(msg, IOTSEC_CA_DELIVERED,
 				      delivered[t], IOTSEC_CA_PAD) ||
 		    nla_put_u64_64bit(msg, IOTSEC_CA_LOST, lost[t],
-				      IOTSEC_CA_PAD))
+				      IOTSEC_CA_PAD) ||
+		    (before &&
+		     nla_put_u64_64bit(msg, IOTSEC_CA_BEFORE, before[t],
+				       IOTSEC_CA_PAD)))
 			return -EMSGSIZE;
 		nla_nest_end(msg, one);
 	}
@@ -207,7 +248,8 @@ static int put_stats(struct sk_buff *msg)
 			iotsec_buffer_bytes() / IOTSEC_REC_NOMINAL) ||
 	    nla_put_u32(msg, IOTSEC_A_BUFFER_BYTES, iotsec_buffer_bytes()) ||
 	    nla_put_u64_64bit(msg, IOTSEC_A_MEMORY, mem, IOTSEC_A_PAD) ||
-	    put_counters(msg, &cnt, total_delivered, total_lost))
+	    put_counters(msg, &cnt, total_delivered, total_lost, NULL) ||
+	    iotsec_hooks_put_times(msg))
 		goto out;
 	ret = 0;
 out:
@@ -217,7 +259,7 @@ out:
 
 static int iotsec_get_stats(struct sk_buff *skb, struct genl_info *info)
 {
-	return reply(info, IOTSEC_CMD_GET_STATS, NLMSG_DEFAULT_SIZE, put_stats);
+	return reply(info, IOTSEC_CMD_GET_STATS, NLMSG_GOODSIZE, put_stats);
 }
 
 static int iotsec_set_config(struct sk_buff *skb, struct genl_info *info)
@@ -356,6 +398,31 @@ static int put_event(struct sk_buff *skb, struct iotsec_rec *rec)
 	return 0;
 }
 
+/*
+ * Queue MSG on the consumer's own socket, never on whatever socket holds
+ * its port id now. A full socket refuses it and gets ENOBUFS, as from
+ * netlink_unicast(); a closed one refuses it too.
+ */
+static int deliver(struct consumer *c, struct sk_buff *msg)
+{
+	struct sock *sk = c->sk;
+	int ret;
+
+	if (sock_flag(sk, SOCK_DEAD)) {
+		kfree_skb(msg);
+		return -ECONNREFUSED;
+	}
+	ret = sock_queue_rcv_skb(sk, msg);
+	if (ret) {
+		kfree_skb(msg);
+		if (ret == -ENOMEM && !READ_ONCE(sk->sk_err)) {
+			WRITE_ONCE(sk->sk_err, ENOBUFS);
+			iotsec_sk_error_report(sk);
+		}
+	}
+	return ret;
+}
+
 /* Send one batch to C; what cannot be queued is counted as lost. */
 static void send_batch(struct consumer *c, struct sk_buff *events,
 		       const u64 *n, const struct iotsec_counters *cnt)
@@ -375,20 +442,22 @@ static void send_batch(struct consumer *c, struct sk_buff *events,
 	if (!hdr ||
 	    nla_put_u64_64bit(msg, IOTSEC_A_BATCH_SEQ, c->batch_seq,
 			      IOTSEC_A_PAD) ||
-	    put_counters(msg, cnt, delivered, c->lost) ||
+	    put_counters(msg, cnt, delivered, c->lost, c->before) ||
 	    nla_put(msg, IOTSEC_A_EVENTS | NLA_F_NESTED, events->len,
 		    events->data)) {
 		nlmsg_free(msg);
 		goto lost;
 	}
 	genlmsg_end(msg, hdr);
-	ret = genlmsg_unicast(&init_net, msg, c->portid);
+	WARN_ON_ONCE(msg->len > IOTSEC_BATCH_MAX_BYTES);
+	ret = deliver(c, msg);
 	if (ret)
 		goto lost;
 	for (t = 0; t < IOTSEC_NR_TYPES; t++) {
 		c->delivered[t] += n[t];
 		total_delivered[t] += n[t];
 	}
+	c->dirty = false;
 	return;
 
 lost:
@@ -396,6 +465,7 @@ lost:
 		c->lost[t] += n[t];
 		total_lost[t] += n[t];
 	}
+	c->dirty = true;
 	if (ret == -ECONNREFUSED)
 		consumer_del(c);
 }
@@ -406,54 +476,85 @@ static bool counters_changed(const struct iotsec_counters *cnt)
 }
 
 /*
+ * Fill EVENTS with the oldest buffered events, at most BATCH_EVENTS_MAX
+ * bytes of them, counting them by type in N (and in BAD those that could
+ * not be put). Returns how many, and in *MORE whether some are left. Only
+ * the worker runs this, with no lock.
+ */
+static unsigned int fill_batch(struct sk_buff *events, u64 *n, u64 *bad,
+			       bool *more)
+{
+	struct iotsec_rec *rec;
+	unsigned int count = 0;
+	unsigned int mark;
+
+	skb_trim(events, 0);
+	memset(n, 0, sizeof(u64) * IOTSEC_NR_TYPES);
+	memset(bad, 0, sizeof(u64) * IOTSEC_NR_TYPES);
+	while ((rec = iotsec_buffer_peek())) {
+		mark = events->len;
+		if (put_event(events, rec) || events->len > BATCH_EVENTS_MAX) {
+			skb_trim(events, mark);
+			if (count)
+				break;
+			/* Cannot happen: any record fits a batch. */
+			WARN_ON_ONCE(1);
+			bad[rec->type]++;
+			iotsec_buffer_consume(rec);
+			continue;
+		}
+		n[rec->type]++;
+		count++;
+		iotsec_buffer_consume(rec);
+	}
+	*more = rec;
+	return count;
+}
+
+/*
  * Drain the per-CPU buffers into batches for every consumer. Also sends a
  * batch without events when only the counters moved (everything dropped),
- * so that a consumer always learns the final figures.
+ * and one to each consumer that lost its last batch, so that a consumer
+ * always learns the final figures. The consumer list is locked for the
+ * sending of one batch at a time.
  */
 bool iotsec_netlink_flush(void)
 {
-	u64 n[IOTSEC_NR_TYPES];
+	u64 n[IOTSEC_NR_TYPES], bad[IOTSEC_NR_TYPES];
 	struct iotsec_counters cnt;
 	struct consumer *c, *tmp;
 	struct sk_buff *events;
-	struct iotsec_rec *rec;
 	unsigned int batches, count;
-	bool more;
+	bool more = true, left, changed;
+	int t;
 
-	events = alloc_skb(BATCH_EVENTS_MAX, GFP_KERNEL);
+	events = alloc_skb(IOTSEC_BATCH_MAX_BYTES, GFP_KERNEL);
 	if (!events)
 		return true;
-	mutex_lock(&consumers_lock);
 	for (batches = 0; batches < FLUSH_BATCHES; batches++) {
-		skb_trim(events, 0);
-		memset(n, 0, sizeof(n));
-		count = 0;
-		while ((rec = iotsec_buffer_peek())) {
-			if (put_event(events, rec)) {
-				if (count)
-					break;
-				/* Cannot happen: any record fits a batch. */
-				list_for_each_entry(c, &consumers, list)
-					c->lost[rec->type]++;
-				total_lost[rec->type]++;
-				iotsec_buffer_consume(rec);
-				continue;
-			}
-			n[rec->type]++;
-			count++;
-			iotsec_buffer_consume(rec);
-		}
+		count = fill_batch(events, n, bad, &left);
 		iotsec_buffer_counters(&cnt);
-		if (!count && !counters_changed(&cnt))
-			break;
+		mutex_lock(&consumers_lock);
+		changed = count || counters_changed(&cnt) ||
+			  memchr_inv(bad, 0, sizeof(bad));
 		last_sent = cnt;
-		list_for_each_entry_safe(c, tmp, &consumers, list)
-			send_batch(c, events, n, &cnt);
-		if (!rec)
+		for (t = 0; t < IOTSEC_NR_TYPES; t++)
+			total_batched[t] += n[t];
+		for (t = 0; t < IOTSEC_NR_TYPES; t++) {
+			total_batched[t] += bad[t];
+			total_lost[t] += bad[t];
+		}
+		list_for_each_entry_safe(c, tmp, &consumers, list) {
+			for (t = 0; t < IOTSEC_NR_TYPES; t++)
+				c->lost[t] += bad[t];
+			if (changed || c->dirty)
+				send_batch(c, events, n, &cnt);
+		}
+		more = nr_consumers > 0;
+		mutex_unlock(&consumers_lock);
+		if (!count || !left)
 			break;
 	}
-	more = nr_consumers > 0;
-	mutex_unlock(&consumers_lock);
 	consume_skb(events);
 	return more;
 }
@@ -497,10 +598,14 @@ static struct genl_family iotsec_family __ro_after_init = {
 	.version = IOTSEC_GENL_VERSION,
 	.maxattr = IOTSEC_A_MAX,
 	.module = THIS_MODULE,
+	/* Handlers lock what they touch: none waits for another family. */
+	.parallel_ops = true,
 	.ops = iotsec_ops,
 	.n_ops = ARRAY_SIZE(iotsec_ops),
 	IOTSEC_GENL_RESV_START_OP
 };
+
+MODULE_ALIAS_GENL_FAMILY(IOTSEC_GENL_NAME);
 
 /* A consumer whose socket closes is forgotten. */
 static int iotsec_netlink_notify(struct notifier_block *nb,
@@ -510,7 +615,7 @@ static int iotsec_netlink_notify(struct notifier_block *nb,
 
 	if (state == NETLINK_URELEASE && n->protocol == NETLINK_GENERIC &&
 	    net_eq(n->net, &init_net))
-		consumer_remove(n->portid);
+		consumer_gone(n->portid);
 	return NOTIFY_DONE;
 }
 

@@ -12,6 +12,7 @@
 #include <linux/sched/signal.h>
 #include <linux/seqlock.h>
 #include <linux/uaccess.h>
+#include <trace/events/sched.h>
 
 #include "compat.h"
 #include "iotsec.h"
@@ -67,6 +68,7 @@ static void set_cwd(struct iotsec_rec *rec)
 static void probe_exec(void *data, struct task_struct *p, pid_t old_pid,
 		       struct linux_binprm *bprm)
 {
+	IOTSEC_TIME_PROBE(data);
 	struct iotsec_rec *rec;
 	u32 argv_max;
 
@@ -127,6 +129,7 @@ static struct iotsec_hook hooks[NR_HOOKS];
 /* Without CONFIG_TASKSTATS: the tracepoint, which can report twice. */
 static void probe_exit(void *data, struct task_struct *p)
 {
+	IOTSEC_TIME_PROBE(data);
 	if (READ_ONCE(hooks[HOOK_GROUP_EXIT].placed))
 		return;
 	if (atomic_read(&p->signal->live))
@@ -137,6 +140,7 @@ static void probe_exit(void *data, struct task_struct *p)
 static void probe_fork(void *data, struct task_struct *parent,
 		       struct task_struct *child)
 {
+	IOTSEC_TIME_PROBE(data);
 	struct iotsec_rec *rec;
 
 	if (child->pid != child->tgid)
@@ -154,11 +158,11 @@ static struct iotsec_hook hooks[NR_HOOKS] = {
 		.optional = true,
 		.kp = { .symbol_name = "taskstats_exit",
 			.pre_handler = taskstats_exit_pre } },
-	[HOOK_EXEC] = IOTSEC_TP("sched_process_exec", IOTSEC_EVENT_EXEC,
+	[HOOK_EXEC] = IOTSEC_TP(sched_process_exec, IOTSEC_EVENT_EXEC,
 				probe_exec),
-	[HOOK_EXIT] = IOTSEC_TP("sched_process_exit", IOTSEC_EVENT_EXIT,
+	[HOOK_EXIT] = IOTSEC_TP(sched_process_exit, IOTSEC_EVENT_EXIT,
 				probe_exit),
-	[HOOK_FORK] = IOTSEC_TP("sched_process_fork", IOTSEC_EVENT_FORK,
+	[HOOK_FORK] = IOTSEC_TP(sched_process_fork, IOTSEC_EVENT_FORK,
 				probe_fork),
 };
 

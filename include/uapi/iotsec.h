@@ -25,19 +25,33 @@
  *    IOTSEC_A_CAPS_MISSING: u32, mask of event types with a hook that
  *                           could not be placed on the running kernel
  *    IOTSEC_A_SUBSCRIBERS: u32
- *    IOTSEC_A_BUFFER_EVENTS: u32, per-CPU buffer capacity in events of
- *                            IOTSEC_EVENT_NOMINAL_BYTES (records are
- *                            variable-sized: most take less)
+ *    IOTSEC_A_BUFFER_EVENTS: u32, the module parameter buffer_events
+ *                            in effect (the module's own sizing unit;
+ *                            records are variable-sized: read
+ *                            BUFFER_BYTES for the capacity)
  *    IOTSEC_A_BUFFER_BYTES: u32, per-CPU buffer capacity in bytes
  *    IOTSEC_A_MEMORY: u64, bytes of kernel memory the module holds
  *    IOTSEC_A_COUNTERS: NLA_NESTED, as in a batch (global figures:
- *                       DELIVERED and LOST summed over all consumers)
+ *                       DELIVERED and LOST summed over all consumers; no
+ *                       BEFORE)
+ *    IOTSEC_A_HOOKS: NLA_NESTED, one nest (type = index from 1) per hook:
+ *       IOTSEC_HA_NAME: string, the tracepoint or probed function
+ *       IOTSEC_HA_TYPE: u32, the event type it reports
+ *       IOTSEC_HA_CALLS: u64, times its handler ran while timing was on
+ *       IOTSEC_HA_NS: u64, nanoseconds (local_clock) spent in its
+ *                     handlers (a kretprobe: entry and return) over
+ *                     those calls; both stay 0 unless the module was
+ *                     loaded with timing=1
  *
  * IOTSEC_CMD_SET_CONFIG         consumer -> kernel; each attribute present
  *                               replaces that part of the config, absent
  *                               ones leave it as it is:
- *    IOTSEC_A_EVENT_MASK: u32, bits (1 << enum iotsec_event_type), only
- *                         bits in IOTSEC_EVENT_MASK_ALL
+ *    IOTSEC_A_EVENT_MASK: u32, bits (1 << enum iotsec_event_type); bits
+ *                         of types the module does not know (bit 0, or
+ *                         types of a newer header) are ignored, not
+ *                         refused, so IOTSEC_EVENT_MASK_ALL of any version
+ *                         means "every type the module has"; GET_CONFIG
+ *                         returns the mask in effect
  *    IOTSEC_A_EXCLUDE: NLA_NESTED, the whole list of excluded processes
  *                      (an empty nest clears it; libnl's nla_nest_end()
  *                      drops empty nests: send nla_put(msg, attr |
@@ -77,15 +91,21 @@
  *                               those of this batch included
  *          IOTSEC_CA_LOST: u64, events of batches that could not be
  *                          queued to this consumer's socket
+ *          IOTSEC_CA_BEFORE: u64, events that went into batches before
+ *                            this consumer subscribed (never its own)
  *    IOTSEC_A_EVENTS: NLA_NESTED
  *       [enum iotsec_event_type]: NLA_NESTED, one per event, in order
  *          IOTSEC_EA_*: the fields of the event
  *
  * Accounting: counters start at zero when the module loads and the hooks
  * record nothing while nobody is subscribed. Once all buffered events are
- * flushed, GENERATED = DROPPED + DELIVERED + LOST for every type, for a
- * consumer subscribed since before the first event; a consumer that
- * subscribed later subtracts the counters of its first batch.
+ * flushed, GENERATED = DROPPED + BEFORE + DELIVERED + LOST for every type
+ * and every consumer, exactly (BEFORE is 0 for a consumer subscribed
+ * before the first event; a later one counts from its subscription, and
+ * events still buffered then are its own). A consumer that lost a batch
+ * gets a batch with its counters at the next flush, also when no event
+ * happens any more, so the sum closes without further events (it has to
+ * read its socket to make room for it).
  *
  * Fields of an event (IOTSEC_EA_*), common to all types:
  *    CPU u32, SEQ u64 (per-CPU, from 1, a gap is a drop on that CPU),
@@ -127,8 +147,8 @@
  * when init_module(2)/finit_module(2) returns, RESULT its return value;
  * PTRACE when ptrace(2) returns (attach, seize), RESULT its return value;
  * FILE when the operation is attempted (before the kernel decides).
- * Events of one batch are in timestamp order; paths longer than 1023
- * bytes are sent as "".
+ * Events of one batch are in timestamp order; paths of IOTSEC_PATH_MAX
+ * bytes or more (NUL included) are sent as "".
  */
 #ifndef _UAPI_IOTSEC_H
 #define _UAPI_IOTSEC_H
@@ -190,6 +210,7 @@ enum iotsec_attr {
 	IOTSEC_A_EVENTS,
 	IOTSEC_A_PAD,
 	IOTSEC_A_BUFFER_BYTES,
+	IOTSEC_A_HOOKS,
 	__IOTSEC_A_MAX
 };
 
@@ -212,10 +233,24 @@ enum iotsec_counter_attr {
 	IOTSEC_CA_DELIVERED,
 	IOTSEC_CA_LOST,
 	IOTSEC_CA_PAD,
+	IOTSEC_CA_BEFORE,
 	__IOTSEC_CA_MAX
 };
 
 #define IOTSEC_CA_MAX (__IOTSEC_CA_MAX - 1)
+
+/* Items of IOTSEC_A_HOOKS: the time the module's handlers take. */
+enum iotsec_hook_attr {
+	IOTSEC_HA_UNSPEC,
+	IOTSEC_HA_NAME,
+	IOTSEC_HA_TYPE,
+	IOTSEC_HA_CALLS,
+	IOTSEC_HA_NS,
+	IOTSEC_HA_PAD,
+	__IOTSEC_HA_MAX
+};
+
+#define IOTSEC_HA_MAX (__IOTSEC_HA_MAX - 1)
 
 enum iotsec_event_attr {
 	IOTSEC_EA_UNSPEC,
@@ -289,11 +324,14 @@ enum iotsec_file_op {
 #define IOTSEC_ARGV_MAX_MIN 64
 #define IOTSEC_ARGV_MAX_MAX 4096
 #define IOTSEC_ARGV_MAX_DEFAULT 1024
-#define IOTSEC_PATH_MAX 4096
+/*
+ * Longest path, NUL included, both ways: a watch path must be shorter, and
+ * an event's path that would be longer is sent as "".
+ */
+#define IOTSEC_PATH_MAX 1024
 #define IOTSEC_COMM_LEN 16
 
-/* Sizes a consumer needs to know. */
+/* The size a consumer needs to know: its receive buffer. */
 #define IOTSEC_BATCH_MAX_BYTES 16384
-#define IOTSEC_EVENT_NOMINAL_BYTES 512
 
 #endif /* _UAPI_IOTSEC_H */

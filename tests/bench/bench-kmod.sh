@@ -20,6 +20,9 @@
 # of Slab, Percpu and VmallocUsed in /proc/meminfo across insmod and
 # across a consumer subscribing.
 #
+# Where the module has the timing parameter, one more pass with timing=1
+# reports the time each hook's handlers take, in ns per call.
+#
 # BENCH_ROUNDS, BENCH_EXEC, BENCH_CONNECT, BENCH_OPEN change the figures.
 set -eu
 
@@ -97,6 +100,19 @@ for r in $(seq 1 "$rounds"); do
 	done
 done
 
+# The cost of each hook's handlers, where the module can time them
+# (parameter timing): one more pass of the loops with every event on.
+hook_times=
+if modinfo -F parm "$ko" 2>/dev/null | grep -q '^timing:'; then
+	insmod "$ko" timing=1
+	"$tools/iotsec-consume" --mask all >"$tmp/consumer.out" 2>"$tmp/consumer.err" &
+	consumer=$!
+	wait_for 20 consumer_ready || { echo "bench: consumer not ready" >&2; exit 1; }
+	run_loops timed 0
+	hook_times=$("$tools/iotsec-consume" --stats --hooks | grep '^hook=' || true)
+	stop_module
+fi
+
 # ratios A B: per-round ratio of B to A (same round, minutes apart at most)
 ratios() { paste "$tmp/$1" "$tmp/$2" | awk '{ print $2 / $1 }' >"$tmp/r.$1.$2"; median "$tmp/r.$1.$2"; }
 {
@@ -149,6 +165,12 @@ delta() { # delta "a b c" "x y z" → "x-a y-b z-c" in kB
 	echo "  GET_STATS with a consumer:         $stats_sub"
 	echo "  /proc/meminfo across insmod:       $(delta "$before" "$after_load")"
 	echo "  /proc/meminfo across subscribing:  $(delta "$after_load" "$after_sub")"
+	if [ -n "$hook_times" ]; then
+		echo
+		echo "handler time per hook (timing=1, one pass of the loops, every event on):"
+		echo "$hook_times" | awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+			printf "  %-28s type %2d  %9d calls  %8d ns/call\n", v["hook"], v["type"], v["calls"], v["ns_per_call"] }'
+	fi
 } >>"$tmp/table"
 
 echo

@@ -54,6 +54,7 @@ struct iev {
 struct iev_counters {
 	uint64_t generated[IEV_NTYPES], dropped[IEV_NTYPES];
 	uint64_t delivered[IEV_NTYPES], lost[IEV_NTYPES];
+	uint64_t before[IEV_NTYPES];	/* batched before it subscribed */
 };
 
 struct iev_client {
@@ -266,6 +267,7 @@ static inline void iev_parse_counters(struct iev_counters *cnt,
 		cnt->dropped[t] = IEV_U64(tb, IOTSEC_CA_DROPPED);
 		cnt->delivered[t] = IEV_U64(tb, IOTSEC_CA_DELIVERED);
 		cnt->lost[t] = IEV_U64(tb, IOTSEC_CA_LOST);
+		cnt->before[t] = IEV_U64(tb, IOTSEC_CA_BEFORE);
 	}
 }
 

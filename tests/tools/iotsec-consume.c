@@ -8,8 +8,11 @@
  *	with --persist, follow the module through unload and reload: when
  *	the family goes away or comes back, resolve it again and subscribe
  *	again (one poll every 100 ms while nothing arrives)
- *   iotsec-consume --stats
- *	print GET_STATS as "subscribers=N memory=N buffer_events=N"
+ *   iotsec-consume --stats [--hooks]
+ *	print GET_STATS as "subscribers=N memory=N buffer_events=N"; with
+ *	--hooks, then one line per hook whose handlers ran while the module
+ *	timed them (insmod ... timing=1):
+ *	"hook=NAME type=N calls=N ns=N ns_per_call=N"
  *   iotsec-consume --wait-subscribers N [--timeout SEC]
  *	poll GET_STATS until the family has N subscribers (status 0) or the
  *	time is up (status 1)
@@ -24,7 +27,56 @@
 #include "lib/iotsec-raw.h"
 #include "lib/tool.h"
 
-static int stats(int wait_subs, double timeout)
+/* The IOTSEC_A_HOOKS lines of a GET_STATS reply (hooks that ran). */
+static void print_hooks(const struct nlmsghdr *nlh)
+{
+	struct nlattr *all = raw_attr(nlh, IOTSEC_A_HOOKS);
+	unsigned char *p, *end;
+
+	if (!all)
+		return;
+	p = raw_attr_data(all);
+	end = (unsigned char *)all + all->nla_len;
+	while (p + NLA_HDRLEN <= end) {
+		struct nlattr *one = (struct nlattr *)p;
+		unsigned char *q = raw_attr_data(one), *qend = p + one->nla_len;
+		uint64_t calls = 0, ns = 0;
+		uint32_t type = 0;
+		const char *name = "";
+
+		if (one->nla_len < NLA_HDRLEN)
+			break;
+		while (q + NLA_HDRLEN <= qend) {
+			struct nlattr *a = (struct nlattr *)q;
+			void *d = raw_attr_data(a);
+
+			if (a->nla_len < NLA_HDRLEN)
+				break;
+			switch (a->nla_type & NLA_TYPE_MASK) {
+			case IOTSEC_HA_NAME:
+				name = d;
+				break;
+			case IOTSEC_HA_TYPE:
+				memcpy(&type, d, sizeof(type));
+				break;
+			case IOTSEC_HA_CALLS:
+				memcpy(&calls, d, sizeof(calls));
+				break;
+			case IOTSEC_HA_NS:
+				memcpy(&ns, d, sizeof(ns));
+				break;
+			}
+			q += NLA_ALIGN(a->nla_len);
+		}
+		if (calls)
+			printf("hook=%s type=%u calls=%" PRIu64 " ns=%" PRIu64
+			       " ns_per_call=%" PRIu64 "\n", name, type, calls,
+			       ns, ns / calls);
+		p += NLA_ALIGN(one->nla_len);
+	}
+}
+
+static int stats(int wait_subs, double timeout, int hooks)
 {
 	static unsigned char reply[RAW_MSG_MAX];
 	struct nlmsghdr *nlh = (struct nlmsghdr *)reply;
@@ -58,6 +110,8 @@ static int stats(int wait_subs, double timeout)
 	raw_attr_u32(nlh, IOTSEC_A_BUFFER_EVENTS, &bufev);
 	printf("subscribers=%u memory=%" PRIu64 " buffer_events=%u\n", subs,
 	       mem, bufev);
+	if (hooks)
+		print_hooks(nlh);
 	return wait_subs < 0 || (int)subs == wait_subs ? 0 : 1;
 }
 
@@ -168,12 +222,13 @@ int main(int argc, char **argv)
 		{ "mask", required_argument, NULL, 'm' },
 		{ "persist", no_argument, NULL, 'p' },
 		{ "stats", no_argument, NULL, 's' },
+		{ "hooks", no_argument, NULL, 'h' },
 		{ "wait-subscribers", required_argument, NULL, 'w' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct consumer c = { .s.fd = -1, .mask = -1, .config = 1 };
-	int persist = 0, wait_subs = -2, opt;
+	int persist = 0, wait_subs = -2, hooks = 0, opt;
 	double timeout = 10;
 	struct sigaction sa = { .sa_handler = on_signal };
 
@@ -193,6 +248,9 @@ int main(int argc, char **argv)
 		case 's':
 			wait_subs = -1;
 			break;
+		case 'h':
+			hooks = 1;
+			break;
 		case 'w':
 			wait_subs = atoi(optarg);
 			break;
@@ -204,7 +262,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (wait_subs != -2)
-		return stats(wait_subs, timeout);
+		return stats(wait_subs, timeout, hooks);
 
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
