@@ -89,7 +89,8 @@ SDK_FUZZ_EVENT := forwarder/pipeline/serialize.c forwarder/common/utf8.c \
 $(BUILD)/fuzz/sdk_msg: forwarder/sources/sdk_msg.c \
 	forwarder/sources/sdk_msg.h $(SDK_FUZZ_EVENT)
 $(BUILD)/fuzz/login_record: forwarder/sources/login.c \
-	forwarder/sources/login.h forwarder/common/fs.c $(SDK_FUZZ_EVENT)
+	forwarder/sources/login.h forwarder/common/fs.c \
+	forwarder/common/users.c $(SDK_FUZZ_EVENT)
 $(SDK_FUZZ): $(BUILD)/fuzz/%: tests/fuzz/%.c
 	$(quiet) FUZZ $@
 	@mkdir -p $(dir $@)

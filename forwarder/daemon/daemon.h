@@ -32,6 +32,7 @@ struct daemon {
 	struct local *local;
 	struct mqtt *mqtt;
 	int mqtt_fd_reg;
+	bool spool_sync_reg;	/* spool_sync_fd() is in the epoll set */
 	uint32_t mqtt_events_reg;
 	FILE *output;
 	const char *stats_path;

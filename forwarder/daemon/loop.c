@@ -447,6 +447,11 @@ static uint64_t periodic(struct daemon *d)
 	if (d->next_stats_ms - now < next)
 		next = d->next_stats_ms - now;
 	if (d->spool) {
+		/* the end of the interval sync (in a thread) wakes the loop */
+		if (!d->spool_sync_reg && spool_sync_fd(d->spool) >= 0)
+			d->spool_sync_reg = !daemon_epoll_set(d,
+				spool_sync_fd(d->spool), EPOLLIN,
+				EPOLL_CTL_ADD);
 		t = spool_tick(d->spool, now);
 		if (t < next)
 			next = t;
@@ -534,6 +539,8 @@ static void dispatch(struct daemon *d, const struct epoll_event *e)
 		/* SDK socket, wtmp/btmp */
 	} else if (d->mqtt && fd == d->mqtt_fd_reg) {
 		mqtt_handle(d->mqtt, e->events);
+	} else if (d->spool && fd == spool_sync_fd(d->spool)) {
+		spool_sync_done(d->spool, mono_ms());
 	}
 }
 

@@ -37,11 +37,11 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "common/users.h"
 #include "pipeline/enrich.h"
 
 #define PROC_BUCKETS 4096
@@ -65,6 +65,7 @@ struct enrich_cg {
 
 struct enrich_user {
 	uint32_t uid;
+	uint64_t gen;		/* users_generation() it was looked up in */
 	char name[33];		/* "" when unknown */
 };
 
@@ -425,18 +426,19 @@ static const char *container_of(struct enrich *e, const struct iotsec_event *ev)
 	return c->container[0] ? c->container : NULL;
 }
 
+/* From /etc/passwd only (common/users.h): NSS could wait on the network. */
 static const char *user_of(struct enrich *e, uint32_t uid)
 {
 	struct enrich_user *u = &e->users_tab[uid % ENRICH_MAX_USERS];
-	struct passwd pw, *res = NULL;
-	char buf[1024];
+	uint64_t gen = users_generation();
+	const char *name;
 
-	if (u->uid == uid && (u->name[0] || uid))
+	if (u->gen == gen && u->uid == uid)
 		return u->name[0] ? u->name : NULL;
 	u->uid = uid;
-	u->name[0] = '\0';
-	if (!getpwuid_r(uid, &pw, buf, sizeof(buf), &res) && res)
-		snprintf(u->name, sizeof(u->name), "%s", res->pw_name);
+	u->gen = gen;
+	name = users_name(uid);
+	snprintf(u->name, sizeof(u->name), "%s", name ? name : "");
 	return u->name[0] ? u->name : NULL;
 }
 

@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <paths.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 
 #include "common/clock.h"
 #include "common/fs.h"
+#include "common/users.h"
 #include "common/utf8.h"
 #include "pipeline/serialize.h"
 #include "sources/login.h"
@@ -141,8 +141,7 @@ static struct json_object *event(const struct utmpx *u, bool failed,
 	     host[sizeof(u->ut_host) + 1], addr[INET6_ADDRSTRLEN], exe[PATH_MAX],
 	     buf[64];
 	struct json_object *item, *payload, *extra;
-	struct passwd pw, *pwp;
-	char pwbuf[1024];
+	uid_t uid;
 	bool logout;
 
 	if (u->ut_type == USER_PROCESS || (failed && u->ut_type == LOGIN_PROCESS))
@@ -174,9 +173,9 @@ static struct json_object *event(const struct utmpx *u, bool failed,
 	json_object_object_add(item, "ProcessId",
 			       json_object_new_int(u->ut_pid));
 	add_str(item, "UserName", name);
-	if (name[0] && !getpwnam_r(name, &pw, pwbuf, sizeof(pwbuf), &pwp) &&
-	    pwp) {
-		snprintf(buf, sizeof(buf), "%u", (unsigned int)pw.pw_uid);
+	/* /etc/passwd only (common/users.h): NSS could wait on the network */
+	if (name[0] && users_uid(name, &uid)) {
+		snprintf(buf, sizeof(buf), "%u", (unsigned int)uid);
 		add_str(item, "UserId", buf);
 	}
 	add_str(item, "Operation", logout ? "Logout" : "Login");

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 #include "transport/spool_priv.h"
 
 static void nolog(int level, const char *fmt, ...)
@@ -49,6 +50,7 @@ int spool_open(struct spool **sp, const struct spool_config *cfg,
 		s->seg_max = SEG_MAX;
 	s->dirfd = s->lockfd = -1;
 	s->now_ms = now_ms;
+	s->sync_efd = -1;
 	s->next_seq = 1;
 	s->next_seg = 1;
 	if (cfg->path && *cfg->path) {
@@ -59,6 +61,7 @@ int spool_open(struct spool **sp, const struct spool_config *cfg,
 		}
 		spool_disk_try(s, now_ms, true);
 	}
+	spool_sync_init(s);	/* none: spool_sync_start() syncs in place */
 	*sp = s;
 	return 0;
 }
@@ -70,6 +73,7 @@ void spool_close(struct spool *s)
 
 	if (!s)
 		return;
+	spool_sync_wait(s);
 	if (s->disk) {
 		spool_reclaim_current(s);
 		spool_sync(s);
@@ -96,6 +100,8 @@ void spool_close(struct spool *s)
 	free(s->inflight);
 	free(s->scratch);
 	free(s->path);
+	if (s->sync_efd >= 0)
+		close(s->sync_efd);
 	free(s);
 }
 
@@ -232,8 +238,11 @@ uint64_t spool_tick(struct spool *s, uint64_t now_ms)
 	s->now_ms = now_ms;
 	spool_log_drops(s, now_ms, false);
 	if (s->disk && (!s->sync_ms || now_ms >= s->next_sync_ms)) {
-		/* sync 0: records were synced as written, marks are now */
-		spool_sync(s);
+		/*
+		 * sync 0: records were synced as written, marks are now; in a
+		 * thread, the result comes through spool_sync_done()
+		 */
+		spool_sync_start(s);
 		s->next_sync_ms = now_ms + s->sync_ms;
 		spool_settle(s, now_ms);
 	}

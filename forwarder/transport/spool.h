@@ -159,8 +159,14 @@ void spool_requeue_inflight(struct spool *s);
 
 /* Interval sync and disk retries; returns ms until it wants a call. */
 uint64_t spool_tick(struct spool *s, uint64_t now_ms);
-/* fdatasync everything written now (clean exit). */
+/* fdatasync everything written now, in place (clean exit). */
 void spool_sync(struct spool *s);
+/*
+ * The interval sync runs in a thread: this eventfd (-1: none, the sync is
+ * done in place) is readable when it ended; then call spool_sync_done().
+ */
+int spool_sync_fd(const struct spool *s);
+void spool_sync_done(struct spool *s, uint64_t now_ms);
 
 void spool_get_stats(const struct spool *s, struct spool_stats *st);
 size_t spool_inflight(const struct spool *s);

@@ -40,6 +40,7 @@ void spool_disk_close(struct spool *s)
 	s->disk_bytes = 0;
 	dir_release(s);
 	s->disk = false;
+	s->disk_gen++;	/* a sync in flight was for the old one */
 }
 
 /* Create, open and lock the directory. 0, or -errno with s->fail_what. */
@@ -256,24 +257,4 @@ void spool_disk_try(struct spool *s, uint64_t now_ms, bool first)
 		s->next_retry_ms = now_ms + SPOOL_RETRY_MS;
 	}
 	s->fail_errno = 0;
-}
-
-void spool_sync(struct spool *s)
-{
-	if (!s || !s->disk)
-		return;
-	for (struct seg *g = s->segs; g; g = g->next) {
-		int fd;
-
-		if (!g->dirty)
-			continue;
-		fd = spool_seg_open(s, g);
-		if (fd < 0 || fdatasync(fd))
-			spool_disk_error(s, "syncing", errno);
-		spool_seg_put(g, fd);
-		g->dirty = false;
-	}
-	if (s->dirty_dir && fsync(s->dirfd))
-		spool_disk_error(s, "syncing the directory", errno);
-	s->dirty_dir = false;
 }

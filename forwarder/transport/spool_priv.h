@@ -65,6 +65,13 @@ struct spool {
 	uint64_t now_ms;		/* the last time a caller told */
 	bool dirty_dir;
 	/*
+	 * The interval sync runs in a thread (spool_sync.c): it gets dup()s
+	 * of the dirty descriptors and says it is done on sync_efd.
+	 */
+	int sync_efd;
+	struct spool_sync_job *sync_job;	/* in flight, else NULL */
+	uint64_t disk_gen;		/* spool_disk_close() calls */
+	/*
 	 * Segments left behind when the disk failed. Their live records were
 	 * read into memory and keep pointing at them (spool_rec.stale): when
 	 * one is acknowledged or dropped in memory, its state byte is still
@@ -121,6 +128,10 @@ bool spool_make_local_room(struct spool *s, int prio, uint64_t need);
 /* spool_dir.c */
 void spool_disk_try(struct spool *s, uint64_t now_ms, bool first);
 void spool_disk_close(struct spool *s);
+/* spool_sync.c: the interval sync in a thread; the eventfd; its end. */
+int spool_sync_init(struct spool *s);
+void spool_sync_start(struct spool *s);
+void spool_sync_wait(struct spool *s);
 
 /* spool_mem.c */
 void spool_log_fallback(struct spool *s, const char *what, int err);

@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/resource.h>
@@ -25,6 +26,15 @@
 #include "transport/spool.h"
 
 /* ---- helpers ---- */
+
+/* The interval sync's thread has ended (10 s at most): its result. */
+static void sync_done(struct spool *s)
+{
+	struct pollfd p = { .fd = spool_sync_fd(s), .events = POLLIN };
+
+	if (p.fd >= 0 && poll(&p, 1, 10000) == 1)
+		spool_sync_done(s, 2000);
+}
 
 /* fdatasync() for the spool, failing with EIO while this is set */
 static bool fail_fdatasync;
@@ -1382,6 +1392,41 @@ TEST(counters_add_up)
 }
 
 /*
+ * The interval sync runs in a thread: the tick does not wait for it, and
+ * its failure, learnt through the eventfd, takes the way a failed sync
+ * always took (the records are read into memory, the disk is retried).
+ */
+TEST(interval_sync_failure_learnt_from_its_thread)
+{
+	char dir[64];
+	struct spool *s;
+	struct spool_stats st;
+
+	mkdtmp(dir);
+	s = open_at(dir, 65536, 1000);
+	ASSERT_NE(NULL, s);
+	ASSERT_LE(0, spool_sync_fd(s));
+	ASSERT_EQ(0, append(s, PRIO_LOW, 1, 1000, 1));
+	ASSERT_EQ(0, append(s, PRIO_LOW, 2, 1000, 1));
+	fail_fdatasync = true;
+	spool_tick(s, 2000);
+	sync_done(s);
+	fail_fdatasync = false;
+	st = stats(s);
+	EXPECT_FALSE(st.disk);
+	EXPECT_EQ(1, st.write_errors);
+	EXPECT_EQ(2, st.records);
+	EXPECT_EQ(1, logs_with("syncing"));
+	/* the disk is back at the retry, the records with it */
+	spool_tick(s, 2000 + SPOOL_RETRY_MS);
+	st = stats(s);
+	EXPECT_TRUE(st.disk);
+	EXPECT_EQ(2, st.records);
+	spool_close(s);
+	rmrf(dir);
+}
+
+/*
  * sync 0, and the fdatasync after a whole write fails: the record is in
  * the file, so it is tracked there (read back into memory as stale, then
  * marked when acknowledged) and a restart does not bring it back.
@@ -1444,7 +1489,10 @@ static int count_fds(void)
  * A spool of many segments (each record over half of the 1 MiB segment
  * size, so one per segment) with few descriptors allowed: a rotated
  * segment keeps no descriptor, so the spool stays on disk and holds
- * the directory, its lock and a current segment, whatever its length.
+ * the directory, its lock, a current segment and the sync's eventfd,
+ * whatever its length. The interval sync (a thread) holds a dup of the
+ * directory's and of the current segment's while it runs, and opens the
+ * rotated ones one at a time.
  */
 TEST(rotated_segments_hold_no_descriptor)
 {
@@ -1485,19 +1533,21 @@ TEST(rotated_segments_hold_no_descriptor)
 	EXPECT_EQ(0, st.write_errors);
 	EXPECT_EQ(n, st.records);
 	EXPECT_EQ(n, segs);
-	/* the directory, its lock, the current segment */
-	EXPECT_GE(3, most);
+	/* the directory, its lock, the current segment, the eventfd */
+	EXPECT_GE(4, most);
 	/* a sync of every rotated segment opens each for the moment */
 	spool_tick(s, 2000);
+	sync_done(s);
 	EXPECT_TRUE(stats(s).disk);
-	EXPECT_GE(3, count_fds() - base);
+	EXPECT_EQ(0, stats(s).write_errors);
+	EXPECT_GE(4, count_fds() - base);
 	spool_close(s);
 	EXPECT_EQ(0, count_fds() - base);
 	/* all there at the next start, in order */
 	s = open_at(dir, 48 << 20, 1000);
 	ASSERT_NE(NULL, s);
 	EXPECT_EQ(n, stats(s).recovered_records);
-	EXPECT_GE(2, count_fds() - base);
+	EXPECT_GE(3, count_fds() - base);
 	EXPECT_EQ(n, drain(s, order, n));
 	for (int i = 0; i < n; i++)
 		EXPECT_EQ(i, order[i]);
