@@ -138,4 +138,11 @@ static inline void fsnotify_wait_marks_destroyed(void) {}
 static inline void fsnotify_put_group(struct fsnotify_group *group) {}
 #endif
 
+/* io_uring's workers (5.12 and newer) never return to user space. */
+#ifdef PF_IO_WORKER
+#define IOTSEC_PF_IO_WORKER PF_IO_WORKER
+#else
+#define IOTSEC_PF_IO_WORKER 0
+#endif
+
 #endif /* _IOTSEC_COMPAT_H */

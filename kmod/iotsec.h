@@ -269,6 +269,7 @@ static __always_inline void iotsec_time_end(struct iotsec_timer *t)
 /* attempt.c: events whose result is the syscall's return value */
 void iotsec_attempt_module(const char *name, size_t len);
 void iotsec_attempt_ptrace(u32 target_tgid, u32 mode);
+void iotsec_attempt_connect(const struct iotsec_net_fields *n);
 void iotsec_attempt_exit(void);
 /* file.c: the watched paths and their fsnotify marks */
 struct nlattr;

@@ -14,8 +14,10 @@
  *                  there: connect(2), sendto(MSG_FASTOPEN) (which enters
  *                  __inet_stream_connect directly), TCP_FASTOPEN_CONNECT's
  *                  first write, MPTCP subflows. The handshake's outcome is
- *                  not known yet: RESULT is -EINPROGRESS (0 for a socket
- *                  in repair mode, which connects without a handshake).
+ *                  not known yet: the fields are kept in an attempt
+ *                  (attempt.c) and the event is taken when the syscall
+ *                  returns, RESULT its return value; -EINPROGRESS where it
+ *                  cannot wait (kernel threads, too many waiting).
  *   connect (UDP)  return probes on __ip4_datagram_connect and
  *                  __ip6_datagram_connect, which never sleep (the socket
  *                  lock is taken around them by their callers).
@@ -110,23 +112,21 @@ static void both_ends(const struct sock *sk, struct iotsec_net_fields *n)
 	}
 }
 
-/* tcp_connect(sk): the socket is hashed, its route and ports are set. */
+/*
+ * tcp_connect(sk): the socket is hashed, its route and ports are set. The
+ * event waits for the syscall's return (attempt.c) for its result.
+ */
 static int tcp_connect_pre(struct kprobe *p, struct pt_regs *regs)
 {
 	struct sock *sk = (struct sock *)iotsec_arg(regs, 0);
-	struct iotsec_rec *rec;
+	struct iotsec_net_fields n = { 0 };
 
 	if (!iotsec_want(IOTSEC_EVENT_CONNECT))
 		return 0;
 	if (!sk || !inet_proto(sk) || sk->sk_protocol != IPPROTO_TCP)
 		return 0;
-	rec = iotsec_rec_begin(IOTSEC_EVENT_CONNECT, 0);
-	if (!rec)
-		return 0;
-	both_ends(sk, &rec->u.net);
-	rec->u.net.has_result = 1;
-	rec->u.net.result = tcp_sk(sk)->repair ? 0 : -EINPROGRESS;
-	iotsec_rec_commit(rec);
+	both_ends(sk, &n);
+	iotsec_attempt_connect(&n);
 	return 0;
 }
 

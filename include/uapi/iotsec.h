@@ -137,9 +137,13 @@
  *
  * When events are taken: EXEC after a successful execve, with the ids the
  * program runs with; EXIT when the last thread of a process ends; CONNECT
- * for TCP when the SYN is about to leave (connect(2), sendto(MSG_FASTOPEN),
- * TCP_FASTOPEN_CONNECT), RESULT -EINPROGRESS: the handshake's outcome is
- * not reported; for UDP when the connect returns, with its result (FAMILY
+ * for TCP when the call that sent the SYN returns (connect(2),
+ * sendto(MSG_FASTOPEN), the first write after TCP_FASTOPEN_CONNECT), RESULT
+ * its return value (0: connected, or a Fast Open send's data went;
+ * -EINPROGRESS for a non-blocking socket, -EINTR when interrupted), or when
+ * the SYN leaves with RESULT -EINPROGRESS where it cannot wait (kernel
+ * threads, io_uring, 4096 waiting); for UDP when the connect returns, with
+ * its result (FAMILY
  * is the destination's, so an IPv4 destination on a dual-stack socket has
  * 4-byte addresses); ACCEPT when the accepted connection is handed to the
  * accepting task; LISTEN when listen(2) succeeds; CRED when a task installs

@@ -292,8 +292,8 @@ static void tcp_case(struct __test_metadata *_metadata, struct iev_client *c,
 	EXPECT_EQ(cport, e->lport);
 	EXPECT_EQ(0, memcmp(lo, e->laddr, alen));
 	EXPECT_TRUE(e->has_result);
-	/* reported as the SYN leaves: the handshake is under way */
-	EXPECT_EQ(-EINPROGRESS, e->result);
+	/* reported when connect() returns: the handshake's outcome */
+	EXPECT_EQ(0, e->result);
 	EXPECT_EQ(getpid(), e->ptgid);
 
 	e = iev_wait_for(c, IOTSEC_EVENT_ACCEPT, getpid(), WAIT_MS);
@@ -384,10 +384,46 @@ TEST_F_TIMEOUT(ev, udp_connect_and_refused_tcp, 90)
 	ASSERT_EQ(-1, connect(fd, (struct sockaddr *)&ss, len));
 	ASSERT_EQ(ECONNREFUSED, errno);
 	close(fd);
-	/* The refusal comes after the SYN, when the event is taken. */
+	/* The refusal comes after the SYN: the result connect() returned. */
 	e = iev_wait(&self->c, match_port, &k, WAIT_MS);
 	ASSERT_NE(NULL, e);
+	EXPECT_EQ(-ECONNREFUSED, e->result);
+}
+
+/* A non-blocking connect returns before the handshake: -EINPROGRESS. */
+TEST_F_TIMEOUT(ev, tcp_nonblocking_connect_in_progress, 90)
+{
+	struct port_key k = { IOTSEC_EVENT_CONNECT, getpid(), 0,
+			      IPPROTO_TCP, AF_INET };
+	struct sockaddr_storage ss;
+	unsigned char lo[16];
+	const struct iev *e;
+	socklen_t len;
+	int srv, fd, a;
+
+	srv = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_LE(0, srv);
+	len = loopback(AF_INET, 0, &ss, lo);
+	ASSERT_EQ(0, bind(srv, (struct sockaddr *)&ss, len));
+	ASSERT_EQ(0, listen(srv, 4));
+	k.rport = local_port(srv);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	ASSERT_LE(0, fd);
+	len = loopback(AF_INET, k.rport, &ss, lo);
+	ASSERT_EQ(-1, connect(fd, (struct sockaddr *)&ss, len));
+	ASSERT_EQ(EINPROGRESS, errno);
+	e = iev_wait(&self->c, match_port, &k, WAIT_MS);
+	ASSERT_NE(NULL, e);
+	EXPECT_EQ(local_port(fd), e->lport);
+	EXPECT_EQ(0, memcmp(lo, e->laddr, 4));
+	EXPECT_EQ(0, memcmp(lo, e->raddr, 4));
+	EXPECT_TRUE(e->has_result);
 	EXPECT_EQ(-EINPROGRESS, e->result);
+	a = accept(srv, NULL, NULL);
+	ASSERT_LE(0, a);
+	close(a);
+	close(fd);
+	close(srv);
 }
 
 static bool match_cred_to_root(const struct iev *e, const void *arg)
