@@ -235,7 +235,16 @@ int main(int argc, char **argv)
 		replay_init(&r, replay_batch, &d);
 		ret = replay_open_stream(&d, replay);
 		if (ret > 0) {
-			/* a pipe: the loop reads it as it comes */
+			struct local_config lc;
+
+			/*
+			 * a pipe: the loop reads it as it comes, as it reads
+			 * the kernel's socket, next to the local sources
+			 */
+			daemon_local_config(d.cfg, &lc);
+			if (!local_open(&d.local, &lc, &d.ser, &d.queue,
+					logmsg))
+				daemon_local_watch(&d, EPOLL_CTL_ADD);
 			ret = daemon_run(&d, true);
 			replay_free(&r);
 			goto out;

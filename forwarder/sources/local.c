@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
 #include <json-c/json.h>
 
 #include "common/clock.h"
@@ -47,6 +49,10 @@ struct local {
 	struct login_watch *login;
 	uint64_t next_snapshot_ms;	/* 0: not yet scheduled */
 	uint64_t last_snapshot_ms;	/* 0: none yet */
+	/* ListeningPorts' collection in a thread (snapshot.h: ports_job) */
+	int ports_efd;			/* its end; -1: collect in place */
+	struct ports_job *ports_job;	/* the one in flight, or NULL */
+	bool ports_inplace_logged;
 	struct local_stats st;		/* st.sdk: of SDK sockets closed */
 	struct batch batch[MSG_KIND_N];
 	double tokens;			/* the budget of SDK + logins */
@@ -222,28 +228,76 @@ static void logins_stop(struct local *l)
 	l->login = NULL;
 }
 
+static void snapshot_emit(struct local *l, struct json_object *ev)
+{
+	if (!ev)
+		l->st.failed++;
+	else if (!emit(l, ev, MSG_AZURE))
+		l->st.snapshots++;
+}
+
+/*
+ * ListeningPorts: its /proc walk goes to a thread, the event comes when
+ * the thread is done (ports_done()). One at a time: a timer that fires
+ * while one is in flight skips this round's. No thread: in place, as
+ * before there was one, said once.
+ */
+static void ports_start(struct local *l)
+{
+	const char *proc = l->cfg.snap_cfg.proc;
+	int ret;
+
+	if (l->ports_job) {
+		l->log(LOG_WARNING, "ListeningPorts: the last collection "
+		       "(%s/*/fd) is still running; skipping this one",
+		       ports_job_proc(l->ports_job));
+		return;
+	}
+	ret = ports_job_start(&l->ports_job, proc, l->ports_efd);
+	if (!ret)
+		return;
+	if (!l->ports_inplace_logged)
+		l->log(LOG_WARNING, "ListeningPorts: no thread for the "
+		       "collection (%s); collecting in the loop",
+		       strerror(-ret));
+	l->ports_inplace_logged = true;
+	snapshot_emit(l, snapshot_listening_ports(&l->cfg.snap_cfg));
+}
+
+/*
+ * The thread is done: the event, unless a reload turned ListeningPorts
+ * off or moved /proc meanwhile (then the scan is dropped).
+ */
+static void ports_done(struct local *l)
+{
+	struct ports_scan *scan;
+	uint64_t x;
+	bool keep;
+
+	if (read(l->ports_efd, &x, sizeof(x)) != sizeof(x) || !l->ports_job)
+		return;
+	keep = l->cfg.listening_ports &&
+	       str_same(ports_job_proc(l->ports_job), l->cfg.snap_cfg.proc);
+	/* the thread wrote its last word: joining it does not wait */
+	scan = ports_job_end(l->ports_job);
+	l->ports_job = NULL;
+	if (keep)
+		snapshot_emit(l, scan ? snapshot_ports_event(scan) : NULL);
+	snapshot_ports_free(scan);
+}
+
 static void snapshots(struct local *l)
 {
 	const struct local_config *c = &l->cfg;
-	struct json_object *ev[4];
-	size_t i, n = 0;
 
 	if (c->listening_ports)
-		ev[n++] = snapshot_listening_ports(&c->snap_cfg);
+		ports_start(l);
 	if (c->local_users)
-		ev[n++] = snapshot_local_users(&c->snap_cfg);
+		snapshot_emit(l, snapshot_local_users(&c->snap_cfg));
 	if (c->system_information)
-		ev[n++] = snapshot_system_information(&c->snap_cfg);
+		snapshot_emit(l, snapshot_system_information(&c->snap_cfg));
 	if (c->os_baseline)
-		ev[n++] = snapshot_os_baseline(&c->snap_cfg);
-	for (i = 0; i < n; i++) {
-		if (!ev[i]) {
-			l->st.failed++;
-			continue;
-		}
-		if (!emit(l, ev[i], MSG_AZURE))
-			l->st.snapshots++;
-	}
+		snapshot_emit(l, snapshot_os_baseline(&c->snap_cfg));
 }
 
 static const char *group_name(gid_t gid, char *buf, size_t len)
@@ -299,6 +353,8 @@ int local_open(struct local **lp, const struct local_config *c,
 	l->ser = ser;
 	l->q = q;
 	l->log = log;
+	/* no eventfd: ListeningPorts is collected in place (ports_start) */
+	l->ports_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (l->cfg.sdk)
 		sdk_start(l, &l->cfg.sdk_cfg, &l->sdk);
 	if (l->cfg.logins)
@@ -424,6 +480,8 @@ int local_fds(const struct local *l, int *fds, int max)
 		fds[n++] = sdk_server_fd(l->sdk);
 	if (l->login && n < max)
 		fds[n++] = login_watch_fd(l->login);
+	if (l->ports_efd >= 0 && n < max)
+		fds[n++] = l->ports_efd;
 	return n;
 }
 
@@ -441,6 +499,10 @@ bool local_handle(struct local *l, int fd)
 		ret = login_watch_handle(l->login);
 		if (ret)
 			l->log(LOG_ERR, "login watcher: %s", strerror(-ret));
+		return true;
+	}
+	if (l->ports_efd >= 0 && fd == l->ports_efd) {
+		ports_done(l);
 		return true;
 	}
 	return false;
@@ -501,6 +563,10 @@ void local_close(struct local *l)
 	if (!l)
 		return;
 	logins_stop(l);
+	/* a collection in flight: waited for, its scan dropped */
+	snapshot_ports_free(ports_job_end(l->ports_job));
+	if (l->ports_efd >= 0)
+		close(l->ports_efd);
 	local_flush(l);
 	sdk_server_close(l->sdk);
 	strings_free(&l->str);

@@ -7,6 +7,8 @@
  *   wtmp/btmp (login.h)         -> Login events, at once
  *   snapshot timer (snapshot.h) -> ListeningPorts, LocalUsers,
  *                                  SystemInformation, OSBaseline
+ *                                  (ListeningPorts' /proc walk in a
+ *                                  thread; its end is one of local_fds())
  *
  * Each event gets its Id and timestamps here; events are batched (at most
  * half a second, 64 events) and packed by the queue

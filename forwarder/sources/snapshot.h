@@ -7,7 +7,8 @@
  * Payload} for the daemon to wrap (Id, timestamps) and queue, or NULL when
  * out of memory.
  *
- * They run on the daemon's snapshot timer, in its one thread: every read
+ * They run on the daemon's snapshot timer, in the loop, but for the
+ * ListeningPorts collection (below), which runs in a thread: every read
  * is of /proc, /sys or small files in /etc, and the one walk of a file
  * tree (world-writable files, OSBaseline) is bounded by ww_max_entries
  * and ww_max_ms, so that a slow file system (9p, NFS, an SD card) cannot
@@ -47,6 +48,31 @@ void snapshot_config_defaults(struct snapshot_config *c);
  * Executable, UserId (the socket's), Inode.
  */
 struct json_object *snapshot_listening_ports(const struct snapshot_config *c);
+
+/*
+ * The same in two steps. snapshot_ports_collect() reads <PROC>/net and
+ * walks <PROC>/<pid>/fd and the owners' exe links, into plain data (NULL:
+ * no memory); it uses nothing else, so any thread may run it.
+ * snapshot_ports_event() builds the event from it (the loop's part).
+ */
+struct ports_scan;
+struct ports_scan *snapshot_ports_collect(const char *proc);
+struct json_object *snapshot_ports_event(const struct ports_scan *s);
+void snapshot_ports_free(struct ports_scan *s);
+
+/*
+ * snapshot_ports_collect() in a thread of its own, on a copy of PROC.
+ * When the scan is there the thread writes 1 to the eventfd EFD (the
+ * caller's, in its epoll set) and ends; ports_job_end() then joins it
+ * without waiting and hands over the scan (NULL: no memory; free it with
+ * snapshot_ports_free()). ports_job_end() before the end waits for it
+ * (exit). Returns 0, or -errno when no thread could start (*J NULL):
+ * then collect in place.
+ */
+struct ports_job;
+int ports_job_start(struct ports_job **j, const char *proc, int efd);
+const char *ports_job_proc(const struct ports_job *j);
+struct ports_scan *ports_job_end(struct ports_job *j);
 
 /* Every passwd account with its primary and supplementary groups. */
 struct json_object *snapshot_local_users(const struct snapshot_config *c);

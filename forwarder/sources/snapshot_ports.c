@@ -1,13 +1,23 @@
 // SPDX-License-Identifier: MIT
 /*
  * ListeningPorts: the sockets of /proc/net and who holds them.
+ *
+ * Two steps (snapshot.h): the collection (snapshot_ports_collect(): the
+ * /proc/net tables, then every process's fds for the owners, then their
+ * exe links) touches no JSON and no state of the daemon, so that a thread
+ * can run it (ports_job_start()) while the loop goes on; the event is then
+ * built on the loop (snapshot_ports_event()). The walk of /proc/<pid>/fd
+ * costs one readlink() per fd on the device, and /proc can be slow (a
+ * process in D state, a contended mm lock): the loop must not wait for it.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,9 +35,11 @@ struct sock_ent {
 	const char *proto;
 	const char *family;
 	pid_t pid;
+	char *exe;		/* the owner's, cleaned; NULL: none known */
 };
 
-struct sock_tab {
+/* What snapshot_ports_collect() found: plain data, no JSON. */
+struct ports_scan {
 	struct sock_ent *e;
 	size_t n, cap;
 };
@@ -51,7 +63,7 @@ static int parse_addr(const char *hex, bool v6, char *out, size_t len)
 	return 0;
 }
 
-static void read_net(struct sock_tab *t, const char *proc, const char *file,
+static void read_net(struct ports_scan *t, const char *proc, const char *file,
 		     const char *proto, bool v6, bool udp)
 {
 	char path[PATH_MAX], line[512], local[64], remote[64];
@@ -102,6 +114,7 @@ static void read_net(struct sock_tab *t, const char *proc, const char *file,
 		e->proto = proto;
 		e->family = v6 ? "IPv6" : "IPv4";
 		e->pid = 0;
+		e->exe = NULL;
 		t->n++;
 	}
 	fclose(f);
@@ -115,7 +128,7 @@ static int cmp_inode(const void *a, const void *b)
 }
 
 /* Who holds each socket: the fds of every process. */
-static void find_owners(struct sock_tab *t, const char *proc)
+static void find_owners(struct ports_scan *t, const char *proc)
 {
 	char path[PATH_MAX], link[64];
 	struct dirent *de, *fe;
@@ -161,25 +174,65 @@ static void find_owners(struct sock_tab *t, const char *proc)
 	closedir(d);
 }
 
-struct json_object *snapshot_listening_ports(const struct snapshot_config *c)
+/* The owners' executables: one readlink() per owned socket. */
+static void find_exes(struct ports_scan *t, const char *proc)
 {
-	struct sock_tab t = { 0 };
+	char path[PATH_MAX], exe[PATH_MAX];
+	ssize_t n;
+	size_t i;
+
+	for (i = 0; i < t->n; i++) {
+		struct sock_ent *e = &t->e[i];
+
+		if (!e->pid)
+			continue;
+		snprintf(path, sizeof(path), "%s/%d/exe", proc, (int)e->pid);
+		n = readlink(path, exe, sizeof(exe) - 1);
+		if (n <= 0)
+			continue;
+		exe[n] = '\0';
+		snap_clean(exe);
+		e->exe = strdup(exe);	/* NULL: left out, as unreadable */
+	}
+}
+
+struct ports_scan *snapshot_ports_collect(const char *proc)
+{
+	struct ports_scan *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	read_net(t, proc, "tcp", "TCP", false, false);
+	read_net(t, proc, "tcp6", "TCP", true, false);
+	read_net(t, proc, "udp", "UDP", false, true);
+	read_net(t, proc, "udp6", "UDP", true, true);
+	find_owners(t, proc);
+	find_exes(t, proc);
+	return t;
+}
+
+void snapshot_ports_free(struct ports_scan *t)
+{
+	size_t i;
+
+	if (!t)
+		return;
+	for (i = 0; i < t->n; i++)
+		free(t->e[i].exe);
+	free(t->e);
+	free(t);
+}
+
+struct json_object *snapshot_ports_event(const struct ports_scan *t)
+{
 	struct json_object *payload;
 	size_t i;
 
-	read_net(&t, c->proc, "tcp", "TCP", false, false);
-	read_net(&t, c->proc, "tcp6", "TCP", true, false);
-	read_net(&t, c->proc, "udp", "UDP", false, true);
-	read_net(&t, c->proc, "udp6", "UDP", true, true);
-	find_owners(&t, c->proc);
-
 	payload = json_object_new_array();
-	for (i = 0; payload && i < t.n; i++) {
-		struct sock_ent *e = &t.e[i];
+	for (i = 0; payload && i < t->n; i++) {
+		const struct sock_ent *e = &t->e[i];
 		struct json_object *it = json_object_new_object();
 		struct json_object *x = json_object_new_object();
-		char path[PATH_MAX], exe[PATH_MAX];
-		ssize_t n;
 
 		if (!it || !x) {
 			json_object_put(it);
@@ -192,20 +245,90 @@ struct json_object *snapshot_listening_ports(const struct snapshot_config *c)
 		snap_str(x, "Family", e->family);
 		snap_fmt(x, "UserId", "%u", e->uid);
 		snap_fmt(x, "Inode", "%lu", e->inode);
-		if (e->pid) {
+		if (e->pid)
 			snap_fmt(x, "ProcessId", "%d", (int)e->pid);
-			snprintf(path, sizeof(path), "%s/%d/exe", c->proc,
-				 (int)e->pid);
-			n = readlink(path, exe, sizeof(exe) - 1);
-			if (n > 0) {
-				exe[n] = '\0';
-				snap_clean(exe);
-				snap_str(x, "Executable", exe);
-			}
-		}
+		if (e->exe)
+			snap_str(x, "Executable", e->exe);
 		json_object_object_add(it, "ExtraDetails", x);
 		json_object_array_add(payload, it);
 	}
-	free(t.e);
 	return ser_event("Security", "Periodic", "ListeningPorts", payload);
+}
+
+struct json_object *snapshot_listening_ports(const struct snapshot_config *c)
+{
+	struct ports_scan *t = snapshot_ports_collect(c->proc);
+	struct json_object *ev;
+
+	if (!t)
+		return NULL;
+	ev = snapshot_ports_event(t);
+	snapshot_ports_free(t);
+	return ev;
+}
+
+/* ---- the collection in a thread ---- */
+
+struct ports_job {
+	pthread_t thread;
+	int efd;		/* written once the scan is there, -1: none */
+	char *proc;		/* the job's own copy */
+	struct ports_scan *scan;
+};
+
+static void *ports_worker(void *arg)
+{
+	struct ports_job *j = arg;
+	uint64_t one = 1;
+
+	j->scan = snapshot_ports_collect(j->proc);
+	/* (an eventfd's counter cannot overflow from one write a job) */
+	if (write(j->efd, &one, sizeof(one)) < 0)
+		return NULL;
+	return NULL;
+}
+
+int ports_job_start(struct ports_job **jp, const char *proc, int efd)
+{
+	struct ports_job *j;
+	int ret;
+
+	*jp = NULL;
+	if (efd < 0)
+		return -EBADF;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	j->proc = strdup(proc);
+	j->efd = efd;
+	if (!j->proc) {
+		free(j);
+		return -ENOMEM;
+	}
+	ret = pthread_create(&j->thread, NULL, ports_worker, j);
+	if (ret) {
+		free(j->proc);
+		free(j);
+		return -ret;
+	}
+	*jp = j;
+	return 0;
+}
+
+const char *ports_job_proc(const struct ports_job *j)
+{
+	return j->proc;
+}
+
+struct ports_scan *ports_job_end(struct ports_job *j)
+{
+	struct ports_scan *t;
+
+	if (!j)
+		return NULL;
+	pthread_join(j->thread, NULL);
+	t = j->scan;
+	free(j->proc);
+	free(j);
+	return t;
 }

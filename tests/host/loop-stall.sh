@@ -17,8 +17,12 @@
 #       every message acknowledged, iotsecd exits 0
 #   spool_sync_does_not_stall_intake     fdatasync and fsync sleep 5 s,
 #       spool.sync 1s: the same
+#   ports_walk_does_not_stall_intake     opendir("/proc") (the ListeningPorts
+#       walk of every process's fds) sleeps 5 s, snapshots every 2 s from
+#       1 s on: the same, and a ListeningPorts event names the TCP listener
+#       the test holds (its port and process id)
 #
-# usage: loop-stall.sh [nss] [sync]   (default: both)
+# usage: loop-stall.sh [nss] [sync] [ports]   (default: all)
 set -u
 
 . "$(dirname "$0")/../lib/delivery.sh"
@@ -43,7 +47,63 @@ CLEANUP_HOOK=release
 delivery_broker 'iotsec/#'
 "$SYNTH" "$TMP/rec" "$EVENTS" 64 "$PER_BATCH" >/dev/null || {
 	not_ok synth
-	done_testing
+	# ports_seen PORT PID: a ListeningPorts event in TMP/r.recv lists
+# TCP PORT held by PID
+ports_seen() {
+	python3 - "$TMP/r.recv" "$1" "$2" <<'PY'
+import json, sys
+port, pid = sys.argv[2], sys.argv[3]
+def events(o):
+	if isinstance(o, dict):
+		if o.get("Name") == "ListeningPorts":
+			yield o
+		for v in o.values():
+			yield from events(v)
+	elif isinstance(o, list):
+		for v in o:
+			yield from events(v)
+for line in open(sys.argv[1], errors="replace"):
+	if "{" not in line:
+		continue
+	try:
+		m = json.loads(line[line.index("{"):])
+	except ValueError:
+		continue
+	for ev in events(m):
+		for it in ev.get("Payload") or []:
+			x = it.get("ExtraDetails") or {}
+			if (it.get("Protocol") == "TCP" and
+			    it.get("LocalPort") == port and
+			    x.get("ProcessId") == pid):
+				sys.exit(0)
+sys.exit(1)
+PY
+}
+
+ports() {
+	local lpid lport
+	python3 -c '
+import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen()
+open(sys.argv[1], "w").write("%d\n" % s.getsockname()[1])
+time.sleep(600)' "$TMP/listener.port" &
+	lpid=$!
+	PIDS="$PIDS $lpid"
+	wait_for 10 test -s "$TMP/listener.port" || {
+		echo "# the listener did not start"
+		return 1
+	}
+	lport=$(cat "$TMP/listener.port")
+	SNAPSHOTS='  interval: 2s\n  first_delay: 1s\n  local_users: false\n  system_information: false\n  os_baseline: false' \
+	SLOWPATH=/proc run ports opendir || return 1
+	expect "a ListeningPorts event names the listener (port $lport, pid $lpid)" \
+		wait_for 30 ports_seen "$lport" "$lpid"
+}
+want ports && check ports_walk_does_not_stall_intake ports
+
+done_testing
 	exit 1
 }
 
@@ -52,6 +112,8 @@ run() {
 	local n=$1 calls=$2 cfg=$TMP/$1.yaml st=$TMP/$1.stats pid rc ov ev dec
 	local sent acked
 	write_config "$cfg" "$b_PORT" "$TMP/spool-$n" 64MiB
+	[ -z "${SNAPSHOTS:-}" ] ||
+		sed -i "s/^  interval: 0s\$/$SNAPSHOTS/" "$cfg"
 	rm -f "$TMP/release" "$TMP/feed"
 	mkfifo "$TMP/feed"
 	python3 "$FEED" "$TMP/rec" --rate "$RATE" --pipe-size "$PIPE" \
@@ -60,6 +122,7 @@ run() {
 	# (an ASan build: the shim comes first, which ASan checks by default)
 	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
 	SLOWCALL="$calls" SLOWCALL_MS=5000 SLOWCALL_LOG="$TMP/$n.slow" \
+	SLOWCALL_PATH="${SLOWPATH:-}" \
 		LD_PRELOAD="$SHIM" "$BIN/iotsecd" -f -c "$cfg" \
 		--stats-file "$st" --replay "$TMP/feed" 2>>"$TMP/$n.log" &
 	pid=$!
@@ -105,5 +168,61 @@ want nss && check nss_lookup_does_not_stall_intake nss
 
 sync_slow() { run sync "fdatasync fsync"; }
 want sync && check spool_sync_does_not_stall_intake sync_slow
+
+# ports_seen PORT PID: a ListeningPorts event in TMP/r.recv lists
+# TCP PORT held by PID
+ports_seen() {
+	python3 - "$TMP/r.recv" "$1" "$2" <<'PY'
+import json, sys
+port, pid = sys.argv[2], sys.argv[3]
+def events(o):
+	if isinstance(o, dict):
+		if o.get("Name") == "ListeningPorts":
+			yield o
+		for v in o.values():
+			yield from events(v)
+	elif isinstance(o, list):
+		for v in o:
+			yield from events(v)
+for line in open(sys.argv[1], errors="replace"):
+	if "{" not in line:
+		continue
+	try:
+		m = json.loads(line[line.index("{"):])
+	except ValueError:
+		continue
+	for ev in events(m):
+		for it in ev.get("Payload") or []:
+			x = it.get("ExtraDetails") or {}
+			if (it.get("Protocol") == "TCP" and
+			    it.get("LocalPort") == port and
+			    x.get("ProcessId") == pid):
+				sys.exit(0)
+sys.exit(1)
+PY
+}
+
+ports() {
+	local lpid lport
+	python3 -c '
+import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen()
+open(sys.argv[1], "w").write("%d\n" % s.getsockname()[1])
+time.sleep(600)' "$TMP/listener.port" &
+	lpid=$!
+	PIDS="$PIDS $lpid"
+	wait_for 10 test -s "$TMP/listener.port" || {
+		echo "# the listener did not start"
+		return 1
+	}
+	lport=$(cat "$TMP/listener.port")
+	SNAPSHOTS='  interval: 2s\n  first_delay: 1s\n  local_users: false\n  system_information: false\n  os_baseline: false' \
+	SLOWPATH=/proc run ports opendir || return 1
+	expect "a ListeningPorts event names the listener (port $lport, pid $lpid)" \
+		wait_for 30 ports_seen "$lport" "$lpid"
+}
+want ports && check ports_walk_does_not_stall_intake ports
 
 done_testing

@@ -9,11 +9,16 @@
  *                                        below); unset: none
  *   SLOWCALL_MS=5000                     how long each call first sleeps
  *   SLOWCALL_LOG=FILE                    one line "NAME tid" a slowed call
+ *   SLOWCALL_PATH=/proc                  calls that take a path (opendir):
+ *                                        only on this one, exactly
+ *                                        (unset or empty: on any)
  *
  * Slowed: getpwuid_r getpwnam_r getpwuid getpwnam getgrgid getgrnam
  * getgrgid_r getgrnam_r (every NSS entry the forwarder ever used),
- * fdatasync fsync. Each sleeps, then does what libc does.
+ * fdatasync fsync, opendir (a /proc walk held up by a process in D state).
+ * Each sleeps, then does what libc does.
  */
+#include <dirent.h>
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -127,4 +132,13 @@ int fsync(int fd)
 {
 	slow("fsync");
 	return NEXT(fsync)(fd);
+}
+
+DIR *opendir(const char *path)
+{
+	const char *only = getenv("SLOWCALL_PATH");
+
+	if (!only || !*only || !strcmp(path, only))
+		slow("opendir");
+	return NEXT(opendir)(path);
 }
