@@ -133,6 +133,8 @@ static void attempt_queue(struct attempt *a)
 	unsigned long flags;
 
 	if (!try_module_get(THIS_MODULE)) {
+		/* The module is going: report now rather than lose it. */
+		emit(a, -ESRCH);
 		kfree(a);
 		return;
 	}

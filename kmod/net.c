@@ -214,7 +214,13 @@ static int graft_pre(struct kprobe *p, struct pt_regs *regs)
 
 	if (!iotsec_want(IOTSEC_EVENT_ACCEPT))
 		return 0;
-	if (!sk || !inet_proto(sk) || sk->sk_protocol != IPPROTO_TCP ||
+	/*
+	 * An MPTCP connection is grafted as its MPTCP socket, whose addresses
+	 * are its first subflow's: reported as the TCP it is on the wire.
+	 */
+	if (!sk || (sk->sk_family != AF_INET && sk->sk_family != AF_INET6) ||
+	    (sk->sk_protocol != IPPROTO_TCP &&
+	     sk->sk_protocol != IPPROTO_MPTCP) ||
 	    READ_ONCE(sk->sk_state) == TCP_LISTEN)
 		return 0;
 	rec = iotsec_rec_begin(IOTSEC_EVENT_ACCEPT, 0);
@@ -222,6 +228,7 @@ static int graft_pre(struct kprobe *p, struct pt_regs *regs)
 		return 0;
 	local_addr(sk, &rec->u.net);
 	remote_addr(sk, &rec->u.net);
+	rec->u.net.protocol = IPPROTO_TCP;
 	iotsec_rec_commit(rec);
 	return 0;
 }

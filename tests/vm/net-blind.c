@@ -567,4 +567,74 @@ TEST_F_TIMEOUT(net, dual_stack_socket_to_ipv4_peer, 60)
 	close(l);
 }
 
+
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
+
+/*
+ * An MPTCP connection is grafted onto the accepting socket as its MPTCP
+ * socket (sk_protocol IPPROTO_MPTCP), not as a TCP one: an accept filtered
+ * on IPPROTO_TCP alone let an unprivileged MPTCP server accept unseen.
+ */
+TEST_F_TIMEOUT(net, unprivileged_mptcp_accept_is_reported, 60)
+{
+	struct conn_key k = { IOTSEC_EVENT_ACCEPT, 0, 0, IPPROTO_TCP, 0 };
+	struct in_addr lo = { htonl(INADDR_LOOPBACK) };
+	int ready[2], status, l, fd, a;
+	struct sockaddr_in sa;
+	const struct iev *e;
+	uint16_t ports[2];
+	pid_t child;
+
+	l = socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
+	if (l < 0)
+		SKIP(return, "no MPTCP in this kernel (%s)", strerror(errno));
+	close(l);
+	write_file("/proc/sys/net/mptcp/enabled", "1");
+	ASSERT_EQ(0, pipe(ready));
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		close(ready[0]);
+		if (drop_privileges())
+			_exit(30);
+		l = socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
+		sa = lo_addr(0);
+		if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof(sa)) ||
+		    listen(l, 4))
+			_exit(31);
+		sa = lo_addr(local_port(l));
+		fd = socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+			_exit(32);
+		a = accept(l, NULL, NULL);
+		if (a < 0)
+			_exit(33);
+		ports[0] = local_port(l);
+		ports[1] = local_port(fd);
+		if (write(ready[1], ports, sizeof(ports)) != sizeof(ports))
+			_exit(34);
+		_exit(0);
+	}
+	close(ready[1]);
+	ASSERT_EQ(sizeof(ports), read(ready[0], ports, sizeof(ports)));
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status)) {
+		TH_LOG("child failed: status %d", WEXITSTATUS(status));
+	}
+	k.tgid = child;
+	k.rport = ports[1];
+	e = iev_wait(&self->c, match_conn, &k, WAIT_MS);
+	ASSERT_NE(NULL, e) {
+		TH_LOG("no accept event for the MPTCP connection to port %u",
+		       ports[0]);
+	}
+	EXPECT_EQ(AF_INET, e->family);
+	EXPECT_EQ(ports[0], e->lport);
+	EXPECT_EQ(0, memcmp(&lo, e->laddr, 4));
+	EXPECT_EQ(0, memcmp(&lo, e->raddr, 4));
+	EXPECT_EQ(NOBODY, e->uid);
+}
+
 TEST_HARNESS_MAIN
