@@ -87,6 +87,7 @@ static void emit(struct attempt *a, int result)
 static void attempt_done(struct callback_head *cb)
 {
 	struct attempt *a = container_of(cb, struct attempt, work);
+	bool restarted = false;
 	unsigned long flags;
 	int result;
 
@@ -95,7 +96,18 @@ static void attempt_done(struct callback_head *cb)
 	raw_spin_lock_irqsave(&attempts_lock, flags);
 	list_del(&a->list);
 	raw_spin_unlock_irqrestore(&attempts_lock, flags);
-	emit(a, result);
+	/*
+	 * A signal interrupted the wait: the kernel restarts the call unless
+	 * the signal kills the task, and the restarted call enters the probe
+	 * anew, so it alone is reported. A call that ends here is -EINTR.
+	 */
+	if (result <= -ERESTARTSYS && result >= -ERESTART_RESTARTBLOCK) {
+		restarted = result == -ERESTARTNOINTR &&
+			    !fatal_signal_pending(current);
+		result = -EINTR;
+	}
+	if (!restarted)
+		emit(a, result);
 	kfree(a);
 	/* iotsec_attempt_exit() waits for the return from here. */
 	module_put(THIS_MODULE);

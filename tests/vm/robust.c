@@ -716,4 +716,72 @@ TEST_F_TIMEOUT(rb, blocked_ptrace_attaches_do_not_hide_a_later_one, 300)
 	       iev_count(&self->c, match_ptrace, &target));
 }
 
+static bool match_ptrace_by(const struct iev *e, const void *arg)
+{
+	const pid_t *tracer = arg;
+
+	return e->type == IOTSEC_EVENT_PTRACE && e->tgid == (uint32_t)*tracer;
+}
+
+/*
+ * An attach waiting for cred_guard_mutex that a stop signal interrupts is
+ * restarted by the kernel once continued: one attach, one event (with
+ * the result of the call that ended), not one for each wait.
+ */
+TEST_F_TIMEOUT(rb, interrupted_attach_is_one_event, 60)
+{
+	int go[2], status;
+	const struct iev *e;
+	siginfo_t si;
+	pid_t p, t2, a;
+	char c;
+
+	ASSERT_EQ(0, pipe(tid_pipe));
+	ASSERT_EQ(0, pipe(go));
+	p = fork();
+	ASSERT_LE(0, p);
+	if (!p) {
+		pthread_t t;
+		char *argv[] = { "/bin/true", NULL };
+
+		if (pthread_create(&t, NULL, traced_thread, NULL))
+			_exit(1);
+		if (read(go[0], &c, 1) != 1)
+			_exit(2);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	ASSERT_EQ(sizeof(t2), read(tid_pipe[0], &t2, sizeof(t2)));
+	ASSERT_EQ(0, ptrace(PTRACE_SEIZE, t2, 0, 0));
+	ASSERT_EQ(1, write(go[1], "g", 1));
+	memset(&si, 0, sizeof(si));
+	ASSERT_EQ(0, waitid(P_PID, t2, &si, WEXITED | WNOWAIT | __WALL));
+
+	a = fork();
+	ASSERT_LE(0, a);
+	if (!a)
+		_exit(ptrace(PTRACE_ATTACH, p, 0, 0) ? 1 : 0);
+	ASSERT_TRUE(all_asleep(&a, 1, 30000));
+	usleep(200000);
+	/* the wait is interrupted, the task stops, then goes on waiting */
+	ASSERT_EQ(0, kill(a, SIGSTOP));
+	usleep(300000);
+	ASSERT_EQ(0, kill(a, SIGCONT));
+	usleep(300000);
+	ASSERT_TRUE(all_asleep(&a, 1, 30000));
+	/* reaping T2 lets the exec go on and the attach take the mutex */
+	ASSERT_EQ(t2, waitpid(t2, &status, __WALL));
+	wait_status(a);
+	/* P may be left stopped by the attach: end it */
+	kill(p, SIGKILL);
+	wait_status(p);
+	e = iev_wait(&self->c, match_ptrace_by, &a, WAIT_MS);
+	ASSERT_NE(NULL, e);
+	iev_poll(&self->c, 1000);
+	EXPECT_EQ(1, iev_count(&self->c, match_ptrace_by, &a)) {
+		TH_LOG("first event's result %d", e->result);
+	}
+	EXPECT_NE(-513, e->result);
+}
+
 TEST_HARNESS_MAIN
