@@ -649,24 +649,23 @@ static void *traced_thread(void *arg)
 }
 
 /*
- * An exec that cannot finish holds its cred_guard_mutex: process P execs
- * while another of its threads is traced by us, and de_thread() waits for
- * that thread's zombie, which only we reap. 100 attaches to P wait for the
- * mutex; an attach to another process meanwhile is reported all the same.
+ * A process P whose exec is stuck holding its cred_guard_mutex: its other
+ * thread T2 (*T2), seized by us, is killed by the exec and stays a zombie
+ * until we reap it; until then every attach to P waits for the mutex.
+ * P, or -1.
  */
-TEST_F_TIMEOUT(rb, blocked_ptrace_attaches_do_not_hide_a_later_one, 300)
+static pid_t exec_held(pid_t *t2)
 {
-	static pid_t att[BLOCKED];
-	int go[2], status, i;
-	uint32_t target;
 	siginfo_t si;
-	pid_t p, t2, q;
+	int go[2];
+	pid_t p;
 	char c;
 
-	ASSERT_EQ(0, pipe(tid_pipe));
-	ASSERT_EQ(0, pipe(go));
+	if (pipe(tid_pipe) || pipe(go))
+		return -1;
 	p = fork();
-	ASSERT_LE(0, p);
+	if (p < 0)
+		return -1;
 	if (!p) {
 		pthread_t t;
 		char *argv[] = { "/bin/true", NULL };
@@ -678,12 +677,29 @@ TEST_F_TIMEOUT(rb, blocked_ptrace_attaches_do_not_hide_a_later_one, 300)
 		execv(argv[0], argv);
 		_exit(127);
 	}
-	ASSERT_EQ(sizeof(t2), read(tid_pipe[0], &t2, sizeof(t2)));
-	ASSERT_EQ(0, ptrace(PTRACE_SEIZE, t2, 0, 0));
-	ASSERT_EQ(1, write(go[1], "g", 1));
-	/* T2 is killed by the exec and stays a zombie until we reap it. */
 	memset(&si, 0, sizeof(si));
-	ASSERT_EQ(0, waitid(P_PID, t2, &si, WEXITED | WNOWAIT | __WALL));
+	if (read(tid_pipe[0], t2, sizeof(*t2)) != sizeof(*t2) ||
+	    ptrace(PTRACE_SEIZE, *t2, 0, 0) || write(go[1], "g", 1) != 1 ||
+	    waitid(P_PID, *t2, &si, WEXITED | WNOWAIT | __WALL))
+		return -1;
+	return p;
+}
+
+/*
+ * An exec that cannot finish holds its cred_guard_mutex: process P execs
+ * while another of its threads is traced by us, and de_thread() waits for
+ * that thread's zombie, which only we reap. 100 attaches to P wait for the
+ * mutex; an attach to another process meanwhile is reported all the same.
+ */
+TEST_F_TIMEOUT(rb, blocked_ptrace_attaches_do_not_hide_a_later_one, 300)
+{
+	static pid_t att[BLOCKED];
+	int status, i;
+	uint32_t target;
+	pid_t p, t2, q;
+
+	p = exec_held(&t2);
+	ASSERT_LT(0, p);
 
 	for (i = 0; i < BLOCKED; i++) {
 		att[i] = fork();
@@ -730,32 +746,12 @@ static bool match_ptrace_by(const struct iev *e, const void *arg)
  */
 TEST_F_TIMEOUT(rb, interrupted_attach_is_one_event, 60)
 {
-	int go[2], status;
 	const struct iev *e;
-	siginfo_t si;
 	pid_t p, t2, a;
-	char c;
+	int status;
 
-	ASSERT_EQ(0, pipe(tid_pipe));
-	ASSERT_EQ(0, pipe(go));
-	p = fork();
-	ASSERT_LE(0, p);
-	if (!p) {
-		pthread_t t;
-		char *argv[] = { "/bin/true", NULL };
-
-		if (pthread_create(&t, NULL, traced_thread, NULL))
-			_exit(1);
-		if (read(go[0], &c, 1) != 1)
-			_exit(2);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	ASSERT_EQ(sizeof(t2), read(tid_pipe[0], &t2, sizeof(t2)));
-	ASSERT_EQ(0, ptrace(PTRACE_SEIZE, t2, 0, 0));
-	ASSERT_EQ(1, write(go[1], "g", 1));
-	memset(&si, 0, sizeof(si));
-	ASSERT_EQ(0, waitid(P_PID, t2, &si, WEXITED | WNOWAIT | __WALL));
+	p = exec_held(&t2);
+	ASSERT_LT(0, p);
 
 	a = fork();
 	ASSERT_LE(0, a);
