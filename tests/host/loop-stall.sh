@@ -47,63 +47,6 @@ CLEANUP_HOOK=release
 delivery_broker 'iotsec/#'
 "$SYNTH" "$TMP/rec" "$EVENTS" 64 "$PER_BATCH" >/dev/null || {
 	not_ok synth
-	# ports_seen PORT PID: a ListeningPorts event in TMP/r.recv lists
-# TCP PORT held by PID
-ports_seen() {
-	python3 - "$TMP/r.recv" "$1" "$2" <<'PY'
-import json, sys
-port, pid = sys.argv[2], sys.argv[3]
-def events(o):
-	if isinstance(o, dict):
-		if o.get("Name") == "ListeningPorts":
-			yield o
-		for v in o.values():
-			yield from events(v)
-	elif isinstance(o, list):
-		for v in o:
-			yield from events(v)
-for line in open(sys.argv[1], errors="replace"):
-	if "{" not in line:
-		continue
-	try:
-		m = json.loads(line[line.index("{"):])
-	except ValueError:
-		continue
-	for ev in events(m):
-		for it in ev.get("Payload") or []:
-			x = it.get("ExtraDetails") or {}
-			if (it.get("Protocol") == "TCP" and
-			    it.get("LocalPort") == port and
-			    x.get("ProcessId") == pid):
-				sys.exit(0)
-sys.exit(1)
-PY
-}
-
-ports() {
-	local lpid lport
-	python3 -c '
-import socket, sys, time
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-s.listen()
-open(sys.argv[1], "w").write("%d\n" % s.getsockname()[1])
-time.sleep(600)' "$TMP/listener.port" &
-	lpid=$!
-	PIDS="$PIDS $lpid"
-	wait_for 10 test -s "$TMP/listener.port" || {
-		echo "# the listener did not start"
-		return 1
-	}
-	lport=$(cat "$TMP/listener.port")
-	SNAPSHOTS='  interval: 2s\n  first_delay: 1s\n  local_users: false\n  system_information: false\n  os_baseline: false' \
-	SLOWPATH=/proc run ports opendir || return 1
-	expect "a ListeningPorts event names the listener (port $lport, pid $lpid)" \
-		wait_for 30 ports_seen "$lport" "$lpid"
-}
-want ports && check ports_walk_does_not_stall_intake ports
-
-done_testing
 	exit 1
 }
 
