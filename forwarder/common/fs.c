@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
@@ -62,4 +63,37 @@ void proc_exe(pid_t pid, char *buf, size_t size)
 		n = readlink(link, buf, size - 1);
 	buf[n > 0 ? n : 0] = '\0';
 	utf8_clean(buf);
+}
+
+int proc_fd_sockets(const char *proc, pid_t pid,
+		    int (*fn)(void *arg, const char *fd, unsigned long ino),
+		    void *arg)
+{
+	char path[PATH_MAX], link[64];
+	struct dirent *de;
+	int ret = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/%d/fd", proc, (int)pid);
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while (!ret && (de = readdir(d))) {
+		char fpath[PATH_MAX + 260];
+		unsigned long ino;
+		ssize_t n;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(fpath, sizeof(fpath), "%s/%s", path, de->d_name);
+		n = readlink(fpath, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		if (sscanf(link, "socket:[%lu]", &ino) != 1)
+			continue;
+		ret = fn(arg, de->d_name, ino);
+	}
+	closedir(d);
+	return ret;
 }

@@ -24,4 +24,15 @@ int mkdir_parent(const char *path, mode_t mode);
  */
 void proc_exe(pid_t pid, char *buf, size_t size);
 
+/*
+ * Call FN for each socket that process PID holds, as listed in PROC/PID/fd
+ * (PROC is "/proc" or a test's copy): with the fd's name in that directory
+ * and the socket's inode. FN returns non-zero to stop the walk. Returns 0,
+ * FN's non-zero value, or -errno when the directory cannot be read (ENOENT
+ * or ESRCH: the process is gone; EACCES: not ours to see).
+ */
+int proc_fd_sockets(const char *proc, pid_t pid,
+		    int (*fn)(void *arg, const char *fd, unsigned long ino),
+		    void *arg);
+
 #endif

@@ -2,7 +2,6 @@
 /*
  * The SDK sender's identity and its proof (see sdk_peer.h).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -197,47 +196,42 @@ static long fd_flags(pid_t pid, const char *name)
 
 enum hold { HOLD_CLOEXEC, HOLD_INHERITABLE, HOLD_NOT, HOLD_UNKNOWN };
 
+struct hold_walk {
+	pid_t pid;
+	unsigned long ino;
+	enum hold ret;
+};
+
+static int hold_fd(void *arg, const char *fd, unsigned long ino)
+{
+	struct hold_walk *w = arg;
+	long fl;
+
+	if (ino != w->ino)
+		return 0;
+	fl = fd_flags(w->pid, fd);
+	if (fl < 0) {
+		w->ret = HOLD_UNKNOWN;
+		return 1;
+	}
+	if (!(fl & O_CLOEXEC)) {
+		w->ret = HOLD_INHERITABLE;
+		return 1;
+	}
+	w->ret = HOLD_CLOEXEC;
+	return 0;
+}
+
 /* How PID holds the socket of inode INO. */
 static enum hold holds(pid_t pid, unsigned long ino)
 {
-	char path[64], link[64], want[40];
-	enum hold ret = HOLD_NOT;
-	struct dirent *de;
-	DIR *d;
+	struct hold_walk w = { .pid = pid, .ino = ino, .ret = HOLD_NOT };
+	int err = proc_fd_sockets("/proc", pid, hold_fd, &w);
 
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	snprintf(want, sizeof(want), "socket:[%lu]", ino);
-	d = opendir(path);
-	if (!d)
-		return errno == ENOENT || errno == ESRCH ? HOLD_NOT :
-							   HOLD_UNKNOWN;
-	while ((de = readdir(d))) {
-		char fdpath[64 + 256];
-		ssize_t n;
-		long fl;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(fdpath, sizeof(fdpath), "%s/%s", path, de->d_name);
-		n = readlink(fdpath, link, sizeof(link) - 1);
-		if (n <= 0)
-			continue;
-		link[n] = '\0';
-		if (strcmp(link, want))
-			continue;
-		fl = fd_flags(pid, de->d_name);
-		if (fl < 0) {
-			ret = HOLD_UNKNOWN;
-			break;
-		}
-		if (!(fl & O_CLOEXEC)) {
-			ret = HOLD_INHERITABLE;
-			break;
-		}
-		ret = HOLD_CLOEXEC;
-	}
-	closedir(d);
-	return ret;
+	if (err < 0)
+		return err == -ENOENT || err == -ESRCH ? HOLD_NOT :
+							 HOLD_UNKNOWN;
+	return w.ret;
 }
 
 static bool same_process(const struct sdk_ident *id, pid_t pid)

@@ -24,6 +24,7 @@
 #include <unistd.h>
 #include <json-c/json.h>
 
+#include "common/fs.h"
 #include "pipeline/serialize.h"
 #include "sources/snapshot_priv.h"
 
@@ -127,12 +128,36 @@ static int cmp_inode(const void *a, const void *b)
 	return x->inode < y->inode ? -1 : x->inode > y->inode;
 }
 
+struct owner_walk {
+	struct ports_scan *t;
+	pid_t pid;
+};
+
+static int mark_owner(void *arg, const char *fd, unsigned long ino)
+{
+	struct owner_walk *w = arg;
+	struct ports_scan *t = w->t;
+	struct sock_ent key = { .inode = ino }, *hit;
+
+	(void)fd;
+	hit = bsearch(&key, t->e, t->n, sizeof(*t->e), cmp_inode);
+	if (!hit)
+		return 0;
+	/* Equal inodes sit together: mark them all. */
+	while (hit > t->e && hit[-1].inode == ino)
+		hit--;
+	for (; hit < t->e + t->n && hit->inode == ino; hit++)
+		if (!hit->pid)
+			hit->pid = w->pid;
+	return 0;
+}
+
 /* Who holds each socket: the fds of every process. */
 static void find_owners(struct ports_scan *t, const char *proc)
 {
-	char path[PATH_MAX], link[64];
-	struct dirent *de, *fe;
-	DIR *d, *fd;
+	struct owner_walk w = { .t = t };
+	struct dirent *de;
+	DIR *d;
 
 	qsort(t->e, t->n, sizeof(*t->e), cmp_inode);
 	d = opendir(proc);
@@ -141,35 +166,9 @@ static void find_owners(struct ports_scan *t, const char *proc)
 	while ((de = readdir(d))) {
 		if (!isdigit((unsigned char)de->d_name[0]))
 			continue;
-		snprintf(path, sizeof(path), "%s/%s/fd", proc, de->d_name);
-		fd = opendir(path);
-		if (!fd)
-			continue;	/* gone, or not ours to see */
-		while ((fe = readdir(fd))) {
-			struct sock_ent key, *hit;
-			char fpath[PATH_MAX + 300];
-			ssize_t n;
-
-			if (fe->d_name[0] == '.')
-				continue;
-			snprintf(fpath, sizeof(fpath), "%s/%s", path, fe->d_name);
-			n = readlink(fpath, link, sizeof(link) - 1);
-			if (n <= 0)
-				continue;
-			link[n] = '\0';
-			if (sscanf(link, "socket:[%lu]", &key.inode) != 1)
-				continue;
-			hit = bsearch(&key, t->e, t->n, sizeof(*t->e), cmp_inode);
-			if (!hit)
-				continue;
-			/* Equal inodes sit together: mark them all. */
-			while (hit > t->e && hit[-1].inode == key.inode)
-				hit--;
-			for (; hit < t->e + t->n && hit->inode == key.inode; hit++)
-				if (!hit->pid)
-					hit->pid = atoi(de->d_name);
-		}
-		closedir(fd);
+		w.pid = atoi(de->d_name);
+		/* gone, or not ours to see: skipped */
+		proc_fd_sockets(proc, w.pid, mark_owner, &w);
 	}
 	closedir(d);
 }
