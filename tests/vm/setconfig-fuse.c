@@ -124,6 +124,7 @@ FIXTURE_SETUP(hang)
 {
 	char opts[128];
 
+	self->h.fd = -1;
 	ASSERT_EQ(0, iotsec_test_load(NULL));
 	ASSERT_EQ(0, iev_open(&self->c));
 	system("modprobe fuse 2>/dev/null");
