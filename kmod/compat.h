@@ -46,8 +46,8 @@
 /*
  * The symbol of a system call's entry, as its wrapper is named on the
  * architectures with syscall wrappers (x86-64 since 4.17, arm64 since
- * 4.19); elsewhere sys_NAME. Native calls only: 32-bit compat calls have
- * their own wrappers (__ia32_sys_*), not probed.
+ * 4.19); elsewhere sys_NAME. Native calls: for 32-bit compat calls see
+ * IOTSEC_COMPAT_SYSCALL_SYM.
  */
 #if defined(CONFIG_X86_64)
 #define IOTSEC_SYSCALL_SYM(name) "__x64_sys_" name
@@ -55,6 +55,17 @@
 #define IOTSEC_SYSCALL_SYM(name) "__arm64_sys_" name
 #else
 #define IOTSEC_SYSCALL_SYM(name) "sys_" name
+#endif
+
+/*
+ * The entry of a 32-bit process's system call on a 64-bit kernel, where it
+ * has its own: x86-64 with IA32 emulation (int $0x80, sysenter, 32-bit
+ * syscall) runs __ia32_sys_NAME. arm64's compat table points at the native
+ * wrapper (__arm64_sys_NAME) for calls without a compat_sys_ version, which
+ * init_module and finit_module are: the native probe sees them already.
+ */
+#if defined(CONFIG_X86_64) && defined(CONFIG_IA32_EMULATION)
+#define IOTSEC_COMPAT_SYSCALL_SYM(name) "__ia32_sys_" name
 #endif
 
 /* sk_error_report() came in 5.12; before, the socket's own callback. */

@@ -62,9 +62,12 @@ static void probe_module_load(void *data, struct module *mod)
 }
 
 /*
+ * The syscalls of 32-bit processes on a 64-bit kernel have entries of
+ * their own where the architecture has them (compat.h): probed too, so
+ * that a 32-bit load refused with EPERM is reported like a 64-bit one.
  * The LSM hooks are entry points too: where the syscalls cannot be probed
- * (or for 32-bit compat calls) loads are still reported, only those
- * refused before reading (EPERM) are not. They fire for other reads and
+ * loads are still reported, only those refused before reading (EPERM)
+ * are not. They fire for other reads and
  * loads too, so their misses are not counted as lost events.
  */
 static struct iotsec_hook hooks[] = {
@@ -76,6 +79,17 @@ static struct iotsec_hook hooks[] = {
 	  .optional = true,
 	  .kp = { .symbol_name = IOTSEC_SYSCALL_SYM("init_module"),
 		  .pre_handler = syscall_pre } },
+#ifdef IOTSEC_COMPAT_SYSCALL_SYM
+	/* a 32-bit process on a 64-bit kernel (x86-64's int $0x80) */
+	{ .type = IOTSEC_EVENT_MODULE, .kind = IOTSEC_HOOK_KPROBE,
+	  .optional = true,
+	  .kp = { .symbol_name = IOTSEC_COMPAT_SYSCALL_SYM("finit_module"),
+		  .pre_handler = syscall_pre } },
+	{ .type = IOTSEC_EVENT_MODULE, .kind = IOTSEC_HOOK_KPROBE,
+	  .optional = true,
+	  .kp = { .symbol_name = IOTSEC_COMPAT_SYSCALL_SYM("init_module"),
+		  .pre_handler = syscall_pre } },
+#endif
 	IOTSEC_HELPER_KPROBE("security_kernel_load_data", IOTSEC_EVENT_MODULE,
 			     load_data_pre),
 	IOTSEC_HELPER_KPROBE("security_kernel_read_file", IOTSEC_EVENT_MODULE,

@@ -20,7 +20,9 @@
  *                  cannot wait (kernel threads, too many waiting).
  *   connect (UDP)  return probes on __ip4_datagram_connect and
  *                  __ip6_datagram_connect, which never sleep (the socket
- *                  lock is taken around them by their callers).
+ *                  lock is taken around them by their callers). UDP-Lite
+ *                  sockets connect through them too: reported with their
+ *                  own protocol (IPPROTO_UDPLITE).
  *   accept         kprobe security_sock_graft: the accepted socket is
  *                  being attached to its new file, after the wait.
  *   listen         return probe on inet_csk_listen_start, which never
@@ -130,6 +132,14 @@ static int tcp_connect_pre(struct kprobe *p, struct pt_regs *regs)
 	return 0;
 }
 
+/* UDP and UDP-Lite, which connects through the same functions. */
+static bool udp_proto(const struct sock *sk)
+{
+	return (sk->sk_family == AF_INET || sk->sk_family == AF_INET6) &&
+	       (sk->sk_protocol == IPPROTO_UDP ||
+		sk->sk_protocol == IPPROTO_UDPLITE);
+}
+
 /* __ip{4,6}_datagram_connect(sk, uaddr, addr_len) */
 static int dgram_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
@@ -140,7 +150,7 @@ static int dgram_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 
 	if (!iotsec_want(IOTSEC_EVENT_CONNECT))
 		return 1;
-	if (!sk || !inet_proto(sk) || sk->sk_protocol != IPPROTO_UDP || !sa)
+	if (!sk || !udp_proto(sk) || !sa)
 		return 1;
 	d->sk = sk;
 	d->family = sa->sa_family;

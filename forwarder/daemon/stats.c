@@ -52,11 +52,8 @@ void stats_send(struct daemon *d)
 	uint64_t collected[2] = { d->queue.stats.collected[0],
 				  d->queue.stats.collected[1] };
 
-	for (int i = 1; i <= IOTSEC_EVENT_MAX; i++) {
-		k.generated += d->kcounters.t[i].generated;
-		k.dropped += d->kcounters.t[i].dropped;
-		k.lost += d->kcounters.t[i].lost;
-	}
+	/* GENERATED = DROPPED + BEFORE + DELIVERED + LOST + in flight */
+	iotsec_counters_total(&d->kcounters, &k);
 	/* messages the spool could not keep, by priority like the queues */
 	if (d->spool)
 		spool_get_stats(d->spool, &ss);
@@ -66,6 +63,8 @@ void stats_send(struct daemon *d)
 	extra_add(&e, "KernelGenerated", k.generated);
 	extra_add(&e, "KernelDropped", k.dropped);
 	extra_add(&e, "KernelLost", k.lost);
+	extra_add(&e, "KernelBefore", k.before);
+	extra_add(&e, "KernelDelivered", k.delivered);
 	extra_add(&e, "BatchGaps", d->nl.dec.stats.batch_gaps);
 	extra_add(&e, "SequenceGaps", d->nl.dec.stats.cpu_seq_gaps);
 	extra_add(&e, "ReceiveOverruns", d->nl.enobufs);
@@ -154,6 +153,36 @@ static struct json_object *decoder_json(const struct daemon *d)
 	};
 
 	return counters(c, ARRAY_SIZE(c));
+}
+
+/*
+ * The kernel's counters for this consumer, summed over the types, with
+ * what they leave unaccounted: events still in the kernel's buffers.
+ */
+static struct json_object *kernel_counters_json(
+	const struct iotsec_type_counters *k)
+{
+	const struct counter c[] = {
+		{ "generated", k->generated },
+		{ "dropped", k->dropped },
+		{ "before", k->before },
+		{ "delivered", k->delivered },
+		{ "lost", k->lost },
+	};
+	struct json_object *o = counters(c, ARRAY_SIZE(c));
+
+	if (o)
+		json_object_object_add(o, "in_flight", json_object_new_int64(
+			iotsec_counters_in_flight(k)));
+	return o;
+}
+
+static struct json_object *kernel_json(const struct daemon *d)
+{
+	struct iotsec_type_counters k;
+
+	iotsec_counters_total(&d->kcounters, &k);
+	return kernel_counters_json(&k);
 }
 
 static struct json_object *queues_json(const struct daemon *d)
@@ -285,6 +314,8 @@ static struct json_object *stats_json(struct daemon *d)
 		d->mqtt && mqtt_connected(d->mqtt) ? "connected" :
 		"disconnected"));
 	json_object_object_add(o, "decoder", decoder_json(d));
+	if (d->have_kcounters)
+		json_object_object_add(o, "kernel", kernel_json(d));
 	json_object_object_add(o, "queues", queues_json(d));
 	json_object_object_add(o, "messages", messages_json(d));
 	json_object_object_add(o, "local", local_json(d));

@@ -263,6 +263,7 @@ int iotsec_decode_counters(const void *buf, size_t len,
 			return -EINVAL;
 		c->t[t].generated = counter(ca, IOTSEC_CA_GENERATED);
 		c->t[t].dropped = counter(ca, IOTSEC_CA_DROPPED);
+		c->t[t].before = counter(ca, IOTSEC_CA_BEFORE);
 		c->t[t].delivered = counter(ca, IOTSEC_CA_DELIVERED);
 		c->t[t].lost = counter(ca, IOTSEC_CA_LOST);
 	}

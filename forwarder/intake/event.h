@@ -68,14 +68,30 @@ struct iotsec_event {
 	struct ev_str proc_cmdline;	/* argv of tgid's last exec */
 };
 
-/* Counters of one event type, as the kernel reports them. */
+/*
+ * Counters of one event type, as the kernel reports them to its consumer
+ * (include/uapi/iotsec.h): once the kernel has flushed what it buffered,
+ * GENERATED = DROPPED + BEFORE + DELIVERED + LOST exactly. BEFORE: events
+ * batched before this consumer subscribed (0 in GET_STATS, which is not
+ * one consumer's).
+ */
 struct iotsec_type_counters {
-	uint64_t generated, dropped, delivered, lost;
+	uint64_t generated, dropped, before, delivered, lost;
 };
 
 struct iotsec_counters {
 	struct iotsec_type_counters t[IOTSEC_EVENT_MAX + 1];
 };
+
+/*
+ * Events generated but not in any of the other counters: still in the
+ * kernel's buffers (or in a batch on its way). 0 once everything is
+ * flushed; negative only if the counters break the identity above.
+ */
+int64_t iotsec_counters_in_flight(const struct iotsec_type_counters *c);
+/* The sum of every type's counters into SUM. */
+void iotsec_counters_total(const struct iotsec_counters *c,
+			   struct iotsec_type_counters *sum);
 
 const char *iotsec_event_name(uint32_t type);
 /* "exec" -> IOTSEC_EVENT_EXEC, or 0 */

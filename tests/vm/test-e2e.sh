@@ -131,6 +131,37 @@ wait_for 10 grep -q MessageStatistics "$TMP/sub.log" &&
 	not_ok "no DroppedEventsStatistics/MessageStatistics published"
 kill "$sub"; wait "$sub" 2>/dev/null || true; pid_forget "$sub"
 
+# The kernel's accounting as iotsecd reports it (stats file "kernel"):
+# GENERATED = DROPPED + BEFORE + DELIVERED + LOST + in flight (events still
+# in the kernel's buffers at the last batch), nothing unaccounted, and
+# every event the kernel says it delivered was decoded. FIRST: the
+# consumer subscribed before any other (BEFORE 0); else BEFORE > 0.
+acct() {
+	python3 - "$1" "$2" <<'EOP'
+import json, sys
+s = json.load(open(sys.argv[1]))
+k, dec = s.get("kernel"), s.get("decoder", {})
+if not k:
+    sys.exit("no kernel counters in the stats file")
+parts = k["dropped"] + k["before"] + k["delivered"] + k["lost"]
+bad = []
+if k["generated"] != parts + k["in_flight"] or k["in_flight"] < 0:
+    bad.append("identity")
+if k["delivered"] != dec.get("events"):
+    bad.append("delivered %d != decoded %s" % (k["delivered"], dec.get("events")))
+if (k["before"] == 0) != (sys.argv[2] == "first"):
+    bad.append("before")
+print(" ".join("%s %s" % (n, k[n]) for n in
+               ("generated", "dropped", "before", "delivered", "lost", "in_flight")))
+sys.exit(", ".join(bad) if bad else 0)
+EOP
+}
+if res=$(acct "$TMP/d.stats" first 2>&1); then
+	ok "iotsecd's kernel accounting closes: $res"
+else
+	not_ok "iotsecd's kernel accounting: $res"
+fi
+
 grep -v '^iotsec/probe ' "$TMP/sub.log" | cut -d' ' -f2- >"$TMP/messages.jsonl"
 export NODE_PATH=$BUILD/node/node_modules
 if ! azure_schemas "$TOP"; then
@@ -165,11 +196,18 @@ tap_fail=$((tap_fail + $(grep -c '^not ok ' "$TMP/check.out" || true)))
 # the recording, replayed without the kernel, holds the same execs
 printf 'agent:\n  id: 9c647395-b913-4997-a732-a7fe7303b649\nmessages:\n  statistics: 1h\n' >"$TMP/replay.yaml"
 if "$BIN/iotsecd" -c "$TMP/replay.yaml" --replay "$TMP/rec.bin" \
-	--output "$TMP/replayed.jsonl" --stats-file "" 2>"$TMP/replay.log" &&
+	--output "$TMP/replayed.jsonl" --stats-file "$TMP/replay.stats" 2>"$TMP/replay.log" &&
    grep -q "\"CommandLine\":\"/bin/true $mark\",\"ExtraDetails\":{\"HitCount\":\"5\"" "$TMP/replayed.jsonl"; then
 	ok "iotsecctl record + iotsecd --replay: the 5 execs again, in one record ($(cat "$TMP/record.log"))"
 else
 	not_ok "replay of the recording: $(cat "$TMP/record.log" "$TMP/replay.log" | tr '\n' '|')"
+fi
+
+# the recorder subscribed after iotsecd: what went before is its BEFORE
+if res=$(acct "$TMP/replay.stats" late 2>&1); then
+	ok "the recording's kernel accounting closes, with BEFORE: $res"
+else
+	not_ok "the recording's kernel accounting: $res"
 fi
 
 rmmod iotsec && ok "module unloaded" || not_ok "rmmod iotsec"
