@@ -66,12 +66,13 @@ struct attempt {
  * lock.
  */
 #define ATTEMPT_BITS 8
-#define ATTEMPT_CHAINS (1U << ATTEMPT_BITS)
+#define ATTEMPT_CHAINS BIT(ATTEMPT_BITS)
 
 static struct hlist_head chains[ATTEMPT_CHAINS];
 static raw_spinlock_t chain_locks[ATTEMPT_CHAINS] = {
 	[0 ... ATTEMPT_CHAINS - 1] = __RAW_SPIN_LOCK_UNLOCKED(chain_locks)
 };
+
 /* Attempts in the chains; unload waits for the callbacks it leaves. */
 static atomic_t queued = ATOMIC_INIT(0);
 
@@ -512,6 +513,7 @@ void iotsec_attempt_exit(void)
 				continue;
 			}
 			init_completion(&a->sync.completion);
+			/* the completion is ready before the call can come */
 			smp_store_release(&a->sync.head.func, wakeme_after_rcu);
 			if (atomic_cmpxchg(&a->state, ATTEMPT_QUEUED,
 					   ATTEMPT_ORPHAN) == ATTEMPT_QUEUED) {

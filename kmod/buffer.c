@@ -103,12 +103,13 @@ static void fill_common(struct iotsec_rec *rec, struct task_struct *task)
 }
 
 /*
- * Start a record of TYPE with room for MAX bytes of blobs, or return NULL
+ * Start a record of TYPE for TASK (current, or a task the caller holds)
+ * with room for MAX bytes of blobs, or return NULL
  * (counted as a drop) when the ring has no room. Preemption stays off
  * until iotsec_rec_commit().
  */
 struct iotsec_rec *iotsec_rec_begin_task(unsigned int type, size_t max,
-				       struct task_struct *task)
+					  struct task_struct *task)
 {
 	struct iotsec_ring *r;
 	struct iotsec_rec *rec;

@@ -91,7 +91,8 @@ struct iotsec_rec {
 
 /* buffer.c: reserve room for a record of at most MAX bytes, then commit. */
 struct iotsec_rec *iotsec_rec_begin_task(unsigned int type, size_t max,
-				       struct task_struct *task);
+					  struct task_struct *task);
+
 /* A record of the current task's */
 static inline struct iotsec_rec *iotsec_rec_begin(unsigned int type,
 						  size_t max)

@@ -780,4 +780,56 @@ TEST_F_TIMEOUT(rb, interrupted_attach_is_one_event, 60)
 	EXPECT_NE(-513, e->result);
 }
 
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * An attach waits for the cred_guard_mutex of an exec that cannot finish
+ * (a user can hold it as long as it likes): rmmod succeeds at once all
+ * the same, and the attach is reported, its outcome unknown
+ * (-EINPROGRESS). When the attach returns later, with the module gone,
+ * nothing of the module runs (a queued callback would oops).
+ */
+TEST_F_TIMEOUT(rb, rmmod_with_an_attach_held_by_an_exec, 120)
+{
+	const struct iev *e;
+	pid_t p, t2, a;
+	double t0, took;
+	int status, ret;
+
+	p = exec_held(&t2);
+	ASSERT_LT(0, p);
+	a = fork();
+	ASSERT_LE(0, a);
+	if (!a)
+		_exit(ptrace(PTRACE_ATTACH, p, 0, 0) ? 1 : 0);
+	ASSERT_TRUE(all_asleep(&a, 1, 30000));
+	usleep(300000);
+
+	t0 = mono_s();
+	ret = iotsec_test_unload();
+	took = mono_s() - t0;
+	EXPECT_EQ(0, ret);
+	EXPECT_GT(10.0, took);
+	TH_LOG("rmmod returned %d after %.2f s", ret, took);
+	e = iev_wait(&self->c, match_ptrace_by, &a, WAIT_MS);
+	EXPECT_NE(NULL, e) {
+		TH_LOG("the pending attach was not reported");
+	}
+	if (e)
+		EXPECT_EQ(-EINPROGRESS, e->result);
+
+	/* the exec goes on, the attach returns, the module is not there */
+	ASSERT_EQ(t2, waitpid(t2, &status, __WALL));
+	wait_status(a);
+	kill(p, SIGKILL);
+	wait_status(p);
+	EXPECT_FALSE(iotsec_test_loaded());
+}
+
 TEST_HARNESS_MAIN
