@@ -321,7 +321,10 @@ static pid_t connect_from_child(int l, uint16_t port, uid_t uid, enum how how,
 	return pid;
 }
 
-/* The CONNECT event of PID to PORT from CPORT, every field checked. */
+/*
+ * The CONNECT event of PID to PORT from CPORT, every field checked, and no
+ * second one.
+ */
 static void check_connect(struct __test_metadata *_metadata,
 			  struct iev_client *c, pid_t pid, uint16_t port,
 			  uint16_t cport, uid_t uid)
@@ -347,6 +350,9 @@ static void check_connect(struct __test_metadata *_metadata,
 	EXPECT_EQ(getpid(), e->ptgid);
 	EXPECT_EQ(uid, e->uid);
 	EXPECT_EQ(uid, e->euid);
+	/* one connect, one event (a Fast Open connect passes two syscalls) */
+	iev_poll(c, 500);
+	EXPECT_EQ(1, iev_count(c, match_conn, &k));
 }
 
 TEST_F_TIMEOUT(net, blocked_connects_do_not_hide_a_connect, 240)

@@ -7,6 +7,7 @@
  *
  *   test (subscribed, root) --syscalls--> kernel hooks --batches--> test
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <grp.h>
@@ -852,7 +853,7 @@ static bool hook_time(const char *name, uint64_t *calls, uint64_t *ns)
 }
 
 /* Handler ns per call of ptrace_attach over N attaches to Q. */
-static double attach_ns(pid_t q, int n)
+static double attach_ns(pid_t q, int n, uint64_t *calls)
 {
 	uint64_t c0 = 0, n0 = 0, c1 = 0, n1 = 0;
 	int i, status;
@@ -867,10 +868,39 @@ static double attach_ns(pid_t q, int n)
 	}
 	if (!hook_time("ptrace_attach", &c1, &n1) || c1 <= c0)
 		return -1;
+	*calls = c1 - c0;
 	return (double)(n1 - n0) / (c1 - c0);
 }
 
 #define MANY 2000
+
+/* Wait until process PID has N threads, all asleep; false after MS. */
+static bool threads_asleep(pid_t pid, int n, int ms)
+{
+	static pid_t tids[MANY + 1];
+	long end = mono_ms() + ms;
+	char path[64];
+	struct dirent *d;
+	int found;
+	DIR *dir;
+
+	for (;;) {
+		snprintf(path, sizeof(path), "/proc/%d/task", pid);
+		dir = opendir(path);
+		if (!dir)
+			return false;
+		found = 0;
+		while ((d = readdir(dir)) && found < n)
+			if (d->d_name[0] != '.')
+				tids[found++] = atoi(d->d_name);
+		closedir(dir);
+		if (found == n && all_asleep(tids, n, 0))
+			return true;
+		if (mono_ms() > end)
+			return false;
+		usleep(200000);
+	}
+}
 
 static pid_t many_target;
 
@@ -890,6 +920,7 @@ static void *attach_many(void *arg)
 TEST_F_TIMEOUT(rb, blocked_attaches_do_not_slow_an_attach, 300)
 {
 	double before, after;
+	uint64_t calls = 0;
 	pid_t p, t2, q, many;
 	int status, sync[2];
 
@@ -899,7 +930,7 @@ TEST_F_TIMEOUT(rb, blocked_attaches_do_not_slow_an_attach, 300)
 	ASSERT_EQ(0, iev_open(&self->c));
 	q = pausing_child();
 	ASSERT_LT(0, q);
-	before = attach_ns(q, 200);
+	before = attach_ns(q, 200, &calls);
 	ASSERT_LT(0, before);
 
 	p = exec_held(&t2);
@@ -924,25 +955,12 @@ TEST_F_TIMEOUT(rb, blocked_attaches_do_not_slow_an_attach, 300)
 			pause();
 	}
 	ASSERT_EQ(1, read(sync[0], &status, 1));
-	/* every thread is asleep in its attach once the process has MANY+1 */
-	for (status = 0; status < 600; status++) {
-		char path[64], buf[4096];
-		int fd, n;
-		char *th;
-
-		snprintf(path, sizeof(path), "/proc/%d/status", many);
-		fd = open(path, O_RDONLY);
-		n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-		if (fd >= 0)
-			close(fd);
-		buf[n > 0 ? n : 0] = 0;
-		th = strstr(buf, "Threads:");
-		if (th && atoi(th + 8) == MANY + 1)
-			break;
-		usleep(100000);
-	}
-	sleep(2);
-	after = attach_ns(q, 200);
+	/* every thread is asleep (in its attach), or the main one in pause() */
+	ASSERT_TRUE(threads_asleep(many, MANY + 1, 120000));
+	sleep(1);
+	EXPECT_EQ(200, calls);
+	after = attach_ns(q, 200, &calls);
+	EXPECT_EQ(200, calls);
 	TH_LOG("ptrace_attach handler: %.0f ns per call alone, %.0f with %d blocked",
 	       before, after, MANY);
 	ASSERT_LT(0, after);
