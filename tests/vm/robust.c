@@ -872,6 +872,27 @@ static double attach_ns(pid_t q, int n, uint64_t *calls)
 	return (double)(n1 - n0) / (c1 - c0);
 }
 
+/*
+ * The least of three such figures of N attaches each (the emulated lab's
+ * clock runs on while the other vCPU has the host thread): -1 if a call
+ * was not counted as one.
+ */
+static double attach_ns_min(pid_t q, int n)
+{
+	double best = -1, ns;
+	uint64_t calls;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		ns = attach_ns(q, n, &calls);
+		if (ns < 0 || calls != (uint64_t)n)
+			return -1;
+		if (best < 0 || ns < best)
+			best = ns;
+	}
+	return best;
+}
+
 #define MANY 2000
 
 /* Wait until process PID has N threads, all asleep; false after MS. */
@@ -913,14 +934,16 @@ static void *attach_many(void *arg)
 
 /*
  * 2000 attaches of one process wait for the cred_guard_mutex of a held
- * exec. An attach to another process costs its handler no more than
- * before (the attempts are found by task in a short chain; one global
- * list walked under a lock made each attach pay for every blocked one).
+ * exec. An attach to another process costs its handler about what it
+ * did before (the attempts are found by task in a short chain; one
+ * global list walked under a lock made each attach pay for every blocked
+ * one: 3.6 us alone, 434 us with the 2000, in the lab). Each figure is
+ * the least of three, and the bound (4x) is wide: the emulated lab's
+ * handler times vary by 2x and more between runs.
  */
 TEST_F_TIMEOUT(rb, blocked_attaches_do_not_slow_an_attach, 300)
 {
 	double before, after;
-	uint64_t calls = 0;
 	pid_t p, t2, q, many;
 	int status, sync[2];
 
@@ -930,7 +953,7 @@ TEST_F_TIMEOUT(rb, blocked_attaches_do_not_slow_an_attach, 300)
 	ASSERT_EQ(0, iev_open(&self->c));
 	q = pausing_child();
 	ASSERT_LT(0, q);
-	before = attach_ns(q, 200, &calls);
+	before = attach_ns_min(q, 100);
 	ASSERT_LT(0, before);
 
 	p = exec_held(&t2);
@@ -958,13 +981,11 @@ TEST_F_TIMEOUT(rb, blocked_attaches_do_not_slow_an_attach, 300)
 	/* every thread is asleep (in its attach), or the main one in pause() */
 	ASSERT_TRUE(threads_asleep(many, MANY + 1, 120000));
 	sleep(1);
-	EXPECT_EQ(200, calls);
-	after = attach_ns(q, 200, &calls);
-	EXPECT_EQ(200, calls);
+	after = attach_ns_min(q, 100);
 	TH_LOG("ptrace_attach handler: %.0f ns per call alone, %.0f with %d blocked",
 	       before, after, MANY);
 	ASSERT_LT(0, after);
-	EXPECT_GT(2.0 * before, after);
+	EXPECT_GT(4.0 * before, after);
 
 	kill(many, SIGKILL);
 	wait_status(many);
