@@ -109,7 +109,7 @@ static void fill_common(struct iotsec_rec *rec, struct task_struct *task)
  * until iotsec_rec_commit().
  */
 struct iotsec_rec *iotsec_rec_begin_task(unsigned int type, size_t max,
-					  struct task_struct *task)
+					 struct task_struct *task)
 {
 	struct iotsec_ring *r;
 	struct iotsec_rec *rec;

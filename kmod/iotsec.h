@@ -91,14 +91,15 @@ struct iotsec_rec {
 
 /* buffer.c: reserve room for a record of at most MAX bytes, then commit. */
 struct iotsec_rec *iotsec_rec_begin_task(unsigned int type, size_t max,
-					  struct task_struct *task);
+					 struct task_struct *task);
 
-/* A record of the current task's */
+/* A record of the current task's. */
 static inline struct iotsec_rec *iotsec_rec_begin(unsigned int type,
 						  size_t max)
 {
 	return iotsec_rec_begin_task(type, max, current);
 }
+
 void iotsec_rec_commit(struct iotsec_rec *rec);
 char *iotsec_rec_str(struct iotsec_rec *rec, unsigned int idx);
 void iotsec_rec_set_str(struct iotsec_rec *rec, unsigned int idx,

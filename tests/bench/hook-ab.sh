@@ -24,7 +24,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-secs() { sed -n 's/.*seconds=\([0-9.]*\).*/\1/p'; }
+secs() { tr -d " \n"; }
 
 for r in $(seq "$rounds"); do
 	echo "round $r none connect $n s=$("$tools/loadgen" connect "$n" | secs)"
