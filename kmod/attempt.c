@@ -8,9 +8,9 @@
  *
  * No return probe is involved, so a call that sleeps (a module init that
  * never ends, an attach waiting for cred_guard_mutex) holds no instance of
- * a shared pool: it holds its own attempt, allocated at entry, and a
- * reference on this module so that the queued callback outlives no code.
- * Later attempts are never hidden by blocked ones.
+ * a shared pool: it holds its own attempt, allocated at entry. Later
+ * attempts are never hidden by blocked ones, and no attempt holds the
+ * module: unload gives up the queued ones (iotsec_attempt_exit()).
  */
 #include <linux/atomic.h>
 #include <linux/compat.h>
@@ -72,9 +72,6 @@ static struct hlist_head chains[ATTEMPT_CHAINS];
 static raw_spinlock_t chain_locks[ATTEMPT_CHAINS] = {
 	[0 ... ATTEMPT_CHAINS - 1] = __RAW_SPIN_LOCK_UNLOCKED(chain_locks)
 };
-
-/* Attempts in the chains; unload waits for the callbacks it leaves. */
-static atomic_t queued = ATOMIC_INIT(0);
 
 /* TCP connects waiting for their syscall (bounded, see below). */
 static atomic_t connects = ATOMIC_INIT(0);
@@ -192,7 +189,6 @@ static void attempt_done(struct callback_head *cb)
 	    ATTEMPT_QUEUED)
 		return;
 	ret = syscall_get_return_value(current, task_pt_regs(current));
-	unchain(a);
 	if (a->type == IOTSEC_EVENT_CONNECT) {
 		result = connect_result(ret);
 		if (a->syn || refused(result))
@@ -213,9 +209,9 @@ static void attempt_done(struct callback_head *cb)
 	if (!restarted)
 		emit(a, result);
 out:
+	/* Unload waits for the chains to empty: after the event. */
+	unchain(a);
 	attempt_free(a);
-	/* Last: iotsec_attempt_exit() waits for the count to reach 0. */
-	atomic_dec(&queued);
 }
 
 /* A new attempt of TYPE for the current task, or NULL. */
@@ -245,14 +241,12 @@ static bool attempt_queue(struct attempt *a)
 	get_task_struct(current);
 	atomic_set(&a->state, ATTEMPT_QUEUED);
 	init_task_work(&a->sync.head, attempt_done);
-	atomic_inc(&queued);
 	raw_spin_lock_irqsave(&chain_locks[c], flags);
 	hlist_add_head(&a->node, &chains[c]);
 	raw_spin_unlock_irqrestore(&chain_locks[c], flags);
 	if (!task_work_add(current, &a->sync.head, TWA_RESUME))
 		return true;
 	unchain(a);
-	atomic_dec(&queued);
 	return false;
 }
 
@@ -527,17 +521,17 @@ void iotsec_attempt_exit(void)
 	hlist_for_each_entry_safe(a, tmp, &mine, node) {
 		report_open(a);
 		attempt_free(a);
-		atomic_dec(&queued);
 	}
 	hlist_for_each_entry_safe(a, tmp, &left, node) {
 		report_open(a);
 		put_task_struct(a->task);
-		atomic_dec(&queued);
 	}
+	/* callbacks under way take their attempts out of the chains */
+	for (c = 0; c < ATTEMPT_CHAINS; c++)
+		while (!hlist_empty(&chains[c]))
+			msleep(20);
 	/* the reports go out before the family does */
 	iotsec_flush_stop();
 	iotsec_netlink_flush();
-	while (atomic_read(&queued))
-		msleep(20);
 	synchronize_rcu_tasks();
 }
