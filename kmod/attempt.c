@@ -8,19 +8,22 @@
  *
  * No return probe is involved, so a call that sleeps (a module init that
  * never ends, an attach waiting for cred_guard_mutex) holds no instance of
- * a shared pool: it holds its own attempt, allocated at entry, and a
- * reference on this module so that the queued callback outlives no code.
- * Later attempts are never hidden by blocked ones.
+ * a shared pool: it holds its own attempt, allocated at entry. Later
+ * attempts are never hidden by blocked ones, and no attempt holds the
+ * module: unload gives up the queued ones (iotsec_attempt_exit()).
  */
 #include <linux/atomic.h>
 #include <linux/compat.h>
 #include <linux/delay.h>
 #include <linux/errno.h>
+#include <linux/hash.h>
 #include <linux/kprobes.h>
 #include <linux/list.h>
 #include <linux/module.h>
 #include <linux/rcupdate.h>
+#include <linux/rcupdate_wait.h>
 #include <linux/sched.h>
+#include <linux/sched/task.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/task_work.h>
@@ -30,11 +33,21 @@
 #include "compat.h"
 #include "iotsec.h"
 
+/* An attempt's callback: not run yet, running, or given up by unload. */
+enum {
+	ATTEMPT_QUEUED,
+	ATTEMPT_TAKEN,
+	ATTEMPT_ORPHAN,
+};
+
 struct attempt {
-	struct callback_head work;
-	struct list_head list;
-	struct task_struct *task;
+	/* sync.head is the task_work; sync serves only an unload (below) */
+	struct rcu_synchronize sync;
+	struct hlist_node node;
+	struct task_struct *task;	/* a reference is held */
 	unsigned int type;
+	atomic_t state;
+	bool syn;			/* connect: tcp_connect() saw it */
 	union {
 		struct {
 			u32 target_tgid;
@@ -45,25 +58,67 @@ struct attempt {
 	};
 };
 
-static LIST_HEAD(attempts);
-static DEFINE_RAW_SPINLOCK(attempts_lock);
+/*
+ * Queued attempts by task, so that an entry point finds the attempt its
+ * task has already in one short chain (a blocked attach or connect of one
+ * user lengthens no other's), and unload finds them all. Only the task
+ * itself adds and removes its attempts, and unload; each chain has its
+ * lock.
+ */
+#define ATTEMPT_BITS 8
+#define ATTEMPT_CHAINS BIT(ATTEMPT_BITS)
 
-static struct attempt *find_locked(struct task_struct *task,
-				   unsigned int type)
+static struct hlist_head chains[ATTEMPT_CHAINS];
+static raw_spinlock_t chain_locks[ATTEMPT_CHAINS] = {
+	[0 ... ATTEMPT_CHAINS - 1] = __RAW_SPIN_LOCK_UNLOCKED(chain_locks)
+};
+
+/* TCP connects waiting for their syscall (bounded, see below). */
+static atomic_t connects = ATOMIC_INIT(0);
+
+static unsigned int chain_of(const struct task_struct *task)
 {
-	struct attempt *a;
+	return hash_ptr(task, ATTEMPT_BITS);
+}
 
-	list_for_each_entry(a, &attempts, list)
-		if (a->task == task && a->type == type)
-			return a;
-	return NULL;
+/*
+ * The current task's attempt of TYPE still open to the entry points (a
+ * connect once tcp_connect() took it is not), or NULL.
+ */
+static struct attempt *find(unsigned int type)
+{
+	unsigned int c = chain_of(current);
+	struct attempt *a, *found = NULL;
+	unsigned long flags;
+
+	if (hlist_empty(&chains[c]))
+		return NULL;
+	raw_spin_lock_irqsave(&chain_locks[c], flags);
+	hlist_for_each_entry(a, &chains[c], node) {
+		if (a->task == current && a->type == type && !a->syn) {
+			found = a;
+			break;
+		}
+	}
+	raw_spin_unlock_irqrestore(&chain_locks[c], flags);
+	return found;
+}
+
+static void unchain(struct attempt *a)
+{
+	unsigned int c = chain_of(a->task);
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&chain_locks[c], flags);
+	hlist_del(&a->node);
+	raw_spin_unlock_irqrestore(&chain_locks[c], flags);
 }
 
 static void emit(struct attempt *a, int result)
 {
 	struct iotsec_rec *rec;
 
-	if (!iotsec_want(a->type))
+	if (!iotsec_type_on(a->type))
 		return;
 	rec = iotsec_rec_begin(a->type, IOTSEC_REC_NAME_MAX);
 	if (!rec)
@@ -83,19 +138,64 @@ static void emit(struct attempt *a, int result)
 	iotsec_rec_commit(rec);
 }
 
+static void attempt_free(struct attempt *a)
+{
+	if (a->type == IOTSEC_EVENT_CONNECT)
+		atomic_dec(&connects);
+	put_task_struct(a->task);
+	kfree(a);
+}
+
+/*
+ * The connect's outcome from what its syscall returns: a byte count (the
+ * data of a Fast Open send went) is a success, an interrupted call is
+ * -EINTR whether or not it is restarted.
+ */
+static int connect_result(long ret)
+{
+	if (ret > 0)
+		return 0;
+	switch (ret) {
+	case -ERESTARTSYS:
+	case -ERESTARTNOINTR:
+	case -ERESTARTNOHAND:
+	case -ERESTART_RESTARTBLOCK:
+		return -EINTR;
+	}
+	return (int)ret;
+}
+
+/*
+ * Whether a connect that sent no SYN is reported: only when the kernel
+ * refused it (no route, no local port, a cgroup BPF program, a bad
+ * address). 0 or -EINPROGRESS without a SYN is a Fast Open connect put
+ * off until the first write, which reports it then.
+ */
+static bool refused(int result)
+{
+	return result < 0 && result != -EINPROGRESS && result != -EINTR;
+}
+
 /* The task is back from the syscall: its return value is the result. */
 static void attempt_done(struct callback_head *cb)
 {
-	struct attempt *a = container_of(cb, struct attempt, work);
+	struct attempt *a = container_of(cb, struct attempt, sync.head);
 	bool restarted = false;
-	unsigned long flags;
+	long ret;
 	int result;
 
-	result = (int)syscall_get_return_value(current,
-					       task_pt_regs(current));
-	raw_spin_lock_irqsave(&attempts_lock, flags);
-	list_del(&a->list);
-	raw_spin_unlock_irqrestore(&attempts_lock, flags);
+	/* Given up by an unload: that reported it, and keeps the memory. */
+	if (atomic_cmpxchg(&a->state, ATTEMPT_QUEUED, ATTEMPT_TAKEN) !=
+	    ATTEMPT_QUEUED)
+		return;
+	ret = syscall_get_return_value(current, task_pt_regs(current));
+	if (a->type == IOTSEC_EVENT_CONNECT) {
+		result = connect_result(ret);
+		if (a->syn || refused(result))
+			emit(a, result);
+		goto out;
+	}
+	result = (int)ret;
 	/*
 	 * A signal interrupted the wait: the kernel restarts the call unless
 	 * the signal kills the task, and the restarted call enters the probe
@@ -108,61 +208,69 @@ static void attempt_done(struct callback_head *cb)
 	}
 	if (!restarted)
 		emit(a, result);
-	kfree(a);
-	/* iotsec_attempt_exit() waits for the return from here. */
-	module_put(THIS_MODULE);
+out:
+	/* Unload waits for the chains to empty: after the event. */
+	unchain(a);
+	attempt_free(a);
+}
+
+/* A new attempt of TYPE for the current task, or NULL. */
+static struct attempt *attempt_new(unsigned int type)
+{
+	struct attempt *a;
+
+	a = kmalloc(sizeof(*a), GFP_ATOMIC | __GFP_NOWARN);
+	if (!a)
+		return NULL;
+	a->type = type;
+	a->syn = false;
+	return a;
+}
+
+/*
+ * Queue A, filled in by the caller, to be taken when the task returns to
+ * user space; false when the task cannot queue it (it is exiting): then
+ * the caller reports it and frees it.
+ */
+static bool attempt_queue(struct attempt *a)
+{
+	unsigned int c = chain_of(current);
+	unsigned long flags;
+
+	a->task = current;
+	get_task_struct(current);
+	atomic_set(&a->state, ATTEMPT_QUEUED);
+	init_task_work(&a->sync.head, attempt_done);
+	raw_spin_lock_irqsave(&chain_locks[c], flags);
+	hlist_add_head(&a->node, &chains[c]);
+	raw_spin_unlock_irqrestore(&chain_locks[c], flags);
+	if (!task_work_add(current, &a->sync.head, TWA_RESUME))
+		return true;
+	unchain(a);
+	return false;
 }
 
 /*
  * Start an attempt of TYPE for the current task, or return the one it has
- * already (the same syscall passes more than one entry point). Called from
- * kprobe handlers. NULL when none could be started: then the event is
- * taken at once, with result -ENOMEM, so that it is not lost.
+ * already (the same syscall passes more than one entry point): *FRESH
+ * says which. NULL when none could be started: then the caller reports the
+ * event at once, with result -ENOMEM, so that it is not lost.
  */
 static struct attempt *attempt_start(unsigned int type, bool *fresh)
 {
-	struct attempt *a;
-	unsigned long flags;
+	struct attempt *a = find(type);
 
-	*fresh = false;
-	raw_spin_lock_irqsave(&attempts_lock, flags);
-	a = find_locked(current, type);
-	raw_spin_unlock_irqrestore(&attempts_lock, flags);
-	if (a)
-		return a;
-	a = kzalloc(sizeof(*a), GFP_ATOMIC | __GFP_NOWARN);
-	if (!a)
-		return NULL;
-	a->task = current;
-	a->type = type;
-	*fresh = true;
-	return a;
+	*fresh = !a;
+	return a ? a : attempt_new(type);
 }
 
-/* Queue A, filled in by the caller; if that fails, report it now. */
-static void attempt_queue(struct attempt *a)
+/* Queue a fresh attempt; if the task is exiting, report it now. */
+static void attempt_go(struct attempt *a)
 {
-	unsigned long flags;
-
-	if (!try_module_get(THIS_MODULE)) {
-		/* The module is going: report now rather than lose it. */
-		emit(a, -ESRCH);
-		kfree(a);
+	if (attempt_queue(a))
 		return;
-	}
-	init_task_work(&a->work, attempt_done);
-	raw_spin_lock_irqsave(&attempts_lock, flags);
-	list_add(&a->list, &attempts);
-	raw_spin_unlock_irqrestore(&attempts_lock, flags);
-	if (!task_work_add(current, &a->work, TWA_RESUME))
-		return;
-	/* The task is exiting: no way back to user space. */
-	raw_spin_lock_irqsave(&attempts_lock, flags);
-	list_del(&a->list);
-	raw_spin_unlock_irqrestore(&attempts_lock, flags);
 	emit(a, -ESRCH);
-	kfree(a);
-	module_put(THIS_MODULE);
+	attempt_free(a);
 }
 
 void iotsec_attempt_module(const char *name, size_t len)
@@ -179,11 +287,13 @@ void iotsec_attempt_module(const char *name, size_t len)
 		emit(&tmp, -ENOMEM);
 		return;
 	}
+	if (fresh)
+		a->name[0] = 0;
 	/* A later name is better: the file's, then the module's own. */
 	if (name)
 		iotsec_strcut(a->name, sizeof(a->name), name, len);
 	if (fresh)
-		attempt_queue(a);
+		attempt_go(a);
 }
 
 void iotsec_attempt_ptrace(u32 target_tgid, u32 mode)
@@ -205,7 +315,7 @@ void iotsec_attempt_ptrace(u32 target_tgid, u32 mode)
 	a->target_tgid = target_tgid;
 	a->mode = mode;
 	if (fresh)
-		attempt_queue(a);
+		attempt_go(a);
 }
 
 /*
@@ -213,37 +323,6 @@ void iotsec_attempt_ptrace(u32 target_tgid, u32 mode)
  * more is reported at once, its outcome unknown (-EINPROGRESS).
  */
 #define CONNECTS_MAX 4096
-static atomic_t connects = ATOMIC_INIT(0);
-
-/*
- * The connect's outcome from what its syscall returns: a byte count (the
- * data of a Fast Open send went) is a success, an interrupted call is
- * -EINTR whether or not it is restarted.
- */
-static int connect_result(long ret)
-{
-	if (ret > 0)
-		return 0;
-	switch (ret) {
-	case -ERESTARTSYS:
-	case -ERESTARTNOINTR:
-	case -ERESTARTNOHAND:
-	case -ERESTART_RESTARTBLOCK:
-		return -EINTR;
-	}
-	return (int)ret;
-}
-
-static void connect_done(struct callback_head *cb)
-{
-	struct attempt *a = container_of(cb, struct attempt, work);
-	long ret = syscall_get_return_value(current, task_pt_regs(current));
-
-	emit(a, connect_result(ret));
-	kfree(a);
-	/* Last: iotsec_attempt_exit() waits for the count to reach 0. */
-	atomic_dec(&connects);
-}
 
 /*
  * Is the current task in a system call whose return value is the outcome
@@ -272,8 +351,8 @@ static bool connect_syscall(void)
 	return false;
 }
 
-/* An attempt for a connect that can wait for its syscall, or NULL. */
-static struct attempt *connect_start(void)
+/* A new connect attempt that can wait for its syscall, or NULL. */
+static struct attempt *connect_new(void)
 {
 	struct attempt *a;
 
@@ -281,12 +360,35 @@ static struct attempt *connect_start(void)
 		return NULL;
 	if (atomic_inc_return(&connects) > CONNECTS_MAX)
 		goto none;
-	a = kmalloc(sizeof(*a), GFP_ATOMIC | __GFP_NOWARN);
+	a = attempt_new(IOTSEC_EVENT_CONNECT);
 	if (a)
 		return a;
 none:
 	atomic_dec(&connects);
 	return NULL;
+}
+
+/*
+ * A TCP connect on an unconnected socket starts, N the fields known so far
+ * (the destination asked for): if the kernel refuses it before a SYN is
+ * sent (no route, no free port, a cgroup BPF program), its syscall's error
+ * is reported; otherwise tcp_connect() takes the attempt over. A connect
+ * that cannot wait is left to tcp_connect(): a refusal is not seen then.
+ */
+void iotsec_attempt_connect_start(const struct iotsec_net_fields *n)
+{
+	struct attempt *a;
+
+	if (find(IOTSEC_EVENT_CONNECT))
+		return;
+	a = connect_new();
+	if (!a)
+		return;
+	a->net = *n;
+	if (attempt_queue(a))
+		return;
+	/* exiting: no syscall result to wait for, nothing to report */
+	attempt_free(a);
 }
 
 /*
@@ -297,39 +399,139 @@ none:
  */
 void iotsec_attempt_connect(const struct iotsec_net_fields *n)
 {
-	struct attempt *a = connect_start();
+	struct attempt *a = find(IOTSEC_EVENT_CONNECT);
 
+	if (a) {
+		/* started at the connect's entry: the fields are final now */
+		a->net = *n;
+		WRITE_ONCE(a->syn, true);
+		return;
+	}
+	a = connect_new();
 	if (!a) {
 		struct attempt tmp = { .type = IOTSEC_EVENT_CONNECT, .net = *n };
 
 		emit(&tmp, -EINPROGRESS);
 		return;
 	}
-	a->type = IOTSEC_EVENT_CONNECT;
 	a->net = *n;
-	init_task_work(&a->work, connect_done);
-	if (!task_work_add(current, &a->work, TWA_RESUME))
+	a->syn = true;
+	if (attempt_queue(a))
 		return;
-	/* The task is exiting: no way back to user space. */
 	emit(a, -EINPROGRESS);
-	kfree(a);
-	atomic_dec(&connects);
+	attempt_free(a);
 }
 
 /*
- * Each queued module or ptrace attempt holds a reference on the module, so
- * unload can only start once every callback has dropped its own; a
- * callback may still be on its way out of module_put(). Connect attempts
- * hold none (a busy machine always has connects in flight, and rmmod would
- * never find the count at 0): the hooks are gone when this runs, so no
- * connect attempt starts any more, and unload waits for the queued ones
- * to be taken (a connect that blocks keeps it waiting until it returns).
- * RCU Tasks then waits until every task has passed a voluntary switch or
- * user space: none is in our code then.
+ * task_work_cancel() is not exported: the same steps, under the lock that
+ * task_work_run() synchronizes with (the task's pi_lock). Unlinks CB from
+ * TASK's queue; false when the task has taken its queue already.
+ */
+static bool unqueue(struct task_struct *task, struct callback_head *cb)
+{
+	struct callback_head **pprev = &task->task_works;
+	struct callback_head *work;
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&task->pi_lock, flags);
+	while ((work = READ_ONCE(*pprev))) {
+		if (work != cb)
+			pprev = &work->next;
+		else if (cmpxchg(pprev, work, work->next) == work)
+			break;
+	}
+	raw_spin_unlock_irqrestore(&task->pi_lock, flags);
+	return work == cb;
+}
+
+/*
+ * An attempt still open when the collector goes: its outcome is unknown.
+ * Reported (as its task's) with -EINPROGRESS; a connect that sent no SYN
+ * yet is not reported.
+ */
+static void report_open(struct attempt *a)
+{
+	struct iotsec_rec *rec;
+
+	if (a->type == IOTSEC_EVENT_CONNECT && !a->syn)
+		return;
+	if (!iotsec_type_on(a->type))
+		return;
+	rec = iotsec_rec_begin_task(a->type, IOTSEC_REC_NAME_MAX, a->task);
+	if (!rec)
+		return;
+	if (a->type == IOTSEC_EVENT_CONNECT) {
+		rec->u.net = a->net;
+		rec->u.net.has_result = 1;
+		rec->u.net.result = -EINPROGRESS;
+	} else if (a->type == IOTSEC_EVENT_MODULE) {
+		iotsec_rec_set_str(rec, IOTSEC_S_NAME, a->name);
+		rec->u.module.result = -EINPROGRESS;
+	} else {
+		rec->u.ptrace.target_tgid = a->target_tgid;
+		rec->u.ptrace.mode = a->mode;
+		rec->u.ptrace.result = -EINPROGRESS;
+	}
+	iotsec_rec_commit(rec);
+}
+
+/*
+ * Give up every queued attempt, the hooks being gone (no attempt starts
+ * any more). An attempt holds no module reference, so no user can keep
+ * rmmod from starting, and none can make it wait: a call that blocks for
+ * ever (an attach waiting for the cred_guard_mutex of an exec that never
+ * ends, a module init that sleeps) is reported now with -EINPROGRESS and
+ * its callback leaves the task's queue, which is how it is freed. A task
+ * that has taken its queue already runs the callback shortly: if the
+ * callback has started it finishes (waited for below); if not, it is
+ * turned into wakeme_after_rcu() (kernel code, which completes the
+ * attempt's own completion) and the attempt is left allocated, as that
+ * call may still come. RCU Tasks then waits until every task has passed
+ * a voluntary switch or user space: none is in our code then.
  */
 void iotsec_attempt_exit(void)
 {
-	while (atomic_read(&connects))
-		msleep(20);
+	struct attempt *a;
+	struct hlist_node *tmp;
+	HLIST_HEAD(mine);
+	HLIST_HEAD(left);
+	unsigned long flags;
+	unsigned int c;
+
+	for (c = 0; c < ATTEMPT_CHAINS; c++) {
+		raw_spin_lock_irqsave(&chain_locks[c], flags);
+		hlist_for_each_entry_safe(a, tmp, &chains[c], node) {
+			if (unqueue(a->task, &a->sync.head)) {
+				hlist_del(&a->node);
+				hlist_add_head(&a->node, &mine);
+				continue;
+			}
+			init_completion(&a->sync.completion);
+			/* the completion is ready before the call can come */
+			smp_store_release(&a->sync.head.func, wakeme_after_rcu);
+			if (atomic_cmpxchg(&a->state, ATTEMPT_QUEUED,
+					   ATTEMPT_ORPHAN) == ATTEMPT_QUEUED) {
+				hlist_del(&a->node);
+				hlist_add_head(&a->node, &left);
+			}
+			/* else its callback runs: it unchains it */
+		}
+		raw_spin_unlock_irqrestore(&chain_locks[c], flags);
+	}
+	hlist_for_each_entry_safe(a, tmp, &mine, node) {
+		report_open(a);
+		attempt_free(a);
+	}
+	hlist_for_each_entry_safe(a, tmp, &left, node) {
+		report_open(a);
+		put_task_struct(a->task);
+	}
+	/* callbacks under way take their attempts out of the chains */
+	for (c = 0; c < ATTEMPT_CHAINS; c++)
+		while (!hlist_empty(&chains[c]))
+			msleep(20);
+	/* the reports go out before the family does */
+	iotsec_flush_stop();
+	iotsec_netlink_flush();
 	synchronize_rcu_tasks();
 }

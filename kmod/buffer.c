@@ -76,36 +76,40 @@ static void kick_fn(struct irq_work *w)
 
 static struct irq_work kick_work;
 
-static void fill_common(struct iotsec_rec *rec)
+/* The acting task's fields: TASK is current, or one held by the caller. */
+static void fill_common(struct iotsec_rec *rec, struct task_struct *task)
 {
-	const struct cred *cred = current_cred();
+	const struct cred *cred;
 	struct task_struct *parent;
 
-	rec->tgid = task_tgid_nr(current);
-	rec->tid = task_pid_nr(current);
+	rec->tgid = task_tgid_nr(task);
+	rec->tid = task_pid_nr(task);
+	rec->loginuid = from_kuid(&init_user_ns, audit_get_loginuid(task));
+	rec->sessionid = audit_get_sessionid(task);
+	memcpy(rec->comm, task->comm, IOTSEC_COMM_LEN);
+	rec->comm[IOTSEC_COMM_LEN - 1] = '\0';
+	rcu_read_lock();
+	cred = __task_cred(task);
 	rec->uid = from_kuid_munged(&init_user_ns, cred->uid);
 	rec->gid = from_kgid_munged(&init_user_ns, cred->gid);
 	rec->euid = from_kuid_munged(&init_user_ns, cred->euid);
 	rec->egid = from_kgid_munged(&init_user_ns, cred->egid);
-	rec->loginuid = from_kuid(&init_user_ns, audit_get_loginuid(current));
-	rec->sessionid = audit_get_sessionid(current);
-	memcpy(rec->comm, current->comm, IOTSEC_COMM_LEN);
-	rec->comm[IOTSEC_COMM_LEN - 1] = '\0';
-	rcu_read_lock();
-	parent = rcu_dereference(current->real_parent);
+	parent = rcu_dereference(task->real_parent);
 	rec->ptgid = parent ? task_tgid_nr(parent) : 0;
 #ifdef CONFIG_CGROUPS
-	rec->cgroup_id = cgroup_id(task_dfl_cgroup(current));
+	rec->cgroup_id = cgroup_id(task_dfl_cgroup(task));
 #endif
 	rcu_read_unlock();
 }
 
 /*
- * Start a record of TYPE with room for MAX bytes of blobs, or return NULL
+ * Start a record of TYPE for TASK (current, or a task the caller holds)
+ * with room for MAX bytes of blobs, or return NULL
  * (counted as a drop) when the ring has no room. Preemption stays off
  * until iotsec_rec_commit().
  */
-struct iotsec_rec *iotsec_rec_begin(unsigned int type, size_t max)
+struct iotsec_rec *iotsec_rec_begin_task(unsigned int type, size_t max,
+					 struct task_struct *task)
 {
 	struct iotsec_ring *r;
 	struct iotsec_rec *rec;
@@ -147,7 +151,7 @@ struct iotsec_rec *iotsec_rec_begin(unsigned int type, size_t max)
 	rec->cpu = smp_processor_id();
 	rec->seq = seq;
 	rec->time_ns = ktime_get_boot_fast_ns();
-	fill_common(rec);
+	fill_common(rec, task);
 	return rec;
 
 drop_busy:

@@ -90,7 +90,16 @@ struct iotsec_rec {
 };
 
 /* buffer.c: reserve room for a record of at most MAX bytes, then commit. */
-struct iotsec_rec *iotsec_rec_begin(unsigned int type, size_t max);
+struct iotsec_rec *iotsec_rec_begin_task(unsigned int type, size_t max,
+					 struct task_struct *task);
+
+/* A record of the current task's. */
+static inline struct iotsec_rec *iotsec_rec_begin(unsigned int type,
+						  size_t max)
+{
+	return iotsec_rec_begin_task(type, max, current);
+}
+
 void iotsec_rec_commit(struct iotsec_rec *rec);
 char *iotsec_rec_str(struct iotsec_rec *rec, unsigned int idx);
 void iotsec_rec_set_str(struct iotsec_rec *rec, unsigned int idx,
@@ -269,6 +278,7 @@ static __always_inline void iotsec_time_end(struct iotsec_timer *t)
 /* attempt.c: events whose result is the syscall's return value */
 void iotsec_attempt_module(const char *name, size_t len);
 void iotsec_attempt_ptrace(u32 target_tgid, u32 mode);
+void iotsec_attempt_connect_start(const struct iotsec_net_fields *n);
 void iotsec_attempt_connect(const struct iotsec_net_fields *n);
 void iotsec_attempt_exit(void);
 /* file.c: the watched paths and their fsnotify marks */

@@ -140,6 +140,56 @@ static bool udp_proto(const struct sock *sk)
 		sk->sk_protocol == IPPROTO_UDPLITE);
 }
 
+/*
+ * __inet_stream_connect(sock, uaddr, addr_len, flags, is_sendmsg), socket
+ * locked: a TCP connect (connect(2), or a Fast Open send) starts. On an
+ * unconnected socket its destination is in UADDR: the attempt starts here,
+ * so that a refusal before any SYN (no route, no free local port, a cgroup
+ * BPF program) is reported with its error; tcp_connect() fills in the
+ * rest when the SYN goes.
+ */
+static int stream_connect_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	struct socket *sock = (struct socket *)iotsec_arg(regs, 0);
+	const struct sockaddr *sa = (const struct sockaddr *)iotsec_arg(regs, 1);
+	int len = (int)iotsec_arg(regs, 2);
+	struct iotsec_net_fields n = { 0 };
+	struct sock *sk;
+
+	if (!iotsec_want(IOTSEC_EVENT_CONNECT))
+		return 0;
+	if (!sock || !sa || READ_ONCE(sock->state) != SS_UNCONNECTED)
+		return 0;
+	sk = sock->sk;
+	if (!sk || !inet_proto(sk) || sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	local_addr(sk, &n);
+	n.family = sa->sa_family;
+	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *sin = (const void *)sa;
+
+		n.rport = ntohs(sin->sin_port);
+		memcpy(n.raddr, &sin->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6 &&
+		   len >= offsetofend(struct sockaddr_in6, sin6_addr)) {
+		const struct sockaddr_in6 *sin6 = (const void *)sa;
+
+		n.rport = ntohs(sin6->sin6_port);
+		memcpy(n.raddr, &sin6->sin6_addr, 16);
+		if (ipv6_addr_v4mapped(&sin6->sin6_addr)) {
+			n.family = AF_INET;
+			memcpy(n.raddr, &sin6->sin6_addr.s6_addr32[3], 4);
+			memset(n.raddr + 4, 0, 12);
+			memcpy(n.laddr, &inet_sk(sk)->inet_saddr, 4);
+			memset(n.laddr + 4, 0, 12);
+		}
+	} else {
+		return 0;
+	}
+	iotsec_attempt_connect_start(&n);
+	return 0;
+}
+
 /* __ip{4,6}_datagram_connect(sk, uaddr, addr_len) */
 static int dgram_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
@@ -274,6 +324,8 @@ static int listen_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 
 static struct iotsec_hook hooks[] = {
 	IOTSEC_KPROBE("tcp_connect", IOTSEC_EVENT_CONNECT, tcp_connect_pre),
+	IOTSEC_KPROBE("__inet_stream_connect", IOTSEC_EVENT_CONNECT,
+		      stream_connect_pre),
 	IOTSEC_KRETPROBE("__ip4_datagram_connect", IOTSEC_EVENT_CONNECT,
 			 dgram4_entry, dgram_ret, sizeof(struct dgram_data)),
 #if IS_ENABLED(CONFIG_IPV6)

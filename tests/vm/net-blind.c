@@ -15,6 +15,9 @@
  *   RESULT 0 (the call returned a byte count: the data went).
  * - an IPv6 socket's TCP and UDP connects to ::ffff:127.0.0.1 are IPv4
  *   connections: FAMILY AF_INET, 4-byte addresses.
+ * - uid 65534's connects that the kernel refuses before any SYN are
+ *   reported with their error: no route (in a network namespace with only
+ *   loopback), and a cgroup BPF connect4 program that says no (EPERM).
  *
  * A hook that keeps a return-probe instance for each blocked call would
  * run out of them (64) in the first two cases; Fast Open never calls
@@ -27,6 +30,10 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <sched.h>
+#include <linux/bpf.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -314,7 +321,10 @@ static pid_t connect_from_child(int l, uint16_t port, uid_t uid, enum how how,
 	return pid;
 }
 
-/* The CONNECT event of PID to PORT from CPORT, every field checked. */
+/*
+ * The CONNECT event of PID to PORT from CPORT, every field checked, and no
+ * second one.
+ */
 static void check_connect(struct __test_metadata *_metadata,
 			  struct iev_client *c, pid_t pid, uint16_t port,
 			  uint16_t cport, uid_t uid)
@@ -340,6 +350,9 @@ static void check_connect(struct __test_metadata *_metadata,
 	EXPECT_EQ(getpid(), e->ptgid);
 	EXPECT_EQ(uid, e->uid);
 	EXPECT_EQ(uid, e->euid);
+	/* one connect, one event (a Fast Open connect passes two syscalls) */
+	iev_poll(c, 500);
+	EXPECT_EQ(1, iev_count(c, match_conn, &k));
 }
 
 TEST_F_TIMEOUT(net, blocked_connects_do_not_hide_a_connect, 240)
@@ -635,6 +648,145 @@ TEST_F_TIMEOUT(net, unprivileged_mptcp_accept_is_reported, 60)
 	EXPECT_EQ(0, memcmp(&lo, e->laddr, 4));
 	EXPECT_EQ(0, memcmp(&lo, e->raddr, 4));
 	EXPECT_EQ(NOBODY, e->uid);
+}
+
+/*
+ * A connect from uid 65534 to 10.255.0.1:PORT in a new network namespace
+ * (loopback only), in cgroup CG when not NULL (BPF attached there). The
+ * child's exit status is connect(2)'s errno, 99 when it connected, more on
+ * other failures.
+ */
+static pid_t refused_connect(uint16_t port, const char *cg)
+{
+	struct sockaddr_in sa = {
+		.sin_family = AF_INET,
+		.sin_port = htons(port),
+		.sin_addr.s_addr = htonl(0x0aff0001),
+	};
+	char pid[16];
+	pid_t child;
+	int fd;
+
+	child = fork();
+	if (child)
+		return child;
+	if (cg) {
+		snprintf(pid, sizeof(pid), "%d", getpid());
+		if (!write_file(cg, pid))
+			_exit(110);
+	}
+	if (unshare(CLONE_NEWNET) || system("ip link set dev lo up"))
+		_exit(111);
+	if (drop_privileges())
+		_exit(112);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0)
+		_exit(113);
+	if (!connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+		_exit(99);
+	_exit(errno);
+}
+
+static int refused_status(pid_t child)
+{
+	int status;
+
+	if (waitpid(child, &status, 0) != child || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/* Refused for want of a route: reported once, with -ENETUNREACH. */
+TEST_F_TIMEOUT(net, unprivileged_connect_without_route_is_reported, 60)
+{
+	struct conn_key k = { IOTSEC_EVENT_CONNECT, 0, 4711, IPPROTO_TCP, 0 };
+	const struct iev *e;
+	uint8_t to[4] = { 10, 255, 0, 1 };
+	pid_t child;
+
+	child = refused_connect(4711, NULL);
+	ASSERT_LT(0, child);
+	ASSERT_EQ(ENETUNREACH, refused_status(child));
+	k.tgid = child;
+	e = iev_wait(&self->c, match_conn, &k, WAIT_MS);
+	ASSERT_NE(NULL, e) {
+		TH_LOG("no connect event for a connect without a route");
+	}
+	EXPECT_TRUE(e->has_result);
+	EXPECT_EQ(-ENETUNREACH, e->result);
+	EXPECT_EQ(AF_INET, e->family);
+	EXPECT_EQ(0, memcmp(to, e->raddr, 4));
+	EXPECT_EQ(NOBODY, e->uid);
+	iev_poll(&self->c, 1000);
+	EXPECT_EQ(1, iev_count(&self->c, match_conn, &k));
+}
+
+/* A cgroup BPF connect4 program that returns 0 ("refuse"); fd or -1. */
+static int bpf_refuse_connect4(void)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0,
+		  .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	union bpf_attr attr;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.prog_type = BPF_PROG_TYPE_CGROUP_SOCK_ADDR;
+	attr.expected_attach_type = BPF_CGROUP_INET4_CONNECT;
+	attr.insns = (uintptr_t)insns;
+	attr.insn_cnt = 2;
+	attr.license = (uintptr_t)"GPL";
+	return syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof(attr));
+}
+
+/* Refused by a cgroup BPF program: reported once, with -EPERM. */
+TEST_F_TIMEOUT(net, unprivileged_connect_refused_by_bpf_is_reported, 60)
+{
+	struct conn_key k = { IOTSEC_EVENT_CONNECT, 0, 4712, IPPROTO_TCP, 0 };
+	const char *root = "/tmp/iotsec-cg2";
+	char cg[256], procs[300];
+	union bpf_attr attr;
+	const struct iev *e;
+	int prog, cgfd;
+	pid_t child;
+
+	mkdir(root, 0755);
+	if (mount("cgroup2", root, "cgroup2", 0, NULL) && errno != EBUSY)
+		SKIP(return, "no cgroup2 (%s)", strerror(errno));
+	snprintf(cg, sizeof(cg), "%s/iotsec-refuse", root);
+	mkdir(cg, 0755);
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", cg);
+	prog = bpf_refuse_connect4();
+	if (prog < 0)
+		SKIP(return, "cannot load a BPF program (%s)", strerror(errno));
+	cgfd = open(cg, O_RDONLY | O_DIRECTORY);
+	ASSERT_LE(0, cgfd);
+	memset(&attr, 0, sizeof(attr));
+	attr.target_fd = cgfd;
+	attr.attach_bpf_fd = prog;
+	attr.attach_type = BPF_CGROUP_INET4_CONNECT;
+	ASSERT_EQ(0, syscall(SYS_bpf, BPF_PROG_ATTACH, &attr, sizeof(attr)));
+
+	child = refused_connect(4712, procs);
+	ASSERT_LT(0, child);
+	EXPECT_EQ(EPERM, refused_status(child));
+	k.tgid = child;
+	e = iev_wait(&self->c, match_conn, &k, WAIT_MS);
+	EXPECT_NE(NULL, e) {
+		TH_LOG("no connect event for a connect BPF refused");
+	}
+	if (e) {
+		EXPECT_TRUE(e->has_result);
+		EXPECT_EQ(-EPERM, e->result);
+	}
+	iev_poll(&self->c, 1000);
+	EXPECT_EQ(1, iev_count(&self->c, match_conn, &k));
+	syscall(SYS_bpf, BPF_PROG_DETACH, &attr, sizeof(attr));
+	close(prog);
+	close(cgfd);
+	rmdir(cg);
+	umount(root);
 }
 
 TEST_HARNESS_MAIN
