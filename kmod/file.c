@@ -37,6 +37,7 @@
  * upper and lower files below the security_path_* hooks (vfs_rename(),
  * vfs_unlink(), notify_change()).
  */
+#include <linux/cred.h>
 #include <linux/dcache.h>
 #include <linux/fs.h>
 #include <linux/fsnotify_backend.h>
@@ -420,11 +421,27 @@ static bool inode_watched(struct inode *inode)
 static void nonotify_open(const struct path *user, int flags,
 			  struct inode *real)
 {
+	const struct cred *cred = current_real_cred();
+	struct iotsec_rec *rec;
+
 	if (!(flags & __FMODE_NONOTIFY) ||
 	    !(OPEN_FMODE(flags) & FMODE_WRITE) || !file_on() ||
-	    !inode_watched(real))
+	    !inode_watched(real) || !iotsec_want(IOTSEC_EVENT_FILE))
 		return;
-	file_event(IOTSEC_FILE_WRITE, user, NULL, NULL, NULL);
+	rec = iotsec_rec_begin(IOTSEC_EVENT_FILE, 2 * IOTSEC_REC_PATH_MAX);
+	if (!rec)
+		return;
+	/*
+	 * overlayfs opens with the mounter's credentials in force: the
+	 * task's own are its real_cred.
+	 */
+	rec->uid = from_kuid_munged(&init_user_ns, cred->uid);
+	rec->gid = from_kgid_munged(&init_user_ns, cred->gid);
+	rec->euid = from_kuid_munged(&init_user_ns, cred->euid);
+	rec->egid = from_kgid_munged(&init_user_ns, cred->egid);
+	rec->u.file.op = IOTSEC_FILE_WRITE;
+	iotsec_rec_set_path(rec, IOTSEC_S_PATH, user, NULL);
+	iotsec_rec_commit(rec);
 }
 
 /* open_with_fake_path(path, flags, inode, cred), to 6.5. */

@@ -28,6 +28,7 @@
 #define WAIT_MS 5000
 #define MNT "/tmp/iotsec-kopen"
 #define CORE_PATTERN "/proc/sys/kernel/core_pattern"
+#define NOBODY 65534
 
 FIXTURE(kopen) {
 	struct iev_client c;
@@ -169,8 +170,10 @@ TEST_F_TIMEOUT(kopen, core_dump_into_watched_dir_is_a_write_open, 90)
  * upper directory MNT/u/d are watched, through their real paths. A child
  * writes MNT/m/f and MNT/m/d/x through the overlay: overlayfs opens the
  * real files for writing, and each is the child's write-open, reported
- * with the overlay path the child opened. Read-only opens through the
- * overlay and a write of an unwatched upper file are not.
+ * with the overlay path the child opened, and the child's user (nobody),
+ * not the mounter's whose credentials overlayfs opens with. Read-only
+ * opens through the overlay and a write of an unwatched upper file are
+ * not events.
  */
 TEST_F_TIMEOUT(kopen, overlay_write_of_watched_upper_file_is_a_write_open, 90)
 {
@@ -190,8 +193,9 @@ TEST_F_TIMEOUT(kopen, overlay_write_of_watched_upper_file_is_a_write_open, 90)
 	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
 		ASSERT_EQ(0, mkdir(dirs[i], 0755));
 	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		fd = open(files[i], O_WRONLY | O_CREAT, 0644);
+		fd = open(files[i], O_WRONLY | O_CREAT, 0666);
 		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, fchmod(fd, 0666));
 		close(fd);
 	}
 	ASSERT_EQ(0, mount("overlay", MNT "/m", "overlay", 0,
@@ -204,6 +208,9 @@ TEST_F_TIMEOUT(kopen, overlay_write_of_watched_upper_file_is_a_write_open, 90)
 		static const char *const paths[] = {
 			MNT "/m/f", MNT "/m/d/x", MNT "/m/g",
 		};
+
+		if (setgid(NOBODY) || setuid(NOBODY))
+			_exit(3);
 
 		for (i = 0; i < 3; i++) {
 			fd = open(paths[i], O_RDONLY);
@@ -224,9 +231,12 @@ TEST_F_TIMEOUT(kopen, overlay_write_of_watched_upper_file_is_a_write_open, 90)
 	e = iev_wait(&self->c, match_write, &wf, WAIT_MS);
 	ASSERT_NE(NULL, e);
 	EXPECT_EQ(pid, e->tid);
+	EXPECT_EQ(NOBODY, e->uid);
+	EXPECT_EQ(NOBODY, e->euid);
 	e = iev_wait(&self->c, match_write, &wx, WAIT_MS);
 	ASSERT_NE(NULL, e);
 	EXPECT_EQ(pid, e->tid);
+	EXPECT_EQ(NOBODY, e->uid);
 	iev_poll(&self->c, 500);
 	/* Nothing for the read-only opens, nothing for g. */
 	EXPECT_EQ(2, count_file_events(&self->c));
