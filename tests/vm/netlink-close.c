@@ -11,8 +11,9 @@
  *   nobody: socket(NETLINK_GENERIC); close() x N, each timed
  *
  * The slow consumers make each batch take long under the lock, so that a
- * close that waits for it shows. Figures are printed; the test fails when
- * closes under the flood are slow where closes without it were not.
+ * close that waits for it shows: it sleeps (a voluntary context switch
+ * during close()). Figures are printed; the test fails when a close under
+ * the flood slept.
  */
 #include <fcntl.h>
 #include <linux/filter.h>
@@ -262,9 +263,13 @@ TEST_F_TIMEOUT(nlclose, unrelated_close_does_not_wait_for_batches, 300)
 	printf("# batches received by the drainer: %llu\n",
 	       (unsigned long long)self->c.batches);
 
-	/* A close waits for nothing: it never sleeps for the lock. */
+	/*
+	 * A close waits for nothing: it never sleeps (for the lock). The
+	 * times are printed, not asserted: with the flood, the worker and
+	 * the drainer on two emulated CPUs, the closer is also preempted
+	 * (involuntary switches), which a wait for the lock is not.
+	 */
 	EXPECT_EQ(0, flood.slept);
-	EXPECT_LE(flood.p99_us, 4 * quiet.p99_us + 1000);
 
 	/*
 	 * A consumer closed under the flood is reaped, and the port id it
