@@ -149,6 +149,19 @@ static inline void fsnotify_wait_marks_destroyed(void) {}
 static inline void fsnotify_put_group(struct fsnotify_group *group) {}
 #endif
 
+/*
+ * The fsnotify event every open of a file sends, the kernel's own opens
+ * included. Since 6.8 (where fsnotify_open_perm() came) do_dentry_open()
+ * sends FS_OPEN; before, only open(2), open_by_handle_at(2) and exec sent
+ * FS_OPEN, and every open sent FS_OPEN_PERM from security_file_open().
+ * A mark on one of them only: one event per open.
+ */
+#ifdef IOTSEC_HAVE_FSNOTIFY_OPEN_PERM
+#define IOTSEC_FS_OPEN FS_OPEN
+#else
+#define IOTSEC_FS_OPEN FS_OPEN_PERM
+#endif
+
 /* io_uring's workers (5.12 and newer) never return to user space. */
 #ifdef PF_IO_WORKER
 #define IOTSEC_PF_IO_WORKER PF_IO_WORKER

@@ -5,11 +5,26 @@
  * was set); a watched directory also covers the entries directly in it.
  *
  * Every watched inode carries an fsnotify mark of the current watch set's
- * group, as nfsd and audit use them. Opens are seen through the mark
- * (FS_OPEN, and FS_EVENT_ON_CHILD on a directory for its entries), so an
- * open of a file nobody watches runs none of our code. The handler runs in
- * the opening task; FS_OPEN's data is the opened file's f_path, which tells
- * a write-open from a read-only one.
+ * group, as nfsd and audit use them. Opens are seen through the mark (and
+ * FS_EVENT_ON_CHILD on a directory for its entries), so an open of a file
+ * nobody watches runs none of our code. The handler runs in the opening
+ * task; the event's data is the opened file's f_path, which tells a
+ * write-open from a read-only one.
+ *
+ * The event is the one every open sends, the kernel's own opens included
+ * (a core dump, nfsd, ksmbd, kernel_file_open(), swapon): since 6.8,
+ * FS_OPEN from do_dentry_open(); before, FS_OPEN came only from open(2),
+ * open_by_handle_at(2) and exec, and the event every open sends is
+ * FS_OPEN_PERM, from security_file_open() in do_dentry_open() (see
+ * IOTSEC_FS_OPEN in compat.h). Either way one event per open, sent when
+ * the open is granted, just before the filesystem's ->open().
+ *
+ * Opens made with FMODE_NONOTIFY send neither. Before 6.8 the one such
+ * open that writes to files users name is overlayfs's open of the real
+ * file behind an overlay file (open_with_fake_path() to 6.5,
+ * backing_file_open() in 6.6 and 6.7): a kprobe there, armed only while a
+ * watch list is set, reports the write-open of a watched real (upper)
+ * file, with the overlay path the task opened.
  *
  * Truncate, unlink and rename keep their LSM hooks (kprobes on
  * security_path_*): they are rare, they give both paths of a rename with
@@ -17,16 +32,17 @@
  * notify_change()) from a change of mtime alone. They match the inode
  * against the set's marked inodes by identity, never by inode number.
  *
- * On overlayfs the opens and hooks see the overlay's paths and inodes, which
- * the watches were resolved to, once per user operation: overlayfs's own
- * opens of the real files send no FS_OPEN, and it reaches the real upper
- * and lower files below the security_path_* hooks (vfs_rename(),
+ * On overlayfs the truncate, unlink and rename hooks see the overlay's
+ * paths and inodes, once per user operation: overlayfs reaches the real
+ * upper and lower files below the security_path_* hooks (vfs_rename(),
  * vfs_unlink(), notify_change()).
  */
+#include <linux/cred.h>
 #include <linux/dcache.h>
 #include <linux/fs.h>
 #include <linux/fsnotify_backend.h>
 #include <linux/kprobes.h>
+#include <linux/mutex.h>
 #include <linux/namei.h>
 #include <linux/path.h>
 #include <linux/ptrace.h>
@@ -55,6 +71,7 @@ struct iotsec_watches {
 	u32 n_paths;
 	u32 n_marks;
 	size_t path_bytes;
+	bool armed;		/* counted in nr_armed */
 	char **paths;
 	struct watch_mark **marks;
 };
@@ -120,8 +137,9 @@ static bool group_current(const struct fsnotify_group *group)
 }
 
 /*
- * FS_OPEN from one of our marks: the watched file itself, or an entry of a
- * watched directory. Both marks may come in one call; one event either way.
+ * IOTSEC_FS_OPEN from one of our marks: the watched file itself, or an
+ * entry of a watched directory. Both marks may come in one call; one event
+ * either way. Returns 0: a permission event is never refused.
  */
 static int watch_handle_event(struct fsnotify_group *group, u32 mask,
 			      const void *data, int data_type,
@@ -131,10 +149,10 @@ static int watch_handle_event(struct fsnotify_group *group, u32 mask,
 	const struct path *path = fsnotify_data_path(data, data_type);
 	struct file *file;
 
-	if (!(mask & FS_OPEN) || !path ||
+	if (!(mask & IOTSEC_FS_OPEN) || !path ||
 	    !iotsec_type_on(IOTSEC_EVENT_FILE))
 		return 0;
-	/* fsnotify_open() passes &file->f_path (5.10 .. 6.12). */
+	/* Both events pass &file->f_path (5.10 .. 6.12). */
 	file = container_of(path, struct file, f_path);
 	if (!(file->f_mode & FMODE_WRITE) || iotsec_file_is_backing(file) ||
 	    !group_current(group))
@@ -160,6 +178,8 @@ static const struct fsnotify_ops watch_ops = {
 	.freeing_mark = watch_freeing_mark,
 	.free_mark = watch_free_mark,
 };
+
+static void arm_nonotify(bool on);
 
 static int cmp_mark(const void *a, const void *b)
 {
@@ -220,7 +240,7 @@ static int watch_mark_inode(struct iotsec_watches *w, struct inode *inode)
 		return -ENOMEM;
 	fsnotify_init_mark(&m->mark, w->group);
 	m->inode = inode;
-	m->mark.mask = FS_OPEN;
+	m->mark.mask = IOTSEC_FS_OPEN;
 	if (S_ISDIR(inode->i_mode))
 		m->mark.mask |= FS_EVENT_ON_CHILD;
 	ret = fsnotify_add_inode_mark(&m->mark, inode, 0);
@@ -300,6 +320,8 @@ struct iotsec_watches *iotsec_watches_new(const struct nlattr *list,
 		}
 	}
 	sort(w->marks, w->n_marks, sizeof(*w->marks), cmp_mark, NULL);
+	w->armed = true;
+	arm_nonotify(true);
 	return w;
 
 err:
@@ -320,6 +342,8 @@ void iotsec_watches_free(struct iotsec_watches *w)
 
 	if (!w)
 		return;
+	if (w->armed)
+		arm_nonotify(false);
 	for (i = 0; i < w->n_marks; i++) {
 		fsnotify_destroy_mark(&w->marks[i]->mark, w->group);
 		fsnotify_put_mark(&w->marks[i]->mark);
@@ -358,6 +382,87 @@ size_t iotsec_watches_memory(const struct iotsec_watches *w)
 	       w->n_paths * sizeof(*w->paths) +
 	       w->n_marks * (sizeof(*w->marks) + sizeof(struct watch_mark));
 }
+
+#ifndef IOTSEC_HAVE_FSNOTIFY_OPEN_PERM
+/*
+ * INODE, or the directory of one of its names, is watched. The names are
+ * looked at under the inode's lock, which keeps them; a directory is
+ * looked up only for a name whose parent some fsnotify group watches.
+ */
+static bool inode_watched(struct inode *inode)
+{
+	struct dentry *alias;
+	bool ret = false;
+
+	if (!inode)
+		return false;
+	if (iotsec_watched(inode))
+		return true;
+	spin_lock(&inode->i_lock);
+	hlist_for_each_entry(alias, &inode->i_dentry, d_u.d_alias) {
+		if ((READ_ONCE(alias->d_flags) &
+		     DCACHE_FSNOTIFY_PARENT_WATCHED) &&
+		    dentry_watched(alias)) {
+			ret = true;
+			break;
+		}
+	}
+	spin_unlock(&inode->i_lock);
+	return ret;
+}
+
+/*
+ * overlayfs opens the real file behind an overlay file with FLAGS (the
+ * user's, plus FMODE_NONOTIFY): no fsnotify event reaches the real
+ * inode's marks. Report a write-open of a watched real file, with USER,
+ * the overlay path the task opened. An open without FMODE_NONOTIFY (as
+ * cachefiles makes) sends IOTSEC_FS_OPEN already.
+ */
+static void nonotify_open(const struct path *user, int flags,
+			  struct inode *real)
+{
+	const struct cred *cred = current_real_cred();
+	struct iotsec_rec *rec;
+
+	if (!(flags & __FMODE_NONOTIFY) ||
+	    !(OPEN_FMODE(flags) & FMODE_WRITE) || !file_on() ||
+	    !inode_watched(real) || !iotsec_want(IOTSEC_EVENT_FILE))
+		return;
+	rec = iotsec_rec_begin(IOTSEC_EVENT_FILE, 2 * IOTSEC_REC_PATH_MAX);
+	if (!rec)
+		return;
+	/*
+	 * overlayfs opens with the mounter's credentials in force: the
+	 * task's own are its real_cred.
+	 */
+	rec->uid = from_kuid_munged(&init_user_ns, cred->uid);
+	rec->gid = from_kgid_munged(&init_user_ns, cred->gid);
+	rec->euid = from_kuid_munged(&init_user_ns, cred->euid);
+	rec->egid = from_kgid_munged(&init_user_ns, cred->egid);
+	rec->u.file.op = IOTSEC_FILE_WRITE;
+	iotsec_rec_set_path(rec, IOTSEC_S_PATH, user, NULL);
+	iotsec_rec_commit(rec);
+}
+
+/* open_with_fake_path(path, flags, inode, cred), to 6.5. */
+static int fake_path_open_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	nonotify_open((const struct path *)iotsec_arg(regs, 0),
+		      (int)iotsec_arg(regs, 1),
+		      (struct inode *)iotsec_arg(regs, 2));
+	return 0;
+}
+
+/* backing_file_open(user_path, flags, real_path, cred), 6.6 and 6.7. */
+static int backing_open_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	const struct path *real = (const struct path *)iotsec_arg(regs, 2);
+
+	nonotify_open((const struct path *)iotsec_arg(regs, 0),
+		      (int)iotsec_arg(regs, 1), d_inode(real->dentry));
+	return 0;
+}
+#endif
 
 static int truncate_pre(struct kprobe *p, struct pt_regs *regs)
 {
@@ -429,6 +534,52 @@ static struct iotsec_hook hooks[] = {
 		  .pre_handler = file_truncate_pre } },
 	IOTSEC_KPROBE("security_path_unlink", IOTSEC_EVENT_FILE, unlink_pre),
 	IOTSEC_KPROBE("security_path_rename", IOTSEC_EVENT_FILE, rename_pre),
+#ifndef IOTSEC_HAVE_FSNOTIFY_OPEN_PERM
+	/* Armed while a watch list is set: see arm_nonotify(). */
+	{ .type = IOTSEC_EVENT_FILE, .kind = IOTSEC_HOOK_KPROBE,
+	  .optional = true, .helper = true,
+	  .kp = { .symbol_name = "open_with_fake_path",
+		  .pre_handler = fake_path_open_pre,
+		  .flags = KPROBE_FLAG_DISABLED } },
+	{ .type = IOTSEC_EVENT_FILE, .kind = IOTSEC_HOOK_KPROBE,
+	  .optional = true, .helper = true,
+	  .kp = { .symbol_name = "backing_file_open",
+		  .pre_handler = backing_open_pre,
+		  .flags = KPROBE_FLAG_DISABLED } },
+#endif
 };
 
 struct iotsec_hook_set iotsec_file_hooks = { hooks, ARRAY_SIZE(hooks) };
+
+/*
+ * Watch sets in place (two while SET_CONFIG replaces one); the probes on
+ * the FMODE_NONOTIFY opens are armed while there is one, so that without
+ * a watch list an open on overlayfs runs none of our code.
+ */
+static DEFINE_MUTEX(arm_lock);
+static unsigned int nr_armed;
+
+static void arm_nonotify(bool on)
+{
+#ifndef IOTSEC_HAVE_FSNOTIFY_OPEN_PERM
+	struct iotsec_hook *h;
+	unsigned int i;
+
+	mutex_lock(&arm_lock);
+	if (on ? nr_armed++ : --nr_armed)
+		goto out;
+	for (i = 0; i < ARRAY_SIZE(hooks); i++) {
+		h = &hooks[i];
+		if (h->kind != IOTSEC_HOOK_KPROBE || !h->placed ||
+		    (strcmp(h->kp.symbol_name, "open_with_fake_path") &&
+		     strcmp(h->kp.symbol_name, "backing_file_open")))
+			continue;
+		if (on)
+			enable_kprobe(&h->kp);
+		else
+			disable_kprobe(&h->kp);
+	}
+out:
+	mutex_unlock(&arm_lock);
+#endif
+}

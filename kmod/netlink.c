@@ -11,12 +11,14 @@
  * A consumer whose socket is full loses that batch, counted in its LOST
  * counters, and is "dirty" until a batch reaches it: the next flush sends
  * it its counters even when nothing else moved. A consumer whose socket
- * is closed is forgotten.
+ * is closed is forgotten: its close only flags it (see consumer_gone()),
+ * the worker or the next command reaps it.
  */
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/netlink.h>
 #include <linux/notifier.h>
+#include <linux/rculist.h>
 #include <linux/skbuff.h>
 #include <linux/slab.h>
 #include <net/genetlink.h>
@@ -28,7 +30,8 @@
 #include "iotsec.h"
 
 struct consumer {
-	struct list_head list;
+	struct list_head list;	/* RCU for consumer_gone(), else the lock */
+	struct rcu_head rcu;
 	struct sock *sk;	/* held: the one socket batches go to */
 	u32 portid;
 	bool dirty;		/* lost a batch since the last one it got */
@@ -38,9 +41,15 @@ struct consumer {
 	u64 lost[IOTSEC_NR_TYPES];
 };
 
-/* Held by commands and by the worker while it sends one batch. */
+/*
+ * Held by commands and by the worker while it sends one batch; never by a
+ * socket's close. The list changes under the lock and is read under it,
+ * except by consumer_gone(), under RCU.
+ */
 static LIST_HEAD(consumers);
 static DEFINE_MUTEX(consumers_lock);
+/* A consumer's socket was closed: reap() has work. */
+static unsigned long reap_pending;
 static unsigned int nr_consumers;
 /* Summed over all consumers, past ones too; under consumers_lock. */
 static u64 total_delivered[IOTSEC_NR_TYPES];
@@ -100,11 +109,55 @@ static struct consumer *consumer_find(const struct sock *sk)
 
 static void consumer_del(struct consumer *c)
 {
-	list_del(&c->list);
+	list_del_rcu(&c->list);
 	sock_put(c->sk);
-	kfree(c);
+	/* consumer_gone() may still read its port id. */
+	kfree_rcu(c, rcu);
 	if (!--nr_consumers)
 		iotsec_config_set_active(false);
+}
+
+/*
+ * Forget the consumers whose socket is closed; under consumers_lock. The
+ * socket is held, so its SOCK_DEAD can be read whatever its port id is now.
+ */
+static void reap(void)
+{
+	struct consumer *c, *tmp;
+
+	/* Full barrier: pairs with the one before set_bit() below. */
+	if (!test_and_clear_bit(0, &reap_pending))
+		return;
+	list_for_each_entry_safe(c, tmp, &consumers, list)
+		if (sock_flag(c->sk, SOCK_DEAD))
+			consumer_del(c);
+}
+
+/*
+ * A generic netlink socket on PORTID was closed (by anybody: any family,
+ * any user). If a consumer has that port id, flag the list for reap();
+ * wait for nothing, least of all for the worker sending a batch. The
+ * consumer gets no batch meanwhile: deliver() checks SOCK_DEAD, which the
+ * close set before it told us.
+ */
+static void consumer_gone(u32 portid)
+{
+	struct consumer *c;
+	bool found = false;
+
+	rcu_read_lock();
+	list_for_each_entry_rcu(c, &consumers, list) {
+		if (READ_ONCE(c->portid) == portid) {
+			found = true;
+			break;
+		}
+	}
+	rcu_read_unlock();
+	if (!found)
+		return;
+	/* The socket's SOCK_DEAD before the flag: see reap(). */
+	smp_mb__before_atomic();
+	set_bit(0, &reap_pending);
 }
 
 /* The socket that sent the request being handled. */
@@ -122,6 +175,7 @@ static int iotsec_subscribe(struct sk_buff *skb, struct genl_info *info)
 	if (!sk)
 		return -EINVAL;
 	mutex_lock(&consumers_lock);
+	reap();
 	if (consumer_find(sk))
 		goto out;
 	ret = -ENOMEM;
@@ -133,7 +187,7 @@ static int iotsec_subscribe(struct sk_buff *skb, struct genl_info *info)
 	c->portid = info->snd_portid;
 	/* Events batched before now never reach this consumer. */
 	memcpy(c->before, total_batched, sizeof(c->before));
-	list_add_tail(&c->list, &consumers);
+	list_add_tail_rcu(&c->list, &consumers);
 	if (!nr_consumers++)
 		iotsec_config_set_active(true);
 	iotsec_flush_start();
@@ -153,18 +207,6 @@ static int iotsec_unsubscribe(struct sk_buff *skb, struct genl_info *info)
 		consumer_del(c);
 	mutex_unlock(&consumers_lock);
 	return c ? 0 : -ENOENT;
-}
-
-/* Forget the consumers on PORTID whose socket is closed. */
-static void consumer_gone(u32 portid)
-{
-	struct consumer *c, *tmp;
-
-	mutex_lock(&consumers_lock);
-	list_for_each_entry_safe(c, tmp, &consumers, list)
-		if (c->portid == portid && sock_flag(c->sk, SOCK_DEAD))
-			consumer_del(c);
-	mutex_unlock(&consumers_lock);
 }
 
 static int put_counters(struct sk_buff *msg, const struct iotsec_counters *cnt,
@@ -239,6 +281,7 @@ static int put_stats(struct sk_buff *msg)
 
 	mem = iotsec_buffer_memory() + iotsec_config_memory();
 	mutex_lock(&consumers_lock);
+	reap();
 	mem += iotsec_netlink_memory();
 	iotsec_buffer_counters(&cnt);
 	if (nla_put_u32(msg, IOTSEC_A_SUBSCRIBERS, nr_consumers) ||
@@ -535,6 +578,7 @@ bool iotsec_netlink_flush(void)
 		count = fill_batch(events, n, bad, &left);
 		iotsec_buffer_counters(&cnt);
 		mutex_lock(&consumers_lock);
+		reap();
 		changed = count || counters_changed(&cnt) ||
 			  memchr_inv(bad, 0, sizeof(bad));
 		last_sent = cnt;
