@@ -58,7 +58,6 @@ static void watch(int ep, struct mqtt *m)
 /* One command line from stdin; false: quit. */
 static bool command(struct mqtt *m, char *line)
 {
-	line[strcspn(line, "\n")] = '\0';
 	if (!strncmp(line, "report ", 7)) {
 		printf("report %d\n", mqtt_twin_report(m, line + 7));
 	} else if (!strcmp(line, "quit")) {
@@ -68,6 +67,32 @@ static bool command(struct mqtt *m, char *line)
 	}
 	fflush(stdout);
 	return true;
+}
+
+/*
+ * What stdin has now, line by line (no stdio buffer: epoll would not wake
+ * for lines already read into it). Nonzero at end of input.
+ */
+static int read_commands(struct mqtt *m, char *buf, size_t size,
+			 size_t *have, long long *end)
+{
+	ssize_t n = read(0, buf + *have, size - 1 - *have);
+	char *nl;
+
+	if (n <= 0)
+		return n < 0 && errno == EINTR ? 0 : 1;
+	*have += (size_t)n;
+	buf[*have] = '\0';
+	while ((nl = strchr(buf, '\n'))) {
+		*nl = '\0';
+		if (!command(m, buf))
+			*end = 0;
+		*have -= (size_t)(nl + 1 - buf);
+		memmove(buf, nl + 1, *have + 1);
+	}
+	if (*have == size - 1)
+		*have = 0;	/* a line too long: dropped */
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -92,6 +117,7 @@ int main(int argc, char **argv)
 	char err[512], line[65536];
 	struct epoll_event sev = { .events = EPOLLIN, .data.fd = 0 };
 	struct mqtt *m;
+	size_t have = 0;
 	int c, ep;
 
 	while ((c = getopt_long(argc, argv, "c:H:p:d:W:", opts, NULL)) != -1) {
@@ -145,7 +171,6 @@ int main(int argc, char **argv)
 	if (!cfg.host)
 		return 2;
 	signal(SIGPIPE, SIG_IGN);
-	setvbuf(stdin, NULL, _IOLBF, 0);
 	m = mqtt_new(&cfg, NULL, NULL, err, sizeof(err));
 	mqtt_config_free(&cfg);
 	if (!m) {
@@ -184,11 +209,9 @@ int main(int argc, char **argv)
 			}
 			if (!in_open)
 				continue;
-			if (!fgets(line, sizeof(line), stdin)) {
+			if (read_commands(m, line, sizeof(line), &have, &end)) {
 				in_open = false;
 				epoll_ctl(ep, EPOLL_CTL_DEL, 0, NULL);
-			} else if (!command(m, line)) {
-				end = 0;
 			}
 		}
 	}
