@@ -185,7 +185,7 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid)
 {
 	struct mqtt *m = obj;
 
-	if (twin_on_publish(m->twin, mid))
+	if (twin__on_publish(m->twin, mid))
 		return;
 	if (m->ack)
 		m->ack(m->ctx, mid);
@@ -196,7 +196,7 @@ static void on_message(struct mosquitto *mosq, void *obj,
 {
 	struct mqtt *m = obj;
 
-	twin_on_message(m->twin, msg->topic, msg->payload, msg->payloadlen);
+	twin__on_message(m->twin, msg->topic, msg->payload, msg->payloadlen);
 }
 
 static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int n,
@@ -204,7 +204,7 @@ static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int n,
 {
 	struct mqtt *m = obj;
 
-	twin_on_subscribe(m->twin, mid, n, qos);
+	twin__on_subscribe(m->twin, mid, n, qos);
 }
 
 static void on_log(struct mosquitto *mosq, void *obj, int level,
@@ -679,7 +679,7 @@ void mqtt_free(struct mqtt *m)
 		mosquitto_destroy(m->mosq);
 	}
 	mqtt_tls_free(&m->tls);
-	twin_free(m->twin);
+	twin__free(m->twin);
 	if (m->lib_ref && --lib_users == 0)
 		mosquitto_lib_cleanup();
 	free(m->client_id);
@@ -738,7 +738,7 @@ static int twin_step(struct mqtt *m)
 {
 	if (!m->twin)
 		return MQTT_TICK_MAX_MS;
-	return twin_run(m->twin, m->mosq,
+	return twin__run(m->twin, m->mosq,
 			m->state == MQTT_CONNECTED && !m->renewing);
 }
 
@@ -916,14 +916,14 @@ void mqtt_set_twin(struct mqtt *m, mqtt_twin_fn fn, void *ctx)
 	if (!m)
 		return;
 	if (!m->twin && fn) {
-		m->twin = twin_new(&m->cfg);
+		m->twin = twin__new(&m->cfg);
 		if (!m->twin) {
 			mqtt_log(LOG_ERR, "twin: out of memory: the twin is off");
 			return;
 		}
 	}
 	if (m->twin)
-		twin_set(m->twin, fn, ctx);
+		twin__set(m->twin, fn, ctx);
 }
 
 int mqtt_twin_report(struct mqtt *m, const char *json)
@@ -932,7 +932,7 @@ int mqtt_twin_report(struct mqtt *m, const char *json)
 		return -EINVAL;
 	if (!m->twin)
 		return -EOPNOTSUPP;
-	return twin_report(m->twin, json);
+	return twin__report(m->twin, json);
 }
 
 /* "" while nothing went wrong since the last successful connect. */

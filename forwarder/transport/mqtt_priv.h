@@ -95,19 +95,19 @@ int mqtt_twin_parse_res(const char *topic, int *status, char *rid,
 
 struct mosquitto;
 struct mqtt_twin;
-struct mqtt_twin *twin_new(const struct mqtt_config *cfg);
-void twin_free(struct mqtt_twin *t);
-int twin_set(struct mqtt_twin *t, mqtt_twin_fn fn, void *ctx);
-int twin_report(struct mqtt_twin *t, const char *json);
+struct mqtt_twin *twin__new(const struct mqtt_config *cfg);
+void twin__free(struct mqtt_twin *t);
+int twin__set(struct mqtt_twin *t, mqtt_twin_fn fn, void *ctx);
+int twin__report(struct mqtt_twin *t, const char *json);
 /* libmosquitto's callbacks: these only record. */
-void twin_on_message(struct mqtt_twin *t, const char *topic,
+void twin__on_message(struct mqtt_twin *t, const char *topic,
 		     const void *payload, int len);
-void twin_on_subscribe(struct mqtt_twin *t, int mid, int n, const int *qos);
-bool twin_on_publish(struct mqtt_twin *t, int mid);	/* true: the twin's */
+void twin__on_subscribe(struct mqtt_twin *t, int mid, int n, const int *qos);
+bool twin__on_publish(struct mqtt_twin *t, int mid);	/* true: the twin's */
 /*
  * After each loop call: hand over what arrived, (re)subscribe after a
  * connect, send what is due. Returns the ms until it wants to run again.
  */
-int twin_run(struct mqtt_twin *t, struct mosquitto *mosq, bool connected);
+int twin__run(struct mqtt_twin *t, struct mosquitto *mosq, bool connected);
 
 #endif /* IOTSEC_MQTT_PRIV_H */

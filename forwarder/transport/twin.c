@@ -17,7 +17,7 @@
  * reported document, retained, on another (QoS 1, done at its PUBACK).
  *
  * libmosquitto's callbacks only copy what arrived into an inbox
- * (twin_on_message() and friends); twin_run(), called by mqtt.c after
+ * (twin__on_message() and friends); twin__run(), called by mqtt.c after
  * each loop call, reads the inbox, hands documents to the caller's
  * function and sends what is due, so the caller's function may call
  * mqtt_twin_report() and never runs inside libmosquitto.
@@ -45,7 +45,7 @@
 #define TOPIC_GET		"$iothub/twin/GET/?$rid="
 #define TOPIC_REPORTED		"$iothub/twin/PATCH/properties/reported/?$rid="
 
-#define INBOX_MAX		16	/* messages waiting for twin_run() */
+#define INBOX_MAX		16	/* messages waiting for twin__run() */
 #define INBOX_BYTES		(4 * MQTT_TWIN_MAX_DOC)
 #define HELD_MAX		16	/* PATCHes waiting for a GET's answer */
 #define GET_SPACING_MS		1000	/* at most one GET a second */
@@ -74,7 +74,7 @@ struct mqtt_twin {
 	unsigned int report_ms;	/* least time between two reported */
 	unsigned int timeout_ms;
 
-	/* the connection as last seen by twin_run() */
+	/* the connection as last seen by twin__run() */
 	bool up;
 	int sub_mid[2];		/* SUBSCRIBEs waiting for SUBACK; 0: none */
 	bool subscribed;
@@ -284,7 +284,7 @@ int mqtt_twin_parse_res(const char *topic, int *status, char *rid,
 
 /* ---- the inbox, filled by libmosquitto's callbacks -------------------- */
 
-void twin_on_message(struct mqtt_twin *t, const char *topic,
+void twin__on_message(struct mqtt_twin *t, const char *topic,
 		     const void *payload, int len)
 {
 	bool oversize = len > MQTT_TWIN_MAX_DOC;
@@ -294,7 +294,7 @@ void twin_on_message(struct mqtt_twin *t, const char *topic,
 	if (!t || !t->fn || len < 0)
 		return;
 	if (t->in_count >= INBOX_MAX || t->in_bytes + keep > INBOX_BYTES) {
-		t->in_dropped++;	/* said in twin_run() */
+		t->in_dropped++;	/* said in twin__run() */
 		return;
 	}
 	msg = calloc(1, sizeof(*msg));
@@ -324,7 +324,7 @@ nomem:
 	t->in_dropped++;
 }
 
-void twin_on_subscribe(struct mqtt_twin *t, int mid, int n, const int *qos)
+void twin__on_subscribe(struct mqtt_twin *t, int mid, int n, const int *qos)
 {
 	int i, j;
 	bool refused = false;
@@ -339,7 +339,7 @@ void twin_on_subscribe(struct mqtt_twin *t, int mid, int n, const int *qos)
 			t->ev_suback[i] = refused ? -mid : mid;
 }
 
-bool twin_on_publish(struct mqtt_twin *t, int mid)
+bool twin__on_publish(struct mqtt_twin *t, int mid)
 {
 	size_t i;
 
@@ -374,7 +374,7 @@ static void inbox_clear(struct mqtt_twin *t)
 
 /* ---- life --------------------------------------------------------------- */
 
-struct mqtt_twin *twin_new(const struct mqtt_config *cfg)
+struct mqtt_twin *twin__new(const struct mqtt_config *cfg)
 {
 	struct mqtt_twin *t = calloc(1, sizeof(*t));
 
@@ -390,7 +390,7 @@ struct mqtt_twin *twin_new(const struct mqtt_config *cfg)
 		t->desired_topic = mqtt_broker_twin_topic(cfg, true);
 		t->reported_topic = mqtt_broker_twin_topic(cfg, false);
 		if (!t->desired_topic || !t->reported_topic) {
-			twin_free(t);
+			twin__free(t);
 			return NULL;
 		}
 	}
@@ -406,7 +406,7 @@ static void held_clear(struct mqtt_twin *t)
 	t->n_held = 0;
 }
 
-void twin_free(struct mqtt_twin *t)
+void twin__free(struct mqtt_twin *t)
 {
 	if (!t)
 		return;
@@ -440,7 +440,7 @@ static void went_down(struct mqtt_twin *t)
 	/* broker mode: libmosquitto sends the QoS 1 PUBLISH again itself */
 }
 
-int twin_set(struct mqtt_twin *t, mqtt_twin_fn fn, void *ctx)
+int twin__set(struct mqtt_twin *t, mqtt_twin_fn fn, void *ctx)
 {
 	t->fn = fn;
 	t->ctx = ctx;
@@ -450,13 +450,13 @@ int twin_set(struct mqtt_twin *t, mqtt_twin_fn fn, void *ctx)
 		free(t->queued);
 		t->queued = NULL;
 	}
-	/* subscribe (or not) anew on the next twin_run() */
+	/* subscribe (or not) anew on the next twin__run() */
 	if (t->up)
 		went_down(t);
 	return 0;
 }
 
-int twin_report(struct mqtt_twin *t, const char *json)
+int twin__report(struct mqtt_twin *t, const char *json)
 {
 	char why[128];
 	int64_t v;
@@ -846,7 +846,7 @@ static int64_t earliest(int64_t a, int64_t b)
 	return a < b ? a : b;
 }
 
-int twin_run(struct mqtt_twin *t, struct mosquitto *mosq, bool connected)
+int twin__run(struct mqtt_twin *t, struct mosquitto *mosq, bool connected)
 {
 	int64_t now = boot_ms(), next = now + 1000;
 	struct twin_msg *msg;
