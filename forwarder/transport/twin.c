@@ -454,7 +454,8 @@ int twin__set(struct mqtt_twin *t, mqtt_twin_fn fn, void *ctx)
 {
 	t->fn = fn;
 	t->ctx = ctx;
-	if (!fn) {
+	/* from inside fn: what is being walked is let go by twin__free() */
+	if (!fn && !t->in_fn) {
 		inbox_clear(t);
 		held_clear(t);
 		free(t->queued);
