@@ -53,6 +53,11 @@ struct mqtt_config {
 	char *key_name;		/* SAS policy name (skn), or NULL */
 	unsigned int sas_ttl;	/* seconds a token lives */
 	unsigned int keepalive;	/* seconds */
+	/* the twin (twin.c) */
+	char *twin_desired_topic;	/* broker mode templates: {device_id} */
+	char *twin_reported_topic;
+	unsigned int twin_report_interval; /* s between reported; 0: 30 */
+	unsigned int twin_timeout;	/* s for the hub's answer; 0: 30 */
 };
 
 /*
@@ -128,6 +133,25 @@ int mqtt_tick(struct mqtt *m, struct timespec now);
  * longer tracks is to be ignored.
  */
 int mqtt_publish(struct mqtt *m, const struct mqtt_message *msg, int *mid);
+/*
+ * The device twin (IoT Hub) or its broker-mode equivalent (twin.c,
+ * docs/mqtt.md "Twin").
+ *
+ * Called in the daemon loop's thread (from mqtt_handle/mqtt_tick):
+ * full=true: the whole twin document from a GET response,
+ *   {"desired":{...,"$version":N},"reported":{...,"$version":M}};
+ * full=false: a desired-properties PATCH body, {...,"$version":N}.
+ */
+typedef void (*mqtt_twin_fn)(void *ctx, bool full, const char *json, size_t len);
+void mqtt_set_twin(struct mqtt *m, mqtt_twin_fn fn, void *ctx); /* fn NULL: twin off */
+/*
+ * Queue a reported-properties PATCH (a JSON object). While one is in
+ * flight or within the rate limit, the newest document replaces the
+ * queued one (documents are merged-patch objects: the caller sends the
+ * whole reported state each time, so latest wins). 0 or -errno.
+ */
+int mqtt_twin_report(struct mqtt *m, const char *json);
+
 /*
  * The last error in words, for logs and iotsecctl status; "" since the
  * last successful connect.
