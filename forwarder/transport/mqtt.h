@@ -129,6 +129,25 @@ int mqtt_tick(struct mqtt *m, struct timespec now);
  */
 int mqtt_publish(struct mqtt *m, const struct mqtt_message *msg, int *mid);
 /*
+ * The device twin (IoT Hub) or its broker-mode equivalent (twin.c,
+ * docs/mqtt.md "Twin").
+ *
+ * Called in the daemon loop's thread (from mqtt_handle/mqtt_tick):
+ * full=true: the whole twin document from a GET response,
+ *   {"desired":{...,"$version":N},"reported":{...,"$version":M}};
+ * full=false: a desired-properties PATCH body, {...,"$version":N}.
+ */
+typedef void (*mqtt_twin_fn)(void *ctx, bool full, const char *json, size_t len);
+void mqtt_set_twin(struct mqtt *m, mqtt_twin_fn fn, void *ctx); /* fn NULL: twin off */
+/*
+ * Queue a reported-properties PATCH (a JSON object). While one is in
+ * flight or within the rate limit, the newest document replaces the
+ * queued one (documents are merged-patch objects: the caller sends the
+ * whole reported state each time, so latest wins). 0 or -errno.
+ */
+int mqtt_twin_report(struct mqtt *m, const char *json);
+
+/*
  * The last error in words, for logs and iotsecctl status; "" since the
  * last successful connect.
  */
