@@ -5,7 +5,8 @@
  * struct config over what the YAML file set; the applied document kept
  * on disk; the values in force and their sources as JSON for the
  * reported properties and iotsecctl. No daemon state here: twin_run.c
- * connects it to the loop.
+ * connects it to the loop. (twin_config.c: not twin.c, which the
+ * transport has: libcore.a keeps one member per file name.)
  */
 #ifndef IOTSEC_TWIN_H
 #define IOTSEC_TWIN_H
