@@ -286,6 +286,13 @@ void twin_setting_text(const struct config *c, int id, char *buf, size_t len)
 	json_object_put(j);
 }
 
+/* V as JSON text, for messages */
+static const char *jtext(struct json_object *v)
+{
+	return json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
+					      JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
 static const char *jtype(struct json_object *v)
 {
 	return json_type_to_name(json_object_get_type(v));
@@ -326,7 +333,7 @@ static int get_uint(struct json_object *v, uint64_t *n, char *why,
 	x = json_object_get_int64(v);
 	if (x < 0 || errno) {
 		snprintf(why, wl, "expected a non-negative integer, got %s",
-			 json_object_to_json_string(v));
+			 jtext(v));
 		return -EINVAL;
 	}
 	*n = x;
@@ -379,7 +386,7 @@ static int set_watch(struct config *c, struct json_object *v,
 		    strlen(s) >= IOTSEC_PATH_MAX ||
 		    strlen(s) != (size_t)json_object_get_string_len(p)) {
 			snprintf(why, wl, "expected absolute paths, got %.60s "
-				 "at [%zu]", json_object_to_json_string(p), i);
+				 "at [%zu]", jtext(p), i);
 			while (i--)
 				free(paths[i]);
 			return -EINVAL;
@@ -441,7 +448,7 @@ static int set_value(struct config *c, int id, struct json_object *v,
 				break;
 		if (n == PRIO_N) {
 			snprintf(why, wl, "expected off, low, high or alert, "
-				 "got %.60s", json_object_to_json_string(v));
+				 "got %.60s", jtext(v));
 			return -EINVAL;
 		}
 		store(c, s, n);
@@ -538,7 +545,7 @@ static void azure_key(struct config *c, const struct azure_key *ak,
 	    json_object_object_length(w) != 1) {
 		refuse(e, c, ids[0], key, TWIN_ERR_TYPE, "expected "
 		       "{\"value\": ...} as in Azure's schema, got %.60s",
-		       json_object_to_json_string(w));
+		       jtext(w));
 		return;
 	}
 	switch (ak->kind) {
@@ -564,8 +571,7 @@ static void azure_key(struct config *c, const struct azure_key *ak,
 		n--;
 		if (ret)
 			snprintf(why, sizeof(why), "expected Off, Low or High, "
-				 "got %.60s", json_object_to_json_string(
-					 v));
+				 "got %.60s", jtext(v));
 		break;
 	case A_BOOL:
 		if (!json_object_is_type(v, json_type_boolean)) {
