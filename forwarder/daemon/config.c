@@ -1320,7 +1320,7 @@ int config_parse(struct config *c, const char *name, const char *buf,
 	return ret;
 }
 
-int config_load(struct config *c, const char *path, char *err,
+int config_read(const char *path, char **text, size_t *len, char *err,
 		size_t errlen)
 {
 	struct stat st;
@@ -1329,7 +1329,6 @@ int config_load(struct config *c, const char *path, char *err,
 	size_t off = 0;
 	int fd, ret;
 
-	config_defaults(c);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		ret = -errno;
@@ -1352,9 +1351,31 @@ int config_load(struct config *c, const char *path, char *err,
 		off += n;
 	close(fd);
 	buf[off] = '\0';
-	ret = config_parse(c, path, buf, off, err, errlen);
-	OPENSSL_cleanse(buf, off);
-	free(buf);
+	*text = buf;
+	*len = off;
+	return 0;
+}
+
+void config_text_free(char *text, size_t len)
+{
+	if (text)
+		OPENSSL_cleanse(text, len);
+	free(text);
+}
+
+int config_load(struct config *c, const char *path, char *err,
+		size_t errlen)
+{
+	char *buf;
+	size_t len;
+	int ret;
+
+	config_defaults(c);
+	ret = config_read(path, &buf, &len, err, errlen);
+	if (ret)
+		return ret;
+	ret = config_parse(c, path, buf, len, err, errlen);
+	config_text_free(buf, len);
 	return ret;
 }
 

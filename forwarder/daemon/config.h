@@ -135,6 +135,13 @@ int config_parse(struct config *c, const char *name, const char *buf,
 		 size_t len, char *err, size_t errlen);
 int config_load(struct config *c, const char *path, char *err,
 		size_t errlen);
+/*
+ * The file's text for config_parse() (at most 1 MiB, NUL-terminated),
+ * freed (and wiped: it may hold keys) with config_text_free().
+ */
+int config_read(const char *path, char **text, size_t *len, char *err,
+		size_t errlen);
+void config_text_free(char *text, size_t len);
 
 /* "30s", "5m", "250ms", "1h", "2d", ISO-8601 "PT5M"; 0 or -EINVAL. */
 int parse_duration(const char *s, uint64_t *ms);
