@@ -3,13 +3,20 @@
 # The MQTT transport's test tools: mqtt-pub (publishes through mqtt.c from
 # an epoll loop like iotsecd's) and sas_auth.so (a mosquitto plugin that
 # checks IoT Hub SAS tokens and records what each client sent in CONNECT).
-MQTT_TOOLS := $(BUILD)/tools/mqtt-pub $(BUILD)/tools/sas_auth.so
+MQTT_TOOLS := $(BUILD)/tools/mqtt-pub $(BUILD)/tools/sas_auth.so \
+	$(BUILD)/tools/twin-client
 
 .PHONY: mqtt-tools
 mqtt-tools: $(MQTT_TOOLS)
 tests: mqtt-tools
 
 $(BUILD)/tools/mqtt-pub: tests/mqtt/mqtt-pub.c $(HOST_TEST_CORE)
+	$(quiet) CC-TOOL $@
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $(HOST_TEST_FLAGS) -o $@ $< \
+		$(HOST_TEST_CORE) $(PKG_LIBS)
+
+$(BUILD)/tools/twin-client: tests/mqtt/twin-client.c $(HOST_TEST_CORE)
 	$(quiet) CC-TOOL $@
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $(HOST_TEST_FLAGS) -o $@ $< \

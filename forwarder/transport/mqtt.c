@@ -99,6 +99,7 @@ struct mqtt {
 	unsigned int attempt;		/* failed attempts in a row */
 	bool lib_ref;			/* counted in lib_users */
 	struct mqtt_lookup *lookup;	/* RESOLVING */
+	struct mqtt_twin *twin;		/* mqtt_set_twin(), or NULL */
 
 	/* What libmosquitto's callbacks said during the last loop call. */
 	bool ev_disconnected;
@@ -126,10 +127,7 @@ void mqtt_set_log(void (*fn)(int level, const char *line))
 	log_fn = fn ? fn : log_stderr;
 }
 
-static void mqtt_log(int level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void mqtt_log(int level, const char *fmt, ...)
+void mqtt_log(int level, const char *fmt, ...)
 {
 	char line[1024];
 	va_list ap;
@@ -187,8 +185,26 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid)
 {
 	struct mqtt *m = obj;
 
+	if (twin__on_publish(m->twin, mid))
+		return;
 	if (m->ack)
 		m->ack(m->ctx, mid);
+}
+
+static void on_message(struct mosquitto *mosq, void *obj,
+		       const struct mosquitto_message *msg)
+{
+	struct mqtt *m = obj;
+
+	twin__on_message(m->twin, msg->topic, msg->payload, msg->payloadlen);
+}
+
+static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int n,
+			 const int *qos)
+{
+	struct mqtt *m = obj;
+
+	twin__on_subscribe(m->twin, mid, n, qos);
 }
 
 static void on_log(struct mosquitto *mosq, void *obj, int level,
@@ -614,6 +630,8 @@ struct mqtt *mqtt_new(const struct mqtt_config *cfg, mqtt_ack_fn ack,
 	mosquitto_connect_callback_set(m->mosq, on_connect);
 	mosquitto_disconnect_callback_set(m->mosq, on_disconnect);
 	mosquitto_publish_callback_set(m->mosq, on_publish);
+	mosquitto_message_callback_set(m->mosq, on_message);
+	mosquitto_subscribe_callback_set(m->mosq, on_subscribe);
 	mosquitto_log_callback_set(m->mosq, on_log);
 
 	/* SAS tokens are set before each connect (set_credentials()). */
@@ -661,6 +679,7 @@ void mqtt_free(struct mqtt *m)
 		mosquitto_destroy(m->mosq);
 	}
 	mqtt_tls_free(&m->tls);
+	twin__free(m->twin);
 	if (m->lib_ref && --lib_users == 0)
 		mosquitto_lib_cleanup();
 	free(m->client_id);
@@ -714,6 +733,15 @@ bool mqtt_connected(struct mqtt *m)
 	return m && m->state == MQTT_CONNECTED;
 }
 
+/* The twin's turn, after each loop call: ms until it wants the next. */
+static int twin_step(struct mqtt *m)
+{
+	if (!m->twin)
+		return MQTT_TICK_MAX_MS;
+	return twin__run(m->twin, m->mosq,
+			m->state == MQTT_CONNECTED && !m->renewing);
+}
+
 int mqtt_handle(struct mqtt *m, uint32_t events)
 {
 	int fd = mqtt_fd(m), rc = MOSQ_ERR_SUCCESS, soerr = 0, sys = 0;
@@ -758,10 +786,11 @@ int mqtt_handle(struct mqtt *m, uint32_t events)
 		rc = MOSQ_ERR_CONN_LOST;
 	}
 	after_io(m, rc, sys);
+	twin_step(m);
 	return 0;
 }
 
-int mqtt_tick(struct mqtt *m, struct timespec now)
+static int conn_tick(struct mqtt *m)
 {
 	int64_t t = boot_ms(), next = t + MQTT_TICK_MAX_MS;
 	int rc;
@@ -869,6 +898,41 @@ int mqtt_publish(struct mqtt *m, const struct mqtt_message *msg, int *mid)
 		after_io(m, rc, sys);
 		return -ENOTCONN;
 	}
+}
+
+int mqtt_tick(struct mqtt *m, struct timespec now)
+{
+	int a, b;
+
+	if (!m)
+		return MQTT_TICK_MAX_MS;
+	a = conn_tick(m);
+	b = twin_step(m);
+	return a < b ? a : b;
+}
+
+void mqtt_set_twin(struct mqtt *m, mqtt_twin_fn fn, void *ctx)
+{
+	if (!m)
+		return;
+	if (!m->twin && fn) {
+		m->twin = twin__new(&m->cfg);
+		if (!m->twin) {
+			mqtt_log(LOG_ERR, "twin: out of memory: the twin is off");
+			return;
+		}
+	}
+	if (m->twin)
+		twin__set(m->twin, fn, ctx);
+}
+
+int mqtt_twin_report(struct mqtt *m, const char *json)
+{
+	if (!m || !json)
+		return -EINVAL;
+	if (!m->twin)
+		return -EOPNOTSUPP;
+	return twin__report(m->twin, json);
 }
 
 /* "" while nothing went wrong since the last successful connect. */

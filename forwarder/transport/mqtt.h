@@ -53,6 +53,11 @@ struct mqtt_config {
 	char *key_name;		/* SAS policy name (skn), or NULL */
 	unsigned int sas_ttl;	/* seconds a token lives */
 	unsigned int keepalive;	/* seconds */
+	/* the twin (twin.c) */
+	char *twin_desired_topic;	/* broker mode templates: {device_id} */
+	char *twin_reported_topic;
+	unsigned int twin_report_interval; /* s between reported; 0: 30 */
+	unsigned int twin_timeout;	/* s for the hub's answer; 0: 30 */
 };
 
 /*

@@ -38,6 +38,8 @@ static const struct {
 	STR(module_id, false),
 	STR(shared_key, true),
 	STR(key_name, false),
+	STR(twin_desired_topic, false),
+	STR(twin_reported_topic, false),
 };
 
 static const struct {
@@ -49,6 +51,8 @@ static const struct {
 	VAL(tls),
 	VAL(sas_ttl),
 	VAL(keepalive),
+	VAL(twin_report_interval),
+	VAL(twin_timeout),
 };
 
 static char **str_at(const struct mqtt_config *c, size_t i)

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "transport/mqtt.h"
 
 #define MQTT_HUB_API_VERSION	"2021-04-12"
@@ -61,5 +62,52 @@ unsigned int mqtt_backoff_ms(unsigned int attempt, double rand);
 
 /* Seconds before expiry when a SAS token of lifetime TTL is renewed. */
 unsigned int mqtt_sas_margin(unsigned int ttl);
+
+/* A line for the transport's log (mqtt_set_log()). */
+void mqtt_log(int level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* ---- the twin (twin.c) ---- */
+
+#define MQTT_TWIN_MAX_DOC		(128 * 1024)	/* a document received */
+#define MQTT_TWIN_MAX_REPORT		(32 * 1024)	/* IoT Hub's reported limit */
+#define MQTT_TWIN_REPORT_INTERVAL	30	/* s between two reported */
+#define MQTT_TWIN_TIMEOUT		30	/* s for the hub's answer */
+
+/* Broker mode: the desired (DESIRED) or reported topic; malloc'd or NULL. */
+char *mqtt_broker_twin_topic(const struct mqtt_config *cfg, bool desired);
+
+/*
+ * A twin document received: a JSON object of at most MQTT_TWIN_MAX_DOC
+ * bytes of UTF-8, whole (nothing after it), with FULL: a "desired" object
+ * (and "reported", if there, an object). *VERSION: the desired
+ * "$version" when *HAS_VERSION. 0, or -EINVAL/-EMSGSIZE with why in WHY.
+ */
+int mqtt_twin_parse_doc(const char *json, size_t len, bool full,
+			int64_t *version, bool *has_version, char *why,
+			size_t whylen);
+/*
+ * "$iothub/twin/res/{status}/?$rid={rid}[&...]": the status and the
+ * request id (at most RIDLEN - 1 bytes). 0, or -EINVAL.
+ */
+int mqtt_twin_parse_res(const char *topic, int *status, char *rid,
+			size_t ridlen);
+
+struct mosquitto;
+struct mqtt_twin;
+struct mqtt_twin *twin__new(const struct mqtt_config *cfg);
+void twin__free(struct mqtt_twin *t);
+int twin__set(struct mqtt_twin *t, mqtt_twin_fn fn, void *ctx);
+int twin__report(struct mqtt_twin *t, const char *json);
+/* libmosquitto's callbacks: these only record. */
+void twin__on_message(struct mqtt_twin *t, const char *topic,
+		     const void *payload, int len);
+void twin__on_subscribe(struct mqtt_twin *t, int mid, int n, const int *qos);
+bool twin__on_publish(struct mqtt_twin *t, int mid);	/* true: the twin's */
+/*
+ * After each loop call: hand over what arrived, (re)subscribe after a
+ * connect, send what is due. Returns the ms until it wants to run again.
+ */
+int twin__run(struct mqtt_twin *t, struct mosquitto *mosq, bool connected);
 
 #endif /* IOTSEC_MQTT_PRIV_H */

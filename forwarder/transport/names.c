@@ -171,10 +171,9 @@ static char *topic_level(const char *s)
 	return t;
 }
 
-char *mqtt_broker_topic(const struct mqtt_config *cfg,
-			const struct mqtt_message *msg)
+static char *broker_expand(const char *tpl, const struct mqtt_config *cfg,
+			   const struct mqtt_message *msg)
 {
-	const char *tpl = cfg->topic ? cfg->topic : "iotsec/{device_id}/{type}";
 	const char *p;
 	struct buf b = { 0 };
 	char one[2] = { 0 };
@@ -205,6 +204,27 @@ char *mqtt_broker_topic(const struct mqtt_config *cfg,
 		free(lvl);
 	}
 	return sb_done(&b);
+}
+
+char *mqtt_broker_topic(const struct mqtt_config *cfg,
+			const struct mqtt_message *msg)
+{
+	return broker_expand(cfg->topic ? cfg->topic :
+			     "iotsec/{device_id}/{type}", cfg, msg);
+}
+
+char *mqtt_broker_twin_topic(const struct mqtt_config *cfg, bool desired)
+{
+	const struct mqtt_message none = { .type = "twin" };
+
+	if (desired)
+		return broker_expand(cfg->twin_desired_topic ?
+				     cfg->twin_desired_topic :
+				     "iotsec/{device_id}/twin/desired",
+				     cfg, &none);
+	return broker_expand(cfg->twin_reported_topic ?
+			     cfg->twin_reported_topic :
+			     "iotsec/{device_id}/twin/reported", cfg, &none);
 }
 
 /* The configured client id, else the device id, else iotsecd-<hostname>. */
