@@ -128,7 +128,8 @@ exec_off() {
 check desired_exec_off_stops_processcreate exec_off
 
 reported_ok() {
-	wait_for 10 sh -c "grep '^$REP ' '$TMP/r.recv' | grep -q '\"desiredVersion\":2'" ||
+	# the transport sends at most one reported document in 30 s
+	wait_for 40 sh -c "grep '^$REP ' '$TMP/r.recv' | grep -q '\"desiredVersion\":2'" ||
 		return 1
 	reported | tail -n 1 >"$TMP/reported.last"
 	python3 - "$TMP/reported.last" <<'PY'
