@@ -884,6 +884,11 @@ static const struct key tls_keys[] = {
 	{ "key_file", key_string, FIELD(mqtt.key_file) },
 	{ "keepalive", key_seconds, FIELD(mqtt.keepalive), RANGE(5, 3600) },
 	{ "device_id", key_id, FIELD(mqtt.device_id) },
+	/* the twin's transport (docs/mqtt.md "Twin"); twin: is docs/twin.md */
+	{ "twin_report_interval", key_seconds,
+	  FIELD(mqtt.twin_report_interval), RANGE(1, 86400) },
+	{ "twin_timeout", key_seconds, FIELD(mqtt.twin_timeout),
+	  RANGE(1, 600) },
 };
 
 static const struct key hub_keys[] = {
@@ -902,6 +907,8 @@ static const struct key broker_keys[] = {
 	{ "username", key_string, FIELD(mqtt.username) },
 	{ "password", key_password, FIELD(mqtt.password) },
 	{ "topic", key_topic, FIELD(mqtt.topic) },
+	{ "twin_desired_topic", key_topic, FIELD(mqtt.twin_desired_topic) },
+	{ "twin_reported_topic", key_topic, FIELD(mqtt.twin_reported_topic) },
 };
 
 static const struct key priorities_keys[] = {

@@ -155,7 +155,7 @@ unsigned int mqtt_backoff_ms(unsigned int attempt, double rand)
 	return d / 2 + (unsigned int)(rand * (d / 2));
 }
 
-static double jitter(void)
+double mqtt_jitter(void)
 {
 	uint32_t r;
 
@@ -225,7 +225,7 @@ static void schedule_retry(struct mqtt *m)
 	size_t len;
 
 	m->attempt++;
-	delay = mqtt_backoff_ms(m->attempt, jitter());
+	delay = mqtt_backoff_ms(m->attempt, mqtt_jitter());
 	m->state = MQTT_BACKOFF;
 	m->deadline = boot_ms() + delay;
 	m->renew_at = 0;

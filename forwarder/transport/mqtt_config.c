@@ -112,6 +112,48 @@ void mqtt_config_free(struct mqtt_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 }
 
+/*
+ * Broker mode's twin topics: only {device_id} means something there, and
+ * a device that received its own reported document as desired would
+ * feed itself.
+ */
+static int twin_check(const struct mqtt_config *c, char *err, size_t errlen)
+{
+	const char *tpl[2] = { c->twin_desired_topic, c->twin_reported_topic };
+	char *d, *r;
+	bool same;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(tpl); i++) {
+		if (tpl[i] && (strstr(tpl[i], "{type}") ||
+			       strstr(tpl[i], "{message_id}"))) {
+			errf(err, errlen,
+			     "mqtt: twin topic '%s': only {device_id} is replaced there",
+			     tpl[i]);
+			return -EINVAL;
+		}
+		if (tpl[i] && (!*tpl[i] || strpbrk(tpl[i], "+#"))) {
+			errf(err, errlen,
+			     "mqtt: twin topic '%s' is empty or has a wildcard",
+			     tpl[i]);
+			return -EINVAL;
+		}
+	}
+	if (c->mode != MQTT_MODE_BROKER)
+		return 0;
+	d = mqtt_broker_twin_topic(c, true);
+	r = mqtt_broker_twin_topic(c, false);
+	same = d && r && !strcmp(d, r);
+	free(d);
+	free(r);
+	if (same) {
+		errf(err, errlen,
+		     "mqtt: the twin's desired and reported topics are the same");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int mqtt_config_check(struct mqtt_config *c, char *err, size_t errlen)
 {
 	if (!c->host || !*c->host) {
@@ -161,6 +203,8 @@ int mqtt_config_check(struct mqtt_config *c, char *err, size_t errlen)
 		     c->sas_ttl);
 		return -EINVAL;
 	}
+	if (twin_check(c, err, errlen))
+		return -EINVAL;
 	if (!c->keepalive)
 		c->keepalive = MQTT_DEFAULT_KEEPALIVE;
 	if (c->keepalive < 5 || c->keepalive > 65535) {

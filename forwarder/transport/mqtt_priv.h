@@ -59,6 +59,8 @@ int mqtt_config_check(struct mqtt_config *c, char *err, size_t errlen);
 #define MQTT_BACKOFF_MIN_MS	1000
 #define MQTT_BACKOFF_MAX_MS	60000
 unsigned int mqtt_backoff_ms(unsigned int attempt, double rand);
+/* A random number from 0 to 1 for it. */
+double mqtt_jitter(void);
 
 /* Seconds before expiry when a SAS token of lifetime TTL is renewed. */
 unsigned int mqtt_sas_margin(unsigned int ttl);

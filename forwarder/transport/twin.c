@@ -170,6 +170,12 @@ static void new_rid(char out[40])
 	out[n] = '\0';
 }
 
+/* When to try again after N failures in a row (mqtt.c's backoff). */
+static int64_t backoff_at(int64_t now, unsigned int n)
+{
+	return now + mqtt_backoff_ms(n, mqtt_jitter());
+}
+
 /* The printable start of a payload for a log line. */
 static const char *excerpt(const char *s, size_t len, char *buf, size_t size)
 {
@@ -594,14 +600,14 @@ static void on_full(struct mqtt_twin *t, const char *json, size_t len)
 		refuse(t, "twin document refused: %s: %s", why,
 		       excerpt(json, len, ex, sizeof(ex)));
 		t->get_fail++;
-		t->get_at = boot_ms() + mqtt_backoff_ms(t->get_fail, 0.5);
+		t->get_at = backoff_at(boot_ms(), t->get_fail);
 		want_get(t);
 		return;
 	}
 	if (!hv) {
 		refuse(t, "twin document refused: no desired \"$version\"");
 		t->get_fail++;
-		t->get_at = boot_ms() + mqtt_backoff_ms(t->get_fail, 0.5);
+		t->get_at = backoff_at(boot_ms(), t->get_fail);
 		want_get(t);
 		return;
 	}
@@ -664,7 +670,7 @@ static void on_response(struct mqtt_twin *t, const char *topic,
 			return;
 		}
 		t->get_fail++;
-		t->get_at = boot_ms() + mqtt_backoff_ms(t->get_fail, 0.5);
+		t->get_at = backoff_at(boot_ms(), t->get_fail);
 		want_get(t);
 		mqtt_log(LOG_WARNING, "twin: GET answered %d%s%s: asking again in %.1f s",
 			 status, len ? ": " : "", excerpt(body, len, ex, sizeof(ex)),
@@ -681,8 +687,7 @@ static void on_response(struct mqtt_twin *t, const char *topic,
 		}
 		if (status == 429 || status >= 500) {
 			t->rep_fail++;
-			t->rep_at = boot_ms() +
-				    mqtt_backoff_ms(t->rep_fail, 0.5);
+			t->rep_at = backoff_at(boot_ms(), t->rep_fail);
 			if (t->rep_at < t->rep_sent + t->report_ms)
 				t->rep_at = t->rep_sent + t->report_ms;
 			if (!t->queued)
@@ -818,7 +823,7 @@ static void take_acks(struct mqtt_twin *t, int64_t now)
 		if (t->ev_suback[i] < 0) {
 			t->sub_failed = true;
 			t->sub_fail++;
-			t->sub_at = now + mqtt_backoff_ms(t->sub_fail, 0.5);
+			t->sub_at = backoff_at(now, t->sub_fail);
 			mqtt_log(LOG_WARNING, "twin: the broker refused a subscription; again in %.1f s",
 				 (double)(t->sub_at - now) / 1000);
 		}
@@ -884,6 +889,9 @@ int twin__run(struct mqtt_twin *t, struct mosquitto *mosq, bool connected)
 		}
 		t->up = true;
 		t->sub_at = 0;
+		/* broker mode: libmosquitto sends it again; wait anew */
+		if (t->inflight)
+			t->rep_sent = now;
 		if (subscribe(t, mosq)) {
 			t->sub_failed = true;
 			t->sub_at = now + 1000;
@@ -932,7 +940,7 @@ int twin__run(struct mqtt_twin *t, struct mosquitto *mosq, bool connected)
 			free(t->inflight);
 		t->inflight = NULL;
 		t->rep_fail++;
-		t->rep_at = now + mqtt_backoff_ms(t->rep_fail, 0.5);
+		t->rep_at = backoff_at(now, t->rep_fail);
 	}
 	if (t->queued && !t->inflight && now >= t->rep_at)
 		send_report(t, mosq, now);

@@ -443,6 +443,35 @@ TEST(topic_template_levels_are_fine)
 	config_free(&c);
 }
 
+/* The twin's transport keys (docs/mqtt.md "Twin"). */
+TEST(twin_transport_keys)
+{
+	struct config c;
+	char err[512] = "";
+
+	ASSERT_EQ(0, parse(&c, "broker:\n  device_id: d1\n"
+			   "  twin_desired_topic: fleet/{device_id}/desired\n"
+			   "  twin_reported_topic: fleet/{device_id}/reported\n"
+			   "  twin_report_interval: 2m\n"
+			   "  twin_timeout: 10s\n", err))
+		TH_LOG("%s", err);
+	EXPECT_STREQ("fleet/{device_id}/desired", c.mqtt.twin_desired_topic);
+	EXPECT_STREQ("fleet/{device_id}/reported", c.mqtt.twin_reported_topic);
+	EXPECT_EQ(120, c.mqtt.twin_report_interval);
+	EXPECT_EQ(10, c.mqtt.twin_timeout);
+	config_free(&c);
+
+	EXPECT_EQ(-EINVAL, parse(&c, "broker:\n  twin_desired_topic: a/#\n",
+				 err));
+	EXPECT_NE(NULL, strstr(err, "test.yaml:2:23: expected a topic without"))
+		TH_LOG("%s", err);
+	config_free(&c);
+	EXPECT_EQ(-EINVAL, parse(&c, "hub:\n  host: h\n  device_id: d\n"
+				 "  shared_key: a2V5\n  twin_timeout: 0\n", err));
+	EXPECT_NE(NULL, strstr(err, "test.yaml:5:17:")) TH_LOG("%s", err);
+	config_free(&c);
+}
+
 /* A password over plain TCP loads, with a warning that says where. */
 TEST(password_over_plain_tcp_warns)
 {

@@ -392,6 +392,156 @@ TEST(broker_topic_template)
 	free(t);
 }
 
+/* The twin's documents: what twin.c hands over, and what it refuses. */
+TEST(twin_documents)
+{
+	static const struct {
+		const char *json;
+		bool full;
+		int ret;
+		int64_t version;	/* -1: none */
+		const char *why;
+	} cases[] = {
+		{ "{\"a\":1,\"$version\":7}", false, 0, 7, NULL },
+		{ " {\"a\":1} \n", false, 0, -1, NULL },
+		{ "{\"desired\":{\"$version\":3},\"reported\":{\"$version\":1}}",
+		  true, 0, 3, NULL },
+		{ "{\"desired\":{\"$version\":3}}", true, 0, 3, NULL },
+		{ "{\"reported\":{}}", true, -EINVAL, 0, "no \"desired\" object" },
+		{ "{\"desired\":[],\"reported\":{}}", true, -EINVAL, 0,
+		  "no \"desired\" object" },
+		{ "{\"desired\":{},\"reported\":1}", true, -EINVAL, 0,
+		  "\"reported\" is not an object" },
+		{ "{\"$version\":\"7\"}", false, -EINVAL, 0, "not a whole number" },
+		{ "{\"$version\":-1}", false, -EINVAL, 0, "not a whole number" },
+		{ "{\"$version\":1.5}", false, -EINVAL, 0, "not a whole number" },
+		{ "[1]", false, -EINVAL, 0, "not a JSON object" },
+		{ "\"s\"", false, -EINVAL, 0, "not a JSON object" },
+		{ "{\"a\":", false, -EINVAL, 0, "not JSON: unterminated" },
+		{ "{\"a\":1}{\"b\":2}", false, -EINVAL, 0, "text after" },
+		{ "{\"a\":1} x", false, -EINVAL, 0, "text after" },
+		{ "", false, -EINVAL, 0, "not JSON" },
+		{ "nope", false, -EINVAL, 0, "not JSON" },
+		{ "{\"a\":\"\xc3\x28\"}", false, -EINVAL, 0, "not UTF-8" },
+	};
+	char why[128], *big;
+	int64_t v;
+	bool hv;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		why[0] = '\0';
+		v = -1;
+		EXPECT_EQ(cases[i].ret,
+			  mqtt_twin_parse_doc(cases[i].json, strlen(cases[i].json),
+					      cases[i].full, &v, &hv, why,
+					      sizeof(why)))
+			TH_LOG("case %zu: %s", i, why);
+		if (!cases[i].ret) {
+			EXPECT_EQ(cases[i].version >= 0, hv) TH_LOG("case %zu", i);
+			if (hv)
+				EXPECT_EQ(cases[i].version, v);
+		} else {
+			EXPECT_NE(NULL, strstr(why, cases[i].why))
+				TH_LOG("case %zu: \"%s\"", i, why);
+		}
+	}
+	/* a NUL inside: not text */
+	EXPECT_EQ(-EINVAL, mqtt_twin_parse_doc("{\"a\":1}\0x", 9, false, &v,
+					       &hv, why, sizeof(why)));
+	big = malloc(MQTT_TWIN_MAX_DOC + 2);
+	ASSERT_NE(NULL, big);
+	memset(big, ' ', MQTT_TWIN_MAX_DOC + 1);
+	big[0] = '{';
+	big[MQTT_TWIN_MAX_DOC - 1] = '}';
+	EXPECT_EQ(0, mqtt_twin_parse_doc(big, MQTT_TWIN_MAX_DOC, false, &v, &hv,
+					 why, sizeof(why))) TH_LOG("%s", why);
+	EXPECT_EQ(-EMSGSIZE, mqtt_twin_parse_doc(big, MQTT_TWIN_MAX_DOC + 1,
+						 false, &v, &hv, why,
+						 sizeof(why)));
+	free(big);
+}
+
+TEST(twin_response_topics)
+{
+	char rid[40];
+	int st = 0;
+
+	EXPECT_EQ(0, mqtt_twin_parse_res("$iothub/twin/res/204/?$rid=ab-1&$version=5",
+					 &st, rid, sizeof(rid)));
+	EXPECT_EQ(204, st);
+	EXPECT_STREQ("ab-1", rid);
+	EXPECT_EQ(0, mqtt_twin_parse_res("$iothub/twin/res/200/?$version=1&$rid=x",
+					 &st, rid, sizeof(rid)));
+	EXPECT_STREQ("x", rid);
+	EXPECT_EQ(200, st);
+	EXPECT_EQ(-EINVAL, mqtt_twin_parse_res("$iothub/twin/res/200/?$rid=",
+					       &st, rid, sizeof(rid)));
+	EXPECT_EQ(-EINVAL, mqtt_twin_parse_res("$iothub/twin/res/200/", &st,
+					       rid, sizeof(rid)));
+	EXPECT_EQ(-EINVAL, mqtt_twin_parse_res("$iothub/twin/res/abc/?$rid=1",
+					       &st, rid, sizeof(rid)));
+	EXPECT_EQ(-EINVAL, mqtt_twin_parse_res("$iothub/twin/res/-200/?$rid=1",
+					       &st, rid, sizeof(rid)));
+	EXPECT_EQ(-EINVAL, mqtt_twin_parse_res("$iothub/twin/res/99/?$rid=1",
+					       &st, rid, sizeof(rid)));
+	EXPECT_EQ(-EINVAL, mqtt_twin_parse_res("$iothub/twin/PATCH/?$rid=1",
+					       &st, rid, sizeof(rid)));
+	/* a request id longer than ours can be is nobody's */
+	EXPECT_EQ(-EINVAL, mqtt_twin_parse_res(
+			  "$iothub/twin/res/200/?$rid=0123456789012345678901234567890123456789",
+			  &st, rid, sizeof(rid)));
+}
+
+TEST(twin_broker_topics_and_checks)
+{
+	struct mqtt_config c = { .mode = MQTT_MODE_BROKER, .host = "b",
+				 .device_id = "dev/1" };
+	char err[256] = "", *t;
+
+	t = mqtt_broker_twin_topic(&c, true);
+	EXPECT_STREQ("iotsec/dev_1/twin/desired", t);
+	free(t);
+	t = mqtt_broker_twin_topic(&c, false);
+	EXPECT_STREQ("iotsec/dev_1/twin/reported", t);
+	free(t);
+	c.twin_desired_topic = "f/{device_id}/cfg";
+	t = mqtt_broker_twin_topic(&c, true);
+	EXPECT_STREQ("f/dev_1/cfg", t);
+	free(t);
+	EXPECT_EQ(0, mqtt_config_check(&c, err, sizeof(err))) TH_LOG("%s", err);
+	c.twin_reported_topic = "f/{device_id}/cfg";
+	EXPECT_EQ(-EINVAL, mqtt_config_check(&c, err, sizeof(err)));
+	EXPECT_STREQ("mqtt: the twin's desired and reported topics are the same", err);
+	c.twin_reported_topic = "f/{type}/x";
+	EXPECT_EQ(-EINVAL, mqtt_config_check(&c, err, sizeof(err)));
+	EXPECT_NE(NULL, strstr(err, "only {device_id}")) TH_LOG("%s", err);
+	c.twin_reported_topic = "f/+/x";
+	EXPECT_EQ(-EINVAL, mqtt_config_check(&c, err, sizeof(err)));
+	EXPECT_NE(NULL, strstr(err, "wildcard")) TH_LOG("%s", err);
+}
+
+/* Without a twin, or with a document that is not an object: refused. */
+TEST(twin_report_refusals)
+{
+	struct mqtt_config c = { .mode = MQTT_MODE_BROKER, .host = "127.0.0.1",
+				 .device_id = "d" };
+	char err[256];
+	struct mqtt *m = mqtt_new(&c, NULL, NULL, err, sizeof(err));
+
+	ASSERT_NE(NULL, m) TH_LOG("%s", err);
+	EXPECT_EQ(-EOPNOTSUPP, mqtt_twin_report(m, "{}"));
+	mqtt_set_twin(m, (mqtt_twin_fn)abort, NULL);
+	EXPECT_EQ(0, mqtt_twin_report(m, "{\"a\":1}"));
+	EXPECT_EQ(0, mqtt_twin_report(m, "{\"a\":2}"));	/* replaces */
+	EXPECT_EQ(-EINVAL, mqtt_twin_report(m, "[1]"));
+	EXPECT_EQ(-EINVAL, mqtt_twin_report(m, "{\"a\":"));
+	EXPECT_EQ(-EINVAL, mqtt_twin_report(m, NULL));
+	mqtt_set_twin(m, NULL, NULL);
+	EXPECT_EQ(-EOPNOTSUPP, mqtt_twin_report(m, "{}"));
+	mqtt_free(m);
+}
+
 TEST(backoff_is_bounded_exponential_with_jitter)
 {
 	unsigned int a, prev_hi = 0;
