@@ -74,6 +74,7 @@ broker:
   host: 127.0.0.1
   port: $b_PORT
   device_id: dev1
+  twin_report_interval: 1s
 priorities:
   high: 1s
   low: 1s
@@ -128,8 +129,7 @@ exec_off() {
 check desired_exec_off_stops_processcreate exec_off
 
 reported_ok() {
-	# the transport sends at most one reported document in 30 s
-	wait_for 40 sh -c "grep '^$REP ' '$TMP/r.recv' | grep -q '\"desiredVersion\":2'" ||
+	wait_for 10 sh -c "grep '^$REP ' '$TMP/r.recv' | grep -q '\"desiredVersion\":2'" ||
 		return 1
 	reported | tail -n 1 >"$TMP/reported.last"
 	python3 - "$TMP/reported.last" <<'PY'
@@ -192,13 +192,16 @@ bad_duration() {
 check invalid_duration_configuration_error_changes_nothing bad_duration
 
 ce_schema() {
-	azure_schemas "$TOP" || { echo "# $AZURE_SCHEMAS_MISSING"; return 1; }
 	NODE_PATH=$BUILD/node/node_modules node "$TOP/tests/lib/validate-messages.js" \
 		"$AZURE_SCHEMAS" "$TOP/schemas/iotsec-extended-message_v1_0.json" \
 		"$TMP/ce.json" | sed 's/^/# /'
 	return "${PIPESTATUS[0]}"
 }
-check configuration_error_validates_against_azure ce_schema
+if azure_schemas "$TOP"; then
+	check configuration_error_validates_against_azure ce_schema
+else
+	skip configuration_error_validates_against_azure "$AZURE_SCHEMAS_MISSING"
+fi
 
 restart_no_broker() {
 	touch "$TMP/stop"
