@@ -258,8 +258,6 @@ struct reply_ctx {
 	void *out;
 	int ret;
 	bool got;
-	bool done;	/* the ACK or an error came */
-	int err;	/* the kernel's error, -errno */
 };
 
 static int reply_cb(struct nl_msg *msg, void *arg)
@@ -281,54 +279,30 @@ static int reply_cb(struct nl_msg *msg, void *arg)
 	return NL_OK;
 }
 
-static int ack_cb(struct nl_msg *msg, void *arg)
-{
-	((struct reply_ctx *)arg)->done = true;
-	return NL_STOP;
-}
-
-static int err_cb(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
-{
-	struct reply_ctx *r = arg;
-
-	r->err = e->error < 0 ? e->error : -EIO;
-	r->done = true;
-	return NL_STOP;
-}
-
 /*
- * Send CMD and decode its answer into OUT, reading up to the kernel's
- * ACK (or error), so that nothing of this request is left on the socket
- * for the next one (the daemon's genl_ctrl_resolve() took a leftover ACK
- * for its answer), with callbacks of this request only (the socket's own
- * would point at this frame after it returned).
+ * Send CMD and decode its answer into OUT. The reply callback points at
+ * this frame: it is taken off the socket before returning, or the next
+ * message on it (genl_ctrl_resolve()'s, the daemon's family check) would
+ * be decoded into a frame that is gone.
  */
 static int request(struct iotsec_nl *n, int cmd, void *out)
 {
-	struct reply_ctx r = { cmd, out, 0, false, false, 0 };
+	struct reply_ctx r = { cmd, out, 0, false };
 	struct nl_msg *msg = cmd_msg(n->family, cmd);
-	struct nl_cb *cb;
 	int ret;
 
 	if (!msg)
 		return -ENOMEM;
-	cb = nl_cb_clone(nl_socket_get_cb(n->ctl));
-	if (!cb) {
-		nlmsg_free(msg);
-		return -ENOMEM;
-	}
-	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, reply_cb, &r);
-	nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, ack_cb, &r);
-	nl_cb_err(cb, NL_CB_CUSTOM, err_cb, &r);
+	nl_socket_modify_cb(n->ctl, NL_CB_VALID, NL_CB_CUSTOM, reply_cb, &r);
 	ret = nl_send_auto(n->ctl, msg);
 	nlmsg_free(msg);
-	while (ret >= 0 && !r.done)
-		ret = nl_recvmsgs(n->ctl, cb);
-	nl_cb_put(cb);
+	if (ret >= 0)
+		ret = nl_recvmsgs_default(n->ctl);
+	if (ret >= 0 && !r.got)
+		ret = nl_wait_for_ack(n->ctl);
+	nl_socket_modify_cb(n->ctl, NL_CB_VALID, NL_CB_DEFAULT, NULL, NULL);
 	if (ret < 0)
 		return nlerr(ret);
-	if (r.err)
-		return r.err;
 	return r.got ? r.ret : -EIO;
 }
 
