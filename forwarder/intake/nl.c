@@ -279,12 +279,7 @@ static int reply_cb(struct nl_msg *msg, void *arg)
 	return NL_OK;
 }
 
-/*
- * Send CMD and decode its answer into OUT. The reply callback points at
- * this frame: it is taken off the socket before returning, or the next
- * message on it (genl_ctrl_resolve()'s, the daemon's family check) would
- * be decoded into a frame that is gone.
- */
+/* Send CMD and decode its answer into OUT. */
 static int request(struct iotsec_nl *n, int cmd, void *out)
 {
 	struct reply_ctx r = { cmd, out, 0, false };
@@ -296,11 +291,13 @@ static int request(struct iotsec_nl *n, int cmd, void *out)
 	nl_socket_modify_cb(n->ctl, NL_CB_VALID, NL_CB_CUSTOM, reply_cb, &r);
 	ret = nl_send_auto(n->ctl, msg);
 	nlmsg_free(msg);
-	if (ret >= 0)
-		ret = nl_recvmsgs_default(n->ctl);
-	if (ret >= 0 && !r.got)
+	if (ret < 0)
+		return nlerr(ret);
+	ret = nl_recvmsgs_default(n->ctl);
+	if (ret < 0)
+		return nlerr(ret);
+	if (!r.got)
 		ret = nl_wait_for_ack(n->ctl);
-	nl_socket_modify_cb(n->ctl, NL_CB_VALID, NL_CB_DEFAULT, NULL, NULL);
 	if (ret < 0)
 		return nlerr(ret);
 	return r.got ? r.ret : -EIO;
