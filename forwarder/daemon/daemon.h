@@ -53,7 +53,7 @@ struct daemon {
 	bool have_kcounters;
 	struct iotsec_kstats kstats;	/* for the reported properties */
 	bool have_kstats;
-	uint64_t next_kstats_ms;
+	int kstats_family;		/* the family they were asked of */
 	/* the module twin (twin_run.c) */
 	char *yaml;			/* the YAML file in force, its text */
 	size_t yaml_len;

@@ -266,18 +266,26 @@ static struct json_object *kernel_json(struct daemon *d)
 		json_object_put(missing);
 		return NULL;
 	}
-	if (d->nl_open && !d->replay) {
-		/* at most every 5 s: a round trip to the module */
-		uint64_t now = mono_ms();
+	/*
+	 * The hooks a kernel lacks do not change while the module stays:
+	 * asked once per subscription (the family's id changes with a new
+	 * load), on a socket of its own, closed at once. The daemon's
+	 * control socket is kept out of it: a request leaves its reply
+	 * callback and the kernel's ACK on the socket it used, which the
+	 * loop's family check would read next.
+	 */
+	if (d->nl_open && !d->replay && d->kstats_family != d->nl.family) {
+		struct iotsec_nl q;
 
-		if (now >= d->next_kstats_ms) {
-			d->have_kstats = !iotsec_nl_get_stats(&d->nl,
-							      &d->kstats);
-			d->next_kstats_ms = now + 5000;
+		d->have_kstats = false;
+		if (!iotsec_nl_open(&q, NULL, NULL, NULL)) {
+			d->have_kstats = !iotsec_nl_get_stats(&q, &d->kstats);
+			iotsec_nl_close(&q);
 		}
-		have = d->have_kstats;
-		s = d->kstats;
+		d->kstats_family = d->nl.family;
 	}
+	have = d->nl_open && d->have_kstats;
+	s = d->kstats;
 	json_object_object_add(k, "loaded", json_object_new_boolean(
 		!access("/sys/module/iotsec", F_OK)));
 	json_object_object_add(k, "subscribed",
