@@ -2,7 +2,8 @@
 /*
  * iotsecctl: look at and talk to the kernel collector and iotsecd.
  *
- *   iotsecctl status          module loaded, capabilities, subscribers
+ *   iotsecctl status          module loaded, capabilities, subscribers,
+ *                             the configuration in force and its sources
  *   iotsecctl stats           kernel and forwarder counters
  *   iotsecctl tail [--json]   live events
  *   iotsecctl record FILE [--count N] [--seconds S]
@@ -98,6 +99,56 @@ static void print_spool(struct json_object *sp)
 	       jint(sp, "corrupt_records"), jint(sp, "write_errors"));
 }
 
+/*
+ * "config         events.exec.priority     off (twin)": each value in
+ * force and where it comes from, from the nested "configuration" object.
+ */
+static void print_config(struct json_object *o, const char *prefix)
+{
+	json_object_object_foreach(o, k, v) {
+		struct json_object *val, *src;
+		char name[128];
+
+		snprintf(name, sizeof(name), "%s%s%s", prefix, *prefix ? "." :
+			 "", k);
+		if (json_object_object_get_ex(v, "value", &val) &&
+		    json_object_object_get_ex(v, "source", &src)) {
+			printf("config         %-30s %s (%s)\n", name,
+			       json_object_get_type(val) == json_type_string ?
+			       json_object_get_string(val) :
+			       json_object_to_json_string_ext(val,
+					JSON_C_TO_STRING_PLAIN |
+					JSON_C_TO_STRING_NOSLASHESCAPE),
+			       json_object_get_string(src));
+		} else if (json_object_is_type(v, json_type_object)) {
+			print_config(v, name);
+		}
+	}
+}
+
+/* "twin           applied, desired version 5; kept in /var/lib/..." */
+static void print_twin(struct json_object *t)
+{
+	struct json_object *v;
+	bool off = json_object_object_get_ex(t, "enabled", &v) &&
+		   !json_object_get_boolean(v);
+
+	printf("twin           %s", off ? "off in the local configuration, " :
+	       "");
+	printf("%s", json_object_object_get_ex(t, "status", &v) ?
+	       json_object_get_string(v) : "?");
+	if (json_object_object_get_ex(t, "desiredVersion", &v) && v)
+		printf(", desired version %lld", (long long)
+		       json_object_get_int64(v));
+	if (json_object_object_get_ex(t, "refusedVersion", &v) && v)
+		printf(", version %lld refused", (long long)
+		       json_object_get_int64(v));
+	if (json_object_object_get_ex(t, "stateFile", &v) &&
+	    *json_object_get_string(v))
+		printf("; kept in %s", json_object_get_string(v));
+	printf("\n");
+}
+
 static int cmd_status(const char *stats_path)
 {
 	struct iotsec_nl n;
@@ -148,6 +199,10 @@ static int cmd_status(const char *stats_path)
 			printf("transport      %s\n", json_object_get_string(v));
 		if (json_object_object_get_ex(f, "spool", &v))
 			print_spool(v);
+		if (json_object_object_get_ex(f, "twin", &v))
+			print_twin(v);
+		if (json_object_object_get_ex(f, "configuration", &v))
+			print_config(v, "");
 		json_object_put(f);
 	} else {
 		printf("iotsecd        not running\n");

@@ -25,6 +25,7 @@
 #include <iotsec/iotsec.h>
 #include "common/util.h"
 #include "daemon/config.h"
+#include "daemon/twin.h"
 
 static const char *const prio_names[PRIO_N] = {
 	[PRIO_OFF] = "off", [PRIO_LOW] = "low", [PRIO_HIGH] = "high",
@@ -89,6 +90,7 @@ void config_defaults(struct config *c)
 	c->spool.size = IOTSEC_SPOOL_SIZE;
 	c->spool.sync_ms = IOTSEC_SPOOL_SYNC_MS;
 	c->spool.local_share = 25;
+	c->twin.enabled = true;
 }
 
 void config_free(struct config *c)
@@ -107,6 +109,13 @@ void config_free(struct config *c)
 	c->logins.state = NULL;
 	free(c->spool.path);
 	c->spool.path = NULL;
+	for (unsigned int i = 0; i < c->twin.n_allow; i++)
+		free(c->twin.allow[i]);
+	for (unsigned int i = 0; i < c->twin.n_lock; i++)
+		free(c->twin.lock[i]);
+	c->twin.n_allow = c->twin.n_lock = 0;
+	free(c->twin.state);
+	c->twin.state = NULL;
 	c->warning[0] = '\0';
 }
 
@@ -151,47 +160,62 @@ static int mul_add(uint64_t *acc, uint64_t n, uint64_t fn, uint64_t fd,
 
 	if (unit && n > UINT64_MAX / unit)
 		return -EINVAL;
-	x = n * unit + fn * unit / fd;
+	/* fn < 10^9 and unit up to a year's ms: 128 bits for the product */
+	x = n * unit + (uint64_t)((unsigned __int128)fn * unit / fd);
+	if (x < n * unit)
+		return -EINVAL;
 	if (*acc > UINT64_MAX - x)
 		return -EINVAL;
 	*acc += x;
 	return 0;
 }
 
-static int parse_iso8601(const char *s, uint64_t *ms)
+/*
+ * ISO 8601 durations, PnYnMnWnDTnHnMnS: the designators in this order,
+ * each at most once, a fraction only on the last one, at least one
+ * component and one after a T. A year counts 365 days and a month 30
+ * (a duration has no calendar to count them on; .NET's TimeSpan, which
+ * Azure's agents used, counts them so).
+ */
+int parse_iso8601_duration(const char *s, uint64_t *ms)
 {
+	static const struct { char d; bool time; uint64_t ms; } units[] = {
+		{ 'Y', false, 365 * 86400000ULL }, { 'M', false, 30 * 86400000ULL },
+		{ 'W', false, 7 * 86400000ULL }, { 'D', false, 86400000ULL },
+		{ 'H', true, 3600000ULL }, { 'M', true, 60000ULL },
+		{ 'S', true, 1000ULL },
+	};
 	uint64_t acc = 0, n, fn, fd;
-	bool in_time = false, any = false;
+	size_t next = 0;
+	bool in_time = false, any = false, frac = false;
 
-	s++;	/* 'P' */
+	if (!s || *s++ != 'P' || !*s)
+		return -EINVAL;
 	while (*s) {
-		uint64_t unit;
+		size_t i;
 
 		if (*s == 'T') {
-			if (in_time)
+			if (in_time || !s[1])
 				return -EINVAL;
 			in_time = true;
 			s++;
-			if (!*s)
-				return -EINVAL;
 			continue;
 		}
-		if (parse_uint(&s, &n, &fn, &fd))
+		if (frac || parse_uint(&s, &n, &fn, &fd))
 			return -EINVAL;
-		switch (*s) {
-		case 'W': unit = in_time ? 0 : 7 * 86400000ULL; break;
-		case 'D': unit = in_time ? 0 : 86400000ULL; break;
-		case 'H': unit = in_time ? 3600000ULL : 0; break;
-		case 'M': unit = in_time ? 60000ULL : 0; break;
-		case 'S': unit = in_time ? 1000ULL : 0; break;
-		default: unit = 0;	/* Y and calendar months: not a duration */
-		}
-		if (!unit || mul_add(&acc, n, fn, fd, unit))
+		for (i = next; i < ARRAY_SIZE(units); i++)
+			if (units[i].d == *s && units[i].time == in_time)
+				break;
+		if (i == ARRAY_SIZE(units) || mul_add(&acc, n, fn, fd,
+						      units[i].ms))
 			return -EINVAL;
+		frac = fd > 1;
+		next = i + 1;
 		any = true;
 		s++;
 	}
-	if (!any)
+	/* "P1DT": a T with nothing after it */
+	if (!any || (in_time && next <= 4))
 		return -EINVAL;
 	*ms = acc;
 	return 0;
@@ -209,7 +233,7 @@ int parse_duration(const char *s, uint64_t *ms)
 	if (!s || !*s)
 		return -EINVAL;
 	if (*s == 'P')
-		return parse_iso8601(s, ms);
+		return parse_iso8601_duration(s, ms);
 	/* "1h30m", "90s", "250ms" */
 	while (*s) {
 		size_t i, best = 0, bestlen = 0;
@@ -281,6 +305,7 @@ struct walk {
 	uint32_t cur_type;	/* the events: entry being walked */
 	char *gateway;
 	yaml_mark_t password_mark;
+	char path[160];		/* of the key being walked: "events.exec" */
 };
 
 static int fail(struct walk *w, yaml_node_t *n, const char *fmt, ...)
@@ -804,6 +829,46 @@ static int key_password(struct walk *w, yaml_node_t *v, const struct key *k)
 	return get_string(w, v, field(w, k));
 }
 
+/* twin.allow and twin.lock: names of twin settings or their prefixes */
+static int key_twin_list(struct walk *w, yaml_node_t *v, const struct key *k)
+{
+	bool allow = !strcmp(k->name, "allow");
+	char **list = allow ? w->c->twin.allow : w->c->twin.lock;
+	unsigned int *n = allow ? &w->c->twin.n_allow : &w->c->twin.n_lock;
+	yaml_node_item_t *i;
+
+	if (v->type != YAML_SEQUENCE_NODE)
+		return fail(w, v, "expected a list of twin settings, got %s",
+			    kind(v));
+	if (allow)
+		w->c->twin.has_allow = true;
+	for (i = v->data.sequence.items.start; i < v->data.sequence.items.top;
+	     i++) {
+		yaml_node_t *p = yaml_document_get_node(w->doc, *i);
+		const char *name = NULL;
+		int ret;
+
+		if (!p)
+			return fail(w, v, "broken document");
+		ret = scalar(w, p, "a twin setting", &name);
+		if (ret)
+			return ret;
+		if (!twin_setting_prefix(name))
+			return fail(w, p, "expected a twin setting or a prefix "
+				    "of some (docs/twin.md: events, "
+				    "events.exec.priority, kernel.watch, "
+				    "...), got '%s'", name);
+		if (*n >= TWIN_SETTINGS_MAX)
+			return fail(w, p, "expected at most %d entries",
+				    TWIN_SETTINGS_MAX);
+		list[*n] = strdup(name);
+		if (!list[*n])
+			return -ENOMEM;
+		(*n)++;
+	}
+	return 0;
+}
+
 #define DAY_MS 86400000ULL
 
 static const struct key agent_keys[] = {
@@ -940,6 +1005,13 @@ static const struct key spool_keys[] = {
 	{ "local_share", key_int, FIELD(spool.local_share), RANGE(1, 100) },
 };
 
+static const struct key twin_keys[] = {
+	{ "enabled", key_bool, FIELD(twin.enabled) },
+	{ "allow", .get = key_twin_list },
+	{ "lock", .get = key_twin_list },
+	{ "state_file", key_path_or_none, FIELD(twin.state), .max = PATH_MAX },
+};
+
 static const struct section tls_sec = { SECTION(tls_keys) };
 static const struct section type_sec = { SECTION(type_keys) };
 
@@ -971,6 +1043,7 @@ static const struct section logins_sec = { SECTION(logins_keys) };
 static const struct section local_sec = { SECTION(local_keys) };
 static const struct section snapshots_sec = { SECTION(snapshots_keys) };
 static const struct section spool_sec = { SECTION(spool_keys) };
+static const struct section twin_sec = { SECTION(twin_keys) };
 
 static const struct key root_keys[] = {
 	{ "agent", key_section, .sub = &agent_sec },
@@ -987,6 +1060,7 @@ static const struct key root_keys[] = {
 	{ "local", key_section, .sub = &local_sec },
 	{ "snapshots", key_section, .sub = &snapshots_sec },
 	{ "spool", key_section, .sub = &spool_sec },
+	{ "twin", key_section, .sub = &twin_sec },
 };
 
 static const struct section top_sec = { SECTION(root_keys) };
@@ -1036,6 +1110,7 @@ static int each_key(struct walk *w, yaml_node_t *n, const char *where,
 		const struct key *key;
 		const char *ks;
 		char keys[512];
+		size_t plen;
 		int ret;
 
 		if (!k || !v)
@@ -1053,11 +1128,22 @@ static int each_key(struct walk *w, yaml_node_t *n, const char *where,
 				return fail(w, k, "duplicate key '%s' in %s",
 					    ks, where);
 		}
+		plen = strlen(w->path);
+		snprintf(w->path + plen, sizeof(w->path) - plen, "%s%s",
+			 plen ? "." : "", ks);
 		key = find_key(sec, ks);
 		if (key)
 			ret = key->get(w, v, key);
 		else
 			ret = sec->other ? sec->other(w, ks, v) : -ENOENT;
+		if (!ret) {
+			/* the value in force comes from the file now */
+			int id = twin_setting_id(w->path);
+
+			if (id >= 0)
+				w->c->src[id] = SRC_YAML;
+		}
+		w->path[plen] = '\0';
 		if (ret == -ENOENT) {
 			key_list(sec, keys, sizeof(keys));
 			return fail(w, k, "unknown key '%s' in %s, expected "
@@ -1241,7 +1327,7 @@ int config_parse(struct config *c, const char *name, const char *buf,
 	return ret;
 }
 
-int config_load(struct config *c, const char *path, char *err,
+int config_read(const char *path, char **text, size_t *len, char *err,
 		size_t errlen)
 {
 	struct stat st;
@@ -1250,7 +1336,6 @@ int config_load(struct config *c, const char *path, char *err,
 	size_t off = 0;
 	int fd, ret;
 
-	config_defaults(c);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		ret = -errno;
@@ -1273,9 +1358,31 @@ int config_load(struct config *c, const char *path, char *err,
 		off += n;
 	close(fd);
 	buf[off] = '\0';
-	ret = config_parse(c, path, buf, off, err, errlen);
-	OPENSSL_cleanse(buf, off);
-	free(buf);
+	*text = buf;
+	*len = off;
+	return 0;
+}
+
+void config_text_free(char *text, size_t len)
+{
+	if (text)
+		OPENSSL_cleanse(text, len);
+	free(text);
+}
+
+int config_load(struct config *c, const char *path, char *err,
+		size_t errlen)
+{
+	char *buf;
+	size_t len;
+	int ret;
+
+	config_defaults(c);
+	ret = config_read(path, &buf, &len, err, errlen);
+	if (ret)
+		return ret;
+	ret = config_parse(c, path, buf, len, err, errlen);
+	config_text_free(buf, len);
 	return ret;
 }
 

@@ -71,6 +71,30 @@ struct spool_settings {
 	unsigned int local_share;	/* percent of size for local events */
 };
 
+/*
+ * Where a value in force comes from (docs/twin.md): the default, the YAML
+ * file, or the module twin's desired properties (daemon/twin.c).
+ */
+enum cfg_source { SRC_DEFAULT, SRC_YAML, SRC_TWIN };
+/* the settings the twin can set, at most (twin.c's table) */
+#define TWIN_SETTINGS_MAX 64
+
+/*
+ * The YAML's twin: section, what the hub may change. ALLOW and LOCK hold
+ * setting names or their prefixes ("events", "events.exec.priority").
+ */
+struct twin_settings {
+	bool enabled;
+	bool has_allow;			/* allow: given; else everything */
+	char *allow[TWIN_SETTINGS_MAX];
+	unsigned int n_allow;
+	char *lock[TWIN_SETTINGS_MAX];
+	unsigned int n_lock;
+	char *state;			/* the applied twin configuration;
+					 * NULL: twin.json next to the
+					 * spool, "": not kept */
+};
+
 struct config {
 	struct mqtt_config mqtt;
 	char agent_id[37];		/* GUID */
@@ -93,6 +117,9 @@ struct config {
 	struct local_settings local;
 	struct snapshot_settings snapshots;
 	struct spool_settings spool;
+	struct twin_settings twin;
+	/* per twin setting (twin_setting_id()): an enum cfg_source */
+	unsigned char src[TWIN_SETTINGS_MAX];
 	/* "NAME:LINE:COL: ..." when it loads but is probably not meant so */
 	char warning[256];
 };
@@ -108,9 +135,18 @@ int config_parse(struct config *c, const char *name, const char *buf,
 		 size_t len, char *err, size_t errlen);
 int config_load(struct config *c, const char *path, char *err,
 		size_t errlen);
+/*
+ * The file's text for config_parse() (at most 1 MiB, NUL-terminated),
+ * freed (and wiped: it may hold keys) with config_text_free().
+ */
+int config_read(const char *path, char **text, size_t *len, char *err,
+		size_t errlen);
+void config_text_free(char *text, size_t len);
 
 /* "30s", "5m", "250ms", "1h", "2d", ISO-8601 "PT5M"; 0 or -EINVAL. */
 int parse_duration(const char *s, uint64_t *ms);
+/* ISO-8601 only, PnYnMnWnDTnHnMnS (a year 365 days, a month 30). */
+int parse_iso8601_duration(const char *s, uint64_t *ms);
 /* "4096", "64KiB", "10MiB", "1GiB", "100kB"; 0 or -EINVAL. */
 int parse_size(const char *s, uint64_t *bytes);
 const char *prio_name(enum prio p);

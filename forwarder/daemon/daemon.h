@@ -51,6 +51,18 @@ struct daemon {
 	uint64_t msgs_sent, msgs_acked, msgs_failed, msgs_under4k, bytes_sent;
 	struct iotsec_counters kcounters;
 	bool have_kcounters;
+	struct iotsec_kstats kstats;	/* for the reported properties */
+	bool have_kstats;
+	int kstats_family;		/* the family they were asked of */
+	/* the module twin (twin_run.c) */
+	char *yaml;			/* the YAML file in force, its text */
+	size_t yaml_len;
+	struct json_object *twin_applied;	/* desired in force, or NULL */
+	struct json_object *twin_refused;	/* the last one refused */
+	int64_t twin_version, twin_refused_version;	/* -1: none */
+	const char *twin_status;	/* none, applied, refused */
+	char twin_error[256];		/* the last refusal, "" */
+	char *twin_reported;		/* the last report sent */
 };
 
 /* log.c: stderr in the foreground, syslog otherwise */
@@ -81,7 +93,38 @@ void stats_send(struct daemon *d);
 void stats_write_file(struct daemon *d);
 
 /* reload.c */
-int daemon_load_config(const char *path, struct config *c, bool must_exist);
+/* C from the YAML file PATH, its text in *TEXT (NULL: no file) */
+int daemon_load_config(const char *path, struct config *c, bool must_exist,
+		       char **text, size_t *len);
+/* C from TEXT, as daemon_load_config() does (QUIET: no warning logged) */
+int daemon_parse_config(const char *path, const char *text, size_t len,
+			struct config *c, bool quiet);
+/* The store a new configuration is built in (not the running one). */
+struct config *daemon_spare_config(struct daemon *d);
+/*
+ * Put NEW in force the way SIGHUP does; the running one is freed. -EINVAL
+ * (logged) when it cannot be (a transport that cannot be built): nothing
+ * changed, NEW is the caller's.
+ */
+int daemon_apply_config(struct daemon *d, struct config *new);
 void daemon_reload(struct daemon *d);
+
+/* twin_run.c */
+struct json_object;
+/* the applied twin configuration from disk over the YAML's, at start */
+void daemon_twin_boot(struct daemon *d);
+/*
+ * Over C (from the YAML TEXT), the twin configuration in force; when the
+ * new file refuses it, the file alone (C parsed again). 0 or -errno.
+ */
+int daemon_twin_overlay(struct daemon *d, struct config *c, const char *text,
+			size_t len);
+/* mqtt_twin_fn: a desired document from the transport */
+void daemon_twin_desired(void *ctx, bool full, const char *json, size_t len);
+/* the reported properties, to the transport when they changed */
+void daemon_twin_report(struct daemon *d);
+/* {"enabled", "status", "desiredVersion", ...} for reports and iotsecctl */
+struct json_object *daemon_twin_state(struct daemon *d);
+void daemon_twin_fini(struct daemon *d);
 
 #endif

@@ -162,8 +162,11 @@ int main(int argc, char **argv)
 	log_init(d.foreground || replay);
 	mqtt_set_log(log_mqtt);
 	d.cfg = &d.cfg_store[0];
-	if (daemon_load_config(d.config_path, d.cfg, config_given))
+	if (daemon_load_config(d.config_path, d.cfg, config_given, &d.yaml,
+			       &d.yaml_len))
 		return 1;
+	/* the fleet's settings last applied, also with no network yet */
+	daemon_twin_boot(&d);
 	log_set_level(verbose ? LOG_DEBUG : d.cfg->log_level);
 	if (!d.foreground && !replay && daemon(0, 0)) {
 		logmsg(LOG_ERR, "daemon: %s", strerror(errno));
@@ -292,6 +295,8 @@ out:
 	spool_close(d.spool);
 	if (d.output && d.output != stdout)
 		fclose(d.output);
+	daemon_twin_fini(&d);
 	config_free(d.cfg);
+	config_text_free(d.yaml, d.yaml_len);
 	return ret < 0 ? 1 : ret;
 }

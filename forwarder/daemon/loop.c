@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/epoll.h>
@@ -285,7 +286,12 @@ static void mqtt_sync_fd(struct daemon *d)
 struct mqtt *daemon_mqtt_new(struct daemon *d, const struct config *c,
 			     char *err, size_t errlen)
 {
-	return mqtt_new(&c->mqtt, on_ack, d, err, errlen);
+	struct mqtt *m = mqtt_new(&c->mqtt, on_ack, d, err, errlen);
+
+	/* desired properties from each transport (docs/twin.md) */
+	if (m)
+		mqtt_set_twin(m, daemon_twin_desired, d);
+	return m;
 }
 
 /* Put M in place of the running transport, which is freed, and start it. */
@@ -300,6 +306,9 @@ void daemon_mqtt_replace(struct daemon *d, struct mqtt *m)
 		mqtt_free(d->mqtt);
 	}
 	d->mqtt = m;
+	/* the new one has reported nothing yet */
+	free(d->twin_reported);
+	d->twin_reported = NULL;
 	mqtt_start(d->mqtt);
 }
 
@@ -496,6 +505,7 @@ static uint64_t periodic(struct daemon *d)
 	}
 	if (now >= d->next_stats_file_ms) {
 		stats_write_file(d);
+		daemon_twin_report(d);
 		d->next_stats_file_ms = now + 1000;
 	}
 	if (d->next_stats_file_ms - now < next)

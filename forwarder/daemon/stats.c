@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "common/util.h"
 #include "daemon/daemon.h"
+#include "daemon/twin.h"
 
 void stats_on_counters(void *ctx, const struct iotsec_counters *c)
 {
@@ -319,6 +320,9 @@ static struct json_object *stats_json(struct daemon *d)
 	json_object_object_add(o, "queues", queues_json(d));
 	json_object_object_add(o, "messages", messages_json(d));
 	json_object_object_add(o, "local", local_json(d));
+	/* the values in force and their sources (daemon/twin_config.c) */
+	json_object_object_add(o, "configuration", twin_effective(d->cfg));
+	json_object_object_add(o, "twin", daemon_twin_state(d));
 	if (d->spool) {
 		struct spool_stats ss;
 

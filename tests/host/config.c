@@ -22,9 +22,11 @@ TEST(durations)
 		{ "1.5s", 1500 }, { "PT5M", 300000 }, { "PT30S", 30000 },
 		{ "PT0.5S", 500 }, { "P1D", 86400000 },
 		{ "P1DT2H", 93600000 }, { "PT1H2M3S", 3723000 }, { "P1W", 604800000 },
+		/* a month counts 30 days, a year 365 (docs/twin.md) */
+		{ "P5M", 5 * 30 * 86400000ULL }, { "P1Y", 365 * 86400000ULL },
 	};
 	static const char *const bad[] = { "", "30", "s", "5x", "-5s", "PT",
-		"P", "PT5", "P5M" /* months are not a duration */, "5 m",
+		"P", "PT5", "PT5M1H", "PT1S1S", "5 m",
 		"99999999999999999999s", "PT1M1H1", "1e3s", "P1H" };
 	uint64_t ms;
 
