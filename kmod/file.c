@@ -551,6 +551,7 @@ static struct iotsec_hook hooks[] = {
 
 struct iotsec_hook_set iotsec_file_hooks = { hooks, ARRAY_SIZE(hooks) };
 
+#ifndef IOTSEC_HAVE_FSNOTIFY_OPEN_PERM
 /*
  * Watch sets in place (two while SET_CONFIG replaces one); the probes on
  * the FMODE_NONOTIFY opens are armed while there is one, so that without
@@ -561,7 +562,6 @@ static unsigned int nr_armed;
 
 static void arm_nonotify(bool on)
 {
-#ifndef IOTSEC_HAVE_FSNOTIFY_OPEN_PERM
 	struct iotsec_hook *h;
 	unsigned int i;
 
@@ -581,5 +581,9 @@ static void arm_nonotify(bool on)
 	}
 out:
 	mutex_unlock(&arm_lock);
-#endif
 }
+#else
+static void arm_nonotify(bool on)
+{
+}
+#endif
