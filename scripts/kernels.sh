@@ -1,0 +1,112 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# The kernels iotsec is built and tested on, by short name (the LTS series):
+#
+#   name   where from                                  built with
+#   6.1    the machine's Debian headers and /boot      this machine's make
+#          (scripts/kdir.sh), the lab's default
+#   5.10   Debian bullseye's default amd64 kernel,     this machine's make
+#          fetched by scripts/kernel-pkgs.sh
+#
+# usage: kernels.sh list            the names make check covers, in order
+#                                   (IOTSEC_KERNELS="6.1 5.10" overrides)
+#        kernels.sh env NAME        KEY=VALUE lines for `eval`:
+#            NAME=    the short name       KVER=    its release (uname -r)
+#            KDIR=    headers to build against
+#            VMLINUZ= MODDIR=  what scripts/lab.sh --vmlinuz/--moddir boot
+#            KMAKE=   a command prefix that runs the kernel's make (empty:
+#                     this machine's; a kernel whose kbuild tools need
+#                     another root names a wrapper here)
+#            OUT=     build/k/NAME, where `build` puts what it builds
+#        kernels.sh build NAME      build iotsec.ko and the test modules for
+#                                   NAME in a copy of the source under OUT
+#                                   (the tree's kmod/*.o are not touched);
+#                                   prints KO= and TEST_MODULES=
+#
+# To add a kernel: one more case in kernel_env below and its name in
+# KERNELS. BUILD (default build) is the build directory.
+set -euo pipefail
+
+die() { echo "kernels: $*" >&2; exit 1; }
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD:-build}
+case "$build" in /*) ;; *) build=$top/$build ;; esac
+
+KERNELS="6.1 5.10"
+
+# kernel_env NAME: the KEY=VALUE lines of one kernel.
+kernel_env() {
+	local kdir kver kenv kmake=
+	case "$1" in
+	6.1)
+		kdir=$("$top/scripts/kdir.sh") || return 1
+		kver=$(basename "$(realpath "$kdir")")
+		kver=${kver#linux-headers-}
+		[ "$kver" != build ] || kver=$(basename "$(dirname "$kdir")")
+		kenv="KVER=$kver
+KDIR=$kdir
+VMLINUZ=/boot/vmlinuz-$kver
+MODDIR=/lib/modules/$kver"
+		;;
+	5.10)
+		kenv=$("$top/scripts/kernel-pkgs.sh" bullseye | grep -E '^(KVER|KDIR|VMLINUZ|MODDIR)=') ||
+			return 1
+		;;
+	*)
+		die "unknown kernel '$1' (known: $KERNELS)"
+		;;
+	esac
+	echo "NAME=$1"
+	echo "$kenv"
+	echo "KMAKE=$kmake"
+	echo "OUT=$build/k/$1"
+}
+
+# Copy the module's source (or a test module's) to DEST, keeping what is
+# already built there when nothing changed (cp -u), then make it.
+build_one() {
+	local name=$1 kdir=$2 kmake=$3 src=$4 dest=$5
+	shift 5
+	mkdir -p "$dest"
+	(cd "$src" && cp -ru --parents "$@" "$dest/")
+	# shellcheck disable=SC2086
+	$kmake make -C "$kdir" M="$dest" modules >"$dest/build.log" 2>&1 || {
+		cat "$dest/build.log" >&2
+		die "$name: build in $dest failed"
+	}
+}
+
+case "${1:-}" in
+list)
+	echo "${IOTSEC_KERNELS:-$KERNELS}" | tr ' ' '\n' | grep .
+	;;
+env)
+	[ -n "${2:-}" ] || die "usage: kernels.sh env NAME"
+	kernel_env "$2"
+	;;
+build)
+	[ -n "${2:-}" ] || die "usage: kernels.sh build NAME"
+	kenv=$(kernel_env "$2") || die "no kernel $2"
+	kdir=$(echo "$kenv" | sed -n 's/^KDIR=//p')
+	kmake=$(echo "$kenv" | sed -n 's/^KMAKE=//p')
+	out=$(echo "$kenv" | sed -n 's/^OUT=//p')
+	unset MAKEFLAGS MFLAGS MAKELEVEL
+	(cd "$top" && build_one "$2" "$kdir" "$kmake" "$top" "$out/src" \
+		Kbuild $(find kmod include -name '*.[ch]' -o -name Kbuild -o -name Makefile))
+	mkdir -p "$out/test-modules"
+	for k in "$top"/tests/modules/*/Kbuild; do
+		m=$(basename "$(dirname "$k")")
+		build_one "$2" "$kdir" "$kmake" "$top/tests/modules/$m" \
+			"$out/test-modules-src/$m" $(cd "$top/tests/modules/$m" && ls)
+		cp "$out/test-modules-src/$m/$m.ko" "$out/test-modules/"
+	done
+	echo "KO=$out/src/kmod/iotsec.ko"
+	echo "TEST_MODULES=$out/test-modules"
+	;;
+*)
+	sed -n '3,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+	[ "${1:-}" = -h ] || [ "${1:-}" = --help ]
+	;;
+esac
