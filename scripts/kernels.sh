@@ -8,9 +8,12 @@
 #          (scripts/kdir.sh), the lab's default
 #   5.10   Debian bullseye's default amd64 kernel,     this machine's make
 #          fetched by scripts/kernel-pkgs.sh
+#   6.12   Debian trixie's default amd64 kernel,       trixie's make and
+#          image, modules and headers installed in      gcc-14 in that root
+#          a trixie root (scripts/trixie-root.sh)       (KMAKE: its --exec)
 #
 # usage: kernels.sh list            the names make check covers, in order
-#                                   (IOTSEC_KERNELS="6.1 5.10" overrides)
+#                                   (IOTSEC_KERNELS="6.1 5.10 6.12" overrides)
 #        kernels.sh env NAME        KEY=VALUE lines for `eval`:
 #            NAME=    the short name       KVER=    its release (uname -r)
 #            KDIR=    headers to build against
@@ -34,7 +37,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-build}
 case "$build" in /*) ;; *) build=$top/$build ;; esac
 
-KERNELS="6.1 5.10"
+KERNELS="6.1 5.10 6.12"
 
 # kernel_env NAME: the KEY=VALUE lines of one kernel.
 kernel_env() {
@@ -53,6 +56,18 @@ MODDIR=/lib/modules/$kver"
 	5.10)
 		kenv=$("$top/scripts/kernel-pkgs.sh" bullseye | grep -E '^(KVER|KDIR|VMLINUZ|MODDIR)=') ||
 			return 1
+		;;
+	6.12)
+		# Trixie's kbuild tools need trixie's glibc and gcc-14: the
+		# headers, the image and the modules all come from one root.
+		kdir=$("$top/scripts/trixie-root.sh" --kdir) || return 1
+		kver=$("$top/scripts/trixie-root.sh" --kver) || return 1
+		root=$("$top/scripts/trixie-root.sh" --print) || return 1
+		kenv="KVER=$kver
+KDIR=$kdir
+VMLINUZ=$root/boot/vmlinuz-$kver
+MODDIR=$root/usr/lib/modules/$kver"
+		kmake="$top/scripts/trixie-root.sh --exec"
 		;;
 	*)
 		die "unknown kernel '$1' (known: $KERNELS)"
