@@ -184,4 +184,7 @@ distclean: clean
 # Further targets (install, dkms, bench, lint, ...) live one area a file.
 include $(sort $(wildcard mk/*.mk))
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# Not the Debian roots and kernel trees kept in BUILD (scripts/trixie-root.sh,
+# scripts/kernel-pkgs.sh): their etc/*.d are directories, and large.
+-include $(shell find $(BUILD) \( -path $(BUILD)/trixie-root -o -path $(BUILD)/kernels \
+	-o -path $(BUILD)/k \) -prune -o -name '*.d' -type f -print 2>/dev/null)

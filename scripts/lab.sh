@@ -127,8 +127,9 @@ if [ ! -f "$initrd" ]; then
 	trap 'rm -rf "$tmp"' EXIT
 	mkdir -p "$tmp"/{bin,mods,proc,sys,dev,host,rw,newroot,out}
 	cp "$busybox" "$tmp/bin/busybox"
+	# In dependency order: since 6.x 9pnet needs netfs (6.12).
 	for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev \
-		 virtio_pci 9pnet 9pnet_virtio netfs fscache 9p overlay \
+		 virtio_pci netfs fscache 9pnet 9pnet_virtio 9p overlay \
 		 virtio-rng; do
 		f=$(find "$moddir/kernel" \( -name "$m.ko" -o -name "$m.ko.xz" \
 			-o -name "$m.ko.zst" -o -name "$m.ko.gz" \) | head -n 1)
