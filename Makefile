@@ -186,5 +186,5 @@ include $(sort $(wildcard mk/*.mk))
 
 # Not the Debian roots and kernel trees kept in BUILD (scripts/trixie-root.sh,
 # scripts/kernel-pkgs.sh): their etc/*.d are directories, and large.
--include $(shell find $(BUILD) \( -path $(BUILD)/trixie-root -o -path $(BUILD)/kernels \
+-include $(shell find $(BUILD) \( -path '$(BUILD)/trixie-root*' -o -path $(BUILD)/kernels \
 	-o -path $(BUILD)/k \) -prune -o -name '*.d' -type f -print 2>/dev/null)
