@@ -140,7 +140,8 @@ build)
 	out=$(echo "$kenv" | sed -n 's/^OUT=//p')
 	unset MAKEFLAGS MFLAGS MAKELEVEL
 	(cd "$top" && build_one "$2" "$kdir" "$kmake" "$top" "$out/src" \
-		Kbuild $(find kmod include -name '*.[ch]' -o -name Kbuild -o -name Makefile))
+		Kbuild $(find kmod include \( -name '*.[ch]' -o -name Kbuild -o -name Makefile \) \
+			! -name '*.mod.c'))
 	mkdir -p "$out/test-modules"
 	for k in "$top"/tests/modules/*/Kbuild; do
 		m=$(basename "$(dirname "$k")")

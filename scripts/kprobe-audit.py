@@ -140,14 +140,15 @@ class Source:
     def prototype(self, sym, syscall):
         """(file, [params]) of SYM's definition, or None."""
         if syscall:
+            # x86-64's wrapper __x64_sys_NAME(const struct pt_regs *regs)
+            # (since 4.17): the call's own arguments are in the user
+            # registers that regs points to, not the wrapper's arguments.
             pat = re.compile(r'^SYSCALL_DEFINE\d\(\s*' + re.escape(syscall) +
                              r'\s*(?:,([^)]*))?\)', re.M)
             for f, text in self.files.items():
                 m = pat.search(text)
                 if m:
-                    toks = [t.strip() for t in (m.group(1) or '').split(',')]
-                    return f, [' '.join(toks[i:i + 2])
-                               for i in range(0, len(toks) - 1, 2)]
+                    return f, ['const struct pt_regs *regs']
             return None
         pat = re.compile(r'^(?:[\w\s\*]*?)\b' + re.escape(sym) +
                          r'\s*\(([^;{]*?)\)\s*\{', re.M)
