@@ -8,6 +8,8 @@
 # download` and `dpkg -x`, into build/kernels/<KVER>/.
 #
 # usage: kernel-pkgs.sh [--refresh] SUITE        (bullseye | bookworm | trixie)
+#        kernel-pkgs.sh --source SUITE   also fetch linux-source-X.Y of the
+#                                        same version; prints SOURCE= too
 #
 # Prints KEY=VALUE lines, for `eval`:
 #   SUITE=    the suite asked for
@@ -35,8 +37,14 @@ set -euo pipefail
 
 die() { echo "kernel-pkgs: $*" >&2; exit 1; }
 
-refresh=0
-[ "${1:-}" = --refresh ] && { refresh=1; shift; }
+refresh=0 want_source=0
+while :; do
+	case "${1:-}" in
+	--refresh) refresh=1; shift ;;
+	--source) want_source=1; shift ;;
+	*) break ;;
+	esac
+done
 suite=${1:-}
 case "$suite" in
 bullseye|bookworm|trixie) ;;
@@ -51,8 +59,36 @@ kernels=$build/kernels
 mkdir -p "$kernels"
 envfile=$kernels/$suite.env
 
+# The kernel's source tarball (linux-source-X.Y of PKGVER), extracted from
+# its package into build/kernels/src: for reading, never built.
+source_tarball() {
+	local pkgver=$1 series src deb
+	series=$(echo "$pkgver" | cut -d. -f1-2)
+	src=$kernels/src/$pkgver
+	if [ ! -f "$src/.done" ]; then
+		aptconf=$("$top/scripts/apt-suites.sh") || die "no apt configuration"
+		export "${aptconf?}"
+		mkdir -p "$src"
+		deb=$(ls "$src"/linux-source-"${series}"_*.deb 2>/dev/null | head -n 1) || true
+		if [ -z "$deb" ]; then
+			(cd "$src" && apt-get -q download "linux-source-$series=$pkgver" >&2) ||
+				die "apt-get download linux-source-$series=$pkgver failed"
+			deb=$(ls "$src"/linux-source-"${series}"_*.deb | head -n 1)
+		fi
+		dpkg -x "$deb" "$src/root"
+		rm -f "$deb"
+		touch "$src/.done"
+	fi
+	echo "SOURCE=$(ls "$src"/root/usr/src/linux-source-*.tar.* | head -n 1)"
+}
+
 if [ $refresh = 0 ] && [ -f "$envfile" ] && [ -f "$(dirname "$envfile")/$(sed -n 's/^KVER=//p' "$envfile")/.done" ]; then
 	cat "$envfile"
+	if [ $want_source = 1 ]; then
+		exec 8>"$kernels/.lock"
+		flock 8
+		source_tarball "$(sed -n 's/^PKGVER=//p' "$envfile")"
+	fi
 	exit 0
 fi
 
@@ -158,3 +194,4 @@ touch "$dir/.done"
 mv "$envfile.tmp" "$envfile"
 ln -sfn "$kver" "$kernels/$suite"
 cat "$envfile"
+[ $want_source = 0 ] || source_tarball "$imgver"

@@ -26,6 +26,13 @@
 #                                   NAME in a copy of the source under OUT
 #                                   (the tree's kmod/*.o are not touched);
 #                                   prints KO= and TEST_MODULES=
+#        kernels.sh source NAME     SOURCE=, the kernel's source tarball
+#                                   (fetched for the fetched kernels)
+#        kernels.sh audit NAME      the kprobe audit table of NAME
+#                                   (scripts/kprobe-audit.py protos against
+#                                   its source) in build/kprobe-audit/KVER.tsv,
+#                                   read in the guest by
+#                                   tests/vm/test-kprobe-audit.sh; prints its path
 #
 # To add a kernel: one more case in kernel_env below and its name in
 # KERNELS. BUILD (default build) is the build directory.
@@ -79,6 +86,24 @@ MODDIR=$root/usr/lib/modules/$kver"
 	echo "OUT=$build/k/$1"
 }
 
+# kernel_source NAME: the SOURCE= line of NAME's source tarball.
+kernel_source() {
+	local t
+	case "$1" in
+	6.1)
+		t=$(ls /usr/src/linux-source-6.1.tar.* 2>/dev/null | head -n 1)
+		[ -n "$t" ] || die "no /usr/src/linux-source-6.1.tar.xz (scripts/install-deps.sh)"
+		echo "SOURCE=$t"
+		;;
+	5.10)
+		"$top/scripts/kernel-pkgs.sh" --source bullseye | grep '^SOURCE='
+		;;
+	*)
+		die "no source known for kernel '$1'"
+		;;
+	esac
+}
+
 # Copy the module's source (or a test module's) to DEST, keeping what is
 # already built there when nothing changed (cp -u), then make it.
 build_one() {
@@ -101,6 +126,27 @@ env)
 	[ -n "${2:-}" ] || die "usage: kernels.sh env NAME"
 	kernel_env "$2"
 	;;
+source)
+	[ -n "${2:-}" ] || die "usage: kernels.sh source NAME"
+	kernel_source "$2"
+	;;
+audit)
+	[ -n "${2:-}" ] || die "usage: kernels.sh audit NAME"
+	kver=$(kernel_env "$2" | sed -n 's/^KVER=//p')
+	[ -n "$kver" ] || die "no kernel $2"
+	table=$build/kprobe-audit/$kver.tsv
+	mkdir -p "$build/kprobe-audit"
+	# Rebuilt when a kmod source is newer than the table.
+	if [ ! -s "$table" ] || [ -n "$(find "$top/kmod" -name '*.c' -newer "$table")" ] ||
+	   [ "$top/scripts/kprobe-audit.py" -nt "$table" ]; then
+		src=$(kernel_source "$2" | sed -n 's/^SOURCE=//p')
+		[ -n "$src" ] || die "no source for $2"
+		python3 "$top/scripts/kprobe-audit.py" protos --kmod "$top/kmod" \
+			--source "$src" >"$table.tmp" || die "kprobe-audit.py failed"
+		mv "$table.tmp" "$table"
+	fi
+	echo "$table"
+	;;
 build)
 	[ -n "${2:-}" ] || die "usage: kernels.sh build NAME"
 	kenv=$(kernel_env "$2") || die "no kernel $2"
@@ -109,7 +155,8 @@ build)
 	out=$(echo "$kenv" | sed -n 's/^OUT=//p')
 	unset MAKEFLAGS MFLAGS MAKELEVEL
 	(cd "$top" && build_one "$2" "$kdir" "$kmake" "$top" "$out/src" \
-		Kbuild $(find kmod include -name '*.[ch]' -o -name Kbuild -o -name Makefile))
+		Kbuild $(find kmod include \( -name '*.[ch]' -o -name Kbuild -o -name Makefile \) \
+			! -name '*.mod.c'))
 	mkdir -p "$out/test-modules"
 	for k in "$top"/tests/modules/*/Kbuild; do
 		m=$(basename "$(dirname "$k")")

@@ -26,7 +26,7 @@ done
 [ -n "$names" ] || names=$("$top/scripts/kernels.sh" list)
 
 case "$set" in
-core) only="events accounting test-e2e" ;;
+core) only="events accounting test-e2e test-kprobe-audit" ;;
 all) only= ;;
 *) echo "run-kernels: unknown set $set (core|all)" >&2; exit 2 ;;
 esac
