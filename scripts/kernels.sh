@@ -98,6 +98,9 @@ kernel_source() {
 	5.10)
 		"$top/scripts/kernel-pkgs.sh" --source bullseye | grep '^SOURCE='
 		;;
+	6.12)
+		"$top/scripts/trixie-root.sh" --source | grep '^SOURCE='
+		;;
 	*)
 		die "no source known for kernel '$1'"
 		;;

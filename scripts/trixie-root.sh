@@ -10,6 +10,10 @@
 #   trixie-root.sh [--print]     make the root if needed; print its path
 #   trixie-root.sh --kdir        ... and print the 6.12 headers' directory in it
 #   trixie-root.sh --kver        ... and print the kernel release (uname -r)
+#   trixie-root.sh --source      ... and print SOURCE=, linux-source-6.12 of
+#                                the root's image version (for reading:
+#                                scripts/kprobe-audit.py), fetched once into
+#                                build/kernels/src/PKGVER as kernel-pkgs.sh does
 #   trixie-root.sh --run DIR -- CMD [ARGS...]
 #                                run CMD inside the root, in DIR, with DIR
 #                                bind-mounted read-write at its own path
@@ -112,8 +116,32 @@ in_root() {
 	' sh "$root" "$cwd" "${#binds[@]}" "${binds[@]}" "$@"
 }
 
+# The source tarball of the root's kernel, fetched once.
+source_tarball() {
+	local kver pkgver series src deb aptconf build=${BUILD:-build}
+	case "$build" in /*) ;; *) build=$top/$build ;; esac
+	kver=$(basename "$(kdir)" | sed 's/^linux-headers-//')
+	pkgver=$(chroot "$root" dpkg-query -W -f '${Version}' "linux-image-$kver") ||
+		die "no linux-image-$kver in $root"
+	series=$(echo "$pkgver" | cut -d. -f1-2)
+	src=$build/kernels/src/$pkgver
+	if [ ! -f "$src/.done" ]; then
+		aptconf=$("$top/scripts/apt-suites.sh") || die "no apt configuration"
+		export "${aptconf?}"
+		mkdir -p "$src"
+		(cd "$src" && apt-get -q download "linux-source-$series=$pkgver" >&2) ||
+			die "apt-get download linux-source-$series=$pkgver failed"
+		deb=$(ls "$src"/linux-source-"$series"_*.deb | head -n 1)
+		dpkg -x "$deb" "$src/root"
+		rm -f "$deb"
+		touch "$src/.done"
+	fi
+	echo "SOURCE=$(ls "$src"/root/usr/src/linux-source-*.tar.* | head -n 1)"
+}
+
 case "${1:---print}" in
 --print) echo "$root" ;;
+--source) source_tarball ;;
 --kdir) echo "$root$(kdir)" ;;
 --kver) basename "$(kdir)" | sed 's/^linux-headers-//' ;;
 --run)
@@ -135,5 +163,5 @@ case "${1:---print}" in
 	esac
 	in_root "$(realpath "$PWD")" "${binds[@]}" -- "$@"
 	;;
-*) die "usage: trixie-root.sh [--print|--kdir|--kver|--run DIR -- CMD...|--exec CMD...]" ;;
+*) die "usage: trixie-root.sh [--print|--kdir|--kver|--source|--run DIR -- CMD...|--exec CMD...]" ;;
 esac
