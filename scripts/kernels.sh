@@ -74,7 +74,7 @@ MODDIR=/lib/modules/$kver"
 KDIR=$kdir
 VMLINUZ=$root/boot/vmlinuz-$kver
 MODDIR=$root/usr/lib/modules/$kver"
-		kmake="$top/scripts/trixie-root.sh --exec"
+		kmake=$top/scripts/trixie-root.sh
 		;;
 	*)
 		die "unknown kernel '$1' (known: $KERNELS)"

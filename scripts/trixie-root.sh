@@ -17,10 +17,11 @@
 #   trixie-root.sh --run DIR -- CMD [ARGS...]
 #                                run CMD inside the root, in DIR, with DIR
 #                                bind-mounted read-write at its own path
-#   trixie-root.sh --exec CMD [ARGS...]
+#   trixie-root.sh [--exec] CMD [ARGS...]
 #                                the same in the current directory, with the
 #                                tree (and BUILD, when outside it) bound:
 #                                scripts/kernels.sh's KMAKE prefix for 6.12
+#                                (one word, as make's KERNEL= reads it)
 #
 # Inside, the root is also reachable under its host path (it lies in the
 # bound tree), so $ROOT/usr/src/linux-headers-* is one KDIR for the host
@@ -150,8 +151,8 @@ case "${1:---print}" in
 	[ "${1:-}" = -- ] && shift
 	in_root "$dir" "$dir" -- "$@"
 	;;
---exec)
-	shift
+--exec|[!-]*)
+	[ "$1" = --exec ] && shift
 	build=${BUILD:-build}
 	case "$build" in /*) ;; *) build=$top/$build ;; esac
 	mkdir -p "$build"
