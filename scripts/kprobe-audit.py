@@ -138,7 +138,12 @@ class Source:
                         'utf-8', 'replace')
 
     def prototype(self, sym, syscall):
-        """(file, [params]) of SYM's definition, or None."""
+        """(file, [params]) of SYM's definition, or None.
+
+        The parameters hold no parentheses: a kernel-doc line naming the
+        function ("security_path_unlink() - ...", 6.4 and newer) must not
+        start a match that swallows the definition after it.
+        """
         if syscall:
             # x86-64's wrapper __x64_sys_NAME(const struct pt_regs *regs)
             # (since 4.17): the call's own arguments are in the user
@@ -151,7 +156,7 @@ class Source:
                     return f, ['const struct pt_regs *regs']
             return None
         pat = re.compile(r'^(?:[\w\s\*]*?)\b' + re.escape(sym) +
-                         r'\s*\(([^;{]*?)\)\s*\{', re.M)
+                         r'\s*\(([^;{()]*?)\)\s*\{', re.M)
         for f, text in self.files.items():
             if sym not in text:
                 continue
