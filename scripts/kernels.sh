@@ -19,6 +19,10 @@
 #                     this machine's; a kernel whose kbuild tools need
 #                     another root names a wrapper here)
 #            OUT=     build/k/NAME, where `build` puts what it builds
+#            UNAVAILABLE=  event types this kernel has no hook for (names
+#                     as in config's events section); the module must
+#                     report them missing and the VM tests expect that
+#                     (IOTSEC_UNAVAILABLE, tests/lib/iotsec-test.h)
 #        kernels.sh build NAME      build iotsec.ko and the test modules for
 #                                   NAME in a copy of the source under OUT
 #                                   (the tree's kmod/*.o are not touched);
@@ -45,7 +49,7 @@ KERNELS="6.1 5.10"
 
 # kernel_env NAME: the KEY=VALUE lines of one kernel.
 kernel_env() {
-	local kdir kver kenv kmake=
+	local kdir kver kenv kmake= unavailable=
 	case "$1" in
 	6.1)
 		kdir=$("$top/scripts/kdir.sh") || return 1
@@ -69,6 +73,7 @@ MODDIR=/lib/modules/$kver"
 	echo "$kenv"
 	echo "KMAKE=$kmake"
 	echo "OUT=$build/k/$1"
+	echo "UNAVAILABLE=$unavailable"
 }
 
 # kernel_source NAME: the SOURCE= line of NAME's source tarball.
@@ -146,7 +151,9 @@ build)
 	for k in "$top"/tests/modules/*/Kbuild; do
 		m=$(basename "$(dirname "$k")")
 		build_one "$2" "$kdir" "$kmake" "$top/tests/modules/$m" \
-			"$out/test-modules-src/$m" $(cd "$top/tests/modules/$m" && ls)
+			"$out/test-modules-src/$m" $(cd "$top/tests/modules/$m" &&
+				find . \( -name '*.[ch]' -o -name Kbuild -o -name Makefile \) \
+					! -name '*.mod.c')
 		cp "$out/test-modules-src/$m/$m.ko" "$out/test-modules/"
 	done
 	echo "KO=$out/src/kmod/iotsec.ko"

@@ -50,10 +50,12 @@ for k in $names; do
 	kver=$(echo "$kenv" | sed -n 's/^KVER=//p')
 	ko=$(echo "$bout" | sed -n 's/^KO=//p')
 	tm=$(echo "$bout" | sed -n 's/^TEST_MODULES=//p')
+	unavail=$(echo "$kenv" | sed -n 's/^UNAVAILABLE=//p')
 	printf 'TAP version 13\n1..1\nok 1 - [%s %s] fetch and build iotsec.ko\n' \
 		"$k" "$kver" >"$log"
 	echo "# kernel $k ($kver): ${only:-all VM tests}"
 	IOTSEC_KERNEL=$k IOTSEC_KO=$ko IOTSEC_TEST_MODULES=$tm VM_ONLY=$only \
+		IOTSEC_UNAVAILABLE=$unavail \
 		"$top/tests/run-vm.sh" "$build" "$results" "$kdir"
 done
 exit 0
