@@ -12,6 +12,8 @@
 #   all     every VM test (make check-kernels)
 #   NAME    kernels to run (default: scripts/kernels.sh list);
 #           -NAME leaves one out (make check runs 6.1 fully on its own)
+# The load/unload cycle tests run IOTSEC_CYCLES times (default 20 here, 100
+# in the primary run).
 set -u
 build=$1 results=$2 set=$3
 shift 3
@@ -55,7 +57,7 @@ for k in $names; do
 		"$k" "$kver" >"$log"
 	echo "# kernel $k ($kver): ${only:-all VM tests}"
 	IOTSEC_KERNEL=$k IOTSEC_KO=$ko IOTSEC_TEST_MODULES=$tm VM_ONLY=$only \
-		IOTSEC_UNAVAILABLE=$unavail \
+		IOTSEC_UNAVAILABLE=$unavail IOTSEC_CYCLES=${IOTSEC_CYCLES:-20} \
 		"$top/tests/run-vm.sh" "$build" "$results" "$kdir"
 done
 exit 0
