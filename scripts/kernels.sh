@@ -25,8 +25,10 @@
 #                     (IOTSEC_UNAVAILABLE, tests/lib/iotsec-test.h)
 #        kernels.sh build NAME      build iotsec.ko and the test modules for
 #                                   NAME in a copy of the source under OUT
-#                                   (the tree's kmod/*.o are not touched);
-#                                   prints KO= and TEST_MODULES=
+#                                   (the tree's kmod/*.o are not touched),
+#                                   the module with KCFLAGS=-Werror and C=2
+#                                   (sparse); prints KO=, LOG= (its build
+#                                   log) and TEST_MODULES=
 #        kernels.sh source NAME     SOURCE=, the kernel's source tarball
 #                                   (fetched for the fetched kernels)
 #        kernels.sh audit NAME      the kprobe audit table of NAME
@@ -95,14 +97,15 @@ kernel_source() {
 }
 
 # Copy the module's source (or a test module's) to DEST, keeping what is
-# already built there when nothing changed (cp -u), then make it.
+# already built there when nothing changed (cp -u), then make it with the
+# make arguments in MARGS.
 build_one() {
 	local name=$1 kdir=$2 kmake=$3 src=$4 dest=$5
 	shift 5
 	mkdir -p "$dest"
 	(cd "$src" && cp -ru --parents "$@" "$dest/")
 	# shellcheck disable=SC2086
-	$kmake make -C "$kdir" M="$dest" modules >"$dest/build.log" 2>&1 || {
+	$kmake make -C "$kdir" M="$dest" $margs modules >"$dest/build.log" 2>&1 || {
 		cat "$dest/build.log" >&2
 		die "$name: build in $dest failed"
 	}
@@ -144,9 +147,15 @@ build)
 	kmake=$(echo "$kenv" | sed -n 's/^KMAKE=//p')
 	out=$(echo "$kenv" | sed -n 's/^OUT=//p')
 	unset MAKEFLAGS MFLAGS MAKELEVEL
+	# The module: -Werror, and sparse over every file (C=2) where it is
+	# installed; the build log is kept for the callers to check for
+	# warnings (tests/run-kernels.sh: no warning at all).
+	margs=KCFLAGS=-Werror
+	! command -v sparse >/dev/null || margs="$margs C=2"
 	(cd "$top" && build_one "$2" "$kdir" "$kmake" "$top" "$out/src" \
 		Kbuild $(find kmod include \( -name '*.[ch]' -o -name Kbuild -o -name Makefile \) \
 			! -name '*.mod.c'))
+	margs=
 	mkdir -p "$out/test-modules"
 	for k in "$top"/tests/modules/*/Kbuild; do
 		m=$(basename "$(dirname "$k")")
@@ -157,6 +166,7 @@ build)
 		cp "$out/test-modules-src/$m/$m.ko" "$out/test-modules/"
 	done
 	echo "KO=$out/src/kmod/iotsec.ko"
+	echo "LOG=$out/src/build.log"
 	echo "TEST_MODULES=$out/test-modules"
 	;;
 *)
