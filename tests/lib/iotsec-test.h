@@ -62,6 +62,20 @@ static inline unsigned int iotsec_test_unavailable(void)
 		     "(reported missing in its capabilities)", (type)); \
 } while (0)
 
+/* Whether the running kernel is MAJOR.MINOR or newer (uname -r). */
+static inline int iotsec_test_kernel_at_least(int major, int minor)
+{
+	FILE *f = fopen("/proc/sys/kernel/osrelease", "r");
+	int ma = 0, mi = 0;
+
+	if (f) {
+		if (fscanf(f, "%d.%d", &ma, &mi) != 2)
+			ma = mi = 0;
+		fclose(f);
+	}
+	return ma > major || (ma == major && mi >= minor);
+}
+
 /* insmod the module under test with PARAMS; returns insmod's status. */
 static inline int iotsec_test_load(const char *params)
 {
