@@ -51,7 +51,7 @@ KERNELS="6.1 5.10"
 
 # kernel_env NAME: the KEY=VALUE lines of one kernel.
 kernel_env() {
-	local kdir kver kenv kmake= unavailable=
+	local kdir kver kenv kmake='' unavailable=''
 	case "$1" in
 	6.1)
 		kdir=$("$top/scripts/kdir.sh") || return 1
@@ -152,6 +152,7 @@ build)
 	# warnings (tests/run-kernels.sh: no warning at all).
 	margs=KCFLAGS=-Werror
 	! command -v sparse >/dev/null || margs="$margs C=2"
+	# shellcheck disable=SC2046 # file names, split on purpose
 	(cd "$top" && build_one "$2" "$kdir" "$kmake" "$top" "$out/src" \
 		Kbuild $(find kmod include \( -name '*.[ch]' -o -name Kbuild -o -name Makefile \) \
 			! -name '*.mod.c'))
@@ -159,6 +160,7 @@ build)
 	mkdir -p "$out/test-modules"
 	for k in "$top"/tests/modules/*/Kbuild; do
 		m=$(basename "$(dirname "$k")")
+		# shellcheck disable=SC2046
 		build_one "$2" "$kdir" "$kmake" "$top/tests/modules/$m" \
 			"$out/test-modules-src/$m" $(cd "$top/tests/modules/$m" &&
 				find . \( -name '*.[ch]' -o -name Kbuild -o -name Makefile \) \

@@ -21,7 +21,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$results"
 results=$(realpath "$results")
 
-names= skip=
+names='' skip=''
 for a in "$@"; do
 	case "$a" in -*) skip="$skip ${a#-}" ;; *) names="$names $a" ;; esac
 done
