@@ -163,7 +163,7 @@ check-host: tests
 
 check-vm: tests
 	$(Q)rm -rf $(BUILD)/results && mkdir -p $(BUILD)/results
-	$(Q)tests/run-vm.sh $(BUILD) $(BUILD)/results $(KDIR) || true
+	$(Q)IOTSEC_KERNEL=$(or $(KERNEL),6.1) tests/run-vm.sh $(BUILD) $(BUILD)/results $(KDIR) || true
 	$(Q)tests/summary.sh $(BUILD)/results
 
 demo:

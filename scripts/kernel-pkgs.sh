@@ -96,7 +96,9 @@ fi
 exec 8>"$kernels/.lock"
 flock 8
 
-aptconf=$("$top/scripts/apt-suites.sh" $([ $refresh = 1 ] && echo --update)) ||
+upd=()
+[ $refresh = 0 ] || upd=(--update)
+aptconf=$("$top/scripts/apt-suites.sh" "${upd[@]}") ||
 	die "no apt configuration"
 export "${aptconf?}"
 

@@ -22,10 +22,16 @@
 #                     this machine's; a kernel whose kbuild tools need
 #                     another root names a wrapper here)
 #            OUT=     build/k/NAME, where `build` puts what it builds
+#            UNAVAILABLE=  event types this kernel has no hook for (names
+#                     as in config's events section); the module must
+#                     report them missing and the VM tests expect that
+#                     (IOTSEC_UNAVAILABLE, tests/lib/iotsec-test.h)
 #        kernels.sh build NAME      build iotsec.ko and the test modules for
 #                                   NAME in a copy of the source under OUT
-#                                   (the tree's kmod/*.o are not touched);
-#                                   prints KO= and TEST_MODULES=
+#                                   (the tree's kmod/*.o are not touched),
+#                                   the module with KCFLAGS=-Werror and C=2
+#                                   (sparse); prints KO=, LOG= (its build
+#                                   log) and TEST_MODULES=
 #        kernels.sh source NAME     SOURCE=, the kernel's source tarball
 #                                   (fetched for the fetched kernels)
 #        kernels.sh audit NAME      the kprobe audit table of NAME
@@ -48,7 +54,7 @@ KERNELS="6.1 5.10 6.12"
 
 # kernel_env NAME: the KEY=VALUE lines of one kernel.
 kernel_env() {
-	local kdir kver kenv kmake=
+	local kdir kver kenv kmake='' unavailable=''
 	case "$1" in
 	6.1)
 		kdir=$("$top/scripts/kdir.sh") || return 1
@@ -84,6 +90,7 @@ MODDIR=$root/usr/lib/modules/$kver"
 	echo "$kenv"
 	echo "KMAKE=$kmake"
 	echo "OUT=$build/k/$1"
+	echo "UNAVAILABLE=$unavailable"
 }
 
 # kernel_source NAME: the SOURCE= line of NAME's source tarball.
@@ -108,14 +115,15 @@ kernel_source() {
 }
 
 # Copy the module's source (or a test module's) to DEST, keeping what is
-# already built there when nothing changed (cp -u), then make it.
+# already built there when nothing changed (cp -u), then make it with the
+# make arguments in MARGS.
 build_one() {
 	local name=$1 kdir=$2 kmake=$3 src=$4 dest=$5
 	shift 5
 	mkdir -p "$dest"
 	(cd "$src" && cp -ru --parents "$@" "$dest/")
 	# shellcheck disable=SC2086
-	$kmake make -C "$kdir" M="$dest" modules >"$dest/build.log" 2>&1 || {
+	$kmake make -C "$kdir" M="$dest" $margs modules >"$dest/build.log" 2>&1 || {
 		cat "$dest/build.log" >&2
 		die "$name: build in $dest failed"
 	}
@@ -157,17 +165,28 @@ build)
 	kmake=$(echo "$kenv" | sed -n 's/^KMAKE=//p')
 	out=$(echo "$kenv" | sed -n 's/^OUT=//p')
 	unset MAKEFLAGS MFLAGS MAKELEVEL
+	# The module: -Werror, and sparse over every file (C=2) where it is
+	# installed; the build log is kept for the callers to check for
+	# warnings (tests/run-kernels.sh: no warning at all).
+	margs=KCFLAGS=-Werror
+	! command -v sparse >/dev/null || margs="$margs C=2"
+	# shellcheck disable=SC2046 # file names, split on purpose
 	(cd "$top" && build_one "$2" "$kdir" "$kmake" "$top" "$out/src" \
 		Kbuild $(find kmod include \( -name '*.[ch]' -o -name Kbuild -o -name Makefile \) \
 			! -name '*.mod.c'))
+	margs=
 	mkdir -p "$out/test-modules"
 	for k in "$top"/tests/modules/*/Kbuild; do
 		m=$(basename "$(dirname "$k")")
+		# shellcheck disable=SC2046
 		build_one "$2" "$kdir" "$kmake" "$top/tests/modules/$m" \
-			"$out/test-modules-src/$m" $(cd "$top/tests/modules/$m" && ls)
+			"$out/test-modules-src/$m" $(cd "$top/tests/modules/$m" &&
+				find . \( -name '*.[ch]' -o -name Kbuild -o -name Makefile \) \
+					! -name '*.mod.c')
 		cp "$out/test-modules-src/$m/$m.ko" "$out/test-modules/"
 	done
 	echo "KO=$out/src/kmod/iotsec.ko"
+	echo "LOG=$out/src/build.log"
 	echo "TEST_MODULES=$out/test-modules"
 	;;
 *)

@@ -12,6 +12,8 @@
 #   all     every VM test (make check-kernels)
 #   NAME    kernels to run (default: scripts/kernels.sh list);
 #           -NAME leaves one out (make check runs 6.1 fully on its own)
+# The load/unload cycle tests run IOTSEC_CYCLES times (default 20 here, 100
+# in the primary run).
 set -u
 build=$1 results=$2 set=$3
 shift 3
@@ -19,7 +21,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$results"
 results=$(realpath "$results")
 
-names= skip=
+names='' skip=''
 for a in "$@"; do
 	case "$a" in -*) skip="$skip ${a#-}" ;; *) names="$names $a" ;; esac
 done
@@ -50,10 +52,26 @@ for k in $names; do
 	kver=$(echo "$kenv" | sed -n 's/^KVER=//p')
 	ko=$(echo "$bout" | sed -n 's/^KO=//p')
 	tm=$(echo "$bout" | sed -n 's/^TEST_MODULES=//p')
-	printf 'TAP version 13\n1..1\nok 1 - [%s %s] fetch and build iotsec.ko\n' \
-		"$k" "$kver" >"$log"
+	unavail=$(echo "$kenv" | sed -n 's/^UNAVAILABLE=//p')
+	blog=$(echo "$bout" | sed -n 's/^LOG=//p')
+	# Anything the compiler, sparse or modpost says counts (as lint-kmod).
+	noise=$(grep -E '(warning|error|WARNING|ERROR)[: ]' "$blog" |
+		grep -v 'Skipping BTF generation')
+	checked=$(grep -c ' CHECK ' "$blog")
+	{
+		echo "TAP version 13"
+		echo "1..2"
+		echo "ok 1 - [$k $kver] fetch and build iotsec.ko (KCFLAGS=-Werror)"
+		if [ -z "$noise" ] && [ "$checked" -gt 0 ]; then
+			echo "ok 2 - [$k $kver] no warning from the compiler, sparse ($checked files checked) or modpost"
+		else
+			echo "not ok 2 - [$k $kver] warnings building iotsec.ko (or sparse checked nothing: $checked)"
+			echo "$noise" | head -n 40 | sed 's/^/# /'
+		fi
+	} >"$log"
 	echo "# kernel $k ($kver): ${only:-all VM tests}"
 	IOTSEC_KERNEL=$k IOTSEC_KO=$ko IOTSEC_TEST_MODULES=$tm VM_ONLY=$only \
+		IOTSEC_UNAVAILABLE=$unavail IOTSEC_CYCLES=${IOTSEC_CYCLES:-20} \
 		"$top/tests/run-vm.sh" "$build" "$results" "$kdir"
 done
 exit 0

@@ -18,4 +18,4 @@ if [ ! -s "$table" ]; then
 	exit 1
 fi
 exec python3 "$top/scripts/kprobe-audit.py" check --table "$table" \
-	--kallsyms /proc/kallsyms --label "$(uname -r)"
+	--kallsyms /proc/kallsyms
