@@ -81,7 +81,7 @@ not_ok_noisy() {
 
 echo "TAP version 13"
 nfiles=$(echo "$files" | wc -w)
-echo "1..$((nfiles + 5))"
+echo "1..$((nfiles + 4))"
 
 if [ ! -f "$checkpatch" ]; then
 	(cd "$top" && make -s kselftest >/dev/null 2>&1) || true
@@ -154,28 +154,3 @@ for flavour in amd64 cloud-amd64 rt-amd64; do
 		not_ok_noisy "build against $(basename "$dir")" "$tmp/$flavour"
 	fi
 done
-
-# Linux 6.12 (Debian trixie): its kbuild and gcc-14 run in the trixie root
-# (scripts/trixie-root.sh, made by `scripts/kernels.sh build 6.12` or make
-# check-kernels; about 9 minutes, so not made here). One build with sparse
-# (C=2) and -Werror: no warning from either.
-troot=${TRIXIE_ROOT:-$build/trixie-root}
-if [ ! -f "$troot/.iotsec-stamp" ]; then
-	skip "build against 6.12 (trixie root) with sparse and -Werror" \
-	     "no $troot (scripts/trixie-root.sh makes it)"
-elif ! tkdir=$(BUILD=$build TRIXIE_ROOT=$troot "$top/scripts/trixie-root.sh" --kdir 2>"$tmp/t612.log"); then
-	not_ok_noisy "build against 6.12 (trixie root)" "$tmp/t612"
-else
-	fresh_copy "$tmp/t612"
-	if TRIXIE_ROOT=$troot "$top/scripts/trixie-root.sh" --run "$tmp/t612" -- \
-		make -C "$tkdir" M="$tmp/t612" C=2 KCFLAGS=-Werror modules \
-		>"$tmp/t612.log" 2>&1 &&
-	   [ -f "$tmp/t612/kmod/iotsec.ko" ] &&
-	   [ "$(grep -c ' CHECK ' "$tmp/t612.log")" -ge "$(echo "$files" | grep -c '^kmod/.*\.c$')" ] &&
-	   [ -z "$(noisy "$tmp/t612.log")" ]; then
-		ok "build against $(basename "$tkdir") (trixie root) with sparse and -Werror: no warnings"
-	else
-		not_ok_noisy "build against $(basename "$tkdir") (trixie root) with sparse and -Werror" \
-			"$tmp/t612"
-	fi
-fi
