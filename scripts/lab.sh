@@ -40,7 +40,7 @@ set -euo pipefail
 
 die() { echo "lab: $*" >&2; exit 2; }
 
-kdir= kver= vmlinuz= moddir= suite= shell=0 timeout=900 out= mem=2048 smp=2 extra=
+kdir='' kver='' vmlinuz='' moddir='' suite='' shell=0 timeout=900 out='' mem=2048 smp=2 extra=''
 insmods=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -127,21 +127,36 @@ if [ ! -f "$initrd" ]; then
 	trap 'rm -rf "$tmp"' EXIT
 	mkdir -p "$tmp"/{bin,mods,proc,sys,dev,host,rw,newroot,out}
 	cp "$busybox" "$tmp/bin/busybox"
-	# In dependency order: since 6.x 9pnet needs netfs (6.12).
-	for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev \
-		 virtio_pci netfs fscache 9pnet 9pnet_virtio 9p overlay \
-		 virtio-rng; do
-		f=$(find "$moddir/kernel" \( -name "$m.ko" -o -name "$m.ko.xz" \
-			-o -name "$m.ko.zst" -o -name "$m.ko.gz" \) | head -n 1)
-		[ -n "$f" ] || continue
-		# busybox's insmod takes plain modules only.
+	# Each module after the modules it needs (modules.dep: 6.12's 9pnet
+	# needs netfs), unpacked where compressed (busybox's insmod takes
+	# plain modules only).
+	add_mod() {
+		local m=$1 line f d
+		grep -qx "$m" "$tmp/mods/order" 2>/dev/null && return 0
+		line=$(grep -E "(^|/)$m\.ko(\.xz|\.zst|\.gz)?:" "$moddir/modules.dep" 2>/dev/null | head -n 1) || true
+		if [ -n "$line" ]; then
+			f=$moddir/${line%%:*}
+			for d in ${line#*:}; do
+				d=$(basename "$d")
+				add_mod "${d%%.ko*}"
+			done
+		else
+			f=$(find "$moddir/kernel" \( -name "$m.ko" -o -name "$m.ko.xz" \
+				-o -name "$m.ko.zst" -o -name "$m.ko.gz" \) | head -n 1)
+		fi
+		[ -n "$f" ] && [ -f "$f" ] || return 0
 		case "$f" in
 		*.xz) xz -dc "$f" >"$tmp/mods/$m.ko" ;;
 		*.zst) zstd -qdc "$f" >"$tmp/mods/$m.ko" ;;
 		*.gz) gzip -dc "$f" >"$tmp/mods/$m.ko" ;;
-		*) cp "$f" "$tmp/mods/" ;;
+		*) cp "$f" "$tmp/mods/$m.ko" ;;
 		esac
 		echo "$m" >>"$tmp/mods/order"
+	}
+	for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev \
+		 virtio_pci 9pnet 9pnet_virtio netfs fscache 9p overlay \
+		 virtio-rng; do
+		add_mod "$m"
 	done
 	cat >"$tmp/init" <<'INIT'
 #!/bin/busybox sh
