@@ -8,10 +8,20 @@
 #   make deps           install the Debian packages everything needs (root)
 #   make lab            a shell in the QEMU lab with the module loaded
 #
-# Variables: KDIR (kernel build dir), BUILD (output dir, default build),
-# V=1 (show commands), SAN=0 (host tests without sanitizers).
+# Variables: KDIR (kernel build dir), KERNEL (a kernel of scripts/kernels.sh,
+# 6.1 or 5.10: sets KDIR to its headers, fetched when needed; mk/kernels.mk),
+# BUILD (output dir, default build), V=1 (show commands), SAN=0 (host tests
+# without sanitizers).
 
 VERSION := $(shell git describe --always --dirty --tags 2>/dev/null || echo 0.1)
+ifneq ($(KERNEL),)
+KERNEL_ENV := $(shell scripts/kernels.sh env $(KERNEL))
+KDIR := $(patsubst KDIR=%,%,$(filter KDIR=%,$(KERNEL_ENV)))
+KMAKE := $(patsubst KMAKE=%,%,$(filter KMAKE=%,$(KERNEL_ENV)))
+ifeq ($(KDIR),)
+$(error no headers for KERNEL=$(KERNEL) (scripts/kernels.sh env $(KERNEL)))
+endif
+endif
 KDIR ?= $(shell scripts/kdir.sh)
 BUILD ?= build
 SAN ?= 1
@@ -77,7 +87,7 @@ deps:
 	scripts/install-deps.sh
 
 module:
-	$(Q)$(MAKE) -C $(KDIR) M=$(CURDIR) modules $(if $(filter 1,$(V)),V=1)
+	$(Q)$(KMAKE) $(MAKE) -C $(KDIR) M=$(CURDIR) modules $(if $(filter 1,$(V)),V=1)
 
 forwarder: $(PROGS)
 
@@ -142,7 +152,8 @@ check:
 check-all: tests
 	$(Q)rm -rf $(BUILD)/results && mkdir -p $(BUILD)/results
 	$(Q)tests/run-host.sh $(BUILD) $(BUILD)/results || true
-	$(Q)tests/run-vm.sh $(BUILD) $(BUILD)/results $(KDIR) || true
+	$(Q)IOTSEC_KERNEL=$(or $(KERNEL),6.1) tests/run-vm.sh $(BUILD) $(BUILD)/results $(KDIR) || true
+	$(Q)tests/run-kernels.sh $(BUILD) $(BUILD)/results core -$(or $(KERNEL),6.1) || true
 	$(Q)tests/summary.sh $(BUILD)/results
 
 check-host: tests
@@ -152,7 +163,7 @@ check-host: tests
 
 check-vm: tests
 	$(Q)rm -rf $(BUILD)/results && mkdir -p $(BUILD)/results
-	$(Q)tests/run-vm.sh $(BUILD) $(BUILD)/results $(KDIR) || true
+	$(Q)IOTSEC_KERNEL=$(or $(KERNEL),6.1) tests/run-vm.sh $(BUILD) $(BUILD)/results $(KDIR) || true
 	$(Q)tests/summary.sh $(BUILD)/results
 
 demo:
@@ -173,4 +184,7 @@ distclean: clean
 # Further targets (install, dkms, bench, lint, ...) live one area a file.
 include $(sort $(wildcard mk/*.mk))
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# Not the Debian roots and kernel trees kept in BUILD (scripts/trixie-root.sh,
+# scripts/kernel-pkgs.sh): their etc/*.d are directories, and large.
+-include $(shell find $(BUILD) \( -path '$(BUILD)/trixie-root*' -o -path $(BUILD)/kernels \
+	-o -path $(BUILD)/k \) -prune -o -name '*.d' -type f -print 2>/dev/null)

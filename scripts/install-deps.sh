@@ -17,7 +17,7 @@ sparse dkms
 libnl-3-dev libnl-genl-3-dev libmosquitto-dev mosquitto-dev libssl-dev libyaml-dev
 libjson-c-dev
 mosquitto mosquitto-clients openssl
-qemu-system-x86
+qemu-system-x86 mmdebstrap
 iproute2 procps util-linux python3
 libfuse3-dev
 nodejs npm

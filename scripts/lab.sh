@@ -18,6 +18,16 @@
 # usage: lab.sh [options] [--] [command [args...]]
 #   --kdir DIR        boot the kernel whose headers are in DIR
 #   --kernel VER      boot /boot/vmlinuz-VER (default: from --kdir, else newest)
+#   --vmlinuz FILE    boot this kernel image instead (its release is read
+#                     from the --moddir name, or the image)
+#   --moddir DIR      its modules tree (default /lib/modules/VER); the
+#                     initramfs takes the 9p/virtio modules from there and
+#                     the guest sees it as /lib/modules/VER (bind mount)
+#   --suite SUITE     boot the default kernel of a Debian suite (bullseye,
+#                     bookworm, trixie), fetched by scripts/kernel-pkgs.sh
+#   A --kdir inside a tree scripts/kernel-pkgs.sh extracted
+#   (build/kernels/VER/root/usr/src/linux-headers-VER) boots that tree's
+#   kernel and modules: the same --kdir builds and boots a kernel.
 #   --insmod KO       insmod this module before the command (repeatable)
 #   --modparams STR   parameters for the last --insmod
 #   --shell           an interactive shell instead of a command
@@ -30,12 +40,15 @@ set -euo pipefail
 
 die() { echo "lab: $*" >&2; exit 2; }
 
-kdir= kver= shell=0 timeout=900 out= mem=2048 smp=2 extra=
+kdir='' kver='' vmlinuz='' moddir='' suite='' shell=0 timeout=900 out='' mem=2048 smp=2 extra=''
 insmods=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kdir) kdir=$2; shift 2 ;;
 	--kernel) kver=$2; shift 2 ;;
+	--vmlinuz) vmlinuz=$(realpath "$2"); shift 2 ;;
+	--moddir) moddir=$(realpath "$2"); shift 2 ;;
+	--suite) suite=$2; shift 2 ;;
 	--insmod) insmods+=("$(realpath "$2")"); shift 2 ;;
 	--modparams) [ ${#insmods[@]} -gt 0 ] || die "--modparams before --insmod"
 		insmods[-1]="${insmods[-1]} $2"; shift 2 ;;
@@ -53,7 +66,15 @@ while [ $# -gt 0 ]; do
 done
 [ $shell = 1 ] || [ $# -gt 0 ] || die "no command (or --shell) given"
 
-if [ -z "$kver" ] && [ -n "$kdir" ]; then
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+if [ -n "$suite" ]; then
+	kenv=$("$top/scripts/kernel-pkgs.sh" "$suite") || die "cannot fetch the $suite kernel"
+	vmlinuz=$(echo "$kenv" | sed -n 's/^VMLINUZ=//p')
+	moddir=$(echo "$kenv" | sed -n 's/^MODDIR=//p')
+	kver=$(echo "$kenv" | sed -n 's/^KVER=//p')
+fi
+if [ -z "$kver" ] && [ -z "$vmlinuz" ] && [ -n "$kdir" ]; then
 	# Debian's headers record the upstream version in kernel.release;
 	# the directory names carry the release that /boot and /lib/modules use.
 	case "$(realpath "$kdir")" in
@@ -63,25 +84,41 @@ if [ -z "$kver" ] && [ -n "$kdir" ]; then
 	*) kver=$(cat "$kdir/include/config/kernel.release" 2>/dev/null) ||
 		die "$kdir has no include/config/kernel.release" ;;
 	esac
+	# Headers extracted with their kernel (scripts/kernel-pkgs.sh): the
+	# image and modules of the same root.
+	root=$(realpath "$kdir")
+	root=${root%/usr/src/linux-headers-*}
+	if [ "$root" != / ] && [ -f "$root/boot/vmlinuz-$kver" ]; then
+		vmlinuz=$root/boot/vmlinuz-$kver
+		for d in "$root/lib/modules/$kver" "$root/usr/lib/modules/$kver"; do
+			[ -d "$d" ] && { moddir=$d; break; }
+		done
+	fi
+fi
+if [ -n "$vmlinuz" ] && [ -z "$kver" ]; then
+	if [ -n "$moddir" ]; then
+		kver=$(basename "$moddir")
+	else
+		kver=$(file -b "$vmlinuz" | sed -n 's/.*version \([^ ]*\) .*/\1/p')
+	fi
 fi
 if [ -z "$kver" ]; then
 	kver=$(ls /boot/vmlinuz-* 2>/dev/null | sed 's|/boot/vmlinuz-||' |
 	       sort -V | tail -n 1)
 fi
-vmlinuz=/boot/vmlinuz-$kver
-moddir=/lib/modules/$kver
+vmlinuz=${vmlinuz:-/boot/vmlinuz-$kver}
+moddir=${moddir:-/lib/modules/$kver}
 [ -r "$vmlinuz" ] || die "no $vmlinuz: install linux-image-$kver (scripts/install-deps.sh)"
 [ -d "$moddir" ] || die "no $moddir"
 command -v qemu-system-x86_64 >/dev/null || die "no qemu-system-x86_64 (scripts/install-deps.sh)"
 busybox=$(command -v busybox) || die "no busybox (apt-get install busybox-static)"
 
-top=$(cd "$(dirname "$0")/.." && pwd)
 cache=${LAB_CACHE:-$top/build/lab}
 mkdir -p "$cache"
 
 # The initramfs: static busybox, the virtio/9p/overlay modules, and /init.
 # Rebuilt when this script or the kernel changes.
-stamp=$(cat "$0" "$vmlinuz" | sha256sum | cut -c1-16)
+stamp=$( (cat "$0" "$vmlinuz"; echo "$moddir") | sha256sum | cut -c1-16)
 initrd=$cache/initramfs-$kver-$stamp.cpio.gz
 if [ ! -f "$initrd" ]; then
 	file "$busybox" | grep -q 'statically linked' ||
@@ -90,11 +127,36 @@ if [ ! -f "$initrd" ]; then
 	trap 'rm -rf "$tmp"' EXIT
 	mkdir -p "$tmp"/{bin,mods,proc,sys,dev,host,rw,newroot,out}
 	cp "$busybox" "$tmp/bin/busybox"
+	# Each module after the modules it needs (modules.dep: 6.12's 9pnet
+	# needs netfs), unpacked where compressed (busybox's insmod takes
+	# plain modules only).
+	add_mod() {
+		local m=$1 line f d
+		grep -qx "$m" "$tmp/mods/order" 2>/dev/null && return 0
+		line=$(grep -E "(^|/)$m\.ko(\.xz|\.zst|\.gz)?:" "$moddir/modules.dep" 2>/dev/null | head -n 1) || true
+		if [ -n "$line" ]; then
+			f=$moddir/${line%%:*}
+			for d in ${line#*:}; do
+				d=$(basename "$d")
+				add_mod "${d%%.ko*}"
+			done
+		else
+			f=$(find "$moddir/kernel" \( -name "$m.ko" -o -name "$m.ko.xz" \
+				-o -name "$m.ko.zst" -o -name "$m.ko.gz" \) | head -n 1)
+		fi
+		[ -n "$f" ] && [ -f "$f" ] || return 0
+		case "$f" in
+		*.xz) xz -dc "$f" >"$tmp/mods/$m.ko" ;;
+		*.zst) zstd -qdc "$f" >"$tmp/mods/$m.ko" ;;
+		*.gz) gzip -dc "$f" >"$tmp/mods/$m.ko" ;;
+		*) cp "$f" "$tmp/mods/$m.ko" ;;
+		esac
+		echo "$m" >>"$tmp/mods/order"
+	}
 	for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev \
 		 virtio_pci 9pnet 9pnet_virtio netfs fscache 9p overlay \
 		 virtio-rng; do
-		f=$(find "$moddir/kernel" -name "$m.ko" | head -n 1)
-		[ -n "$f" ] && cp "$f" "$tmp/mods/" && echo "$m" >>"$tmp/mods/order"
+		add_mod "$m"
 	done
 	cat >"$tmp/init" <<'INIT'
 #!/bin/busybox sh
@@ -159,6 +221,11 @@ output=$out/output.log
 {
 	echo "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 	echo "export HOME=/root TERM=${TERM:-dumb} LAB=1 LAB_OUT=/lab/out"
+	if [ "$moddir" != "/lib/modules/$kver" ]; then
+		# The kernel's modules where modprobe looks for them.
+		printf 'mkdir -p /lib/modules/%s && mount --bind %q /lib/modules/%s || exit 125\n' \
+			"$kver" "$moddir" "$kver"
+	fi
 	printf 'cd %q || exit 125\n' "$PWD"
 	for m in "${insmods[@]}"; do
 		# shellcheck disable=SC2086

@@ -5,8 +5,13 @@
 # tests/vm/run-in-guest.sh); one TAP log per test lands in RESULTS, and the
 # lab's own verdict on the guest kernel log in RESULTS/vm-lab.tap.
 # usage: run-vm.sh BUILD RESULTS KDIR
+# Environment: IOTSEC_KERNEL labels the run (tests/vm/run-in-guest.sh) and
+# names the lab's log vm-lab-NAME.tap; IOTSEC_KO, IOTSEC_TEST_MODULES the
+# module and test modules built for KDIR (default: the tree's); VM_ONLY the
+# tests to run (default all).
 set -u
 build=$1 results=$2 kdir=$3
+kname=${IOTSEC_KERNEL:-}
 top=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$results"
 results=$(realpath "$results")
@@ -17,20 +22,28 @@ out=$(mktemp -d /tmp/iotsec-vm.XXXXXX)
 # executed after the kernel had restored it); 300 cycles single-threaded
 # were clean. LAB_ACCEL=tcg,thread=multi to run the suite the other way.
 export LAB_ACCEL=${LAB_ACCEL:-tcg,thread=single}
+# The kprobe audit's table for this kernel (tests/vm/test-kprobe-audit.sh).
+"$top/scripts/kernels.sh" audit "${kname:-6.1}" >/dev/null ||
+	echo "run-vm: no kprobe audit table for ${kname:-6.1}" >&2
 "$top/scripts/lab.sh" --kdir "$kdir" --out "$out" --timeout "${VM_TIMEOUT:-3600}" -- \
 	env IOTSEC_TOP="$top" IOTSEC_BUILD="$(realpath "$build")" \
 	${IOTSEC_AZURE_SCHEMAS:+IOTSEC_AZURE_SCHEMAS="$IOTSEC_AZURE_SCHEMAS"} \
+	${kname:+IOTSEC_KERNEL="$kname"} ${VM_ONLY:+VM_ONLY="$VM_ONLY"} \
+	${IOTSEC_KO:+IOTSEC_KO="$IOTSEC_KO"} \
+	${IOTSEC_UNAVAILABLE:+IOTSEC_UNAVAILABLE="$IOTSEC_UNAVAILABLE"} \
+	${IOTSEC_CYCLES:+IOTSEC_CYCLES="$IOTSEC_CYCLES"} \
+	${IOTSEC_TEST_MODULES:+IOTSEC_TEST_MODULES="$IOTSEC_TEST_MODULES"} \
 	"$top/tests/vm/run-in-guest.sh"
 rc=$?
 cp "$out"/*.tap "$results/" 2>/dev/null
-cp "$out/console.log" "$results/vm-console.log"
+cp "$out/console.log" "$results/vm-console${kname:+-$kname}.log"
 {
 	echo "TAP version 13"
 	echo "1..1"
 	if [ $rc = 0 ]; then
-		echo "ok 1 vm: lab run completed, guest kernel log clean"
+		echo "ok 1 vm: ${kname:+[$kname] }lab run completed, guest kernel log clean"
 	else
-		echo "not ok 1 vm: lab run failed (status $rc, see vm-console.log)"
+		echo "not ok 1 vm: ${kname:+[$kname] }lab run failed (status $rc, see vm-console${kname:+-$kname}.log)"
 	fi
-} >"$results/vm-lab.tap"
+} >"$results/vm-lab${kname:+-$kname}.tap"
 rm -rf "$out"

@@ -147,6 +147,28 @@ vermagic_ok() {
 }
 check "the DKMS-built module's vermagic is $kver" vermagic_ok
 
+# The other kernels of scripts/kernels.sh (5.10, ...): DKMS builds for
+# their headers too, where they are extracted (--kernelsourcedir), not
+# installed; the module's vermagic names that kernel.
+for k in $("$top/scripts/kernels.sh" list | grep -vx 6.1); do
+	if ! kenv=$("$top/scripts/kernels.sh" env "$k" 2>"$log"); then
+		notok "dkms build for kernel $k: cannot fetch it"
+		sed 's/^/# /' "$log" | tail -n 5
+		continue
+	fi
+	okver=$(echo "$kenv" | sed -n 's/^KVER=//p')
+	okdir=$(echo "$kenv" | sed -n 's/^KDIR=//p')
+	if [ -n "$(echo "$kenv" | sed -n 's/^KMAKE=//p')" ]; then
+		ok "dkms build -k $okver # SKIP kernel $k's make runs in another root (KMAKE)"
+		continue
+	fi
+	check "dkms build -m iotsec -v $ver -k $okver --kernelsourcedir <its extracted headers> (kernel $k)" \
+		run dkms build -m iotsec -v "$ver" -k "$okver" --kernelsourcedir "$okdir"
+	obuilt=/var/lib/dkms/iotsec/$ver/$okver/$(uname -m)/module/iotsec.ko
+	check "the DKMS-built module for kernel $k has vermagic $okver" \
+		bash -c "[ -f '$obuilt' ] && modinfo -F vermagic '$obuilt' | grep -q '^$okver '"
+done
+
 check "dkms install -m iotsec -v $ver -k $kver" run dkms install -m iotsec -v "$ver" -k "$kver"
 installed_ok() {
 	[ -f "$ko" ] && grep -q '^updates/dkms/iotsec.ko:' "/lib/modules/$kver/modules.dep" &&

@@ -23,6 +23,59 @@ static inline const char *iotsec_test_ko(void)
 	return ko ? ko : "kmod/iotsec.ko";
 }
 
+/*
+ * The event types the kernel under test is known to lack a hook for, as a
+ * mask of IOTSEC_EVENT_BIT()s: IOTSEC_UNAVAILABLE="file module" (names as
+ * in the configuration's events section), set per kernel by
+ * scripts/kernels.sh (UNAVAILABLE=) through tests/run-kernels.sh. The
+ * module must report exactly these in IOTSEC_A_CAPS_MISSING (events
+ * stats_and_config asserts it); a test of such an event skips with
+ * IOTSEC_SKIP_UNAVAILABLE, saying so, instead of passing quietly.
+ */
+static inline unsigned int iotsec_test_unavailable(void)
+{
+	static const char *const names[] = {
+		[IOTSEC_EVENT_EXEC] = "exec", [IOTSEC_EVENT_EXIT] = "exit",
+		[IOTSEC_EVENT_FORK] = "fork", [IOTSEC_EVENT_CONNECT] = "connect",
+		[IOTSEC_EVENT_ACCEPT] = "accept", [IOTSEC_EVENT_LISTEN] = "listen",
+		[IOTSEC_EVENT_CRED] = "cred", [IOTSEC_EVENT_MODULE] = "module",
+		[IOTSEC_EVENT_PTRACE] = "ptrace", [IOTSEC_EVENT_FILE] = "file",
+	};
+	const char *env = getenv("IOTSEC_UNAVAILABLE");
+	char buf[256], *tok, *save = NULL;
+	unsigned int mask = 0, t;
+
+	if (!env)
+		return 0;
+	snprintf(buf, sizeof(buf), "%s", env);
+	for (tok = strtok_r(buf, " ,", &save); tok;
+	     tok = strtok_r(NULL, " ,", &save))
+		for (t = 0; t < sizeof(names) / sizeof(names[0]); t++)
+			if (names[t] && !strcmp(names[t], tok))
+				mask |= IOTSEC_EVENT_BIT(t);
+	return mask;
+}
+
+#define IOTSEC_SKIP_UNAVAILABLE(type) do { \
+	if (iotsec_test_unavailable() & IOTSEC_EVENT_BIT(type)) \
+		SKIP(return, "event type %d unavailable on this kernel " \
+		     "(reported missing in its capabilities)", (type)); \
+} while (0)
+
+/* Whether the running kernel is MAJOR.MINOR or newer (uname -r). */
+static inline int iotsec_test_kernel_at_least(int major, int minor)
+{
+	FILE *f = fopen("/proc/sys/kernel/osrelease", "r");
+	int ma = 0, mi = 0;
+
+	if (f) {
+		if (fscanf(f, "%d.%d", &ma, &mi) != 2)
+			ma = mi = 0;
+		fclose(f);
+	}
+	return ma > major || (ma == major && mi >= minor);
+}
+
 /* insmod the module under test with PARAMS; returns insmod's status. */
 static inline int iotsec_test_load(const char *params)
 {

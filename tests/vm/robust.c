@@ -611,7 +611,12 @@ TEST_F_TIMEOUT(rb, load_refused_before_load_module_leaves_no_name, 90)
 	unlink(path);
 	e = iev_wait(&self->c, match_module_result, &k, WAIT_MS);
 	ASSERT_NE(NULL, e);
-	EXPECT_STREQ("iotsec-junk", e->module);
+	/*
+	 * Since 5.17 the flag is known and the file is read (its name seen)
+	 * before the refusal; before, the unknown flag is refused first.
+	 */
+	EXPECT_STREQ(iotsec_test_kernel_at_least(5, 17) ? "iotsec-junk" : "",
+		     e->module);
 
 	ASSERT_EQ(-1, syscall(SYS_init_module, junk, sizeof(junk), ""));
 	k.result = -errno;
