@@ -100,6 +100,8 @@ struct mqtt_twin {
 	char *inflight;		/* sent, no answer yet */
 	char rep_rid[40];	/* hub */
 	int rep_mid;		/* broker, QoS 1; 0: none */
+	int pub_mid;		/* our last PUBLISH: libmosquitto may say it
+				 * is sent (QoS 0) inside mosquitto_publish() */
 	int old_mids[8];	/* ours, not the caller's: QoS 0 requests,
 				 * reports we gave up waiting for */
 	int64_t rep_sent;
@@ -351,6 +353,8 @@ bool twin__on_publish(struct mqtt_twin *t, int mid)
 
 	if (!t || !mid)
 		return false;
+	if (t->pub_mid == mid && !t->rep_mid)
+		return true;
 	if (t->rep_mid == mid) {
 		t->ev_puback = mid;
 		return true;
@@ -450,7 +454,8 @@ int twin__set(struct mqtt_twin *t, mqtt_twin_fn fn, void *ctx)
 {
 	t->fn = fn;
 	t->ctx = ctx;
-	if (!fn) {
+	/* from inside fn: what is being walked is let go by twin__free() */
+	if (!fn && !t->in_fn) {
 		inbox_clear(t);
 		held_clear(t);
 		free(t->queued);
@@ -762,18 +767,18 @@ static void forget_mid(struct mqtt_twin *t, int mid)
 static void send_get(struct mqtt_twin *t, struct mosquitto *mosq, int64_t now)
 {
 	char topic[sizeof(TOPIC_GET) + 40];
-	int rc, mid = 0;
+	int rc;
 
 	new_rid(t->get_rid);
 	snprintf(topic, sizeof(topic), TOPIC_GET "%s", t->get_rid);
 	/* the SDK's GET has a body of one space */
-	rc = mosquitto_publish(mosq, &mid, topic, 1, " ", 0, false);
+	rc = mosquitto_publish(mosq, &t->pub_mid, topic, 1, " ", 0, false);
 	if (rc != MOSQ_ERR_SUCCESS) {
 		t->get_rid[0] = '\0';
 		t->get_at = now + GET_SPACING_MS;
 		return;
 	}
-	forget_mid(t, mid);
+	forget_mid(t, t->pub_mid);
 	t->get_wanted = false;
 	t->get_sent = now;
 	t->get_at = now + GET_SPACING_MS;
@@ -789,12 +794,12 @@ static void send_report(struct mqtt_twin *t, struct mosquitto *mosq,
 	if (t->hub) {
 		new_rid(t->rep_rid);
 		snprintf(topic, sizeof(topic), TOPIC_REPORTED "%s", t->rep_rid);
-		rc = mosquitto_publish(mosq, &mid, topic, (int)strlen(doc), doc,
-				       0, false);
+		rc = mosquitto_publish(mosq, &t->pub_mid, topic,
+				       (int)strlen(doc), doc, 0, false);
 		if (rc == MOSQ_ERR_SUCCESS)
-			forget_mid(t, mid);
-		mid = 0;
+			forget_mid(t, t->pub_mid);
 	} else {
+		/* its PUBACK comes from a later read, never from in here */
 		rc = mosquitto_publish(mosq, &mid, t->reported_topic,
 				       (int)strlen(doc), doc, 1, true);
 	}

@@ -5,7 +5,8 @@
  * and that many bytes: a desired PATCH (IoT Hub), a response topic (IoT
  * Hub), a broker-mode desired document, or a turn of the loop. Whatever
  * comes, a document handed over parses as one, and nothing leaks or
- * crashes; the parsers see the raw bytes too.
+ * crashes, also when the caller turns the twin off from its callback;
+ * the parsers see the raw bytes too.
  *   make fuzz && build/fuzz/twin -max_len=4096
  */
 #include <stdint.h>
@@ -23,6 +24,9 @@ static void handed(void *ctx, bool full, const char *json, size_t len)
 	if (json[len] || mqtt_twin_parse_doc(json, len, full, &v, &hv, why,
 					     sizeof(why)))
 		abort();
+	/* the caller may turn the twin off from here */
+	if (len % 7 == 0)
+		twin__set(ctx, NULL, NULL);
 }
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t len)
@@ -37,8 +41,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t len)
 
 	if (!hub || !brk || !desired)
 		abort();
-	twin__set(hub, handed, NULL);
-	twin__set(brk, handed, NULL);
+	twin__set(hub, handed, hub);
+	twin__set(brk, handed, brk);
 	mqtt_twin_parse_doc((const char *)data, len, len & 1, &v, &hv, why,
 			    sizeof(why));
 	while (len >= 3) {

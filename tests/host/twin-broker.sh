@@ -108,6 +108,8 @@ sanitizers() {
 	[ "$CLIENT_RC" = 0 ] && clean_log c
 }
 check client_exits_clean_under_sanitizers sanitizers
+# the twin's PUBLISHes are acknowledged to the twin, never to the caller
+check no_twin_ack_reaches_the_caller eval '! client_has c "^ack "' 
 
 templates() {
 	pub -r -t fleet/dev2/config -m '{"exec":"On","$version":1}'

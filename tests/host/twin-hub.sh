@@ -29,7 +29,7 @@ CERTS=$TMP/certs
 CS="HostName=localhost;DeviceId=dev1;SharedAccessKey=$KEY"
 UUID='[0-9a-f]\{8\}-[0-9a-f]\{4\}-4[0-9a-f]\{3\}-[89ab][0-9a-f]\{3\}-[0-9a-f]\{12\}'
 INTERVAL=2	# s between reported PATCHes
-TIMEOUT=3	# s for the hub's answer
+TIMEOUT=5	# s for the hub's answer (a loaded machine: not less)
 
 need_mqtt_tools twin_hub
 [ -x "$TWIN_CLIENT" ] || { skip twin_hub "no $TWIN_CLIENT (make mqtt-tools)"; done_testing; exit 0; }
@@ -143,17 +143,34 @@ report_form() {
 }
 check reported_patch_form report_form
 
-rate_limited() {
-	local n=$(reports) i t0=$SECONDS
-	for i in 2 3 4 5 6 7 8 9 10 11; do
-		client_say c "report {\"n\":$i}"
+# answer_reports N SECONDS: answer 204 to every reported PATCH after the
+# Nth for SECONDS
+answer_reports() {
+	local n=$1 end=$((SECONDS + $2)) i
+	while [ $SECONDS -lt $end ]; do
+		for i in $(seq $((n + 1)) "$(reports)"); do
+			if ! grep -q "^answered $i\$" "$TMP/answered"; then
+				hub_answer "$(rid_of_report "$i")" 204 "" "&\$version=$i"
+				echo "answered $i" >>"$TMP/answered"
+			fi
+		done
+		sleep 0.2
 	done
-	# one PATCH: the last one, after the interval since the one before
-	wait_reports $((n + 1)) || return 1
-	hub_answer "$(rid_of_report $((n + 1)))" 204 "" "&\$version=3"
-	sleep $((INTERVAL * 2))		# room for more, if there were any
-	echo "# 10 reports in a burst: $(( $(reports) - n )) PATCH(es) in $((SECONDS - t0)) s: $(body_of_report $((n + 1)))"
-	[ "$(reports)" = $((n + 1)) ] && [ "$(body_of_report $((n + 1)))" = '{"n":11}' ]
+}
+
+rate_limited() {
+	local n=$(reports) i t0=$SECONDS lines=
+	: >"$TMP/answered"
+	for i in 2 3 4 5 6 7 8 9 10 11; do
+		lines="${lines}report {\"n\":$i}
+"
+	done
+	client_say c "${lines%?}"	# one write: the ten arrive together
+	answer_reports "$n" $((INTERVAL * 3))
+	echo "# 10 reports in a burst: $(( $(reports) - n )) PATCH(es) in $((SECONDS - t0)) s, the last $(body_of_report "$(reports)")"
+	# the first may go at once if the interval is over, then one more
+	[ "$(reports)" -gt "$n" ] && [ "$(reports)" -le $((n + 2)) ] &&
+		[ "$(body_of_report "$(reports)")" = '{"n":11}' ]
 }
 check reported_burst_rate_limited_last_wins rate_limited
 
@@ -249,6 +266,8 @@ sanitizers() {
 	[ "$CLIENT_RC" = 0 ] && clean_log c
 }
 check client_exits_clean_under_sanitizers sanitizers
+# the twin's PUBLISHes are acknowledged to the twin, never to the caller
+check no_twin_ack_reaches_the_caller eval '! client_has c "^ack "' 
 
 # --- a module identity: the same topics on the module's connection ---
 module() {

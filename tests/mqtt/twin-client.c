@@ -11,8 +11,9 @@
  *     --desired-topic T / --reported-topic T   broker-mode templates
  *     -W S                run S seconds (default 60)
  *
- * Prints "connected", "disconnected: WHY", and for each document the
- * twin hands over "full JSON" or "patch JSON". Reads commands on stdin:
+ * Prints "connected", "disconnected: WHY", for each document the twin
+ * hands over "full JSON" or "patch JSON", and "ack MID" for an ack given
+ * to the caller's callback (none should be: the twin's are its own). Reads commands on stdin:
  * "report JSON" (prints "report 0" or "report -ERRNO"), "quit".
  */
 #include <errno.h>
@@ -31,6 +32,13 @@
 static void on_twin(void *ctx, bool full, const char *json, size_t len)
 {
 	printf("%s %.*s\n", full ? "full" : "patch", (int)len, json);
+	fflush(stdout);
+}
+
+/* The twin's own publishes must never come here (the spool's acks). */
+static void on_ack(void *ctx, int mid)
+{
+	printf("ack %d\n", mid);
 	fflush(stdout);
 }
 
@@ -171,7 +179,7 @@ int main(int argc, char **argv)
 	if (!cfg.host)
 		return 2;
 	signal(SIGPIPE, SIG_IGN);
-	m = mqtt_new(&cfg, NULL, NULL, err, sizeof(err));
+	m = mqtt_new(&cfg, on_ack, NULL, err, sizeof(err));
 	mqtt_config_free(&cfg);
 	if (!m) {
 		printf("error: %s\n", err);
