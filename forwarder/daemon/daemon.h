@@ -52,8 +52,7 @@ struct daemon {
 	struct iotsec_counters kcounters;
 	bool have_kcounters;
 	struct iotsec_kstats kstats;	/* for the reported properties */
-	bool have_kstats;
-	int kstats_family;		/* the family they were asked of */
+	bool have_kstats;		/* never yet: see docs/twin.md */
 	/* the module twin (twin_run.c) */
 	char *yaml;			/* the YAML file in force, its text */
 	size_t yaml_len;

@@ -257,8 +257,6 @@ static struct json_object *kernel_json(struct daemon *d)
 	struct json_object *k = json_object_new_object();
 	struct json_object *on = json_object_new_array();
 	struct json_object *missing = json_object_new_array();
-	struct iotsec_kstats s;
-	bool have = false;
 
 	if (!k || !on || !missing) {
 		json_object_put(k);
@@ -266,26 +264,6 @@ static struct json_object *kernel_json(struct daemon *d)
 		json_object_put(missing);
 		return NULL;
 	}
-	/*
-	 * The hooks a kernel lacks do not change while the module stays:
-	 * asked once per subscription (the family's id changes with a new
-	 * load), on a socket of its own, closed at once. The daemon's
-	 * control socket is kept out of it: a request leaves its reply
-	 * callback and the kernel's ACK on the socket it used, which the
-	 * loop's family check would read next.
-	 */
-	if (d->nl_open && !d->replay && d->kstats_family != d->nl.family) {
-		struct iotsec_nl q;
-
-		d->have_kstats = false;
-		if (!iotsec_nl_open(&q, NULL, NULL, NULL)) {
-			d->have_kstats = !iotsec_nl_get_stats(&q, &d->kstats);
-			iotsec_nl_close(&q);
-		}
-		d->kstats_family = d->nl.family;
-	}
-	have = d->nl_open && d->have_kstats;
-	s = d->kstats;
 	json_object_object_add(k, "loaded", json_object_new_boolean(
 		!access("/sys/module/iotsec", F_OK)));
 	json_object_object_add(k, "subscribed",
@@ -294,12 +272,19 @@ static struct json_object *kernel_json(struct daemon *d)
 		if (d->nl_open && d->cfg->types[t].prio != PRIO_OFF)
 			json_object_array_add(on, json_object_new_string(
 						      iotsec_event_name(t)));
-		if (have && (s.caps_missing & IOTSEC_EVENT_BIT(t)))
+		if (d->have_kstats &&
+		    (d->kstats.caps_missing & IOTSEC_EVENT_BIT(t)))
 			json_object_array_add(missing, json_object_new_string(
 						      iotsec_event_name(t)));
 	}
 	json_object_object_add(k, "eventsEnabled", on);
-	json_object_object_add(k, "missingHooks", missing);
+	/* unknown (null) until asked: see docs/twin.md */
+	if (d->have_kstats) {
+		json_object_object_add(k, "missingHooks", missing);
+	} else {
+		json_object_put(missing);
+		json_object_object_add(k, "missingHooks", NULL);
+	}
 	return k;
 }
 
