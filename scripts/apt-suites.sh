@@ -30,7 +30,8 @@ die() { echo "apt-suites: $*" >&2; exit 1; }
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-build}
 case "$build" in /*) ;; *) build=$top/$build ;; esac
-dir=$build/apt
+. "$top/scripts/lib-cache.sh"
+dir=$(iotsec_cache "$top")/apt
 suites="bullseye bookworm trixie"
 update=auto
 lines=

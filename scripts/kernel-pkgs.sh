@@ -55,7 +55,8 @@ esac
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-build}
 case "$build" in /*) ;; *) build=$top/$build ;; esac
-kernels=$build/kernels
+. "$top/scripts/lib-cache.sh"
+kernels=$(iotsec_cache "$top")/kernels
 mkdir -p "$kernels"
 envfile=$kernels/$suite.env
 

@@ -26,7 +26,8 @@
 #   --suite SUITE     boot the default kernel of a Debian suite (bullseye,
 #                     bookworm, trixie), fetched by scripts/kernel-pkgs.sh
 #   A --kdir inside a tree scripts/kernel-pkgs.sh extracted
-#   (build/kernels/VER/root/usr/src/linux-headers-VER) boots that tree's
+#   (CACHE/kernels/VER/root/usr/src/linux-headers-VER, CACHE as in
+#   scripts/lib-cache.sh) boots that tree's
 #   kernel and modules: the same --kdir builds and boots a kernel.
 #   --insmod KO       insmod this module before the command (repeatable)
 #   --modparams STR   parameters for the last --insmod

@@ -27,7 +27,8 @@
 # bound tree), so $ROOT/usr/src/linux-headers-* is one KDIR for the host
 # (lab.sh --kdir boots that root's own vmlinuz and modules) and for make.
 #
-# The root is cached in $TRIXIE_ROOT (default build/trixie-root) and made
+# The root is cached in $TRIXIE_ROOT (default: the cache of
+# scripts/lib-cache.sh, /var/cache/iotsec/trixie-root as root) and made
 # again only when its package set changes (a stamp inside it records the
 # suite and the packages). Sources: scripts/apt-suites.sh --lines, the
 # machine's own Debian sources with the suite swapped (no host name here).
@@ -35,7 +36,9 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-root=${TRIXIE_ROOT:-$top/build/trixie-root}
+. "$top/scripts/lib-cache.sh"
+cache=$(iotsec_cache "$top")
+root=${TRIXIE_ROOT:-$cache/trixie-root}
 suite=${TRIXIE_SUITE:-trixie}
 die() { echo "trixie-root: $*" >&2; exit 2; }
 
@@ -125,7 +128,7 @@ source_tarball() {
 	pkgver=$(chroot "$root" dpkg-query -W -f '${Version}' "linux-image-$kver") ||
 		die "no linux-image-$kver in $root"
 	series=$(echo "$pkgver" | cut -d. -f1-2)
-	src=$build/kernels/src/$pkgver
+	src=$cache/kernels/src/$pkgver
 	if [ ! -f "$src/.done" ]; then
 		aptconf=$("$top/scripts/apt-suites.sh") || die "no apt configuration"
 		export "${aptconf?}"

@@ -120,7 +120,8 @@ check "check: a required symbol missing from kallsyms is not ok" \
 	grep -q '^not ok .*dg_connect.*not in kallsyms' "$tmp/check2"
 
 # The real module against the kernel sources at hand.
-troot=${TRIXIE_ROOT:-${IOTSEC_BUILD:-$top/build}/trixie-root}
+. "$top/scripts/lib-cache.sh"
+troot=${TRIXIE_ROOT:-$(iotsec_cache "$top")/trixie-root}
 for k in 6.1 5.10 6.12; do
 	# 6.12's source comes with the trixie root, which takes minutes to make.
 	if [ "$k" = 6.12 ] && [ ! -f "$troot/.iotsec-stamp" ]; then
