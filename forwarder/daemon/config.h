@@ -71,6 +71,15 @@ struct spool_settings {
 	unsigned int local_share;	/* percent of size for local events */
 };
 
+/* Detection rules (pipeline/rules.h, docs/rules.md). */
+#define IOTSEC_RULES_DIR	"/etc/iotsec/rules"
+
+struct rules_settings {
+	bool enabled;
+	char *dir;			/* NULL: IOTSEC_RULES_DIR, "": none */
+	uint64_t aggregate_ms;		/* hits of a rule after its alert */
+};
+
 struct config {
 	struct mqtt_config mqtt;
 	char agent_id[37];		/* GUID */
@@ -93,6 +102,7 @@ struct config {
 	struct local_settings local;
 	struct snapshot_settings snapshots;
 	struct spool_settings spool;
+	struct rules_settings rules;
 	/* "NAME:LINE:COL: ..." when it loads but is probably not meant so */
 	char warning[256];
 };

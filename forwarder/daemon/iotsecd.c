@@ -181,6 +181,8 @@ int main(int argc, char **argv)
 		logmsg(LOG_ERR, "out of memory");
 		return 1;
 	}
+	if (daemon_rules_load(&d, true))
+		return 1;
 	d.next_stats_ms = mono_ms() + d.cfg->statistics_ms;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGHUP);
@@ -285,6 +287,7 @@ out:
 		iotsec_nl_close(&d.nl);
 	else
 		iotsec_decoder_fini(&d.nl.dec);
+	rules_engine_fini(&d.rules);
 	queue_fini(&d.queue);
 	enrich_fini(&d.enrich);
 	mqtt_free(d.mqtt);
