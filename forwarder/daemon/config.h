@@ -72,11 +72,10 @@ struct spool_settings {
 };
 
 /* Detection rules (pipeline/rules.h, docs/rules.md). */
-#define IOTSEC_RULES_DIR	"/etc/iotsec/rules"
-
 struct rules_settings {
 	bool enabled;
-	char *dir;			/* NULL: IOTSEC_RULES_DIR, "": none */
+	char *dir;			/* NULL: rules/ next to the config
+				 * file, "": none */
 	uint64_t aggregate_ms;		/* hits of a rule after its alert */
 };
 

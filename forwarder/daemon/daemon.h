@@ -79,6 +79,9 @@ void daemon_replay_stream(struct daemon *d, int fd);
 
 /* detect.c */
 int daemon_rules_load(struct daemon *d, bool starting);
+/* The rules configuration C (read from CONFIG_PATH) names; 0 or -errno. */
+int daemon_rules_compile(const struct config *c, const char *config_path,
+			 struct ruleset **rs, char *err, size_t errlen);
 
 /* stats.c */
 void stats_on_counters(void *ctx, const struct iotsec_counters *c);

@@ -7,6 +7,8 @@
  * the running rules in place.
  */
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/clock.h"
@@ -20,33 +22,60 @@ static void on_alert(void *ctx, const char *text, size_t len)
 	queue_send_alerts(&d->queue, &t, &len, 1);
 }
 
+/*
+ * rules.dir, or "rules" next to the configuration file (so that a
+ * SYSCONFDIR that moves the file moves its rules too); NULL: none.
+ */
+static const char *rules_dir(const struct config *c, const char *config_path,
+			     char *buf, size_t len)
+{
+	const char *slash;
+
+	if (c->rules.dir)
+		return *c->rules.dir ? c->rules.dir : NULL;
+	slash = strrchr(config_path, '/');
+	if (!slash)
+		snprintf(buf, len, "rules");
+	else
+		snprintf(buf, len, "%.*s/rules", (int)(slash - config_path),
+			 config_path);
+	return buf;
+}
+
+int daemon_rules_compile(const struct config *c, const char *config_path,
+			 struct ruleset **rs, char *err, size_t errlen)
+{
+	char buf[PATH_MAX];
+	const char *dir = rules_dir(c, config_path, buf, sizeof(buf));
+	int ret;
+
+	*rs = NULL;
+	if (!c->rules.enabled)
+		return 0;
+	ret = rules_load(rs, dir, config_path, err, errlen);
+	if (ret && !err[0])
+		snprintf(err, errlen, "rules: %s", strerror(-ret));
+	return ret;
+}
+
 int daemon_rules_load(struct daemon *d, bool starting)
 {
-	const struct rules_settings *s = &d->cfg->rules;
 	struct ruleset *rs = NULL;
 	char err[512] = "";
-	const char *dir;
 	int ret;
 
 	if (starting)
 		rules_engine_init(&d->rules, &d->ser, on_alert, d);
-	d->rules.aggregate_ms = s->aggregate_ms;
-	if (!s->enabled) {
-		if (d->rules.rs)
-			logmsg(LOG_INFO, "rules: off");
-		rules_engine_set(&d->rules, NULL, mono_ms());
-		return 0;
-	}
-	dir = s->dir ? (*s->dir ? s->dir : NULL) : IOTSEC_RULES_DIR;
-	ret = rules_load(&rs, dir, d->config_path, err, sizeof(err));
+	d->rules.aggregate_ms = d->cfg->rules.aggregate_ms;
+	ret = daemon_rules_compile(d->cfg, d->config_path, &rs, err,
+				   sizeof(err));
 	if (ret) {
-		logmsg(LOG_ERR, "%s", err[0] ? err : strerror(-ret));
+		logmsg(LOG_ERR, "%s", err);
 		logmsg(LOG_ERR, starting ? "rules: not loaded" :
 		       "rules: reload failed; keeping the running rules");
 		return ret;
 	}
-	logmsg(LOG_INFO, "rules: %zu enabled (%s and %s)", rules_count(rs),
-	       dir ? dir : "no directory", d->config_path);
+	logmsg(LOG_INFO, "rules: %zu enabled", rules_count(rs));
 	rules_engine_set(&d->rules, rs, mono_ms());
 	return 0;
 }

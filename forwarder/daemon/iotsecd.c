@@ -135,6 +135,17 @@ int main(int argc, char **argv)
 					fprintf(stderr, "warning: %s\n", cfg.warning);
 				}
 				mqtt_free(m);
+				if (!ret) {
+					struct ruleset *rs = NULL;
+
+					err[0] = '\0';
+					ret = daemon_rules_compile(
+						&cfg, optarg, &rs, err,
+						sizeof(err));
+					if (ret)
+						fprintf(stderr, "%s\n", err);
+					rules_free(rs);
+				}
 			}
 			if (!ret)
 				printf("%s: OK (%s %s:%d)\n", optarg,
