@@ -57,9 +57,17 @@ static bool glob_any(const struct cond *c, struct ev_str s)
 		const struct glob *g = &c->v.globs[i];
 
 		/* the literal head first: most globs fail there */
-		if (s.len < g->prefix_len ||
+		if (s.len < g->prefix_len + g->suffix_len ||
 		    memcmp(s.s, g->pat, g->prefix_len))
 			continue;
+		/* then the literal tail */
+		if (g->suffix_len &&
+		    memcmp(s.s + s.len - g->suffix_len,
+			   g->pat + strlen(g->pat) - g->suffix_len,
+			   g->suffix_len))
+			continue;
+		if (g->one_star)
+			return true;
 		if (g->literal ? s.len == g->prefix_len :
 		    rules_glob(g->pat + g->prefix_len, s.s + g->prefix_len,
 			       s.len - g->prefix_len))

@@ -215,6 +215,15 @@ static int to_glob(struct comp *c, struct item *it, struct glob *g)
 		return -ENOMEM;
 	g->prefix_len = strcspn(s, "*?\\");
 	g->literal = !s[g->prefix_len];
+	if (!g->literal) {
+		const char *star = strrchr(s, '*');
+
+		if (star && !strpbrk(star + 1, "?\\") &&
+		    (star == s || star[-1] != '\\')) {
+			g->suffix_len = strlen(star + 1);
+			g->one_star = (size_t)(star - s) == g->prefix_len;
+		}
+	}
 	return 0;
 }
 

@@ -31,7 +31,10 @@ enum severity { SEV_LOW, SEV_MEDIUM, SEV_HIGH, SEV_CRITICAL };
 struct glob {
 	char *pat;
 	size_t prefix_len;	/* bytes before the first * ? or \ */
+	size_t suffix_len;	/* literal bytes after the last *, when the
+				 * pattern ends so (no ? or \ there) */
 	bool literal;		/* none of them */
+	bool one_star;		/* prefix * suffix, nothing else */
 };
 
 struct range {
