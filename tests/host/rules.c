@@ -583,6 +583,50 @@ TEST(alerts_and_hit_counts)
 		json_object_put(s.a[i]);
 }
 
+struct sent {
+	enum prio prio;
+	enum msg_kind kind;
+	unsigned int n, events;
+};
+
+static void sent_out(void *ctx, enum prio prio, enum msg_kind kind,
+		     const char *buf, size_t len, unsigned int n)
+{
+	struct sent *s = ctx;
+
+	(void)buf;
+	(void)len;
+	s->prio = prio;
+	s->kind = kind;
+	s->n++;
+	s->events += n;
+}
+
+/* the daemon sends alerts with queue_send_alerts(): at once, alert prio */
+TEST(alerts_go_out_at_alert_priority)
+{
+	struct config cfg;
+	struct queue q;
+	struct ser ser;
+	struct sent s = { 0 };
+	struct iotsec_event ev = ev_exec("/bin/ls", NULL);
+	char text[] = "{\"Name\":\"RuleAlert\"}", *t = text;
+	size_t len = strlen(text);
+
+	config_defaults(&cfg);
+	ser_init(&ser, "9c647395-b913-4997-a732-a7fe7303b649", "1.0");
+	ASSERT_EQ(0, queue_init(&q, &cfg, &ser, sent_out, &s, 0));
+	queue_push(&q, &ev, 0);		/* high: waits for its interval */
+	EXPECT_EQ(0, s.n);
+	queue_send_alerts(&q, &t, &len, 1);
+	EXPECT_EQ(1, s.n);
+	EXPECT_EQ(PRIO_ALERT, s.prio);
+	EXPECT_EQ(MSG_EXTENDED, s.kind);
+	EXPECT_EQ(1, s.events);
+	queue_fini(&q);
+	config_free(&cfg);
+}
+
 /* ---- the default pack ---- */
 
 static struct ruleset *pack(struct __test_metadata *_metadata)
