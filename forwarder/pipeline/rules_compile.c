@@ -437,9 +437,8 @@ static int compile_cond(struct comp *c, struct doc *d, const char *key,
 		if (def->cls == V_GLOB)
 			ret = to_glob(c, it, &cd->v.globs[i]);
 		else if (def->cls == V_RANGE)
-			ret = to_range(c, it, def->max ? def->max : 0,
-				       def->names, def->what,
-				       &cd->v.ranges[i]);
+			ret = to_range(c, it, def->max, def->names,
+				       def->what, &cd->v.ranges[i]);
 		else
 			ret = to_cidr(c, it, &cd->v.cidrs[i]);
 		if (ret)
@@ -671,17 +670,15 @@ static int compile_rule(struct comp *c, struct doc *d, yaml_node_t *m)
 	return 0;
 }
 
-/* The lists: and rules: of one source's mapping M. */
+/* The lists: of one source's mapping M, for the rules of all. */
 static int gather_lists(struct comp *c, struct doc *d, yaml_node_t *m)
 {
 	yaml_node_t *l = get(d, m, "lists");
-	size_t n;
 
 	if (!l)
 		return 0;
 	if (l->type != YAML_MAPPING_NODE)
 		return fail(c, d, l, "expected a mapping of lists (name: [...])");
-	n = l->data.mapping.pairs.top - l->data.mapping.pairs.start;
 	for (yaml_node_pair_t *p = l->data.mapping.pairs.start;
 	     p < l->data.mapping.pairs.top; p++) {
 		yaml_node_t *kn = node(d, p->key), *vn = node(d, p->value);
@@ -702,7 +699,6 @@ static int gather_lists(struct comp *c, struct doc *d, yaml_node_t *m)
 		c->lists = nl;
 		c->lists[c->n_lists++] = (struct list){ str(kn), d, vn };
 	}
-	(void)n;
 	return 0;
 }
 
