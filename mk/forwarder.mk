@@ -2,11 +2,13 @@
 #
 # The forwarder's extra targets:
 #   make bench-forwarder replay a large synthetic stream: events/s,
-#                      callgrind instructions/event, RSS, stripped sizes
+#                      callgrind instructions/event, RSS, stripped sizes,
+#                      the rules' cost per event (default pack)
 #   make fuzz          build libFuzzer targets (clang) into build/fuzz/
 #   make node-deps     ajv + ajv-formats into build/node (npm, idempotent)
 
 BENCH_SYNTH := $(BUILD)/bench/synth
+BENCH_RULES := $(BUILD)/bench/rules-bench
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/*.c))
 FUZZ_SRCS := $(filter-out forwarder/transport/mqtt.c,$(FWD_SRCS))
 
@@ -17,10 +19,15 @@ $(BENCH_SYNTH): tests/bench/synth.c $(CORE)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< $(CORE) $(PKG_LIBS)
 
+$(BENCH_RULES): tests/bench/rules-bench.c $(CORE)
+	$(quiet) CC $@
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< $(CORE) $(PKG_LIBS)
+
 # The host tests use the generator and the node validator.
 tests: $(BENCH_SYNTH) node-deps
 
-bench-forwarder: forwarder $(BENCH_SYNTH)
+bench-forwarder: forwarder $(BENCH_SYNTH) $(BENCH_RULES)
 	$(Q)mkdir -p $(BUILD)/bench
 	$(Q)tests/bench/bench.sh $(BUILD) >$(BUILD)/bench/forwarder.tmp
 	$(Q)mv $(BUILD)/bench/forwarder.tmp $(BUILD)/bench/forwarder.txt && cat $(BUILD)/bench/forwarder.txt

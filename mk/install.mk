@@ -99,7 +99,11 @@ install: $(PROGS)
 			$(INSTALL) -m 0600 config/iotsecd.yaml "$$c.new"; \
 			echo "install: kept $$c; the new default is $$c.new"; \
 		fi; \
-	fi
+	fi; \
+	for r in config/rules/*.yaml; do \
+		[ -f "$$r" ] || continue; \
+		$(INSTALL) -D -m 0644 $$r $(DESTDIR)$(CONFDIR)/rules/$${r##*/}; \
+	done
 
 # The configuration stays when it differs from the shipped default.
 uninstall:
@@ -121,6 +125,10 @@ uninstall:
 		[ -f "$$m" ] || continue; \
 		rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}; \
 	done; \
+	for r in config/rules/*.yaml; do \
+		rm -f $(DESTDIR)$(CONFDIR)/rules/$${r##*/}; \
+	done; \
+	rmdir $(DESTDIR)$(CONFDIR)/rules 2>/dev/null || true; \
 	c=$(DESTDIR)$(CONFDIR)/iotsecd.yaml; \
 	rm -f "$$c.new"; \
 	if [ -f "$$c" ] && [ -f config/iotsecd.yaml ] && cmp -s config/iotsecd.yaml "$$c"; then \

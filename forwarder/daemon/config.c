@@ -91,6 +91,8 @@ void config_defaults(struct config *c)
 	c->spool.sync_ms = IOTSEC_SPOOL_SYNC_MS;
 	c->spool.local_share = 25;
 	c->twin.enabled = true;
+	c->rules.enabled = true;
+	c->rules.aggregate_ms = 60 * 1000;
 }
 
 void config_free(struct config *c)
@@ -116,6 +118,8 @@ void config_free(struct config *c)
 	c->twin.n_allow = c->twin.n_lock = 0;
 	free(c->twin.state);
 	c->twin.state = NULL;
+	free(c->rules.dir);
+	c->rules.dir = NULL;
 	c->warning[0] = '\0';
 }
 
@@ -1012,6 +1016,21 @@ static const struct key twin_keys[] = {
 	{ "state_file", key_path_or_none, FIELD(twin.state), .max = PATH_MAX },
 };
 
+static const struct key rules_keys[] = {
+	{ "enabled", key_bool, FIELD(rules.enabled) },
+	{ "dir", key_path_or_none, FIELD(rules.dir), .max = PATH_MAX },
+	{ "aggregate_interval", key_interval, FIELD(rules.aggregate_ms),
+	  RANGE(0, DAY_MS), .range = "an interval from 0s (none) to 1d" },
+};
+
+/* rules: and lists: of the rules: section are the rules' (rules_compile.c) */
+static int rules_key(struct walk *w, const char *k, yaml_node_t *v)
+{
+	(void)w;
+	(void)v;
+	return strcmp(k, "rules") && strcmp(k, "lists") ? -ENOENT : 0;
+}
+
 static const struct section tls_sec = { SECTION(tls_keys) };
 static const struct section type_sec = { SECTION(type_keys) };
 
@@ -1044,6 +1063,10 @@ static const struct section local_sec = { SECTION(local_keys) };
 static const struct section snapshots_sec = { SECTION(snapshots_keys) };
 static const struct section spool_sec = { SECTION(spool_keys) };
 static const struct section twin_sec = { SECTION(twin_keys) };
+static const struct section rules_sec = {
+	SECTION(rules_keys), .other = rules_key,
+	.other_keys = "enabled, dir, aggregate_interval, rules, lists",
+};
 
 static const struct key root_keys[] = {
 	{ "agent", key_section, .sub = &agent_sec },
@@ -1061,6 +1084,7 @@ static const struct key root_keys[] = {
 	{ "snapshots", key_section, .sub = &snapshots_sec },
 	{ "spool", key_section, .sub = &spool_sec },
 	{ "twin", key_section, .sub = &twin_sec },
+	{ "rules", key_section, .sub = &rules_sec },
 };
 
 static const struct section top_sec = { SECTION(root_keys) };

@@ -95,6 +95,14 @@ struct twin_settings {
 					 * spool, "": not kept */
 };
 
+/* Detection rules (pipeline/rules.h, docs/rules.md). */
+struct rules_settings {
+	bool enabled;
+	char *dir;			/* NULL: rules/ next to the config
+				 * file, "": none */
+	uint64_t aggregate_ms;		/* hits of a rule after its alert */
+};
+
 struct config {
 	struct mqtt_config mqtt;
 	char agent_id[37];		/* GUID */
@@ -120,6 +128,7 @@ struct config {
 	struct twin_settings twin;
 	/* per twin setting (twin_setting_id()): an enum cfg_source */
 	unsigned char src[TWIN_SETTINGS_MAX];
+	struct rules_settings rules;
 	/* "NAME:LINE:COL: ..." when it loads but is probably not meant so */
 	char warning[256];
 };

@@ -15,6 +15,7 @@
 #include "intake/replay.h"
 #include "pipeline/enrich.h"
 #include "pipeline/queue.h"
+#include "pipeline/rules.h"
 #include "pipeline/serialize.h"
 #include "sources/local.h"
 #include "transport/mqtt.h"
@@ -27,6 +28,7 @@ struct daemon {
 	struct ser ser;
 	struct enrich enrich;
 	struct queue queue;
+	struct rules_engine rules;	/* detect.c */
 	struct iotsec_nl nl;
 	bool nl_open;
 	struct local *local;
@@ -85,6 +87,12 @@ void daemon_mqtt_replace(struct daemon *d, struct mqtt *m);
 void daemon_local_config(const struct config *c, struct local_config *lc);
 void daemon_local_watch(struct daemon *d, int op);
 void daemon_replay_stream(struct daemon *d, int fd);
+
+/* detect.c */
+int daemon_rules_load(struct daemon *d, bool starting);
+/* The rules configuration C (read from CONFIG_PATH) names; 0 or -errno. */
+int daemon_rules_compile(const struct config *c, const char *config_path,
+			 struct ruleset **rs, char *err, size_t errlen);
 
 /* stats.c */
 void stats_on_counters(void *ctx, const struct iotsec_counters *c);

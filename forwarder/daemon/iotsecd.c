@@ -135,6 +135,17 @@ int main(int argc, char **argv)
 					fprintf(stderr, "warning: %s\n", cfg.warning);
 				}
 				mqtt_free(m);
+				if (!ret) {
+					struct ruleset *rs = NULL;
+
+					err[0] = '\0';
+					ret = daemon_rules_compile(
+						&cfg, optarg, &rs, err,
+						sizeof(err));
+					if (ret)
+						fprintf(stderr, "%s\n", err);
+					rules_free(rs);
+				}
 			}
 			if (!ret)
 				printf("%s: OK (%s %s:%d)\n", optarg,
@@ -184,6 +195,8 @@ int main(int argc, char **argv)
 		logmsg(LOG_ERR, "out of memory");
 		return 1;
 	}
+	if (daemon_rules_load(&d, true))
+		return 1;
 	d.next_stats_ms = mono_ms() + d.cfg->statistics_ms;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGHUP);
@@ -288,6 +301,7 @@ out:
 		iotsec_nl_close(&d.nl);
 	else
 		iotsec_decoder_fini(&d.nl.dec);
+	rules_engine_fini(&d.rules);
 	queue_fini(&d.queue);
 	enrich_fini(&d.enrich);
 	mqtt_free(d.mqtt);

@@ -248,6 +248,7 @@ void daemon_on_event(void *ctx, struct iotsec_event *ev)
 	struct daemon *d = ctx;
 
 	enrich_event(&d->enrich, ev);
+	rules_eval(&d->rules, ev, mono_ms());
 	queue_push(&d->queue, ev, mono_ms());
 	enrich_done(&d->enrich, ev);
 }
@@ -449,7 +450,10 @@ static uint64_t periodic(struct daemon *d)
 	}
 	if (!d->replay)
 		ser_sync_clock(&d->ser);
-	next = queue_tick(&d->queue, now);
+	next = rules_tick(&d->rules, now);
+	t = queue_tick(&d->queue, now);
+	if (t < next)
+		next = t;
 	t = local_tick(d->local, now);
 	if (t < next)
 		next = t;
@@ -530,6 +534,7 @@ static void dispatch(struct daemon *d, const struct epoll_event *e)
 			return;
 		if (si.ssi_signo == SIGHUP) {
 			daemon_reload(d);
+			daemon_rules_load(d, false);
 		} else {
 			logmsg(LOG_INFO, "signal %d: flushing and exiting",
 			       si.ssi_signo);
@@ -573,6 +578,7 @@ int daemon_run(struct daemon *d, bool replay_mode)
 			/* leave when everything is out, or after a grace time */
 			if (!stop_deadline) {
 				local_flush(d->local);
+				rules_flush(&d->rules, mono_ms());
 				queue_flush_all(&d->queue, mono_ms());
 				if (d->cfg->statistics_ms)
 					stats_send(d);

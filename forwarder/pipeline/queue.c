@@ -222,6 +222,17 @@ void queue_send_texts(struct queue *q, enum msg_kind kind,
 	finish(q);
 }
 
+void queue_send_alerts(struct queue *q, char *const *texts,
+		       const size_t *lens, size_t n)
+{
+	/* what waits in the message being packed is not an alert: out first */
+	finish(q);
+	q->cur = PRIO_ALERT;
+	for (size_t i = 0; i < n; i++)
+		pack(q, MSG_EXTENDED, texts[i], lens[i]);
+	finish(q);
+}
+
 void queue_send_local_texts(struct queue *q, enum msg_kind kind,
 			    char *const *texts, const size_t *lens, size_t n)
 {

@@ -68,6 +68,9 @@ void queue_flush_all(struct queue *q, uint64_t now_ms);
 /* Pack and send ready-made event texts (operational events). */
 void queue_send_texts(struct queue *q, enum msg_kind kind,
 		      char *const *texts, const size_t *lens, size_t n);
+/* Ready-made extended events at alert priority (the rules' alerts). */
+void queue_send_alerts(struct queue *q, char *const *texts,
+		       const size_t *lens, size_t n);
 /*
  * The same for the local sources' events (SDK, logins, snapshots): while
  * the output function runs for them, queue_out_local() is true, so that

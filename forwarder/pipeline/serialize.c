@@ -444,6 +444,11 @@ static struct json_object *payload(struct ser *s, const struct record *r)
 	return p;
 }
 
+struct json_object *ser_payload(struct ser *s, const struct record *r)
+{
+	return payload(s, r);
+}
+
 static int to_text(struct json_object *e, char **out, size_t *len)
 {
 	size_t n;

@@ -60,6 +60,9 @@ struct json_object *ser_event(const char *type, const char *category,
  */
 int ser_stamp(struct ser *s, struct json_object *ev, uint64_t boot_ns);
 
+/* The Payload object of R's event (the rules attach it to an alert). */
+struct json_object *ser_payload(struct ser *s, const struct record *r);
+
 struct queue_stats;
 /* Operational events (Category Periodic). */
 int ser_dropped_events(struct ser *s, uint64_t now_boot_ns,

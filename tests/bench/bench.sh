@@ -63,6 +63,10 @@ echo "idle daemon RSS: $(sed -n 's/^VmRSS:\s*//p' /proc/$pid/status)" \
 	"shared libraries: $(sed -n 's/^RssFile:\s*//p' /proc/$pid/status))"
 kill $pid; wait $pid || true
 
+# the rules stage alone, default pack (tests/bench/rules-bench.c)
+top=$(cd "$(dirname "$0")/../.." && pwd)
+"$build/bench/rules-bench" "$top/config/rules" 2000000
+
 for b in iotsecd iotsecctl; do
 	strip -o "$tmp/$b" "$build/$b"
 	echo "stripped $b: $(stat -c %s "$tmp/$b") bytes"

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The daemon's side of the detection rules (pipeline/rules.h): loading
+ * them at start and at each reload (rules.dir's files, then the rules:
+ * section of the configuration file), and sending their alerts at alert
+ * priority. Rules that do not load fail the start; at a reload they leave
+ * the running rules in place.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "daemon/daemon.h"
+
+static void on_alert(void *ctx, const char *text, size_t len)
+{
+	struct daemon *d = ctx;
+	char *t = (char *)text;
+
+	queue_send_alerts(&d->queue, &t, &len, 1);
+}
+
+/*
+ * rules.dir, or "rules" next to the configuration file (so that a
+ * SYSCONFDIR that moves the file moves its rules too); NULL: none.
+ */
+static const char *rules_dir(const struct config *c, const char *config_path,
+			     char *buf, size_t len)
+{
+	const char *slash;
+
+	if (c->rules.dir)
+		return *c->rules.dir ? c->rules.dir : NULL;
+	slash = strrchr(config_path, '/');
+	if (!slash)
+		snprintf(buf, len, "rules");
+	else
+		snprintf(buf, len, "%.*s/rules", (int)(slash - config_path),
+			 config_path);
+	return buf;
+}
+
+int daemon_rules_compile(const struct config *c, const char *config_path,
+			 struct ruleset **rs, char *err, size_t errlen)
+{
+	char buf[PATH_MAX];
+	const char *dir = rules_dir(c, config_path, buf, sizeof(buf));
+	int ret;
+
+	*rs = NULL;
+	if (!c->rules.enabled)
+		return 0;
+	ret = rules_load(rs, dir, config_path, err, errlen);
+	if (ret && !err[0])
+		snprintf(err, errlen, "rules: %s", strerror(-ret));
+	return ret;
+}
+
+int daemon_rules_load(struct daemon *d, bool starting)
+{
+	struct ruleset *rs = NULL;
+	char err[512] = "";
+	int ret;
+
+	if (starting)
+		rules_engine_init(&d->rules, &d->ser, on_alert, d);
+	d->rules.aggregate_ms = d->cfg->rules.aggregate_ms;
+	ret = daemon_rules_compile(d->cfg, d->config_path, &rs, err,
+				   sizeof(err));
+	if (ret) {
+		logmsg(LOG_ERR, "%s", err);
+		logmsg(LOG_ERR, starting ? "rules: not loaded" :
+		       "rules: reload failed; keeping the running rules");
+		return ret;
+	}
+	logmsg(LOG_INFO, "rules: %zu enabled", rules_count(rs));
+	rules_engine_set(&d->rules, rs, mono_ms());
+	return 0;
+}
