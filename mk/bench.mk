@@ -35,6 +35,6 @@ bench-kmod: module test-tools
 	$(Q)$(if $(BENCH_ICOUNT),LAB_ICOUNT=1 )scripts/lab.sh --kdir $(KDIR) --out $(BUILD)/bench/kmod --timeout 1200 -- \
 		env IOTSEC_TOP=$(CURDIR) IOTSEC_BUILD=$(abspath $(BUILD)) \
 		IOTSEC_KO=$(CURDIR)/kmod/iotsec.ko \
-		$(foreach v,BENCH_ROUNDS BENCH_EXEC BENCH_CONNECT BENCH_OPEN,$(if $($(v)),$(v)=$($(v)))) \
+		$(foreach v,BENCH_ROUNDS BENCH_EXEC BENCH_CONNECT BENCH_OPEN BENCH_ICOUNT,$(if $($(v)),$(v)=$($(v)))) \
 		$(CURDIR)/tests/bench/bench-kmod.sh
 	$(Q)cp $(BUILD)/bench/kmod/bench-kmod.txt $(BUILD)/bench/bench-kmod.txt
