@@ -160,12 +160,21 @@ static int loop_connect(long n)
 	return ret;
 }
 
+/*
+ * LOADGEN_DIR: where the loop's directory is made (default /tmp;
+ * bench-kmod.sh under -icount: /dev/shm, plain tmpfs, as a new name in the
+ * lab's overlay /tmp is looked up in its 9p lower layer).
+ */
 static int loop_open(long n)
 {
-	char dir[] = "/tmp/iotsec-loadgen.XXXXXX", path[64];
+	const char *base = getenv("LOADGEN_DIR");
+	char dir[128], path[160];
 	int i, ret = -1;
 	long k;
 
+	if (!base || !*base)
+		base = "/tmp";
+	snprintf(dir, sizeof(dir), "%s/iotsec-loadgen.XXXXXX", base);
 	if (!mkdtemp(dir))
 		return -1;
 	for (k = 0; (!n || k < n) && !stop; k++) {
