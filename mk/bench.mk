@@ -26,13 +26,15 @@ bench:
 # event on), alternating in one boot of the QEMU lab; medians and ratios,
 # and the module's kernel memory. Not part of `make check`. The figures land
 # in $(BUILD)/bench/bench-kmod.txt; docs/benchmarks-kmod.md records them.
-# BENCH_ROUNDS, BENCH_EXEC, BENCH_CONNECT, BENCH_OPEN pass through.
+# BENCH_ROUNDS, BENCH_EXEC, BENCH_CONNECT, BENCH_OPEN pass through;
+# BENCH_ICOUNT=1 runs the guest under QEMU -icount (instruction counts,
+# independent of host load; docs/benchmarks-kmod.md).
 .PHONY: bench-kmod
 bench-kmod: module test-tools
 	$(Q)rm -rf $(BUILD)/bench/kmod && mkdir -p $(BUILD)/bench/kmod
-	$(Q)scripts/lab.sh --kdir $(KDIR) --out $(BUILD)/bench/kmod --timeout 1200 -- \
+	$(Q)$(if $(BENCH_ICOUNT),LAB_ICOUNT=1 )scripts/lab.sh --kdir $(KDIR) --out $(BUILD)/bench/kmod --timeout 1200 -- \
 		env IOTSEC_TOP=$(CURDIR) IOTSEC_BUILD=$(abspath $(BUILD)) \
 		IOTSEC_KO=$(CURDIR)/kmod/iotsec.ko \
-		$(foreach v,BENCH_ROUNDS BENCH_EXEC BENCH_CONNECT BENCH_OPEN,$(if $($(v)),$(v)=$($(v)))) \
+		$(foreach v,BENCH_ROUNDS BENCH_EXEC BENCH_CONNECT BENCH_OPEN BENCH_ICOUNT,$(if $($(v)),$(v)=$($(v)))) \
 		$(CURDIR)/tests/bench/bench-kmod.sh
 	$(Q)cp $(BUILD)/bench/kmod/bench-kmod.txt $(BUILD)/bench/bench-kmod.txt

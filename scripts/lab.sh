@@ -244,7 +244,20 @@ output=$out/output.log
 
 # LAB_ACCEL=tcg,thread=single tells a multi-threaded TCG artefact (code
 # patched on one vCPU, stale on the other) from a real kernel problem.
-qemu=(qemu-system-x86_64 -machine q35 -accel "${LAB_ACCEL:-tcg,thread=multi}" -cpu max
+# LAB_ICOUNT=1 makes the guest clock count executed instructions (QEMU
+# -icount shift=0: 1 ns per instruction; sleep=off: an idle vCPU's clock
+# jumps to its next timer at once rather than following the host's). A
+# loop that never idles then lasts its instruction count, independent of
+# the host's load; idle time (9p I/O) still counts, as whole timer waits
+# (docs/benchmarks-kmod.md). icount needs single-threaded TCG; it runs one vCPU.
+accel=${LAB_ACCEL:-tcg,thread=multi}
+icount=()
+if [ "${LAB_ICOUNT:-0}" != 0 ]; then
+	# one vCPU: with two, the boot stalls in SMP bring-up for minutes
+	accel=tcg,thread=single smp=1
+	icount=(-icount "${LAB_ICOUNT_OPTS:-shift=0,sleep=off,align=off}")
+fi
+qemu=(qemu-system-x86_64 -machine q35 -accel "$accel" "${icount[@]}" -cpu max
       -smp "$smp" -m "$mem" -nodefaults -no-user-config -display none
       -no-reboot -nic none
       -device virtio-rng-pci

@@ -56,16 +56,24 @@ static void sleep_until(double t)
 		;
 }
 
-/* fork + exec /bin/true + wait: 0 when it ran and exited 0. */
+/*
+ * fork + exec /bin/true + wait: 0 when it ran and exited 0. LOADGEN_TRUE
+ * names another program run as "true" (bench-kmod.sh under -icount: a
+ * static busybox on tmpfs, so that the loop does no 9p I/O).
+ */
 static int op_exec(void)
 {
+	const char *prog = getenv("LOADGEN_TRUE");
 	int status;
-	pid_t pid = fork();
+	pid_t pid;
 
+	if (!prog || !*prog)
+		prog = "/bin/true";
+	pid = fork();
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
-		execl("/bin/true", "true", NULL);
+		execl(prog, "true", NULL);
 		_exit(127);
 	}
 	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
@@ -152,12 +160,21 @@ static int loop_connect(long n)
 	return ret;
 }
 
+/*
+ * LOADGEN_DIR: where the loop's directory is made (default /tmp;
+ * bench-kmod.sh under -icount: /dev/shm, plain tmpfs, as a new name in the
+ * lab's overlay /tmp is looked up in its 9p lower layer).
+ */
 static int loop_open(long n)
 {
-	char dir[] = "/tmp/iotsec-loadgen.XXXXXX", path[64];
+	const char *base = getenv("LOADGEN_DIR");
+	char dir[128], path[160];
 	int i, ret = -1;
 	long k;
 
+	if (!base || !*base)
+		base = "/tmp";
+	snprintf(dir, sizeof(dir), "%s/iotsec-loadgen.XXXXXX", base);
 	if (!mkdtemp(dir))
 		return -1;
 	for (k = 0; (!n || k < n) && !stop; k++) {
