@@ -11,7 +11,7 @@
 # Variables: KDIR (kernel build dir), BUILD (output dir, default build),
 # V=1 (show commands), SAN=0 (host tests without sanitizers).
 
-VERSION := $(shell git describe --always --dirty --tags 2>/dev/null || echo 0.1)
+VERSION := $(shell scripts/version.sh)
 KDIR ?= $(shell scripts/kdir.sh)
 BUILD ?= build
 SAN ?= 1
