@@ -26,8 +26,9 @@ MAKEFLAGS += --no-print-directory
 endif
 
 PKGS := libnl-genl-3.0 libmosquitto libssl libcrypto yaml-0.1 json-c
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_CONFIG ?= pkg-config
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 
 CC ?= cc
 CFLAGS ?= -O2 -g
@@ -94,12 +95,12 @@ $(SAN_OBJ)/%.o: %.c
 $(CORE): $(CORE_OBJS)
 	$(quiet) AR $@
 	@mkdir -p $(dir $@)
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(SAN_CORE): $(SAN_CORE_OBJS)
 	$(quiet) AR $@
 	@mkdir -p $(dir $@)
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/iotsecd: $(OBJ)/forwarder/daemon/iotsecd.o $(CORE)
 $(BUILD)/iotsecctl: $(OBJ)/forwarder/cli/iotsecctl.o $(CORE)
