@@ -72,8 +72,8 @@ dev() {
 	local d=$x/libiotsec-dev
 	[ "$(readlink "$d/usr/lib/$ma/libiotsec.so")" = libiotsec.so.1 ] &&
 	[ -f "$d/usr/include/iotsec/iotsec.h" ] && [ -f "$d/usr/lib/$ma/libiotsec.a" ] &&
-	PKG_CONFIG_SYSROOT_DIR= PKG_CONFIG_PATH="$d/usr/lib/$ma/pkgconfig" \
-		pkg-config --libs libiotsec | grep -q -- "-L/usr/lib/$ma -liotsec"
+	grep -qx "libdir=/usr/lib/$ma" "$d/usr/lib/$ma/pkgconfig/libiotsec.pc" &&
+	PKG_CONFIG_PATH="$d/usr/lib/$ma/pkgconfig" pkg-config --libs libiotsec | grep -q -- "-liotsec"
 }
 check "libiotsec-dev: libiotsec.so -> libiotsec.so.1, header, .a, pkg-config (multiarch libdir)" dev
 
@@ -100,7 +100,7 @@ dkms() {
 	grep -q 'dkms' "$d/DEBIAN/postinst" &&
 	! find "$d/usr/src" -name '*.o' -o -name '*.ko' | grep -q .
 }
-check "iotsec-dkms: dkms.conf (version $v, AUTOINSTALL), module source, no build output" dkms
+check "iotsec-dkms: dkms.conf (the package's version, AUTOINSTALL), module source, no build output" dkms
 
 echo "1..$n"
 exit $((failed > 0))
