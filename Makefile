@@ -11,8 +11,12 @@
 # Variables: KDIR (kernel build dir), BUILD (output dir, default build),
 # V=1 (show commands), SAN=0 (host tests without sanitizers).
 
-VERSION := $(shell scripts/version.sh)
-KDIR ?= $(shell scripts/kdir.sh)
+# VERSION: scripts/version.sh (docs/install.md, "Versions"); a packager's
+# VERSION=... on the command line is used as is, without running it.
+ifneq ($(origin VERSION),command line)
+VERSION := $(shell scripts/version.sh 2>/dev/null || echo 0.0.0+unknown)
+endif
+KDIR ?= $(shell test -x scripts/kdir.sh && scripts/kdir.sh)
 BUILD ?= build
 SAN ?= 1
 
