@@ -184,8 +184,9 @@ check "source: no file:// copy of the tree (FILESEXTRAPATHS into the checkout)" 
 	bash -c "! grep -rq 'FILESEXTRAPATHS.*IOTSEC_SRCDIR' '$layer'"
 extsrc_ok() {
 	grep -q "^inherit \${@'externalsrc' if d.getVar('IOTSEC_EXTERNALSRC') == '1' else ''}" "$inc" &&
-	[ "$(bbvar "$mod" EXTERNALSRC)" = "$layer/../kmod" ] &&
-	[ "$(bbvar "$fwd" EXTERNALSRC)" = "$layer/.." ]
+	[ "$(bbvar "$mod" EXTERNALSRC)" = "\${IOTSEC_SRCDIR}/kmod" ] &&
+	[ "$(bbvar "$fwd" EXTERNALSRC)" = "\${IOTSEC_SRCDIR}" ] &&
+	[ "$(bbvar "$conf" IOTSEC_SRCDIR)" = "$layer/.." ]
 }
 check "source: IOTSEC_EXTERNALSRC = \"1\" builds the checkout (externalsrc; kmod/ for the module)" extsrc_ok
 # The inc's anonymous python, run as bitbake runs it, with a stand-in for
@@ -249,7 +250,7 @@ check "iotsec-mod: RPROVIDES:\${PN} kernel-module-iotsec" has "$mod" 'RPROVIDES:
 check "iotsec-mod: KERNEL_MODULE_AUTOLOAD iotsec" has "$mod" KERNEL_MODULE_AUTOLOAD iotsec
 check "iotsec: DEPENDS libnl mosquitto openssl libyaml json-c" \
 	has "$fwd" DEPENDS libnl mosquitto openssl libyaml json-c
-check "iotsec: inherit systemd pkgconfig" grep -qx 'inherit systemd pkgconfig' "$fwd"
+check "iotsec: inherit systemd update-rc.d pkgconfig" grep -qx 'inherit systemd update-rc.d pkgconfig' "$fwd"
 check "iotsec: SYSTEMD_SERVICE iotsecd.service" has "$fwd" 'SYSTEMD_SERVICE:iotsec' iotsecd.service
 check "iotsec: CONFFILES /etc/iotsec/iotsecd.yaml" has "$fwd" 'CONFFILES:iotsec' /etc/iotsec/iotsecd.yaml
 check "iotsec: do_install runs make install DESTDIR=\${D}" grep -q 'oe_runmake install DESTDIR=${D}' "$fwd"
