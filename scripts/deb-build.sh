@@ -47,6 +47,9 @@ if [ "$top" != "$ver-$rev" ]; then
 	} >"$src/debian/changelog.new"
 	mv "$src/debian/changelog.new" "$src/debian/changelog"
 fi
+# Not the calling make's variables (BUILD=..., V=...): debian/rules picks
+# its own.
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
 # shellcheck disable=SC2086
 (cd "$src" && SOURCE_DATE_EPOCH=$ts dpkg-buildpackage -b -us -uc $aflag)
 rm -rf "$src" "$out/iotsec_$ver.orig.tar.gz"

@@ -56,6 +56,9 @@ snapshot() {
 	        -o -path /var/lib/man-db -o -path "$TMP" -o -path /run/lock \) -prune -o -print 2>/dev/null |
 		grep -v '^/run/user\|^/tmp' | sort
 }
+# The lab's /dev is a bare devtmpfs: the links udev makes on a real system
+# are missing, and bash's <(...) (DKMS uses it) needs /dev/fd.
+[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
 snapshot >"$TMP/before.list"
 
 v1=$(dpkg-deb -f "$(ls "$debs"/iotsecd_*.deb | head -n 1)" Version)
