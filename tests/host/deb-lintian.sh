@@ -26,6 +26,7 @@ done
 deb=$build/deb
 if ! ls "$deb"/iotsecd_*.deb >/dev/null 2>&1; then
 	echo "# building the packages (make deb)"
+	mkdir -p "$build"
 	timeout 900 make -s deb BUILD="$build" >"$build/deb.log" 2>&1 ||
 		tail -n 20 "$build/deb.log" | sed 's/^/# /'
 fi
@@ -40,6 +41,7 @@ check "make deb: iotsec-dkms, iotsecd, libiotsec1, libiotsec-dev" four
 
 lint() {
 	local out
+	four >/dev/null || return 1
 	# lintian refuses nothing as root but says so; run it as nobody when we can
 	out=$(cd /tmp && lintian -I --tag-display-limit 0 "$(pkg iotsec-dkms)" "$(pkg iotsecd)" \
 		"$(pkg libiotsec1)" "$(pkg libiotsec-dev)" 2>&1 | grep -v 'root privileges')
