@@ -49,7 +49,7 @@ if [ "$top" != "$ver-$rev" ]; then
 fi
 # Not the calling make's variables (BUILD=..., V=...): debian/rules picks
 # its own.
-unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES BUILD V DEB_ARCH DEB_REVISION
 # shellcheck disable=SC2086
 (cd "$src" && SOURCE_DATE_EPOCH=$ts dpkg-buildpackage -b -us -uc $aflag)
 rm -rf "$src" "$out/iotsec_$ver.orig.tar.gz"
