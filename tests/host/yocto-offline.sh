@@ -366,8 +366,11 @@ nokdir_ok() {
 	mkdir -p "$c" && cp -a "$S/." "$c/" && rm -rf "$c/scripts"
 	err=$(cd "$c" && make -n $oemake -C "$c" forwarder 2>&1 >/dev/null)
 	[ -z "$err" ] || { echo "# stderr: $err"; return 1; }
+	# base.bbclass's do_configure runs "make clean" first
+	err=$(cd "$c" && make $oemake -C "$c" clean 2>&1 >/dev/null)
+	[ -z "$err" ] || { echo "# make clean, stderr: $err"; return 1; }
 }
-check "Makefile: no error from a missing scripts/ (kdir.sh, version.sh) with KDIR and VERSION given" nokdir_ok
+check "Makefile: no error from a missing scripts/ (kdir.sh, version.sh) with KDIR and VERSION given, in make forwarder and make clean" nokdir_ok
 nowerror_ok() {
 	local cmds
 	cmds=$(bash -c "cd '$S' && make -B -n V=1 $oemake forwarder" 2>&1 | grep -- ' -c ')
