@@ -13,7 +13,11 @@
 # BUILD (output dir, default build), V=1 (show commands), SAN=0 (host tests
 # without sanitizers).
 
-VERSION := $(shell git describe --always --dirty --tags 2>/dev/null || echo 0.1)
+# VERSION: scripts/version.sh (docs/install.md, "Versions"); a packager's
+# VERSION=... on the command line is used as is, without running it.
+ifneq ($(origin VERSION),command line)
+VERSION := $(shell scripts/version.sh 2>/dev/null || echo 0.0.0+unknown)
+endif
 ifneq ($(KERNEL),)
 KERNEL_ENV := $(shell scripts/kernels.sh env $(KERNEL))
 KDIR := $(patsubst KDIR=%,%,$(filter KDIR=%,$(KERNEL_ENV)))
@@ -22,7 +26,7 @@ ifeq ($(KDIR),)
 $(error no headers for KERNEL=$(KERNEL) (scripts/kernels.sh env $(KERNEL)))
 endif
 endif
-KDIR ?= $(shell scripts/kdir.sh)
+KDIR ?= $(shell test -x scripts/kdir.sh && scripts/kdir.sh)
 BUILD ?= build
 SAN ?= 1
 
@@ -36,8 +40,9 @@ MAKEFLAGS += --no-print-directory
 endif
 
 PKGS := libnl-genl-3.0 libmosquitto libssl libcrypto yaml-0.1 json-c
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_CONFIG ?= pkg-config
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 
 CC ?= cc
 CFLAGS ?= -O2 -g
@@ -104,12 +109,12 @@ $(SAN_OBJ)/%.o: %.c
 $(CORE): $(CORE_OBJS)
 	$(quiet) AR $@
 	@mkdir -p $(dir $@)
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(SAN_CORE): $(SAN_CORE_OBJS)
 	$(quiet) AR $@
 	@mkdir -p $(dir $@)
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/iotsecd: $(OBJ)/forwarder/daemon/iotsecd.o $(CORE)
 $(BUILD)/iotsecctl: $(OBJ)/forwarder/cli/iotsecctl.o $(CORE)

@@ -46,7 +46,12 @@ UNIT_SUBST = -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
 	-e 's|/etc/iotsec/|$(CONFDIR)/|g'
 PC_VERSION = $(patsubst v%,%,$(VERSION))
 
-.PHONY: install uninstall
+.PHONY: install uninstall libs
+
+# libs: the SDK's libraries alone (libiotsec.so.1, libiotsec.so,
+# libiotsec.a; mk/sdk.mk builds them), what packagers install with the
+# programs (debian/rules, the Yocto recipe), without the SDK's examples.
+libs: $(BUILD)/libiotsec.so.1 $(BUILD)/libiotsec.so $(BUILD)/libiotsec.a
 
 install: $(PROGS)
 	$(quiet) INSTALL "$(DESTDIR) (PREFIX=$(PREFIX))"

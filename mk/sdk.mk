@@ -46,7 +46,7 @@ $(BUILD)/libiotsec.so: $(BUILD)/$(SDK_SONAME)
 
 $(BUILD)/libiotsec.a: $(SDK_STATIC_OBJS)
 	$(quiet) AR $@
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/libiotsec.pc: forwarder/sdk/libiotsec.pc.in
 	$(quiet) GEN $@

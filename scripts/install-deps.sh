@@ -14,6 +14,7 @@ bc bison flex libelf-dev kmod cpio xz-utils busybox-static
 linux-headers-amd64 linux-image-amd64 linux-source-6.1
 linux-headers-cloud-amd64 linux-headers-rt-amd64
 sparse dkms
+dpkg-dev debhelper dh-dkms lintian
 libnl-3-dev libnl-genl-3-dev libmosquitto-dev mosquitto-dev libssl-dev libyaml-dev
 libjson-c-dev
 mosquitto mosquitto-clients openssl

@@ -15,6 +15,16 @@
 #                              DEPMOD=echo, and the INSTALL_MOD_PATH form
 #   iotsec,    do_compile/install with the recipe's EXTRA_OEMAKE
 #   top level                  "make module" still builds with kmod/Makefile
+#   source (issue 19)          a pinned git revision (SRCREV in this
+#                              repository, unpacked with git archive as the
+#                              git fetcher would), the externalsrc override,
+#                              SkipRecipe when the layer is copied out without
+#                              its checkout (the inc's anonymous python run
+#                              with a stand-in for bitbake's d and bb)
+#   iotsec                     libiotsec built and installed (-dev has its
+#                              library), $(AR) used, no kdir.sh error, the
+#                              sysvinit script started/reloaded/stopped
+#   README                     yocto-check-layer's test_readme
 #
 # Every build happens in a temporary copy, never in the work tree.
 set -u
@@ -134,31 +144,84 @@ srcdir=$(cd "$layer/.." && pwd)
 
 daemon_landed=0
 [ -f "$top/forwarder/daemon/iotsecd.c" ] && daemon_landed=1
-srcuri_check() { # srcuri_check RECIPE: every file:// entry exists
-	local r=$1 uri p missing=""
+inc=$layer/conf/include/iotsec-source.inc
+srcrev=$(bbvar "$inc" IOTSEC_SRCREV)
+srcrev_ok() {
+	[[ $srcrev =~ ^[0-9a-f]{40}$ ]] || { echo "# IOTSEC_SRCREV '$srcrev' is not a commit id"; return 1; }
+	git -C "$top" cat-file -e "$srcrev^{commit}" 2>/dev/null ||
+		{ echo "# $srcrev is not in this repository"; return 1; }
+	git -C "$top" merge-base --is-ancestor "$srcrev" HEAD ||
+		{ echo "# $srcrev is not an ancestor of HEAD"; return 1; }
+	git -C "$top" cat-file -e "$srcrev:kmod/Kbuild" && git -C "$top" cat-file -e "$srcrev:Makefile"
+}
+if git -C "$top" rev-parse -q --verify HEAD >/dev/null 2>&1; then
+	check "source: IOTSEC_SRCREV pins a commit of this repository's history ($srcrev)" srcrev_ok
+else
+	skip "source: IOTSEC_SRCREV pins a commit" "not a git checkout"
+fi
+srcuri_check() { # srcuri_check RECIPE: a git URI pinned by SRCREV; file:// from the layer
+	local r=$1 uri p git=0
+	[ "$(bbvar "$r" SRCREV)" = "$srcrev" ] || { echo "# SRCREV is not IOTSEC_SRCREV"; return 1; }
 	for uri in $(bbvar "$r" SRC_URI); do
-		case $uri in file://*) ;; *) continue ;; esac
-		p=${uri#file://}; p=${p%%;*}
-		[ -e "$srcdir/$p" ] || missing="$missing $p"
-		[[ $uri == *";subdir=$(bbvar "$r" BP)"* ]] ||
-			{ echo "# $uri: not unpacked below \${BP}"; return 1; }
+		case $uri in
+		git://*)
+			[[ $uri == *";protocol=https"* && $uri == *";branch="* &&
+			   $uri == *";destsuffix=$(bbvar "$r" BP)"* ]] ||
+				{ echo "# $uri: protocol, branch or destsuffix=\${BP} missing"; return 1; }
+			git=1 ;;
+		file://*)
+			p=${uri#file://}; p=${p%%;*}
+			[ -e "$(dirname "$r")/files/$p" ] || { echo "# $p not in the layer"; return 1; } ;;
+		*) echo "# $uri: neither the pinned git source nor a layer file"; return 1 ;;
+		esac
 	done
-	echo "$missing"
+	[ $git = 1 ]
 }
 for r in "$mod" "$fwd"; do
-	name=${r##*/}
-	missing=$(srcuri_check "$r") || { notok "$name: SRC_URI entries unpack below \${BP}"; continue; }
-	missing=$(echo $missing)
-	if [ -z "$missing" ]; then
-		ok "$name: every SRC_URI file:// entry exists in the tree"
-	elif [ "$r" = "$fwd" ] && [ $daemon_landed = 0 ] &&
-	     [ "$missing" = "config systemd" ]; then
-		skip "$name: SRC_URI files exist" "config/ and systemd/ come with the daemon, which has not landed"
-	else
-		notok "$name: SRC_URI files missing from the tree: $missing"
-		[ "$r" = "$fwd" ] && echo "# the forwarder recipe packages systemd/iotsecd.service (SYSTEMD_SERVICE) and config/iotsecd.yaml (CONFFILES); with forwarder/daemon/iotsecd.c in the tree they must exist"
-	fi
+	check "${r##*/}: SRC_URI is the pinned git revision (plus layer files)" srcuri_check "$r"
 done
+check "source: no file:// copy of the tree (FILESEXTRAPATHS into the checkout)" \
+	bash -c "! grep -rq 'FILESEXTRAPATHS.*IOTSEC_SRCDIR' '$layer'"
+extsrc_ok() {
+	grep -q "^inherit \${@'externalsrc' if d.getVar('IOTSEC_EXTERNALSRC') == '1' else ''}" "$inc" &&
+	[ "$(bbvar "$mod" EXTERNALSRC)" = "\${IOTSEC_SRCDIR}/kmod" ] &&
+	[ "$(bbvar "$fwd" EXTERNALSRC)" = "\${IOTSEC_SRCDIR}" ] &&
+	[ "$(bbvar "$conf" IOTSEC_SRCDIR)" = "$layer/.." ]
+}
+check "source: IOTSEC_EXTERNALSRC = \"1\" builds the checkout (externalsrc; kmod/ for the module)" extsrc_ok
+# The inc's anonymous python, run as bitbake runs it, with a stand-in for
+# d and bb: SkipRecipe when the checkout is missing, nothing otherwise.
+anon() { # anon EXTERNALSRC SRCDIR: prints "skip: ..." or "build"
+	python3 - "$inc" "$1" "$2" <<'PY'
+import re, sys
+inc, ext, src = sys.argv[1:]
+text = open(inc).read()
+body = re.search(r"^python \(\) \{\n(.*?)^\}", text, re.S | re.M).group(1)
+class SkipRecipe(Exception): pass
+class bb: pass
+bb.parse = type("parse", (), {"SkipRecipe": SkipRecipe})
+class D:
+    def getVar(self, k):
+        return {"IOTSEC_EXTERNALSRC": ext, "IOTSEC_SRCDIR": src}.get(k)
+code = "def anon(d):\n" + "".join("    " + l + "\n" for l in body.splitlines())
+ns = {"bb": bb}
+exec(code, ns)
+try:
+    ns["anon"](D())
+    print("build")
+except SkipRecipe as e:
+    print("skip:", e)
+PY
+}
+copied_ok() {
+	local out
+	out=$(anon 1 "$tmp/copied-layer/..") || return 1
+	echo "# copied out, externalsrc: $out"
+	[[ $out == "skip: "*"not an iotsec checkout"* ]] || return 1
+	out=$(anon 0 "$tmp/copied-layer/..") && [ "$out" = build ] || { echo "# pinned: $out"; return 1; }
+	out=$(anon 1 "$top") && [ "$out" = build ] || { echo "# in the tree: $out"; return 1; }
+}
+check "source: a layer copied out of the tree skips only its recipes (SkipRecipe), builds the pinned revision by default" copied_ok
 
 lic_check() { # lic_check RECIPE: LIC_FILES_CHKSUM entries match the files
 	local r=$1 s e path md5 f sum params begin end
@@ -187,26 +250,30 @@ check "iotsec-mod: RPROVIDES:\${PN} kernel-module-iotsec" has "$mod" 'RPROVIDES:
 check "iotsec-mod: KERNEL_MODULE_AUTOLOAD iotsec" has "$mod" KERNEL_MODULE_AUTOLOAD iotsec
 check "iotsec: DEPENDS libnl mosquitto openssl libyaml json-c" \
 	has "$fwd" DEPENDS libnl mosquitto openssl libyaml json-c
-check "iotsec: inherit systemd pkgconfig" grep -qx 'inherit systemd pkgconfig' "$fwd"
+check "iotsec: inherit systemd update-rc.d pkgconfig" grep -qx 'inherit systemd update-rc.d pkgconfig' "$fwd"
 check "iotsec: SYSTEMD_SERVICE iotsecd.service" has "$fwd" 'SYSTEMD_SERVICE:iotsec' iotsecd.service
 check "iotsec: CONFFILES /etc/iotsec/iotsecd.yaml" has "$fwd" 'CONFFILES:iotsec' /etc/iotsec/iotsecd.yaml
 check "iotsec: do_install runs make install DESTDIR=\${D}" grep -q 'oe_runmake install DESTDIR=${D}' "$fwd"
 check "packagegroup-iotsec: inherit packagegroup, RDEPENDS iotsec iotsec-mod" \
 	bash -c "grep -qx 'inherit packagegroup' '$pg' && $(declare -f has bbvar); layer='$layer' top='$top' has '$pg' 'RDEPENDS:packagegroup-iotsec' iotsec iotsec-mod"
 
-# do_unpack as the file fetcher does it: file://a/b;subdir=X -> $work/X/a/b.
+# do_unpack as the git fetcher does it: the pinned revision's tree in
+# $work/${BP} (destsuffix), the layer's file:// entries in $work. Without git
+# (a tarball of the tree), the committed files of the work tree.
 unpack() { # unpack RECIPE WORKDIR
-	local r=$1 w=$2 uri p sub
+	local r=$1 w=$2 uri p bp
+	bp=$(bbvar "$r" BP)
+	mkdir -p "$w/$bp"
+	if git -C "$top" cat-file -e "$srcrev^{commit}" 2>/dev/null; then
+		git -C "$top" archive "$srcrev" | tar x -C "$w/$bp"
+	else
+		(cd "$top" && tar cf - --exclude=./build --exclude='*.o' --exclude='*.ko' .) | tar x -C "$w/$bp"
+	fi
 	for uri in $(bbvar "$r" SRC_URI); do
+		case $uri in file://*) ;; *) continue ;; esac
 		p=${uri#file://}; p=${p%%;*}
-		sub=$(sed -n 's/.*;subdir=\([^;]*\).*/\1/p' <<<"$uri")
-		[ -e "$srcdir/$p" ] || continue
-		mkdir -p "$w/$sub/$(dirname "$p")"
-		cp -a "$srcdir/$p" "$w/$sub/$(dirname "$p")/"
+		cp -a "$(dirname "$r")/files/$p" "$w/"
 	done
-	# do_configure:prepend of iotsec-source.inc: no stale build products
-	find "$w" \( -name '*.o' -o -name '*.ko' -o -name '*.mod' -o -name '*.mod.c' \
-		-o -name '.*.cmd' -o -name modules.order -o -name Module.symvers \) -delete
 }
 
 kdir=$("$top/scripts/kdir.sh" 2>/dev/null) && kdir=$(realpath "$kdir")
@@ -272,12 +339,38 @@ w=$tmp/iotsec
 unpack "$fwd" "$w"
 S=$w/$(bbvar "$fwd" BP)
 D=$tmp/image-fwd
-oemake=$(bbvar "$fwd" EXTRA_OEMAKE | sed "s|\${D}|$D|g")
+oemake=$(bbvar "$fwd" EXTRA_OEMAKE | sed "s|\${D}|$D|g; s|\${WORKDIR}|$w|g")
+compile=$(sed -n '/^do_compile() {/,/^}/s/^\toe_runmake //p' "$fwd")
 # shellcheck disable=SC2086
-check "iotsec: do_compile (make forwarder) and do_install (make install DESTDIR) succeed" \
-	bash -c "cd '$S' && make $oemake forwarder >'$log' 2>&1 &&
+check "iotsec: do_compile (make $compile) and do_install (make install DESTDIR) succeed" \
+	bash -c "cd '$w' && make $oemake $compile >'$log' 2>&1 &&
 		 make $oemake install DESTDIR='$D' >>'$log' 2>&1 ||
 		 { sed 's/^/# /' '$log' | tail -n 20; false; }"
+libs_ok() {
+	local lib=$D/usr/lib
+	[ -f "$lib/libiotsec.so.1" ] && [ "$(readlink "$lib/libiotsec.so")" = libiotsec.so.1 ] &&
+	[ -f "$lib/libiotsec.a" ] && [ -f "$D/usr/include/iotsec/iotsec.h" ] &&
+	grep -qx 'libdir=/usr/lib' "$lib/pkgconfig/libiotsec.pc" &&
+	objdump -p "$lib/libiotsec.so.1" | grep -q 'SONAME *libiotsec.so.1$'
+}
+check "iotsec: \${D} has libiotsec.so.1 (SONAME), the .so link, .a, header and libiotsec.pc (-dev has its library)" libs_ok
+ar_ok() {
+	local out
+	out=$(cd "$S" && make -B -n $oemake BUILD="$tmp/ar-build" AR=iotsec-test-ar \
+		"$tmp/ar-build/obj/libcore.a" "$tmp/ar-build/libiotsec.a" 2>&1)
+	[ "$(grep -c 'iotsec-test-ar rcs' <<<"$out")" = 2 ] && ! grep -qE '(^|[ ;&])ar rcs' <<<"$out"
+}
+check "Makefile: static libraries made with \$(AR), not plain ar" ar_ok
+nokdir_ok() {
+	local c=$tmp/nokdir err
+	mkdir -p "$c" && cp -a "$S/." "$c/" && rm -rf "$c/scripts"
+	err=$(cd "$c" && make -n $oemake -C "$c" forwarder 2>&1 >/dev/null)
+	[ -z "$err" ] || { echo "# stderr: $err"; return 1; }
+	# base.bbclass's do_configure runs "make clean" first
+	err=$(cd "$c" && make $oemake -C "$c" clean 2>&1 >/dev/null)
+	[ -z "$err" ] || { echo "# make clean, stderr: $err"; return 1; }
+}
+check "Makefile: no error from a missing scripts/ (kdir.sh, version.sh) with KDIR and VERSION given, in make forwarder and make clean" nokdir_ok
 nowerror_ok() {
 	local cmds
 	cmds=$(bash -c "cd '$S' && make -B -n V=1 $oemake forwarder" 2>&1 | grep -- ' -c ')
@@ -302,6 +395,53 @@ if [ $daemon_landed = 1 ]; then
 else
 	skip "iotsec: \${D} has iotsecd, its unit and its config" "the daemon has not landed"
 fi
+
+# The sysvinit script: installed for sysvinit distros, and it works (a
+# stand-in daemon that records its arguments and signals).
+init=$layer/recipes-security/iotsec/files/iotsecd.init
+check "iotsec: inherit update-rc.d, INITSCRIPT_NAME iotsecd, installed when DISTRO_FEATURES has sysvinit" \
+	bash -c "grep -q '^inherit .*update-rc.d' '$fwd' && grep -q '^INITSCRIPT_NAME = \"iotsecd\"' '$fwd' &&
+		 grep -q \"contains('DISTRO_FEATURES', 'sysvinit'\" '$fwd' &&
+		 grep -q 'install -D -m 0755 \${UNPACKDIR}/iotsecd.init \${D}\${sysconfdir}/init.d/iotsecd' '$fwd'"
+initd_ok() {
+	local fake=$tmp/fake-iotsecd st=$tmp/initd e
+	mkdir -p "$st"
+	cat >"$fake" <<EOS
+#!/bin/sh
+echo "\$*" >>$st/args
+case "\$1" in --check-config) exit 0 ;; esac
+trap 'echo HUP >>$st/args' HUP
+trap 'echo TERM >>$st/args; exit 0' TERM
+while :; do sleep 1; done
+EOS
+	chmod +x "$fake"
+	e="IOTSECD=$fake IOTSECD_CONFIG=$st/c.yaml IOTSECD_PIDFILE=$st/pid IOTSECD_RUNDIR=$st/run IOTSECD_STATEDIR=$st/state"
+	sh -n "$init" &&
+	env $e sh "$init" start >/dev/null && env $e sh "$init" status >/dev/null &&
+	[ -d "$st/run" ] && [ "$(stat -c %a "$st/state")" = 700 ] &&
+	grep -q "^--foreground --config $st/c.yaml" "$st/args" &&
+	env $e sh "$init" reload >/dev/null && sleep 2 && grep -q '^HUP' "$st/args" &&
+	env $e sh "$init" stop >/dev/null && grep -q '^TERM' "$st/args" &&
+	! env $e sh "$init" status >/dev/null && [ ! -e "$st/pid" ] ||
+		{ echo "# args: $(tr '\n' '|' <"$st/args" 2>/dev/null)"; env $e sh "$init" stop >/dev/null 2>&1; return 1; }
+}
+check "iotsecd.init: start (dirs, --check-config, --foreground), status, reload (HUP), stop (TERM)" initd_ok
+
+# yocto-check-layer's test_readme (scripts/lib/checklayer/cases/common.py):
+# a README, not empty, that names a maintainer, how to send patches, and an
+# email address (unless it only points at another README).
+readme_ok() {
+	python3 - "$layer/README.md" <<'PY'
+import re, sys
+data = open(sys.argv[1]).read()
+assert data
+if not re.search("README", data, re.IGNORECASE):
+    assert "maintainer" in data.lower(), "no maintainer"
+    assert "patch" in data.lower(), "no patch"
+    assert re.compile(r"[^@]+@[^@]+").match(data), "no email"
+PY
+}
+check "README: yocto-check-layer test_readme (maintainer, patches, email)" readme_ok
 
 echo "1..$n"
 exit $((failed > 0))

@@ -8,11 +8,9 @@ LIC_FILES_CHKSUM = "file://../LICENSES/preferred/GPL-2.0;md5=e6a75371ba4d1674925
 
 require conf/include/iotsec-source.inc
 
-SRC_URI = "file://kmod;subdir=${BP} \
-           file://include/uapi;subdir=${BP} \
-           file://LICENSES;subdir=${BP} \
-"
-S = "${WORKDIR}/${BP}/kmod"
+# kmod/ of the source, with ../include/uapi beside it
+S = "${UNPACKDIR}/${BP}/kmod"
+EXTERNALSRC = "${IOTSEC_SRCDIR}/kmod"
 
 # module.bbclass runs "make KERNEL_SRC=${STAGING_KERNEL_DIR}" and then
 # "make modules_install" in ${S}: kmod/Makefile passes both to kbuild.

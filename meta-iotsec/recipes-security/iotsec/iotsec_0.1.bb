@@ -9,44 +9,53 @@ LIC_FILES_CHKSUM = "file://LICENSES/preferred/MIT;md5=e56184c15c4c8f7e6629c63467
 
 require conf/include/iotsec-source.inc
 
+S = "${UNPACKDIR}/${BP}"
+EXTERNALSRC = "${IOTSEC_SRCDIR}"
+# the sysvinit script (below), from the layer
+SRC_URI += "file://iotsecd.init"
+
 DEPENDS = "libnl mosquitto openssl libyaml json-c"
 
-SRC_URI = "file://Makefile;subdir=${BP} \
-           file://mk;subdir=${BP} \
-           file://forwarder;subdir=${BP} \
-           file://include;subdir=${BP} \
-           file://config;subdir=${BP} \
-           file://systemd;subdir=${BP} \
-           file://LICENSES;subdir=${BP} \
-"
-S = "${WORKDIR}/${BP}"
-
-inherit systemd pkgconfig
+inherit systemd update-rc.d pkgconfig
 
 # The Makefile links with $(CC) $(CFLAGS) only: pass LDFLAGS through CC so
-# the binaries get the distro's linker flags (GNU_HASH, relro, ...).
+# the binaries and libiotsec.so.1 get the distro's linker flags (GNU_HASH,
+# relro, ...).
 TARGET_CC_ARCH += "${LDFLAGS}"
 
-# VERSION: no "git describe" of whatever repository TMPDIR sits in.
+# VERSION: no scripts/version.sh of whatever repository TMPDIR sits in.
 # SAN=0: no sanitizers on target builds. WARN: the project's warnings
 # without -Werror, so a newer compiler's new warning does not break an
-# image build. The module's autoload comes from iotsec-mod
-# (KERNEL_MODULE_AUTOLOAD), not from the forwarder's package.
-EXTRA_OEMAKE = "VERSION=${PV} SAN=0 PREFIX=${prefix} SYSCONFDIR=${sysconfdir} \
+# image build. BUILD: objects in the work directory, also with externalsrc
+# (never in a developer's build/). KDIR: the module is iotsec-mod's. The
+# module's autoload comes from iotsec-mod (KERNEL_MODULE_AUTOLOAD), not from
+# the forwarder's package.
+EXTRA_OEMAKE = "-C ${S} VERSION=${PV} SAN=0 BUILD=${WORKDIR}/iotsec-build KDIR=/nonexistent \
+                PREFIX=${prefix} SYSCONFDIR=${sysconfdir} \
                 LIBDIR=${libdir} SYSTEMDUNITDIR=${systemd_system_unitdir} \
                 INSTALL_MODULES_LOAD=0 \
                 WARN='-Wall -Wextra -Wshadow -Wformat=2 -Wno-unused-parameter'"
 
+# the daemon, the CLI and libiotsec (libiotsec.so.1 in ${PN}, the .so
+# link, header and libiotsec.pc in ${PN}-dev, libiotsec.a in
+# ${PN}-staticdev)
 do_compile() {
-	oe_runmake forwarder
+	oe_runmake forwarder libs
 }
 
 do_install() {
 	oe_runmake install DESTDIR=${D}
+	if ${@bb.utils.contains('DISTRO_FEATURES', 'sysvinit', 'true', 'false', d)}; then
+		install -D -m 0755 ${UNPACKDIR}/iotsecd.init ${D}${sysconfdir}/init.d/iotsecd
+	fi
 }
 
 SYSTEMD_SERVICE:${PN} = "iotsecd.service"
 SYSTEMD_AUTO_ENABLE:${PN} = "enable"
+
+# sysvinit images: /etc/init.d/iotsecd, started in runlevels 2-5
+INITSCRIPT_NAME = "iotsecd"
+INITSCRIPT_PARAMS = "defaults 90 10"
 
 CONFFILES:${PN} = "${sysconfdir}/iotsec/iotsecd.yaml"
 

@@ -1,0 +1,31 @@
+# SPDX-License-Identifier: MIT
+#
+# make deb [DEB_ARCH=arm64|armhf] [DEB_REVISION=1]
+#   The Debian packages iotsec-dkms, iotsecd, libiotsec1 and libiotsec-dev,
+#   built with dpkg-buildpackage from make dist's tarball (the committed
+#   tree at HEAD, with its debian/) in $(BUILD)/deb/. The version is
+#   scripts/version.sh's, the Debian revision DEB_REVISION. DEB_ARCH other
+#   than the build machine's cross-builds (dpkg-buildpackage -a) and needs
+#   the cross compiler and the architecture's -dev packages (docs/install.md).
+#   Build dependencies: scripts/install-deps.sh.
+# make deb-lint   lintian on them (tests/host/deb-lintian.sh)
+DEB_ARCH ?=
+DEB_REVISION ?= 1
+DEB_DIR = $(BUILD)/deb
+
+.PHONY: deb deb-lint
+deb: dist
+	$(Q)scripts/deb-build.sh "$(DIST_TARBALL)" "$(DEB_DIR)" "$(DEB_REVISION)" "$(DEB_ARCH)"
+
+deb-lint:
+	$(Q)lintian --fail-on error --info --display-info $(DEB_DIR)/*.deb
+
+# The package tests (host: tests/host/deb-lintian.sh; lab:
+# tests/vm/test-deb-install.sh) use the packages of this checkout. A failed
+# build does not stop make check: deb-lintian.sh reports it (not ok).
+.PHONY: deb-for-check
+deb-for-check:
+	$(Q)rm -rf $(DEB_DIR) && mkdir -p $(BUILD)
+	$(Q)$(MAKE) deb >$(BUILD)/deb.log 2>&1 || \
+		echo "  make deb failed: $(BUILD)/deb.log (tests/host/deb-lintian.sh reports it)"
+check-all check-vm: deb-for-check

@@ -1,0 +1,205 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# The Debian packages (make deb, $IOTSEC_BUILD/deb) installed in the lab as
+# a user would (root; the lab's root is the host's, read-only below a tmpfs
+# overlay, so apt and dpkg change only the guest; no network: the
+# dependencies are on the host already):
+#
+#   apt-get install ./*.deb --> DKMS builds iotsec.ko for the guest kernel
+#   modprobe iotsec; systemd-analyze verify iotsecd.service
+#   the unit's ExecStartPre/ExecStart as systemd runs them (no systemd as
+#   pid 1 here: its RuntimeDirectory/StateDirectory made by hand)
+#   /etc/iotsec/iotsecd.yaml changed by the user --> events in mosquitto
+#   broker down: messages wait in /var/lib/iotsec/spool
+#   upgrade to <version>-2 (the same packages, revision 2) --> the change to
+#   the configuration and the spooled messages stay; delivered afterwards
+#   apt-get purge --> every file the packages and the daemon created is gone,
+#   nothing else (lists of the file system before and after)
+set -u
+TMP_NAME=iotsec-deb
+. "$(dirname "$0")/../lib/vm.sh"
+mark=iotsec-deb-$$
+debs=$BUILD/deb
+export DEBIAN_FRONTEND=noninteractive
+PKGS="iotsec-dkms iotsecd libiotsec1 libiotsec-dev"
+
+# Each apt-get run (a DKMS build of the module inside the emulated guest)
+# gets at most APT_TIMEOUT seconds, so that a slow machine costs the lab run
+# a bounded time; IOTSEC_SKIP_DEB_VM=1 skips the test.
+APT_TIMEOUT=${IOTSEC_DEB_APT_TIMEOUT:-600}
+
+echo "TAP version 13"
+if [ "${IOTSEC_SKIP_DEB_VM:-0}" = 1 ]; then
+	skip "install the packages" "IOTSEC_SKIP_DEB_VM=1"
+	done_testing
+	exit 0
+fi
+if ! ls "$debs"/iotsecd_*.deb >/dev/null 2>&1; then
+	skip "install the packages" "no $debs/*.deb (make deb)"
+	done_testing
+	exit 0
+fi
+
+bail() {
+	not_ok "$*"
+	for f in "$TMP"/*.log; do
+		sed "s|^|# $(basename "$f"): |" "$f" | tail -n 25
+	done
+	exit 1
+}
+purge_all() {
+	module_unload
+	dpkg -l $PKGS 2>/dev/null | grep -q '^[ir]' &&
+		apt-get purge -y -q $PKGS >/dev/null 2>&1
+	true
+}
+CLEANUP_HOOK=purge_all
+
+# What may change: the packages' places, not dpkg's, apt's or the logs.
+snapshot() {
+	find /etc /usr/sbin /usr/bin /usr/src /usr/include /usr/lib/modules-load.d \
+	     /usr/lib/x86_64-linux-gnu /usr/share/doc /usr/share/man/man5 \
+	     /usr/share/man/man8 /lib/systemd /lib/modules/"$(uname -r)" /var/lib /run \
+	     \( -path /var/lib/dpkg -o -path /var/lib/apt -o -path /var/lib/systemd/deb-systemd-helper-enabled \
+	        -o -path /var/lib/systemd/deb-systemd-helper-masked -o -path /etc/ld.so.cache \
+	        -o -path /var/lib/man-db -o -path "$TMP" -o -path /run/lock \) -prune -o -print 2>/dev/null |
+		grep -v '^/run/user\|^/tmp' | sort
+}
+# The lab's /dev is a bare devtmpfs: the links udev makes on a real system
+# are missing, and bash's <(...) (DKMS uses it) needs /dev/fd.
+[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
+snapshot >"$TMP/before.list"
+
+v1=$(dpkg-deb -f "$(ls "$debs"/iotsecd_*.deb | head -n 1)" Version)
+mkdir -p "$TMP/v1"
+for p in $PKGS; do cp "$debs/${p}_"*.deb "$TMP/v1/"; done
+start=$(date +%s)
+(cd "$TMP/v1" && timeout "$APT_TIMEOUT" apt-get install -y -q --no-install-recommends ./*.deb) >"$TMP/apt1.log" 2>&1 ||
+	bail "apt-get install ./*.deb"
+ok "apt-get install of $PKGS ($v1, $(( $(date +%s) - start )) s with the DKMS build)"
+
+kver=$(uname -r)
+if dkms status iotsec 2>/dev/null | grep -q "$kver.*installed" &&
+   modinfo -k "$kver" iotsec 2>/dev/null | grep -q '^filename:.*updates/dkms/iotsec.ko'; then
+	ok "DKMS built and installed iotsec.ko for $kver"
+else
+	bail "dkms: $(dkms status iotsec 2>&1 | tr '\n' '|')"
+fi
+modprobe iotsec && grep -q '^iotsec ' /proc/modules || bail "modprobe iotsec"
+ok "modprobe iotsec loads the DKMS module"
+
+unit=/lib/systemd/system/iotsecd.service
+if [ -L /etc/systemd/system/multi-user.target.wants/iotsecd.service ] &&
+   systemd-analyze verify "$unit" >"$TMP/verify.log" 2>&1; then
+	ok "iotsecd.service enabled and clean under systemd-analyze verify"
+else
+	not_ok "unit: $(tr '\n' '|' <"$TMP/verify.log")"
+fi
+
+# The user's change to the configuration: a local broker, short queues.
+broker_start mqtt >/dev/null || bail "mosquitto did not start"
+receiver_start sub "$mqtt_PORT" 'iotsec/#' || bail "mosquitto_sub"
+cat >/etc/iotsec/iotsecd.yaml <<EOC
+# changed by the test: kept across the upgrade
+agent:
+  id: 0b6c2c62-5f4e-4a36-9a51-0ee43a1b7c9e
+broker:
+  host: 127.0.0.1
+  port: $mqtt_PORT
+  tls: false
+  device_id: deb
+  topic: "iotsec/{device_id}/{type}"
+priorities:
+  high: 2s
+  low: 2s
+events:
+  exec: { priority: high, aggregate: false }
+EOC
+cp /etc/iotsec/iotsecd.yaml "$TMP/user.yaml"
+
+# run_unit: what systemd does for the unit: RuntimeDirectory= and
+# StateDirectory= made, ExecStartPre= then ExecStart= run (in the
+# background, its pid in $daemon).
+run_unit() {
+	local pre cmd
+	install -d -m 0755 /run/iotsec
+	install -d -m 0700 /var/lib/iotsec
+	pre=$(sed -n 's/^ExecStartPre=//p' "$unit")
+	cmd=$(sed -n 's/^ExecStart=//p' "$unit")
+	[ -n "$cmd" ] || return 1
+	$pre >>"$TMP/daemon.log" 2>&1 || return 1
+	$cmd >>"$TMP/daemon.log" 2>&1 &
+	daemon=$!
+	PIDS="$PIDS $daemon"
+}
+stop_unit() {
+	kill -TERM "$daemon" 2>/dev/null
+	wait "$daemon" 2>/dev/null
+	true
+}
+run_unit || bail "the unit's ExecStartPre/ExecStart"
+wait_for 30 grep -q '"mqtt":"connected"' /run/iotsec/iotsecd.json ||
+	bail "iotsecd (the unit's ExecStart) did not connect"
+/bin/true "$mark-1"
+wait_for 40 grep -q "$mark-1" "$TMP/sub.recv" || bail "events did not reach mosquitto"
+ok "iotsecd started as the unit says; an exec reached mosquitto"
+
+# Broker down: the next event waits in the spool; SIGTERM keeps it there.
+receiver_stop sub
+broker_stop mqtt
+/bin/true "$mark-2"
+sleep 4
+stop_unit
+spooled() { grep -rqa "$mark-2" /var/lib/iotsec/spool; }
+wait_for 10 spooled || bail "the undelivered message is not in /var/lib/iotsec/spool"
+ok "undelivered message in /var/lib/iotsec/spool after SIGTERM"
+
+# Version 2: the same packages, Debian revision 2.
+v2=${v1%-*}-2
+mkdir -p "$TMP/v2" "$TMP/x"
+for f in "$TMP"/v1/*.deb; do
+	rm -rf "$TMP/x"
+	dpkg-deb -R "$f" "$TMP/x"
+	sed -i "s/$v1/$v2/g" "$TMP/x/DEBIAN/control"
+	dpkg-deb -b --root-owner-group "$TMP/x" "$TMP/v2/" >/dev/null || bail "repack $f"
+done
+modprobe -r iotsec
+start=$(date +%s)
+(cd "$TMP/v2" && timeout "$APT_TIMEOUT" apt-get install -y -q --no-install-recommends ./*.deb) >"$TMP/apt2.log" 2>&1 ||
+	bail "upgrade to $v2"
+if [ "$(dpkg-query -W -f '${Version}' iotsecd)" = "$v2" ] &&
+   dkms status iotsec 2>/dev/null | grep -q "$kver.*installed"; then
+	ok "upgrade to $v2 ($(( $(date +%s) - start )) s; DKMS module rebuilt)"
+else
+	not_ok "upgrade: $(dpkg-query -W -f '${Version}' iotsecd), $(dkms status iotsec 2>&1 | tr '\n' '|')"
+fi
+if cmp -s /etc/iotsec/iotsecd.yaml "$TMP/user.yaml" && ! ls /etc/iotsec/*.dpkg-* >/dev/null 2>&1; then
+	ok "the upgrade kept the changed /etc/iotsec/iotsecd.yaml"
+else
+	not_ok "configuration after the upgrade: $(head -n 3 /etc/iotsec/iotsecd.yaml | tr '\n' '|')"
+fi
+spooled || bail "the upgrade lost the spool"
+ok "the upgrade kept the spooled message"
+
+modprobe iotsec || bail "modprobe after the upgrade"
+broker_restart mqtt >/dev/null || bail "mosquitto restart"
+receiver_start sub "$mqtt_PORT" 'iotsec/#' || bail "mosquitto_sub"
+run_unit || bail "the unit after the upgrade"
+wait_for 60 grep -q "$mark-2" "$TMP/sub.recv" ||
+	bail "the spooled message was not delivered after the upgrade"
+ok "after the upgrade the spooled message reached mosquitto"
+stop_unit
+receiver_stop sub
+broker_stop mqtt
+modprobe -r iotsec
+
+apt-get purge -y -q $PKGS >"$TMP/purge.log" 2>&1 || bail "apt-get purge"
+snapshot >"$TMP/after.list"
+if cmp -s "$TMP/before.list" "$TMP/after.list"; then
+	ok "purge removed everything the packages created, nothing else"
+else
+	not_ok "purge: file lists differ"
+	diff "$TMP/before.list" "$TMP/after.list" | head -n 30 | sed 's/^/# /'
+fi
+done_testing
