@@ -29,3 +29,13 @@ deb-for-check:
 	$(Q)$(MAKE) deb >$(BUILD)/deb.log 2>&1 || \
 		echo "  make deb failed: $(BUILD)/deb.log (tests/host/deb-lintian.sh reports it)"
 check-all check-vm: deb-for-check
+
+# make check-packages: the lab install, upgrade and purge of the packages
+# (tests/vm/test-deb-install.sh), too long for make check (two DKMS builds
+# in the emulated guest).
+.PHONY: check-packages
+check-packages: tests deb-for-check
+	$(Q)rm -rf $(BUILD)/results-deb && mkdir -p $(BUILD)/results-deb
+	$(Q)IOTSEC_DEB_VM=1 VM_ONLY=test-deb-install IOTSEC_KERNEL=6.1 \
+		tests/run-vm.sh $(BUILD) $(BUILD)/results-deb $(KDIR) || true
+	$(Q)tests/summary.sh $(BUILD)/results-deb
