@@ -54,7 +54,7 @@ struct daemon {
 	struct iotsec_counters kcounters;
 	bool have_kcounters;
 	struct iotsec_kstats kstats;	/* for the reported properties */
-	bool have_kstats;		/* never yet: see docs/twin.md */
+	bool have_kstats;		/* asked once per subscription */
 	/* the module twin (twin_run.c) */
 	char *yaml;			/* the YAML file in force, its text */
 	size_t yaml_len;

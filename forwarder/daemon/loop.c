@@ -104,6 +104,11 @@ void daemon_kernel_open(struct daemon *d)
 	}
 	d->nl_open = true;
 	d->next_nl_retry_ms = 0;
+	/*
+	 * The hooks the kernel lacks do not change while the module stays:
+	 * asked once per subscription, for the twin's reported properties.
+	 */
+	d->have_kstats = !iotsec_nl_get_stats(&d->nl, &d->kstats);
 	daemon_kernel_config(d);
 	if (daemon_epoll_set(d, iotsec_nl_fd(&d->nl), EPOLLIN,
 			     EPOLL_CTL_ADD)) {
@@ -121,6 +126,7 @@ static void kernel_close(struct daemon *d)
 	daemon_epoll_set(d, iotsec_nl_fd(&d->nl), 0, EPOLL_CTL_DEL);
 	iotsec_nl_close(&d->nl);
 	d->nl_open = false;
+	d->have_kstats = false;
 	d->next_nl_retry_ms = mono_ms() + RETRY_MS;
 }
 

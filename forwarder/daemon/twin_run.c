@@ -252,39 +252,46 @@ static struct json_object *version_json(int64_t v)
 	return v < 0 ? NULL : json_object_new_int64(v);
 }
 
+/* the event types of MASK by name; null while the module was not asked */
+static struct json_object *types_json(bool known, uint32_t mask)
+{
+	struct json_object *a;
+
+	if (!known)
+		return NULL;
+	a = json_object_new_array();
+	for (uint32_t t = 1; a && t <= IOTSEC_EVENT_MAX; t++)
+		if (mask & IOTSEC_EVENT_BIT(t))
+			json_object_array_add(a, json_object_new_string(
+						      iotsec_event_name(t)));
+	return a;
+}
+
 static struct json_object *kernel_json(struct daemon *d)
 {
 	struct json_object *k = json_object_new_object();
 	struct json_object *on = json_object_new_array();
-	struct json_object *missing = json_object_new_array();
+	bool known = d->nl_open && d->have_kstats;
 
-	if (!k || !on || !missing) {
+	if (!k || !on) {
 		json_object_put(k);
 		json_object_put(on);
-		json_object_put(missing);
 		return NULL;
 	}
 	json_object_object_add(k, "loaded", json_object_new_boolean(
 		!access("/sys/module/iotsec", F_OK)));
 	json_object_object_add(k, "subscribed",
 			       json_object_new_boolean(d->nl_open));
-	for (uint32_t t = 1; t <= IOTSEC_EVENT_MAX; t++) {
+	for (uint32_t t = 1; t <= IOTSEC_EVENT_MAX; t++)
 		if (d->nl_open && d->cfg->types[t].prio != PRIO_OFF)
 			json_object_array_add(on, json_object_new_string(
 						      iotsec_event_name(t)));
-		if (d->have_kstats &&
-		    (d->kstats.caps_missing & IOTSEC_EVENT_BIT(t)))
-			json_object_array_add(missing, json_object_new_string(
-						      iotsec_event_name(t)));
-	}
 	json_object_object_add(k, "eventsEnabled", on);
-	/* unknown (null) until asked: see docs/twin.md */
-	if (d->have_kstats) {
-		json_object_object_add(k, "missingHooks", missing);
-	} else {
-		json_object_put(missing);
-		json_object_object_add(k, "missingHooks", NULL);
-	}
+	/* asked of the module once per subscription (daemon_kernel_open) */
+	json_object_object_add(k, "capabilities",
+			       types_json(known, d->kstats.caps));
+	json_object_object_add(k, "missingHooks",
+			       types_json(known, d->kstats.caps_missing));
 	return k;
 }
 

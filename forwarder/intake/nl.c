@@ -257,7 +257,9 @@ struct reply_ctx {
 	int cmd;
 	void *out;
 	int ret;
-	bool got;
+	bool got;	/* the reply came and was decoded */
+	bool done;	/* the kernel's ACK or error came */
+	int err;	/* the kernel's error, -errno */
 };
 
 static int reply_cb(struct nl_msg *msg, void *arg)
@@ -279,27 +281,55 @@ static int reply_cb(struct nl_msg *msg, void *arg)
 	return NL_OK;
 }
 
-/* Send CMD and decode its answer into OUT. */
+static int ack_cb(struct nl_msg *msg, void *arg)
+{
+	((struct reply_ctx *)arg)->done = true;
+	return NL_STOP;
+}
+
+static int error_cb(struct sockaddr_nl *who, struct nlmsgerr *e, void *arg)
+{
+	struct reply_ctx *r = arg;
+
+	r->err = e->error < 0 ? e->error : -EIO;
+	r->done = true;
+	return NL_STOP;
+}
+
+/*
+ * Send CMD and decode its answer into OUT. The request reads up to the
+ * kernel's ACK (or error) with callbacks of its own, on an nl_cb cloned
+ * for it and dropped before it returns: nothing of it stays on the
+ * control socket, neither a callback pointing at this frame nor the ACK,
+ * which the next reader of the socket (the daemon's family check,
+ * genl_ctrl_resolve()) would otherwise take for its own answer.
+ */
 static int request(struct iotsec_nl *n, int cmd, void *out)
 {
-	struct reply_ctx r = { cmd, out, 0, false };
+	struct reply_ctx r = { .cmd = cmd, .out = out };
 	struct nl_msg *msg = cmd_msg(n->family, cmd);
+	struct nl_cb *cb;
 	int ret;
 
 	if (!msg)
 		return -ENOMEM;
-	nl_socket_modify_cb(n->ctl, NL_CB_VALID, NL_CB_CUSTOM, reply_cb, &r);
-	ret = nl_send_auto(n->ctl, msg);
+	cb = nl_cb_clone(nl_socket_get_cb(n->ctl));
+	if (!cb) {
+		nlmsg_free(msg);
+		return -ENOMEM;
+	}
+	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, reply_cb, &r);
+	nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, ack_cb, &r);
+	nl_cb_err(cb, NL_CB_CUSTOM, error_cb, &r);
+	ret = nl_send_auto(n->ctl, msg);	/* asks for an ACK */
 	nlmsg_free(msg);
+	while (ret >= 0 && !r.done)
+		ret = nl_recvmsgs(n->ctl, cb);
+	nl_cb_put(cb);
 	if (ret < 0)
 		return nlerr(ret);
-	ret = nl_recvmsgs_default(n->ctl);
-	if (ret < 0)
-		return nlerr(ret);
-	if (!r.got)
-		ret = nl_wait_for_ack(n->ctl);
-	if (ret < 0)
-		return nlerr(ret);
+	if (r.err)
+		return r.err;
 	return r.got ? r.ret : -EIO;
 }
 
