@@ -50,6 +50,42 @@ INTEGER = {'int', 'long', 'unsigned', 'unsigned int', 'unsigned long', 'bool',
 SEARCH_DIRS = ('kernel/', 'net/', 'security/', 'fs/', 'mm/', 'ipc/')
 
 
+# kmod/Kbuild's feature probes: $(call probe,PATTERN,HEADER,-DMACRO), a
+# grep of PATTERN in the kernel's HEADER. A hook inside #ifdef/#ifndef of
+# such a macro is compiled for a kernel or not by the same test, made here
+# on the kernel's source (HEADERS: the headers the probes read).
+PROBE = re.compile(r'\$\(call probe,([^,]+),([^,]+),-D(\w+)\)')
+HEADERS = ()
+
+
+def kbuild_probes(kmod):
+    """[(pattern, header, macro)] of kmod/Kbuild."""
+    try:
+        text = open(os.path.join(kmod, 'Kbuild')).read()
+    except OSError:
+        return []
+    return [(m.group(1), m.group(2).strip(), m.group(3))
+            for m in PROBE.finditer(text)]
+
+
+def guards(src, pos):
+    """The (macro, wanted) conditions around offset POS of SRC."""
+    stack = []
+    for line in src[:pos].split('\n'):
+        t = line.strip()
+        m = re.match(r'#\s*if(n?)def\s+(\w+)', t)
+        if m:
+            stack.append((m.group(2), m.group(1) != 'n'))
+        elif re.match(r'#\s*if\b', t):
+            stack.append((None, True))
+        elif re.match(r'#\s*else\b', t) and stack:
+            mac, want = stack.pop()
+            stack.append((mac, not want))
+        elif re.match(r'#\s*endif\b', t) and stack:
+            stack.pop()
+    return [(mac, want) for mac, want in stack if mac]
+
+
 def sym_name(tok, arch='x86_64'):
     m = re.match(r'IOTSEC_SYSCALL_SYM\("([^"]+)"\)', tok)
     if m:
@@ -97,10 +133,12 @@ def kmod_hooks(kmod):
         handlers = handler_args(src)
         for m in HOOK_KPROBE.finditer(src):
             s, sc = sym_name(m.group(1))
-            hooks.append((s, sc, False, f, [m.group(2)], handlers))
+            hooks.append((s, sc, False, f, [m.group(2)], handlers,
+                          guards(src, m.start())))
         for m in HOOK_KRETPROBE.finditer(src):
             s, sc = sym_name(m.group(1))
-            hooks.append((s, sc, False, f, [m.group(2), m.group(3)], handlers))
+            hooks.append((s, sc, False, f, [m.group(2), m.group(3)], handlers,
+                          guards(src, m.start())))
         for m in HOOK_STRUCT.finditer(src):
             body = m.group(1)
             sm = re.search(r'symbol_name\s*=\s*("[^"]+"|IOTSEC_SYSCALL_SYM\("[^"]+"\))', body)
@@ -109,7 +147,7 @@ def kmod_hooks(kmod):
             s, sc = sym_name(sm.group(1))
             opt = bool(re.search(r'\.optional\s*=\s*true', body))
             hs = re.findall(r'\.(?:pre_handler|entry_handler|handler)\s*=\s*(\w+)', body)
-            hooks.append((s, sc, opt, f, hs, handlers))
+            hooks.append((s, sc, opt, f, hs, handlers, guards(src, m.start())))
     return hooks
 
 
@@ -126,13 +164,21 @@ class Source:
                             p = os.path.join(root, n)
                             self.files[os.path.relpath(p, path)] = open(
                                 p, errors='replace').read()
+            for h in HEADERS:
+                p = os.path.join(path, h)
+                if os.path.isfile(p):
+                    self.files[h] = open(p, errors='replace').read()
         else:
             with tarfile.open(path) as t:
                 for m in t:
-                    if not m.isfile() or not m.name.endswith('.c'):
+                    if not m.isfile() or not m.name.endswith(('.c', '.h')):
                         continue
                     rel = m.name.split('/', 1)[1] if '/' in m.name else m.name
-                    if not rel.startswith(SEARCH_DIRS):
+                    if rel.endswith('.h') and rel not in HEADERS:
+                        continue
+                    if not rel.startswith(SEARCH_DIRS + ('include/',)):
+                        continue
+                    if rel.startswith('include/') and rel not in HEADERS:
                         continue
                     self.files[rel] = t.extractfile(m).read().decode(
                         'utf-8', 'replace')
@@ -195,8 +241,18 @@ def compatible(cast, param):
 
 
 def cmd_protos(a):
+    global HEADERS
+    probes = kbuild_probes(a.kmod)
+    HEADERS = tuple(sorted({h for _, h, _ in probes}))
     src = Source(a.source)
-    for sym, sc, opt, f, hs, handlers in kmod_hooks(a.kmod):
+    # A probe's pattern is a grep (basic) regular expression.
+    defined = {mac for pat, h, mac in probes
+               if re.search(pat, src.files.get(h, ''))}
+    for sym, sc, opt, f, hs, handlers, conds in kmod_hooks(a.kmod):
+        # compiled out for this kernel: not placed, nothing to check
+        if any(mac.startswith('IOTSEC_HAVE_') and (mac in defined) != want
+               for mac, want in conds):
+            continue
         reads = sorted({r for h in hs for r in handlers.get(h, [])})
         proto = src.prototype(sym, sc)
         where = proto[0] if proto else '-'
