@@ -220,11 +220,11 @@ char *mqtt_broker_twin_topic(const struct mqtt_config *cfg, bool desired)
 	if (desired)
 		return broker_expand(cfg->twin_desired_topic ?
 				     cfg->twin_desired_topic :
-				     "iotsec/{device_id}/twin/desired",
+				     "iotsec-twin/{device_id}/desired",
 				     cfg, &none);
 	return broker_expand(cfg->twin_reported_topic ?
 			     cfg->twin_reported_topic :
-			     "iotsec/{device_id}/twin/reported", cfg, &none);
+			     "iotsec-twin/{device_id}/reported", cfg, &none);
 }
 
 /* The configured client id, else the device id, else iotsecd-<hostname>. */

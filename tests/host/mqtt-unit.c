@@ -500,10 +500,10 @@ TEST(twin_broker_topics_and_checks)
 	char err[256] = "", *t;
 
 	t = mqtt_broker_twin_topic(&c, true);
-	EXPECT_STREQ("iotsec/dev_1/twin/desired", t);
+	EXPECT_STREQ("iotsec-twin/dev_1/desired", t);
 	free(t);
 	t = mqtt_broker_twin_topic(&c, false);
-	EXPECT_STREQ("iotsec/dev_1/twin/reported", t);
+	EXPECT_STREQ("iotsec-twin/dev_1/reported", t);
 	free(t);
 	c.twin_desired_topic = "f/{device_id}/cfg";
 	t = mqtt_broker_twin_topic(&c, true);

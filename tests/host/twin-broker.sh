@@ -6,9 +6,9 @@
 # (retained, QoS 1) on another, on a plain mosquitto:
 #
 #   twin-client -H 127.0.0.1 -d dev1 ---> mosquitto <--- mosquitto_pub -r
-#     stdout: full lines                     |          iotsec/dev1/twin/desired
+#     stdout: full lines                     |          iotsec-twin/dev1/desired
 #     stdin: "report {...}"                  '--> mosquitto_sub
-#                                               iotsec/dev1/twin/reported
+#                                               iotsec-twin/dev1/reported
 #
 # Cases: the retained document whole at connect, newer ones delivered,
 # same or older $version ignored, a cleared (empty) one ignored, not-JSON
@@ -44,8 +44,8 @@ watch() {
 rx_count() { grep -c "^$2 " "$TMP/$1.rx"; }
 rx_ge() { [ "$(rx_count "$1" "$2")" -ge "$3" ]; }
 
-DES=iotsec/dev1/twin/desired
-REP=iotsec/dev1/twin/reported
+DES=iotsec-twin/dev1/desired
+REP=iotsec-twin/dev1/reported
 pub -r -t "$DES" -m '{"exec":"On","$version":3}'
 watch "$REP" rep
 client_start c -H 127.0.0.1 -p "$b_PORT" -d dev1 --interval $INTERVAL -W 300

@@ -75,6 +75,10 @@ broker:
   port: $b_PORT
   device_id: dev1
   twin_report_interval: 1s
+  # under the receiver's iotsec/dev1/#, beside the events (the defaults
+  # are iotsec-twin/{device_id}/...)
+  twin_desired_topic: iotsec/{device_id}/twin/desired
+  twin_reported_topic: iotsec/{device_id}/twin/reported
 priorities:
   high: 1s
   low: 1s

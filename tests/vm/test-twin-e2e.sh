@@ -5,7 +5,7 @@
 #
 #   /bin/true, writes --> kernel (iotsec.ko) --netlink--> iotsecd
 #                                                  ^  | messages, reported
-#   mosquitto_pub -r iotsec/vm/twin/desired --> mosquitto --> mosquitto_sub
+#   mosquitto_pub -r iotsec-twin/vm/desired --> mosquitto --> mosquitto_sub
 #
 # A desired document (broker-mode twin, docs/twin.md) that sets
 # events.exec.priority off stops ProcessCreate within one interval (and
@@ -32,7 +32,7 @@ insmod "$KO" || bail "insmod $KO"
 ok "module loaded"
 broker_start mqtt || bail "mosquitto did not start"
 pub() { mosquitto_pub -h 127.0.0.1 -p "$mqtt_PORT" -q 1 "$@"; }
-bg mosquitto_sub -h 127.0.0.1 -p "$mqtt_PORT" -q 1 -v -t 'iotsec/#' >"$TMP/sub.log" 2>&1
+bg mosquitto_sub -h 127.0.0.1 -p "$mqtt_PORT" -q 1 -v -t 'iotsec/#' -t 'iotsec-twin/#' >"$TMP/sub.log" 2>&1
 wait_for 10 eval "pub -t iotsec/probe -m probe && grep -q '^iotsec/probe probe' $TMP/sub.log" ||
 	bail "mosquitto_sub did not subscribe"
 
@@ -68,7 +68,7 @@ wait_for 30 eval "msgs | grep -q 'true $mark-before'" ||
 ok "ProcessCreate arrives before any desired document"
 
 t0=$(date +%s%N)
-pub -r -t iotsec/vm/twin/desired -m '{"iotsec":{"events":{"exec":{"priority":"off"}}},"$version":2}'
+pub -r -t iotsec-twin/vm/desired -m '{"iotsec":{"events":{"exec":{"priority":"off"}}},"$version":2}'
 wait_for 10 has twin.desiredVersion 2 || bail "desired version 2 not applied"
 t1=$(date +%s%N)
 status=$("$BUILD/iotsecctl" --stats-file "$ST" status 2>&1 || true)
@@ -93,7 +93,7 @@ fi
 
 watched=$TMP/watched-$mark
 : >"$watched"
-pub -r -t iotsec/vm/twin/desired -m "{\"iotsec\":{\"events\":{\"exec\":{\"priority\":\"off\"}},\"kernel\":{\"watch\":[\"$watched\"]}},\"\$version\":3}"
+pub -r -t iotsec-twin/vm/desired -m "{\"iotsec\":{\"events\":{\"exec\":{\"priority\":\"off\"}},\"kernel\":{\"watch\":[\"$watched\"]}},\"\$version\":3}"
 wait_for 10 has twin.desiredVersion 3 || bail "desired version 3 not applied"
 if "$BUILD/iotsecctl" status 2>/dev/null | grep -q "^watching *$watched\$"; then
 	ok "the watched path from the twin is in the module's configuration"
@@ -107,7 +107,7 @@ else
 	not_ok "no FileChange for $watched"
 fi
 
-grep '^iotsec/vm/twin/reported ' "$TMP/sub.log" | tail -n 1 | cut -d' ' -f2- >"$TMP/reported.json"
+grep '^iotsec-twin/vm/reported ' "$TMP/sub.log" | tail -n 1 | cut -d' ' -f2- >"$TMP/reported.json"
 if grep -q '"desiredVersion":3' "$TMP/reported.json" &&
    grep -q '"subscribed":true' "$TMP/reported.json" &&
    ! grep -q '"eventsEnabled":\[[^]]*"exec"' "$TMP/reported.json"; then
