@@ -324,8 +324,15 @@ static int listen_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 
 static struct iotsec_hook hooks[] = {
 	IOTSEC_KPROBE("tcp_connect", IOTSEC_EVENT_CONNECT, tcp_connect_pre),
-	IOTSEC_KPROBE("__inet_stream_connect", IOTSEC_EVENT_CONNECT,
-		      stream_connect_pre),
+	/*
+	 * A helper: a miss loses no event (tcp_connect() reports a connect
+	 * that sends its SYN), and where it cannot be placed only refusals
+	 * before a SYN go unseen, so it is neither charged nor "missing".
+	 */
+	{ .type = IOTSEC_EVENT_CONNECT, .kind = IOTSEC_HOOK_KPROBE,
+	  .optional = true, .helper = true,
+	  .kp = { .symbol_name = "__inet_stream_connect",
+		  .pre_handler = stream_connect_pre } },
 	IOTSEC_KRETPROBE("__ip4_datagram_connect", IOTSEC_EVENT_CONNECT,
 			 dgram4_entry, dgram_ret, sizeof(struct dgram_data)),
 #if IS_ENABLED(CONFIG_IPV6)

@@ -833,7 +833,10 @@ int twin_save(const char *path, struct json_object *applied,
 		ret = -ENAMETOOLONG;
 		goto out;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/* a link planted at the temporary name is not followed */
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  0600);
 	if (fd < 0)
 		goto fail;
 	while (off < len) {

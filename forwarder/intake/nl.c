@@ -308,12 +308,15 @@ static int request(struct iotsec_nl *n, int cmd, void *out)
 {
 	struct reply_ctx r = { .cmd = cmd, .out = out };
 	struct nl_msg *msg = cmd_msg(n->family, cmd);
-	struct nl_cb *cb;
+	struct nl_cb *cb, *own;
 	int ret;
 
 	if (!msg)
 		return -ENOMEM;
-	cb = nl_cb_clone(nl_socket_get_cb(n->ctl));
+	/* nl_socket_get_cb() takes a reference: the clone does not keep it */
+	own = nl_socket_get_cb(n->ctl);
+	cb = nl_cb_clone(own);
+	nl_cb_put(own);
 	if (!cb) {
 		nlmsg_free(msg);
 		return -ENOMEM;

@@ -25,6 +25,9 @@
 
 #define RULES_MAX 1024
 #define LIST_DEPTH 8
+/* items of one condition once lists are expanded: lists naming lists
+ * multiply (8 levels of 100 would be 10^16) */
+#define ITEMS_MAX 65536
 #define FILE_MAX (1 << 20)
 
 struct doc {
@@ -151,6 +154,9 @@ static struct list *find_list(struct comp *c, const char *name)
 
 static int push_item(struct comp *c, struct doc *d, yaml_node_t *n)
 {
+	if (c->n_items >= ITEMS_MAX)
+		return fail(c, d, n, "more than %d values in one condition "
+			    "(its lists expanded)", ITEMS_MAX);
 	if (c->n_items == c->cap_items) {
 		size_t cap = c->cap_items ? c->cap_items * 2 : 32;
 		struct item *p = realloc(c->items, cap * sizeof(*p));

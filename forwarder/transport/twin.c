@@ -243,9 +243,11 @@ int mqtt_twin_parse_doc(const char *json, size_t len, bool full,
 		}
 	}
 	if (json_object_object_get_ex(d, "$version", &v)) {
+		/* INT64_MAX: json-c's clamp, and no room for version + 1 */
 		if (!json_object_is_type(v, json_type_int) ||
-		    json_object_get_int64(v) < 0) {
-			errf(why, whylen, "\"$version\" is not a whole number");
+		    json_object_get_int64(v) < 0 ||
+		    json_object_get_int64(v) == INT64_MAX) {
+			errf(why, whylen, "\"$version\" is not a whole number below 2^63 - 1");
 			goto out;
 		}
 		*version = json_object_get_int64(v);

@@ -422,6 +422,26 @@ TEST(errors_name_file_line_column)
 		     "one of: lists, rules");
 }
 
+/* Lists naming lists multiply: 10^5 values from a few hundred bytes. */
+TEST(list_expansion_is_bounded)
+{
+	static const char yaml[] =
+		"lists:\n"
+		"  a: [p0, p1, p2, p3, p4, p5, p6, p7, p8, p9]\n"
+		"  b: [$a, $a, $a, $a, $a, $a, $a, $a, $a, $a]\n"
+		"  c: [$b, $b, $b, $b, $b, $b, $b, $b, $b, $b]\n"
+		"  d: [$c, $c, $c, $c, $c, $c, $c, $c, $c, $c]\n"
+		"  e: [$d, $d, $d, $d, $d, $d, $d, $d, $d, $d]\n"
+		RULE("exec", "{ exe: $e }");
+	char err[512];
+	struct ruleset *rs = compile(yaml, err, sizeof(err));
+
+	EXPECT_EQ(NULL, rs);
+	EXPECT_NE(NULL, strstr(err, "more than 65536 values in one condition"));
+	TH_LOG("%s", err);
+	rules_free(rs);
+}
+
 static void write_file(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
