@@ -115,6 +115,40 @@ static void both_ends(const struct sock *sk, struct iotsec_net_fields *n)
 }
 
 /*
+ * The destination a connect asks for, from its user address SA of LEN
+ * bytes, as the kernel reads it (an IPv6 address needs SIN6_LEN_RFC2133
+ * bytes, without the scope id): FAMILY, PORT and ADDR (an IPv4-mapped
+ * IPv6 address as IPv4, 4 bytes). False for anything else.
+ */
+static bool dest_addr(const struct sockaddr *sa, int len, u16 *family,
+		      u16 *port, u8 *addr)
+{
+	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *sin = (const void *)sa;
+
+		*family = AF_INET;
+		*port = ntohs(sin->sin_port);
+		memcpy(addr, &sin->sin_addr, 4);
+		return true;
+	}
+	if (sa->sa_family == AF_INET6 && len >= SIN6_LEN_RFC2133) {
+		const struct sockaddr_in6 *sin6 = (const void *)sa;
+
+		*port = ntohs(sin6->sin6_port);
+		if (ipv6_addr_v4mapped(&sin6->sin6_addr)) {
+			*family = AF_INET;
+			memcpy(addr, &sin6->sin6_addr.s6_addr32[3], 4);
+			memset(addr + 4, 0, 12);
+		} else {
+			*family = AF_INET6;
+			memcpy(addr, &sin6->sin6_addr, 16);
+		}
+		return true;
+	}
+	return false;
+}
+
+/*
  * tcp_connect(sk): the socket is hashed, its route and ports are set. The
  * event waits for the syscall's return (attempt.c) for its result.
  */
@@ -164,27 +198,11 @@ static int stream_connect_pre(struct kprobe *p, struct pt_regs *regs)
 	if (!sk || !inet_proto(sk) || sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 	local_addr(sk, &n);
-	n.family = sa->sa_family;
-	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
-		const struct sockaddr_in *sin = (const void *)sa;
-
-		n.rport = ntohs(sin->sin_port);
-		memcpy(n.raddr, &sin->sin_addr, 4);
-	} else if (sa->sa_family == AF_INET6 &&
-		   len >= offsetofend(struct sockaddr_in6, sin6_addr)) {
-		const struct sockaddr_in6 *sin6 = (const void *)sa;
-
-		n.rport = ntohs(sin6->sin6_port);
-		memcpy(n.raddr, &sin6->sin6_addr, 16);
-		if (ipv6_addr_v4mapped(&sin6->sin6_addr)) {
-			n.family = AF_INET;
-			memcpy(n.raddr, &sin6->sin6_addr.s6_addr32[3], 4);
-			memset(n.raddr + 4, 0, 12);
-			memcpy(n.laddr, &inet_sk(sk)->inet_saddr, 4);
-			memset(n.laddr + 4, 0, 12);
-		}
-	} else {
+	if (!dest_addr(sa, len, &n.family, &n.rport, n.raddr))
 		return 0;
+	if (n.family == AF_INET && sk->sk_family == AF_INET6) {
+		memcpy(n.laddr, &inet_sk(sk)->inet_saddr, 4);
+		memset(n.laddr + 4, 0, 12);
 	}
 	iotsec_attempt_connect_start(&n);
 	return 0;
@@ -203,27 +221,7 @@ static int dgram_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	if (!sk || !udp_proto(sk) || !sa)
 		return 1;
 	d->sk = sk;
-	d->family = sa->sa_family;
-	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
-		const struct sockaddr_in *sin = (const void *)sa;
-
-		d->port = ntohs(sin->sin_port);
-		memcpy(d->addr, &sin->sin_addr, 4);
-	} else if (sa->sa_family == AF_INET6 &&
-		   len >= sizeof(struct sockaddr_in6)) {
-		const struct sockaddr_in6 *sin6 = (const void *)sa;
-
-		d->port = ntohs(sin6->sin6_port);
-		memcpy(d->addr, &sin6->sin6_addr, 16);
-		if (ipv6_addr_v4mapped(&sin6->sin6_addr)) {
-			d->family = AF_INET;
-			memcpy(d->addr, &sin6->sin6_addr.s6_addr32[3], 4);
-			memset(d->addr + 4, 0, 12);
-		}
-	} else {
-		return 1;
-	}
-	return 0;
+	return dest_addr(sa, len, &d->family, &d->port, d->addr) ? 0 : 1;
 }
 
 /*

@@ -65,10 +65,11 @@ struct udp_report {
 
 /*
  * In a child of uid 65534: a UDP-Lite socket of FAMILY connects to the
- * loopback address, port PORT. The child's pid is returned, its report in
- * R.
+ * loopback address, port PORT (an IPv6 address of LEN6 bytes; 0: the whole
+ * sockaddr_in6). The child's pid is returned, its report in R.
  */
-static pid_t udplite_child(int family, uint16_t port, struct udp_report *r)
+static pid_t udplite_child(int family, uint16_t port, socklen_t len6,
+			   struct udp_report *r)
 {
 	struct sockaddr_storage ss = { 0 };
 	socklen_t len;
@@ -97,7 +98,7 @@ static pid_t udplite_child(int family, uint16_t port, struct udp_report *r)
 			sin6->sin6_family = AF_INET6;
 			sin6->sin6_port = htons(port);
 			sin6->sin6_addr = in6addr_loopback;
-			len = sizeof(*sin6);
+			len = len6 ? len6 : sizeof(*sin6);
 		}
 		if (drop_privileges()) {
 			me.err = EPERM;
@@ -140,7 +141,8 @@ static bool match_conn(const struct iev *e, const void *arg)
 }
 
 static void udplite_case(struct __test_metadata *_metadata,
-			 struct iev_client *c, int family, uint16_t port)
+			 struct iev_client *c, int family, uint16_t port,
+			 socklen_t len6)
 {
 	static const unsigned char lo6[16] = { [15] = 1 };
 	const unsigned char lo4[4] = { 127, 0, 0, 1 };
@@ -151,7 +153,7 @@ static void udplite_case(struct __test_metadata *_metadata,
 	const struct iev *e;
 	pid_t pid;
 
-	pid = udplite_child(family, port, &r);
+	pid = udplite_child(family, port, len6, &r);
 	ASSERT_LT(0, pid);
 	ASSERT_EQ(0, r.err);
 	k.tgid = pid;
@@ -172,8 +174,17 @@ static void udplite_case(struct __test_metadata *_metadata,
 
 TEST_F_TIMEOUT(compat, unprivileged_udplite_connect_is_reported, 90)
 {
-	udplite_case(_metadata, &self->c, AF_INET, 5361);
-	udplite_case(_metadata, &self->c, AF_INET6, 5362);
+	udplite_case(_metadata, &self->c, AF_INET, 5361, 0);
+	udplite_case(_metadata, &self->c, AF_INET6, 5362, 0);
+}
+
+/*
+ * The kernel takes an IPv6 address of 24 bytes (SIN6_LEN_RFC2133, no
+ * scope id): such a connect is reported like any other.
+ */
+TEST_F_TIMEOUT(compat, unprivileged_short_sockaddr_in6_connect_is_reported, 90)
+{
+	udplite_case(_metadata, &self->c, AF_INET6, 5363, 24);
 }
 
 #if defined(__x86_64__)
