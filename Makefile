@@ -156,9 +156,7 @@ check:
 
 check-all: tests
 	$(Q)rm -rf $(BUILD)/results && mkdir -p $(BUILD)/results
-	$(Q)tests/run-host.sh $(BUILD) $(BUILD)/results || true
-	$(Q)IOTSEC_KERNEL=$(or $(KERNEL),6.1) tests/run-vm.sh $(BUILD) $(BUILD)/results $(KDIR) || true
-	$(Q)tests/run-kernels.sh $(BUILD) $(BUILD)/results core -$(or $(KERNEL),6.1) || true
+	$(Q)tests/run-check.sh $(BUILD) $(BUILD)/results $(KDIR) $(or $(KERNEL),6.1) || true
 	$(Q)tests/summary.sh $(BUILD)/results
 
 check-host: tests
