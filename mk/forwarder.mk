@@ -24,8 +24,14 @@ $(BENCH_RULES): tests/bench/rules-bench.c $(CORE)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< $(CORE) $(PKG_LIBS)
 
-# The host tests use the generator and the node validator.
-tests: $(BENCH_SYNTH) node-deps
+# events named on the command line (tests/host/ioc-replay.sh)
+$(BUILD)/tests/tools/rec-events: tests/tools/rec-events.c $(CORE)
+	$(quiet) CC $@
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< $(CORE) $(PKG_LIBS)
+
+# The host tests use the generators and the node validator.
+tests: $(BENCH_SYNTH) $(BUILD)/tests/tools/rec-events node-deps
 
 bench-forwarder: forwarder $(BENCH_SYNTH) $(BENCH_RULES)
 	$(Q)mkdir -p $(BUILD)/bench
