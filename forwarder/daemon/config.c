@@ -1076,9 +1076,9 @@ static const struct key indicators_keys[] = {
 static const struct key packages_keys[] = {
 	{ "enabled", key_bool, FIELD(detect.packages) },
 	{ "dpkg_status", key_path_or_none, FIELD(detect.dpkg_status),
-	  .max = PATH_MAX },
+	  .max = 256 },	/* PKG_PATH_MAX */
 	{ "opkg_status", key_path_or_none, FIELD(detect.opkg_status),
-	  .max = PATH_MAX },
+	  .max = 256 },	/* PKG_PATH_MAX */
 };
 
 static const struct section hashes_sec = { SECTION(hashes_keys) };

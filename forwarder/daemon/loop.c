@@ -364,6 +364,16 @@ void daemon_local_config(const struct config *c, struct local_config *lc)
 	lc->local_users = c->snapshots.local_users;
 	lc->system_information = c->snapshots.system_information;
 	lc->os_baseline = c->snapshots.os_baseline;
+	/* PackageInventory (packages:, docs/rules.md) */
+	lc->packages = c->detect.packages;
+	if (c->detect.dpkg_status)
+		snprintf(lc->snap_cfg.pkg_status[0], PKG_PATH_MAX, "%s",
+			 c->detect.dpkg_status);
+	if (c->detect.opkg_status) {
+		snprintf(lc->snap_cfg.pkg_status[1], PKG_PATH_MAX, "%s",
+			 c->detect.opkg_status);
+		lc->snap_cfg.pkg_status[2][0] = '\0';
+	}
 }
 
 void daemon_local_watch(struct daemon *d, int op)
