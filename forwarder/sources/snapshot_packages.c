@@ -41,11 +41,10 @@ static void field(char *dst, size_t size, const char *v, size_t len)
 		len--;
 	if (len >= size)
 		len = size - 1;
-	memcpy(dst, v, len);
+	for (size_t i = 0; i < len; i++)
+		dst[i] = (unsigned char)v[i] < 0x20 ||
+			 (unsigned char)v[i] >= 0x7f ? '?' : v[i];
 	dst[len] = '\0';
-	for (char *c = dst; *c; c++)
-		if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
-			*c = '?';
 }
 
 static int stanza_end(struct pkg_list *l, struct pkg *cur, bool installed)
