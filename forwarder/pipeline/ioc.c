@@ -4,9 +4,10 @@
  * alerts (ioc.h; docs/rules.md).
  *
  * Digests, exact addresses and paths are keys of one kind of open
- * addressing hash set (bytes, FNV-1a); CIDRs are a binary trie over the
- * 128 bits of an IPv6 address, IPv4 ones as IPv4-mapped (::ffff:0:0/96),
- * walked at most 128 steps and stopped at the first listed prefix.
+ * addressing hash set (bytes, FNV-1a); CIDRs are binary tries, one over
+ * the 32 bits of IPv4 addresses (and IPv4-mapped IPv6 ones), one over the
+ * 128 bits of IPv6, walked bit by bit and stopped at the first listed
+ * prefix.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -150,7 +151,7 @@ struct trie {
 	size_t used, cap;
 };
 
-static int trie_add(struct trie *t, const uint8_t a[16], unsigned int bits,
+static int trie_add(struct trie *t, const uint8_t *a, unsigned int bits,
 		    unsigned int line)
 {
 	uint32_t cur = 0;
@@ -187,13 +188,14 @@ static int trie_add(struct trie *t, const uint8_t a[16], unsigned int bits,
 	return 1;
 }
 
-static unsigned int trie_find(const struct trie *t, const uint8_t a[16])
+static unsigned int trie_find(const struct trie *t, const uint8_t *a,
+			      unsigned int max)
 {
 	uint32_t cur = 0;
 
 	if (!t->cap)
 		return 0;
-	for (unsigned int i = 0; i < 128; i++) {
+	for (unsigned int i = 0; i < max; i++) {
 		if (t->n[cur].line)
 			return t->n[cur].line;
 		cur = t->n[cur].child[a[i / 8] >> (7 - i % 8) & 1];
@@ -244,9 +246,11 @@ struct ioc_list {
 struct ioc_set {
 	struct ioc_list list[IOC_KIND_N];
 	struct sset hashes, addrs, paths, domains;
-	struct trie cidrs;
+	struct trie cidrs4, cidrs6;	/* IPv4 (and v4-mapped), IPv6 */
 	struct resolver *res;
 };
+
+static const uint8_t v4mapped[12] = { [10] = 0xff, [11] = 0xff };
 
 /* A 16-byte key: IPv4 as ::ffff:a.b.c.d */
 static bool addr_key(uint16_t family, const uint8_t *a, uint8_t k[16])
@@ -395,7 +399,8 @@ void ioc_free(struct ioc_set *s)
 	sset_free(&s->addrs);
 	sset_free(&s->paths);
 	sset_free(&s->domains);
-	free(s->cidrs.n);
+	free(s->cidrs4.n);
+	free(s->cidrs6.n);
 	free(s);
 }
 
@@ -492,7 +497,10 @@ static int add_one(struct ioc_set *s, enum ioc_kind k, char *v, size_t len,
 			bits += 96;
 		if (bits == 128)
 			return sset_add(&s->addrs, key, 16, line);
-		return trie_add(&s->cidrs, key, bits, line);
+		/* IPv4 (::ffff:0:0/96 and longer): a trie of 32 bits */
+		if (bits >= 96 && !memcmp(key, v4mapped, 12))
+			return trie_add(&s->cidrs4, key + 12, bits - 96, line);
+		return trie_add(&s->cidrs6, key, bits, line);
 	case IOC_DOMAIN:
 		*why = "expected a domain name";
 		if (len && v[len - 1] == '.')
@@ -683,7 +691,10 @@ bool ioc_find_addr(const struct ioc_set *s, uint16_t family,
 	e = sset_find(&s->addrs, k, 16);
 	if (e)
 		return found(s, IOC_ADDRESS, e->line, hit);
-	line = trie_find(&s->cidrs, k);
+	line = !memcmp(k, v4mapped, 12) ? trie_find(&s->cidrs4, k + 12, 32) :
+					   trie_find(&s->cidrs6, k, 128);
+	if (!line)	/* an IPv6 prefix shorter than /96 may hold it too */
+		line = trie_find(&s->cidrs6, k, 128);
 	return line && found(s, IOC_ADDRESS, line, hit);
 }
 
