@@ -27,7 +27,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "TAP version 13"
-echo "1..9"
+echo "1..10"
 
 # two live processes: a listed binary and an unlisted one (another file)
 cp /bin/sleep "$tmp/listed"
@@ -185,6 +185,39 @@ if [ "$got" = "$want" ]; then
 	ok "PackageInventory lists the dpkg and opkg packages installed"
 else
 	notok "PackageInventory: '$got'"
+fi
+
+# SIGHUP reads the lists again: the same connect, before and after the
+# address joins the list (the recording on a FIFO the test holds open)
+printf '203.0.113.0/24\n' >"$tmp/addresses.txt"
+"$rec" "$tmp/c1.rec" "connect,$clean_pid,$tmp/clean,192.0.2.5,443"
+"$rec" "$tmp/c2.rec" "connect,$clean_pid,$tmp/clean,192.0.2.5,443"
+mkfifo "$tmp/fifo"
+"$bin/iotsecd" -f -c "$tmp/ioc.yaml" --replay - --output "$tmp/hup.jsonl" \
+	--stats-file "$tmp/hup.stats" <"$tmp/fifo" 2>"$tmp/hup.log" & hup_pid=$!
+exec 3>"$tmp/fifo"
+cat "$tmp/c1.rec" >&3
+wait_log() {	# wait_log PATTERN FILE: up to 10 s
+	for _ in $(seq 200); do grep -q "$1" "$2" 2>/dev/null && return 0; sleep 0.05; done
+	return 1
+}
+# the first batch decoded (the stats file, written every second)
+wait_log '"batches": *1' "$tmp/hup.stats" ||
+	echo "# the first batch not seen in the stats: $(cat "$tmp/hup.stats" 2>&1 | head -c 300)"
+printf '203.0.113.0/24\n192.0.2.0/24\n' >"$tmp/addresses.txt"
+kill -HUP $hup_pid
+wait_log "indicators: 1 hashes, 2 addresses" "$tmp/hup.log" || true
+tail -c +25 "$tmp/c2.rec" >&3	# the batch, without the file header
+exec 3>&-
+wait $hup_pid || true
+n_alerts=$(grep -o '"RuleName":"ioc:address"' "$tmp/hup.jsonl" 2>/dev/null | wc -l)
+n_conn=$(grep -o '"RemoteAddress":"192.0.2.5"' "$tmp/hup.jsonl" 2>/dev/null | wc -l)
+# two ConnectionCreate (one aggregated record counts once) or one with
+# its alert's TriggeringEvent: one alert, for the connect after the reload
+if [ "$n_alerts" = 1 ] && [ "$n_conn" -ge 2 ]; then
+	ok "SIGHUP reloads the lists: the connect after it alerts, the one before did not"
+else
+	notok "after SIGHUP: $n_alerts ioc:address alerts, $n_conn mentions of 192.0.2.5; $(tr '\n' ' ' <"$tmp/hup.log")"
 fi
 
 if ! azure_schemas "$top"; then
