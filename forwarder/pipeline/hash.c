@@ -319,18 +319,29 @@ enum hash_outcome hash_exe(struct hash_cache *c, const struct hash_config *cfg,
 
 	*cached = false;
 	snprintf(link, sizeof(link), "%s/%u/exe", cfg->proc, pid);
-	if (exe) {
-		n = readlink(link, target, sizeof(target));
-		if (n < 0)
-			return errno == ENOENT || errno == ESRCH ? HASH_GONE :
-			       HASH_UNREADABLE;
+	if (!exe)
+		return hash_file(c, cfg, link, out, cached);
+	n = readlink(link, target, sizeof(target));
+	if (n < 0 && errno != ENOENT && errno != ESRCH)
+		return HASH_UNREADABLE;
+	if (n >= 0) {
 		a = undeleted(target, (size_t)n);
 		b = undeleted(exe, len);
-		/* the pid was reused, or the process exec'd again */
-		if (a != b || memcmp(target, exe, a))
-			return HASH_GONE;
+		if (a == b && !memcmp(target, exe, a))
+			return hash_file(c, cfg, link, out, cached);
+		/* else the pid was reused, or the process exec'd again */
 	}
-	return hash_file(c, cfg, link, out, cached);
+	/*
+	 * The process is gone (most short-lived ones are before the worker
+	 * comes to them): the file at its path, if it is still there and
+	 * was not deleted when the kernel named it.
+	 */
+	b = undeleted(exe, len);
+	if (b != len || !len || exe[0] != '/' || len >= sizeof(target))
+		return HASH_GONE;
+	memcpy(target, exe, len);
+	target[len] = '\0';
+	return hash_file(c, cfg, target, out, cached);
 }
 
 void hash_hex(const uint8_t d[HASH_LEN], char out[2 * HASH_LEN + 1])

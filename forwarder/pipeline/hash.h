@@ -6,7 +6,8 @@
  * (hasher_submit(), never waits) and takes results when the eventfd
  * hasher_fd() is readable. The worker opens /proc/<pid>/exe (the file the
  * process runs, even if its path was deleted or replaced), checks that it
- * is the executable the event named, and looks it up in a cache keyed by
+ * is the executable the event named (a process already gone: the file at
+ * that path, if any), and looks it up in a cache keyed by
  * (device, inode, mtime, size): a binary is read once while it stays the
  * same. The cache is bounded (least recently used entry evicted).
  *
@@ -69,8 +70,9 @@ enum hash_outcome hash_file(struct hash_cache *c, const struct hash_config *cfg,
 /*
  * The digest of what process PID runs, through <proc>/PID/exe, when that
  * is EXE (LEN bytes; a " (deleted)" suffix ignored on either side; EXE
- * NULL: not checked); HASH_GONE when the process is gone or runs another
- * file.
+ * NULL: not checked). When the process is gone or runs another file by
+ * now: the file at EXE's path, unless the kernel named it deleted
+ * (HASH_GONE, as when that path is gone too).
  */
 enum hash_outcome hash_exe(struct hash_cache *c, const struct hash_config *cfg,
 			   uint32_t pid, const char *exe, size_t len,

@@ -216,9 +216,9 @@ TEST_F(h, process_exe_also_deleted_and_gone)
 				    &cached));
 	hash_hex(d, hex);
 	EXPECT_STREQ(want, hex);
-	/* another path than the process runs: pid reused, no digest */
-	EXPECT_EQ(HASH_GONE, hash_exe(self->c, &self->cfg, pid, "/bin/true",
-				      9, d, &cached));
+	/* another path than the process runs (pid reused): not its file */
+	EXPECT_EQ(HASH_GONE, hash_exe(self->c, &self->cfg, pid, "/none/x",
+				      7, d, &cached));
 	/* deleted: still hashed through /proc/PID/exe */
 	ASSERT_EQ(0, unlink(p));
 	hash_cache_free(self->c);
@@ -230,8 +230,30 @@ TEST_F(h, process_exe_also_deleted_and_gone)
 	EXPECT_STREQ(want, hex);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
+	/* gone, and its path too: no digest */
 	EXPECT_EQ(HASH_GONE, hash_exe(self->c, &self->cfg, pid, p, strlen(p),
 				      d, &cached));
+}
+
+/* A short-lived process, gone before its hash: the file at its path. */
+TEST_F(h, process_gone_file_at_path)
+{
+	char p[128], hex[65];
+	uint8_t d[HASH_LEN];
+	bool cached;
+	static const char del[] = "/tmp/x (deleted)";
+
+	snprintf(p, sizeof(p), "%s/abc", self->dir);
+	write_file(p, "abc", 3);
+	ASSERT_EQ(HASH_OK, hash_exe(self->c, &self->cfg, 0x7ffffff0, p,
+				    strlen(p), d, &cached));
+	hash_hex(d, hex);
+	EXPECT_STREQ(abc_hex, hex);
+	/* the kernel named it deleted: the path is another file's now */
+	EXPECT_EQ(HASH_GONE, hash_exe(self->c, &self->cfg, 0x7ffffff0, del,
+				      sizeof(del) - 1, d, &cached));
+	EXPECT_EQ(HASH_GONE, hash_exe(self->c, &self->cfg, 0x7ffffff0,
+				      "relative", 8, d, &cached));
 }
 
 TEST(worker_answers_in_order)
@@ -250,7 +272,7 @@ TEST(worker_answers_in_order)
 	ASSERT_LT(0, n);
 	ASSERT_EQ(0, hasher_submit(h, 1, getpid(), self_exe, (size_t)n));
 	ASSERT_EQ(0, hasher_submit(h, 2, getpid(), self_exe, (size_t)n));
-	ASSERT_EQ(0, hasher_submit(h, 3, 0x7ffffff0, "/x", 2));
+	ASSERT_EQ(0, hasher_submit(h, 3, 0x7ffffff0, "/none/x", 7));
 	for (int i = 0; i < 500 && got < 3; i++) {
 		got += hasher_take(h, r + got, 8 - got);
 		if (got < 3)

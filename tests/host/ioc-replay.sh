@@ -60,6 +60,9 @@ conf() {	# conf NAME HASHES_ENABLED INDICATOR-LINES...
 		  id: 9c647395-b913-4997-a732-a7fe7303b649
 		messages:
 		  statistics: 1h
+		events:
+		  exec:
+		    aggregate: false
 		rules:
 		  enabled: false
 		hashes:
@@ -75,9 +78,11 @@ conf plain false "hashes: \"\""
 rec=$build/tests/tools/rec-events
 "$rec" "$tmp/bad.rec" "exec,$listed_pid,$tmp/listed" \
 	"connect,$listed_pid,$tmp/listed,203.0.113.9,443"
+true & dead_pid=$!
+wait $dead_pid
 "$rec" "$tmp/clean.rec" "exec,$clean_pid,$tmp/clean" \
 	"connect,$clean_pid,$tmp/clean,198.51.100.1,443" \
-	"exec,$clean_pid,$tmp/gone-by-now"
+	"exec,$clean_pid,$tmp/gone-by-now" "exec,$dead_pid,$tmp/clean"
 run() {	# run CONF REC OUT
 	"$bin/iotsecd" -c "$tmp/$1.yaml" --replay "$tmp/$2.rec" \
 		--output "$tmp/$3.jsonl" --stats-file "" 2>"$tmp/$3.log" ||
@@ -112,9 +117,9 @@ check "ProcessCreate carries the executable's SHA-256 (hashes.enabled)" \
 check "the malformed indicator line is reported as file:line and skipped" \
 	grep -q "indicators: $tmp/hashes.txt:3: expected a SHA-256 digest (64 hex digits), got 'not-a-hash'" "$tmp/bad.log"
 check "a clean workload (its execs and connect in the output) alerts nothing" \
-	sh -c "[ \$(grep -c '^exec' '$tmp/clean.sum') = 2 ] && ! grep -q '^alert' '$tmp/clean.sum'"
-check "clean: its own hash, and a process running another file gets none (process-gone)" \
-	sh -c "grep -q '^exec $tmp/clean $clean_sha -\$' '$tmp/clean.sum' &&
+	sh -c "[ \$(grep -c '^exec' '$tmp/clean.sum') = 3 ] && ! grep -q '^alert' '$tmp/clean.sum'"
+check "clean: its own hash, live or gone (by its path), and none for a file neither runs nor exists (process-gone)" \
+	sh -c "[ \$(grep -c '^exec $tmp/clean $clean_sha -\$' '$tmp/clean.sum') = 2 ] &&
 	       grep -q '^exec $tmp/gone-by-now - process-gone\$' '$tmp/clean.sum'"
 check "hashes and indicators off: no alert, no Sha256" \
 	sh -c "! grep -q '^alert' '$tmp/plain.sum' && grep -q '^exec $tmp/listed - -\$' '$tmp/plain.sum'"
