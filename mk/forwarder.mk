@@ -9,6 +9,7 @@
 
 BENCH_SYNTH := $(BUILD)/bench/synth
 BENCH_RULES := $(BUILD)/bench/rules-bench
+BENCH_IOC := $(BUILD)/bench/ioc-bench
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/*.c))
 FUZZ_SRCS := $(filter-out forwarder/transport/mqtt.c,$(FWD_SRCS))
 
@@ -24,10 +25,21 @@ $(BENCH_RULES): tests/bench/rules-bench.c $(CORE)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< $(CORE) $(PKG_LIBS)
 
-# The host tests use the generator and the node validator.
-tests: $(BENCH_SYNTH) node-deps
+$(BENCH_IOC): tests/bench/ioc-bench.c $(CORE)
+	$(quiet) CC $@
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< $(CORE) $(PKG_LIBS)
 
-bench-forwarder: forwarder $(BENCH_SYNTH) $(BENCH_RULES)
+# events named on the command line (tests/host/ioc-replay.sh)
+$(BUILD)/tests/tools/rec-events: tests/tools/rec-events.c $(CORE)
+	$(quiet) CC $@
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< $(CORE) $(PKG_LIBS)
+
+# The host tests use the generators and the node validator.
+tests: $(BENCH_SYNTH) $(BUILD)/tests/tools/rec-events node-deps
+
+bench-forwarder: forwarder $(BENCH_SYNTH) $(BENCH_RULES) $(BENCH_IOC)
 	$(Q)mkdir -p $(BUILD)/bench
 	$(Q)tests/bench/bench.sh $(BUILD) >$(BUILD)/bench/forwarder.tmp
 	$(Q)mv $(BUILD)/bench/forwarder.tmp $(BUILD)/bench/forwarder.txt && cat $(BUILD)/bench/forwarder.txt

@@ -93,6 +93,13 @@ void config_defaults(struct config *c)
 	c->twin.enabled = true;
 	c->rules.enabled = true;
 	c->rules.aggregate_ms = 60 * 1000;
+	/* hashes, indicators, packages (docs/rules.md) */
+	c->detect.hash_cache = 4096;
+	c->detect.hash_max_size = 64ULL << 20;
+	c->detect.hash_max_ms = 2000;
+	c->detect.hash_wait_ms = 500;
+	c->detect.ioc_refresh_ms = 10 * 60 * 1000;
+	c->detect.packages = true;
 }
 
 void config_free(struct config *c)
@@ -120,6 +127,15 @@ void config_free(struct config *c)
 	c->twin.state = NULL;
 	free(c->rules.dir);
 	c->rules.dir = NULL;
+	free(c->detect.ioc_hashes);
+	free(c->detect.ioc_addresses);
+	free(c->detect.ioc_domains);
+	free(c->detect.ioc_paths);
+	free(c->detect.dpkg_status);
+	free(c->detect.opkg_status);
+	c->detect.ioc_hashes = c->detect.ioc_addresses = NULL;
+	c->detect.ioc_domains = c->detect.ioc_paths = NULL;
+	c->detect.dpkg_status = c->detect.opkg_status = NULL;
 	c->warning[0] = '\0';
 }
 
@@ -1031,6 +1047,44 @@ static int rules_key(struct walk *w, const char *k, yaml_node_t *v)
 	return strcmp(k, "rules") && strcmp(k, "lists") ? -ENOENT : 0;
 }
 
+/* hashes:, indicators:, packages: (docs/rules.md) */
+static const struct key hashes_keys[] = {
+	{ "enabled", key_bool, FIELD(detect.hash_enabled) },
+	{ "cache_entries", key_int, FIELD(detect.hash_cache),
+	  RANGE(16, 1000000) },
+	{ "max_size", key_size, FIELD(detect.hash_max_size),
+	  RANGE(4096, 4ULL << 30) },
+	{ "max_time", key_interval, FIELD(detect.hash_max_ms),
+	  RANGE(10, 60000), .range = "an interval from 10ms to 60s" },
+	{ "max_wait", key_interval, FIELD(detect.hash_wait_ms),
+	  RANGE(0, 10000), .range = "an interval from 0s to 10s" },
+};
+
+static const struct key indicators_keys[] = {
+	{ "hashes", key_path_or_none, FIELD(detect.ioc_hashes),
+	  .max = PATH_MAX },
+	{ "addresses", key_path_or_none, FIELD(detect.ioc_addresses),
+	  .max = PATH_MAX },
+	{ "domains", key_path_or_none, FIELD(detect.ioc_domains),
+	  .max = PATH_MAX },
+	{ "paths", key_path_or_none, FIELD(detect.ioc_paths),
+	  .max = PATH_MAX },
+	{ "refresh", key_interval, FIELD(detect.ioc_refresh_ms),
+	  RANGE(10000, DAY_MS), .range = "an interval from 10s to 1d" },
+};
+
+static const struct key packages_keys[] = {
+	{ "enabled", key_bool, FIELD(detect.packages) },
+	{ "dpkg_status", key_path_or_none, FIELD(detect.dpkg_status),
+	  .max = 256 },	/* PKG_PATH_MAX */
+	{ "opkg_status", key_path_or_none, FIELD(detect.opkg_status),
+	  .max = 256 },	/* PKG_PATH_MAX */
+};
+
+static const struct section hashes_sec = { SECTION(hashes_keys) };
+static const struct section indicators_sec = { SECTION(indicators_keys) };
+static const struct section packages_sec = { SECTION(packages_keys) };
+
 static const struct section tls_sec = { SECTION(tls_keys) };
 static const struct section type_sec = { SECTION(type_keys) };
 
@@ -1085,6 +1139,9 @@ static const struct key root_keys[] = {
 	{ "spool", key_section, .sub = &spool_sec },
 	{ "twin", key_section, .sub = &twin_sec },
 	{ "rules", key_section, .sub = &rules_sec },
+	{ "hashes", key_section, .sub = &hashes_sec },
+	{ "indicators", key_section, .sub = &indicators_sec },
+	{ "packages", key_section, .sub = &packages_sec },
 };
 
 static const struct section top_sec = { SECTION(root_keys) };

@@ -103,6 +103,23 @@ struct rules_settings {
 	uint64_t aggregate_ms;		/* hits of a rule after its alert */
 };
 
+/*
+ * Executable hashes and indicator lists (pipeline/hash.h, ioc.h,
+ * docs/rules.md); paths owned, NULL: no list. Packages: the SBoM
+ * snapshot's status files (NULL: the system's).
+ */
+struct detect_settings {
+	bool hash_enabled;		/* Sha256 in ProcessCreate */
+	unsigned int hash_cache;	/* entries */
+	uint64_t hash_max_size;		/* bytes read at most */
+	uint64_t hash_max_ms;		/* reading one file, at most */
+	uint64_t hash_wait_ms;		/* an exec waits for its hash */
+	char *ioc_hashes, *ioc_addresses, *ioc_domains, *ioc_paths;
+	uint64_t ioc_refresh_ms;	/* domains resolved again */
+	bool packages;			/* the SoftwareInventory snapshot */
+	char *dpkg_status, *opkg_status;
+};
+
 struct config {
 	struct mqtt_config mqtt;
 	char agent_id[37];		/* GUID */
@@ -129,6 +146,7 @@ struct config {
 	/* per twin setting (twin_setting_id()): an enum cfg_source */
 	unsigned char src[TWIN_SETTINGS_MAX];
 	struct rules_settings rules;
+	struct detect_settings detect;
 	/* "NAME:LINE:COL: ..." when it loads but is probably not meant so */
 	char warning[256];
 };

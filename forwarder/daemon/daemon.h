@@ -29,6 +29,7 @@ struct daemon {
 	struct enrich enrich;
 	struct queue queue;
 	struct rules_engine rules;	/* detect.c */
+	struct detect *detect;		/* detect.c: hashes, indicators */
 	struct iotsec_nl nl;
 	bool nl_open;
 	struct local *local;
@@ -93,6 +94,18 @@ int daemon_rules_load(struct daemon *d, bool starting);
 /* The rules configuration C (read from CONFIG_PATH) names; 0 or -errno. */
 int daemon_rules_compile(const struct config *c, const char *config_path,
 			 struct ruleset **rs, char *err, size_t errlen);
+/*
+ * Executable hashes and indicator lists: (re)load them as configured
+ * (daemon_rules_load() does, first); every event after the rules
+ * (queued now, or an exec once its hash came or its wait ended); the
+ * hasher's fd; deadlines (ms to the next); at exit, the waiting execs.
+ */
+void daemon_detect_load(struct daemon *d);
+void daemon_detect_event(struct daemon *d, const struct iotsec_event *ev);
+bool daemon_detect_handle(struct daemon *d, int fd);
+uint64_t daemon_detect_tick(struct daemon *d, uint64_t now_ms);
+void daemon_detect_flush(struct daemon *d);
+void daemon_detect_fini(struct daemon *d);
 
 /* stats.c */
 void stats_on_counters(void *ctx, const struct iotsec_counters *c);

@@ -8,11 +8,17 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 
 #include "common/clock.h"
 #include "daemon/daemon.h"
+#include "pipeline/aggregate.h"
+#include "pipeline/hash.h"
+#include "pipeline/ioc.h"
 
 static void on_alert(void *ctx, const char *text, size_t len)
 {
@@ -66,6 +72,7 @@ int daemon_rules_load(struct daemon *d, bool starting)
 
 	if (starting)
 		rules_engine_init(&d->rules, &d->ser, on_alert, d);
+	daemon_detect_load(d);
 	d->rules.aggregate_ms = d->cfg->rules.aggregate_ms;
 	ret = daemon_rules_compile(d->cfg, d->config_path, &rs, err,
 				   sizeof(err));
@@ -78,4 +85,291 @@ int daemon_rules_load(struct daemon *d, bool starting)
 	logmsg(LOG_INFO, "rules: %zu enabled", rules_count(rs));
 	rules_engine_set(&d->rules, rs, mono_ms());
 	return 0;
+}
+
+/* ---- executable hashes and indicator lists (docs/rules.md) ---- */
+
+/*
+ * An exec waiting for its hash: a copy of the event, sent when the hash
+ * (or its failure) comes, or without it at its deadline; then kept until
+ * the hash comes for the indicator check, which needs the event.
+ */
+struct pending {
+	struct pending *next;
+	uint64_t id, deadline_ms;
+	bool sent;
+	struct record *rec;
+	char hex[2 * HASH_LEN + 1];
+};
+
+struct detect {
+	struct ioc_engine ioc;
+	struct hasher *hasher;
+	struct hash_config hcfg;
+	bool hasher_reg;		/* its fd in the epoll set */
+	bool attach;			/* hashes.enabled */
+	uint64_t wait_ms;
+	struct pending *head, *tail;
+	uint64_t next_id;
+	uint64_t late;			/* sent before their hash */
+};
+
+static void ioc_warn(void *ctx, const char *msg)
+{
+	(void)ctx;
+	logmsg(LOG_WARNING, "indicators: %s", msg);
+}
+
+static void pending_send(struct daemon *d, struct pending *p, const char *why)
+{
+	struct iotsec_event *ev = &p->rec->ev;
+
+	if (p->sent)
+		return;
+	if (why)
+		ev->sha256_status = (struct ev_str){ why, strlen(why) };
+	queue_push(&d->queue, ev, mono_ms());
+	ev->sha256_status = (struct ev_str){ 0 };
+	p->sent = true;
+}
+
+static void pending_drop(struct detect *x, struct pending *p)
+{
+	struct pending **pp = &x->head;
+
+	while (*pp != p)
+		pp = &(*pp)->next;
+	*pp = p->next;
+	if (x->tail == p) {
+		x->tail = NULL;
+		for (struct pending *q = x->head; q; q = q->next)
+			x->tail = q;
+	}
+	record_free(p->rec);
+	free(p);
+}
+
+/* Every exec waiting is sent now, without its hash; the hasher stops. */
+static void hasher_end(struct daemon *d, struct detect *x)
+{
+	while (x->head) {
+		pending_send(d, x->head, x->attach ? "late" : NULL);
+		pending_drop(x, x->head);
+	}
+	if (!x->hasher)
+		return;
+	if (x->hasher_reg)
+		daemon_epoll_set(d, hasher_fd(x->hasher), 0, EPOLL_CTL_DEL);
+	x->hasher_reg = false;
+	hasher_stop(x->hasher, 1000);
+	x->hasher = NULL;
+}
+
+static void on_hash(struct daemon *d, struct detect *x,
+		    const struct hash_result *r)
+{
+	struct pending *p;
+
+	for (p = x->head; p && p->id != r->id; p = p->next)
+		;
+	if (!p)
+		return;
+	if (r->outcome == HASH_OK) {
+		hash_hex(r->digest, p->hex);
+		if (x->attach && !p->sent)
+			p->rec->ev.sha256 = (struct ev_str){ p->hex,
+							     2 * HASH_LEN };
+		ioc_eval_hash(&x->ioc, &p->rec->ev, r->digest, mono_ms());
+		pending_send(d, p, NULL);
+	} else {
+		pending_send(d, p, x->attach ?
+			     hash_outcome_name(r->outcome) : NULL);
+	}
+	pending_drop(x, p);
+}
+
+static void take_hashes(struct daemon *d, struct detect *x)
+{
+	struct hash_result r[32];
+	size_t n;
+
+	while ((n = hasher_take(x->hasher, r, 32)) > 0)
+		for (size_t i = 0; i < n; i++)
+			on_hash(d, x, &r[i]);
+}
+
+/*
+ * The indicator lists from their files and the hasher as configured;
+ * at start and at each SIGHUP. A list that cannot be read is logged and
+ * empty; nothing here stops the daemon.
+ */
+void daemon_detect_load(struct daemon *d)
+{
+	const struct detect_settings *c = &d->cfg->detect;
+	const char *files[IOC_KIND_N] = {
+		[IOC_HASH] = c->ioc_hashes, [IOC_ADDRESS] = c->ioc_addresses,
+		[IOC_DOMAIN] = c->ioc_domains, [IOC_PATH] = c->ioc_paths,
+	};
+	struct detect *x = d->detect;
+	struct hash_config hc;
+	struct ioc_set *set = NULL;
+	bool want;
+
+	if (!x) {
+		x = calloc(1, sizeof(*x));
+		if (!x) {
+			logmsg(LOG_ERR, "indicators: out of memory");
+			return;
+		}
+		ioc_engine_init(&x->ioc, &d->ser, on_alert, d);
+		d->detect = x;
+	}
+	x->ioc.aggregate_ms = d->cfg->rules.aggregate_ms;
+	if (ioc_load(&set, files, ioc_warn, NULL))
+		logmsg(LOG_ERR, "indicators: out of memory");
+	if (set && ioc_resolve_start(set, c->ioc_refresh_ms))
+		logmsg(LOG_WARNING, "indicators: no thread to resolve the "
+		       "domains; they match nothing");
+	if (set && (ioc_count(set, IOC_HASH) || ioc_count(set, IOC_ADDRESS) ||
+		    ioc_count(set, IOC_DOMAIN) || ioc_count(set, IOC_PATH)))
+		logmsg(LOG_INFO, "indicators: %zu hashes, %zu addresses, "
+		       "%zu domains, %zu paths", ioc_count(set, IOC_HASH),
+		       ioc_count(set, IOC_ADDRESS), ioc_count(set, IOC_DOMAIN),
+		       ioc_count(set, IOC_PATH));
+	ioc_engine_set(&x->ioc, set, mono_ms());
+
+	/* hashes are computed for ProcessCreate or for a hash list */
+	want = c->hash_enabled || (set && ioc_count(set, IOC_HASH));
+	hash_config_defaults(&hc);
+	hc.cache_max = c->hash_cache;
+	hc.max_size = c->hash_max_size;
+	hc.max_ms = c->hash_max_ms;
+	x->attach = c->hash_enabled;
+	x->wait_ms = c->hash_wait_ms;
+	if (x->hasher && (!want || memcmp(&hc, &x->hcfg, sizeof(hc))))
+		hasher_end(d, x);
+	if (want && !x->hasher) {
+		int ret = hasher_start(&x->hasher, &hc);
+
+		if (ret)
+			logmsg(LOG_ERR, "hashes: no worker thread (%s); "
+			       "executables are not hashed", strerror(-ret));
+		x->hcfg = hc;
+	}
+}
+
+void daemon_detect_event(struct daemon *d, const struct iotsec_event *ev)
+{
+	struct detect *x = d->detect;
+	uint64_t now = mono_ms();
+	struct pending *p;
+
+	if (x)
+		ioc_eval(&x->ioc, ev, now);
+	if (!x || !x->hasher || ev->type != IOTSEC_EVENT_EXEC) {
+		queue_push(&d->queue, ev, now);
+		return;
+	}
+	p = calloc(1, sizeof(*p));
+	if (p)
+		p->rec = record_new(ev);
+	if (!p || !p->rec || hasher_submit(x->hasher, x->next_id, ev->tgid,
+					   ev->exe.s, ev->exe.len)) {
+		/* no memory or the hasher's queue full: no hash */
+		if (p)
+			record_free(p->rec);
+		free(p);
+		x->late++;
+		queue_push(&d->queue, ev, now);
+		return;
+	}
+	p->id = x->next_id++;
+	p->deadline_ms = now + x->wait_ms;
+	if (x->tail)
+		x->tail->next = p;
+	else
+		x->head = p;
+	x->tail = p;
+}
+
+bool daemon_detect_handle(struct daemon *d, int fd)
+{
+	struct detect *x = d->detect;
+
+	if (!x || !x->hasher || fd != hasher_fd(x->hasher))
+		return false;
+	take_hashes(d, x);
+	return true;
+}
+
+uint64_t daemon_detect_tick(struct daemon *d, uint64_t now_ms)
+{
+	struct detect *x = d->detect;
+	uint64_t next;
+
+	if (!x)
+		return UINT64_MAX;
+	/* the epoll set exists only after the first load */
+	if (x->hasher && !x->hasher_reg && d->epfd > 0)
+		x->hasher_reg = !daemon_epoll_set(d, hasher_fd(x->hasher),
+						  EPOLLIN, EPOLL_CTL_ADD);
+	next = ioc_tick(&x->ioc, now_ms);
+	for (struct pending *p = x->head; p; p = p->next) {
+		if (p->sent)
+			continue;
+		if (p->deadline_ms <= now_ms) {
+			pending_send(d, p, x->attach ? "late" : NULL);
+			x->late++;
+		} else if (p->deadline_ms - now_ms < next) {
+			next = p->deadline_ms - now_ms;
+		}
+	}
+	return next;
+}
+
+void daemon_detect_flush(struct daemon *d)
+{
+	struct detect *x = d->detect;
+	uint64_t end;
+
+	if (!x)
+		return;
+	/* the execs waiting get their wait, at most, then go */
+	end = mono_ms() + x->wait_ms;
+	while (x->hasher && x->head && (uint64_t)mono_ms() < end) {
+		struct pollfd pfd = { hasher_fd(x->hasher), POLLIN, 0 };
+
+		if (poll(&pfd, 1, (int)(end - mono_ms())) < 0 &&
+		    errno != EINTR)
+			break;
+		take_hashes(d, x);
+	}
+	while (x->head) {
+		pending_send(d, x->head, x->attach ? "late" : NULL);
+		pending_drop(x, x->head);
+	}
+	ioc_flush(&x->ioc, mono_ms());
+}
+
+void daemon_detect_fini(struct daemon *d)
+{
+	struct detect *x = d->detect;
+	struct hasher_stats st;
+
+	if (!x)
+		return;
+	if (x->hasher) {
+		hasher_stats(x->hasher, &st);
+		logmsg(LOG_INFO, "hashes: %llu executables, %llu from the "
+		       "cache (%llu read), %llu without a hash in time, "
+		       "%llu not queued", (unsigned long long)st.submitted,
+		       (unsigned long long)st.cache.hits,
+		       (unsigned long long)st.cache.misses,
+		       (unsigned long long)x->late,
+		       (unsigned long long)st.rejected);
+	}
+	hasher_end(d, x);
+	ioc_engine_fini(&x->ioc);
+	free(x);
+	d->detect = NULL;
 }

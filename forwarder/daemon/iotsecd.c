@@ -302,6 +302,7 @@ out:
 	else
 		iotsec_decoder_fini(&d.nl.dec);
 	rules_engine_fini(&d.rules);
+	daemon_detect_fini(&d);
 	queue_fini(&d.queue);
 	enrich_fini(&d.enrich);
 	mqtt_free(d.mqtt);

@@ -255,7 +255,7 @@ void daemon_on_event(void *ctx, struct iotsec_event *ev)
 
 	enrich_event(&d->enrich, ev);
 	rules_eval(&d->rules, ev, mono_ms());
-	queue_push(&d->queue, ev, mono_ms());
+	daemon_detect_event(d, ev);	/* indicators, hashes, queue_push() */
 	enrich_done(&d->enrich, ev);
 }
 
@@ -364,6 +364,16 @@ void daemon_local_config(const struct config *c, struct local_config *lc)
 	lc->local_users = c->snapshots.local_users;
 	lc->system_information = c->snapshots.system_information;
 	lc->os_baseline = c->snapshots.os_baseline;
+	/* PackageInventory (packages:, docs/rules.md) */
+	lc->packages = c->detect.packages;
+	if (c->detect.dpkg_status)
+		snprintf(lc->snap_cfg.pkg_status[0], PKG_PATH_MAX, "%s",
+			 c->detect.dpkg_status);
+	if (c->detect.opkg_status) {
+		snprintf(lc->snap_cfg.pkg_status[1], PKG_PATH_MAX, "%s",
+			 c->detect.opkg_status);
+		lc->snap_cfg.pkg_status[2][0] = '\0';
+	}
 }
 
 void daemon_local_watch(struct daemon *d, int op)
@@ -457,6 +467,9 @@ static uint64_t periodic(struct daemon *d)
 	if (!d->replay)
 		ser_sync_clock(&d->ser);
 	next = rules_tick(&d->rules, now);
+	t = daemon_detect_tick(d, now);
+	if (t < next)
+		next = t;
 	t = queue_tick(&d->queue, now);
 	if (t < next)
 		next = t;
@@ -562,6 +575,8 @@ static void dispatch(struct daemon *d, const struct epoll_event *e)
 		mqtt_handle(d->mqtt, e->events);
 	} else if (d->spool && fd == spool_sync_fd(d->spool)) {
 		spool_sync_done(d->spool, mono_ms());
+	} else if (daemon_detect_handle(d, fd)) {
+		/* executable hashes */
 	}
 }
 
@@ -584,6 +599,7 @@ int daemon_run(struct daemon *d, bool replay_mode)
 			/* leave when everything is out, or after a grace time */
 			if (!stop_deadline) {
 				local_flush(d->local);
+				daemon_detect_flush(d);
 				rules_flush(&d->rules, mono_ms());
 				queue_flush_all(&d->queue, mono_ms());
 				if (d->cfg->statistics_ms)

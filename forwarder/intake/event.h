@@ -66,6 +66,9 @@ struct iotsec_event {
 	struct ev_str container;	/* container id from the cgroup */
 	struct ev_str proc_exe;		/* exe of tgid (exit, connect, ...) */
 	struct ev_str proc_cmdline;	/* argv of tgid's last exec */
+	/* Filled by the hash stage (pipeline/hash.h), exec only. */
+	struct ev_str sha256;		/* 64 hex digits */
+	struct ev_str sha256_status;	/* why there is none */
 };
 
 /*

@@ -9,7 +9,7 @@
 
 #define STR_FIELDS(X) X(comm) X(exe) X(argv) X(cwd) X(module_name) X(path) \
 	X(new_path) X(user) X(parent_exe) X(container) X(proc_exe)         \
-	X(proc_cmdline)
+	X(proc_cmdline) X(sha256) X(sha256_status)
 
 struct record *record_new(const struct iotsec_event *ev)
 {

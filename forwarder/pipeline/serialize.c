@@ -317,6 +317,11 @@ static struct json_object *extra_details(struct ser *s, const struct record *r)
 		if (ev->argv_truncated)
 			add(x, "CommandLineTruncated",
 			    json_object_new_string("true"));
+		/* the hash stage's (pipeline/hash.h, docs/rules.md) */
+		if (ev->sha256.s)
+			add_str(x, "Sha256", ev->sha256);
+		if (ev->sha256_status.s)
+			add_str(x, "Sha256Status", ev->sha256_status);
 		break;
 	case IOTSEC_EVENT_EXIT:
 		if (ev->exit_signal)

@@ -53,6 +53,10 @@ struct local {
 	int ports_efd;			/* its end; -1: collect in place */
 	struct ports_job *ports_job;	/* the one in flight, or NULL */
 	bool ports_inplace_logged;
+	/* PackageInventory: sent at each snapshot and when it changes */
+	uint64_t pkg_stamp, next_pkg_check_ms;
+	uint8_t pkg_digest[32];
+	bool pkg_sent;
 	struct local_stats st;		/* st.sdk: of SDK sockets closed */
 	struct batch batch[MSG_KIND_N];
 	double tokens;			/* the budget of SDK + logins */
@@ -286,6 +290,51 @@ static void ports_done(struct local *l)
 	snapshot_ports_free(scan);
 }
 
+/*
+ * PackageInventory: at the snapshot interval (FORCE), and between them
+ * when the status files changed (their stat, every LOCAL_PKG_CHECK_MS)
+ * and the package list with them (its digest).
+ */
+#define LOCAL_PKG_CHECK_MS (60 * 1000)
+
+static void packages(struct local *l, bool force)
+{
+	struct json_object *evs;
+	struct pkg_list pl;
+	uint8_t d[32];
+	uint64_t stamp = pkg_stamp(&l->cfg.snap_cfg);
+
+	if (!force && stamp == l->pkg_stamp)
+		return;
+	l->pkg_stamp = stamp;
+	if (pkg_collect(&l->cfg.snap_cfg, &pl)) {
+		pkg_list_free(&pl);
+		l->st.failed++;
+		return;
+	}
+	pkg_digest(&pl, d);
+	if (!force && l->pkg_sent && !memcmp(d, l->pkg_digest, sizeof(d))) {
+		pkg_list_free(&pl);
+		return;
+	}
+	if (pl.truncated)
+		l->log(LOG_WARNING, "PackageInventory: more than %d packages; "
+		       "the rest is left out", PKG_MAX);
+	evs = snapshot_packages_events(&pl);
+	pkg_list_free(&pl);
+	if (!evs) {
+		l->st.failed++;
+		return;
+	}
+	for (size_t i = 0; i < json_object_array_length(evs); i++)
+		if (!emit(l, json_object_get(json_object_array_get_idx(evs, i)),
+			  MSG_EXTENDED))
+			l->st.snapshots++;
+	json_object_put(evs);
+	memcpy(l->pkg_digest, d, sizeof(d));
+	l->pkg_sent = true;
+}
+
 static void snapshots(struct local *l)
 {
 	const struct local_config *c = &l->cfg;
@@ -298,6 +347,8 @@ static void snapshots(struct local *l)
 		snapshot_emit(l, snapshot_system_information(&c->snap_cfg));
 	if (c->os_baseline)
 		snapshot_emit(l, snapshot_os_baseline(&c->snap_cfg));
+	if (c->packages)
+		packages(l, true);
 }
 
 static const char *group_name(gid_t gid, char *buf, size_t len)
@@ -531,6 +582,14 @@ uint64_t local_tick(struct local *l, uint64_t now_ms)
 		}
 		if (l->next_snapshot_ms - now_ms < next)
 			next = l->next_snapshot_ms - now_ms;
+	}
+	if (l->cfg.packages && l->pkg_sent) {
+		if (now_ms >= l->next_pkg_check_ms) {
+			packages(l, false);
+			l->next_pkg_check_ms = now_ms + LOCAL_PKG_CHECK_MS;
+		}
+		if (l->next_pkg_check_ms - now_ms < next)
+			next = l->next_pkg_check_ms - now_ms;
 	}
 	for (k = 0; k < MSG_KIND_N; k++) {
 		struct batch *b = &l->batch[k];

@@ -52,6 +52,7 @@ struct local_config {
 	uint64_t first_snapshot_ms;	/* after start */
 	/* which snapshots */
 	bool listening_ports, local_users, system_information, os_baseline;
+	bool packages;			/* PackageInventory, and on a change */
 	struct snapshot_config snap_cfg;
 };
 

@@ -34,6 +34,9 @@ void snapshot_config_defaults(struct snapshot_config *c)
 	for (i = 0; i < ARRAY_SIZE(roots); i++)
 		c->ww_roots[i] = roots[i];
 	c->ww_max_entries = 50000;
+	snprintf(c->pkg_status[0], PKG_PATH_MAX, "/var/lib/dpkg/status");
+	snprintf(c->pkg_status[1], PKG_PATH_MAX, "/usr/lib/opkg/status");
+	snprintf(c->pkg_status[2], PKG_PATH_MAX, "/var/lib/opkg/status");
 	c->ww_max_ms = 250;
 }
 

@@ -20,9 +20,16 @@
 #ifndef IOTSEC_SNAPSHOT_H
 #define IOTSEC_SNAPSHOT_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 struct json_object;
 
 #define SNAPSHOT_WW_ROOTS_MAX 16
+/* PackageInventory: dpkg's status, opkg's (two usual places; the first) */
+#define PKG_SOURCES 3
+#define PKG_PATH_MAX 256
 
 struct snapshot_config {
 	const char *proc;		/* "/proc" */
@@ -37,6 +44,12 @@ struct snapshot_config {
 	const char *ww_roots[SNAPSHOT_WW_ROOTS_MAX];
 	unsigned int ww_max_entries;	/* walk budget, default 50000 */
 	unsigned int ww_max_ms;		/* and in time, default 250 ms */
+	/*
+	 * Package status files (copied with the struct): dpkg's
+	 * (/var/lib/dpkg/status), opkg's (/usr/lib/opkg/status, else
+	 * /var/lib/opkg/status); "": none.
+	 */
+	char pkg_status[PKG_SOURCES][PKG_PATH_MAX];
 };
 
 void snapshot_config_defaults(struct snapshot_config *c);
@@ -86,5 +99,36 @@ struct json_object *snapshot_system_information(const struct snapshot_config *c)
  * in snapshot_baseline.c), since most have no CCE number of their own.
  */
 struct json_object *snapshot_os_baseline(const struct snapshot_config *c);
+
+/*
+ * PackageInventory (snapshot_packages.c): the installed packages of the
+ * status files, sorted, at most PKG_MAX; each file read up to
+ * PKG_FILE_MAX bytes. rpm is not supported.
+ */
+#define PKG_MAX 20000
+#define PKG_FILE_MAX (32u << 20)
+#define PKG_PER_EVENT 200
+
+struct pkg {
+	char name[128], version[128], arch[32], source[8];
+};
+
+struct pkg_list {
+	struct pkg *p;
+	size_t n, cap;
+	bool truncated;		/* more than PKG_MAX */
+};
+
+/* The installed packages of BUF (a status file) appended to L; -ENOMEM. */
+int pkg_parse(struct pkg_list *l, const char *buf, size_t len,
+	      const char *source);
+int pkg_collect(const struct snapshot_config *c, struct pkg_list *l);
+void pkg_list_free(struct pkg_list *l);
+/* SHA-256 of the list: the content, to send it again only on a change */
+void pkg_digest(const struct pkg_list *l, uint8_t out[32]);
+/* The status files' identity (inode, size, mtime): cheap to look at. */
+uint64_t pkg_stamp(const struct snapshot_config *c);
+/* An array of PackageInventory events, PKG_PER_EVENT packages each. */
+struct json_object *snapshot_packages_events(const struct pkg_list *l);
 
 #endif /* IOTSEC_SNAPSHOT_H */

@@ -66,6 +66,8 @@ kill $pid; wait $pid || true
 # the rules stage alone, default pack (tests/bench/rules-bench.c)
 top=$(cd "$(dirname "$0")/../.." && pwd)
 "$build/bench/rules-bench" "$top/config/rules" 2000000
+# indicator lists and executable hashes (tests/bench/ioc-bench.c)
+"$build/bench/ioc-bench" 2000000
 
 for b in iotsecd iotsecctl; do
 	strip -o "$tmp/$b" "$build/$b"

@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: MIT
+/*
+ * SHA-256 of executables (pipeline/hash.c): the digest, the cache by
+ * (device, inode, mtime, size) and its bound, the outcomes of a FIFO, a
+ * huge file, an unreadable one, a changed one, a process gone or running
+ * another file, and the worker thread.
+ */
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#include "kselftest_harness.h"
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include "common/clock.h"
+#include "pipeline/hash.h"
+
+/* sha256("abc") */
+static const char abc_hex[] =
+	"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
+static void write_file(const char *path, const char *s, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+
+	if (fd < 0 || write(fd, s, len) != (ssize_t)len)
+		abort();
+	close(fd);
+}
+
+FIXTURE(h) {
+	char dir[64];
+	struct hash_cache *c;
+	struct hash_config cfg;
+};
+
+FIXTURE_SETUP(h)
+{
+	snprintf(self->dir, sizeof(self->dir), "/tmp/hash-test.XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->dir));
+	hash_config_defaults(&self->cfg);
+	self->c = hash_cache_new(4);
+	ASSERT_NE(NULL, self->c);
+}
+
+FIXTURE_TEARDOWN(h)
+{
+	char cmd[128];
+
+	hash_cache_free(self->c);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", self->dir);
+	if (system(cmd)) {
+	}
+}
+
+TEST_F(h, digest_and_cache_hit_once_per_file)
+{
+	char p[128], hex[65];
+	uint8_t d[HASH_LEN];
+	struct hash_cache_stats st;
+	bool cached;
+
+	snprintf(p, sizeof(p), "%s/abc", self->dir);
+	write_file(p, "abc", 3);
+	ASSERT_EQ(HASH_OK, hash_file(self->c, &self->cfg, p, d, &cached));
+	EXPECT_FALSE(cached);
+	hash_hex(d, hex);
+	EXPECT_STREQ(abc_hex, hex);
+	for (int i = 0; i < 9; i++) {
+		ASSERT_EQ(HASH_OK, hash_file(self->c, &self->cfg, p, d,
+					     &cached));
+		EXPECT_TRUE(cached);
+	}
+	hash_cache_stats(self->c, &st);
+	EXPECT_EQ(1, st.misses);
+	EXPECT_EQ(9, st.hits);
+	EXPECT_EQ(1, st.entries);
+}
+
+TEST_F(h, rewritten_file_is_hashed_again)
+{
+	char p[128], hex[65];
+	uint8_t d[HASH_LEN];
+	struct timespec ts[2] = { { 0, UTIME_OMIT }, { 1000, 0 } };
+	bool cached;
+
+	snprintf(p, sizeof(p), "%s/f", self->dir);
+	write_file(p, "xyz", 3);
+	ASSERT_EQ(HASH_OK, hash_file(self->c, &self->cfg, p, d, &cached));
+	write_file(p, "abc", 3);	/* same size, same inode */
+	ASSERT_EQ(0, utimensat(AT_FDCWD, p, ts, 0));
+	ASSERT_EQ(HASH_OK, hash_file(self->c, &self->cfg, p, d, &cached));
+	EXPECT_FALSE(cached);
+	hash_hex(d, hex);
+	EXPECT_STREQ(abc_hex, hex);
+}
+
+TEST_F(h, cache_is_bounded_lru)
+{
+	char p[128];
+	uint8_t d[HASH_LEN];
+	struct hash_cache_stats st;
+	bool cached;
+
+	for (int i = 0; i < 6; i++) {
+		snprintf(p, sizeof(p), "%s/f%d", self->dir, i);
+		write_file(p, p, strlen(p));
+		ASSERT_EQ(HASH_OK, hash_file(self->c, &self->cfg, p, d,
+					     &cached));
+	}
+	hash_cache_stats(self->c, &st);
+	EXPECT_EQ(4, st.entries);
+	EXPECT_EQ(2, st.evictions);
+	/* f5 is the most recent, f0 was evicted */
+	snprintf(p, sizeof(p), "%s/f5", self->dir);
+	hash_file(self->c, &self->cfg, p, d, &cached);
+	EXPECT_TRUE(cached);
+	snprintf(p, sizeof(p), "%s/f0", self->dir);
+	hash_file(self->c, &self->cfg, p, d, &cached);
+	EXPECT_FALSE(cached);
+}
+
+TEST_F(h, fifo_is_not_read)
+{
+	char p[128];
+	uint8_t d[HASH_LEN];
+	bool cached;
+	int64_t t0 = mono_ms();
+
+	snprintf(p, sizeof(p), "%s/fifo", self->dir);
+	ASSERT_EQ(0, mkfifo(p, 0600));
+	EXPECT_EQ(HASH_NOT_REGULAR, hash_file(self->c, &self->cfg, p, d,
+					      &cached));
+	EXPECT_LT(mono_ms() - t0, 1000);
+	snprintf(p, sizeof(p), "%s", self->dir);
+	EXPECT_EQ(HASH_NOT_REGULAR, hash_file(self->c, &self->cfg, p, d,
+					      &cached));
+}
+
+TEST_F(h, huge_file_too_large_without_reading)
+{
+	char p[128];
+	uint8_t d[HASH_LEN];
+	bool cached;
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/huge", self->dir);
+	fd = open(p, O_WRONLY | O_CREAT, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, 1LL << 40));	/* sparse, 1 TiB */
+	close(fd);
+	EXPECT_EQ(HASH_TOO_LARGE, hash_file(self->c, &self->cfg, p, d,
+					    &cached));
+	/* within the size but not the time: a timeout, bounded */
+	self->cfg.max_size = 1ULL << 41;
+	self->cfg.max_ms = 50;
+	{
+		int64_t t0 = mono_ms();
+
+		EXPECT_EQ(HASH_TIMEOUT, hash_file(self->c, &self->cfg, p, d,
+						  &cached));
+		EXPECT_LT(mono_ms() - t0, 1000);
+	}
+}
+
+TEST_F(h, missing_and_unreadable)
+{
+	char p[128];
+	uint8_t d[HASH_LEN];
+	bool cached;
+
+	snprintf(p, sizeof(p), "%s/none", self->dir);
+	EXPECT_EQ(HASH_GONE, hash_file(self->c, &self->cfg, p, d, &cached));
+	if (geteuid() != 0) {
+		snprintf(p, sizeof(p), "%s/secret", self->dir);
+		write_file(p, "x", 1);
+		chmod(p, 0);
+		EXPECT_EQ(HASH_UNREADABLE, hash_file(self->c, &self->cfg, p,
+						     d, &cached));
+	}
+}
+
+/* A child running a copy of /bin/sleep whose file is then deleted. */
+TEST_F(h, process_exe_also_deleted_and_gone)
+{
+	char p[128], link[64], want[65], hex[65], cmd[512];
+	uint8_t d[HASH_LEN];
+	bool cached;
+	pid_t pid;
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/sleeper", self->dir);
+	snprintf(cmd, sizeof(cmd), "cp /bin/sleep %s && sha256sum %s", p, p);
+	f = popen(cmd, "r");
+	ASSERT_NE(NULL, f);
+	ASSERT_NE(NULL, fgets(want, sizeof(want), f));
+	pclose(f);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		execl(p, p, "100", (char *)NULL);
+		_exit(127);
+	}
+	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
+	for (int i = 0; i < 200; i++) {
+		char t[256];
+		ssize_t n = readlink(link, t, sizeof(t) - 1);
+
+		if (n > 0 && (t[n] = '\0', !strcmp(t, p)))
+			break;
+		usleep(10000);
+	}
+	ASSERT_EQ(HASH_OK, hash_exe(self->c, &self->cfg, pid, p, strlen(p), d,
+				    &cached));
+	hash_hex(d, hex);
+	EXPECT_STREQ(want, hex);
+	/* another path than the process runs (pid reused): not its file */
+	EXPECT_EQ(HASH_GONE, hash_exe(self->c, &self->cfg, pid, "/none/x",
+				      7, d, &cached));
+	/* deleted: still hashed through /proc/PID/exe */
+	ASSERT_EQ(0, unlink(p));
+	hash_cache_free(self->c);
+	self->c = hash_cache_new(4);
+	ASSERT_EQ(HASH_OK, hash_exe(self->c, &self->cfg, pid, p, strlen(p), d,
+				    &cached));
+	EXPECT_FALSE(cached);
+	hash_hex(d, hex);
+	EXPECT_STREQ(want, hex);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	/* gone, and its path too: no digest */
+	EXPECT_EQ(HASH_GONE, hash_exe(self->c, &self->cfg, pid, p, strlen(p),
+				      d, &cached));
+}
+
+/* A short-lived process, gone before its hash: the file at its path. */
+TEST_F(h, process_gone_file_at_path)
+{
+	char p[128], hex[65];
+	uint8_t d[HASH_LEN];
+	bool cached;
+	static const char del[] = "/tmp/x (deleted)";
+
+	snprintf(p, sizeof(p), "%s/abc", self->dir);
+	write_file(p, "abc", 3);
+	ASSERT_EQ(HASH_OK, hash_exe(self->c, &self->cfg, 0x7ffffff0, p,
+				    strlen(p), d, &cached));
+	hash_hex(d, hex);
+	EXPECT_STREQ(abc_hex, hex);
+	/* the kernel named it deleted: the path is another file's now */
+	EXPECT_EQ(HASH_GONE, hash_exe(self->c, &self->cfg, 0x7ffffff0, del,
+				      sizeof(del) - 1, d, &cached));
+	EXPECT_EQ(HASH_GONE, hash_exe(self->c, &self->cfg, 0x7ffffff0,
+				      "relative", 8, d, &cached));
+}
+
+TEST(worker_answers_in_order)
+{
+	struct hash_config cfg;
+	struct hasher *h;
+	struct hash_result r[8];
+	struct hasher_stats st;
+	char self_exe[256];
+	ssize_t n;
+	size_t got = 0;
+
+	hash_config_defaults(&cfg);
+	ASSERT_EQ(0, hasher_start(&h, &cfg));
+	n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
+	ASSERT_LT(0, n);
+	ASSERT_EQ(0, hasher_submit(h, 1, getpid(), self_exe, (size_t)n));
+	ASSERT_EQ(0, hasher_submit(h, 2, getpid(), self_exe, (size_t)n));
+	ASSERT_EQ(0, hasher_submit(h, 3, 0x7ffffff0, "/none/x", 7));
+	for (int i = 0; i < 500 && got < 3; i++) {
+		got += hasher_take(h, r + got, 8 - got);
+		if (got < 3)
+			usleep(10000);
+	}
+	ASSERT_EQ(3, got);
+	EXPECT_EQ(1, r[0].id);
+	EXPECT_EQ(HASH_OK, r[0].outcome);
+	EXPECT_FALSE(r[0].cached);
+	EXPECT_EQ(2, r[1].id);
+	EXPECT_TRUE(r[1].cached);
+	EXPECT_EQ(0, memcmp(r[0].digest, r[1].digest, HASH_LEN));
+	EXPECT_EQ(3, r[2].id);
+	EXPECT_EQ(HASH_GONE, r[2].outcome);
+	hasher_stats(h, &st);
+	EXPECT_EQ(3, st.submitted);
+	EXPECT_EQ(1, st.cache.hits);
+	EXPECT_EQ(0, hasher_pending(h));
+	hasher_stop(h, 1000);
+}
+
+TEST(worker_queue_is_bounded)
+{
+	struct hash_config cfg;
+	struct hasher *h;
+	int rejected = 0;
+
+	hash_config_defaults(&cfg);
+	ASSERT_EQ(0, hasher_start(&h, &cfg));
+	for (int i = 0; i < HASHER_QUEUE + 10; i++)
+		if (hasher_submit(h, (uint64_t)i, 0x7ffffff0, "/x", 2))
+			rejected++;
+	/* the worker may have finished a few, never taken: still queued */
+	EXPECT_EQ(10, rejected);
+	hasher_stop(h, 1000);
+}
+
+TEST_HARNESS_MAIN
