@@ -14,6 +14,7 @@
 #include "intake/nl.h"
 #include "intake/replay.h"
 #include "pipeline/enrich.h"
+#include "pipeline/baseline.h"
 #include "pipeline/queue.h"
 #include "pipeline/rules.h"
 #include "pipeline/serialize.h"
@@ -29,6 +30,7 @@ struct daemon {
 	struct enrich enrich;
 	struct queue queue;
 	struct rules_engine rules;	/* detect.c */
+	struct baseline baseline;	/* detect.c */
 	struct iotsec_nl nl;
 	bool nl_open;
 	struct local *local;
@@ -93,6 +95,16 @@ int daemon_rules_load(struct daemon *d, bool starting);
 /* The rules configuration C (read from CONFIG_PATH) names; 0 or -errno. */
 int daemon_rules_compile(const struct config *c, const char *config_path,
 			 struct ruleset **rs, char *err, size_t errlen);
+
+/*
+ * The learned baseline from d->cfg (start: BASELINE's init and its model
+ * read); 0 or -ENOMEM.
+ */
+int daemon_baseline_config(struct daemon *d, bool starting);
+/* After a new configuration (SIGHUP, the twin) replaced OLD. */
+void daemon_detect_apply(struct daemon *d, const struct config *old);
+/* iotsecctl baseline reset|relearn: SIGUSR1 with BASELINE_REQ_* */
+void daemon_baseline_request(struct daemon *d, int what);
 
 /* stats.c */
 void stats_on_counters(void *ctx, const struct iotsec_counters *c);

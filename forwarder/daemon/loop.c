@@ -255,6 +255,7 @@ void daemon_on_event(void *ctx, struct iotsec_event *ev)
 
 	enrich_event(&d->enrich, ev);
 	rules_eval(&d->rules, ev, mono_ms());
+	baseline_eval(&d->baseline, ev, mono_ms());
 	queue_push(&d->queue, ev, mono_ms());
 	enrich_done(&d->enrich, ev);
 }
@@ -457,6 +458,9 @@ static uint64_t periodic(struct daemon *d)
 	if (!d->replay)
 		ser_sync_clock(&d->ser);
 	next = rules_tick(&d->rules, now);
+	t = baseline_tick(&d->baseline, now);
+	if (t < next)
+		next = t;
 	t = queue_tick(&d->queue, now);
 	if (t < next)
 		next = t;
@@ -541,6 +545,9 @@ static void dispatch(struct daemon *d, const struct epoll_event *e)
 		if (si.ssi_signo == SIGHUP) {
 			daemon_reload(d);
 			daemon_rules_load(d, false);
+		} else if (si.ssi_signo == SIGUSR1) {
+			daemon_baseline_request(d, si.ssi_code == SI_QUEUE ?
+						si.ssi_int : 0);
 		} else {
 			logmsg(LOG_INFO, "signal %d: flushing and exiting",
 			       si.ssi_signo);
@@ -585,6 +592,7 @@ int daemon_run(struct daemon *d, bool replay_mode)
 			if (!stop_deadline) {
 				local_flush(d->local);
 				rules_flush(&d->rules, mono_ms());
+				baseline_flush(&d->baseline, mono_ms());
 				queue_flush_all(&d->queue, mono_ms());
 				if (d->cfg->statistics_ms)
 					stats_send(d);
