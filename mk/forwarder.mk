@@ -27,6 +27,21 @@ $(BENCH_RULES): tests/bench/rules-bench.c $(CORE)
 # The host tests use the generator and the node validator.
 tests: $(BENCH_SYNTH) node-deps
 
+# A recording from lines of text (tests/host/baseline-replay.sh); the
+# baseline's cost per event (bench-forwarder).
+EVGEN := $(BUILD)/tests/tools/evgen
+BENCH_BASELINE := $(BUILD)/bench/baseline-bench
+$(EVGEN): tests/tools/evgen.c $(CORE)
+	$(quiet) CC $@
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< $(CORE) $(PKG_LIBS)
+$(BENCH_BASELINE): tests/bench/baseline-bench.c $(CORE)
+	$(quiet) CC $@
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< $(CORE) $(PKG_LIBS)
+tests: $(EVGEN)
+bench-forwarder: $(BENCH_BASELINE)
+
 bench-forwarder: forwarder $(BENCH_SYNTH) $(BENCH_RULES)
 	$(Q)mkdir -p $(BUILD)/bench
 	$(Q)tests/bench/bench.sh $(BUILD) >$(BUILD)/bench/forwarder.tmp

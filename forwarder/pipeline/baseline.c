@@ -960,15 +960,17 @@ int baseline_load(struct baseline *b, const char *path)
 		goto out;
 	}
 	line = buf;
+	sum = FNV_INIT;
 	for (;;) {
-		size_t at = line - buf;
-
 		lineno++;
 		nl = strchr(line, '\n');
 		if (!nl || nl - line > LINE_MAX_BYTES) {
 			why = "truncated: no end record";
 			goto out;
 		}
+		/* the checksum covers every line before the end record */
+		if (strncmp(line, "end ", 4))
+			sum = fnv(sum, line, nl - line + 1);
 		*nl = '\0';
 		if (lineno == 1) {
 			/* the magic, checked */
@@ -984,7 +986,6 @@ int baseline_load(struct baseline *b, const char *path)
 				goto out;
 			}
 		} else if (!strncmp(line, "end ", 4)) {
-			sum = fnv(FNV_INIT, buf, at);
 			if (words(line, w, 3) != 3 ||
 			    !get_u64(w[1], UINT64_MAX, &n_end) ||
 			    strtoull(w[2], NULL, 16) != sum ||
