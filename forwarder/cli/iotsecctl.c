@@ -406,7 +406,16 @@ static int stream(struct iotsec_nl *n, unsigned int seconds)
 
 /* ---- the learned baseline ---- */
 
-static long long baseline_restarts(const char *stats_path, pid_t *pid)
+static bool forwarder_stats_exists(const char *path)
+{
+	struct json_object *f = forwarder_stats(path);
+
+	json_object_put(f);
+	return f != NULL;
+}
+
+/* what the daemon counts of a request: restarts, or saves and failures */
+static long long baseline_done(const char *stats_path, int what, pid_t *pid)
 {
 	struct json_object *f = forwarder_stats(stats_path), *b;
 	long long n = -1;
@@ -416,9 +425,43 @@ static long long baseline_restarts(const char *stats_path, pid_t *pid)
 	if (pid)
 		*pid = jint(f, "pid");
 	if (json_object_object_get_ex(f, "baseline", &b))
-		n = jint(b, "restarts");
+		n = what == BASELINE_REQ_SAVE ? jint(b, "saves") +
+		    jint(b, "save_errors") : jint(b, "restarts");
 	json_object_put(f);
 	return n;
+}
+
+/*
+ * SIGUSR1 queued to the daemon with the request WHAT; done when its
+ * stats file (written at once) counts it. 0, or 1 with the reason said.
+ */
+static int baseline_ask(const char *stats_path, int what)
+{
+	union sigval sv = { .sival_int = what };
+	long long before;
+	pid_t pid = 0;
+
+	before = baseline_done(stats_path, what, &pid);
+	if (before < 0 || pid <= 0) {
+		fprintf(stderr, "iotsecctl: iotsecd is not running (no %s)\n",
+			stats_path);
+		return 1;
+	}
+	if (sigqueue(pid, SIGUSR1, sv)) {
+		fprintf(stderr, "iotsecctl: signalling iotsecd (pid %d): %s\n",
+			(int)pid, strerror(errno));
+		return 1;
+	}
+	for (int i = 0; i < 100; i++) {
+		struct timespec ts = { 0, 50 * 1000000 };
+
+		if (baseline_done(stats_path, what, NULL) > before)
+			return 0;
+		nanosleep(&ts, NULL);
+	}
+	fprintf(stderr, "iotsecctl: iotsecd (pid %d) did not confirm within "
+		"5 s\n", (int)pid);
+	return 1;
 }
 
 /*
@@ -427,10 +470,20 @@ static long long baseline_restarts(const char *stats_path, pid_t *pid)
  */
 static int baseline_show(const char *stats_path, const char *file)
 {
-	struct json_object *f = forwarder_stats(stats_path), *b = NULL, *v;
+	struct json_object *f, *b = NULL, *v;
 	struct baseline bl;
 	const char *path = file;
 	int ret;
+
+	/*
+	 * A running daemon writes its model first (it saves a learning
+	 * model once a minute); one we may not signal: the file as it is.
+	 */
+	if (!file && forwarder_stats_exists(stats_path) &&
+	    baseline_ask(stats_path, BASELINE_REQ_SAVE))
+		fprintf(stderr, "iotsecctl: showing the model file as last "
+			"written\n");
+	f = forwarder_stats(stats_path);
 
 	if (f && json_object_object_get_ex(f, "baseline", &b)) {
 		long long left = jint(b, "learning_left_ms");
@@ -487,42 +540,14 @@ static int baseline_show(const char *stats_path, const char *file)
 	return ret;
 }
 
-/*
- * reset / relearn: SIGUSR1 queued to the daemon with the request; done
- * when its stats file counts one more restart (written at once).
- */
+/* reset / relearn */
 static int baseline_request(const char *stats_path, int what)
 {
-	long long before, now;
-	union sigval sv = { .sival_int = what };
-	pid_t pid = 0;
-
-	before = baseline_restarts(stats_path, &pid);
-	if (before < 0 || pid <= 0) {
-		fprintf(stderr, "iotsecctl: iotsecd is not running (no %s)\n",
-			stats_path);
+	if (baseline_ask(stats_path, what))
 		return 1;
-	}
-	if (sigqueue(pid, SIGUSR1, sv)) {
-		fprintf(stderr, "iotsecctl: signalling iotsecd (pid %d): %s\n",
-			(int)pid, strerror(errno));
-		return 1;
-	}
-	for (int i = 0; i < 100; i++) {
-		struct timespec ts = { 0, 50 * 1000000 };
-
-		now = baseline_restarts(stats_path, NULL);
-		if (now > before) {
-			printf("baseline %s: a new learning window started\n",
-			       what == BASELINE_REQ_RESET ? "reset" :
-			       "re-learning");
-			return 0;
-		}
-		nanosleep(&ts, NULL);
-	}
-	fprintf(stderr, "iotsecctl: iotsecd (pid %d) did not confirm within "
-		"5 s\n", (int)pid);
-	return 1;
+	printf("baseline %s: a new learning window started\n",
+	       what == BASELINE_REQ_RESET ? "reset" : "re-learning");
+	return 0;
 }
 
 static int cmd_baseline(const char *stats_path, const char *sub,

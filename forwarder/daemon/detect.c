@@ -187,6 +187,12 @@ void daemon_baseline_request(struct daemon *d, int what)
 	bool reset = what == BASELINE_REQ_RESET;
 	int ret;
 
+	if (what == BASELINE_REQ_SAVE) {
+		if (d->baseline.path && baseline_save(&d->baseline))
+			logmsg(LOG_WARNING, "baseline: %s", d->baseline.error);
+		stats_write_file(d);
+		return;
+	}
 	if (what != BASELINE_REQ_RESET && what != BASELINE_REQ_RELEARN) {
 		logmsg(LOG_WARNING, "SIGUSR1 without a baseline request "
 		       "(iotsecctl baseline reset|relearn sends one); ignored");

@@ -92,11 +92,13 @@ struct baseline {
 };
 
 /*
- * iotsecctl baseline reset|relearn: SIGUSR1 queued (sigqueue(3)) to
- * iotsecd with one of these; done when the stats file's
- * baseline.restarts grows.
+ * iotsecctl baseline reset|relearn|show: SIGUSR1 queued (sigqueue(3))
+ * to iotsecd with one of these; done when the stats file's
+ * baseline.restarts (reset, relearn) or .saves + .save_errors (save:
+ * the model written now, for show) grows.
  */
-enum { BASELINE_REQ_RESET = 1, BASELINE_REQ_RELEARN = 2 };
+enum { BASELINE_REQ_RESET = 1, BASELINE_REQ_RELEARN = 2,
+       BASELINE_REQ_SAVE = 3 };
 
 /* The wall clock, unix ms (tests set another). */
 extern uint64_t (*baseline_clock)(void);
