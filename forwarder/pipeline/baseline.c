@@ -126,16 +126,30 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
 
 #define FNV_INIT 0xcbf29ce484222325ULL
 
+/* The table's hash, eight bytes a step (in memory only: never stored). */
+static uint64_t mix(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *c = p;
+	uint64_t w;
+
+	for (; n >= 8; c += 8, n -= 8) {
+		memcpy(&w, c, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 32;
+	}
+	w = (uint64_t)n << 56;
+	memcpy(&w, c, n);
+	h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+	return h ^ (h >> 29);
+}
+
 static uint64_t key_hash(const struct bl_key *k)
 {
-	unsigned char fixed[5] = { k->kind, k->proto, k->dir, k->port >> 8,
-				   k->port & 0xff };
-	uint64_t h = fnv(FNV_INIT, fixed, sizeof(fixed));
+	uint64_t h = (uint64_t)k->kind << 32 | (uint64_t)k->proto << 24 |
+		     (uint64_t)k->dir << 16 | k->port;
 
-	h = fnv(h, k->exe.s, k->exe.len);
-	h = fnv(h, "", 1);
-	h = fnv(h, k->parent.s, k->parent.len);
-	return h ^ (h >> 29);
+	h = mix(h, k->exe.s, k->exe.len);
+	return mix(h, k->parent.s, k->parent.len);
 }
 
 static bool key_is(const struct bl_entry *e, uint64_t h,
@@ -143,9 +157,8 @@ static bool key_is(const struct bl_entry *e, uint64_t h,
 {
 	return e->hash == h && e->kind == k->kind && e->port == k->port &&
 	       e->proto == k->proto && e->dir == k->dir &&
-	       strlen(e->exe) == k->exe.len &&
+	       e->exe_len == k->exe.len && e->parent_len == k->parent.len &&
 	       !memcmp(e->exe, k->exe.s, k->exe.len) &&
-	       strlen(e->parent) == k->parent.len &&
 	       !memcmp(e->parent, k->parent.s, k->parent.len);
 }
 
@@ -207,6 +220,8 @@ static struct bl_entry *entry_new(const struct bl_key *k, uint64_t h)
 		entry_free(e);
 		return NULL;
 	}
+	e->exe_len = k->exe.len;
+	e->parent_len = k->parent.len;
 	e->hash = h;
 	e->kind = k->kind;
 	e->proto = k->proto;

@@ -38,6 +38,7 @@ enum { BL_DIR_OUT = 1, BL_DIR_IN };
 struct bl_entry {
 	uint64_t hash;
 	char *exe, *parent;		/* parent: BL_PROCESS only, else "" */
+	size_t exe_len, parent_len;
 	uint16_t port;
 	uint8_t kind, proto, dir;
 	uint64_t count;			/* events seen while learning */

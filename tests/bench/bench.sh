@@ -67,6 +67,9 @@ kill $pid; wait $pid || true
 top=$(cd "$(dirname "$0")/../.." && pwd)
 "$build/bench/rules-bench" "$top/config/rules" 2000000
 
+# the learned baseline alone: a model of 10000 tuples (baseline-bench.c)
+"$build/bench/baseline-bench" 2000000 10000
+
 for b in iotsecd iotsecctl; do
 	strip -o "$tmp/$b" "$build/$b"
 	echo "stripped $b: $(stat -c %s "$tmp/$b") bytes"
