@@ -19,6 +19,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,6 +49,9 @@ static uint64_t real_ms(void)
 }
 
 uint64_t (*baseline_clock)(void) = real_ms;
+
+static void save_reap(struct baseline *b, bool wait);
+static void save_async(struct baseline *b);
 
 static const char *const kind_rule[BL_KINDS] = {
 	[BL_PROCESS] = "baseline-process",
@@ -345,6 +350,7 @@ int baseline_configure(struct baseline *b, bool enabled, uint64_t window_ms,
 
 void baseline_fini(struct baseline *b)
 {
+	save_reap(b, true);
 	table_free(&b->model);
 	table_free(&b->dev);
 	free(b->path);
@@ -642,6 +648,7 @@ uint64_t baseline_tick(struct baseline *b, uint64_t now_ms)
 
 	if (!b->model.slot)
 		return next;
+	save_reap(b, false);
 	if (b->enabled && !b->ended && now_ms >= b->end_mono_ms) {
 		b->ended = b->dirty = true;
 		b->next_save_ms = 0;
@@ -660,8 +667,9 @@ uint64_t baseline_tick(struct baseline *b, uint64_t now_ms)
 	}
 	if (prune || b->dev.n > b->dev.cap / 4)
 		dev_prune(b, now_ms);
-	if (b->enabled && b->dirty && b->path && now_ms >= b->next_save_ms) {
-		baseline_save(b);
+	if (b->enabled && b->dirty && b->path && now_ms >= b->next_save_ms &&
+	    !b->job) {
+		save_async(b);
 		b->next_save_ms = now_ms + SAVE_EVERY_MS;
 	}
 	if (b->enabled && !b->ended && b->end_mono_ms - now_ms < next)
@@ -669,6 +677,8 @@ uint64_t baseline_tick(struct baseline *b, uint64_t now_ms)
 	if (b->dirty && b->path && b->next_save_ms > now_ms &&
 	    b->next_save_ms - now_ms < next)
 		next = b->next_save_ms - now_ms;
+	if (b->job && next > 100)
+		next = 100;	/* to see the save end */
 	return next;
 }
 
@@ -759,23 +769,103 @@ static void put_entry(struct buf *o, const struct bl_entry *e)
 	put_fmt(o, " %" PRIu64 "\n", e->count);
 }
 
+/* The file's text: 0 or -ENOMEM. */
+static int model_text(const struct baseline *b, struct buf *o)
+{
+	buf_put(o, FILE_MAGIC, sizeof(FILE_MAGIC) - 1);
+	put_fmt(o, "started %" PRIu64 "\nended %d\nfull %d\n", b->started_ms,
+		b->ended, b->full);
+	for (size_t i = 0; i < b->model.cap; i++)
+		if (b->model.slot[i])
+			put_entry(o, b->model.slot[i]);
+	if (!o->err)
+		put_fmt(o, "end %zu %016" PRIx64 "\n", b->model.n,
+			fnv(FNV_INIT, o->p, o->len));
+	return o->err;
+}
+
+/* A save in a thread: its own copy of the path and of the text. */
+struct bl_save {
+	pthread_t thread;
+	char *path;
+	struct buf text;
+	int ret;
+	char error[256];
+	atomic_bool done;
+};
+
+static void *save_worker(void *arg)
+{
+	struct bl_save *j = arg;
+
+	mkdir_parent(j->path, 0755);
+	j->ret = write_file_atomic(j->path, j->text.p, j->text.len, 0600,
+				   j->error, sizeof(j->error));
+	atomic_store(&j->done, true);
+	return NULL;
+}
+
+/* The save in flight, waited for (WAIT) or only if it ended: its result. */
+static void save_reap(struct baseline *b, bool wait)
+{
+	struct bl_save *j = b->job;
+
+	if (!j || (!wait && !atomic_load(&j->done)))
+		return;
+	pthread_join(j->thread, NULL);
+	if (j->ret) {
+		b->stats.save_errors++;
+		b->dirty = true;	/* again at the next tick */
+		memcpy(b->error, j->error, sizeof(b->error));
+	} else {
+		b->stats.saves++;
+		b->on_disk = true;
+		b->error[0] = '\0';
+	}
+	buf_free(&j->text);
+	free(j->path);
+	free(j);
+	b->job = NULL;
+}
+
+/* A save in a thread; in place when there is no thread to be had. */
+static void save_async(struct baseline *b)
+{
+	struct bl_save *j;
+
+	if (b->job)
+		return;		/* one at a time: again at the next tick */
+	j = calloc(1, sizeof(*j));
+	if (!j || !(j->path = strdup(b->path)) || model_text(b, &j->text)) {
+		if (j) {
+			buf_free(&j->text);
+			free(j->path);
+			free(j);
+		}
+		baseline_save(b);
+		return;
+	}
+	atomic_init(&j->done, false);
+	if (pthread_create(&j->thread, NULL, save_worker, j)) {
+		buf_free(&j->text);
+		free(j->path);
+		free(j);
+		baseline_save(b);
+		return;
+	}
+	b->job = j;
+	b->dirty = false;
+}
+
 int baseline_save(struct baseline *b)
 {
 	struct buf o = { 0 };
 	int ret;
 
+	save_reap(b, true);
 	if (!b->path)
 		return 0;
-	buf_put(&o, FILE_MAGIC, sizeof(FILE_MAGIC) - 1);
-	put_fmt(&o, "started %" PRIu64 "\nended %d\nfull %d\n", b->started_ms,
-		b->ended, b->full);
-	for (size_t i = 0; i < b->model.cap; i++)
-		if (b->model.slot[i])
-			put_entry(&o, b->model.slot[i]);
-	if (!o.err)
-		put_fmt(&o, "end %zu %016" PRIx64 "\n", b->model.n,
-			fnv(FNV_INIT, o.p, o.len));
-	ret = o.err;
+	ret = model_text(b, &o);
 	if (!ret) {
 		mkdir_parent(b->path, 0755);
 		ret = write_file_atomic(b->path, o.p, o.len, 0600, b->error,

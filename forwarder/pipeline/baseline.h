@@ -27,6 +27,7 @@
 
 struct ser;
 struct json_object;
+struct bl_save;
 
 enum bl_kind { BL_PROCESS = 1, BL_CONNECTION, BL_LISTEN, BL_KINDS };
 enum { BL_DIR_OUT = 1, BL_DIR_IN };
@@ -85,6 +86,7 @@ struct baseline {
 	/* deviations within their aggregation interval */
 	struct bl_table dev;
 	/* the alerts */
+	struct bl_save *job;		/* a save in a thread, or NULL */
 	struct ser *ser;
 	rules_out_fn out;
 	void *ctx;
@@ -135,7 +137,12 @@ void baseline_flush(struct baseline *b, uint64_t now_ms);
  */
 int baseline_restart(struct baseline *b, bool reset, uint64_t now_ms);
 
-/* The model to b->path (atomically); 0 or -errno, the reason in b->error */
+/*
+ * The model to b->path (atomically), now; 0 or -errno, the reason in
+ * b->error. The saves baseline_tick() makes while learning and at the
+ * window's end run in a thread (the disk's waits are not the loop's);
+ * this one waits for such a save in flight first.
+ */
 int baseline_save(struct baseline *b);
 /*
  * Read the model file PATH into B (its model only; the settings stay).

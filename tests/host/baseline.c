@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <json-c/json.h>
 #include "daemon/daemon.h"
 #include "pipeline/baseline.h"
@@ -184,10 +185,26 @@ TEST_F(bl, learning_records_the_three_tuples)
 	e3.rport = 60001;
 	EXPECT_EQ(0, baseline_eval(&self->b, &e3, 1006));
 	EXPECT_EQ(4, self->b.model.n);
-	/* the tick saves while learning */
-	baseline_tick(&self->b, 1007);
+	/* the tick saves while learning, in a thread a later tick reaps */
+	EXPECT_EQ(100, baseline_tick(&self->b, 1007));
+	EXPECT_NE(NULL, self->b.job);
+	EXPECT_FALSE(self->b.dirty);
+	for (int i = 0; i < 500 && self->b.job; i++) {
+		usleep(10000);
+		baseline_tick(&self->b, 1008);
+	}
+	EXPECT_EQ(NULL, self->b.job);
 	EXPECT_EQ(1, self->b.stats.saves);
 	EXPECT_EQ(0, access(self->path, R_OK));
+	/* nothing new: no save; a new tuple: the next one a minute on */
+	baseline_tick(&self->b, 1009);
+	EXPECT_EQ(NULL, self->b.job);
+	e1.exe = hs("/usr/sbin/new");
+	baseline_eval(&self->b, &e1, 1010);
+	baseline_tick(&self->b, 1011);
+	EXPECT_EQ(NULL, self->b.job);
+	baseline_tick(&self->b, 1007 + 60000);
+	EXPECT_NE(NULL, self->b.job);
 }
 
 TEST_F(bl, deviations_alert_after_the_window_with_hit_counts)
