@@ -109,7 +109,8 @@ static void rules_turn_off(const struct config *c, struct ruleset *rs)
 			logmsg(LOG_NOTICE, "rules.disabled: no rule named %s",
 			       name);
 	}
-	for (uint32_t t = 1; t <= IOTSEC_EVENT_MAX; t++) {
+	/* every type the index has (rules may add types of their own) */
+	for (size_t t = 0; t < ARRAY_SIZE(rs->n_by_type); t++) {
 		size_t k = 0;
 
 		for (size_t j = 0; j < rs->n_by_type[t]; j++)
