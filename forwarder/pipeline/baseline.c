@@ -1040,17 +1040,29 @@ static int read_all(const char *path, char **out, size_t *len, char *err,
 
 int baseline_load(struct baseline *b, const char *path)
 {
-	struct bl_table t = { 0 };
-	uint64_t started = 0, ended = 0, full = 0, n_end = 0, sum = 0;
-	uint64_t records = 0;
-	char *buf = NULL, *line, *nl, *w[4];
-	size_t len = 0, lineno = 0, max;
-	const char *why = NULL;
+	char *buf = NULL;
+	size_t len = 0;
 	int ret;
 
 	ret = read_all(path, &buf, &len, b->error, sizeof(b->error));
 	if (ret)
 		return ret;
+	ret = baseline_parse(b, path, buf, len);
+	free(buf);
+	return ret;
+}
+
+int baseline_parse(struct baseline *b, const char *path, char *buf,
+		   size_t len)
+{
+	struct bl_table t = { 0 };
+	uint64_t started = 0, ended = 0, full = 0, n_end = 0, sum = 0;
+	uint64_t records = 0;
+	char *line, *nl, *w[4];
+	size_t lineno = 0, max;
+	const char *why = NULL;
+	int ret;
+
 	/* a model larger than allowed now: as many as allowed, then full */
 	max = b->max_entries ? b->max_entries : 1;
 	ret = -ENOMEM;
@@ -1131,7 +1143,6 @@ out:
 		snprintf(b->error, sizeof(b->error), "%s:%zu: %s", path, lineno,
 			 why);
 	table_free(&t);
-	free(buf);
 	return ret;
 }
 

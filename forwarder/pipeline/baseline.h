@@ -150,6 +150,13 @@ int baseline_save(struct baseline *b);
  */
 int baseline_load(struct baseline *b, const char *path);
 
+/*
+ * The same from the text BUF (LEN bytes and a NUL after them; changed in
+ * place), PATH naming it in errors: the parser alone, for the fuzzer.
+ */
+int baseline_parse(struct baseline *b, const char *path, char *buf,
+		   size_t len);
+
 /* "learning", "enforcing", "off" */
 const char *baseline_state(const struct baseline *b, uint64_t now_ms);
 /* The summary for the stats file and iotsecctl. */
