@@ -39,7 +39,21 @@ $(BUILD)/tests/tools/rec-events: tests/tools/rec-events.c $(CORE)
 # The host tests use the generators and the node validator.
 tests: $(BENCH_SYNTH) $(BUILD)/tests/tools/rec-events node-deps
 
-bench-forwarder: forwarder $(BENCH_SYNTH) $(BENCH_RULES) $(BENCH_IOC)
+# A recording from lines of text (tests/host/baseline-replay.sh); the
+# baseline's cost per event (bench-forwarder).
+EVGEN := $(BUILD)/tests/tools/evgen
+BENCH_BASELINE := $(BUILD)/bench/baseline-bench
+$(EVGEN): tests/tools/evgen.c $(CORE)
+	$(quiet) CC $@
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< $(CORE) $(PKG_LIBS)
+$(BENCH_BASELINE): tests/bench/baseline-bench.c $(CORE)
+	$(quiet) CC $@
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< $(CORE) $(PKG_LIBS)
+tests: $(EVGEN)
+
+bench-forwarder: forwarder $(BENCH_SYNTH) $(BENCH_RULES) $(BENCH_IOC) $(BENCH_BASELINE)
 	$(Q)mkdir -p $(BUILD)/bench
 	$(Q)tests/bench/bench.sh $(BUILD) >$(BUILD)/bench/forwarder.tmp
 	$(Q)mv $(BUILD)/bench/forwarder.tmp $(BUILD)/bench/forwarder.txt && cat $(BUILD)/bench/forwarder.txt

@@ -8,6 +8,9 @@
  *   iotsecctl tail [--json]   live events
  *   iotsecctl record FILE [--count N] [--seconds S]
  *                             write the event stream for iotsecd --replay
+ *   iotsecctl baseline show [FILE] | reset | relearn
+ *                             the learned baseline: its state and tuples;
+ *                             a new window (empty model, or kept)
  */
 #include <errno.h>
 #include <signal.h>
@@ -22,6 +25,7 @@
 #include <json-c/json.h>
 #include "daemon/config.h"
 #include "pipeline/aggregate.h"
+#include "pipeline/baseline.h"
 #include "pipeline/enrich.h"
 #include "intake/nl.h"
 #include "intake/replay.h"
@@ -400,11 +404,172 @@ static int stream(struct iotsec_nl *n, unsigned int seconds)
 	return 0;
 }
 
+/* ---- the learned baseline ---- */
+
+static bool forwarder_stats_exists(const char *path)
+{
+	struct json_object *f = forwarder_stats(path);
+
+	json_object_put(f);
+	return f != NULL;
+}
+
+/* what the daemon counts of a request: restarts, or saves and failures */
+static long long baseline_done(const char *stats_path, int what, pid_t *pid)
+{
+	struct json_object *f = forwarder_stats(stats_path), *b;
+	long long n = -1;
+
+	if (!f)
+		return -1;
+	if (pid)
+		*pid = jint(f, "pid");
+	if (json_object_object_get_ex(f, "baseline", &b))
+		n = what == BASELINE_REQ_SAVE ? jint(b, "saves") +
+		    jint(b, "save_errors") : jint(b, "restarts");
+	json_object_put(f);
+	return n;
+}
+
+/*
+ * SIGUSR1 queued to the daemon with the request WHAT; done when its
+ * stats file (written at once) counts it. 0, or 1 with the reason said.
+ */
+static int baseline_ask(const char *stats_path, int what)
+{
+	union sigval sv = { .sival_int = what };
+	long long before;
+	pid_t pid = 0;
+
+	before = baseline_done(stats_path, what, &pid);
+	if (before < 0 || pid <= 0) {
+		fprintf(stderr, "iotsecctl: iotsecd is not running (no %s)\n",
+			stats_path);
+		return 1;
+	}
+	if (sigqueue(pid, SIGUSR1, sv)) {
+		fprintf(stderr, "iotsecctl: signalling iotsecd (pid %d): %s\n",
+			(int)pid, strerror(errno));
+		return 1;
+	}
+	for (int i = 0; i < 100; i++) {
+		struct timespec ts = { 0, 50 * 1000000 };
+
+		if (baseline_done(stats_path, what, NULL) > before)
+			return 0;
+		nanosleep(&ts, NULL);
+	}
+	fprintf(stderr, "iotsecctl: iotsecd (pid %d) did not confirm within "
+		"5 s\n", (int)pid);
+	return 1;
+}
+
+/*
+ * iotsecctl baseline show [FILE]: the running daemon's summary (stats
+ * file) and the tuples of its model file (or of FILE).
+ */
+static int baseline_show(const char *stats_path, const char *file)
+{
+	struct json_object *f, *b = NULL, *v;
+	struct baseline bl;
+	const char *path = file;
+	int ret;
+
+	/*
+	 * A running daemon writes its model first (it saves a learning
+	 * model once a minute); one we may not signal: the file as it is.
+	 */
+	if (!file && forwarder_stats_exists(stats_path) &&
+	    baseline_ask(stats_path, BASELINE_REQ_SAVE))
+		fprintf(stderr, "iotsecctl: showing the model file as last "
+			"written\n");
+	f = forwarder_stats(stats_path);
+
+	if (f && json_object_object_get_ex(f, "baseline", &b)) {
+		long long left = jint(b, "learning_left_ms");
+		time_t started = jint(b, "started") / 1000;
+		char when[32] = "?";
+
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ",
+			 gmtime(&started));
+		printf("state          %s", json_object_object_get_ex(b, "state",
+		       &v) ? json_object_get_string(v) : "?");
+		if (left > 0)
+			printf(", %lld s of learning left", left / 1000);
+		printf("\nwindow         %lld s from %s\n",
+		       jint(b, "window_ms") / 1000, when);
+		printf("entries        %lld of %lld (%lld processes, %lld "
+		       "connections, %lld listens)%s\n", jint(b, "entries"),
+		       jint(b, "max_entries"), jint(b, "processes"),
+		       jint(b, "connections"), jint(b, "listens"),
+		       json_object_object_get_ex(b, "full", &v) &&
+		       json_object_get_boolean(v) ?
+		       "; full: learning stopped" : "");
+		printf("events         %lld; learned %lld, refused (full) %lld, "
+		       "deviations %lld, alerts %lld\n", jint(b, "events"),
+		       jint(b, "learned"), jint(b, "refused_full"),
+		       jint(b, "deviations"), jint(b, "alerts"));
+		if (json_object_object_get_ex(b, "error", &v) &&
+		    *json_object_get_string(v))
+			printf("error          %s\n", json_object_get_string(v));
+		if (!path && json_object_object_get_ex(b, "path", &v) &&
+		    *json_object_get_string(v))
+			path = json_object_get_string(v);
+	} else if (!file) {
+		fprintf(stderr, "iotsecctl: iotsecd is not running (give the "
+			"model file: iotsecctl baseline show FILE)\n");
+		json_object_put(f);
+		return 1;
+	}
+	ret = 0;
+	if (path) {
+		baseline_init(&bl, NULL, NULL, NULL);
+		bl.max_entries = BASELINE_MAX_ENTRIES_MAX;
+		printf("model          %s\n", path);
+		ret = baseline_load(&bl, path);
+		if (ret == -ENOENT)
+			printf("               not written yet\n");
+		else if (ret)
+			fprintf(stderr, "iotsecctl: %s\n", bl.error);
+		else
+			baseline_print(&bl, stdout);
+		baseline_fini(&bl);
+		ret = ret && ret != -ENOENT;
+	}
+	json_object_put(f);
+	return ret;
+}
+
+/* reset / relearn */
+static int baseline_request(const char *stats_path, int what)
+{
+	if (baseline_ask(stats_path, what))
+		return 1;
+	printf("baseline %s: a new learning window started\n",
+	       what == BASELINE_REQ_RESET ? "reset" : "re-learning");
+	return 0;
+}
+
+static int cmd_baseline(const char *stats_path, const char *sub,
+			const char *file)
+{
+	if (sub && !strcmp(sub, "show"))
+		return baseline_show(stats_path, file);
+	if (sub && !file && !strcmp(sub, "reset"))
+		return baseline_request(stats_path, BASELINE_REQ_RESET);
+	if (sub && !file && !strcmp(sub, "relearn"))
+		return baseline_request(stats_path, BASELINE_REQ_RELEARN);
+	fprintf(stderr, "usage: iotsecctl baseline show [FILE] | reset | "
+		"relearn\n");
+	return 2;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: iotsecctl [--stats-file F] status | stats |\n"
 		"       tail [--json] [--count N] [--seconds S] |\n"
-		"       record FILE [--batches N] [--seconds S]\n");
+		"       record FILE [--batches N] [--seconds S] |\n"
+		"       baseline show [FILE] | reset | relearn\n");
 }
 
 int main(int argc, char **argv)
@@ -415,7 +580,7 @@ int main(int argc, char **argv)
 	unsigned int seconds = 0;
 	uint64_t count = 0;
 	bool json = false;
-	const char *cmd, *file = NULL;
+	const char *cmd, *file = NULL, *arg2 = NULL;
 	int i = 1, ret;
 
 	if (argc > 2 && !strcmp(argv[1], "--stats-file")) {
@@ -437,6 +602,9 @@ int main(int argc, char **argv)
 			seconds = strtoul(argv[++i], NULL, 10);
 		else if (!file && argv[i][0] != '-')
 			file = argv[i];
+		else if (!arg2 && !strcmp(cmd, "baseline") &&
+			 argv[i][0] != '-')
+			arg2 = argv[i];	/* baseline show FILE */
 		else {
 			usage(stderr);
 			return 2;
@@ -448,6 +616,8 @@ int main(int argc, char **argv)
 		return cmd_status(stats_path);
 	if (!strcmp(cmd, "stats"))
 		return cmd_stats(stats_path);
+	if (!strcmp(cmd, "baseline"))
+		return cmd_baseline(stats_path, file, arg2);
 	if (!strcmp(cmd, "tail")) {
 		struct tail t = { .json = json, .max = count };
 

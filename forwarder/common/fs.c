@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 #include "common/fs.h"
 #include "common/utf8.h"
+#include "common/util.h"
 
 int mkdir_p(const char *path, mode_t mode)
 {
@@ -95,5 +97,62 @@ int proc_fd_sockets(const char *proc, pid_t pid,
 		ret = fn(arg, de->d_name, ino);
 	}
 	closedir(d);
+	return ret;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t len,
+		      mode_t mode, char *err, size_t errlen)
+{
+	char tmp[PATH_MAX], dir[PATH_MAX];
+	const char *what = tmp, *slash;
+	size_t off = 0;
+	int fd, ret;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
+		errf(err, errlen, "%s: %s", path, strerror(ENAMETOOLONG));
+		return -ENAMETOOLONG;
+	}
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  mode);
+	if (fd < 0)
+		goto fail;
+	while (off < len) {
+		ssize_t n = write(fd, (const char *)data + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto fail;
+		off += n;
+	}
+	if (fsync(fd))
+		goto fail;
+	ret = close(fd);
+	fd = -1;
+	if (ret)
+		goto fail;
+	what = path;
+	if (rename(tmp, path))
+		goto fail;
+	/* the rename itself, durable */
+	slash = strrchr(path, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 :
+			 (int)(slash - path), path);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	return 0;
+fail:
+	ret = -errno;
+	errf(err, errlen, "%s: %s", what, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
 	return ret;
 }

@@ -35,4 +35,14 @@ int proc_fd_sockets(const char *proc, pid_t pid,
 		    int (*fn)(void *arg, const char *fd, unsigned long ino),
 		    void *arg);
 
+/*
+ * Replace the file PATH with LEN bytes of DATA, atomically: written to
+ * PATH.tmp (a link planted there is not followed: O_EXCL|O_NOFOLLOW
+ * after an unlink), synced, renamed over PATH, the directory synced.
+ * A reader sees the old file or the new one, never a part. 0 or -errno,
+ * with the file that failed and why in ERR.
+ */
+int write_file_atomic(const char *path, const void *data, size_t len,
+		      mode_t mode, char *err, size_t errlen);
+
 #endif

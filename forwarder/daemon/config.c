@@ -100,6 +100,9 @@ void config_defaults(struct config *c)
 	c->detect.hash_wait_ms = 500;
 	c->detect.ioc_refresh_ms = 10 * 60 * 1000;
 	c->detect.packages = true;
+	/* the learned baseline: off until a device runs what it should */
+	c->baseline.window_ms = 7 * 24 * 3600 * 1000ULL;
+	c->baseline.max_entries = 10000;
 }
 
 void config_free(struct config *c)
@@ -136,6 +139,11 @@ void config_free(struct config *c)
 	c->detect.ioc_hashes = c->detect.ioc_addresses = NULL;
 	c->detect.ioc_domains = c->detect.ioc_paths = NULL;
 	c->detect.dpkg_status = c->detect.opkg_status = NULL;
+	free(c->baseline.state);
+	c->baseline.state = NULL;
+	for (unsigned int i = 0; i < c->baseline.n_rules_off; i++)
+		free(c->baseline.rules_off[i]);
+	c->baseline.n_rules_off = 0;
 	c->warning[0] = '\0';
 }
 
@@ -1032,11 +1040,63 @@ static const struct key twin_keys[] = {
 	{ "state_file", key_path_or_none, FIELD(twin.state), .max = PATH_MAX },
 };
 
+/* rules.disabled: names of rules turned off (a name no rule has: none) */
+static int key_rules_off(struct walk *w, yaml_node_t *v, const struct key *k)
+{
+	struct baseline_settings *b = &w->c->baseline;
+	yaml_node_item_t *i;
+
+	(void)k;
+	if (v->type != YAML_SEQUENCE_NODE)
+		return fail(w, v, "expected a list of rule names, got %s",
+			    kind(v));
+	for (unsigned int j = 0; j < b->n_rules_off; j++)
+		free(b->rules_off[j]);
+	b->n_rules_off = 0;
+	for (i = v->data.sequence.items.start; i < v->data.sequence.items.top;
+	     i++) {
+		yaml_node_t *p = yaml_document_get_node(w->doc, *i);
+		const char *name = NULL;
+		int ret;
+
+		if (!p)
+			return fail(w, v, "broken document");
+		ret = scalar(w, p, "a rule name", &name);
+		if (ret)
+			return ret;
+		if (!*name || strspn(name, "abcdefghijklmnopqrstuvwxyz"
+				     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") !=
+		    strlen(name))
+			return fail(w, p, "expected a rule name (letters, "
+				    "digits, - _ .), got '%s'", name);
+		if (b->n_rules_off >= RULES_OFF_MAX)
+			return fail(w, p, "expected at most %d names",
+				    RULES_OFF_MAX);
+		b->rules_off[b->n_rules_off] = strdup(name);
+		if (!b->rules_off[b->n_rules_off])
+			return -ENOMEM;
+		b->n_rules_off++;
+	}
+	return 0;
+}
+
+static const struct key baseline_keys[] = {
+	{ "enabled", key_bool, FIELD(baseline.enabled) },
+	{ "learning_window", key_interval, FIELD(baseline.window_ms),
+	  RANGE(1000, 365 * DAY_MS),
+	  .range = "a duration from 1s to 365d" },
+	{ "max_entries", key_size, FIELD(baseline.max_entries),
+	  RANGE(16, 1000000) },
+	{ "state_file", key_path_or_none, FIELD(baseline.state),
+	  .max = PATH_MAX },
+};
+
 static const struct key rules_keys[] = {
 	{ "enabled", key_bool, FIELD(rules.enabled) },
 	{ "dir", key_path_or_none, FIELD(rules.dir), .max = PATH_MAX },
 	{ "aggregate_interval", key_interval, FIELD(rules.aggregate_ms),
 	  RANGE(0, DAY_MS), .range = "an interval from 0s (none) to 1d" },
+	{ "disabled", .get = key_rules_off },
 };
 
 /* rules: and lists: of the rules: section are the rules' (rules_compile.c) */
@@ -1117,9 +1177,11 @@ static const struct section local_sec = { SECTION(local_keys) };
 static const struct section snapshots_sec = { SECTION(snapshots_keys) };
 static const struct section spool_sec = { SECTION(spool_keys) };
 static const struct section twin_sec = { SECTION(twin_keys) };
+static const struct section baseline_sec = { SECTION(baseline_keys) };
 static const struct section rules_sec = {
 	SECTION(rules_keys), .other = rules_key,
-	.other_keys = "enabled, dir, aggregate_interval, rules, lists",
+	.other_keys = "enabled, dir, aggregate_interval, disabled, rules, "
+		      "lists",
 };
 
 static const struct key root_keys[] = {
@@ -1142,6 +1204,7 @@ static const struct key root_keys[] = {
 	{ "hashes", key_section, .sub = &hashes_sec },
 	{ "indicators", key_section, .sub = &indicators_sec },
 	{ "packages", key_section, .sub = &packages_sec },
+	{ "baseline", key_section, .sub = &baseline_sec },
 };
 
 static const struct section top_sec = { SECTION(root_keys) };

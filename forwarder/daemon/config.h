@@ -120,6 +120,21 @@ struct detect_settings {
 	char *dpkg_status, *opkg_status;
 };
 
+/*
+ * The learned baseline (pipeline/baseline.h, docs/rules.md) and rules
+ * turned off by name (the twin's rules.disabled).
+ */
+#define RULES_OFF_MAX 256
+struct baseline_settings {
+	bool enabled;
+	uint64_t window_ms;		/* the learning window */
+	uint64_t max_entries;		/* tuples the model holds */
+	char *state;			/* the model; NULL: baseline next to
+					 * the spool, "": not kept */
+	char *rules_off[RULES_OFF_MAX];	/* rules.disabled */
+	unsigned int n_rules_off;
+};
+
 struct config {
 	struct mqtt_config mqtt;
 	char agent_id[37];		/* GUID */
@@ -147,6 +162,7 @@ struct config {
 	unsigned char src[TWIN_SETTINGS_MAX];
 	struct rules_settings rules;
 	struct detect_settings detect;
+	struct baseline_settings baseline;
 	/* "NAME:LINE:COL: ..." when it loads but is probably not meant so */
 	char warning[256];
 };

@@ -14,6 +14,7 @@
 #include "intake/nl.h"
 #include "intake/replay.h"
 #include "pipeline/enrich.h"
+#include "pipeline/baseline.h"
 #include "pipeline/queue.h"
 #include "pipeline/rules.h"
 #include "pipeline/serialize.h"
@@ -30,6 +31,7 @@ struct daemon {
 	struct queue queue;
 	struct rules_engine rules;	/* detect.c */
 	struct detect *detect;		/* detect.c: hashes, indicators */
+	struct baseline baseline;	/* detect.c */
 	struct iotsec_nl nl;
 	bool nl_open;
 	struct local *local;
@@ -106,6 +108,16 @@ bool daemon_detect_handle(struct daemon *d, int fd);
 uint64_t daemon_detect_tick(struct daemon *d, uint64_t now_ms);
 void daemon_detect_flush(struct daemon *d);
 void daemon_detect_fini(struct daemon *d);
+
+/*
+ * The learned baseline from d->cfg (start: BASELINE's init and its model
+ * read); 0 or -ENOMEM.
+ */
+int daemon_baseline_config(struct daemon *d, bool starting);
+/* After a new configuration (SIGHUP, the twin) replaced OLD. */
+void daemon_detect_apply(struct daemon *d, const struct config *old);
+/* iotsecctl baseline reset|relearn: SIGUSR1 with BASELINE_REQ_* */
+void daemon_baseline_request(struct daemon *d, int what);
 
 /* stats.c */
 void stats_on_counters(void *ctx, const struct iotsec_counters *c);

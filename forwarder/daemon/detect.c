@@ -15,10 +15,14 @@
 #include <sys/epoll.h>
 
 #include "common/clock.h"
+#include "common/util.h"
 #include "daemon/daemon.h"
 #include "pipeline/aggregate.h"
 #include "pipeline/hash.h"
 #include "pipeline/ioc.h"
+#include "pipeline/rules_priv.h"
+
+static void rules_turn_off(const struct config *c, struct ruleset *rs);
 
 static void on_alert(void *ctx, const char *text, size_t len)
 {
@@ -61,6 +65,8 @@ int daemon_rules_compile(const struct config *c, const char *config_path,
 	ret = rules_load(rs, dir, config_path, err, errlen);
 	if (ret && !err[0])
 		snprintf(err, errlen, "rules: %s", strerror(-ret));
+	if (!ret && *rs)
+		rules_turn_off(c, *rs);
 	return ret;
 }
 
@@ -372,4 +378,131 @@ void daemon_detect_fini(struct daemon *d)
 	ioc_engine_fini(&x->ioc);
 	free(x);
 	d->detect = NULL;
+}
+
+/* ---- rules turned off by name; the learned baseline ---- */
+
+/*
+ * rules.disabled (the YAML's or the twin's): each named rule off, then
+ * the per-type index without them. A name no rule has is logged, not an
+ * error: a fleet's list may name rules some devices do not have.
+ */
+static void rules_turn_off(const struct config *c, struct ruleset *rs)
+{
+	for (unsigned int i = 0; i < c->baseline.n_rules_off; i++) {
+		const char *name = c->baseline.rules_off[i];
+		bool found = false;
+
+		for (size_t j = 0; j < rs->n_rules; j++) {
+			if (strcmp(rs->rules[j].name, name))
+				continue;
+			rs->rules[j].enabled = false;
+			found = true;
+		}
+		if (!found)
+			logmsg(LOG_NOTICE, "rules.disabled: no rule named %s",
+			       name);
+	}
+	/* every type the index has (rules may add types of their own) */
+	for (size_t t = 0; t < ARRAY_SIZE(rs->n_by_type); t++) {
+		size_t k = 0;
+
+		for (size_t j = 0; j < rs->n_by_type[t]; j++)
+			if (rs->by_type[t][j]->enabled)
+				rs->by_type[t][k++] = rs->by_type[t][j];
+		rs->n_by_type[t] = k;
+	}
+}
+
+/* baseline.state_file, or baseline next to the spool; "" not kept */
+static void baseline_path(const struct config *c, char *buf, size_t len)
+{
+	const char *spool = c->spool.path ? c->spool.path : IOTSEC_SPOOL_PATH;
+	const char *slash;
+
+	if (c->baseline.state) {
+		snprintf(buf, len, "%s", c->baseline.state);
+		return;
+	}
+	slash = strrchr(spool, '/');
+	if (!*spool || !slash)
+		buf[0] = '\0';
+	else
+		snprintf(buf, len, "%.*s/baseline", (int)(slash - spool),
+			 spool);
+}
+
+int daemon_baseline_config(struct daemon *d, bool starting)
+{
+	const struct config *c = d->cfg;
+	char path[PATH_MAX];
+	bool was = d->baseline.enabled;
+	int ret;
+
+	if (starting)
+		baseline_init(&d->baseline, &d->ser, on_alert, d);
+	baseline_path(c, path, sizeof(path));
+	ret = baseline_configure(&d->baseline, c->baseline.enabled,
+				 c->baseline.window_ms,
+				 c->baseline.max_entries, path,
+				 c->rules.aggregate_ms, mono_ms());
+	if (ret == -ENOMEM) {
+		logmsg(LOG_ERR, "baseline: out of memory");
+		return ret;
+	}
+	if (ret)
+		logmsg(LOG_WARNING, "baseline: %s; a new learning window "
+		       "starts", d->baseline.error);
+	if (c->baseline.enabled && (starting || !was))
+		logmsg(LOG_INFO, "baseline: %s, %zu entries%s%s",
+		       baseline_state(&d->baseline, mono_ms()),
+		       d->baseline.model.n, *path ? ", kept in " : "", path);
+	return 0;
+}
+
+void daemon_detect_apply(struct daemon *d, const struct config *old)
+{
+	const struct config *c = d->cfg;
+	bool same = old->rules.enabled == c->rules.enabled &&
+		    old->rules.aggregate_ms == c->rules.aggregate_ms &&
+		    str_same(old->rules.dir, c->rules.dir) &&
+		    old->baseline.n_rules_off == c->baseline.n_rules_off;
+
+	for (unsigned int i = 0; same && i < c->baseline.n_rules_off; i++)
+		same = !strcmp(old->baseline.rules_off[i],
+			       c->baseline.rules_off[i]);
+	/* SIGHUP reloads the rules anyway; the twin needs this */
+	if (!same)
+		daemon_rules_load(d, false);
+	daemon_baseline_config(d, false);
+}
+
+void daemon_baseline_request(struct daemon *d, int what)
+{
+	bool reset = what == BASELINE_REQ_RESET;
+	int ret;
+
+	if (what == BASELINE_REQ_SAVE) {
+		if (d->baseline.path && baseline_save(&d->baseline))
+			logmsg(LOG_WARNING, "baseline: %s", d->baseline.error);
+		stats_write_file(d);
+		return;
+	}
+	if (what != BASELINE_REQ_RESET && what != BASELINE_REQ_RELEARN) {
+		logmsg(LOG_WARNING, "SIGUSR1 without a baseline request "
+		       "(iotsecctl baseline reset|relearn sends one); ignored");
+		return;
+	}
+	baseline_flush(&d->baseline, mono_ms());
+	ret = baseline_restart(&d->baseline, reset, mono_ms());
+	if (ret)
+		logmsg(LOG_WARNING, "baseline: %s", d->baseline.error);
+	logmsg(LOG_NOTICE, "baseline: %s; learning for %llu s from now%s",
+	       reset ? "reset, the model emptied" :
+	       "re-learning, the model kept",
+	       (unsigned long long)(d->baseline.window_ms / 1000),
+	       d->baseline.enabled ? "" : " (baseline.enabled is false: "
+	       "nothing is learned until it is on)");
+	/* iotsecctl waits for the counter in the stats file */
+	stats_write_file(d);
 }

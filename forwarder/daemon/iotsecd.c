@@ -195,13 +195,14 @@ int main(int argc, char **argv)
 		logmsg(LOG_ERR, "out of memory");
 		return 1;
 	}
-	if (daemon_rules_load(&d, true))
+	if (daemon_rules_load(&d, true) || daemon_baseline_config(&d, true))
 		return 1;
 	d.next_stats_ms = mono_ms() + d.cfg->statistics_ms;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGUSR1);	/* iotsecctl baseline reset|relearn */
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	d.epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -303,6 +304,10 @@ out:
 		iotsec_decoder_fini(&d.nl.dec);
 	rules_engine_fini(&d.rules);
 	daemon_detect_fini(&d);
+	if (d.baseline.enabled && d.baseline.dirty &&
+	    baseline_save(&d.baseline))
+		logmsg(LOG_WARNING, "baseline: %s", d.baseline.error);
+	baseline_fini(&d.baseline);
 	queue_fini(&d.queue);
 	enrich_fini(&d.enrich);
 	mqtt_free(d.mqtt);

@@ -255,6 +255,7 @@ void daemon_on_event(void *ctx, struct iotsec_event *ev)
 
 	enrich_event(&d->enrich, ev);
 	rules_eval(&d->rules, ev, mono_ms());
+	baseline_eval(&d->baseline, ev, mono_ms());
 	daemon_detect_event(d, ev);	/* indicators, hashes, queue_push() */
 	enrich_done(&d->enrich, ev);
 }
@@ -470,6 +471,9 @@ static uint64_t periodic(struct daemon *d)
 	t = daemon_detect_tick(d, now);
 	if (t < next)
 		next = t;
+	t = baseline_tick(&d->baseline, now);
+	if (t < next)
+		next = t;
 	t = queue_tick(&d->queue, now);
 	if (t < next)
 		next = t;
@@ -554,6 +558,9 @@ static void dispatch(struct daemon *d, const struct epoll_event *e)
 		if (si.ssi_signo == SIGHUP) {
 			daemon_reload(d);
 			daemon_rules_load(d, false);
+		} else if (si.ssi_signo == SIGUSR1) {
+			daemon_baseline_request(d, si.ssi_code == SI_QUEUE ?
+						si.ssi_int : 0);
 		} else {
 			logmsg(LOG_INFO, "signal %d: flushing and exiting",
 			       si.ssi_signo);
@@ -601,6 +608,7 @@ int daemon_run(struct daemon *d, bool replay_mode)
 				local_flush(d->local);
 				daemon_detect_flush(d);
 				rules_flush(&d->rules, mono_ms());
+				baseline_flush(&d->baseline, mono_ms());
 				queue_flush_all(&d->queue, mono_ms());
 				if (d->cfg->statistics_ms)
 					stats_send(d);

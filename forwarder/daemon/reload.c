@@ -124,6 +124,7 @@ int daemon_apply_config(struct daemon *d, struct config *new)
 		local_reconfigure(d->local, &lc);
 		daemon_local_watch(d, EPOLL_CTL_ADD);
 	}
+	daemon_detect_apply(d, old);
 	config_free(old);
 	return 0;
 }

@@ -323,6 +323,8 @@ static struct json_object *stats_json(struct daemon *d)
 	/* the values in force and their sources (daemon/twin_config.c) */
 	json_object_object_add(o, "configuration", twin_effective(d->cfg));
 	json_object_object_add(o, "twin", daemon_twin_state(d));
+	json_object_object_add(o, "baseline", baseline_json(&d->baseline,
+							    mono_ms()));
 	if (d->spool) {
 		struct spool_stats ss;
 

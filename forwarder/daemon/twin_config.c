@@ -33,6 +33,7 @@ enum kind {
 	K_BOOL,
 	K_PRIO,		/* off, low, high, alert */
 	K_WATCH,	/* a list of absolute paths */
+	K_NAMES,	/* a list of rule names (rules.disabled) */
 };
 
 struct setting {
@@ -101,6 +102,17 @@ static const struct setting settings[] = {
 	  .min = 1, .max = 1000000 },
 	{ .name = "spool.size", .kind = K_SIZE, FIELD(spool.size),
 	  .min = IOTSEC_SPOOL_MIN, .max = IOTSEC_SPOOL_MAX },
+	/* detection (docs/rules.md): rules on or off, by name; the baseline */
+	{ .name = "rules.enabled", .kind = K_BOOL, FIELD(rules.enabled) },
+	{ .name = "rules.aggregate_interval", .kind = K_DUR0,
+	  FIELD(rules.aggregate_ms), .min = 1000, .max = DAY_MS },
+	{ .name = "rules.disabled", .kind = K_NAMES },
+	{ .name = "baseline.enabled", .kind = K_BOOL,
+	  FIELD(baseline.enabled) },
+	{ .name = "baseline.learning_window", .kind = K_DUR,
+	  FIELD(baseline.window_ms), .min = 1000, .max = 365 * DAY_MS },
+	{ .name = "baseline.max_entries", .kind = K_INT,
+	  FIELD(baseline.max_entries), .min = 16, .max = 1000000 },
 };
 
 _Static_assert(ARRAY_SIZE(settings) <= TWIN_SETTINGS_MAX,
@@ -269,6 +281,12 @@ static struct json_object *setting_json(const struct config *c, int id)
 			json_object_array_add(a, json_object_new_string(
 						      c->watch[i]));
 		return a;
+	case K_NAMES:
+		a = json_object_new_array();
+		for (unsigned int i = 0; a && i < c->baseline.n_rules_off; i++)
+			json_object_array_add(a, json_object_new_string(
+					c->baseline.rules_off[i]));
+		return a;
 	}
 	return NULL;
 }
@@ -406,6 +424,56 @@ static int set_watch(struct config *c, struct json_object *v,
 	return 0;
 }
 
+/* rules.disabled: rule names (as a rules file spells them), the whole list */
+static int set_names(struct config *c, struct json_object *v, char *why,
+		     size_t wl)
+{
+	static const char ok[] = "abcdefghijklmnopqrstuvwxyz"
+				 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.";
+	struct baseline_settings *b = &c->baseline;
+	char *names[RULES_OFF_MAX];
+	size_t n, i;
+
+	if (!json_object_is_type(v, json_type_array)) {
+		snprintf(why, wl, "expected a list of rule names, got %s",
+			 jtype(v));
+		return -EINVAL;
+	}
+	n = json_object_array_length(v);
+	if (n > RULES_OFF_MAX) {
+		snprintf(why, wl, "out of range: expected at most %d names",
+			 RULES_OFF_MAX);
+		return -ERANGE;
+	}
+	for (i = 0; i < n; i++) {
+		struct json_object *p = json_object_array_get_idx(v, i);
+		const char *s = json_object_get_string(p);
+
+		if (!json_object_is_type(p, json_type_string) || !*s ||
+		    strlen(s) > 128 || strspn(s, ok) != strlen(s) ||
+		    strlen(s) != (size_t)json_object_get_string_len(p)) {
+			snprintf(why, wl, "expected rule names (letters, "
+				 "digits, - _ .), got %.60s at [%zu]",
+				 jtext(p), i);
+			while (i--)
+				free(names[i]);
+			return -EINVAL;
+		}
+		names[i] = strdup(s);
+		if (!names[i]) {
+			snprintf(why, wl, "out of memory");
+			while (i--)
+				free(names[i]);
+			return -ENOMEM;
+		}
+	}
+	for (i = 0; i < b->n_rules_off; i++)
+		free(b->rules_off[i]);
+	memcpy(b->rules_off, names, n * sizeof(*names));
+	b->n_rules_off = n;
+	return 0;
+}
+
 /* Setting ID from V, an iotsec value; the reason in WHY when not. */
 static int set_value(struct config *c, int id, struct json_object *v,
 		     char *why, size_t wl)
@@ -455,6 +523,8 @@ static int set_value(struct config *c, int id, struct json_object *v,
 		return 0;
 	case K_WATCH:
 		return set_watch(c, v, why, wl);
+	case K_NAMES:
+		return set_names(c, v, why, wl);
 	default:
 		return -EINVAL;
 	}

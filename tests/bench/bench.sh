@@ -69,6 +69,9 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 # indicator lists and executable hashes (tests/bench/ioc-bench.c)
 "$build/bench/ioc-bench" 2000000
 
+# the learned baseline alone: a model of 10000 tuples (baseline-bench.c)
+"$build/bench/baseline-bench" 2000000 10000
+
 for b in iotsecd iotsecctl; do
 	strip -o "$tmp/$b" "$build/$b"
 	echo "stripped $b: $(stat -c %s "$tmp/$b") bytes"
