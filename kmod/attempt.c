@@ -522,8 +522,8 @@ void iotsec_attempt_connect_start(const struct iotsec_net_fields *n)
 /*
  * A TCP connect whose SYN is about to leave, N its fields: reported when
  * its syscall returns, with the syscall's result. When it cannot wait for
- * that (no syscall of ours, too many waiting, no memory, no way back to
- * user space), reported now with -EINPROGRESS: never hidden.
+ * that (no syscall of ours, its user has too many waiting, no memory, no
+ * way back to user space), reported now with -EINPROGRESS: never hidden.
  */
 void iotsec_attempt_connect(const struct iotsec_net_fields *n)
 {

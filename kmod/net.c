@@ -17,7 +17,8 @@
  *                  not known yet: the fields are kept in an attempt
  *                  (attempt.c) and the event is taken when the syscall
  *                  returns, RESULT its return value; -EINPROGRESS where it
- *                  cannot wait (kernel threads, too many waiting).
+ *                  cannot wait (kernel threads, io_uring, a user with
+ *                  too many waiting).
  *   connect (UDP)  return probes on __ip4_datagram_connect and
  *                  __ip6_datagram_connect, which never sleep (the socket
  *                  lock is taken around them by their callers). UDP-Lite
