@@ -14,6 +14,7 @@
  */
 #include <linux/atomic.h>
 #include <linux/compat.h>
+#include <linux/cred.h>
 #include <linux/delay.h>
 #include <linux/errno.h>
 #include <linux/hash.h>
@@ -27,6 +28,8 @@
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/task_work.h>
+#include <linux/uidgid.h>
+#include <linux/user_namespace.h>
 #include <asm/syscall.h>
 #include <asm/unistd.h>
 
@@ -40,11 +43,14 @@ enum {
 	ATTEMPT_ORPHAN,
 };
 
+struct user_slot;
+
 struct attempt {
 	/* sync.head is the task_work; sync serves only an unload (below) */
 	struct rcu_synchronize sync;
 	struct hlist_node node;
 	struct task_struct *task;	/* a reference is held */
+	struct user_slot *user;		/* connect: charged to this user */
 	unsigned int type;
 	atomic_t state;
 	bool syn;			/* connect: tcp_connect() saw it */
@@ -72,9 +78,6 @@ static struct hlist_head chains[ATTEMPT_CHAINS];
 static raw_spinlock_t chain_locks[ATTEMPT_CHAINS] = {
 	[0 ... ATTEMPT_CHAINS - 1] = __RAW_SPIN_LOCK_UNLOCKED(chain_locks)
 };
-
-/* TCP connects waiting for their syscall (bounded, see below). */
-static atomic_t connects = ATOMIC_INIT(0);
 
 static unsigned int chain_of(const struct task_struct *task)
 {
@@ -138,10 +141,12 @@ static void emit(struct attempt *a, int result)
 	iotsec_rec_commit(rec);
 }
 
+static void user_uncharge(struct user_slot *slot);
+
 static void attempt_free(struct attempt *a)
 {
-	if (a->type == IOTSEC_EVENT_CONNECT)
-		atomic_dec(&connects);
+	if (a->user)
+		user_uncharge(a->user);
 	put_task_struct(a->task);
 	kfree(a);
 }
@@ -149,20 +154,23 @@ static void attempt_free(struct attempt *a)
 /*
  * The connect's outcome from what its syscall returns: a byte count (the
  * data of a Fast Open send went) is a success, an interrupted call is
- * -EINTR whether or not it is restarted.
+ * -EINTR whether or not it is restarted. The calls return an int's worth
+ * (a 32-bit call's register may hold it zero-extended).
  */
 static int connect_result(long ret)
 {
-	if (ret > 0)
+	int r = (int)ret;
+
+	if (r > 0)
 		return 0;
-	switch (ret) {
+	switch (r) {
 	case -ERESTARTSYS:
 	case -ERESTARTNOINTR:
 	case -ERESTARTNOHAND:
 	case -ERESTART_RESTARTBLOCK:
 		return -EINTR;
 	}
-	return (int)ret;
+	return r;
 }
 
 /*
@@ -224,6 +232,7 @@ static struct attempt *attempt_new(unsigned int type)
 		return NULL;
 	a->type = type;
 	a->syn = false;
+	a->user = NULL;
 	return a;
 }
 
@@ -319,26 +328,143 @@ void iotsec_attempt_ptrace(u32 target_tgid, u32 mode)
 }
 
 /*
- * TCP connects: at most this many wait for their syscall to return. One
- * more is reported at once, its outcome unknown (-EINPROGRESS).
+ * TCP connects waiting for their syscall to return, counted per user: at
+ * most CONNECTS_PER_USER each (a blocked connect is a blocked thread, so
+ * this is far above what a program does, and what one user may keep
+ * waiting cannot keep another's connects from waiting). A user's next
+ * connect is reported at once with its outcome unknown (-EINPROGRESS).
+ *
+ * The user is the real uid, except in a user namespace that an
+ * unprivileged user made: there every uid counts as that namespace's
+ * owner (the outermost such owner), since newuidmap gives an ordinary
+ * user thousands of uids there. A namespace made by root (a container
+ * with its own uid range) keeps its uids apart.
+ *
+ * Users with waiting connects are kept in USER_SHARDS tables of
+ * USER_SLOTS slots, a uid always in the same one; a slot is free when
+ * its count is 0. Nothing is allocated, and a connect scans 4 slots (32
+ * cost about 300 instructions more per connect): a table with no slot
+ * left (4 other users with connects waiting, whose uids hash to the same
+ * of 256 tables) reports the next connect of a new user at once too.
  */
-#define CONNECTS_MAX 4096
+#define CONNECTS_PER_USER 1024
+#define USER_SHARD_BITS 8
+#define USER_SHARDS BIT(USER_SHARD_BITS)
+#define USER_SLOTS 4
+
+struct user_slot {
+	kuid_t uid;
+	unsigned int n;		/* connects waiting, 0: free */
+};
+
+static struct user_shard {
+	raw_spinlock_t lock;
+	struct user_slot slot[USER_SLOTS];
+} users[USER_SHARDS] = {
+	[0 ... USER_SHARDS - 1] = {
+		.lock = __RAW_SPIN_LOCK_UNLOCKED(users.lock),
+	},
+};
+
+static struct user_shard *shard_of(kuid_t uid)
+{
+	return &users[hash_32(__kuid_val(uid), USER_SHARD_BITS)];
+}
+
+/* The user the current task's connects are charged to (above). */
+static kuid_t connect_owner(void)
+{
+	const struct cred *cred = current_cred();
+	const struct user_namespace *ns, *top = NULL;
+
+	for (ns = cred->user_ns; ns != &init_user_ns; ns = ns->parent)
+		if (!uid_eq(ns->owner, GLOBAL_ROOT_UID))
+			top = ns;
+	return top ? top->owner : cred->uid;
+}
+
+/* Charge one waiting connect to the current user; NULL if over the cap. */
+static struct user_slot *user_charge(void)
+{
+	kuid_t uid = connect_owner();
+	struct user_shard *s = shard_of(uid);
+	struct user_slot *slot, *free = NULL;
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&s->lock, flags);
+	for (slot = s->slot; slot < s->slot + USER_SLOTS; slot++) {
+		if (slot->n && uid_eq(slot->uid, uid))
+			goto found;
+		if (!slot->n && !free)
+			free = slot;
+	}
+	slot = free;
+	if (slot)
+		slot->uid = uid;
+found:
+	if (slot && slot->n < CONNECTS_PER_USER)
+		slot->n++;
+	else
+		slot = NULL;
+	raw_spin_unlock_irqrestore(&s->lock, flags);
+	return slot;
+}
+
+static void user_uncharge(struct user_slot *slot)
+{
+	struct user_shard *s = shard_of(slot->uid);
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&s->lock, flags);
+	slot->n--;
+	raw_spin_unlock_irqrestore(&s->lock, flags);
+}
+
+/*
+ * 32-bit calls of a 64-bit kernel, by their numbers in the 32-bit table:
+ * x86's ia32 table (socketcall(2) carries connect and the sends), arm64's
+ * AArch32 (EABI) one.
+ */
+static bool compat_connect_nr(int nr)
+{
+#if defined(CONFIG_X86_64) && defined(CONFIG_IA32_EMULATION)
+	switch (nr) {
+	case __NR_ia32_connect:
+	case __NR_ia32_socketcall:
+	case __NR_ia32_sendto:
+	case __NR_ia32_sendmsg:
+	case __NR_ia32_sendmmsg:
+	case __NR_ia32_write:
+	case __NR_ia32_writev:
+		return true;
+	}
+#elif defined(CONFIG_ARM64) && defined(CONFIG_COMPAT)
+	/* arch/arm/tools/syscall.tbl: write, writev, connect, send... */
+	switch (nr) {
+	case 4: case 146: case 283: case 289: case 290: case 296: case 374:
+		return true;
+	}
+#endif
+	return false;
+}
 
 /*
  * Is the current task in a system call whose return value is the outcome
  * of the connect it makes: connect(2), or a send that opens a Fast Open
- * connection? Kernel threads (MPTCP subflows), io_uring workers and
- * compat syscalls are not.
+ * connection, 64-bit or 32-bit? Kernel threads (MPTCP subflows) and
+ * io_uring are not.
  */
 static bool connect_syscall(void)
 {
 	int nr;
 
-	if (!in_task() || in_compat_syscall() ||
+	if (!in_task() ||
 	    (current->flags &
 	     (PF_KTHREAD | PF_EXITING | IOTSEC_PF_IO_WORKER)))
 		return false;
 	nr = syscall_get_nr(current, task_pt_regs(current));
+	if (in_compat_syscall())
+		return compat_connect_nr(nr);
 	switch (nr) {
 	case __NR_connect:
 	case __NR_sendto:
@@ -354,18 +480,21 @@ static bool connect_syscall(void)
 /* A new connect attempt that can wait for its syscall, or NULL. */
 static struct attempt *connect_new(void)
 {
+	struct user_slot *user;
 	struct attempt *a;
 
 	if (!connect_syscall())
 		return NULL;
-	if (atomic_inc_return(&connects) > CONNECTS_MAX)
-		goto none;
+	user = user_charge();
+	if (!user)
+		return NULL;
 	a = attempt_new(IOTSEC_EVENT_CONNECT);
-	if (a)
-		return a;
-none:
-	atomic_dec(&connects);
-	return NULL;
+	if (!a) {
+		user_uncharge(user);
+		return NULL;
+	}
+	a->user = user;
+	return a;
 }
 
 /*
@@ -394,8 +523,8 @@ void iotsec_attempt_connect_start(const struct iotsec_net_fields *n)
 /*
  * A TCP connect whose SYN is about to leave, N its fields: reported when
  * its syscall returns, with the syscall's result. When it cannot wait for
- * that (no syscall of ours, too many waiting, no memory, no way back to
- * user space), reported now with -EINPROGRESS: never hidden.
+ * that (no syscall of ours, its user has too many waiting, no memory, no
+ * way back to user space), reported now with -EINPROGRESS: never hidden.
  */
 void iotsec_attempt_connect(const struct iotsec_net_fields *n)
 {

@@ -17,7 +17,8 @@
  *                  not known yet: the fields are kept in an attempt
  *                  (attempt.c) and the event is taken when the syscall
  *                  returns, RESULT its return value; -EINPROGRESS where it
- *                  cannot wait (kernel threads, too many waiting).
+ *                  cannot wait (kernel threads, io_uring, a user with
+ *                  too many waiting).
  *   connect (UDP)  return probes on __ip4_datagram_connect and
  *                  __ip6_datagram_connect, which never sleep (the socket
  *                  lock is taken around them by their callers). UDP-Lite
@@ -115,15 +116,22 @@ static void both_ends(const struct sock *sk, struct iotsec_net_fields *n)
 }
 
 /*
- * The destination a connect asks for, from its user address SA of LEN
- * bytes, as the kernel reads it (an IPv6 address needs SIN6_LEN_RFC2133
- * bytes, without the scope id): FAMILY, PORT and ADDR (an IPv4-mapped
- * IPv6 address as IPv4, 4 bytes). False for anything else.
+ * The destination a connect of SK asks for, from its user address SA of
+ * LEN bytes, as the kernel reads it (an IPv6 address needs
+ * SIN6_LEN_RFC2133 bytes, without the scope id): FAMILY, PORT and ADDR
+ * (an IPv4-mapped IPv6 address as IPv4, 4 bytes). False for an address
+ * the socket cannot connect to, which the kernel refuses before it names
+ * any destination (-EAFNOSUPPORT, -EINVAL): an IPv6 address given to an
+ * IPv4 socket, an IPv4 one to an IPv6 TCP socket (a UDP one that is not
+ * IPV6_V6ONLY takes it as ::ffff:a.b.c.d), a short one. Such a call is
+ * not reported.
  */
-static bool dest_addr(const struct sockaddr *sa, int len, u16 *family,
-		      u16 *port, u8 *addr)
+static bool dest_addr(const struct sock *sk, const struct sockaddr *sa,
+		      int len, u16 *family, u16 *port, u8 *addr)
 {
-	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in) &&
+	    (sk->sk_family == AF_INET ||
+	     (sk->sk_protocol != IPPROTO_TCP && !ipv6_only_sock(sk)))) {
 		const struct sockaddr_in *sin = (const void *)sa;
 
 		*family = AF_INET;
@@ -131,7 +139,8 @@ static bool dest_addr(const struct sockaddr *sa, int len, u16 *family,
 		memcpy(addr, &sin->sin_addr, 4);
 		return true;
 	}
-	if (sa->sa_family == AF_INET6 && len >= SIN6_LEN_RFC2133) {
+	if (sa->sa_family == AF_INET6 && len >= SIN6_LEN_RFC2133 &&
+	    sk->sk_family == AF_INET6) {
 		const struct sockaddr_in6 *sin6 = (const void *)sa;
 
 		*port = ntohs(sin6->sin6_port);
@@ -180,7 +189,8 @@ static bool udp_proto(const struct sock *sk)
  * unconnected socket its destination is in UADDR: the attempt starts here,
  * so that a refusal before any SYN (no route, no free local port, a cgroup
  * BPF program) is reported with its error; tcp_connect() fills in the
- * rest when the SYN goes.
+ * rest when the SYN goes. A socket that is not closed (a listening one)
+ * is refused with -EISCONN before anything happens: not reported.
  */
 static int stream_connect_pre(struct kprobe *p, struct pt_regs *regs)
 {
@@ -195,10 +205,11 @@ static int stream_connect_pre(struct kprobe *p, struct pt_regs *regs)
 	if (!sock || !sa || READ_ONCE(sock->state) != SS_UNCONNECTED)
 		return 0;
 	sk = sock->sk;
-	if (!sk || !inet_proto(sk) || sk->sk_protocol != IPPROTO_TCP)
+	if (!sk || !inet_proto(sk) || sk->sk_protocol != IPPROTO_TCP ||
+	    READ_ONCE(sk->sk_state) != TCP_CLOSE)
 		return 0;
 	local_addr(sk, &n);
-	if (!dest_addr(sa, len, &n.family, &n.rport, n.raddr))
+	if (!dest_addr(sk, sa, len, &n.family, &n.rport, n.raddr))
 		return 0;
 	if (n.family == AF_INET && sk->sk_family == AF_INET6) {
 		memcpy(n.laddr, &inet_sk(sk)->inet_saddr, 4);
@@ -221,7 +232,7 @@ static int dgram_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	if (!sk || !udp_proto(sk) || !sa)
 		return 1;
 	d->sk = sk;
-	return dest_addr(sa, len, &d->family, &d->port, d->addr) ? 0 : 1;
+	return dest_addr(sk, sa, len, &d->family, &d->port, d->addr) ? 0 : 1;
 }
 
 /*

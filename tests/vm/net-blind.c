@@ -8,6 +8,11 @@
  *   SYNs are dropped); an ordinary connect on the host's loopback is still
  *   reported with every field and RESULT 0, and the 200 are reported when
  *   their process exits and interrupts them (RESULT -EINTR).
+ * - uid 65534 keeps 4200 connects hanging the same way (more than the
+ *   4096 connects the module once let wait in all): uid 65533's connect
+ *   meanwhile is reported with every field and RESULT 0; of the 4200,
+ *   1024 (the cap of one user) are reported -EINTR when they end, the
+ *   others at once, -EINPROGRESS: each exactly once, none dropped.
  * - 100 threads of uid 65534 wait in accept(); an accept on another
  *   listener is still reported.
  * - uid 65534 connects with sendto(MSG_FASTOPEN) (first without, then with
@@ -32,6 +37,7 @@
 #include <sched.h>
 #include <linux/bpf.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <signal.h>
@@ -67,11 +73,16 @@ FIXTURE_TEARDOWN(net)
 		iotsec_test_unload();
 }
 
+static int drop_to(uid_t uid)
+{
+	if (setgroups(0, NULL) || setgid(uid) || setuid(uid))
+		return -1;
+	return getuid() == uid && geteuid() == uid ? 0 : -1;
+}
+
 static int drop_privileges(void)
 {
-	if (setgroups(0, NULL) || setgid(NOBODY) || setuid(NOBODY))
-		return -1;
-	return getuid() == NOBODY && geteuid() == NOBODY ? 0 : -1;
+	return drop_to(NOBODY);
 }
 
 static struct sockaddr_in lo_addr(uint16_t port)
@@ -282,7 +293,7 @@ static pid_t connect_from_child(int l, uint16_t port, uid_t uid, enum how how,
 	if (pid < 0)
 		return -1;
 	if (!pid) {
-		if (uid && drop_privileges())
+		if (uid && drop_to(uid))
 			_exit(20);
 		fd = socket(AF_INET, SOCK_STREAM, 0);
 		if (fd < 0)
@@ -407,6 +418,125 @@ TEST_F_TIMEOUT(net, blocked_connects_do_not_hide_a_connect, 240)
 	EXPECT_EQ(1, iev_count(&self->c, match_result, &k));
 	EXPECT_EQ(NCONNECT + 1, iev_count(&self->c, match_conn, &k));
 	EXPECT_EQ(0, self->c.cnt.dropped[IOTSEC_EVENT_CONNECT]);
+	close(l);
+}
+
+/* One user's connects that may wait for their syscall (kmod/attempt.c). */
+#define CONNECTS_PER_USER 1024
+#define NFLOOD 4200
+#define OTHER_USER 65533
+
+/*
+ * The flooding child: like blocked_connect_child(), with NFLOOD threads
+ * (small stacks, limits raised while still root).
+ */
+static void flood_child(int ready, int done)
+{
+	struct rlimit rl = { NFLOOD + 256, NFLOOD + 256 };
+	pthread_attr_t attr;
+	pthread_t t;
+	uint16_t port;
+	int l, fill, i;
+	char c;
+
+	if (unshare(CLONE_NEWNET) || system("ip link set dev lo up"))
+		_exit(10);
+	if (setrlimit(RLIMIT_NOFILE, &rl) || setrlimit(RLIMIT_NPROC, &rl) ||
+	    drop_privileges())
+		_exit(11);
+	l = listener(0, 0);
+	if (l < 0)
+		_exit(12);
+	port = local_port(l);
+	blocked_to = lo_addr(port);
+	fill = socket(AF_INET, SOCK_STREAM, 0);
+	if (fill < 0 || connect(fill, (struct sockaddr *)&blocked_to,
+				sizeof(blocked_to)))
+		_exit(13);
+	if (pthread_attr_init(&attr) ||
+	    pthread_attr_setstacksize(&attr, 64 * 1024))
+		_exit(14);
+	for (i = 0; i < NFLOOD; i++)
+		if (pthread_create(&t, &attr, blocked_connect, NULL))
+			_exit(14);
+	if (!wait_until(syn_sent, NFLOOD, 240000))
+		_exit(15);
+	if (write(ready, &port, sizeof(port)) != sizeof(port))
+		_exit(16);
+	if (read(done, &c, 1) < 0)
+		_exit(17);
+	_exit(0);
+}
+
+TEST_F_TIMEOUT(net, flooding_user_starves_no_other_user, 600)
+{
+	struct conn_key k = { IOTSEC_EVENT_CONNECT, 0, 0, IPPROTO_TCP, 0 };
+	int ready[2], done[2], l, status, i;
+	uint16_t port, bport = 0, cport;
+	size_t intr, unknown, n;
+	pid_t child, pid;
+
+	/* room for the 1024 reports at the flooder's exit, in one burst */
+	iev_close(&self->c);
+	ASSERT_EQ(0, iotsec_test_unload());
+	ASSERT_EQ(0, iotsec_test_load("buffer_events=4096"));
+	ASSERT_EQ(0, iev_open(&self->c));
+
+	ASSERT_EQ(0, pipe(ready));
+	ASSERT_EQ(0, pipe(done));
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		close(ready[0]);
+		close(done[1]);
+		flood_child(ready[1], done[0]);
+	}
+	close(ready[1]);
+	close(done[0]);
+	ASSERT_EQ(sizeof(bport), read(ready[0], &bport, sizeof(bport))) {
+		waitpid(child, &status, 0);
+		TH_LOG("child failed: status %d", WEXITSTATUS(status));
+	}
+	TH_LOG("%d connects of uid %d hang in SYN_SENT", NFLOOD, NOBODY);
+
+	l = listener(4, 0);
+	ASSERT_LE(0, l);
+	port = local_port(l);
+	pid = connect_from_child(l, port, OTHER_USER, PLAIN, &cport);
+	ASSERT_LT(0, pid);
+	check_connect(_metadata, &self->c, pid, port, cport, OTHER_USER);
+
+	/*
+	 * The flooder's connects: those over its cap reported at once, its
+	 * first CONNECTS_PER_USER when its exit interrupts them, its first
+	 * connect (which succeeded) with 0. Each once, none dropped.
+	 */
+	close(done[1]);
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	k.tgid = child;
+	k.rport = bport;
+	for (i = 0; i < 300 && iev_count(&self->c, match_conn, &k) <
+			       NFLOOD + 1; i++)
+		iev_poll(&self->c, 100);
+	iev_poll(&self->c, 500);
+	n = iev_count(&self->c, match_conn, &k);
+	k.result = -EINTR;
+	intr = iev_count(&self->c, match_result, &k);
+	k.result = -EINPROGRESS;
+	unknown = iev_count(&self->c, match_result, &k);
+	TH_LOG("flooder: %zu events, %zu -EINTR, %zu -EINPROGRESS; generated %llu dropped %llu lost %llu",
+	       n, intr, unknown,
+	       (unsigned long long)self->c.cnt.generated[IOTSEC_EVENT_CONNECT],
+	       (unsigned long long)self->c.cnt.dropped[IOTSEC_EVENT_CONNECT],
+	       (unsigned long long)self->c.cnt.lost[IOTSEC_EVENT_CONNECT]);
+	EXPECT_EQ(NFLOOD + 1, n);
+	EXPECT_EQ(CONNECTS_PER_USER, intr);
+	EXPECT_EQ(NFLOOD - CONNECTS_PER_USER, unknown);
+	k.result = 0;
+	EXPECT_EQ(1, iev_count(&self->c, match_result, &k));
+	EXPECT_EQ(0, self->c.cnt.dropped[IOTSEC_EVENT_CONNECT]);
+	EXPECT_EQ(0, self->c.cnt.lost[IOTSEC_EVENT_CONNECT]);
 	close(l);
 }
 

@@ -8,12 +8,20 @@
  *   int $0x80, the ia32 system call table, from this 64-bit process; no
  *   32-bit libraries needed) is refused with EPERM and reported with that
  *   result, like a 64-bit one. x86-64 kernels with IA32 emulation only.
+ * - a 32-bit connect(2) of uid 65534 (int $0x80 again) is reported with
+ *   the result the call returned, 0, not -EINPROGRESS; one through
+ *   socketcall(2) that the kernel refuses before any SYN (no route) is
+ *   reported with -ENETUNREACH.
+ * - calls of uid 65534 that connect nothing are not reported: an IPv6
+ *   address given to an IPv4 TCP or UDP socket (-EAFNOSUPPORT), a connect
+ *   on a listening socket (-EISCONN).
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -140,6 +148,109 @@ static bool match_conn(const struct iev *e, const void *arg)
 	       e->rport == k->rport;
 }
 
+static bool match_connect_of(const struct iev *e, const void *arg)
+{
+	return e->type == IOTSEC_EVENT_CONNECT &&
+	       e->tgid == *(const uint32_t *)arg;
+}
+
+static struct sockaddr_in lo_addr(uint16_t port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons(port) };
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return sa;
+}
+
+/* A TCP listener on 127.0.0.1, any port; its port into *PORT, or -1. */
+static int listener(uint16_t *port)
+{
+	struct sockaddr_in sa = lo_addr(0);
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    listen(fd, 16) ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len))
+		return -1;
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+/*
+ * In a child of uid 65534: calls that cannot connect anything, each
+ * checked for its error, then a connect to 127.0.0.1:PORT, the marker.
+ * Exit status: 0, or the step that went otherwise.
+ */
+static void impossible_child(uint16_t port)
+{
+	struct sockaddr_in6 six = { .sin6_family = AF_INET6,
+				    .sin6_port = htons(5371),
+				    .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	struct sockaddr_in sa;
+	uint16_t lport;
+	int fd, l;
+
+	if (drop_privileges())
+		_exit(10);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0 || !connect(fd, (struct sockaddr *)&six, sizeof(six)) ||
+	    errno != EAFNOSUPPORT)
+		_exit(11);
+	close(fd);
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	if (fd < 0 || !connect(fd, (struct sockaddr *)&six, sizeof(six)) ||
+	    errno != EAFNOSUPPORT)
+		_exit(12);
+	close(fd);
+	l = listener(&lport);
+	sa = lo_addr(port);
+	if (l < 0 || !connect(l, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    errno != EISCONN)
+		_exit(13);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+		_exit(14);
+	_exit(0);
+}
+
+TEST_F_TIMEOUT(compat, unprivileged_impossible_connects_are_not_reported, 90)
+{
+	struct conn_key k = { 0, 0 };
+	const struct iev *e;
+	int l, status;
+	uint32_t tgid;
+	pid_t pid;
+	size_t i;
+
+	l = listener(&k.rport);
+	ASSERT_LE(0, l);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		impossible_child(k.rport);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	k.tgid = tgid = pid;
+	e = iev_wait(&self->c, match_conn, &k, WAIT_MS);
+	ASSERT_NE(NULL, e) {
+		TH_LOG("no event of the marker connect");
+	}
+	EXPECT_EQ(0, e->result);
+	iev_poll(&self->c, 500);
+	for (i = 0; i < self->c.n; i++) {
+		e = &self->c.evs[i];
+		if (match_connect_of(e, &tgid) && e->rport != k.rport)
+			TH_LOG("reported: family %u protocol %u rport %u result %d",
+			       e->family, e->protocol, e->rport, e->result);
+	}
+	EXPECT_EQ(1, iev_count(&self->c, match_connect_of, &tgid));
+	close(l);
+}
+
+
 static void udplite_case(struct __test_metadata *_metadata,
 			 struct iev_client *c, int family, uint16_t port,
 			 socklen_t len6)
@@ -262,6 +373,93 @@ static bool match_module_of(const struct iev *e, const void *arg)
 {
 	return e->type == IOTSEC_EVENT_MODULE &&
 	       e->tgid == *(const uint32_t *)arg;
+}
+
+#define NR32_SOCKETCALL 102
+#define NR32_CONNECT 362
+#define SYS_CONNECT_32 3
+
+/*
+ * In a child of uid 65534: a 32-bit connect(2) to 127.0.0.1:PORT, then
+ * in a network namespace of its own (no route but loopback's, which is
+ * down) a 32-bit socketcall(SYS_CONNECT) to 10.255.0.1:4713. The two
+ * results (negative errno) go to the pipe W.
+ */
+static void connect32_child(uint16_t port, int w)
+{
+	struct sockaddr_in sa = lo_addr(port);
+	long res[2] = { 1, 1 };
+	uint32_t *args;
+	int here, there;
+	char *low;
+
+	/* a socket of this namespace, then one of a new, empty one */
+	here = socket(AF_INET, SOCK_STREAM, 0);
+	low = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+	if (here < 0 || low == MAP_FAILED || unshare(CLONE_NEWNET) ||
+	    drop_privileges())
+		_exit(10);
+	there = socket(AF_INET, SOCK_STREAM, 0);
+	if (there < 0)
+		_exit(11);
+	memcpy(low, &sa, sizeof(sa));
+	res[0] = syscall32(NR32_CONNECT, here, (long)low, sizeof(sa));
+	sa.sin_addr.s_addr = htonl(0x0aff0001);
+	sa.sin_port = htons(4713);
+	memcpy(low, &sa, sizeof(sa));
+	args = (uint32_t *)(low + 64);
+	args[0] = there;
+	args[1] = (uint32_t)(long)low;
+	args[2] = sizeof(sa);
+	res[1] = syscall32(NR32_SOCKETCALL, SYS_CONNECT_32, (long)args, 0);
+	if (write(w, res, sizeof(res)) != sizeof(res))
+		_exit(12);
+	_exit(0);
+}
+
+TEST_F_TIMEOUT(compat, unprivileged_ia32_connect_is_reported, 90)
+{
+	struct conn_key k = { 0, 0 };
+	const struct iev *e;
+	long res[2] = { 1, 1 };
+	int l, p[2], status;
+	pid_t pid;
+
+	if (!have_ia32())
+		SKIP(return, "no IA32 emulation in this kernel");
+	l = listener(&k.rport);
+	ASSERT_LE(0, l);
+	ASSERT_EQ(0, pipe(p));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		connect32_child(k.rport, p[1]);
+	close(p[1]);
+	EXPECT_EQ(sizeof(res), read(p[0], res, sizeof(res)));
+	close(p[0]);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	ASSERT_EQ(0, res[0]);
+	ASSERT_EQ(-ENETUNREACH, res[1]);
+
+	k.tgid = pid;
+	e = iev_wait(&self->c, match_conn, &k, WAIT_MS);
+	ASSERT_NE(NULL, e) {
+		TH_LOG("no event of the 32-bit connect");
+	}
+	EXPECT_TRUE(e->has_result);
+	EXPECT_EQ(0, e->result);
+	EXPECT_EQ(NOBODY, e->uid);
+	k.rport = 4713;
+	e = iev_wait(&self->c, match_conn, &k, WAIT_MS);
+	ASSERT_NE(NULL, e) {
+		TH_LOG("no event of the refused 32-bit socketcall connect");
+	}
+	EXPECT_TRUE(e->has_result);
+	EXPECT_EQ(-ENETUNREACH, e->result);
+	close(l);
 }
 
 TEST_F_TIMEOUT(compat, unprivileged_ia32_module_load_is_reported, 90)
