@@ -6,12 +6,14 @@
  * priority. Rules that do not load fail the start; at a reload they leave
  * the running rules in place.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/users.h"
 #include "daemon/daemon.h"
 
 static void on_alert(void *ctx, const char *text, size_t len)
@@ -78,4 +80,49 @@ int daemon_rules_load(struct daemon *d, bool starting)
 	logmsg(LOG_INFO, "rules: %zu enabled", rules_count(rs));
 	rules_engine_set(&d->rules, rs, mono_ms());
 	return 0;
+}
+
+static struct ev_str ev_string(const char *s)
+{
+	return (struct ev_str){ s, strlen(s) };
+}
+
+/*
+ * A login attempt (sources/login.h) as an event of type RULES_EVENT_LOGIN
+ * (pipeline/rules.h), taken as it is read: its time is now.
+ */
+static void on_login_record(void *arg, const struct login_record *r)
+{
+	struct daemon *d = arg;
+	struct iotsec_event ev = {
+		.type = RULES_EVENT_LOGIN,
+		.time_ns = boot_ns(),
+		.tgid = r->pid,
+		.tid = r->pid,
+		.uid = UINT32_MAX,
+		.euid = UINT32_MAX,
+		.gid = UINT32_MAX,
+		.loginuid = UINT32_MAX,
+		.result = r->failed ? -EACCES : 0,
+	};
+	uid_t uid;
+
+	if (r->user[0]) {
+		ev.user = ev_string(r->user);
+		if (users_uid(r->user, &uid))
+			ev.uid = ev.euid = uid;
+	}
+	if (r->exe[0])
+		ev.proc_exe = ev_string(r->exe);
+	if (inet_pton(AF_INET, r->addr, ev.raddr) == 1)
+		ev.family = AF_INET;
+	else if (inet_pton(AF_INET6, r->addr, ev.raddr) == 1)
+		ev.family = AF_INET6;
+	rules_eval(&d->rules, &ev, mono_ms());
+}
+
+void daemon_rules_observe_logins(struct daemon *d, struct local_config *lc)
+{
+	lc->login_cfg.observe = on_login_record;
+	lc->login_cfg.observe_arg = d;
 }
