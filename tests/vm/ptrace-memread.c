@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 
@@ -26,7 +27,7 @@
 
 FIXTURE(mem) {
 	struct iev_client c;
-	pid_t child;
+	pid_t child, other;
 };
 
 /* A child that waits to be killed; its memory holds SECRET. */
@@ -38,6 +39,8 @@ static pid_t sleeper(uid_t uid)
 
 	if (pid)
 		return pid;
+	/* never outlive a test that stops early */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (uid && (setgroups(0, NULL) || setgid(uid) || setuid(uid)))
 		_exit(125);
 	for (;;)
@@ -54,6 +57,7 @@ FIXTURE_SETUP(mem)
 {
 	ASSERT_EQ(0, iotsec_test_load(NULL));
 	ASSERT_EQ(0, iev_open(&self->c));
+	self->other = 0;
 	self->child = sleeper(0);
 	ASSERT_LT(0, self->child);
 }
@@ -61,6 +65,8 @@ FIXTURE_SETUP(mem)
 FIXTURE_TEARDOWN(mem)
 {
 	reap(self->child);
+	if (self->other > 0)
+		reap(self->other);
 	iev_close(&self->c);
 	if (iotsec_test_loaded())
 		iotsec_test_unload();
@@ -147,7 +153,7 @@ TEST_F_TIMEOUT(mem, proc_readers_and_own_memory_are_not_reported, 60)
 	};
 	struct mem_key quiet, k = { getpid(), self->child };
 	char buf[sizeof(secret)];
-	pid_t other = sleeper(0);
+	pid_t other = self->other = sleeper(0);
 	int fd;
 
 	ASSERT_LT(0, other);
@@ -169,7 +175,6 @@ TEST_F_TIMEOUT(mem, proc_readers_and_own_memory_are_not_reported, 60)
 	EXPECT_EQ(0, iev_count(&self->c, match_mem, &quiet));
 	k.target = getpid();
 	EXPECT_EQ(0, iev_count(&self->c, match_mem, &k));
-	reap(other);
 }
 
 /* An unprivileged reader of root's process: refused, and reported so. */
