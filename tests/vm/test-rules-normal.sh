@@ -113,7 +113,8 @@ done
 ok "a daemon on port 22 and one on loopback, their clients, UDP queries to loopback"
 
 # cron-like: a shell script run from /usr/local-like dirs, /usr/bin tools
-mkdir -p /var/lib/device /home/$user/data /opt/device/bin
+mkdir -p /var/lib/device /opt/device/bin
+install -d -o "$user" "/home/$user/data"
 cat >/opt/device/bin/housekeeping.sh <<'EOS'
 #!/bin/sh
 set -e
@@ -130,7 +131,8 @@ for i in 1 2 3 4 5; do
 	/opt/device/bin/housekeeping.sh
 	/usr/bin/env sh -c 'sleep 0.1; true'
 done
-runuser -u "$user" -- sh -c 'for i in 1 2 3; do echo $i >>$HOME/data/values; cat $HOME/data/values >/dev/null; done; id >/dev/null'
+runuser -u "$user" -- sh -ec 'for i in 1 2 3; do echo $i >>$HOME/data/values; cat $HOME/data/values >/dev/null; done; id >/dev/null' ||
+	bail "the user could not write in its home"
 sha256sum /var/lib/device/* >/dev/null
 ok "housekeeping scripts, /usr/bin tools, files in /var and /home"
 
