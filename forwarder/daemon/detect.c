@@ -88,15 +88,30 @@ static struct ev_str ev_string(const char *s)
 }
 
 /*
+ * The boot time of a record's wall-clock time: attempts read late (after a
+ * restart, from the saved offset) keep their spacing for `within`; a time
+ * ahead of now, or before boot, is now.
+ */
+static uint64_t record_boot_ns(const struct timeval *tv)
+{
+	int64_t now = boot_ns(), real = clock_ns(CLOCK_REALTIME),
+		t = (int64_t)tv->tv_sec * 1000000000LL +
+		    (int64_t)tv->tv_usec * 1000LL,
+		ago = real - t;
+
+	return ago > 0 && ago < now ? (uint64_t)(now - ago) : (uint64_t)now;
+}
+
+/*
  * A login attempt (sources/login.h) as an event of type RULES_EVENT_LOGIN
- * (pipeline/rules.h), taken as it is read: its time is now.
+ * (pipeline/rules.h), at the record's time.
  */
 static void on_login_record(void *arg, const struct login_record *r)
 {
 	struct daemon *d = arg;
 	struct iotsec_event ev = {
 		.type = RULES_EVENT_LOGIN,
-		.time_ns = boot_ns(),
+		.time_ns = record_boot_ns(&r->tv),
 		.tgid = r->pid,
 		.tid = r->pid,
 		.uid = UINT32_MAX,

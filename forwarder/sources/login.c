@@ -356,7 +356,8 @@ static void observe(struct login_watch *w, const struct utmpx *u, bool failed)
 {
 	char user[sizeof(u->ut_user) + 1], host[sizeof(u->ut_host) + 1],
 	     addr[INET6_ADDRSTRLEN], exe[PATH_MAX];
-	struct login_record r = { user, addr, exe, u->ut_pid, failed };
+	struct login_record r = { user, addr, exe, u->ut_pid, failed,
+				  { u->ut_tv.tv_sec, u->ut_tv.tv_usec } };
 
 	if (!w->observe || !(u->ut_type == USER_PROCESS ||
 			     (failed && u->ut_type == LOGIN_PROCESS)))

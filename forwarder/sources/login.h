@@ -35,6 +35,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/time.h>
 #include <utmpx.h>
 
 struct json_object;
@@ -52,6 +53,7 @@ struct login_record {
 	const char *exe;	/* the handling process's, while it runs */
 	pid_t pid;
 	bool failed;
+	struct timeval tv;	/* the record's time (CLOCK_REALTIME) */
 };
 
 typedef void (*login_observe_fn)(void *arg, const struct login_record *r);

@@ -486,13 +486,15 @@ TEST_F(login, failed_logins_aggregated_by_user_and_address)
 
 struct seen {
 	int n, failed, from_addr, alice;
+	struct timeval first;	/* the time of the first record seen */
 };
 
 static void observe(void *arg, const struct login_record *r)
 {
 	struct seen *s = arg;
 
-	s->n++;
+	if (!s->n++)
+		s->first = r->tv;
 	s->failed += r->failed;
 	s->from_addr += !strcmp(r->addr, "203.0.113.9");
 	s->alice += !strcmp(r->user, "alice") && !r->failed && !r->addr[0];
@@ -534,6 +536,11 @@ TEST_F(login, observer_sees_every_attempt_before_aggregation)
 	EXPECT_EQ(6, seen.failed);
 	EXPECT_EQ(6, seen.from_addr);
 	EXPECT_EQ(1, seen.alice);
+	/* the record's own time, not the time it was read */
+	EXPECT_TRUE((seen.first.tv_sec == u[0].ut_tv.tv_sec &&
+		     seen.first.tv_usec == u[0].ut_tv.tv_usec) ||
+		    (seen.first.tv_sec == u[6].ut_tv.tv_sec &&
+		     seen.first.tv_usec == u[6].ut_tv.tv_usec));
 	/* one failure event (5 held), the login, its logout */
 	EXPECT_EQ(3, self->got.n);
 }
