@@ -136,7 +136,8 @@ static void emit(struct attempt *a, int result)
 	} else {
 		rec->u.ptrace.target_tgid = a->target_tgid;
 		rec->u.ptrace.mode = a->mode;
-		rec->u.ptrace.result = result;
+		/* a memory access's syscall returns a count or an fd */
+		rec->u.ptrace.result = result > 0 ? 0 : result;
 	}
 	iotsec_rec_commit(rec);
 }

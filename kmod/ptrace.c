@@ -8,10 +8,21 @@
  * probe: its entry starts an attempt that ends with the return value of
  * ptrace(2) (attempt.c). security_ptrace_traceme() runs under
  * tasklist_lock and cannot sleep: a return probe there is safe.
+ *
+ * Memory of another process: mm_access() hands out the mm of a task after
+ * a ptrace access check, for /proc/PID/mem (PTRACE_MODE_ATTACH) and
+ * process_vm_readv/writev (PTRACE_MODE_ATTACH_REALCREDS). The other /proc
+ * files that call it (maps, smaps, pagemap, environ, auxv) ask for
+ * PTRACE_MODE_READ, and ps's stat, status and cmdline do not call it: the
+ * ATTACH bit alone tells a memory access. mm_access() can sleep (it takes
+ * the target's exec_update_lock): its entry starts an attempt, as
+ * ptrace_attach() does.
  */
 #include <linux/kprobes.h>
+#include <linux/percpu.h>
 #include <linux/ptrace.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
 
 #include "compat.h"
 #include "iotsec.h"
@@ -59,8 +70,63 @@ static int traceme_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	return 0;
 }
 
+/*
+ * The last memory access reported on this CPU. A reader that samples a
+ * target in a loop (a profiler calling process_vm_readv() a hundred times
+ * a second) is reported once per second and CPU, not once per call.
+ */
+struct mem_last {
+	u32 reader, target;
+	unsigned long until;	/* jiffies */
+};
+
+static DEFINE_PER_CPU(struct mem_last, mem_last);
+
+/* Whether READER's access to TARGET was reported here in the last second. */
+static bool mem_repeat(u32 reader, u32 target)
+{
+	struct mem_last *l = this_cpu_ptr(&mem_last);
+
+	if (l->reader == reader && l->target == target &&
+	    time_before(jiffies, l->until))
+		return true;
+	l->reader = reader;
+	l->target = target;
+	l->until = jiffies + HZ;
+	return false;
+}
+
+static int mem_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	struct task_struct *task = (struct task_struct *)iotsec_arg(regs, 0);
+	unsigned int mode = (unsigned int)iotsec_arg(regs, 1);
+	struct iotsec_rec *rec;
+	u32 target;
+
+	if (!iotsec_want(IOTSEC_EVENT_PTRACE) || !(mode & PTRACE_MODE_ATTACH) ||
+	    !task || same_thread_group(task, current))
+		return 0;
+	target = task_tgid_nr(task);
+	if (mem_repeat(task_tgid_nr(current), target))
+		return 0;
+	if (!(current->flags & (PF_KTHREAD | IOTSEC_PF_IO_WORKER))) {
+		iotsec_attempt_ptrace(target, IOTSEC_PTRACE_MEMORY);
+		return 0;
+	}
+	/* an io_uring open: no syscall of this task returns its result */
+	rec = iotsec_rec_begin(IOTSEC_EVENT_PTRACE, 0);
+	if (!rec)
+		return 0;
+	rec->u.ptrace.target_tgid = target;
+	rec->u.ptrace.mode = IOTSEC_PTRACE_MEMORY;
+	rec->u.ptrace.result = -EINPROGRESS;
+	iotsec_rec_commit(rec);
+	return 0;
+}
+
 static struct iotsec_hook hooks[] = {
 	IOTSEC_KPROBE("ptrace_attach", IOTSEC_EVENT_PTRACE, attach_pre),
+	IOTSEC_HELPER_KPROBE("mm_access", IOTSEC_EVENT_PTRACE, mem_pre),
 	IOTSEC_KRETPROBE("security_ptrace_traceme", IOTSEC_EVENT_PTRACE,
 			 traceme_entry, traceme_ret,
 			 sizeof(struct traceme_data)),

@@ -87,3 +87,17 @@ $(SAN_PROGS):
 ifeq ($(SAN),1)
 tests: $(SAN_PROGS)
 endif
+
+# make bench-alert-latency: from the kernel's timestamp of a triggering
+# event to its RuleAlert at a broker subscriber, p50/p90/p99 over
+# BENCH_ALERTS (500) alerts, one every BENCH_GAP_MS (20) ms, in one boot of
+# the QEMU lab (tests/bench/alert-latency.sh; BENCHMARKS.md). Not a test.
+.PHONY: bench-alert-latency
+bench-alert-latency: module forwarder
+	$(Q)rm -rf $(BUILD)/bench/latency && mkdir -p $(BUILD)/bench/latency
+	$(Q)scripts/lab.sh --kdir $(KDIR) --out $(BUILD)/bench/latency --timeout 900 -- \
+		env IOTSEC_TOP=$(CURDIR) IOTSEC_BUILD=$(abspath $(BUILD)) \
+		IOTSEC_KO=$(CURDIR)/kmod/iotsec.ko \
+		$(foreach v,BENCH_ALERTS BENCH_GAP_MS,$(if $($(v)),$(v)=$($(v)))) \
+		$(CURDIR)/tests/bench/alert-latency.sh
+	$(Q)cp $(BUILD)/bench/latency/alert-latency.txt $(BUILD)/bench/alert-latency.txt

@@ -93,6 +93,8 @@ void daemon_replay_stream(struct daemon *d, int fd);
 
 /* detect.c */
 int daemon_rules_load(struct daemon *d, bool starting);
+/* Login attempts of LC's watcher go to the rules (as login events). */
+void daemon_rules_observe_logins(struct daemon *d, struct local_config *lc);
 /* The rules configuration C (read from CONFIG_PATH) names; 0 or -errno. */
 int daemon_rules_compile(const struct config *c, const char *config_path,
 			 struct ruleset **rs, char *err, size_t errlen);

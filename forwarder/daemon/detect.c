@@ -6,6 +6,7 @@
  * priority. Rules that do not load fail the start; at a reload they leave
  * the running rules in place.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -15,6 +16,7 @@
 #include <sys/epoll.h>
 
 #include "common/clock.h"
+#include "common/users.h"
 #include "common/util.h"
 #include "daemon/daemon.h"
 #include "pipeline/aggregate.h"
@@ -505,4 +507,64 @@ void daemon_baseline_request(struct daemon *d, int what)
 	       "nothing is learned until it is on)");
 	/* iotsecctl waits for the counter in the stats file */
 	stats_write_file(d);
+}
+
+static struct ev_str ev_string(const char *s)
+{
+	return (struct ev_str){ s, strlen(s) };
+}
+
+/*
+ * The boot time of a record's wall-clock time: attempts read late (after a
+ * restart, from the saved offset) keep their spacing for `within`; a time
+ * ahead of now, or before boot, is now.
+ */
+static uint64_t record_boot_ns(const struct timeval *tv)
+{
+	int64_t now = boot_ns(), real = clock_ns(CLOCK_REALTIME),
+		t = (int64_t)tv->tv_sec * 1000000000LL +
+		    (int64_t)tv->tv_usec * 1000LL,
+		ago = real - t;
+
+	return ago > 0 && ago < now ? (uint64_t)(now - ago) : (uint64_t)now;
+}
+
+/*
+ * A login attempt (sources/login.h) as an event of type RULES_EVENT_LOGIN
+ * (pipeline/rules.h), at the record's time.
+ */
+static void on_login_record(void *arg, const struct login_record *r)
+{
+	struct daemon *d = arg;
+	struct iotsec_event ev = {
+		.type = RULES_EVENT_LOGIN,
+		.time_ns = record_boot_ns(&r->tv),
+		.tgid = r->pid,
+		.tid = r->pid,
+		.uid = UINT32_MAX,
+		.euid = UINT32_MAX,
+		.gid = UINT32_MAX,
+		.loginuid = UINT32_MAX,
+		.result = r->failed ? -EACCES : 0,
+	};
+	uid_t uid;
+
+	if (r->user[0]) {
+		ev.user = ev_string(r->user);
+		if (users_uid(r->user, &uid))
+			ev.uid = ev.euid = uid;
+	}
+	if (r->exe[0])
+		ev.proc_exe = ev_string(r->exe);
+	if (inet_pton(AF_INET, r->addr, ev.raddr) == 1)
+		ev.family = AF_INET;
+	else if (inet_pton(AF_INET6, r->addr, ev.raddr) == 1)
+		ev.family = AF_INET6;
+	rules_eval(&d->rules, &ev, mono_ms());
+}
+
+void daemon_rules_observe_logins(struct daemon *d, struct local_config *lc)
+{
+	lc->login_cfg.observe = on_login_record;
+	lc->login_cfg.observe_arg = d;
 }

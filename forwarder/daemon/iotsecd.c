@@ -259,6 +259,7 @@ int main(int argc, char **argv)
 			 * the kernel's socket, next to the local sources
 			 */
 			daemon_local_config(d.cfg, &lc);
+			daemon_rules_observe_logins(&d, &lc);
 			if (!local_open(&d.local, &lc, &d.ser, &d.queue,
 					logmsg))
 				daemon_local_watch(&d, EPOLL_CTL_ADD);
@@ -288,6 +289,7 @@ int main(int argc, char **argv)
 
 		iotsec_decoder_fini(&d.nl.dec);
 		daemon_local_config(d.cfg, &lc);
+		daemon_rules_observe_logins(&d, &lc);
 		if (!local_open(&d.local, &lc, &d.ser, &d.queue, logmsg))
 			daemon_local_watch(&d, EPOLL_CTL_ADD);
 		daemon_kernel_open(&d);

@@ -121,6 +121,7 @@ int daemon_apply_config(struct daemon *d, struct config *new)
 		/* fds may be closed and reopened: out of the loop meanwhile */
 		daemon_local_watch(d, EPOLL_CTL_DEL);
 		daemon_local_config(new, &lc);
+		daemon_rules_observe_logins(d, &lc);
 		local_reconfigure(d->local, &lc);
 		daemon_local_watch(d, EPOLL_CTL_ADD);
 	}

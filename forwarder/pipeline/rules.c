@@ -6,6 +6,7 @@
  * conditions of their own, any of which cancels a match. Rules are kept
  * per event type, so an event meets only the rules of its type.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -269,7 +270,7 @@ unsigned int rules_match(const struct ruleset *rs,
 {
 	unsigned int hits = 0;
 
-	if (!rs || ev->type > IOTSEC_EVENT_MAX)
+	if (!rs || ev->type > RULES_EVENT_MAX)
 		return 0;
 	for (size_t i = 0; i < rs->n_by_type[ev->type]; i++) {
 		const struct rule *r = rs->by_type[ev->type][i];
@@ -292,6 +293,151 @@ size_t rules_count(const struct ruleset *rs)
 	return n;
 }
 
+/* ---- thresholds ---- */
+
+static size_t key_put(uint8_t *k, size_t off, const void *p, size_t len)
+{
+	if (off < THRESH_KEY_LEN) {
+		if (len > THRESH_KEY_LEN - off)
+			len = THRESH_KEY_LEN - off;
+		memcpy(k + off, p, len);
+		off += len;
+	}
+	if (off < THRESH_KEY_LEN)
+		k[off++] = 0;	/* between fields: "a" "bc" is not "ab" "c" */
+	return off;
+}
+
+static size_t key_str(uint8_t *k, size_t off, struct ev_str s)
+{
+	return key_put(k, off, s.s ? s.s : "", s.s ? s.len : 0);
+}
+
+/* The values of T's by fields in EV, as bytes (the first 128). */
+static size_t thresh_key(const struct thresh *t, const struct iotsec_event *ev,
+			 uint8_t *k)
+{
+	size_t off = 0;
+
+	for (size_t i = 0; i < t->n_by; i++) {
+		uint32_t u;
+
+		switch (t->by[i]) {
+		case BY_EXE:
+			off = key_str(k, off, ev_exe(ev));
+			break;
+		case BY_PARENT:
+			off = key_str(k, off, ev->parent_exe);
+			break;
+		case BY_COMM:
+			off = key_str(k, off, ev->comm);
+			break;
+		case BY_USER:
+			off = key_str(k, off, ev->user);
+			break;
+		case BY_PATH:
+			off = key_str(k, off, ev->path);
+			break;
+		case BY_MODULE:
+			off = key_str(k, off, ev->module_name);
+			break;
+		case BY_UID:
+		case BY_EUID:
+		case BY_PID:
+		case BY_RPORT:
+		case BY_LPORT:
+			u = t->by[i] == BY_UID ? ev->uid :
+			    t->by[i] == BY_EUID ? ev->euid :
+			    t->by[i] == BY_PID ? ev->tgid :
+			    t->by[i] == BY_RPORT ? ev->rport : ev->lport;
+			off = key_put(k, off, &u, sizeof(u));
+			break;
+		case BY_RADDR:
+		case BY_LADDR:
+			/* no address (a local login): the family 0 key */
+			off = key_put(k, off, &ev->family, sizeof(ev->family));
+			off = key_put(k, off, t->by[i] == BY_RADDR ? ev->raddr :
+				      ev->laddr, ev->family == AF_INET ? 4 :
+				      ev->family ? 16 : 0);
+			break;
+		}
+	}
+	return off;
+}
+
+static uint64_t fnv1a(const uint8_t *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	while (n--)
+		h = (h ^ *p++) * 0x100000001b3ULL;
+	return h;
+}
+
+/*
+ * A match of threshold rule R: counted under its key; true when it is the
+ * THRESHOLD-th within WITHIN (the key's count starts again).
+ */
+static bool thresh_hit(struct rule *r, const struct iotsec_event *ev)
+{
+	struct thresh *t = &r->thresh;
+	uint8_t k[THRESH_KEY_LEN];
+	struct thresh_key *key = NULL;
+	uint64_t h, *times, now = ev->time_ns;
+	size_t len = thresh_key(t, ev, k), i;
+
+	if (!t->keys) {
+		t->keys = calloc(THRESH_KEYS, sizeof(*t->keys));
+		t->times = calloc((size_t)THRESH_KEYS * t->count,
+				  sizeof(*t->times));
+		if (!t->keys || !t->times) {
+			free(t->keys);
+			free(t->times);
+			t->keys = NULL;
+			t->times = NULL;
+			return false;
+		}
+	}
+	h = fnv1a(k, len);
+	for (i = 0; i < t->n_keys; i++)
+		if (t->keys[i].hash == h && t->keys[i].len == len &&
+		    !memcmp(t->keys[i].key, k, len)) {
+			key = &t->keys[i];
+			break;
+		}
+	if (!key) {
+		if (t->n_keys < THRESH_KEYS) {
+			i = t->n_keys++;
+		} else {
+			/* the key seen least recently makes room */
+			i = 0;
+			for (size_t j = 1; j < THRESH_KEYS; j++)
+				if (t->keys[j].seen_ns < t->keys[i].seen_ns)
+					i = j;
+			t->evicted++;
+		}
+		key = &t->keys[i];
+		memset(key, 0, sizeof(*key));
+		key->hash = h;
+		key->len = len;
+		memcpy(key->key, k, len);
+	}
+	times = t->times + i * t->count;
+	key->seen_ns = now;
+	/* the oldest of the last COUNT drops out of a full ring */
+	if (key->n == t->count) {
+		key->head = (key->head + 1) % t->count;
+		key->n--;
+	}
+	times[(key->head + key->n) % t->count] = now;
+	key->n++;
+	if (key->n < t->count || now - times[key->head] > t->within_ns)
+		return false;
+	key->n = 0;
+	key->head = 0;
+	return true;
+}
+
 /* ---- alerts ---- */
 
 static const char *const severity_names[] = {
@@ -306,6 +452,37 @@ static int add(struct json_object *o, const char *k, struct json_object *v)
 		return -ENOMEM;
 	}
 	return 0;
+}
+
+static struct ev_str str_or_empty(struct ev_str s)
+{
+	return s.s ? s : (struct ev_str){ "", 0 };
+}
+
+/* A login's payload as sources/login.c sends it (Azure's Login). */
+static struct json_object *login_payload(const struct iotsec_event *ev)
+{
+	struct json_object *p = json_object_new_object();
+	struct ev_str exe = str_or_empty(ev_exe(ev)),
+		      user = str_or_empty(ev->user);
+	char buf[INET6_ADDRSTRLEN];
+
+	if (!p)
+		return NULL;
+	add(p, "ProcessId", json_object_new_int64(ev->tgid));
+	add(p, "UserName", json_object_new_string_len(user.s, user.len));
+	if (ev->uid != UINT32_MAX) {
+		snprintf(buf, sizeof(buf), "%u", ev->uid);
+		add(p, "UserId", json_object_new_string(buf));
+	}
+	add(p, "Operation", json_object_new_string("Login"));
+	add(p, "Executable", json_object_new_string_len(exe.s, exe.len));
+	if (ev->family && inet_ntop(ev->family, ev->raddr, buf, sizeof(buf)))
+		add(p, "RemoteAddress", json_object_new_string(buf));
+	add(p, "Result", json_object_new_string(ev->result ? "Fail" :
+						   "Success"));
+	add(p, "ExtraDetails", json_object_new_object());
+	return p;
 }
 
 /* One RuleAlert for R: HITS hits from FIRST to LAST, the event of REC. */
@@ -328,11 +505,19 @@ static void alert(struct rules_engine *e, const struct rule *r,
 	add(p, "FirstTime", json_object_new_string(utc));
 	ser_time(e->ser, last_ns, utc, local);
 	add(p, "LastTime", json_object_new_string(utc));
+	if (r->thresh.count) {
+		add(p, "Threshold", json_object_new_int64(r->thresh.count));
+		add(p, "WithinSeconds", json_object_new_int64(
+			    r->thresh.within_ns / 1000000000ULL));
+	}
 	trig = json_object_new_object();
 	if (trig) {
+		bool login = rec->ev.type == RULES_EVENT_LOGIN;
+
 		add(trig, "Name", json_object_new_string(
-			    ser_event_name(rec->ev.type)));
-		add(trig, "Payload", ser_payload(e->ser, rec));
+			    login ? "Login" : ser_event_name(rec->ev.type)));
+		add(trig, "Payload", login ? login_payload(&rec->ev) :
+		    ser_payload(e->ser, rec));
 		add(p, "TriggeringEvent", trig);
 	}
 	arr = json_object_new_array();
@@ -402,12 +587,13 @@ unsigned int rules_eval(struct rules_engine *e, const struct iotsec_event *ev,
 	unsigned int hits = 0;
 
 	e->stats.events++;
-	if (!rs || ev->type > IOTSEC_EVENT_MAX)
+	if (!rs || ev->type > RULES_EVENT_MAX)
 		return 0;
 	for (size_t i = 0; i < rs->n_by_type[ev->type]; i++) {
 		struct rule *r = rs->by_type[ev->type][i];
 
-		if (rule_matches(r, ev)) {
+		if (rule_matches(r, ev) &&
+		    (!r->thresh.count || thresh_hit(r, ev))) {
 			hit(e, r, ev, now_ms);
 			hits++;
 		}

@@ -18,6 +18,16 @@
 struct ser;
 struct ruleset;
 
+/*
+ * Rules see one event type the kernel does not send: a login record from
+ * wtmp/btmp (sources/login.c), as an iotsec_event of this type with uid,
+ * tgid (the handling process), exe, user, raddr (the remote address, when
+ * the record has one; family 0 else) and result (0: success, -EACCES: a
+ * failure). Its alerts attach a Login event.
+ */
+#define RULES_EVENT_LOGIN (IOTSEC_EVENT_MAX + 1)
+#define RULES_EVENT_MAX RULES_EVENT_LOGIN
+
 /* One YAML text: a rules file, or the configuration file (its rules:). */
 struct rules_src {
 	const char *name;	/* in errors: NAME:LINE:COL */
@@ -79,7 +89,8 @@ void rules_flush(struct rules_engine *e, uint64_t now_ms);
 
 /*
  * Only the matching, for tests and the benchmark: the rules that match EV
- * (their names into NAMES, at most MAX), no alert, no state.
+ * (their names into NAMES, at most MAX), no alert, no state (a threshold
+ * rule counts as matching whenever its conditions hold).
  */
 unsigned int rules_match(const struct ruleset *rs,
 			 const struct iotsec_event *ev, const char **names,

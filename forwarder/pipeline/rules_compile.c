@@ -265,7 +265,8 @@ static const struct name_val file_ops[] = {
 };
 static const struct name_val ptrace_modes[] = {
 	{ "attach", IOTSEC_PTRACE_ATTACH }, { "seize", IOTSEC_PTRACE_SEIZE },
-	{ "traceme", IOTSEC_PTRACE_TRACEME }, { NULL, 0 }
+	{ "traceme", IOTSEC_PTRACE_TRACEME }, { "memory", IOTSEC_PTRACE_MEMORY },
+	{ NULL, 0 }
 };
 static const struct name_val ids[] = {
 	{ "unset", UINT32_MAX }, { NULL, 0 }
@@ -362,7 +363,7 @@ static const struct cond_def {
 	{ "file_op", C_FILE_OP, V_RANGE, 0, file_ops,
 	  "write, truncate, unlink or rename" },
 	{ "ptrace_mode", C_PTRACE_MODE, V_RANGE, 0, ptrace_modes,
-	  "attach, seize or traceme" },
+	  "attach, seize, traceme or memory" },
 	{ "raddr", C_RADDR, V_CIDR, 0, NULL, NULL },
 	{ "laddr", C_LADDR, V_CIDR, 0, NULL, NULL },
 	{ "container", C_CONTAINER, V_FLAG, 0, NULL, NULL },
@@ -518,6 +519,8 @@ static void rule_free(struct rule *r)
 		free(r->except[e].conds);
 	}
 	free(r->except);
+	free(r->thresh.keys);
+	free(r->thresh.times);
 	free(r->name);
 	free(r->desc);
 	if (r->held)
@@ -557,11 +560,13 @@ static int compile_types(struct comp *c, struct doc *d, yaml_node_t *v,
 	for (size_t i = 0; i < c->n_items; i++) {
 		uint32_t t = iotsec_event_type_from_name(c->items[i].s);
 
+		if (!strcmp(c->items[i].s, "login"))
+			t = RULES_EVENT_LOGIN;
 		if (!t)
 			return fail(c, d, c->items[i].node, "expected an event "
 				    "type (exec, exit, fork, connect, accept, "
-				    "listen, cred, module, ptrace, file), got "
-				    "'%s'", c->items[i].s);
+				    "listen, cred, module, ptrace, file, login), "
+				    "got '%s'", c->items[i].s);
 		*types |= IOTSEC_EVENT_BIT(t);
 	}
 	if (!*types)
@@ -571,8 +576,60 @@ static int compile_types(struct comp *c, struct doc *d, yaml_node_t *v,
 
 static const char *const rule_keys[] = {
 	"name", "severity", "description", "enabled", "event", "match",
-	"except", NULL
+	"except", "threshold", "within", "by", NULL
 };
+
+static const struct name_val by_fields[] = {
+	{ "exe", BY_EXE }, { "parent_exe", BY_PARENT }, { "comm", BY_COMM },
+	{ "user", BY_USER }, { "path", BY_PATH }, { "module", BY_MODULE },
+	{ "uid", BY_UID }, { "euid", BY_EUID }, { "pid", BY_PID },
+	{ "raddr", BY_RADDR }, { "laddr", BY_LADDR }, { "rport", BY_RPORT },
+	{ "lport", BY_LPORT }, { NULL, 0 }
+};
+
+/* threshold: N, within: DURATION, by: FIELD or [FIELDS] (all three). */
+static int compile_threshold(struct comp *c, struct doc *d, yaml_node_t *m,
+			     struct rule *r)
+{
+	yaml_node_t *n = get(d, m, "threshold"), *w = get(d, m, "within"),
+		    *b = get(d, m, "by");
+	uint64_t v, ms;
+	int ret;
+
+	if (!n && !w && !b)
+		return 0;
+	if (!n || !w || !b)
+		return fail(c, d, n ? n : w ? w : b, "threshold, within and by "
+			    "go together");
+	if (!str(n) || parse_u64(str(n), THRESH_MAX, &v) || v < 1)
+		return fail(c, d, n, "expected a threshold from 1 to %d",
+			    THRESH_MAX);
+	if (!str(w) || parse_duration(str(w), &ms) || !ms)
+		return fail(c, d, w, "expected a duration (60s, 5m)");
+	r->thresh.count = v;
+	r->thresh.within_ns = ms * 1000000ULL;
+	c->n_items = 0;
+	ret = expand(c, d, b, 0);
+	if (ret)
+		return ret;
+	if (!c->n_items || c->n_items > THRESH_BY_MAX)
+		return fail(c, d, b, "expected 1 to %d fields in by",
+			    THRESH_BY_MAX);
+	for (size_t i = 0; i < c->n_items; i++) {
+		const struct name_val *f;
+
+		for (f = by_fields; f->name; f++)
+			if (!strcmp(f->name, c->items[i].s))
+				break;
+		if (!f->name)
+			return fail(c, d, c->items[i].node, "expected a field to "
+				    "count by (exe, parent_exe, comm, user, "
+				    "path, module, uid, euid, pid, raddr, laddr, "
+				    "rport, lport), got '%s'", c->items[i].s);
+		r->thresh.by[r->thresh.n_by++] = f->v;
+	}
+	return 0;
+}
 
 static int compile_rule(struct comp *c, struct doc *d, yaml_node_t *m)
 {
@@ -652,6 +709,9 @@ static int compile_rule(struct comp *c, struct doc *d, yaml_node_t *m)
 		if (ret)
 			return ret;
 	}
+	ret = compile_threshold(c, d, m, r);
+	if (ret)
+		return ret;
 	v = get(d, m, "except");
 	if (v) {
 		size_t n;
@@ -756,7 +816,7 @@ static void index_rules(struct ruleset *rs)
 
 		if (!r->enabled)
 			continue;
-		for (uint32_t t = 1; t <= IOTSEC_EVENT_MAX; t++)
+		for (uint32_t t = 1; t <= RULES_EVENT_MAX; t++)
 			if (r->types & IOTSEC_EVENT_BIT(t))
 				rs->by_type[t][rs->n_by_type[t]++] = r;
 	}
@@ -769,7 +829,7 @@ void rules_free(struct ruleset *rs)
 	for (size_t i = 0; i < rs->n_rules; i++)
 		rule_free(&rs->rules[i]);
 	free(rs->rules);
-	for (uint32_t t = 0; t <= IOTSEC_EVENT_MAX; t++)
+	for (uint32_t t = 0; t <= RULES_EVENT_MAX; t++)
 		free(rs->by_type[t]);
 	free(rs);
 }
@@ -825,7 +885,7 @@ int rules_compile(struct ruleset **out, const struct rules_src *src,
 			goto out;
 	}
 	ret = -ENOMEM;
-	for (uint32_t t = 1; t <= IOTSEC_EVENT_MAX; t++) {
+	for (uint32_t t = 1; t <= RULES_EVENT_MAX; t++) {
 		c.rs->by_type[t] = calloc(c.rs->n_rules ? c.rs->n_rules : 1,
 					  sizeof(struct rule *));
 		if (!c.rs->by_type[t])

@@ -59,6 +59,41 @@ struct cond {
 	} v;
 };
 
+/*
+ * A threshold rule counts its matches per key (the values of its `by`
+ * fields) and fires when THRESHOLD of them fell within WITHIN_NS: each key
+ * keeps the times of its last THRESHOLD matches (a ring), cleared when it
+ * fires. At most THRESH_KEYS keys per rule; a new key beyond them takes
+ * the place of the one seen least recently.
+ */
+#define THRESH_MAX 100
+#define THRESH_KEYS 256
+#define THRESH_KEY_LEN 128
+#define THRESH_BY_MAX 4
+
+enum by_field {
+	BY_EXE, BY_PARENT, BY_COMM, BY_USER, BY_PATH, BY_MODULE, BY_UID,
+	BY_EUID, BY_PID, BY_RADDR, BY_LADDR, BY_RPORT, BY_LPORT,
+};
+
+struct thresh_key {
+	uint64_t hash;
+	uint64_t seen_ns;	/* the last match: for the LRU */
+	uint32_t len, n, head;	/* n times in the ring, head: the oldest */
+	uint8_t key[THRESH_KEY_LEN];
+};
+
+struct thresh {
+	uint32_t count;		/* 0: not a threshold rule */
+	uint64_t within_ns;
+	enum by_field by[THRESH_BY_MAX];
+	size_t n_by;
+	struct thresh_key *keys;	/* allocated at the first match */
+	uint64_t *times;		/* THRESH_KEYS * count, one block */
+	size_t n_keys;
+	uint64_t evicted;
+};
+
 struct except {
 	struct cond *conds;
 	size_t n;
@@ -73,6 +108,7 @@ struct rule {
 	size_t n_conds;
 	struct except *except;
 	size_t n_except;
+	struct thresh thresh;
 	/* the engine's: hits held since the last alert */
 	uint64_t window_end_ms;	/* 0: no alert in the last interval */
 	uint64_t pending, first_ns, last_ns;
@@ -82,8 +118,8 @@ struct rule {
 struct ruleset {
 	struct rule *rules;
 	size_t n_rules;
-	struct rule **by_type[IOTSEC_EVENT_MAX + 1];
-	size_t n_by_type[IOTSEC_EVENT_MAX + 1];
+	struct rule **by_type[RULES_EVENT_MAX + 1];
+	size_t n_by_type[RULES_EVENT_MAX + 1];
 };
 
 #endif /* IOTSEC_RULES_PRIV_H */

@@ -283,6 +283,7 @@ static const char *ptrace_mode(uint32_t m)
 	case IOTSEC_PTRACE_ATTACH: return "Attach";
 	case IOTSEC_PTRACE_SEIZE: return "Seize";
 	case IOTSEC_PTRACE_TRACEME: return "TraceMe";
+	case IOTSEC_PTRACE_MEMORY: return "Memory";
 	}
 	return "Unknown";
 }

@@ -77,6 +77,8 @@ struct login_watch {
 	bool dirty;
 	login_emit_fn emit;
 	void *arg;
+	login_observe_fn observe;
+	void *observe_arg;
 	struct session sess[LOGIN_SESSIONS];
 	unsigned int sess_next;
 	/* utmp fallback: the sessions utmp held last time */
@@ -349,11 +351,32 @@ static void forget_session(struct login_watch *w, const struct utmpx *u)
 			w->sess[i].line[0] = '\0';
 }
 
+/* A login or a failure, to the observer. */
+static void observe(struct login_watch *w, const struct utmpx *u, bool failed)
+{
+	char user[sizeof(u->ut_user) + 1], host[sizeof(u->ut_host) + 1],
+	     addr[INET6_ADDRSTRLEN], exe[PATH_MAX];
+	struct login_record r = { user, addr, exe, u->ut_pid, failed,
+				  { u->ut_tv.tv_sec, u->ut_tv.tv_usec } };
+
+	if (!w->observe || !(u->ut_type == USER_PROCESS ||
+			     (failed && u->ut_type == LOGIN_PROCESS)))
+		return;
+	field(user, u->ut_user, sizeof(u->ut_user));
+	field(host, u->ut_host, sizeof(u->ut_host));
+	remote_addr(u, host, addr, sizeof(addr));
+	exe[0] = '\0';
+	proc_exe(u->ut_pid, exe, sizeof(exe));
+	w->observe(w->observe_arg, &r);
+}
+
 static void record(struct login_watch *w, struct tracked *t,
 		   const struct utmpx *u)
 {
 	struct json_object *ev;
 	const char *user = NULL;
+
+	observe(w, u, t->failed);
 
 	if (!t->failed && (u->ut_type == USER_PROCESS ||
 			   u->ut_type == DEAD_PROCESS)) {
@@ -617,6 +640,8 @@ int login_watch_open(struct login_watch **wp, const struct login_config *c,
 	w->arg = arg;
 	w->ifd = -1;
 	w->aggregate_ms = c->aggregate_ms;
+	w->observe = c->observe;
+	w->observe_arg = c->observe_arg;
 	for (i = 0; i < F_N; i++) {
 		w->f[i].fd = -1;
 		w->f[i].wd = w->f[i].dir_wd = -1;

@@ -35,10 +35,28 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/time.h>
 #include <utmpx.h>
 
 struct json_object;
 struct login_watch;
+
+/*
+ * A login attempt as the accounting file recorded it, for an observer (the
+ * detection rules): every successful login of wtmp and every failure of
+ * btmp, before any aggregation. Strings are "" when absent; they live
+ * during the call.
+ */
+struct login_record {
+	const char *user;
+	const char *addr;	/* the remote address as text */
+	const char *exe;	/* the handling process's, while it runs */
+	pid_t pid;
+	bool failed;
+	struct timeval tv;	/* the record's time (CLOCK_REALTIME) */
+};
+
+typedef void (*login_observe_fn)(void *arg, const struct login_record *r);
 
 struct login_config {
 	const char *wtmp_path;	/* NULL: _PATH_WTMP (/var/log/wtmp) */
@@ -52,6 +70,8 @@ struct login_config {
 	const char *state_path;
 	bool from_start;
 	uint64_t aggregate_ms;	/* failed logins; 0: no aggregation */
+	login_observe_fn observe;	/* NULL: none */
+	void *observe_arg;
 };
 
 #define LOGIN_AGG_MAX 128

@@ -313,6 +313,12 @@ enum iotsec_ptrace_mode {
 	IOTSEC_PTRACE_ATTACH = 1,
 	IOTSEC_PTRACE_SEIZE,
 	IOTSEC_PTRACE_TRACEME,
+	/*
+	 * Another process's memory opened for access: process_vm_readv(2),
+	 * process_vm_writev(2) or an open of /proc/PID/mem (mm_access() with
+	 * PTRACE_MODE_ATTACH). RESULT: 0 when the call succeeded.
+	 */
+	IOTSEC_PTRACE_MEMORY,
 };
 
 enum iotsec_file_op {

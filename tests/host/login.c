@@ -484,4 +484,65 @@ TEST_F(login, failed_logins_aggregated_by_user_and_address)
 	EXPECT_EQ(4, self->got.n);
 }
 
+struct seen {
+	int n, failed, from_addr, alice;
+	struct timeval first;	/* the time of the first record seen */
+};
+
+static void observe(void *arg, const struct login_record *r)
+{
+	struct seen *s = arg;
+
+	if (!s->n++)
+		s->first = r->tv;
+	s->failed += r->failed;
+	s->from_addr += !strcmp(r->addr, "203.0.113.9");
+	s->alice += !strcmp(r->user, "alice") && !r->failed && !r->addr[0];
+}
+
+/*
+ * The rules' observer sees every attempt as it is read, failures that the
+ * watcher aggregates included: 6 failures, 1 login, one logout (not an
+ * attempt), while only 2 Login events leave at once.
+ */
+TEST_F(login, observer_sees_every_attempt_before_aggregation)
+{
+	struct seen seen = { 0 };
+	struct utmpx u[8];
+	int fd, i;
+
+	self->cfg.aggregate_ms = 60000;
+	self->cfg.observe = observe;
+	self->cfg.observe_arg = &seen;
+	ASSERT_EQ(0, touch(self->btmp));
+	ASSERT_EQ(0, login_watch_open(&self->w, &self->cfg, emit, &self->got));
+	for (i = 0; i < 6; i++)
+		make_rec(&u[i], LOGIN_PROCESS, "root", "ssh:notty",
+			 "203.0.113.9", "203.0.113.9", 100 + i);
+	fd = open(self->btmp, O_WRONLY | O_APPEND);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ((ssize_t)(6 * sizeof(*u)), write(fd, u, 6 * sizeof(*u)));
+	close(fd);
+	make_rec(&u[6], USER_PROCESS, "alice", "pts/7", "", NULL, 200);
+	make_rec(&u[7], DEAD_PROCESS, "", "pts/7", "", NULL, 200);
+	fd = open(self->wtmp, O_WRONLY | O_APPEND);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ((ssize_t)(2 * sizeof(*u)), write(fd, &u[6], 2 * sizeof(*u)));
+	close(fd);
+	wait_for(self->w, &self->got, 3);
+	for (i = 0; i < 50 && seen.n < 7; i++)
+		wait_for(self->w, &self->got, 4);
+	EXPECT_EQ(7, seen.n);
+	EXPECT_EQ(6, seen.failed);
+	EXPECT_EQ(6, seen.from_addr);
+	EXPECT_EQ(1, seen.alice);
+	/* the record's own time, not the time it was read */
+	EXPECT_TRUE((seen.first.tv_sec == u[0].ut_tv.tv_sec &&
+		     seen.first.tv_usec == u[0].ut_tv.tv_usec) ||
+		    (seen.first.tv_sec == u[6].ut_tv.tv_sec &&
+		     seen.first.tv_usec == u[6].ut_tv.tv_usec));
+	/* one failure event (5 held), the login, its logout */
+	EXPECT_EQ(3, self->got.n);
+}
+
 TEST_HARNESS_MAIN

@@ -395,8 +395,8 @@ TEST(errors_name_file_line_column)
 		     "t.yaml:4:19: no list named 'nope'");
 	expect_error(_metadata, RULE("exek", "{ exe: x }"),
 		     "t.yaml:3:12: expected an event type (exec, exit, fork, "
-		     "connect, accept, listen, cred, module, ptrace, file), "
-		     "got 'exek'");
+		     "connect, accept, listen, cred, module, ptrace, file, "
+		     "login), got 'exek'");
 	expect_error(_metadata, RULE("exec", "{ protocol: tcpx }"),
 		     "t.yaml:4:24: expected tcp, udp, udplite, icmp, icmpv6, "
 		     "sctp or a number, got 'tcpx'");
@@ -409,7 +409,7 @@ TEST(errors_name_file_line_column)
 	expect_error(_metadata, "rules:\n  - name: r\n    evnt: exec\n",
 		     "t.yaml:3:5: unknown key 'evnt' in a rule, expected one "
 		     "of: name, severity, description, enabled, event, match, "
-		     "except");
+		     "except, threshold, within, by");
 	expect_error(_metadata, "lists:\n  a: [$b]\n  b: [$a]\n"
 		     RULE("exec", "{ exe: $a }"),
 		     "t.yaml:3:7: lists nested deeper than 8 (a list that "
@@ -420,6 +420,115 @@ TEST(errors_name_file_line_column)
 	expect_error(_metadata, "rulez: []\n",
 		     "t.yaml:1:1: unknown key 'rulez' in a rules file, expected "
 		     "one of: lists, rules");
+}
+
+#define THRESH(extra) \
+	"rules:\n  - name: r\n    event: connect\n" extra
+
+TEST(threshold_errors)
+{
+	expect_error(_metadata, THRESH("    threshold: 3\n    by: raddr\n"),
+		     "t.yaml:4:16: threshold, within and by go together");
+	expect_error(_metadata, THRESH("    threshold: 0\n    within: 60s\n"
+				       "    by: raddr\n"),
+		     "t.yaml:4:16: expected a threshold from 1 to 100");
+	expect_error(_metadata, THRESH("    threshold: 101\n    within: 60s\n"
+				       "    by: raddr\n"),
+		     "t.yaml:4:16: expected a threshold from 1 to 100");
+	expect_error(_metadata, THRESH("    threshold: 3\n    within: soon\n"
+				       "    by: raddr\n"),
+		     "t.yaml:5:13: expected a duration (60s, 5m)");
+	expect_error(_metadata, THRESH("    threshold: 3\n    within: 60s\n"
+				       "    by: [raddr, colour]\n"),
+		     "t.yaml:6:17: expected a field to count by (exe, "
+		     "parent_exe, comm, user, path, module, uid, euid, pid, "
+		     "raddr, laddr, rport, lport), got 'colour'");
+	expect_error(_metadata, THRESH("    threshold: 3\n    within: 60s\n"
+				       "    by: [exe, uid, pid, raddr, rport]\n"),
+		     "t.yaml:6:9: expected 1 to 4 fields in by");
+}
+
+struct alerts {
+	struct json_object *a[16];
+	size_t n;
+};
+
+static void on_alert(void *ctx, const char *t, size_t len);
+static const char *jstr(struct json_object *o, const char *path);
+
+#define SEC 1000000000ULL
+
+/*
+ * THRESHOLD matches of one key within WITHIN: an alert, and the key
+ * counts from zero again; other keys count apart; a key's old matches
+ * fall out of the window; keys beyond 256 push out the least recent.
+ */
+TEST(threshold_counts_per_key_within_the_window)
+{
+	struct iotsec_event a = ev_net(IOTSEC_EVENT_CONNECT, "192.0.2.1", 22, 0),
+			    b = ev_net(IOTSEC_EVENT_CONNECT, "192.0.2.2", 22, 0);
+	struct alerts s = { 0 };
+	struct rules_engine e;
+	struct ser ser;
+	char err[512];
+	struct rule *r;
+
+	ser_init(&ser, "9c647395-b913-4997-a732-a7fe7303b649", "t");
+	rules_engine_init(&e, &ser, on_alert, &s);
+	e.aggregate_ms = 0;
+	rules_engine_set(&e, compile(THRESH("    match: { rport: 22 }\n"
+					    "    threshold: 3\n"
+					    "    within: 10s\n"
+					    "    by: raddr\n"), err,
+				     sizeof(err)), 0);
+	ASSERT_NE(NULL, e.rs) TH_LOG("%s", err);
+	r = &e.rs->rules[0];
+	/* two of a, two of b: nothing yet */
+	a.time_ns = 1 * SEC;
+	EXPECT_EQ(0, rules_eval(&e, &a, 0));
+	b.time_ns = 2 * SEC;
+	EXPECT_EQ(0, rules_eval(&e, &b, 0));
+	a.time_ns = 3 * SEC;
+	EXPECT_EQ(0, rules_eval(&e, &a, 0));
+	b.time_ns = 4 * SEC;
+	EXPECT_EQ(0, rules_eval(&e, &b, 0));
+	/* a third of a within 10 s of its first */
+	a.time_ns = 10 * SEC;
+	EXPECT_EQ(1, rules_eval(&e, &a, 0));
+	ASSERT_EQ(1, s.n);
+	EXPECT_STREQ("3", jstr(s.a[0], "Payload.0.Threshold"));
+	EXPECT_STREQ("10", jstr(s.a[0], "Payload.0.WithinSeconds"));
+	EXPECT_STREQ("192.0.2.1", jstr(s.a[0], "Payload.0.TriggeringEvent."
+				       "Payload.RemoteAddress"));
+	/* a starts from zero again */
+	a.time_ns = 11 * SEC;
+	EXPECT_EQ(0, rules_eval(&e, &a, 0));
+	/* b's third comes 11 s after its first: the first fell out */
+	b.time_ns = 13 * SEC;
+	EXPECT_EQ(0, rules_eval(&e, &b, 0));
+	b.time_ns = 14 * SEC;		/* 2, 4 dropped; 4, 13, 14 in 10 s */
+	EXPECT_EQ(1, rules_eval(&e, &b, 0));
+	EXPECT_EQ(2, s.n);
+	/* a rport of another rule's match: not counted at all */
+	a.rport = 80;
+	a.time_ns = 12 * SEC;
+	EXPECT_EQ(0, rules_eval(&e, &a, 0));
+	a.time_ns = 12 * SEC + 1;
+	EXPECT_EQ(0, rules_eval(&e, &a, 0));
+	EXPECT_EQ(2, r->thresh.n_keys);
+	/* 300 addresses: 256 keys kept, 46 pushed out, a (the least recent) too */
+	a.rport = 22;
+	for (int i = 0; i < 300; i++) {
+		a.time_ns = (20 + i) * SEC;
+		a.raddr[3] = i & 0xff;
+		a.raddr[2] = 100 + (i >> 8);
+		EXPECT_EQ(0, rules_eval(&e, &a, 0));
+	}
+	EXPECT_EQ(256, r->thresh.n_keys);
+	EXPECT_EQ(46, r->thresh.evicted);
+	rules_engine_fini(&e);
+	for (size_t i = 0; i < s.n; i++)
+		json_object_put(s.a[i]);
 }
 
 /* Lists naming lists multiply: 10^5 values from a few hundred bytes. */
@@ -502,11 +611,6 @@ TEST(reload_keeps_the_running_rules_on_error)
 	rmdir(rdir);
 	rmdir(dir);
 }
-
-struct alerts {
-	struct json_object *a[16];
-	size_t n;
-};
 
 static void on_alert(void *ctx, const char *t, size_t len)
 {
@@ -685,7 +789,7 @@ TEST(default_exec_rules)
 	struct iotsec_event ev;
 
 	ASSERT_NE(NULL, rs);
-	EXPECT_EQ(10, rules_count(rs));
+	EXPECT_EQ(12, rules_count(rs));
 	ev = ev_exec("/tmp/.x/payload", "/bin/sh");
 	EXPECT_STREQ("exec-from-temporary-dir", hits(rs, &ev));
 	ev = ev_exec("/dev/shm/m", "/bin/sh");
@@ -813,6 +917,93 @@ TEST(default_file_and_network_rules)
 	ev = ev_net(IOTSEC_EVENT_CONNECT, "127.0.0.1", 4444, 40000);
 	EXPECT_STREQ("", hits(rs, &ev));
 	rules_free(rs);
+}
+
+/* A login record as daemon/detect.c makes it for the rules. */
+static struct iotsec_event ev_login(const char *addr, bool failed,
+				    uint64_t t)
+{
+	struct iotsec_event ev = ev_of(RULES_EVENT_LOGIN);
+
+	ev.comm = (struct ev_str){ 0 };
+	ev.user = hs("UNKNOWN");
+	ev.proc_exe = hs("/usr/bin/login");
+	ev.uid = ev.euid = UINT32_MAX;
+	ev.result = failed ? -EACCES : 0;
+	ev.time_ns = t;
+	if (addr) {
+		ev.family = strchr(addr, ':') ? AF_INET6 : AF_INET;
+		inet_pton(ev.family, addr, ev.raddr);
+	}
+	return ev;
+}
+
+TEST(default_failed_logins_and_memory_rules)
+{
+	struct iotsec_event ev;
+	struct alerts s = { 0 };
+	struct rules_engine e;
+	struct ser ser;
+
+	ser_init(&ser, "9c647395-b913-4997-a732-a7fe7303b649", "t");
+	rules_engine_init(&e, &ser, on_alert, &s);
+	e.aggregate_ms = 0;
+	rules_engine_set(&e, pack(_metadata), 0);
+	ASSERT_NE(NULL, e.rs);
+	/* four failures from one address, successes between: no alert */
+	for (int i = 0; i < 4; i++) {
+		ev = ev_login("198.51.100.7", true, BOOTED + i * SEC);
+		EXPECT_EQ(0, rules_eval(&e, &ev, 0));
+		ev = ev_login("198.51.100.7", false, BOOTED + i * SEC + 1);
+		EXPECT_EQ(0, rules_eval(&e, &ev, 0));
+	}
+	/* one failure each from five other addresses: no alert */
+	for (int i = 0; i < 5; i++) {
+		char a[32];
+
+		snprintf(a, sizeof(a), "2001:db8::%d", i + 1);
+		ev = ev_login(a, true, BOOTED + 5 * SEC + i);
+		EXPECT_EQ(0, rules_eval(&e, &ev, 0));
+	}
+	EXPECT_EQ(0, s.n);
+	/* the fifth from the first address, within the minute */
+	ev = ev_login("198.51.100.7", true, BOOTED + 50 * SEC);
+	EXPECT_EQ(1, rules_eval(&e, &ev, 0));
+	ASSERT_EQ(1, s.n);
+	EXPECT_STREQ("repeated-failed-logins",
+		     jstr(s.a[0], "Payload.0.RuleName"));
+	EXPECT_STREQ("Login", jstr(s.a[0], "Payload.0.TriggeringEvent.Name"));
+	EXPECT_STREQ("198.51.100.7", jstr(s.a[0], "Payload.0.TriggeringEvent."
+					  "Payload.RemoteAddress"));
+	EXPECT_STREQ("Fail", jstr(s.a[0], "Payload.0.TriggeringEvent."
+				  "Payload.Result"));
+	EXPECT_STREQ("/usr/bin/login", jstr(s.a[0], "Payload.0."
+					    "TriggeringEvent.Payload."
+					    "Executable"));
+	/* five failures spread over more than a minute: none */
+	for (int i = 0; i < 5; i++) {
+		ev = ev_login("198.51.100.8", true, BOOTED + i * 20 * SEC);
+		EXPECT_EQ(0, rules_eval(&e, &ev, 0));
+	}
+	EXPECT_EQ(1, s.n);
+
+	/* another process's memory */
+	ev = ev_of(IOTSEC_EVENT_PTRACE);
+	ev.proc_exe = hs("/usr/bin/python3");
+	ev.ptrace_mode = IOTSEC_PTRACE_MEMORY;
+	ev.target_tgid = 1;
+	EXPECT_STREQ("process-memory-read", hits(e.rs, &ev));
+	ev.result = -EPERM;			/* refused: reported too */
+	EXPECT_STREQ("process-memory-read", hits(e.rs, &ev));
+	ev.result = 0;
+	ev.proc_exe = hs("/usr/bin/gdb");
+	EXPECT_STREQ("", hits(e.rs, &ev));
+	ev.ptrace_mode = IOTSEC_PTRACE_TRACEME;
+	ev.proc_exe = hs("/usr/bin/python3");
+	EXPECT_STREQ("", hits(e.rs, &ev));
+	rules_engine_fini(&e);
+	for (size_t i = 0; i < s.n; i++)
+		json_object_put(s.a[i]);
 }
 
 TEST_HARNESS_MAIN
