@@ -207,6 +207,10 @@ static void probe_signal_generate(void *data, int sig,
 	if (!READ_ONCE(nr_guarded) || result == TRACE_SIGNAL_IGNORED ||
 	    same_thread_group(current, task) || !ends_or_stops(sig, task))
 		return;
+	/* PTRACE_ATTACH's own SIGSTOP: the attach is reported already */
+	if (sig == SIGSTOP && task->ptrace &&
+	    rcu_access_pointer(task->parent) == current)
+		return;
 	target = guarded_tgid(task);
 	if (!target)
 		return;
