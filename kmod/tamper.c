@@ -187,12 +187,15 @@ static struct notifier_block tamper_netlink_nb = {
  */
 static bool ends_or_stops(int sig, struct task_struct *task)
 {
+	/* The siglock we run under is the one of this very sighand. */
+	struct sighand_struct *sh = rcu_dereference_raw(task->sighand);
+
 	if (sig == SIGKILL || sig == SIGSTOP || sig == SIGTERM ||
 	    sig == SIGINT || sig == SIGQUIT)
 		return true;
 	if (sig <= 0 || sig > _NSIG || sig_kernel_ignore(sig))
 		return false;
-	return task->sighand->action[sig - 1].sa.sa_handler == SIG_DFL;
+	return sh->action[sig - 1].sa.sa_handler == SIG_DFL;
 }
 
 static void probe_signal_generate(void *data, int sig,
