@@ -505,6 +505,7 @@ int iotsec_tamper_init(char *tok)
  * before the family goes: the unload is recorded if its entry was not
  * seen, and the buffers are flushed to the consumers once more, so the
  * unload's event is queued on their sockets before the module is gone.
+ * The notifier goes first: nothing of ours records during that flush.
  */
 void iotsec_tamper_exit(void)
 {
@@ -512,11 +513,11 @@ void iotsec_tamper_exit(void)
 	struct pid *tgid;
 	int i;
 
+	netlink_unregister_notifier(&tamper_netlink_nb);
 	if (!READ_ONCE(unload_seen))
 		record_unload();
 	iotsec_flush_stop();
 	iotsec_netlink_flush();
-	netlink_unregister_notifier(&tamper_netlink_nb);
 	for (i = 0; i < GUARDED_MAX; i++) {
 		spin_lock_irqsave(&guarded_lock, flags);
 		tgid = guarded[i].tgid;
