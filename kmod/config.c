@@ -196,6 +196,17 @@ u32 iotsec_config_argv_max(void)
 	return n;
 }
 
+/* The event mask configured, in force or not (tamper.c compares it). */
+u32 iotsec_config_mask(void)
+{
+	u32 m;
+
+	rcu_read_lock();
+	m = rcu_dereference(config)->mask;
+	rcu_read_unlock();
+	return m;
+}
+
 /*
  * The processes LIST names, as numbers in the pid namespace of the task
  * that sent it (SET_CONFIG runs in its context). A number with no process

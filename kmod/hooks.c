@@ -21,6 +21,7 @@
 static struct iotsec_hook_set *sets[] = {
 	&iotsec_proc_hooks, &iotsec_net_hooks, &iotsec_cred_hooks,
 	&iotsec_module_hooks, &iotsec_ptrace_hooks, &iotsec_file_hooks,
+	&iotsec_tamper_hooks,
 };
 
 static u32 caps, missing;

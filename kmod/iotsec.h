@@ -85,6 +85,15 @@ struct iotsec_rec {
 		struct {
 			u32 op;
 		} file;
+		struct {
+			u32 kind;	/* enum iotsec_tamper_kind */
+			u32 target_tgid;
+			u32 signal;
+			u32 mode;	/* ptrace */
+			u32 old_mask, new_mask;
+			u32 unwatched, excluded;
+			s32 result;
+		} tamper;
 	} u;
 	char str[];
 };
@@ -137,6 +146,7 @@ bool iotsec_watched(const struct inode *inode);
 struct iotsec_watches;
 const struct iotsec_watches *iotsec_config_watches(void);
 u32 iotsec_config_argv_max(void);
+u32 iotsec_config_mask(void);
 struct sk_buff;
 struct genl_info;
 int iotsec_config_set(struct genl_info *info);
@@ -229,7 +239,7 @@ struct iotsec_hook_set {
 
 extern struct iotsec_hook_set iotsec_proc_hooks, iotsec_net_hooks,
 	iotsec_cred_hooks, iotsec_module_hooks, iotsec_ptrace_hooks,
-	iotsec_file_hooks;
+	iotsec_file_hooks, iotsec_tamper_hooks;
 
 int iotsec_hooks_init(void);
 void iotsec_hooks_exit(void);
@@ -293,6 +303,14 @@ u32 iotsec_watches_count(const struct iotsec_watches *w);
 const char *iotsec_watches_path(const struct iotsec_watches *w, u32 i);
 size_t iotsec_watches_path_bytes(const struct iotsec_watches *w);
 size_t iotsec_watches_memory(const struct iotsec_watches *w);
+
+/* tamper.c: evidence of attempts to blind the module, and locked mode */
+int iotsec_tamper_init(char *token);
+void iotsec_tamper_exit(void);
+void iotsec_tamper_subscribed(u32 portid);
+void iotsec_tamper_unsubscribed(u32 portid);
+int iotsec_tamper_config(struct genl_info *info);
+int iotsec_tamper_put_fields(struct sk_buff *skb, struct iotsec_rec *rec);
 
 /* netlink.c */
 int iotsec_netlink_init(void);

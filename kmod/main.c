@@ -7,6 +7,12 @@
 #include "compat.h"
 #include "iotsec.h"
 
+/* Not readable in sysfs (mode 0): the token stays a secret. */
+static char *lock_token;
+module_param(lock_token, charp, 0);
+MODULE_PARM_DESC(lock_token,
+		 "locked mode: refuse unload and coverage cuts without this token");
+
 static int __init iotsec_init(void)
 {
 	int ret;
@@ -23,12 +29,17 @@ static int __init iotsec_init(void)
 	ret = iotsec_netlink_init();
 	if (ret)
 		goto err_netlink;
+	ret = iotsec_tamper_init(lock_token);
+	if (ret)
+		goto err_tamper;
 
 	pr_info("loaded, events 0x%x, missing 0x%x, %u bytes per CPU\n",
 		iotsec_hooks_caps(), iotsec_hooks_missing(),
 		iotsec_buffer_bytes());
 	return 0;
 
+err_tamper:
+	iotsec_netlink_exit();
 err_netlink:
 	iotsec_hooks_exit();
 err_hooks:
@@ -49,6 +60,7 @@ static void __exit iotsec_exit(void)
 	iotsec_hooks_exit();
 	iotsec_attempt_exit();
 	iotsec_config_watches_exit();
+	iotsec_tamper_exit();
 	iotsec_netlink_exit();
 	iotsec_buffer_exit();
 	iotsec_config_exit();

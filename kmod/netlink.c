@@ -93,6 +93,9 @@ static const struct nla_policy config_policy[IOTSEC_A_MAX + 1] = {
 	[IOTSEC_A_WATCH]	= NLA_POLICY_NESTED(watch_policy),
 	[IOTSEC_A_ARGV_MAX]	= NLA_POLICY_RANGE(NLA_U32, IOTSEC_ARGV_MAX_MIN,
 						   IOTSEC_ARGV_MAX_MAX),
+	[IOTSEC_A_TOKEN]	= { .type = NLA_NUL_STRING,
+				    .len = IOTSEC_TOKEN_MAX - 1 },
+	[IOTSEC_A_UNLOCK]	= { .type = NLA_FLAG },
 };
 
 static struct genl_family iotsec_family;
@@ -188,6 +191,7 @@ static int iotsec_subscribe(struct sk_buff *skb, struct genl_info *info)
 	/* Events batched before now never reach this consumer. */
 	memcpy(c->before, total_batched, sizeof(c->before));
 	list_add_tail_rcu(&c->list, &consumers);
+	iotsec_tamper_subscribed(info->snd_portid);
 	if (!nr_consumers++)
 		iotsec_config_set_active(true);
 	iotsec_flush_start();
@@ -203,8 +207,10 @@ static int iotsec_unsubscribe(struct sk_buff *skb, struct genl_info *info)
 
 	mutex_lock(&consumers_lock);
 	c = consumer_find(sender(skb));
-	if (c)
+	if (c) {
+		iotsec_tamper_unsubscribed(c->portid);
 		consumer_del(c);
+	}
 	mutex_unlock(&consumers_lock);
 	return c ? 0 : -ENOENT;
 }
@@ -307,7 +313,7 @@ static int iotsec_get_stats(struct sk_buff *skb, struct genl_info *info)
 
 static int iotsec_set_config(struct sk_buff *skb, struct genl_info *info)
 {
-	return iotsec_config_set(info);
+	return iotsec_tamper_config(info) ?: iotsec_config_set(info);
 }
 
 static int iotsec_get_config(struct sk_buff *skb, struct genl_info *info)
@@ -407,6 +413,8 @@ static int put_fields(struct sk_buff *skb, struct iotsec_rec *rec)
 		     put_blob(skb, IOTSEC_EA_NEW_PATH, rec, IOTSEC_S_NEW_PATH)))
 			return -EMSGSIZE;
 		return 0;
+	case IOTSEC_EVENT_TAMPER:
+		return iotsec_tamper_put_fields(skb, rec);
 	}
 	return 0;
 }

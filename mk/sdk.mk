@@ -85,7 +85,7 @@ fuzz: fuzz-sdk
 # Each target with just the code it exercises, and the event object
 # (serialize.c) that both build.
 SDK_FUZZ_EVENT := forwarder/pipeline/serialize.c forwarder/common/utf8.c \
-	forwarder/common/buf.c
+	forwarder/common/buf.c forwarder/intake/event.c
 $(BUILD)/fuzz/sdk_msg: forwarder/sources/sdk_msg.c \
 	forwarder/sources/sdk_msg.h $(SDK_FUZZ_EVENT)
 $(BUILD)/fuzz/login_record: forwarder/sources/login.c \

@@ -50,6 +50,7 @@ void config_defaults(struct config *c)
 		[IOTSEC_EVENT_MODULE] = { PRIO_ALERT, false },
 		[IOTSEC_EVENT_PTRACE] = { PRIO_ALERT, false },
 		[IOTSEC_EVENT_FILE] = { PRIO_HIGH, true },
+		[IOTSEC_EVENT_TAMPER] = { PRIO_ALERT, false },
 	};
 
 	memset(c, 0, sizeof(*c));

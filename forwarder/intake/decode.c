@@ -48,6 +48,10 @@ static const struct nla_policy ea_policy[IOTSEC_EA_MAX + 1] = {
 	[IOTSEC_EA_TARGET_TGID] = P_U32, [IOTSEC_EA_PTRACE_MODE] = P_U32,
 	[IOTSEC_EA_PATH] = P_STR, [IOTSEC_EA_FILE_OP] = P_U32,
 	[IOTSEC_EA_NEW_PATH] = P_STR,
+	/* tamper events */
+	[IOTSEC_EA_TAMPER_KIND] = P_U32, [IOTSEC_EA_SIGNAL] = P_U32,
+	[IOTSEC_EA_OLD_MASK] = P_U32, [IOTSEC_EA_NEW_MASK] = P_U32,
+	[IOTSEC_EA_UNWATCHED] = P_U32, [IOTSEC_EA_EXCLUDED] = P_U32,
 };
 
 static const struct nla_policy batch_policy[IOTSEC_A_MAX + 1] = {
@@ -238,6 +242,14 @@ static int decode_event(struct iotsec_decoder *d, uint32_t type,
 	ev->path = get_str(tb, IOTSEC_EA_PATH);
 	ev->file_op = get_u32(tb, IOTSEC_EA_FILE_OP);
 	ev->new_path = get_str(tb, IOTSEC_EA_NEW_PATH);
+
+	/* tamper events: which move, and what it changed */
+	ev->tamper_kind = get_u32(tb, IOTSEC_EA_TAMPER_KIND);
+	ev->signal = get_u32(tb, IOTSEC_EA_SIGNAL);
+	ev->old_mask = get_u32(tb, IOTSEC_EA_OLD_MASK);
+	ev->new_mask = get_u32(tb, IOTSEC_EA_NEW_MASK);
+	ev->unwatched = get_u32(tb, IOTSEC_EA_UNWATCHED);
+	ev->excluded = get_u32(tb, IOTSEC_EA_EXCLUDED);
 	return 0;
 }
 

@@ -12,6 +12,7 @@ static const char *const event_names[] = {
 	[IOTSEC_EVENT_ACCEPT] = "accept", [IOTSEC_EVENT_LISTEN] = "listen",
 	[IOTSEC_EVENT_CRED] = "cred", [IOTSEC_EVENT_MODULE] = "module",
 	[IOTSEC_EVENT_PTRACE] = "ptrace", [IOTSEC_EVENT_FILE] = "file",
+	[IOTSEC_EVENT_TAMPER] = "tamper",
 };
 
 const char *iotsec_event_name(uint32_t type)

@@ -59,6 +59,11 @@ struct iotsec_event {
 	/* file */
 	struct ev_str path, new_path;
 	uint32_t file_op;
+	/* tamper (and module_name, target_tgid, ptrace_mode, result) */
+	uint32_t tamper_kind;		/* enum iotsec_tamper_kind */
+	uint32_t signal;
+	uint32_t old_mask, new_mask;
+	uint32_t unwatched, excluded;
 
 	/* Filled by enrichment (enrich.c), may stay empty. */
 	struct ev_str user;		/* name of uid */

@@ -67,8 +67,24 @@ err:
 	return ret;
 }
 
+static struct nl_msg *cmd_msg(int family, int cmd);
+
 void iotsec_nl_close(struct iotsec_nl *n)
 {
+	struct nl_msg *msg;
+
+	/*
+	 * An orderly leave: a subscribed socket that just closes is reported
+	 * by the kernel as a tamper event (the consumer went away). The
+	 * kernel handles the request within the send: no ack is awaited.
+	 */
+	if (n->ev && n->rbuf) {
+		msg = cmd_msg(n->family, IOTSEC_CMD_UNSUBSCRIBE);
+		if (msg) {
+			nl_send_auto(n->ev, msg);
+			nlmsg_free(msg);
+		}
+	}
 	if (n->ev)
 		nl_socket_free(n->ev);
 	if (n->ctl)

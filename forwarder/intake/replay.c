@@ -366,6 +366,19 @@ void iotsec_encode_event(struct buf *b, const struct iotsec_event *ev)
 		abuf_put_u32(b, IOTSEC_EA_FILE_OP, ev->file_op);
 		put_str(b, IOTSEC_EA_NEW_PATH, ev->new_path);
 		break;
+	case IOTSEC_EVENT_TAMPER:
+		/* every field of every kind: a recording keeps what came */
+		abuf_put_u32(b, IOTSEC_EA_TAMPER_KIND, ev->tamper_kind);
+		put_str(b, IOTSEC_EA_MODULE_NAME, ev->module_name);
+		abuf_put_u32(b, IOTSEC_EA_TARGET_TGID, ev->target_tgid);
+		abuf_put_u32(b, IOTSEC_EA_SIGNAL, ev->signal);
+		abuf_put_u32(b, IOTSEC_EA_PTRACE_MODE, ev->ptrace_mode);
+		abuf_put_u32(b, IOTSEC_EA_OLD_MASK, ev->old_mask);
+		abuf_put_u32(b, IOTSEC_EA_NEW_MASK, ev->new_mask);
+		abuf_put_u32(b, IOTSEC_EA_UNWATCHED, ev->unwatched);
+		abuf_put_u32(b, IOTSEC_EA_EXCLUDED, ev->excluded);
+		abuf_put_u32(b, IOTSEC_EA_RESULT, ev->result);
+		break;
 	}
 	abuf_nest_end(b, n);
 }

@@ -189,6 +189,7 @@ static const char *const names[IOTSEC_EVENT_MAX + 1] = {
 	[IOTSEC_EVENT_MODULE] = "KernelModuleLoad",
 	[IOTSEC_EVENT_PTRACE] = "ProcessTrace",
 	[IOTSEC_EVENT_FILE] = "FileChange",
+	[IOTSEC_EVENT_TAMPER] = "TamperAttempt",
 };
 
 const char *ser_event_name(uint32_t type)
@@ -286,6 +287,70 @@ static const char *ptrace_mode(uint32_t m)
 	case IOTSEC_PTRACE_MEMORY: return "Memory";
 	}
 	return "Unknown";
+}
+
+static const char *tamper_kind(uint32_t k)
+{
+	switch (k) {
+	case IOTSEC_TAMPER_UNLOAD: return "ModuleUnload";
+	case IOTSEC_TAMPER_SIGNAL: return "AgentSignal";
+	case IOTSEC_TAMPER_PTRACE: return "AgentTrace";
+	case IOTSEC_TAMPER_CONFIG: return "CoverageReduced";
+	case IOTSEC_TAMPER_GONE: return "AgentGone";
+	case IOTSEC_TAMPER_UNLOCK: return "ModuleUnlock";
+	}
+	return "Unknown";
+}
+
+/* Names of the event types in MASK, space-separated, into B. */
+static void type_names(char *b, size_t size, uint32_t mask)
+{
+	size_t n = 0;
+
+	b[0] = '\0';
+	for (uint32_t t = 1; t <= IOTSEC_EVENT_MAX && n < size; t++)
+		if (mask & IOTSEC_EVENT_BIT(t))
+			n += snprintf(b + n, size - n, "%s%s", n ? " " : "",
+				      iotsec_event_name(t));
+}
+
+/* TamperAttempt's own fields: what each kind says. */
+static void add_tamper(struct json_object *p, const struct iotsec_event *ev)
+{
+	char b[160];
+
+	add(p, "Kind", json_object_new_string(tamper_kind(ev->tamper_kind)));
+	switch (ev->tamper_kind) {
+	case IOTSEC_TAMPER_UNLOAD:
+		add_str(p, "ModuleName", ev->module_name);
+		break;
+	case IOTSEC_TAMPER_SIGNAL:
+		add(p, "TargetProcessId",
+		    json_object_new_int64(ev->target_tgid));
+		add(p, "Signal", json_object_new_int64(ev->signal));
+		break;
+	case IOTSEC_TAMPER_PTRACE:
+		add(p, "TargetProcessId",
+		    json_object_new_int64(ev->target_tgid));
+		add(p, "Mode", json_object_new_string(
+			    ptrace_mode(ev->ptrace_mode)));
+		break;
+	case IOTSEC_TAMPER_GONE:
+		add(p, "TargetProcessId",
+		    json_object_new_int64(ev->target_tgid));
+		break;
+	case IOTSEC_TAMPER_CONFIG:
+		type_names(b, sizeof(b), ev->old_mask & ~ev->new_mask);
+		add(p, "EventsTurnedOff", json_object_new_string(b));
+		add(p, "PathsUnwatched", json_object_new_int64(ev->unwatched));
+		add(p, "ProcessesExcluded",
+		    json_object_new_int64(ev->excluded));
+		add(p, "Result", json_object_new_int64(ev->result));
+		break;
+	case IOTSEC_TAMPER_UNLOCK:
+		add(p, "Result", json_object_new_int64(ev->result));
+		break;
+	}
 }
 
 static struct json_object *extra_details(struct ser *s, const struct record *r)
@@ -444,6 +509,9 @@ static struct json_object *payload(struct ser *s, const struct record *r)
 			    file_op(ev->file_op)));
 		if (ev->new_path.s)
 			add_str(p, "NewPath", ev->new_path);
+		break;
+	case IOTSEC_EVENT_TAMPER:
+		add_tamper(p, ev);
 		break;
 	}
 	add(p, "ExtraDetails", extra_details(s, r));

@@ -187,6 +187,7 @@ enum iotsec_event_type {
 	IOTSEC_EVENT_MODULE,
 	IOTSEC_EVENT_PTRACE,
 	IOTSEC_EVENT_FILE,
+	IOTSEC_EVENT_TAMPER,
 	__IOTSEC_EVENT_MAX
 };
 
@@ -215,6 +216,8 @@ enum iotsec_attr {
 	IOTSEC_A_PAD,
 	IOTSEC_A_BUFFER_BYTES,
 	IOTSEC_A_HOOKS,
+	IOTSEC_A_TOKEN,
+	IOTSEC_A_UNLOCK,
 	__IOTSEC_A_MAX
 };
 
@@ -304,6 +307,12 @@ enum iotsec_event_attr {
 	IOTSEC_EA_FILE_OP,
 	IOTSEC_EA_NEW_PATH,
 	IOTSEC_EA_PAD,
+	IOTSEC_EA_TAMPER_KIND,
+	IOTSEC_EA_SIGNAL,
+	IOTSEC_EA_OLD_MASK,
+	IOTSEC_EA_NEW_MASK,
+	IOTSEC_EA_UNWATCHED,
+	IOTSEC_EA_EXCLUDED,
 	__IOTSEC_EA_MAX
 };
 
@@ -327,6 +336,50 @@ enum iotsec_file_op {
 	IOTSEC_FILE_UNLINK,
 	IOTSEC_FILE_RENAME,
 };
+
+/*
+ * Tamper evidence (IOTSEC_EVENT_TAMPER), IOTSEC_EA_TAMPER_KIND. The common
+ * fields are the acting task's (the sender of a signal, the tracer, the
+ * caller of delete_module(2) or SET_CONFIG); TARGET_TGID is the consumer
+ * acted on (SIGNAL, PTRACE, GONE). Fields by kind:
+ *    UNLOAD:  MODULE_NAME string: delete_module(2) names this module,
+ *             taken at the call's entry, whatever it returns
+ *    SIGNAL:  TARGET_TGID, SIGNAL u32: another process sent a consumer a
+ *             signal that ends or stops it (SIGKILL, SIGSTOP, SIGTERM,
+ *             SIGINT, SIGQUIT; any other whose handler is the default
+ *             and whose default is to end or stop)
+ *    PTRACE:  TARGET_TGID, PTRACE_MODE u32: another process attaches to
+ *             a consumer (at the attach's entry)
+ *    CONFIG:  OLD_MASK u32, NEW_MASK u32 (event types turned off:
+ *             OLD_MASK & ~NEW_MASK), UNWATCHED u32 (watched paths the new
+ *             list drops), EXCLUDED u32 (processes other than the
+ *             sender's own excluded), RESULT s32 (0, or -EPERM: refused
+ *             by the locked mode): a SET_CONFIG that reduces coverage,
+ *             taken before it is applied
+ *    GONE:    TARGET_TGID: a consumer's socket closed while it was still
+ *             subscribed (no IOTSEC_CMD_UNSUBSCRIBE first)
+ *    UNLOCK:  RESULT s32: SET_CONFIG with IOTSEC_A_UNLOCK, 0 when the
+ *             token matched and the module is unlocked, else -EPERM
+ *
+ * Locked mode (module parameter lock_token): the module holds a reference
+ * to itself, so delete_module(2) fails (EWOULDBLOCK or EBUSY), and a
+ * SET_CONFIG that reduces coverage (as CONFIG above) needs
+ *    IOTSEC_A_TOKEN: string, the token given at load (at most
+ *                    IOTSEC_TOKEN_MAX bytes, NUL included), else EPERM;
+ * with the token and
+ *    IOTSEC_A_UNLOCK: flag
+ * it drops the reference and the lock: the module can be unloaded.
+ */
+enum iotsec_tamper_kind {
+	IOTSEC_TAMPER_UNLOAD = 1,
+	IOTSEC_TAMPER_SIGNAL,
+	IOTSEC_TAMPER_PTRACE,
+	IOTSEC_TAMPER_CONFIG,
+	IOTSEC_TAMPER_GONE,
+	IOTSEC_TAMPER_UNLOCK,
+};
+
+#define IOTSEC_TOKEN_MAX 64
 
 /* Limits the kernel enforces on configuration. */
 #define IOTSEC_EXCLUDE_MAX 64

@@ -164,6 +164,84 @@ TEST(whole_messages_with_hostile_fields)
 	msg_free(&m);
 }
 
+/* The payload of R's event, parsed. */
+static struct json_object *payload_of(struct ser *s, const struct iotsec_event *ev)
+{
+	struct record *r = record_new(ev);
+	struct json_object *o, *p = NULL;
+	char *text;
+	size_t len;
+
+	if (!r || ser_record(s, r, &text, &len))
+		return NULL;
+	o = strict_parse(text, len);
+	if (o && json_object_object_get_ex(o, "Payload", &p))
+		p = json_object_get(json_object_array_get_idx(p, 0));
+	json_object_put(o);
+	free(text);
+	record_free(r);
+	return p;
+}
+
+static const char *field(struct json_object *p, const char *k)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(p, k, &v) ?
+	       json_object_get_string(v) : NULL;
+}
+
+/* TamperAttempt: the kind by name, and what each kind says. */
+TEST(tamper_payload_names_the_kind_and_what_changed)
+{
+	struct iotsec_event ev = { .type = IOTSEC_EVENT_TAMPER, .tgid = 42 };
+	struct json_object *p;
+	struct ser ser;
+
+	ser_init(&ser, "9c647395-b913-4997-a732-a7fe7303b649", "1.0");
+	EXPECT_STREQ("TamperAttempt", ser_event_name(IOTSEC_EVENT_TAMPER));
+	EXPECT_EQ(MSG_EXTENDED, ser_kind(IOTSEC_EVENT_TAMPER));
+
+	ev.tamper_kind = IOTSEC_TAMPER_CONFIG;
+	ev.old_mask = IOTSEC_EVENT_MASK_ALL;
+	ev.new_mask = IOTSEC_EVENT_MASK_ALL &
+		      ~IOTSEC_EVENT_BIT(IOTSEC_EVENT_EXEC) &
+		      ~IOTSEC_EVENT_BIT(IOTSEC_EVENT_TAMPER);
+	ev.unwatched = 2;
+	ev.result = -1;
+	p = payload_of(&ser, &ev);
+	ASSERT_NE(NULL, p);
+	EXPECT_STREQ("CoverageReduced", field(p, "Kind"));
+	EXPECT_STREQ("exec tamper", field(p, "EventsTurnedOff"));
+	EXPECT_STREQ("2", field(p, "PathsUnwatched"));
+	EXPECT_STREQ("0", field(p, "ProcessesExcluded"));
+	EXPECT_STREQ("-1", field(p, "Result"));
+	EXPECT_STREQ("42", field(p, "ProcessId"));
+	json_object_put(p);
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = IOTSEC_EVENT_TAMPER;
+	ev.tamper_kind = IOTSEC_TAMPER_SIGNAL;
+	ev.target_tgid = 7;
+	ev.signal = 9;
+	p = payload_of(&ser, &ev);
+	ASSERT_NE(NULL, p);
+	EXPECT_STREQ("AgentSignal", field(p, "Kind"));
+	EXPECT_STREQ("7", field(p, "TargetProcessId"));
+	EXPECT_STREQ("9", field(p, "Signal"));
+	EXPECT_EQ(NULL, field(p, "Result"));
+	json_object_put(p);
+
+	ev.tamper_kind = IOTSEC_TAMPER_UNLOAD;
+	ev.module_name = (struct ev_str){ "iotsec", 6 };
+	p = payload_of(&ser, &ev);
+	ASSERT_NE(NULL, p);
+	EXPECT_STREQ("ModuleUnload", field(p, "Kind"));
+	EXPECT_STREQ("iotsec", field(p, "ModuleName"));
+	EXPECT_EQ(NULL, field(p, "TargetProcessId"));
+	json_object_put(p);
+}
+
 /* Found by the replay fuzzer: times and results from a hostile stream. */
 TEST(extreme_times_and_results)
 {

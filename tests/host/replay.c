@@ -89,6 +89,18 @@ static struct iotsec_event sample(int i)
 		ev.file_op = IOTSEC_FILE_RENAME;
 		ev.new_path = hs("/etc/passwd-");
 		break;
+	case IOTSEC_EVENT_TAMPER:
+		ev.tamper_kind = IOTSEC_TAMPER_CONFIG;
+		ev.module_name = hs("iotsec");
+		ev.target_tgid = 77;
+		ev.signal = 9;
+		ev.ptrace_mode = IOTSEC_PTRACE_ATTACH;
+		ev.old_mask = 0xffe;
+		ev.new_mask = 0xffc;
+		ev.unwatched = 2;
+		ev.excluded = 1;
+		ev.result = -1;
+		break;
 	}
 	return ev;
 }
