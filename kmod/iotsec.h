@@ -132,6 +132,7 @@ int iotsec_config_init(void);
 void iotsec_config_watches_exit(void);
 void iotsec_config_exit(void);
 void iotsec_config_set_active(bool active);
+void iotsec_config_drop_excludes(void);
 bool iotsec_excluded(struct pid *tgid);
 bool iotsec_watched(const struct inode *inode);
 struct iotsec_watches;
@@ -293,6 +294,9 @@ u32 iotsec_watches_count(const struct iotsec_watches *w);
 const char *iotsec_watches_path(const struct iotsec_watches *w, u32 i);
 size_t iotsec_watches_path_bytes(const struct iotsec_watches *w);
 size_t iotsec_watches_memory(const struct iotsec_watches *w);
+
+/* main.c: hooks record while nobody is subscribed (module parameter). */
+extern bool iotsec_early;
 
 /* netlink.c */
 int iotsec_netlink_init(void);
