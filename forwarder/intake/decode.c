@@ -193,6 +193,10 @@ static int decode_event(struct iotsec_decoder *d, uint32_t type,
 	ev->sessionid = get_u32(tb, IOTSEC_EA_SESSIONID);
 	ev->comm = get_str(tb, IOTSEC_EA_COMM);
 	ev->cgroup_id = get_u64(tb, IOTSEC_EA_CGROUP_ID);
+	if (ev->time_ns < d->subscribed_ns) {
+		ev->before_start = true;
+		d->before_start++;
+	}
 
 	ev->exe = get_str(tb, IOTSEC_EA_EXE);
 	if (tb[IOTSEC_EA_ARGV]) {
