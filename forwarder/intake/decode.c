@@ -325,6 +325,9 @@ static int decode_events(struct iotsec_decoder *d, const struct nlattr *list)
 		}
 		d->stats.events++;
 		track_cpu_seq(d, &ev);
+		d->last_cpu = ev.cpu;
+		d->last_seq = ev.seq;
+		d->last_time_ns = ev.time_ns;
 		if (d->on_event)
 			d->on_event(d->ctx, &ev);
 	}

@@ -46,6 +46,9 @@ struct iotsec_decoder {
 	 */
 	uint64_t subscribed_ns;
 	uint64_t before_start;	/* events so marked */
+	/* The last event decoded: its CPU, sequence number and time. */
+	uint32_t last_cpu;
+	uint64_t last_seq, last_time_ns;
 };
 
 int iotsec_decoder_init(struct iotsec_decoder *d, iotsec_event_fn ev,

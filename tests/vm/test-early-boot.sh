@@ -77,6 +77,7 @@ events:
   connect: { priority: high, aggregate: false }
 messages:
   statistics: 1h
+  heartbeat: 3s
 spool:
   path: $TMP/spool
 EOC
@@ -145,6 +146,40 @@ else
 	not_ok "the window's events: $res"
 fi
 
+# The heartbeat (part 4): the module's state and the events so far.
+wait_for 20 eval "[ \$(grep -c '\"Name\":\"Heartbeat\"' $TMP/sub.recv) -ge 2 ]" ||
+	not_ok "fewer than 2 heartbeats in 20 s"
+if res=$(python3 - "$TMP/sub.recv" "$TMP/d.stats" <<'EOP'
+import json, sys
+hbs = []
+for line in open(sys.argv[1]):
+    topic, _, body = line.partition(" ")
+    if not topic.startswith("iotsec/"):
+        continue
+    for e in json.loads(body).get("Events", []):
+        if e["Name"] == "Heartbeat":
+            hbs.append(e["Payload"][0])
+h = hbs[-1]
+bad = []
+if [x["Sequence"] for x in hbs] != list(range(1, len(hbs) + 1)):
+    bad.append("sequence %s" % [x["Sequence"] for x in hbs])
+if not (h["ModuleLoaded"] and h["Subscribed"]):
+    bad.append("module state")
+# the daemon's default mask: fork off (docs/forwarder.md)
+if h.get("EventMask", 0) & (1 << 1) == 0 or h.get("Subscribers") != 1:
+    bad.append("mask/subscribers")
+if h.get("KernelGenerated", -1) < h.get("EventsReceived", 0) or \
+   h["EventsReceived"] < 7 or h.get("LastEventSequence", 0) < 1:
+    bad.append("counters")
+print("%d heartbeats, last: %s" % (len(hbs), json.dumps(h, sort_keys=True)))
+sys.exit("; ".join(bad) if bad else 0)
+EOP
+); then
+	ok "heartbeats in sequence, with the module's state and counters: $res"
+else
+	not_ok "heartbeat: $res"
+fi
+
 iotsecd_stop d TERM
 [ "$IOTSECD_RC" = 0 ] || not_ok "iotsecd exited with status $IOTSECD_RC"
 
@@ -166,7 +201,8 @@ else
 fi
 
 receiver_stop sub
-cut -d' ' -f2- "$TMP/sub.recv" >"$TMP/messages.jsonl"
+# mosquitto_sub -d: its debug lines are not messages
+grep '^iotsec/' "$TMP/sub.recv" | cut -d' ' -f2- >"$TMP/messages.jsonl"
 export NODE_PATH=$BUILD/node/node_modules
 if ! azure_schemas "$TOP"; then
 	skip "every published message valid (ajv)" "$AZURE_SCHEMAS_MISSING"
