@@ -10,6 +10,9 @@
  * turned out to have. When a record does not fit before the end of the
  * ring, a padding record fills the rest and the record starts over at the
  * beginning. When the ring is full the event is dropped and counted.
+ * While nobody is subscribed the worker leaves the rings alone: they fill
+ * up with the oldest records, and later ones are dropped and counted,
+ * until a consumer arrives and gets them (netlink.c).
  */
 #include <linux/audit.h>
 #include <linux/cgroup.h>
@@ -328,16 +331,24 @@ void iotsec_buffer_consume(struct iotsec_rec *rec)
 	peeked = NULL;
 }
 
+/*
+ * With nobody to flush to, the buffers keep their records (early events)
+ * and kick_pending stays set: a full buffer kicks nobody until a consumer
+ * subscribes.
+ */
 static void flush_fn(struct work_struct *work)
 {
 	clear_bit(0, &kick_pending);
 	if (iotsec_netlink_flush())
 		queue_delayed_work(system_wq, &flush_dwork, flush_period);
+	else
+		set_bit(0, &kick_pending);
 }
 
 /* A consumer came: flush soon and keep flushing while there are any. */
 void iotsec_flush_start(void)
 {
+	clear_bit(0, &kick_pending);
 	mod_delayed_work(system_wq, &flush_dwork, flush_period);
 }
 

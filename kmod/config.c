@@ -133,7 +133,8 @@ static void config_publish(struct config *c)
 }
 
 /*
- * Hooks record only while somebody is subscribed. When the last consumer
+ * Hooks record while somebody is subscribed, and from load on with the
+ * early parameter (main.c). When the last consumer
  * leaves, its excludes go with it: they named the consumer's own
  * processes, which the next consumer may not want hidden.
  */
@@ -145,6 +146,14 @@ void iotsec_config_set_active(bool on)
 	WRITE_ONCE(iotsec_active_mask, on ? config_cur()->mask : 0);
 	if (!on)
 		excludes_publish(NULL);
+	mutex_unlock(&config_lock);
+}
+
+/* The last consumer left but hooks keep recording (early): its excludes go. */
+void iotsec_config_drop_excludes(void)
+{
+	mutex_lock(&config_lock);
+	excludes_publish(NULL);
 	mutex_unlock(&config_lock);
 }
 

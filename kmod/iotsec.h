@@ -141,6 +141,7 @@ int iotsec_config_init(void);
 void iotsec_config_watches_exit(void);
 void iotsec_config_exit(void);
 void iotsec_config_set_active(bool active);
+void iotsec_config_drop_excludes(void);
 bool iotsec_excluded(struct pid *tgid);
 bool iotsec_watched(const struct inode *inode);
 struct iotsec_watches;
@@ -311,6 +312,9 @@ void iotsec_tamper_subscribed(u32 portid);
 void iotsec_tamper_unsubscribed(u32 portid);
 int iotsec_tamper_config(struct genl_info *info);
 int iotsec_tamper_put_fields(struct sk_buff *skb, struct iotsec_rec *rec);
+
+/* main.c: hooks record while nobody is subscribed (module parameter). */
+extern bool iotsec_early;
 
 /* netlink.c */
 int iotsec_netlink_init(void);

@@ -13,6 +13,11 @@ module_param(lock_token, charp, 0);
 MODULE_PARM_DESC(lock_token,
 		 "locked mode: refuse unload and coverage cuts without this token");
 
+bool iotsec_early = true;
+module_param_named(early, iotsec_early, bool, 0444);
+MODULE_PARM_DESC(early,
+		 "record from load and while nobody is subscribed, for the next subscriber (default 1)");
+
 static int __init iotsec_init(void)
 {
 	int ret;
@@ -26,6 +31,9 @@ static int __init iotsec_init(void)
 	ret = iotsec_hooks_init();
 	if (ret)
 		goto err_hooks;
+	/* Record from now on: the first subscriber gets what the buffers hold. */
+	if (iotsec_early)
+		iotsec_config_set_active(true);
 	ret = iotsec_netlink_init();
 	if (ret)
 		goto err_netlink;
@@ -33,9 +41,9 @@ static int __init iotsec_init(void)
 	if (ret)
 		goto err_tamper;
 
-	pr_info("loaded, events 0x%x, missing 0x%x, %u bytes per CPU\n",
+	pr_info("loaded, events 0x%x, missing 0x%x, %u bytes per CPU%s\n",
 		iotsec_hooks_caps(), iotsec_hooks_missing(),
-		iotsec_buffer_bytes());
+		iotsec_buffer_bytes(), iotsec_early ? ", recording" : "");
 	return 0;
 
 err_tamper:

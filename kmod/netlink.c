@@ -3,8 +3,12 @@
  * The "iotsec" generic netlink family: commands from consumers, the list
  * of subscribed consumers, and the batches the flush worker sends them.
  *
- * A batch is built once (the events, in a scratch buffer, with no lock
- * held) and sent to each consumer with its own batch number and counters.
+ * A batch is built once (the events, in a scratch buffer) and sent to each
+ * consumer with its own batch number and counters. Nothing leaves the
+ * buffers while nobody is subscribed: with the early parameter the hooks
+ * record from load, and between one consumer leaving and the next
+ * arriving, into the buffers up to their size (what does not fit is
+ * dropped and counted); the next consumer gets it, oldest first.
  * A consumer is its socket, not its port id: the kernel holds a reference
  * to the socket that subscribed and queues batches on that socket only,
  * so a port id given up and bound again by anybody else receives nothing.
@@ -116,7 +120,12 @@ static void consumer_del(struct consumer *c)
 	sock_put(c->sk);
 	/* consumer_gone() may still read its port id. */
 	kfree_rcu(c, rcu);
-	if (!--nr_consumers)
+	if (--nr_consumers)
+		return;
+	/* Early: keep recording, for the next consumer to get. */
+	if (iotsec_early)
+		iotsec_config_drop_excludes();
+	else
 		iotsec_config_set_active(false);
 }
 
@@ -192,7 +201,8 @@ static int iotsec_subscribe(struct sk_buff *skb, struct genl_info *info)
 	memcpy(c->before, total_batched, sizeof(c->before));
 	list_add_tail_rcu(&c->list, &consumers);
 	iotsec_tamper_subscribed(info->snd_portid);
-	if (!nr_consumers++)
+	/* Early: the hooks are on already (and count their misses). */
+	if (!nr_consumers++ && !iotsec_early)
 		iotsec_config_set_active(true);
 	iotsec_flush_start();
 	ret = 0;
@@ -521,6 +531,17 @@ lost:
 		consumer_del(c);
 }
 
+/* Somebody to send to: a consumer whose socket is still open. */
+static bool consumer_alive(void)
+{
+	struct consumer *c;
+
+	list_for_each_entry(c, &consumers, list)
+		if (!sock_flag(c->sk, SOCK_DEAD))
+			return true;
+	return false;
+}
+
 static bool counters_changed(const struct iotsec_counters *cnt)
 {
 	return memcmp(cnt, &last_sent, sizeof(*cnt));
@@ -530,7 +551,7 @@ static bool counters_changed(const struct iotsec_counters *cnt)
  * Fill EVENTS with the oldest buffered events, at most BATCH_EVENTS_MAX
  * bytes of them, counting them by type in N (and in BAD those that could
  * not be put). Returns how many, and in *MORE whether some are left. Only
- * the worker runs this, with no lock.
+ * the worker runs this, under consumers_lock with a consumer subscribed.
  */
 static unsigned int fill_batch(struct sk_buff *events, u64 *n, u64 *bad,
 			       bool *more)
@@ -567,7 +588,9 @@ static unsigned int fill_batch(struct sk_buff *events, u64 *n, u64 *bad,
  * batch without events when only the counters moved (everything dropped),
  * and one to each consumer that lost its last batch, so that a consumer
  * always learns the final figures. The consumer list is locked for the
- * sending of one batch at a time.
+ * building and sending of one batch at a time. With nobody subscribed the
+ * buffers are left as they are, for the next consumer, and the worker
+ * stops (returns false) until one subscribes.
  */
 bool iotsec_netlink_flush(void)
 {
@@ -583,10 +606,16 @@ bool iotsec_netlink_flush(void)
 	if (!events)
 		return true;
 	for (batches = 0; batches < FLUSH_BATCHES; batches++) {
-		count = fill_batch(events, n, bad, &left);
-		iotsec_buffer_counters(&cnt);
 		mutex_lock(&consumers_lock);
 		reap();
+		/* A closed socket not reaped yet would lose the events. */
+		if (!consumer_alive()) {
+			mutex_unlock(&consumers_lock);
+			more = false;
+			break;
+		}
+		count = fill_batch(events, n, bad, &left);
+		iotsec_buffer_counters(&cnt);
 		changed = count || counters_changed(&cnt) ||
 			  memchr_inv(bad, 0, sizeof(bad));
 		last_sent = cnt;

@@ -31,6 +31,12 @@
 #   kernel and modules: the same --kdir builds and boots a kernel.
 #   --insmod KO       insmod this module before the command (repeatable)
 #   --modparams STR   parameters for the last --insmod
+#   --early-insmod KO insmod this module from the guest's init, as soon as
+#                     the host root is mounted, before the overlay, the
+#                     mounts and the chroot the command runs in (a module
+#                     loaded at boot: it sees the boot's own processes);
+#                     KO must be under the host root as the guest sees it
+#   --early-params P  its parameters, comma-separated (a=1,b=2)
 #   --shell           an interactive shell instead of a command
 #   --timeout SEC     give up after SEC seconds (default 900)
 #   --out DIR         host directory seen as /lab/out in the guest and
@@ -43,6 +49,7 @@ die() { echo "lab: $*" >&2; exit 2; }
 
 kdir='' kver='' vmlinuz='' moddir='' suite='' shell=0 timeout=900 out='' mem=2048 smp=2 extra=''
 insmods=()
+early_ko='' early_params=''
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kdir) kdir=$2; shift 2 ;;
@@ -53,6 +60,8 @@ while [ $# -gt 0 ]; do
 	--insmod) insmods+=("$(realpath "$2")"); shift 2 ;;
 	--modparams) [ ${#insmods[@]} -gt 0 ] || die "--modparams before --insmod"
 		insmods[-1]="${insmods[-1]} $2"; shift 2 ;;
+	--early-insmod) early_ko=$(realpath "$2"); shift 2 ;;
+	--early-params) early_params=$2; shift 2 ;;
 	--shell) shell=1; shift ;;
 	--timeout) timeout=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
@@ -169,6 +178,17 @@ for m in $(cat /mods/order); do insmod /mods/$m.ko 2>/dev/null; done
 fail() { echo "lab-init: $*" >/dev/ttyS1; echo "@@LAB-RC=125@@" >/dev/ttyS1; poweroff -f; }
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose host /host ||
 	fail "cannot mount the host root"
+# --early-insmod: the module loaded at boot, before anything else runs.
+for a in $(cat /proc/cmdline); do
+	case "$a" in
+	lab.early=*) early=${a#lab.early=} ;;
+	lab.early_params=*) early_params=$(echo "${a#lab.early_params=}" | tr , ' ') ;;
+	esac
+done
+if [ -n "${early:-}" ]; then
+	# shellcheck disable=SC2086
+	insmod "/host$early" ${early_params:-} || fail "early insmod $early failed"
+fi
 mount -t tmpfs -o mode=0755 tmpfs /rw
 mkdir -p /rw/upper /rw/work
 mount -t overlay overlay -o lowerdir=/host,upperdir=/rw/upper,workdir=/rw/work /newroot ||
@@ -268,6 +288,13 @@ qemu=(qemu-system-x86_64 -machine q35 -accel "$accel" "${icount[@]}" -cpu max
 # must not make the guest panic at boot ("IO-APIC + timer doesn't work")
 append="console=ttyS0 no_timer_check panic_on_warn=1 panic=-1 oops=panic rdinit=/init"
 append="$append softlockup_panic=1 nokaslr $extra"
+if [ -n "$early_ko" ]; then
+	case "$early_ko$early_params" in
+	*[[:space:]]*) die "--early-insmod/--early-params: no spaces" ;;
+	esac
+	append="$append lab.early=$early_ko"
+	[ -z "$early_params" ] || append="$append lab.early_params=$early_params"
+fi
 
 if [ $shell = 1 ]; then
 	exec "${qemu[@]}" -append "$append lab.shell=1" \

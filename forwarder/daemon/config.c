@@ -66,6 +66,8 @@ void config_defaults(struct config *c)
 	c->max_message_size = IOTSEC_HUB_MAX_MESSAGE;
 	c->queue_limit = 1 << 20;
 	c->statistics_ms = 60 * 60 * 1000;
+	/* Defender for IoT micro agent's High priority interval: 30 min */
+	c->heartbeat_ms = 30 * 60 * 1000;
 	c->ack_timeout_ms = 120 * 1000;
 	c->argv_max = IOTSEC_ARGV_MAX_DEFAULT;
 	c->receive_buffer = 8 << 20;
@@ -959,6 +961,7 @@ static const struct key messages_keys[] = {
 	{ "queue_limit", key_size, FIELD(queue_limit),
 	  RANGE(4096, 1ULL << 30) },
 	{ "statistics", key_duration, FIELD(statistics_ms) },
+	{ "heartbeat", key_duration, FIELD(heartbeat_ms) },
 	{ "ack_timeout", key_seconds_ms, FIELD(ack_timeout_ms),
 	  RANGE(1, 3600) },
 };

@@ -143,6 +143,7 @@ struct config {
 	size_t max_message_size;	/* <= 256 KiB */
 	size_t queue_limit;		/* bytes of pending events per queue */
 	uint64_t statistics_ms;		/* operational events period */
+	uint64_t heartbeat_ms;		/* heartbeat period, 0: none */
 	uint64_t ack_timeout_ms;	/* in flight this long without a
 					 * PUBACK: published again */
 	uint32_t argv_max;

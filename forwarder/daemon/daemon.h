@@ -67,6 +67,10 @@ struct daemon {
 	const char *twin_status;	/* none, applied, refused */
 	char twin_error[256];		/* the last refusal, "" */
 	char *twin_reported;		/* the last report sent */
+	/* the heartbeat (heartbeat.c) */
+	uint64_t start_ms;		/* monotonic, the loop's first tick */
+	uint64_t heartbeat_ms;		/* the interval in force, 0: none */
+	uint64_t next_heartbeat_ms, heartbeat_seq;
 };
 
 /* log.c: stderr in the foreground, syslog otherwise */
@@ -125,6 +129,21 @@ void daemon_baseline_request(struct daemon *d, int what);
 void stats_on_counters(void *ctx, const struct iotsec_counters *c);
 void stats_send(struct daemon *d);
 void stats_write_file(struct daemon *d);
+
+/* heartbeat.c: what one heartbeat says (docs/events.md) */
+struct heartbeat_info {
+	uint64_t seq, now_boot_ns, uptime_s, agent_uptime_s;
+	bool module_loaded, subscribed, have_config, have_stats;
+	uint32_t event_mask, caps_missing, subscribers;
+	struct iotsec_type_counters kernel;	/* the module's, all types */
+	uint64_t events_received, last_cpu, last_seq, last_time_ns;
+	uint64_t seq_gaps, batch_gaps, events_sent;
+};
+/* The Heartbeat event of H, stamped, as text; 0 or -ENOMEM. */
+int heartbeat_text(struct ser *s, const struct heartbeat_info *h,
+		   char **out, size_t *len);
+/* Send the heartbeat when due; ms until the next one (UINT64_MAX: none). */
+uint64_t heartbeat_tick(struct daemon *d, uint64_t now);
 
 /* reload.c */
 /* C from the YAML file PATH, its text in *TEXT (NULL: no file) */

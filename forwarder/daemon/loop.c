@@ -480,6 +480,9 @@ static uint64_t periodic(struct daemon *d)
 	t = local_tick(d->local, now);
 	if (t < next)
 		next = t;
+	t = heartbeat_tick(d, now);
+	if (t < next)
+		next = t;
 	if (d->next_stats_ms - now < next)
 		next = d->next_stats_ms - now;
 	if (d->spool) {

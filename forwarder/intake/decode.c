@@ -197,6 +197,10 @@ static int decode_event(struct iotsec_decoder *d, uint32_t type,
 	ev->sessionid = get_u32(tb, IOTSEC_EA_SESSIONID);
 	ev->comm = get_str(tb, IOTSEC_EA_COMM);
 	ev->cgroup_id = get_u64(tb, IOTSEC_EA_CGROUP_ID);
+	if (ev->time_ns < d->subscribed_ns) {
+		ev->before_start = true;
+		d->before_start++;
+	}
 
 	ev->exe = get_str(tb, IOTSEC_EA_EXE);
 	if (tb[IOTSEC_EA_ARGV]) {
@@ -333,6 +337,9 @@ static int decode_events(struct iotsec_decoder *d, const struct nlattr *list)
 		}
 		d->stats.events++;
 		track_cpu_seq(d, &ev);
+		d->last_cpu = ev.cpu;
+		d->last_seq = ev.seq;
+		d->last_time_ns = ev.time_ns;
 		if (d->on_event)
 			d->on_event(d->ctx, &ev);
 	}

@@ -40,6 +40,15 @@ struct iotsec_decoder {
 	struct iotsec_counters counters;	/* from the latest batch */
 	bool have_counters;
 	struct iotsec_decode_stats stats;
+	/*
+	 * CLOCK_BOOTTIME (ns) when the consumer subscribed: an event stamped
+	 * before it has before_start set; 0 (replay files): none has.
+	 */
+	uint64_t subscribed_ns;
+	uint64_t before_start;	/* events so marked */
+	/* The last event decoded: its CPU, sequence number and time. */
+	uint32_t last_cpu;
+	uint64_t last_seq, last_time_ns;
 };
 
 int iotsec_decoder_init(struct iotsec_decoder *d, iotsec_event_fn ev,

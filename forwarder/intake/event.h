@@ -32,6 +32,12 @@ struct iotsec_event {
 	uint32_t loginuid, sessionid;
 	uint64_t cgroup_id;
 	struct ev_str comm;
+	/*
+	 * Recorded before this consumer subscribed: buffered by the kernel
+	 * while nobody was (boot, an iotsecd restart). Set by the decoder
+	 * from its time of subscription, not sent by the kernel.
+	 */
+	bool before_start;
 
 	/* exec */
 	struct ev_str exe, argv, cwd;	/* argv: NUL-separated */

@@ -12,6 +12,7 @@
 #include <netlink/genl/ctrl.h>
 #include <netlink/genl/genl.h>
 #include <netlink/netlink.h>
+#include "common/clock.h"
 #include "intake/nl.h"
 
 static int nlerr(int e)
@@ -131,6 +132,12 @@ int iotsec_nl_subscribe(struct iotsec_nl *n)
 	msg = cmd_msg(n->family, IOTSEC_CMD_SUBSCRIBE);
 	if (!msg)
 		return -ENOMEM;
+	/*
+	 * What the kernel stamped before now it recorded while nobody was
+	 * subscribed (boot, a restart): marked before_start. Taken before the
+	 * request, so a live event is never marked.
+	 */
+	n->dec.subscribed_ns = boot_ns();
 	ret = nlerr(nl_send_sync(n->ev, msg));	/* frees msg */
 	if (ret)
 		return ret;

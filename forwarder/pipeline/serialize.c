@@ -374,6 +374,9 @@ static struct json_object *extra_details(struct ser *s, const struct record *r)
 		add_str(x, "ParentExecutable", ev->parent_exe);
 	if (ev->container.s)
 		add_str(x, "ContainerId", ev->container);
+	/* docs/events.md: recorded before iotsecd subscribed */
+	if (ev->before_start)
+		add(x, "BeforeAgentStart", json_object_new_string("true"));
 	switch (ev->type) {
 	case IOTSEC_EVENT_EXEC:
 		if (ev->cwd.s)

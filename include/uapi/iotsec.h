@@ -97,11 +97,14 @@
  *       [enum iotsec_event_type]: NLA_NESTED, one per event, in order
  *          IOTSEC_EA_*: the fields of the event
  *
- * Accounting: counters start at zero when the module loads and the hooks
- * record nothing while nobody is subscribed. Once all buffered events are
- * flushed, GENERATED = DROPPED + BEFORE + DELIVERED + LOST for every type
- * and every consumer, exactly (BEFORE is 0 for a consumer subscribed
- * before the first event; a later one counts from its subscription, and
+ * Accounting: counters start at zero when the module loads. With the
+ * module parameter early=1 (the default) the hooks record from load and
+ * while nobody is subscribed, into the buffers up to their size (the rest
+ * is DROPPED), and the next consumer gets those events, oldest first;
+ * with early=0 they record nothing while nobody is subscribed. Once all
+ * buffered events are flushed, GENERATED = DROPPED + BEFORE + DELIVERED
+ * + LOST for every type and every consumer, exactly (BEFORE is 0 for the
+ * first consumer; a later one counts from its subscription, and
  * events still buffered then are its own). A consumer that lost a batch
  * gets a batch with its counters at the next flush, also when no event
  * happens any more, so the sum closes without further events (it has to
