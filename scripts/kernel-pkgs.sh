@@ -112,7 +112,8 @@ source_tarball() {
 }
 
 if [ $refresh = 0 ] && [ -f "$envfile" ] && [ -f "$(dirname "$envfile")/$(sed -n 's/^KVER=//p' "$envfile")/.done" ]; then
-	cat "$envfile"
+	# (Answers kept before KBUILD_CC's value was quoted for eval.)
+	sed "s/^KBUILD_CC=\([^'].*\)\$/KBUILD_CC='\1'/" "$envfile"
 	if [ $want_source = 1 ]; then
 		exec 8>"$kernels/.lock"
 		flock 8
@@ -225,7 +226,7 @@ touch "$dir/.done"
 	echo "VMLINUZ=$vmlinuz"
 	echo "MODDIR=$moddir"
 	echo "KDIR=$kdir"
-	echo "KBUILD_CC=${kbuild_cc:-gcc}${cc:+ (built with $cc)}"
+	echo "KBUILD_CC='${kbuild_cc:-gcc}${cc:+ (built with $cc)}'"
 } >"$envfile.tmp"
 mv "$envfile.tmp" "$envfile"
 if [ "$arch" = amd64 ]; then
