@@ -42,7 +42,8 @@
 #                     qemu-system-arm -M virt, cortex-a15) booting an ARM
 #                     kernel (--vmlinuz/--moddir, or a --kdir extracted by
 #                     scripts/kernel-pkgs.sh), with the ARM root of
-#                     scripts/arm-root.sh as its / (below)
+#                     scripts/arm-root.sh as its / (below); the default
+#                     for a --kdir whose configuration is ARM64 or ARM
 #   --share DIR       (ARM) also show the host's DIR at the same path
 #
 # On ARM the host's root cannot be the guest's (its binaries are amd64):
@@ -62,7 +63,7 @@ set -euo pipefail
 die() { echo "lab: $*" >&2; exit 2; }
 
 kdir='' kver='' vmlinuz='' moddir='' suite='' shell=0 timeout=900 out='' mem=2048 smp=2 extra=''
-arch=amd64 smp_set=0
+arch=amd64 arch_set= smp_set=0
 insmods=() shares=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -80,7 +81,7 @@ while [ $# -gt 0 ]; do
 	--mem) mem=$2; shift 2 ;;
 	--smp) smp=$2; smp_set=1; shift 2 ;;
 	--cmdline) extra=$2; shift 2 ;;
-	--arch) arch=$2; shift 2 ;;
+	--arch) arch=$2; arch_set=1; shift 2 ;;
 	--share) shares+=("$(realpath "$2")"); shift 2 ;;
 	--) shift; break ;;
 	-h|--help) sed -n '3,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -91,6 +92,14 @@ done
 [ $shell = 1 ] || [ $# -gt 0 ] || die "no command (or --shell) given"
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+# The headers of an ARM kernel boot it on ARM.
+if [ -z "$arch_set" ] && [ -n "$kdir" ]; then
+	if grep -qs '^CONFIG_ARM64=y' "$kdir/include/config/auto.conf" "$kdir/.config"; then
+		arch=arm64
+	elif grep -qs '^CONFIG_ARM=y' "$kdir/include/config/auto.conf" "$kdir/.config"; then
+		arch=armhf
+	fi
+fi
 case "$arch" in
 amd64|arm64|armhf) ;;
 *) die "unknown --arch $arch (amd64, arm64 or armhf)" ;;

@@ -13,7 +13,21 @@
 #   NAME    kernels to run (default: scripts/kernels.sh list);
 #           -NAME leaves one out (make check runs 6.1 fully on its own)
 # The load/unload cycle tests run IOTSEC_CYCLES times (default 20 here, 100
-# in the primary run).
+# in the primary run; 5 on ARM).
+#
+# ARM (named, not in scripts/kernels.sh list): arm64 and armhf, Debian
+# bookworm's arm64 and armmp kernels (scripts/kernel-pkgs.sh bookworm ARCH)
+# booted in qemu-system-aarch64 / qemu-system-arm -M virt with a root of
+# their architecture (scripts/lab.sh --arch, scripts/arm-root.sh). The
+# module and the test modules are cross-built against the kernel's headers
+# in BUILD/k/ARCH (-Werror, sparse), the programs (iotsecd, iotsecctl, the
+# VM tests, the test tools) with the cross compiler in BUILD/ARCH; the
+# guest's node-less end-to-end check is finished on the host
+# (tests/lib/host-check.sh: ajv, e2e-check.js), logged as
+# vm-ARCH-test-e2e-host.tap.
+#   arm       the ARM suite (make check-arm): events, accounting, family,
+#             malformed, fuzz, unpriv, test-load-cycles, test-e2e
+#   armcore   the short ARM set make check runs: events, test-e2e
 set -u
 build=$1 results=$2 set=$3
 shift 3
@@ -30,14 +44,87 @@ done
 case "$set" in
 core) only="events accounting test-e2e test-kprobe-audit" ;;
 all) only= ;;
-*) echo "run-kernels: unknown set $set (core|all)" >&2; exit 2 ;;
+arm) only="events accounting family malformed fuzz unpriv test-load-cycles test-e2e" ;;
+armcore) only="events test-e2e" ;;
+*) echo "run-kernels: unknown set $set (core|all|arm|armcore)" >&2; exit 2 ;;
 esac
+
+# arm_build ARCH: cross-build for Debian bookworm's ARCH kernel; prints
+# KDIR= KVER= KO= LOG= TEST_MODULES= ABUILD=, or fails with the reason.
+arm_build() {
+	local a=$1 kenv kdir kver karch cc out m margs tests=() f
+	kenv=$("$top/scripts/kernel-pkgs.sh" bookworm "$a") || return 1
+	kdir=$(echo "$kenv" | sed -n 's/^KDIR=//p')
+	kver=$(echo "$kenv" | sed -n 's/^KVER=//p')
+	karch=$(echo "$kenv" | sed -n 's/^KARCH=//p')
+	cc=$(echo "$kenv" | sed -n 's/^CROSS_COMPILE=//p')
+	out=$build/k/$a
+	unset MAKEFLAGS MFLAGS MAKELEVEL
+	margs="ARCH=$karch CROSS_COMPILE=$cc KCFLAGS=-Werror"
+	! command -v sparse >/dev/null || margs="$margs C=2"
+	mkdir -p "$out/src" "$out/test-modules"
+	# shellcheck disable=SC2046 # file names, split on purpose
+	(cd "$top" && cp -ru --parents Kbuild $(find kmod include \( -name '*.[ch]' -o \
+		-name Kbuild -o -name Makefile \) ! -name '*.mod.c') "$out/src/")
+	# shellcheck disable=SC2086
+	make -C "$kdir" M="$out/src" $margs modules >"$out/src/build.log" 2>&1 || {
+		tail -n 40 "$out/src/build.log" >&2
+		echo "run-kernels: $a: module build failed" >&2
+		return 1
+	}
+	for m in "$top"/tests/modules/*/Kbuild; do
+		m=$(basename "$(dirname "$m")")
+		mkdir -p "$out/test-modules-src"
+		cp -ru "$top/tests/modules/$m" "$out/test-modules-src/"
+		make -C "$kdir" M="$out/test-modules-src/$m" ARCH="$karch" \
+			CROSS_COMPILE="$cc" modules >"$out/test-modules-src/$m.log" 2>&1 || {
+			tail -n 20 "$out/test-modules-src/$m.log" >&2
+			return 1
+		}
+		cp "$out/test-modules-src/$m/$m.ko" "$out/test-modules/"
+	done
+	# The programs: the same Makefile, the cross compiler and the
+	# architecture's pkg-config directory (Debian multiarch -dev packages).
+	mkdir -p "$build/$a/kselftest"
+	cp "$build"/kselftest/*.h "$build/$a/kselftest/" 2>/dev/null
+	for f in "$top"/tests/vm/*.c; do
+		tests+=("$build/$a/tests/vm/$(basename "$f" .c)")
+	done
+	PKG_CONFIG_LIBDIR=/usr/lib/${cc%-}/pkgconfig:/usr/share/pkgconfig \
+		make -C "$top" -j2 BUILD="$build/$a" CC="${cc}gcc" AR="${cc}ar" \
+		forwarder test-tools "${tests[@]}" >"$build/$a/build.log" 2>&1 || {
+		tail -n 40 "$build/$a/build.log" >&2
+		echo "run-kernels: $a: cross build of the programs failed" >&2
+		return 1
+	}
+	echo "KDIR=$kdir"
+	echo "KVER=$kver"
+	echo "KO=$out/src/kmod/iotsec.ko"
+	echo "LOG=$out/src/build.log"
+	echo "TEST_MODULES=$out/test-modules"
+	echo "ABUILD=$build/$a"
+}
 
 for k in $names; do
 	case " $skip " in *" $k "*) continue ;; esac
 	log=$results/kernel-$k-build.tap
-	if ! kenv=$("$top/scripts/kernels.sh" env "$k" 2>"$log.err") ||
-	   ! bout=$("$top/scripts/kernels.sh" build "$k" 2>>"$log.err"); then
+	vmbuild=$build
+	case "$k" in
+	arm64|armhf)
+		if bout=$(arm_build "$k" 2>"$log.err"); then
+			kenv=$bout
+			vmbuild=$(echo "$bout" | sed -n 's/^ABUILD=//p')
+		else
+			bout=
+		fi
+		;;
+	*)
+		kenv=$("$top/scripts/kernels.sh" env "$k" 2>"$log.err") &&
+			bout=$("$top/scripts/kernels.sh" build "$k" 2>>"$log.err") ||
+			bout=
+		;;
+	esac
+	if [ -z "$bout" ]; then
 		{
 			echo "TAP version 13"
 			echo "1..1"
@@ -70,8 +157,20 @@ for k in $names; do
 		fi
 	} >"$log"
 	echo "# kernel $k ($kver): ${only:-all VM tests}"
+	cycles=${IOTSEC_CYCLES:-20}
+	case "$k" in arm64|armhf) cycles=${IOTSEC_CYCLES:-5} ;; esac
+	rm -rf "$results/host-check"
 	IOTSEC_KERNEL=$k IOTSEC_KO=$ko IOTSEC_TEST_MODULES=$tm VM_ONLY=$only \
-		IOTSEC_UNAVAILABLE=$unavail IOTSEC_CYCLES=${IOTSEC_CYCLES:-20} \
-		"$top/tests/run-vm.sh" "$build" "$results" "$kdir"
+		IOTSEC_UNAVAILABLE=$unavail IOTSEC_CYCLES=$cycles \
+		"$top/tests/run-vm.sh" "$vmbuild" "$results" "$kdir"
+	# What the guest left for the host to check (tests/lib/host-check.sh).
+	for d in "$results"/host-check/vm-"$k"-*; do
+		[ -d "$d" ] || continue
+		"$top/tests/lib/host-check.sh" "$d" "$build" "[$k $kver]" \
+			>"$results/$(basename "$d")-host.tap" 2>&1
+		echo "# exit: $?" >>"$results/$(basename "$d")-host.tap"
+		grep -E '^(not )?ok ' "$results/$(basename "$d")-host.tap" | sed 's/^/  /'
+	done
+	rm -rf "$results/host-check"
 done
 exit 0
