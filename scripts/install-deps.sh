@@ -18,7 +18,7 @@ dpkg-dev debhelper dh-dkms lintian
 libnl-3-dev libnl-genl-3-dev libmosquitto-dev mosquitto-dev libssl-dev libyaml-dev
 libjson-c-dev
 mosquitto mosquitto-clients openssl
-qemu-system-x86 mmdebstrap
+qemu-system-x86 qemu-system-arm mmdebstrap
 iproute2 procps util-linux python3
 libfuse3-dev
 nodejs npm
