@@ -32,8 +32,9 @@ set -u
 build=$1 results=$2 set=$3
 shift 3
 top=$(cd "$(dirname "$0")/.." && pwd)
-mkdir -p "$results"
+mkdir -p "$results" "$build"
 results=$(realpath "$results")
+build=$(realpath "$build")
 
 names='' skip=''
 for a in "$@"; do
