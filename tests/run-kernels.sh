@@ -19,9 +19,9 @@
 # bookworm's arm64 and armmp kernels (scripts/kernel-pkgs.sh bookworm ARCH)
 # booted in qemu-system-aarch64 / qemu-system-arm -M virt with a root of
 # their architecture (scripts/lab.sh --arch, scripts/arm-root.sh). The
-# module and the test modules are cross-built against the kernel's headers
-# in BUILD/k/ARCH (-Werror, sparse), the programs (iotsecd, iotsecctl, the
-# VM tests, the test tools) with the cross compiler in BUILD/ARCH; the
+# module (-Werror, sparse), the test modules and the programs (iotsecd,
+# iotsecctl, the VM tests, the test tools) are cross-built in BUILD/ARCH
+# (make ARCH=arm64|arm CROSS_COMPILE=... cross, mk/cross.mk); the
 # guest's node-less end-to-end check is finished on the host
 # (tests/lib/host-check.sh: ajv, e2e-check.js), logged as
 # vm-ARCH-test-e2e-host.tap.
@@ -50,59 +50,33 @@ armcore) only="events test-e2e" ;;
 *) echo "run-kernels: unknown set $set (core|all|arm|armcore)" >&2; exit 2 ;;
 esac
 
-# arm_build ARCH: cross-build for Debian bookworm's ARCH kernel; prints
+# arm_build ARCH: the cross build of mk/cross.mk (make ARCH=... cross) for
+# Debian bookworm's ARCH kernel, with sparse over the module (C=2); prints
 # KDIR= KVER= KO= LOG= TEST_MODULES= ABUILD=, or fails with the reason.
 arm_build() {
-	local a=$1 kenv kdir kver karch cc out m margs tests=() f
+	local a=$1 kenv kdir karch cc rel margs=
 	kenv=$("$top/scripts/kernel-pkgs.sh" bookworm "$a") || return 1
 	kdir=$(echo "$kenv" | sed -n 's/^KDIR=//p')
-	kver=$(echo "$kenv" | sed -n 's/^KVER=//p')
 	karch=$(echo "$kenv" | sed -n 's/^KARCH=//p')
 	cc=$(echo "$kenv" | sed -n 's/^CROSS_COMPILE=//p')
-	out=$build/k/$a
-	unset MAKEFLAGS MFLAGS MAKELEVEL
-	margs="ARCH=$karch CROSS_COMPILE=$cc KCFLAGS=-Werror"
-	! command -v sparse >/dev/null || margs="$margs C=2"
-	mkdir -p "$out/src" "$out/test-modules"
-	# shellcheck disable=SC2046 # file names, split on purpose
-	(cd "$top" && cp -ru --parents Kbuild $(find kmod include \( -name '*.[ch]' -o \
-		-name Kbuild -o -name Makefile \) ! -name '*.mod.c') "$out/src/")
-	# shellcheck disable=SC2086
-	make -C "$kdir" M="$out/src" $margs modules >"$out/src/build.log" 2>&1 || {
-		tail -n 40 "$out/src/build.log" >&2
-		echo "run-kernels: $a: module build failed" >&2
-		return 1
-	}
-	for m in "$top"/tests/modules/*/Kbuild; do
-		m=$(basename "$(dirname "$m")")
-		mkdir -p "$out/test-modules-src"
-		cp -ru "$top/tests/modules/$m" "$out/test-modules-src/"
-		make -C "$kdir" M="$out/test-modules-src/$m" ARCH="$karch" \
-			CROSS_COMPILE="$cc" modules >"$out/test-modules-src/$m.log" 2>&1 || {
-			tail -n 20 "$out/test-modules-src/$m.log" >&2
-			return 1
-		}
-		cp "$out/test-modules-src/$m/$m.ko" "$out/test-modules/"
-	done
-	# The programs: the same Makefile, the cross compiler and the
-	# architecture's pkg-config directory (Debian multiarch -dev packages).
+	# mk/cross.mk puts the module's copy under $(CURDIR)/$(BUILD)
+	rel=$(realpath -m --relative-to="$top" "$build/$a")
+	! command -v sparse >/dev/null || margs=C=2
+	# the kselftest headers of the amd64 build (else extracted again)
 	mkdir -p "$build/$a/kselftest"
-	cp "$build"/kselftest/*.h "$build/$a/kselftest/" 2>/dev/null
-	for f in "$top"/tests/vm/*.c; do
-		tests+=("$build/$a/tests/vm/$(basename "$f" .c)")
-	done
-	PKG_CONFIG_LIBDIR=/usr/lib/${cc%-}/pkgconfig:/usr/share/pkgconfig \
-		make -C "$top" -j2 BUILD="$build/$a" CC="${cc}gcc" AR="${cc}ar" \
-		forwarder test-tools "${tests[@]}" >"$build/$a/build.log" 2>&1 || {
-		tail -n 40 "$build/$a/build.log" >&2
-		echo "run-kernels: $a: cross build of the programs failed" >&2
+	cp -u "$build"/kselftest/*.h "$build/$a/kselftest/" 2>/dev/null
+	unset MAKEFLAGS MFLAGS MAKELEVEL
+	make -C "$top" -j2 ARCH="$karch" CROSS_COMPILE="$cc" BUILD="$rel" \
+		KDIR="$kdir" $margs cross >"$build/$a/cross.log" 2>&1 || {
+		tail -n 40 "$build/$a/cross.log" >&2
+		echo "run-kernels: $a: make ARCH=$karch CROSS_COMPILE=$cc cross failed" >&2
 		return 1
 	}
 	echo "KDIR=$kdir"
-	echo "KVER=$kver"
-	echo "KO=$out/src/kmod/iotsec.ko"
-	echo "LOG=$out/src/build.log"
-	echo "TEST_MODULES=$out/test-modules"
+	echo "KVER=$(echo "$kenv" | sed -n 's/^KVER=//p')"
+	echo "KO=$build/$a/iotsec.ko"
+	echo "LOG=$build/$a/cross.log"
+	echo "TEST_MODULES=$build/$a/test-modules"
 	echo "ABUILD=$build/$a"
 }
 
