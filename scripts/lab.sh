@@ -63,7 +63,7 @@ set -euo pipefail
 die() { echo "lab: $*" >&2; exit 2; }
 
 kdir='' kver='' vmlinuz='' moddir='' suite='' shell=0 timeout=900 out='' mem=2048 smp=2 extra=''
-arch=amd64 arch_set= smp_set=0
+arch=amd64 arch_set='' smp_set=0
 insmods=() shares=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -155,8 +155,8 @@ amd64)
 	outdev=/dev/ttyS1
 	;;
 arm64|armhf)
-	q=qemu-system-aarch64
-	[ "$arch" = arm64 ] || q=qemu-system-arm
+	q="qemu-system-aarch64"
+	[ "$arch" = arm64 ] || q="qemu-system-arm"
 	command -v $q >/dev/null || die "no $q (scripts/install-deps.sh)"
 	armroot=$("$top/scripts/arm-root.sh" "$arch") || die "no $arch root"
 	# The initramfs's busybox is the root's (static, of the guest's ISA).
@@ -356,7 +356,7 @@ amd64)
 	append="console=ttyS0 no_timer_check"
 	;;
 arm64)
-	qemu=(qemu-system-aarch64 -machine virt,gic-version=3 -cpu "${LAB_CPU:-cortex-a53}")
+	qemu=(qemu-system-aarch64 -machine "virt,gic-version=3" -cpu "${LAB_CPU:-cortex-a53}")
 	append="console=ttyAMA0"
 	;;
 armhf)
@@ -364,7 +364,7 @@ armhf)
 	# 4 GB. One vCPU unless --smp says otherwise: with two, 6.1's armmp
 	# stopped for good after the last driver probe, before running /init.
 	[ "$smp_set" = 1 ] || smp=1
-	qemu=(qemu-system-arm -machine virt,highmem=off -cpu "${LAB_CPU:-cortex-a15}")
+	qemu=(qemu-system-arm -machine "virt,highmem=off" -cpu "${LAB_CPU:-cortex-a15}")
 	append="console=ttyAMA0"
 	;;
 esac
@@ -381,6 +381,7 @@ append="$append softlockup_panic=1 nokaslr $extra"
 # kernel's console).
 serial2=(-serial "file:$output")
 if [ "$arch" != amd64 ]; then
+	# shellcheck disable=SC2054 # commas of QEMU options
 	serial2=(-device virtio-serial-pci -chardev "file,id=labout,path=$output"
 		 -device virtconsole,chardev=labout)
 fi
