@@ -19,7 +19,8 @@
 # /etc/group (base-passwd's masters, plus the mosquitto user), the awk
 # alternative, an empty ld.so.cache (the multiarch library directories are
 # in ld.so's built-in search path). No documentation, manuals, locales or
-# package lists are kept: about 170 MB, made in about a minute.
+# package lists are kept: 116 MB (armhf) to 171 MB (arm64), made in about a
+# minute.
 #
 # Cached as CACHE/arm-root/ARCH-STAMP (CACHE: scripts/lib-cache.sh), STAMP a
 # hash of the suite, the package list and LAYOUT, so a change of any makes a
