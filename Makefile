@@ -15,6 +15,10 @@
 
 # VERSION: scripts/version.sh (docs/install.md, "Versions"); a packager's
 # VERSION=... on the command line is used as is, without running it.
+# ARCH=arm64 / ARCH=arm with CROSS_COMPILE: a cross build for ARM into
+# build/ARCH (mk/cross.mk sets the architecture's variables first).
+include mk/cross.mk
+
 ifneq ($(origin VERSION),command line)
 VERSION := $(shell scripts/version.sh 2>/dev/null || echo 0.0.0+unknown)
 endif
@@ -91,8 +95,10 @@ all: module forwarder
 deps:
 	scripts/install-deps.sh
 
+# Where the module is built: the tree (a cross build: a copy, mk/cross.mk).
+KMOD_SRC ?= $(CURDIR)
 module:
-	$(Q)$(KMAKE) $(MAKE) -C $(KDIR) M=$(CURDIR) modules $(if $(filter 1,$(V)),V=1)
+	$(Q)$(KMAKE) $(MAKE) -C $(KDIR) M=$(KMOD_SRC) modules $(if $(filter 1,$(V)),V=1)
 
 forwarder: $(PROGS)
 
@@ -178,7 +184,7 @@ lab: all
 	$(Q)scripts/lab.sh --kdir $(KDIR) --insmod kmod/iotsec.ko --shell
 
 clean:
-	$(Q)$(MAKE) -C $(KDIR) M=$(CURDIR) clean >/dev/null 2>&1 || true
+	$(Q)$(MAKE) -C $(KDIR) M=$(KMOD_SRC) clean >/dev/null 2>&1 || true
 	$(Q)rm -rf $(OBJ) $(SAN_OBJ) $(BUILD)/tests $(BUILD)/results $(PROGS)
 
 distclean: clean
@@ -189,5 +195,7 @@ include $(sort $(wildcard mk/*.mk))
 
 # Not the Debian roots and kernel trees kept in BUILD (scripts/trixie-root.sh,
 # scripts/kernel-pkgs.sh): their etc/*.d are directories, and large.
+# Nor the ARM builds' (mk/cross.mk).
 -include $(shell find $(BUILD) \( -path '$(BUILD)/trixie-root*' -o -path $(BUILD)/kernels \
-	-o -path $(BUILD)/k \) -prune -o -name '*.d' -type f -print 2>/dev/null)
+	-o -path $(BUILD)/k -o -path $(BUILD)/arm64 -o -path $(BUILD)/armhf \) -prune \
+	-o -name '*.d' -type f -print 2>/dev/null)

@@ -15,10 +15,16 @@
 #include <linux/kprobes.h>
 #include <linux/ptrace.h>
 #include <linux/sched.h>
+#include <linux/sched/task_stack.h>
 #include <net/netlink.h>
 #include <net/sock.h>
 
 /* Kbuild refuses kernels older than 5.10. */
+
+/*
+ * task_pt_regs() is a macro over task_stack_page() on 32-bit ARM (and
+ * others without their own), which <linux/sched/task_stack.h> declares.
+ */
 
 /*
  * Since 6.1 generic netlink validates strictly only the operations at or

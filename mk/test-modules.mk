@@ -12,6 +12,6 @@ tests: test-modules
 .SECONDEXPANSION:
 $(BUILD)/test-modules/%.ko: $$(wildcard tests/modules/$$*/*.c) tests/modules/%/Kbuild
 	$(quiet) KMOD $@
-	$(Q)$(MAKE) -C $(KDIR) M=$(CURDIR)/tests/modules/$* modules >/dev/null 2>&1 || $(MAKE) -C $(KDIR) M=$(CURDIR)/tests/modules/$* modules
+	$(Q)$(MAKE) -C $(KDIR) M=$(KMOD_SRC)/tests/modules/$* modules >/dev/null 2>&1 || $(MAKE) -C $(KDIR) M=$(KMOD_SRC)/tests/modules/$* modules
 	@mkdir -p $(dir $@)
-	$(Q)cp tests/modules/$*/$*.ko $@
+	$(Q)cp $(KMOD_SRC)/tests/modules/$*/$*.ko $@

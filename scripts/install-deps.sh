@@ -18,14 +18,39 @@ dpkg-dev debhelper dh-dkms lintian
 libnl-3-dev libnl-genl-3-dev libmosquitto-dev mosquitto-dev libssl-dev libyaml-dev
 libjson-c-dev
 mosquitto mosquitto-clients openssl
-qemu-system-x86 mmdebstrap
+qemu-system-x86 qemu-system-arm mmdebstrap
 iproute2 procps util-linux python3
 libfuse3-dev
 nodejs npm
 "
 
+# Cross builds for ARM (mk/cross.mk, make deb's arm64/armhf packages): the
+# cross compilers and the libraries the forwarder links, for each foreign
+# architecture (Debian multiarch: dpkg --add-architecture, then NAME:ARCH).
+CROSS_ARCHS="arm64 armhf"
+CROSS_PKGS="gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf"
+CROSS_LIBS="libnl-3-dev libnl-genl-3-dev libmosquitto-dev libssl-dev libyaml-dev
+libjson-c-dev libc6-dev"
+for a in $CROSS_ARCHS; do
+	for l in $CROSS_LIBS; do
+		CROSS_PKGS="$CROSS_PKGS $l:$a"
+	done
+done
+
+# The foreign architectures, before apt is asked for their packages.
+for a in $CROSS_ARCHS; do
+	if ! dpkg --print-foreign-architectures | grep -qx "$a"; then
+		if [ "$(id -u)" != 0 ]; then
+			echo "install-deps: dpkg has no $a architecture; run as root" >&2
+			exit 1
+		fi
+		echo "install-deps: dpkg --add-architecture $a"
+		dpkg --add-architecture "$a"
+	fi
+done
+
 # shellcheck disable=SC2086
-missing=$(missing_pkgs $PKGS)
+missing=$(missing_pkgs $PKGS $CROSS_PKGS)
 
 # node/npm may come from elsewhere than Debian on some machines: accept them
 # when they are on PATH.

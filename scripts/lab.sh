@@ -43,12 +43,34 @@
 #                     holding console.log (default: a new temporary one)
 #   --mem MB --smp N  guest size (default 2048, 2)
 #   --cmdline STR     extra kernel command line
+#   --arch ARCH       amd64 (default), arm64 or armhf: the guest machine
+#                     (qemu-system-aarch64 -M virt, cortex-a53; or
+#                     qemu-system-arm -M virt, cortex-a15) booting an ARM
+#                     kernel (--vmlinuz/--moddir, or a --kdir extracted by
+#                     scripts/kernel-pkgs.sh), with the ARM root of
+#                     scripts/arm-root.sh as its / (below); the default
+#                     for a --kdir whose configuration is ARM64 or ARM
+#   --share DIR       (ARM) also show the host's DIR at the same path
+#
+# On ARM the host's root cannot be the guest's (its binaries are amd64):
+#
+#   host                                guest (qemu-system-aarch64/-arm)
+#   /  --9p, read-only------------->    /host
+#   CACHE/arm-root/ARCH-*               /host/<it> --overlay--> / (chroot)
+#   the tree, $PWD, the modules tree,   /host/<P> --overlay--> /<P> (each
+#   --share DIRs and every absolute               at its own path)
+#   path named in the command
+#   $RUN  <--9p-->  /lab/out; console.log <--ttyAMA0; stdout <--hvc0
+#   (virtio console: the virt machine has one UART)
+#
+# LAB_CPU overrides the emulated CPU (-cpu).
 set -euo pipefail
 
 die() { echo "lab: $*" >&2; exit 2; }
 
 kdir='' kver='' vmlinuz='' moddir='' suite='' shell=0 timeout=900 out='' mem=2048 smp=2 extra=''
-insmods=()
+arch=amd64 arch_set='' smp_set=0
+insmods=() shares=()
 early_ko='' early_params=''
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -66,8 +88,10 @@ while [ $# -gt 0 ]; do
 	--timeout) timeout=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	--mem) mem=$2; shift 2 ;;
-	--smp) smp=$2; shift 2 ;;
+	--smp) smp=$2; smp_set=1; shift 2 ;;
 	--cmdline) extra=$2; shift 2 ;;
+	--arch) arch=$2; arch_set=1; shift 2 ;;
+	--share) shares+=("$(realpath "$2")"); shift 2 ;;
 	--) shift; break ;;
 	-h|--help) sed -n '3,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	-*) die "unknown option $1" ;;
@@ -77,6 +101,18 @@ done
 [ $shell = 1 ] || [ $# -gt 0 ] || die "no command (or --shell) given"
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+# The headers of an ARM kernel boot it on ARM.
+if [ -z "$arch_set" ] && [ -n "$kdir" ]; then
+	if grep -qs '^CONFIG_ARM64=y' "$kdir/include/config/auto.conf" "$kdir/.config"; then
+		arch=arm64
+	elif grep -qs '^CONFIG_ARM=y' "$kdir/include/config/auto.conf" "$kdir/.config"; then
+		arch=armhf
+	fi
+fi
+case "$arch" in
+amd64|arm64|armhf) ;;
+*) die "unknown --arch $arch (amd64, arm64 or armhf)" ;;
+esac
 
 if [ -n "$suite" ]; then
 	kenv=$("$top/scripts/kernel-pkgs.sh" "$suite") || die "cannot fetch the $suite kernel"
@@ -120,15 +156,30 @@ vmlinuz=${vmlinuz:-/boot/vmlinuz-$kver}
 moddir=${moddir:-/lib/modules/$kver}
 [ -r "$vmlinuz" ] || die "no $vmlinuz: install linux-image-$kver (scripts/install-deps.sh)"
 [ -d "$moddir" ] || die "no $moddir"
-command -v qemu-system-x86_64 >/dev/null || die "no qemu-system-x86_64 (scripts/install-deps.sh)"
-busybox=$(command -v busybox) || die "no busybox (apt-get install busybox-static)"
+armroot=
+case "$arch" in
+amd64)
+	command -v qemu-system-x86_64 >/dev/null || die "no qemu-system-x86_64 (scripts/install-deps.sh)"
+	busybox=$(command -v busybox) || die "no busybox (apt-get install busybox-static)"
+	outdev=/dev/ttyS1
+	;;
+arm64|armhf)
+	q="qemu-system-aarch64"
+	[ "$arch" = arm64 ] || q="qemu-system-arm"
+	command -v $q >/dev/null || die "no $q (scripts/install-deps.sh)"
+	armroot=$("$top/scripts/arm-root.sh" "$arch") || die "no $arch root"
+	# The initramfs's busybox is the root's (static, of the guest's ISA).
+	busybox=$armroot/bin/busybox
+	outdev=/dev/hvc0
+	;;
+esac
 
 cache=${LAB_CACHE:-$top/build/lab}
 mkdir -p "$cache"
 
 # The initramfs: static busybox, the virtio/9p/overlay modules, and /init.
 # Rebuilt when this script or the kernel changes.
-stamp=$( (cat "$0" "$vmlinuz"; echo "$moddir") | sha256sum | cut -c1-16)
+stamp=$( (cat "$0" "$vmlinuz"; echo "$moddir $busybox") | sha256sum | cut -c1-16)
 initrd=$cache/initramfs-$kver-$stamp.cpio.gz
 if [ ! -f "$initrd" ]; then
 	file "$busybox" | grep -q 'statically linked' ||
@@ -165,7 +216,7 @@ if [ ! -f "$initrd" ]; then
 	}
 	for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev \
 		 virtio_pci 9pnet 9pnet_virtio netfs fscache 9p overlay \
-		 virtio-rng; do
+		 virtio-rng virtio_mmio virtio_console; do
 		add_mod "$m"
 	done
 	cat >"$tmp/init" <<'INIT'
@@ -175,7 +226,7 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 for m in $(cat /mods/order); do insmod /mods/$m.ko 2>/dev/null; done
-fail() { echo "lab-init: $*" >/dev/ttyS1; echo "@@LAB-RC=125@@" >/dev/ttyS1; poweroff -f; }
+fail() { echo "lab-init: $*" >@OUTDEV@; echo "@@LAB-RC=125@@" >@OUTDEV@; poweroff -f; }
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose host /host ||
 	fail "cannot mount the host root"
 # --early-insmod: the module loaded at boot, before anything else runs.
@@ -189,13 +240,25 @@ if [ -n "${early:-}" ]; then
 	# shellcheck disable=SC2086
 	insmod "/host$early" ${early_params:-} || fail "early insmod $early failed"
 fi
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 out /out ||
+	fail "cannot mount /lab/out"
+# The guest's / is the host's, or (ARM) the root named in lab-root; the
+# directories in lab-shares are the host's, each at its own path.
+lower=/host
+[ -s /out/lab-root ] && lower=/host$(cat /out/lab-root)
 mount -t tmpfs -o mode=0755 tmpfs /rw
 mkdir -p /rw/upper /rw/work
-mount -t overlay overlay -o lowerdir=/host,upperdir=/rw/upper,workdir=/rw/work /newroot ||
+mount -t overlay overlay -o lowerdir=$lower,upperdir=/rw/upper,workdir=/rw/work /newroot ||
 	fail "cannot mount the overlay"
+i=0
+[ -f /out/lab-shares ] && while read -r p; do
+	i=$((i + 1))
+	mkdir -p /rw/s$i/upper /rw/s$i/work /newroot$p
+	mount -t overlay overlay -o lowerdir=/host$p,upperdir=/rw/s$i/upper,workdir=/rw/s$i/work /newroot$p ||
+		fail "cannot share $p"
+done </out/lab-shares
 mkdir -p /newroot/lab/out
-mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 out /newroot/lab/out ||
-	fail "cannot mount /lab/out"
+mount --bind /out /newroot/lab/out || fail "cannot mount /lab/out"
 mount -t proc proc /newroot/proc
 mount -t sysfs sysfs /newroot/sys
 mount -t devtmpfs devtmpfs /newroot/dev
@@ -211,15 +274,16 @@ ip link set lo up
 if grep -q 'lab.shell=1' /proc/cmdline; then
 	setsid cttyhack chroot /newroot /bin/bash /lab/out/cmd.sh
 else
-	stty -F /dev/ttyS1 raw -echo 2>/dev/null
-	chroot /newroot /bin/sh /lab/out/cmd.sh >/dev/ttyS1 2>&1 </dev/null
-	echo "@@LAB-RC=$?@@" >/dev/ttyS1
+	stty -F @OUTDEV@ raw -echo 2>/dev/null
+	chroot /newroot /bin/sh /lab/out/cmd.sh >@OUTDEV@ 2>&1 </dev/null
+	echo "@@LAB-RC=$?@@" >@OUTDEV@
 fi
 sync
 poweroff -f
 # PID 1 must outlive the power-off, or the kernel panics.
 while :; do sleep 1; done
 INIT
+	sed -i "s|@OUTDEV@|$outdev|g" "$tmp/init"
 	chmod +x "$tmp/init"
 	(cd "$tmp" && find . | cpio -o -H newc --quiet | gzip -1) >"$initrd.tmp"
 	mv "$initrd.tmp" "$initrd"
@@ -236,6 +300,32 @@ console=$out/console.log
 output=$out/output.log
 : >"$console"
 : >"$output"
+
+# ARM: the guest's root, and the host directories it sees at their own
+# paths (the tree, the working directory, the modules tree, the modules to
+# insmod, --share, and each existing absolute path the command names, as a
+# word or as VAR=PATH), parents before children, none inside another.
+rm -f "$out/lab-root" "$out/lab-shares"
+if [ -n "$armroot" ]; then
+	echo "$armroot" >"$out/lab-root"
+	cand=("$top" "$(realpath "$PWD")" "$moddir" "${shares[@]}")
+	for m in "${insmods[@]}"; do cand+=("$(dirname "${m%% *}")"); done
+	for a in "$@"; do
+		a=${a#*=}
+		case "$a" in /*) ;; *) continue ;; esac
+		[ -e "$a" ] || continue
+		a=$(realpath "$a")
+		[ -d "$a" ] || a=$(dirname "$a")
+		cand+=("$a")
+	done
+	printf '%s\n' "${cand[@]}" | sort -u | awk '
+		$0 == "/" { next }
+		$0 ~ "^/(bin|sbin|lib|lib32|lib64|usr|etc|proc|sys|dev|run|boot|lab)(/|$)" { next }
+		{ for (i = 1; i <= n; i++) if (index($0 "/", kept[i] "/") == 1) next
+		  kept[++n] = $0; print }' >"$out/lab-shares"
+	# The modules tree's realpath is what cmd.sh binds.
+	moddir=$(realpath "$moddir")
+fi
 
 # The guest runs cmd.sh from the shared directory: the command, in the
 # caller's working directory, with the modules loaded first.
@@ -277,16 +367,35 @@ if [ "${LAB_ICOUNT:-0}" != 0 ]; then
 	accel=tcg,thread=single smp=1
 	icount=(-icount "${LAB_ICOUNT_OPTS:-shift=0,sleep=off,align=off}")
 fi
-qemu=(qemu-system-x86_64 -machine q35 -accel "$accel" "${icount[@]}" -cpu max
+case "$arch" in
+amd64)
+	qemu=(qemu-system-x86_64 -machine q35 -cpu "${LAB_CPU:-max}")
+	# no_timer_check: a host too loaded to tick the emulated timer in
+	# time must not make the guest panic at boot ("IO-APIC + timer
+	# doesn't work")
+	append="console=ttyS0 no_timer_check"
+	;;
+arm64)
+	qemu=(qemu-system-aarch64 -machine "virt,gic-version=3" -cpu "${LAB_CPU:-cortex-a53}")
+	append="console=ttyAMA0"
+	;;
+armhf)
+	# highmem=off: the armmp kernel (no LPAE) reaches no PCI window above
+	# 4 GB. One vCPU unless --smp says otherwise: with two, 6.1's armmp
+	# stopped for good after the last driver probe, before running /init.
+	[ "$smp_set" = 1 ] || smp=1
+	qemu=(qemu-system-arm -machine "virt,highmem=off" -cpu "${LAB_CPU:-cortex-a15}")
+	append="console=ttyAMA0"
+	;;
+esac
+qemu+=(-accel "$accel" "${icount[@]}"
       -smp "$smp" -m "$mem" -nodefaults -no-user-config -display none
       -no-reboot -nic none
       -device virtio-rng-pci
       -virtfs "local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap"
       -virtfs "local,path=$out,mount_tag=out,security_model=none"
       -kernel "$vmlinuz" -initrd "$initrd")
-# no_timer_check: a host too loaded to tick the emulated timer in time
-# must not make the guest panic at boot ("IO-APIC + timer doesn't work")
-append="console=ttyS0 no_timer_check panic_on_warn=1 panic=-1 oops=panic rdinit=/init"
+append="$append panic_on_warn=1 panic=-1 oops=panic rdinit=/init"
 append="$append softlockup_panic=1 nokaslr $extra"
 if [ -n "$early_ko" ]; then
 	case "$early_ko$early_params" in
@@ -294,6 +403,14 @@ if [ -n "$early_ko" ]; then
 	esac
 	append="$append lab.early=$early_ko"
 	[ -z "$early_params" ] || append="$append lab.early_params=$early_params"
+fi
+# ARM: the command's output on a virtio console (the one UART is the
+# kernel's console).
+serial2=(-serial "file:$output")
+if [ "$arch" != amd64 ]; then
+	# shellcheck disable=SC2054 # commas of QEMU options
+	serial2=(-device virtio-serial-pci -chardev "file,id=labout,path=$output"
+		 -device virtconsole,chardev=labout)
 fi
 
 if [ $shell = 1 ]; then
@@ -304,7 +421,7 @@ fi
 
 rc=0
 timeout --kill-after=10 "$timeout" "${qemu[@]}" -append "$append" \
-	-serial "file:$console" -serial "file:$output" </dev/null &
+	-serial "file:$console" "${serial2[@]}" </dev/null &
 qpid=$!
 # Show the command's output as it comes; tail ends once QEMU has.
 tail -n +1 -F --pid=$qpid "$output" 2>/dev/null | tr -d '\r' |

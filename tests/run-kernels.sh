@@ -13,13 +13,28 @@
 #   NAME    kernels to run (default: scripts/kernels.sh list);
 #           -NAME leaves one out (make check runs 6.1 fully on its own)
 # The load/unload cycle tests run IOTSEC_CYCLES times (default 20 here, 100
-# in the primary run).
+# in the primary run; 5 on ARM).
+#
+# ARM (named, not in scripts/kernels.sh list): arm64 and armhf, Debian
+# bookworm's arm64 and armmp kernels (scripts/kernel-pkgs.sh bookworm ARCH)
+# booted in qemu-system-aarch64 / qemu-system-arm -M virt with a root of
+# their architecture (scripts/lab.sh --arch, scripts/arm-root.sh). The
+# module (-Werror, sparse), the test modules and the programs (iotsecd,
+# iotsecctl, the VM tests, the test tools) are cross-built in BUILD/ARCH
+# (make ARCH=arm64|arm CROSS_COMPILE=... cross, mk/cross.mk); the
+# guest's node-less end-to-end check is finished on the host
+# (tests/lib/host-check.sh: ajv, e2e-check.js), logged as
+# vm-ARCH-test-e2e-host.tap.
+#   arm       the ARM suite (make check-arm): events, accounting, family,
+#             malformed, fuzz, unpriv, test-load-cycles, test-e2e
+#   armcore   the short ARM set make check runs: events, test-e2e
 set -u
 build=$1 results=$2 set=$3
 shift 3
 top=$(cd "$(dirname "$0")/.." && pwd)
-mkdir -p "$results"
+mkdir -p "$results" "$build"
 results=$(realpath "$results")
+build=$(realpath "$build")
 
 names='' skip=''
 for a in "$@"; do
@@ -30,14 +45,61 @@ done
 case "$set" in
 core) only="events accounting test-e2e test-kprobe-audit" ;;
 all) only= ;;
-*) echo "run-kernels: unknown set $set (core|all)" >&2; exit 2 ;;
+arm) only="events accounting family malformed fuzz unpriv test-load-cycles test-e2e" ;;
+armcore) only="events test-e2e" ;;
+*) echo "run-kernels: unknown set $set (core|all|arm|armcore)" >&2; exit 2 ;;
 esac
+
+# arm_build ARCH: the cross build of mk/cross.mk (make ARCH=... cross) for
+# Debian bookworm's ARCH kernel, with sparse over the module (C=2); prints
+# KDIR= KVER= KO= LOG= TEST_MODULES= ABUILD=, or fails with the reason.
+arm_build() {
+	local a=$1 kenv kdir karch cc rel margs=
+	kenv=$("$top/scripts/kernel-pkgs.sh" bookworm "$a") || return 1
+	kdir=$(echo "$kenv" | sed -n 's/^KDIR=//p')
+	karch=$(echo "$kenv" | sed -n 's/^KARCH=//p')
+	cc=$(echo "$kenv" | sed -n 's/^CROSS_COMPILE=//p')
+	# mk/cross.mk puts the module's copy under $(CURDIR)/$(BUILD)
+	rel=$(realpath -m --relative-to="$top" "$build/$a")
+	! command -v sparse >/dev/null || margs=C=2
+	# the kselftest headers of the amd64 build (else extracted again)
+	mkdir -p "$build/$a/kselftest"
+	cp -u "$build"/kselftest/*.h "$build/$a/kselftest/" 2>/dev/null
+	unset MAKEFLAGS MFLAGS MAKELEVEL
+	make -C "$top" -j2 ARCH="$karch" CROSS_COMPILE="$cc" BUILD="$rel" \
+		KDIR="$kdir" $margs cross >"$build/$a/cross.log" 2>&1 || {
+		tail -n 40 "$build/$a/cross.log" >&2
+		echo "run-kernels: $a: make ARCH=$karch CROSS_COMPILE=$cc cross failed" >&2
+		return 1
+	}
+	echo "KDIR=$kdir"
+	echo "KVER=$(echo "$kenv" | sed -n 's/^KVER=//p')"
+	echo "KO=$build/$a/iotsec.ko"
+	echo "LOG=$build/$a/cross.log"
+	echo "TEST_MODULES=$build/$a/test-modules"
+	echo "ABUILD=$build/$a"
+}
 
 for k in $names; do
 	case " $skip " in *" $k "*) continue ;; esac
 	log=$results/kernel-$k-build.tap
-	if ! kenv=$("$top/scripts/kernels.sh" env "$k" 2>"$log.err") ||
-	   ! bout=$("$top/scripts/kernels.sh" build "$k" 2>>"$log.err"); then
+	vmbuild=$build
+	case "$k" in
+	arm64|armhf)
+		if bout=$(arm_build "$k" 2>"$log.err"); then
+			kenv=$bout
+			vmbuild=$(echo "$bout" | sed -n 's/^ABUILD=//p')
+		else
+			bout=
+		fi
+		;;
+	*)
+		kenv=$("$top/scripts/kernels.sh" env "$k" 2>"$log.err") &&
+			bout=$("$top/scripts/kernels.sh" build "$k" 2>>"$log.err") ||
+			bout=
+		;;
+	esac
+	if [ -z "$bout" ]; then
 		{
 			echo "TAP version 13"
 			echo "1..1"
@@ -70,8 +132,20 @@ for k in $names; do
 		fi
 	} >"$log"
 	echo "# kernel $k ($kver): ${only:-all VM tests}"
+	cycles=${IOTSEC_CYCLES:-20}
+	case "$k" in arm64|armhf) cycles=${IOTSEC_CYCLES:-5} ;; esac
+	rm -rf "$results/host-check"
 	IOTSEC_KERNEL=$k IOTSEC_KO=$ko IOTSEC_TEST_MODULES=$tm VM_ONLY=$only \
-		IOTSEC_UNAVAILABLE=$unavail IOTSEC_CYCLES=${IOTSEC_CYCLES:-20} \
-		"$top/tests/run-vm.sh" "$build" "$results" "$kdir"
+		IOTSEC_UNAVAILABLE=$unavail IOTSEC_CYCLES=$cycles \
+		"$top/tests/run-vm.sh" "$vmbuild" "$results" "$kdir"
+	# What the guest left for the host to check (tests/lib/host-check.sh).
+	for d in "$results"/host-check/vm-"$k"-*; do
+		[ -d "$d" ] || continue
+		"$top/tests/lib/host-check.sh" "$d" "$build" "[$k $kver]" \
+			>"$results/$(basename "$d")-host.tap" 2>&1
+		echo "# exit: $?" >>"$results/$(basename "$d")-host.tap"
+		grep -E '^(not )?ok ' "$results/$(basename "$d")-host.tap" | sed 's/^/  /'
+	done
+	rm -rf "$results/host-check"
 done
 exit 0

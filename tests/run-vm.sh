@@ -37,6 +37,8 @@ export LAB_ACCEL=${LAB_ACCEL:-tcg,thread=single}
 	"$top/tests/vm/run-in-guest.sh"
 rc=$?
 cp "$out"/*.tap "$results/" 2>/dev/null
+# what a guest without node left for the host (tests/lib/host-check.sh)
+[ ! -d "$out/host-check" ] || cp -r "$out/host-check" "$results/"
 cp "$out/console.log" "$results/vm-console${kname:+-$kname}.log"
 {
 	echo "TAP version 13"

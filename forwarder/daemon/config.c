@@ -191,8 +191,13 @@ static int mul_add(uint64_t *acc, uint64_t n, uint64_t fn, uint64_t fd,
 
 	if (unit && n > UINT64_MAX / unit)
 		return -EINVAL;
-	/* fn < 10^9 and unit up to a year's ms: 128 bits for the product */
-	x = n * unit + (uint64_t)((unsigned __int128)fn * unit / fd);
+	/*
+	 * fn * unit / fd without the product, which can pass 64 bits (fn <
+	 * fd <= 10^9, unit up to a year's ms) and 32-bit targets have no
+	 * 128-bit type: with unit = q * fd + r, it is fn * q + fn * r / fd,
+	 * exactly; fn * q < unit and fn * r < 10^18.
+	 */
+	x = n * unit + fn * (unit / fd) + fn * (unit % fd) / fd;
 	if (x < n * unit)
 		return -EINVAL;
 	if (*acc > UINT64_MAX - x)

@@ -47,13 +47,27 @@ void record_free(struct record *r)
 	free(r);
 }
 
-/* A small, fast 64-bit hash (wyhash-style mixing, 8 bytes a step). */
+/*
+ * A small, fast 64-bit hash (wyhash-style mixing, 8 bytes a step): the
+ * two halves of a 128-bit product, XORed. 32-bit targets (armhf) have no
+ * 128-bit type: there the product is made of 32-bit halves, same value.
+ */
 static inline uint64_t mix(uint64_t h, uint64_t v)
 {
-	__uint128_t m = (__uint128_t)(h ^ v ^ 0xa0761d6478bd642fULL) *
-			(v ^ 0xe7037ed1a0b428dbULL);
+	uint64_t a = h ^ v ^ 0xa0761d6478bd642fULL, b = v ^ 0xe7037ed1a0b428dbULL;
+#ifdef __SIZEOF_INT128__
+	unsigned __int128 m = (unsigned __int128)a * b;
 
 	return (uint64_t)m ^ (uint64_t)(m >> 64);
+#else
+	uint64_t a0 = (uint32_t)a, a1 = a >> 32, b0 = (uint32_t)b, b1 = b >> 32;
+	uint64_t p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0, p11 = a1 * b1;
+	uint64_t mid = (p00 >> 32) + (uint32_t)p01 + (uint32_t)p10;
+	uint64_t lo = (mid << 32) | (uint32_t)p00;
+	uint64_t hi = p11 + (p01 >> 32) + (p10 >> 32) + (mid >> 32);
+
+	return lo ^ hi;
+#endif
 }
 
 static uint64_t hash_bytes(uint64_t h, const void *p, size_t len)
