@@ -52,7 +52,7 @@ elf_is() {
 for arch in arm64 armhf; do
 	case $arch in
 	arm64) karch=arm64 cross=aarch64-linux-gnu- class=ELF64 machine=AArch64
-	       uflag= vm=aarch64 ;;
+	       uflag='' vm=aarch64 ;;
 	armhf) karch=arm cross=arm-linux-gnueabihf- class=ELF32 machine=ARM
 	       uflag='hard-float ABI' vm=ARMv7 ;;
 	esac
@@ -92,7 +92,7 @@ for arch in arm64 armhf; do
 	seen=$((seen + 1))
 	elf_is "$out/libiotsec.a" "$class" "$machine" || bad=$((bad + 1))
 	nvm=$(ls "$top"/tests/vm/*.c | wc -l)
-	nvm_out=$(ls "$out"/tests/vm/ 2>/dev/null | grep -vc '\.d$')
+	nvm_out=$(find "$out/tests/vm" -maxdepth 1 -type f ! -name '*.d' 2>/dev/null | wc -l)
 	if [ "$nvm_out" -lt "$nvm" ]; then
 		echo "# $nvm tests/vm/*.c, $nvm_out programs in $out/tests/vm"
 		bad=$((bad + 1))
