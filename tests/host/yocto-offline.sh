@@ -367,7 +367,11 @@ for arch in arm64 armhf; do
 	fi
 	akver=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"$/\1/p' "$akdir/include/generated/utsrelease.h")
 	w=$tmp/iotsec-mod-$arch
+	# HEAD's tree: the pinned IOTSEC_SRCREV predates the ARM fixes (armhf's
+	# task_pt_regs() header, kmod/compat.h); the next layer release moves it.
+	pinned=$srcrev srcrev=HEAD
 	unpack "$mod" "$w"
+	srcrev=$pinned
 	S=$w/$(bbvar "$mod" BP)/kmod
 	akmake() { (unset CFLAGS CPPFLAGS CXXFLAGS LDFLAGS; export ARCH=$karch CROSS_COMPILE=$cross;
 		cd "$S" && make -j2 KERNEL_SRC="$akdir" "$@"); }
