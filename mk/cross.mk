@@ -63,7 +63,7 @@ $(error no bookworm $(CROSS_KPKG) kernel headers: scripts/kernel-pkgs.sh bookwor
 endif
 endif
 # The module and the test modules are built in a copy of their sources.
-KMOD_SRC := $(CURDIR)/$(BUILD)/ksrc
+KMOD_SRC := $(abspath $(BUILD))/ksrc
 # Warnings are errors in the module on every architecture.
 export KCFLAGS := -Werror $(KCFLAGS)
 .DEFAULT_GOAL := cross

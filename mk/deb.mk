@@ -9,16 +9,32 @@
 #   the cross compiler and the architecture's -dev packages (docs/install.md).
 #   Build dependencies: scripts/install-deps.sh.
 # make deb-lint   lintian on them (tests/host/deb-lintian.sh)
+#   Without DEB_ARCH, the build machine's packages in $(BUILD)/deb and, for
+#   each of DEB_CROSS_ARCHS (arm64 armhf) whose cross compiler is installed
+#   (scripts/install-deps.sh), that architecture's in $(BUILD)/deb/ARCH
+#   (DEB_CROSS_ARCHS= builds none).
 DEB_ARCH ?=
+DEB_CROSS_ARCHS ?= arm64 armhf
 DEB_REVISION ?= 1
 DEB_DIR = $(BUILD)/deb
 
 .PHONY: deb deb-lint
 deb: dist
 	$(Q)scripts/deb-build.sh "$(DIST_TARBALL)" "$(DEB_DIR)" "$(DEB_REVISION)" "$(DEB_ARCH)"
+ifeq ($(DEB_ARCH),)
+	$(Q)for a in $(DEB_CROSS_ARCHS); do \
+		gnu=$$(dpkg-architecture -a$$a -qDEB_HOST_GNU_TYPE 2>/dev/null); \
+		if command -v $$gnu-gcc >/dev/null; then \
+			scripts/deb-build.sh "$(DIST_TARBALL)" "$(DEB_DIR)/$$a" "$(DEB_REVISION)" $$a || exit 1; \
+		else \
+			echo "  make deb: no $$gnu-gcc, no $$a packages (scripts/install-deps.sh)"; \
+		fi; \
+	done
+endif
 
 deb-lint:
-	$(Q)lintian --fail-on error --info --display-info $(DEB_DIR)/*.deb
+	$(Q)lintian --fail-on error --info --display-info $(DEB_DIR)/*.deb \
+		$(wildcard $(DEB_DIR)/*/*.deb)
 
 # The package tests (host: tests/host/deb-lintian.sh; lab:
 # tests/vm/test-deb-install.sh) use the packages of this checkout. A failed

@@ -26,11 +26,12 @@ nodejs npm
 
 # Cross builds for ARM (mk/cross.mk, make deb's arm64/armhf packages): the
 # cross compilers and the libraries the forwarder links, for each foreign
-# architecture (Debian multiarch: dpkg --add-architecture, then NAME:ARCH).
+# architecture (Debian multiarch: dpkg --add-architecture, then NAME:ARCH);
+# pkgconf:ARCH is TRIPLET-pkg-config, which dpkg-buildpackage -a uses.
 CROSS_ARCHS="arm64 armhf"
 CROSS_PKGS="gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf"
 CROSS_LIBS="libnl-3-dev libnl-genl-3-dev libmosquitto-dev libssl-dev libyaml-dev
-libjson-c-dev libc6-dev"
+libjson-c-dev libc6-dev pkgconf"
 for a in $CROSS_ARCHS; do
 	for l in $CROSS_LIBS; do
 		CROSS_PKGS="$CROSS_PKGS $l:$a"

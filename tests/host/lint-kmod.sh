@@ -7,6 +7,11 @@
 #   copy of the source      --make C=2 (sparse)---> no warning at all
 #   copy of the source      --make, per flavour---> no warning at all
 #                             of Debian's 6.1 headers: generic, cloud, rt
+#   copy of the source      --make C=2 ARCH=arm64 / ARCH=arm with the cross
+#                             compiler, against bookworm's arm64 / armmp
+#                             headers (scripts/kernel-pkgs.sh), sparse
+#                             included--> no warning at all, an ELF of the
+#                             architecture
 #
 # Every build happens in a copy of the source in a temporary directory, so
 # that the tree's own kmod/*.o stay as they are. A flavour whose headers are
@@ -81,7 +86,7 @@ not_ok_noisy() {
 
 echo "TAP version 13"
 nfiles=$(echo "$files" | wc -w)
-echo "1..$((nfiles + 4))"
+echo "1..$((nfiles + 6))"
 
 if [ ! -f "$checkpatch" ]; then
 	(cd "$top" && make -s kselftest >/dev/null 2>&1) || true
@@ -152,5 +157,40 @@ for flavour in amd64 cloud-amd64 rt-amd64; do
 		ok "build against $(basename "$dir"): no warnings"
 	else
 		not_ok_noisy "build against $(basename "$dir")" "$tmp/$flavour"
+	fi
+done
+
+# The ARM builds: the module with the cross compiler against the
+# architecture's headers, sparse over every file (C=2) as for amd64.
+for arch in arm64 armhf; do
+	case $arch in
+	arm64) machine=AArch64 ;;
+	armhf) machine=ARM ;;
+	esac
+	if ! kenv=$("$top/scripts/kernel-pkgs.sh" bookworm $arch 2>"$tmp/$arch.log"); then
+		not_ok "$arch build: scripts/kernel-pkgs.sh bookworm $arch failed"
+		diag "$tmp/$arch.log"
+		continue
+	fi
+	dir=$(echo "$kenv" | sed -n 's/^KDIR=//p')
+	karch=$(echo "$kenv" | sed -n 's/^KARCH=//p')
+	cross=$(echo "$kenv" | sed -n 's/^CROSS_COMPILE=//p')
+	if ! command -v "${cross}gcc" >/dev/null; then
+		not_ok "$arch build: no ${cross}gcc (scripts/install-deps.sh)"
+		continue
+	fi
+	sp=
+	! command -v sparse >/dev/null || sp=C=2
+	fresh_copy "$tmp/$arch"
+	# shellcheck disable=SC2086
+	if make -C "$dir" M="$tmp/$arch" ARCH="$karch" CROSS_COMPILE="$cross" \
+		$sp modules >"$tmp/$arch.log" 2>&1 &&
+	   [ -f "$tmp/$arch/kmod/iotsec.ko" ] &&
+	   readelf -h "$tmp/$arch/kmod/iotsec.ko" | grep -q "Machine: *$machine\$" &&
+	   { [ -z "$sp" ] || grep -q ' CHECK ' "$tmp/$arch.log"; } &&
+	   [ -z "$(noisy "$tmp/$arch.log")" ]; then
+		ok "build${sp:+ and sparse} against $(basename "$dir") ($karch): no warnings"
+	else
+		not_ok_noisy "build${sp:+ and sparse} against $(basename "$dir") ($karch)" "$tmp/$arch"
 	fi
 done

@@ -25,6 +25,9 @@
 #                              library), $(AR) used, no kdir.sh error, the
 #                              sysvinit script started/reloaded/stopped
 #   README                     yocto-check-layer's test_readme
+#   qemuarm64, qemuarm         nothing amd64-specific in the recipes; the
+#                              module built as module.bbclass does with the
+#                              cross compiler against arm64 / armmp headers
 #
 # Every build happens in a temporary copy, never in the work tree.
 set -u
@@ -333,6 +336,57 @@ else
 		bash -c "cd '$c' && make module KDIR='$kdir' >'$log' 2>&1 && test -f kmod/iotsec.ko ||
 			 { sed 's/^/# /' '$log' | tail -n 20; false; }"
 fi
+
+# MACHINE=qemuarm64 and qemuarm (issue 17): nothing in the layer or in what
+# its recipes run (kmod/Makefile, the top Makefile's forwarder build) ties
+# them to amd64, and the module builds the way module.bbclass builds it for
+# those machines: ARCH exported (kernel-arch.bbclass), the cross compiler
+# as KERNEL_CC/LD/AR, against bookworm's arm64 / armmp headers
+# (scripts/kernel-pkgs.sh) as STAGING_KERNEL_DIR and _BUILDDIR.
+amd64_free() {
+	local hits
+	hits=$(grep -nE 'x86|amd64|i[3-6]86|qemux86|COMPATIBLE_(HOST|MACHINE)|-m(64|32)\b|-march|-mtune' \
+		-r "$layer" "$top/kmod/Makefile" "$top/kmod/Kbuild" 2>/dev/null)
+	[ -z "$hits" ] || { echo "$hits" | sed 's/^/# /'; return 1; }
+}
+check "recipes: nothing amd64-specific for MACHINE=qemuarm64/qemuarm (layer, kmod/Makefile, kmod/Kbuild)" \
+	amd64_free
+for arch in arm64 armhf; do
+	case $arch in
+	arm64) machine=qemuarm64 elf=AArch64 vm=aarch64 ;;
+	armhf) machine=qemuarm elf=ARM vm=ARMv7 ;;
+	esac
+	kenv=$("$top/scripts/kernel-pkgs.sh" bookworm $arch 2>/dev/null) || kenv=
+	akdir=$(echo "$kenv" | sed -n 's/^KDIR=//p')
+	karch=$(echo "$kenv" | sed -n 's/^KARCH=//p')
+	cross=$(echo "$kenv" | sed -n 's/^CROSS_COMPILE=//p')
+	if [ -z "$akdir" ] || ! command -v "${cross}gcc" >/dev/null; then
+		notok "iotsec-mod MACHINE=$machine: no $arch headers or ${cross:-cross }gcc (scripts/install-deps.sh)"
+		notok "iotsec-mod MACHINE=$machine: iotsec.ko"
+		continue
+	fi
+	akver=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"$/\1/p' "$akdir/include/generated/utsrelease.h")
+	w=$tmp/iotsec-mod-$arch
+	# HEAD's tree: the pinned IOTSEC_SRCREV predates the ARM fixes (armhf's
+	# task_pt_regs() header, kmod/compat.h); the next layer release moves it.
+	pinned=$srcrev srcrev=HEAD
+	unpack "$mod" "$w"
+	srcrev=$pinned
+	S=$w/$(bbvar "$mod" BP)/kmod
+	akmake() { (unset CFLAGS CPPFLAGS CXXFLAGS LDFLAGS; export ARCH=$karch CROSS_COMPILE=$cross;
+		cd "$S" && make -j2 KERNEL_SRC="$akdir" "$@"); }
+	check "iotsec-mod MACHINE=$machine: do_compile (ARCH=$karch, CC=${cross}gcc, O=<$arch headers>)" \
+		run akmake KERNEL_PATH="$akdir" KERNEL_VERSION="$akver" CC="${cross}gcc" \
+			LD="${cross}ld" AR="${cross}ar" OBJCOPY="${cross}objcopy" \
+			STRIP="${cross}strip" O="$akdir" KBUILD_EXTRA_SYMBOLS=
+	arm_ok() {
+		[ -f "$S/iotsec.ko" ] &&
+		readelf -h "$S/iotsec.ko" | grep -q "Machine: *$elf\$" &&
+		modinfo -F vermagic "$S/iotsec.ko" | grep -q "^$akver .* $vm" ||
+		{ echo "# $(readelf -h "$S/iotsec.ko" 2>&1 | grep Machine:) $(modinfo -F vermagic "$S/iotsec.ko" 2>&1)"; false; }
+	}
+	check "iotsec-mod MACHINE=$machine: iotsec.ko is $elf, vermagic $akver ... $vm" arm_ok
+done
 
 # The forwarder recipe's do_compile and do_install with its EXTRA_OEMAKE.
 w=$tmp/iotsec
