@@ -31,15 +31,19 @@ static int __init iotsec_init(void)
 	ret = iotsec_hooks_init();
 	if (ret)
 		goto err_hooks;
-	/* Record from now on: the first subscriber gets what the buffers hold. */
-	if (iotsec_early)
-		iotsec_config_set_active(true);
 	ret = iotsec_netlink_init();
 	if (ret)
 		goto err_netlink;
 	ret = iotsec_tamper_init(lock_token);
 	if (ret)
 		goto err_tamper;
+	/*
+	 * Record from now on, once nothing can fail any more (an attempt
+	 * started before a failed init would run module code after it is
+	 * freed): the first subscriber gets what the buffers hold.
+	 */
+	if (iotsec_early)
+		iotsec_config_set_active(true);
 
 	pr_info("loaded, events 0x%x, missing 0x%x, %u bytes per CPU%s\n",
 		iotsec_hooks_caps(), iotsec_hooks_missing(),
@@ -50,6 +54,8 @@ err_tamper:
 	iotsec_netlink_exit();
 err_netlink:
 	iotsec_hooks_exit();
+	iotsec_attempt_exit();
+	iotsec_config_watches_exit();
 err_hooks:
 	iotsec_buffer_exit();
 err_buffer:

@@ -53,7 +53,7 @@ struct guarded {
 };
 
 /* Taken with interrupts off: signals are generated from interrupts too. */
-static DEFINE_SPINLOCK(guarded_lock);
+static DEFINE_RAW_SPINLOCK(guarded_lock);
 static struct guarded guarded[GUARDED_MAX];
 static unsigned int nr_guarded;	/* read without the lock: a fast test */
 
@@ -84,14 +84,14 @@ static u32 guarded_tgid(struct task_struct *task)
 
 	if (!READ_ONCE(nr_guarded) || !tgid)
 		return 0;
-	spin_lock_irqsave(&guarded_lock, flags);
+	raw_spin_lock_irqsave(&guarded_lock, flags);
 	for (i = 0; i < GUARDED_MAX; i++) {
 		if (guarded[i].tgid == tgid) {
 			nr = pid_nr(tgid);
 			break;
 		}
 	}
-	spin_unlock_irqrestore(&guarded_lock, flags);
+	raw_spin_unlock_irqrestore(&guarded_lock, flags);
 	return nr;
 }
 
@@ -102,7 +102,7 @@ void iotsec_tamper_subscribed(u32 portid)
 	unsigned long flags;
 	int i;
 
-	spin_lock_irqsave(&guarded_lock, flags);
+	raw_spin_lock_irqsave(&guarded_lock, flags);
 	for (i = 0; i < GUARDED_MAX; i++) {
 		if (!guarded[i].tgid) {
 			guarded[i].tgid = tgid;
@@ -112,7 +112,7 @@ void iotsec_tamper_subscribed(u32 portid)
 			break;
 		}
 	}
-	spin_unlock_irqrestore(&guarded_lock, flags);
+	raw_spin_unlock_irqrestore(&guarded_lock, flags);
 	put_pid(tgid);
 }
 
@@ -126,7 +126,7 @@ static u32 guarded_del(u32 portid)
 
 	if (!READ_ONCE(nr_guarded))
 		return 0;
-	spin_lock_irqsave(&guarded_lock, flags);
+	raw_spin_lock_irqsave(&guarded_lock, flags);
 	for (i = 0; i < GUARDED_MAX; i++) {
 		if (guarded[i].tgid && guarded[i].portid == portid) {
 			tgid = guarded[i].tgid;
@@ -135,7 +135,7 @@ static u32 guarded_del(u32 portid)
 			break;
 		}
 	}
-	spin_unlock_irqrestore(&guarded_lock, flags);
+	raw_spin_unlock_irqrestore(&guarded_lock, flags);
 	if (tgid) {
 		nr = pid_nr(tgid);
 		put_pid(tgid);
@@ -194,6 +194,13 @@ static bool ends_or_stops(int sig, struct task_struct *task)
 	    sig == SIGINT || sig == SIGQUIT)
 		return true;
 	if (sig <= 0 || sig > _NSIG || sig_kernel_ignore(sig))
+		return false;
+	/*
+	 * A signal the target blocks does not act while it stays blocked:
+	 * iotsecd takes SIGHUP and SIGUSR1 through a signalfd (a reload,
+	 * iotsecctl's requests), which is no move against it.
+	 */
+	if (sigismember(&task->blocked, sig))
 		return false;
 	return sh->action[sig - 1].sa.sa_handler == SIG_DFL;
 }
@@ -348,15 +355,22 @@ static u32 count_unwatched(const struct nlattr *list)
 	return n;
 }
 
-/* Processes LIST excludes other than the sender's own. */
+/*
+ * Processes LIST excludes. A consumer excluding itself (iotsecd, after its
+ * SUBSCRIBE) is no reduction; any other sender excluding itself is one:
+ * the tgid outlives an execve, so a process that excluded itself could
+ * then do anything unseen.
+ */
 static u32 count_excluded(const struct nlattr *list)
 {
 	u32 self = task_tgid_vnr(current), n = 0;
+	bool consumer = guarded_tgid(current);
 	const struct nlattr *a;
 	int rem;
 
 	nla_for_each_nested(a, list, rem)
-		n += nla_len(a) == sizeof(u32) && nla_get_u32(a) != self;
+		n += nla_len(a) == sizeof(u32) &&
+		     (nla_get_u32(a) != self || !consumer);
 	return n;
 }
 
@@ -371,8 +385,8 @@ int iotsec_tamper_config(struct genl_info *info)
 {
 	struct nlattr **attrs = info->attrs;
 	u32 old_mask, new_mask, unwatched = 0, excluded = 0;
+	bool reduces, ok, argv_cut = false;
 	struct iotsec_rec *rec;
-	bool reduces, ok;
 	int ret = 0;
 
 	mutex_lock(&lock_mutex);
@@ -399,13 +413,26 @@ int iotsec_tamper_config(struct genl_info *info)
 		new_mask = nla_get_u32(attrs[IOTSEC_A_EVENT_MASK]) &
 			   IOTSEC_EVENT_MASK_ALL;
 	if (attrs[IOTSEC_A_WATCH]) {
+		const struct nlattr *a;
+		int rem, n = 0;
+
+		/* bounded before the O(old x new) walk below */
+		nla_for_each_nested(a, attrs[IOTSEC_A_WATCH], rem)
+			if (++n > IOTSEC_WATCH_MAX) {
+				ret = -E2BIG;
+				goto out;
+			}
 		rcu_read_lock();
 		unwatched = count_unwatched(attrs[IOTSEC_A_WATCH]);
 		rcu_read_unlock();
 	}
 	if (attrs[IOTSEC_A_EXCLUDE])
 		excluded = count_excluded(attrs[IOTSEC_A_EXCLUDE]);
-	reduces = (old_mask & ~new_mask) || unwatched || excluded;
+	/* fewer argv bytes per exec hide what runs as well */
+	if (attrs[IOTSEC_A_ARGV_MAX] &&
+	    nla_get_u32(attrs[IOTSEC_A_ARGV_MAX]) < iotsec_config_argv_max())
+		argv_cut = true;
+	reduces = (old_mask & ~new_mask) || unwatched || excluded || argv_cut;
 	if (!reduces)
 		goto out;
 	if (locked && !ok)
@@ -519,10 +546,10 @@ void iotsec_tamper_exit(void)
 	iotsec_flush_stop();
 	iotsec_netlink_flush();
 	for (i = 0; i < GUARDED_MAX; i++) {
-		spin_lock_irqsave(&guarded_lock, flags);
+		raw_spin_lock_irqsave(&guarded_lock, flags);
 		tgid = guarded[i].tgid;
 		guarded[i].tgid = NULL;
-		spin_unlock_irqrestore(&guarded_lock, flags);
+		raw_spin_unlock_irqrestore(&guarded_lock, flags);
 		put_pid(tgid);
 	}
 	nr_guarded = 0;

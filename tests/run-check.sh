@@ -15,8 +15,27 @@ build=$1 results=$2 kdir=$3 kernel=$4
 top=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$results"
 
+# The boot window (tests/vm/test-early-boot.sh) with the module loaded by
+# the guest's init, before any process of the test runs: one more boot.
+early_boot() {
+	local out tap=$results/vm-$kernel-early-boot-init.tap rc
+	out=$(mktemp -d /tmp/iotsec-early.XXXXXX)
+	LAB_ACCEL=${LAB_ACCEL:-tcg,thread=single} "$top/scripts/lab.sh" \
+		--kdir "$kdir" --out "$out" --timeout 600 \
+		--early-insmod "$top/kmod/iotsec.ko" -- \
+		env IOTSEC_TOP="$top" IOTSEC_BUILD="$(realpath "$build")" \
+		${IOTSEC_AZURE_SCHEMAS:+IOTSEC_AZURE_SCHEMAS="$IOTSEC_AZURE_SCHEMAS"} \
+		IOTSEC_KO="$top/kmod/iotsec.ko" \
+		"$top/tests/vm/test-early-boot.sh" >"$tap" 2>&1
+	rc=$?
+	echo "# exit: $rc" >>"$tap"
+	cp "$out/console.log" "$results/vm-console-$kernel-early-boot.log" 2>/dev/null
+	rm -rf "$out"
+}
+
 vm_half() {
 	IOTSEC_KERNEL=$kernel "$top/tests/run-vm.sh" "$build" "$results" "$kdir"
+	early_boot
 	"$top/tests/run-kernels.sh" "$build" "$results" core "-$kernel"
 }
 

@@ -15,7 +15,7 @@ for t in "$build"/tests/host/* "$top"/tests/host/*.sh; do
 	[ -x "$t" ] && [ -f "$t" ] || continue
 	name=host-$(basename "$t" .sh)
 	echo "# host: $name"
-	timeout 600 "$t" >"$results/$name.tap" 2>&1
+	timeout "${HOST_TEST_TIMEOUT:-1200}" "$t" >"$results/$name.tap" 2>&1
 	echo "# exit: $?" >>"$results/$name.tap"
 	grep -E '^(not )?ok |^# (Totals|PASSED|FAILED)' "$results/$name.tap" | sed 's/^/  /'
 done

@@ -431,6 +431,21 @@ static long long baseline_done(const char *stats_path, int what, pid_t *pid)
 	return n;
 }
 
+static bool is_iotsecd(pid_t pid)
+{
+	char path[64], comm[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	if (!fgets(comm, sizeof(comm), f))
+		comm[0] = '\0';
+	fclose(f);
+	return !strcmp(comm, "iotsecd\n");
+}
+
 /*
  * SIGUSR1 queued to the daemon with the request WHAT; done when its
  * stats file (written at once) counts it. 0, or 1 with the reason said.
@@ -445,6 +460,16 @@ static int baseline_ask(const char *stats_path, int what)
 	if (before < 0 || pid <= 0) {
 		fprintf(stderr, "iotsecctl: iotsecd is not running (no %s)\n",
 			stats_path);
+		return 1;
+	}
+	/*
+	 * The stats file outlives a daemon that crashed: its pid may be
+	 * another process's now, which SIGUSR1 would end. Only a process
+	 * named iotsecd is asked.
+	 */
+	if (!is_iotsecd(pid)) {
+		fprintf(stderr, "iotsecctl: iotsecd is not running (pid %d "
+			"of %s is not iotsecd)\n", (int)pid, stats_path);
 		return 1;
 	}
 	if (sigqueue(pid, SIGUSR1, sv)) {

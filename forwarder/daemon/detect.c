@@ -344,11 +344,14 @@ void daemon_detect_flush(struct daemon *d)
 		return;
 	/* the execs waiting get their wait, at most, then go */
 	end = mono_ms() + x->wait_ms;
-	while (x->hasher && x->head && (uint64_t)mono_ms() < end) {
+	while (x->hasher && x->head) {
 		struct pollfd pfd = { hasher_fd(x->hasher), POLLIN, 0 };
+		uint64_t now = mono_ms();
 
-		if (poll(&pfd, 1, (int)(end - mono_ms())) < 0 &&
-		    errno != EINTR)
+		/* computed once: END - NOW never wraps to a poll forever */
+		if (now >= end)
+			break;
+		if (poll(&pfd, 1, (int)(end - now)) < 0 && errno != EINTR)
 			break;
 		take_hashes(d, x);
 	}

@@ -127,6 +127,8 @@ static void ident(const struct iotsec_event *ev, struct ident *k,
 	switch (ev->type) {
 	case IOTSEC_EVENT_EXEC:
 		s[1] = ev->argv;
+		/* another file at the same path is another program */
+		s[2] = ev->sha256;
 		break;
 	case IOTSEC_EVENT_CONNECT:
 	case IOTSEC_EVENT_ACCEPT:

@@ -34,6 +34,8 @@ const char *hash_outcome_name(enum hash_outcome o)
 
 void hash_config_defaults(struct hash_config *c)
 {
+	/* padding too: detect.c compares two settings with memcmp() */
+	memset(c, 0, sizeof(*c));
 	c->cache_max = 4096;
 	c->max_size = 64ULL << 20;
 	c->max_ms = 2000;
@@ -42,9 +44,13 @@ void hash_config_defaults(struct hash_config *c)
 
 /* ---- the cache: a chained hash table and an LRU list ---- */
 
+/*
+ * ctime too: a user can put a file's mtime back (utimensat) after
+ * rewriting it at the same size, but not its ctime.
+ */
 struct hkey {
 	uint64_t dev, ino, size;
-	int64_t mtime_ns;
+	int64_t mtime_ns, ctime_ns;
 };
 
 struct hent {
@@ -197,6 +203,8 @@ static void key_of(const struct stat *st, struct hkey *k)
 	k->size = (uint64_t)st->st_size;
 	k->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 +
 		      st->st_mtim.tv_nsec;
+	k->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 +
+		      st->st_ctim.tv_nsec;
 }
 
 static bool same_file(const struct stat *a, const struct stat *b)
@@ -258,19 +266,34 @@ enum hash_outcome hash_file(struct hash_cache *c, const struct hash_config *cfg,
 	struct stat before, after;
 	struct hent *e;
 	struct hkey k;
-	int fd;
+	char self[64];
+	int pfd, fd;
 
 	*cached = false;
-	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0)
+	/*
+	 * O_PATH first: what is at PATH may be anything a user put there
+	 * (a symlink to a device whose open acts: a watchdog, a tty); only
+	 * a regular file is opened for reading, through the same inode.
+	 */
+	pfd = open(path, O_PATH | O_CLOEXEC);
+	if (pfd < 0)
 		return errno == ENOENT || errno == ESRCH ? HASH_GONE :
 		       HASH_UNREADABLE;
-	if (fstat(fd, &before)) {
-		ret = HASH_UNREADABLE;
-		goto out;
+	if (fstat(pfd, &before)) {
+		close(pfd);
+		return HASH_UNREADABLE;
 	}
 	if (!S_ISREG(before.st_mode)) {
-		ret = HASH_NOT_REGULAR;
+		close(pfd);
+		return HASH_NOT_REGULAR;
+	}
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
+	fd = open(self, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	close(pfd);
+	if (fd < 0)
+		return errno == ENOENT ? HASH_GONE : HASH_UNREADABLE;
+	if (fstat(fd, &after) || !same_file(&before, &after)) {
+		ret = HASH_CHANGED;
 		goto out;
 	}
 	key_of(&before, &k);

@@ -188,7 +188,8 @@ static const char *const reserved[] = {
  */
 static const char *const extended_names[] = {
 	"CredentialsChange", "KernelModuleLoad", "ProcessTrace", "FileChange",
-	"ListenStart", "ProcessFork",
+	"ListenStart", "ProcessFork", "RuleAlert", "TamperAttempt",
+	"PackageInventory", "Heartbeat",
 };
 
 static const char *const sender_keys[] = {

@@ -97,6 +97,29 @@ TEST_F(h, rewritten_file_is_hashed_again)
 	EXPECT_STREQ(abc_hex, hex);
 }
 
+/* The mtime put back after a rewrite: the ctime still tells. */
+TEST_F(h, rewrite_with_mtime_restored_is_hashed_again)
+{
+	char p[128], hex[65];
+	uint8_t d[HASH_LEN];
+	struct timespec ts[2] = { { 0, UTIME_OMIT }, { 0, 0 } };
+	struct stat st;
+	bool cached;
+
+	snprintf(p, sizeof(p), "%s/f", self->dir);
+	write_file(p, "xyz", 3);
+	ASSERT_EQ(0, stat(p, &st));
+	ASSERT_EQ(HASH_OK, hash_file(self->c, &self->cfg, p, d, &cached));
+	usleep(20000);		/* a ctime of its own */
+	write_file(p, "abc", 3);	/* same size, same inode */
+	ts[1] = st.st_mtim;
+	ASSERT_EQ(0, utimensat(AT_FDCWD, p, ts, 0));
+	ASSERT_EQ(HASH_OK, hash_file(self->c, &self->cfg, p, d, &cached));
+	EXPECT_FALSE(cached);
+	hash_hex(d, hex);
+	EXPECT_STREQ(abc_hex, hex);
+}
+
 TEST_F(h, cache_is_bounded_lru)
 {
 	char p[128];
