@@ -120,7 +120,7 @@ static size_t bucket(const struct hash_cache *c, const struct hkey *k)
 static bool key_eq(const struct hkey *a, const struct hkey *b)
 {
 	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-	       a->mtime_ns == b->mtime_ns;
+	       a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns;
 }
 
 static void lru_unlink(struct hash_cache *c, struct hent *e)
