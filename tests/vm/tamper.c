@@ -378,6 +378,40 @@ TEST_F_TIMEOUT(tamper, config_cuts_carry_who_and_what, 90)
 	EXPECT_TRUE(accounting_holds(&self->c, &self->log));
 }
 
+/*
+ * A process that is no consumer excluding itself: its tgid outlives an
+ * execve, so it could then run anything unseen; a reduction. So is a
+ * lower ARGV_MAX (the arguments of every exec cut shorter).
+ */
+TEST_F_TIMEOUT(tamper, self_exclusion_and_shorter_argv_are_cuts, 90)
+{
+	const struct tev *t;
+	uint32_t me;
+	pid_t pid;
+
+	ASSERT_EQ(0, start(&self->c, NULL));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		me = getpid();
+		_exit(iev_config(&self->c, -1, -1, &me, 1, NULL, -1) ? 1 : 0);
+	}
+	ASSERT_EQ(0, reap(pid));
+	t = twait(&self->c, &self->log, IOTSEC_TAMPER_CONFIG);
+	ASSERT_NE(NULL, t);
+	EXPECT_EQ(1, t->excluded);
+	EXPECT_EQ(pid, t->tgid);
+
+	ASSERT_EQ(0, iev_config(&self->c, -1, 256, NULL, -1, NULL, -1));
+	tpoll(&self->c, &self->log, 1000);
+	ASSERT_EQ(2, tcount(&self->log, IOTSEC_TAMPER_CONFIG));
+	EXPECT_EQ(0, self->log.ev[1].excluded);
+	EXPECT_EQ(0, self->log.ev[1].unwatched);
+	EXPECT_EQ(getpid(), self->log.ev[1].tgid);
+	EXPECT_EQ(2, self->log.n);
+	EXPECT_TRUE(accounting_holds(&self->c, &self->log));
+}
+
 TEST_F_TIMEOUT(tamper, consumer_gone_without_unsubscribe, 90)
 {
 	struct guarded g, orderly;
