@@ -74,6 +74,16 @@
 #define IOTSEC_COMPAT_SYSCALL_SYM(name) "__ia32_sys_" name
 #endif
 
+/*
+ * The entry of a 32-bit process's system call that has a compat_sys_
+ * version of its own (ptrace), on the 64-bit kernels that run them.
+ */
+#if defined(CONFIG_X86_64) && defined(CONFIG_IA32_EMULATION)
+#define IOTSEC_COMPAT_SYS_SYM(name) "__ia32_compat_sys_" name
+#elif defined(CONFIG_ARM64) && defined(CONFIG_COMPAT)
+#define IOTSEC_COMPAT_SYS_SYM(name) "__arm64_compat_sys_" name
+#endif
+
 /* sk_error_report() came in 5.12; before, the socket's own callback. */
 static inline void iotsec_sk_error_report(struct sock *sk)
 {

@@ -213,13 +213,17 @@ void iotsec_hooks_missed(struct iotsec_counters *c)
 
 int iotsec_hooks_init(void)
 {
-	struct iotsec_hook *h;
+	struct iotsec_hook *h, *primary = NULL;
 	unsigned int s, i;
 	int ret;
 
 	for (s = 0; s < ARRAY_SIZE(sets); s++) {
 		for (i = 0; i < sets[s]->n; i++) {
 			h = &sets[s]->hooks[i];
+			if (h->fallback && (!primary || primary->placed))
+				continue;
+			if (!h->fallback)
+				primary = h;
 			if (timing) {
 				ret = time_hook(h);
 				if (ret)
@@ -229,6 +233,14 @@ int iotsec_hooks_init(void)
 			if (ret) {
 				if (h->optional)
 					continue;
+				/* a fallback follows: its result counts */
+				if (i + 1 < sets[s]->n &&
+				    sets[s]->hooks[i + 1].fallback) {
+					pr_info("cannot hook %s (%d), hooking %s instead\n",
+						hook_name(h), ret,
+						hook_name(h + 1));
+					continue;
+				}
 				pr_info("cannot hook %s (%d)\n",
 					hook_name(h), ret);
 				missing |= IOTSEC_EVENT_BIT(h->type);

@@ -192,6 +192,12 @@ struct iotsec_hook {
 	u8 kind;
 	bool optional;		/* not on every kernel: no missing capability */
 	bool helper;		/* fires for non-events too: misses not counted */
+	/*
+	 * Placed only where the last hook before it that is no fallback
+	 * could not be placed (then that one's failure is not reported
+	 * unless this one fails too).
+	 */
+	bool fallback;
 	bool placed;
 	/* With timing on: the per-CPU figures, and the handlers wrapped. */
 	struct iotsec_hook_time __percpu *time;
@@ -289,6 +295,8 @@ static __always_inline void iotsec_time_end(struct iotsec_timer *t)
 /* attempt.c: events whose result is the syscall's return value */
 void iotsec_attempt_module(const char *name, size_t len);
 void iotsec_attempt_ptrace(u32 target_tgid, u32 mode);
+/* ptrace.c: at ptrace(2)'s entry, where ptrace_attach() is inlined */
+struct task_struct *iotsec_ptrace_sys_target(long *request);
 void iotsec_attempt_connect_start(const struct iotsec_net_fields *n);
 void iotsec_attempt_connect(const struct iotsec_net_fields *n);
 void iotsec_attempt_exit(void);

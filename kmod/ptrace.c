@@ -6,7 +6,11 @@
  * ptrace_attach() can sleep (it waits for the target's cred_guard_mutex,
  * held for as long as an exec of the target runs), so it gets no return
  * probe: its entry starts an attempt that ends with the return value of
- * ptrace(2) (attempt.c). security_ptrace_traceme() runs under
+ * ptrace(2) (attempt.c). Where ptrace_attach() cannot be probed (32-bit
+ * ARM without CONFIG_COMPAT: sys_ptrace() is its only caller and gcc
+ * inlines it), an entry probe on ptrace(2) itself (and its compat entry)
+ * does the same for PTRACE_ATTACH and PTRACE_SEIZE, with the target
+ * ptrace(2) hands ptrace_attach(). security_ptrace_traceme() runs under
  * tasklist_lock and cannot sleep: a return probe there is safe.
  *
  * Memory of another process: mm_access() hands out the mm of a task after
@@ -20,9 +24,12 @@
  */
 #include <linux/kprobes.h>
 #include <linux/percpu.h>
+#include <linux/pid.h>
 #include <linux/ptrace.h>
+#include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
+#include <asm/syscall.h>
 
 #include "compat.h"
 #include "iotsec.h"
@@ -37,6 +44,44 @@ static int attach_pre(struct kprobe *p, struct pt_regs *regs)
 	iotsec_attempt_ptrace(task_tgid_nr(task),
 			      request == PTRACE_SEIZE ? IOTSEC_PTRACE_SEIZE :
 							IOTSEC_PTRACE_ATTACH);
+	return 0;
+}
+
+/*
+ * At ptrace(2)'s entry: its request, read from the registers the task
+ * entered the syscall with (the same whatever the architecture's wrapper
+ * passes the syscall function, native or compat), and for PTRACE_ATTACH
+ * and PTRACE_SEIZE the task ptrace(2) will hand ptrace_attach(): the
+ * pid's in the caller's namespace. NULL for another request, or no such
+ * task (ptrace(2) fails with ESRCH without an attach). Under
+ * rcu_read_lock().
+ */
+struct task_struct *iotsec_ptrace_sys_target(long *request)
+{
+	unsigned long args[6];
+
+	syscall_get_arguments(current, current_pt_regs(), args);
+	*request = (long)args[0];
+	if (*request != PTRACE_ATTACH && *request != PTRACE_SEIZE)
+		return NULL;
+	return pid_task(find_vpid((pid_t)args[1]), PIDTYPE_PID);
+}
+
+static int sys_attach_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	struct task_struct *task;
+	long request;
+
+	if (!iotsec_want(IOTSEC_EVENT_PTRACE))
+		return 0;
+	rcu_read_lock();
+	task = iotsec_ptrace_sys_target(&request);
+	if (task)
+		iotsec_attempt_ptrace(task_tgid_nr(task),
+				      request == PTRACE_SEIZE ?
+				      IOTSEC_PTRACE_SEIZE :
+				      IOTSEC_PTRACE_ATTACH);
+	rcu_read_unlock();
 	return 0;
 }
 
@@ -126,6 +171,17 @@ static int mem_pre(struct kprobe *p, struct pt_regs *regs)
 
 static struct iotsec_hook hooks[] = {
 	IOTSEC_KPROBE("ptrace_attach", IOTSEC_EVENT_PTRACE, attach_pre),
+	/* where ptrace_attach() is inlined */
+	{ .type = IOTSEC_EVENT_PTRACE, .kind = IOTSEC_HOOK_KPROBE,
+	  .fallback = true,
+	  .kp = { .symbol_name = IOTSEC_SYSCALL_SYM("ptrace"),
+		  .pre_handler = sys_attach_pre } },
+#ifdef IOTSEC_COMPAT_SYS_SYM
+	{ .type = IOTSEC_EVENT_PTRACE, .kind = IOTSEC_HOOK_KPROBE,
+	  .fallback = true, .optional = true,
+	  .kp = { .symbol_name = IOTSEC_COMPAT_SYS_SYM("ptrace"),
+		  .pre_handler = sys_attach_pre } },
+#endif
 	IOTSEC_HELPER_KPROBE("mm_access", IOTSEC_EVENT_PTRACE, mem_pre),
 	IOTSEC_KRETPROBE("security_ptrace_traceme", IOTSEC_EVENT_PTRACE,
 			 traceme_entry, traceme_ret,

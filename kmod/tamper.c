@@ -12,7 +12,8 @@
  *  - a signal from another process that ends or stops a consumer: the
  *    signal_generate tracepoint (sender's context, under the target's
  *    siglock, never sleeps);
- *  - ptrace attach to a consumer: an entry probe on ptrace_attach();
+ *  - ptrace attach to a consumer: an entry probe on ptrace_attach(), or
+ *    where that is inlined on ptrace(2)'s entry (as ptrace.c);
  *  - a SET_CONFIG that reduces coverage: netlink.c asks here first;
  *  - a consumer's socket closing while it is subscribed: a netlink
  *    notifier of our own (an orderly consumer unsubscribes first).
@@ -31,6 +32,7 @@
 #include <linux/notifier.h>
 #include <linux/pid.h>
 #include <linux/ptrace.h>
+#include <linux/rcupdate.h>
 #include <linux/sched/signal.h>
 #include <linux/signal.h>
 #include <linux/spinlock.h>
@@ -232,26 +234,43 @@ static void probe_signal_generate(void *data, int sig,
 	iotsec_rec_commit(rec);
 }
 
-static int attach_pre(struct kprobe *p, struct pt_regs *regs)
+static void tamper_attach(struct task_struct *task, long request)
 {
-	struct task_struct *task = (struct task_struct *)iotsec_arg(regs, 0);
-	long request = (long)iotsec_arg(regs, 1);
 	struct iotsec_rec *rec;
 	u32 target;
 
-	if (!READ_ONCE(nr_guarded) || !task ||
-	    same_thread_group(current, task))
-		return 0;
+	if (!task || same_thread_group(current, task))
+		return;
 	target = guarded_tgid(task);
 	if (!target)
-		return 0;
+		return;
 	rec = tamper_begin(IOTSEC_TAMPER_PTRACE, 0);
 	if (!rec)
-		return 0;
+		return;
 	rec->u.tamper.target_tgid = target;
 	rec->u.tamper.mode = request == PTRACE_SEIZE ? IOTSEC_PTRACE_SEIZE :
 						       IOTSEC_PTRACE_ATTACH;
 	iotsec_rec_commit(rec);
+}
+
+static int attach_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	if (READ_ONCE(nr_guarded))
+		tamper_attach((struct task_struct *)iotsec_arg(regs, 0),
+			      (long)iotsec_arg(regs, 1));
+	return 0;
+}
+
+/* ptrace(2)'s entry, where ptrace_attach() is inlined (ptrace.c) */
+static int sys_attach_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	long request;
+
+	if (!READ_ONCE(nr_guarded))
+		return 0;
+	rcu_read_lock();
+	tamper_attach(iotsec_ptrace_sys_target(&request), request);
+	rcu_read_unlock();
 	return 0;
 }
 
@@ -305,6 +324,16 @@ static int delete_pre(struct kprobe *p, struct pt_regs *regs)
 static struct iotsec_hook hooks[] = {
 	IOTSEC_TP(signal_generate, IOTSEC_EVENT_TAMPER, probe_signal_generate),
 	IOTSEC_HELPER_KPROBE("ptrace_attach", IOTSEC_EVENT_TAMPER, attach_pre),
+	{ .type = IOTSEC_EVENT_TAMPER, .kind = IOTSEC_HOOK_KPROBE,
+	  .helper = true, .fallback = true,
+	  .kp = { .symbol_name = IOTSEC_SYSCALL_SYM("ptrace"),
+		  .pre_handler = sys_attach_pre } },
+#ifdef IOTSEC_COMPAT_SYS_SYM
+	{ .type = IOTSEC_EVENT_TAMPER, .kind = IOTSEC_HOOK_KPROBE,
+	  .helper = true, .fallback = true, .optional = true,
+	  .kp = { .symbol_name = IOTSEC_COMPAT_SYS_SYM("ptrace"),
+		  .pre_handler = sys_attach_pre } },
+#endif
 	IOTSEC_HELPER_KPROBE(IOTSEC_SYSCALL_SYM("delete_module"),
 			     IOTSEC_EVENT_TAMPER, delete_pre),
 #ifdef IOTSEC_COMPAT_SYSCALL_SYM
