@@ -602,7 +602,7 @@ int ioc_add_text(struct ioc_set *s, enum ioc_kind k, const char *name,
 	return (int)added;
 }
 
-#define IOC_FILE_MAX (64u << 20)
+#define IOC_FILE_MAX ((off_t)64 << 20)
 
 int ioc_load(struct ioc_set **out, const char *const files[IOC_KIND_N],
 	     ioc_warn_fn wfn, void *ctx)
