@@ -423,10 +423,8 @@ static void alert(struct baseline *b, const char *name, const char *sev,
 		  const char *desc, const struct record *rec, uint64_t hits,
 		  uint64_t first_ns, uint64_t last_ns)
 {
-	struct json_object *p = json_object_new_object(), *arr, *trig, *ev;
+	struct json_object *p = json_object_new_object(), *trig;
 	char utc[32], local[40];
-	const char *t;
-	size_t len;
 
 	if (!p)
 		return;
@@ -445,25 +443,8 @@ static void alert(struct baseline *b, const char *name, const char *sev,
 		add(trig, "Payload", ser_payload(b->ser, rec));
 		add(p, "TriggeringEvent", trig);
 	}
-	arr = json_object_new_array();
-	if (!arr || json_object_array_add(arr, p)) {
-		json_object_put(arr);
-		json_object_put(p);
-		return;
-	}
-	ev = ser_event("Security", "Triggered", "RuleAlert", arr);
-	if (!ev || ser_stamp(b->ser, ev, last_ns)) {
-		json_object_put(ev);
-		return;
-	}
-	t = json_object_to_json_string_length(ev, JSON_C_TO_STRING_PLAIN |
-					      JSON_C_TO_STRING_NOSLASHESCAPE,
-					      &len);
-	if (t && b->out) {
-		b->out(b->ctx, t, len);
+	if (ser_rule_alert(b->ser, p, last_ns, b->out, b->ctx))
 		b->stats.alerts++;
-	}
-	json_object_put(ev);
 }
 
 static void dev_alert(struct baseline *b, const struct bl_entry *e,

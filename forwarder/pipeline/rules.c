@@ -490,10 +490,8 @@ static void alert(struct rules_engine *e, const struct rule *r,
 		  const struct record *rec, uint64_t hits, uint64_t first_ns,
 		  uint64_t last_ns)
 {
-	struct json_object *p = json_object_new_object(), *arr, *trig, *ev;
+	struct json_object *p = json_object_new_object(), *trig;
 	char utc[32], local[40];
-	const char *t;
-	size_t len;
 
 	if (!p)
 		return;
@@ -520,25 +518,8 @@ static void alert(struct rules_engine *e, const struct rule *r,
 		    ser_payload(e->ser, rec));
 		add(p, "TriggeringEvent", trig);
 	}
-	arr = json_object_new_array();
-	if (!arr || json_object_array_add(arr, p)) {
-		json_object_put(arr);
-		json_object_put(p);
-		return;
-	}
-	ev = ser_event("Security", "Triggered", "RuleAlert", arr);
-	if (!ev || ser_stamp(e->ser, ev, last_ns)) {
-		json_object_put(ev);
-		return;
-	}
-	t = json_object_to_json_string_length(ev, JSON_C_TO_STRING_PLAIN |
-					      JSON_C_TO_STRING_NOSLASHESCAPE,
-					      &len);
-	if (t) {
-		e->out(e->ctx, t, len);
+	if (ser_rule_alert(e->ser, p, last_ns, e->out, e->ctx))
 		e->stats.alerts++;
-	}
-	json_object_put(ev);
 }
 
 /* The hits R held, as one alert; R's interval starts again at NOW. */

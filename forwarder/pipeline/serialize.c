@@ -521,6 +521,34 @@ static struct json_object *payload(struct ser *s, const struct record *r)
 	return p;
 }
 
+bool ser_rule_alert(struct ser *s, struct json_object *p, uint64_t last_ns,
+		    void (*out)(void *ctx, const char *text, size_t len),
+		    void *ctx)
+{
+	struct json_object *arr, *ev;
+	const char *t;
+	size_t len;
+
+	arr = json_object_new_array();
+	if (!arr || json_object_array_add(arr, p)) {
+		json_object_put(arr);
+		json_object_put(p);
+		return false;
+	}
+	ev = ser_event("Security", "Triggered", "RuleAlert", arr);
+	if (!ev || ser_stamp(s, ev, last_ns)) {
+		json_object_put(ev);
+		return false;
+	}
+	t = json_object_to_json_string_length(ev, JSON_C_TO_STRING_PLAIN |
+					      JSON_C_TO_STRING_NOSLASHESCAPE,
+					      &len);
+	if (t && out)
+		out(ctx, t, len);
+	json_object_put(ev);
+	return t && out;
+}
+
 struct json_object *ser_payload(struct ser *s, const struct record *r)
 {
 	return payload(s, r);

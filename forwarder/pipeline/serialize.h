@@ -60,6 +60,15 @@ struct json_object *ser_event(const char *type, const char *category,
  */
 int ser_stamp(struct ser *s, struct json_object *ev, uint64_t boot_ns);
 
+/*
+ * A RuleAlert of one payload P (taken) at LAST_NS, handed to OUT(CTX,
+ * text, len) as one line of JSON: the rules, the baseline and the
+ * indicator lists send their alerts through it. true when sent.
+ */
+bool ser_rule_alert(struct ser *s, struct json_object *p, uint64_t last_ns,
+		    void (*out)(void *ctx, const char *text, size_t len),
+		    void *ctx);
+
 /* The Payload object of R's event (the rules attach it to an alert). */
 struct json_object *ser_payload(struct ser *s, const struct record *r);
 
