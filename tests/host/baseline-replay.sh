@@ -168,24 +168,7 @@ else
 fi
 
 # a running daemon: the recording in rounds through a FIFO
-cat >"$TMP/feed.py" <<'PY'
-# header once, then the batches of argv[3] again for each DIR/go.N
-import os, struct, sys, time
-data = open(sys.argv[1], "rb").read()
-d = sys.argv[2]
-hlen = struct.unpack_from("<I", data, 12)[0]
-out = sys.stdout.buffer
-out.write(data[:hlen]); out.flush()
-n = 1
-while not os.path.exists(d + "/stop"):
-    if os.path.exists("%s/go.%d" % (d, n)):
-        out.write(data[hlen:]); out.flush()
-        n += 1
-    time.sleep(0.05)
-PY
-mkfifo "$TMP/feed"
-python3 "$TMP/feed.py" "$TMP/dev.rec" "$TMP" >"$TMP/feed" &
-PIDS="$PIDS $!"
+feed_rounds_start "$TMP/dev.rec"
 # the same model, a window long enough for a loaded machine
 sed 's/learning_window: 1s/learning_window: 1h/' "$TMP/a.yaml" >"$TMP/b.yaml"
 iotsecd_start d "$TMP/b.yaml" --replay "$TMP/feed" --output "$TMP/live.jsonl"

@@ -48,24 +48,7 @@ AZ=ms_iotn:urn_azureiot_Security_SecurityAgentConfiguration
 pub() { mosquitto_pub -h 127.0.0.1 -p "$b_PORT" -q 1 "$@"; }
 
 "$BUILD/bench/synth" "$TMP/rec" 200 >/dev/null
-cat >"$TMP/feed.py" <<'PY'
-# header once, then the recording's batches again for each go.N
-import os, struct, sys, time
-data = open(sys.argv[1], "rb").read()
-d = sys.argv[2]
-hlen = struct.unpack_from("<I", data, 12)[0]
-out = sys.stdout.buffer
-out.write(data[:hlen]); out.flush()
-n = 1
-while not os.path.exists(d + "/stop"):
-    if os.path.exists("%s/go.%d" % (d, n)):
-        out.write(data[hlen:]); out.flush()
-        n += 1
-    time.sleep(0.05)
-PY
-mkfifo "$TMP/feed"
-python3 "$TMP/feed.py" "$TMP/rec" "$TMP" >"$TMP/feed" &
-PIDS="$PIDS $!"
+feed_rounds_start "$TMP/rec"
 
 cat >"$TMP/iotsecd.yaml" <<EOC
 agent:

@@ -215,6 +215,15 @@ receiver_stop() {
 
 # ---- iotsecd --------------------------------------------------------------
 
+# feed_rounds_start REC: $TMP/feed, a FIFO for iotsecd --replay that gets
+# REC's header now and its batches again at each $TMP/go.N (until
+# $TMP/stop; tests/lib/feed-rounds.py).
+feed_rounds_start() {
+	mkfifo "$TMP/feed" || return 1
+	python3 "$TOP/tests/lib/feed-rounds.py" "$1" "$TMP" >"$TMP/feed" &
+	PIDS="$PIDS $!"
+}
+
 iotsecd_start() {
 	local name=$1 cfg=$2
 	shift 2
