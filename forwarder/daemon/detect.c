@@ -471,7 +471,9 @@ void daemon_detect_apply(struct daemon *d, const struct config *old)
 	bool same = old->rules.enabled == c->rules.enabled &&
 		    old->rules.aggregate_ms == c->rules.aggregate_ms &&
 		    str_same(old->rules.dir, c->rules.dir) &&
-		    old->baseline.n_rules_off == c->baseline.n_rules_off;
+		    old->baseline.n_rules_off == c->baseline.n_rules_off &&
+		    old->detect.hash_enabled == c->detect.hash_enabled &&
+		    old->detect.ioc_refresh_ms == c->detect.ioc_refresh_ms;
 
 	for (unsigned int i = 0; same && i < c->baseline.n_rules_off; i++)
 		same = !strcmp(old->baseline.rules_off[i],

@@ -71,6 +71,8 @@ static const struct setting settings[] = {
 	  .min = IOTSEC_MIN_MESSAGE, .max = IOTSEC_HUB_MAX_MESSAGE },
 	{ .name = "messages.statistics", .kind = K_DUR0, FIELD(statistics_ms),
 	  .min = 60000, .max = 7 * DAY_MS },
+	{ .name = "messages.heartbeat", .kind = K_DUR0, FIELD(heartbeat_ms),
+	  .min = 60000, .max = 7 * DAY_MS },
 	{ .name = "kernel.argv_max", .kind = K_SIZE, FIELD(argv_max),
 	  .min = IOTSEC_ARGV_MAX_MIN, .max = IOTSEC_ARGV_MAX_MAX },
 	{ .name = "kernel.watch", .kind = K_WATCH },
@@ -113,6 +115,15 @@ static const struct setting settings[] = {
 	  FIELD(baseline.window_ms), .min = 1000, .max = 365 * DAY_MS },
 	{ .name = "baseline.max_entries", .kind = K_INT,
 	  FIELD(baseline.max_entries), .min = 16, .max = 1000000 },
+	/*
+	 * Hashes, indicator lists, the package inventory: on or off and
+	 * how often; the lists' files stay the device's (paths are never
+	 * the hub's).
+	 */
+	{ .name = "hashes.enabled", .kind = K_BOOL, FIELD(detect.hash_enabled) },
+	{ .name = "indicators.refresh", .kind = K_DUR,
+	  FIELD(detect.ioc_refresh_ms), .min = 10000, .max = DAY_MS },
+	{ .name = "packages.enabled", .kind = K_BOOL, FIELD(detect.packages) },
 };
 
 _Static_assert(ARRAY_SIZE(settings) <= TWIN_SETTINGS_MAX,

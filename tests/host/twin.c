@@ -271,7 +271,16 @@ TEST(iotsec_keys)
 		{ "{\"local\":{\"burst\":5}}", "{\"local\":{\"burst\":0}}" },
 		{ "{\"spool\":{\"size\":\"16MiB\"}}",
 		  "{\"spool\":{\"size\":\"1KiB\"}}" },
+		{ "{\"messages\":{\"heartbeat\":\"PT30M\"}}",
+		  "{\"messages\":{\"heartbeat\":\"PT1S\"}}" },
+		{ "{\"hashes\":{\"enabled\":true}}",
+		  "{\"hashes\":{\"enabled\":1}}" },
+		{ "{\"indicators\":{\"refresh\":\"PT1H\"}}",
+		  "{\"indicators\":{\"refresh\":\"PT1S\"}}" },
+		{ "{\"packages\":{\"enabled\":false}}",
+		  "{\"packages\":{\"enabled\":\"no\"}}" },
 		{ "{\"spool\":{\"path\":\"/tmp\"}}", NULL },
+		{ "{\"indicators\":{\"hashes\":\"/tmp/x\"}}", NULL },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(k); i++) {
@@ -281,9 +290,14 @@ TEST(iotsec_keys)
 
 		snprintf(json, sizeof(json), "{\"iotsec\":%s}", k[i].json);
 		if (!k[i].bad) {
-			/* not a twin setting: the hub cannot move the spool */
+			/*
+			 * not a twin setting: the hub cannot move the spool
+			 * nor name files for the indicator lists
+			 */
 			EXPECT_EQ(-EINVAL, overlay(&c, "", json, &e));
-			EXPECT_STREQ("iotsec.spool.path", e.e[0].key);
+			EXPECT_TRUE(!strncmp(e.e[0].key, "iotsec.", 7) &&
+				    strstr(json, strrchr(e.e[0].key, '.') + 1))
+				TH_LOG("%s: %s", json, e.e[0].key);
 			EXPECT_STREQ("unknown key", e.e[0].reason);
 			config_free(&c);
 			continue;
@@ -317,6 +331,16 @@ TEST(values_reach_config)
 	EXPECT_EQ(2048, c.argv_max);
 	EXPECT_EQ(7, c.sdk.rate);
 	EXPECT_EQ(65536, c.max_message_size);
+	config_free(&c);
+
+	ASSERT_EQ(0, overlay(&c, "", "{\"iotsec\":{\"hashes\":{\"enabled\":"
+		"true},\"indicators\":{\"refresh\":\"PT2H\"},\"packages\":"
+		"{\"enabled\":false},\"messages\":{\"heartbeat\":\"PT5M\"}}}",
+		&e));
+	EXPECT_TRUE(c.detect.hash_enabled);
+	EXPECT_EQ(2 * 3600 * 1000, c.detect.ioc_refresh_ms);
+	EXPECT_FALSE(c.detect.packages);
+	EXPECT_EQ(5 * 60 * 1000, c.heartbeat_ms);
 	config_free(&c);
 }
 
