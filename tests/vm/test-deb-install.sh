@@ -60,13 +60,19 @@ purge_all() {
 CLEANUP_HOOK=purge_all
 
 # What may change: the packages' places, not dpkg's, apt's or the logs.
+# Not the packages' either, so left out: /run/systemd (systemd-analyze
+# verify makes /run/systemd/systemd-units-load; on a real system systemd's
+# own) and DKMS's signing key /var/lib/dkms/mok.{key,pub} (made by the
+# first DKMS build, shared by every DKMS module and enrolled in MOK on
+# Secure Boot machines: purging one module's package must keep it).
 snapshot() {
 	find /etc /usr/sbin /usr/bin /usr/src /usr/include /usr/lib/modules-load.d \
 	     /usr/lib/x86_64-linux-gnu /usr/share/doc /usr/share/man/man5 \
 	     /usr/share/man/man8 /lib/systemd /lib/modules/"$(uname -r)" /var/lib /run \
 	     \( -path /var/lib/dpkg -o -path /var/lib/apt -o -path /var/lib/systemd/deb-systemd-helper-enabled \
 	        -o -path /var/lib/systemd/deb-systemd-helper-masked -o -path /etc/ld.so.cache \
-	        -o -path /var/lib/man-db -o -path "$TMP" -o -path /run/lock \) -prune -o -print 2>/dev/null |
+	        -o -path /var/lib/man-db -o -path "$TMP" -o -path /run/lock -o -path /run/systemd \
+	        -o -path /var/lib/dkms/mok.key -o -path /var/lib/dkms/mok.pub \) -prune -o -print 2>/dev/null |
 		grep -v '^/run/user\|^/tmp' | sort
 }
 # The lab's /dev is a bare devtmpfs: the links udev makes on a real system
