@@ -26,6 +26,7 @@
  * the configuration need the token, and with it IOTSEC_A_UNLOCK drops the
  * reference. The token is compared in constant time.
  */
+#include <linux/capability.h>
 #include <linux/kprobes.h>
 #include <linux/module.h>
 #include <linux/netlink.h>
@@ -307,7 +308,13 @@ static int delete_pre(struct kprobe *p, struct pt_regs *regs)
 	size_t len = strlen(ours) + 1;
 	unsigned long args[6];
 
-	if (!iotsec_type_on(IOTSEC_EVENT_TAMPER))
+	/*
+	 * Without CAP_SYS_MODULE the call fails before it looks at the
+	 * name: no unload, and no event an ordinary user could flood or use
+	 * to stand in for the real unload (unload_seen).
+	 */
+	if (!iotsec_type_on(IOTSEC_EVENT_TAMPER) ||
+	    !has_capability_noaudit(current, CAP_SYS_MODULE))
 		return 0;
 	syscall_get_arguments(current, current_pt_regs(), args);
 	if (copy_from_user_nofault(name, (const void __user *)args[0], len) ||

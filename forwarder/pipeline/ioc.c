@@ -855,10 +855,16 @@ unsigned int ioc_eval(struct ioc_engine *e, const struct iotsec_event *ev,
 		}
 		break;
 	case IOTSEC_EVENT_FILE:
-		if (ioc_find_path(s, ev->path.s, ev->path.len, &h) ||
-		    ioc_find_path(s, ev->new_path.s, ev->new_path.len, &h)) {
+		if (ioc_find_path(s, ev->path.s, ev->path.len, &h)) {
 			what_str(what, sizeof(what), "file", ev->path.s,
 				 ev->path.len);
+			hit(e, &h, ev, what, now_ms);
+			hits++;
+		} else if (ioc_find_path(s, ev->new_path.s, ev->new_path.len,
+					 &h)) {
+			/* the name the description gives is the listed one */
+			what_str(what, sizeof(what), "file", ev->new_path.s,
+				 ev->new_path.len);
 			hit(e, &h, ev, what, now_ms);
 			hits++;
 		}

@@ -260,4 +260,31 @@ TEST(alerts_and_hit_counts)
 		free(alerts[i]);
 }
 
+/* A rename onto a listed path: the description names the listed path. */
+TEST(file_alert_names_the_listed_path)
+{
+	struct ser ser;
+	struct ioc_engine e;
+	struct ioc_set *s = ioc_new();
+	struct iotsec_event f = { 0 };
+
+	ser_init(&ser, "00000000-0000-4000-8000-000000000000", "t");
+	ioc_engine_init(&e, &ser, on_alert, NULL);
+	ASSERT_EQ(1, add(s, IOC_PATH, "/usr/bin/nc\n"));
+	ioc_engine_set(&e, s, 0);
+	f.type = IOTSEC_EVENT_FILE;
+	f.path = hs("/tmp/stage");
+	f.new_path = hs("/usr/bin/nc");
+	f.proc_exe = hs("/bin/mv");
+	f.tgid = f.tid = 7;
+	f.time_ns = 1;
+	n_alerts = 0;
+	EXPECT_EQ(1, ioc_eval(&e, &f, 10));
+	ASSERT_EQ(1, n_alerts);
+	EXPECT_NE(NULL, strstr(alerts[0], "file /usr/bin/nc is listed in"))
+		TH_LOG("%s", alerts[0]);
+	ioc_engine_fini(&e);
+	free(alerts[0]);
+}
+
 TEST_HARNESS_MAIN

@@ -10,6 +10,7 @@
  *        +-- child (subscribed: "iotsecd") <--acted on----+
  *   test <--batches: TAMPER events-- kernel
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/ptrace.h>
@@ -260,6 +261,20 @@ TEST_F_TIMEOUT(tamper, unload_is_queued_before_the_module_goes, 90)
 	const struct tev *t;
 
 	ASSERT_EQ(0, start(&self->c, NULL));
+	/* an ordinary user's delete_module fails: no unload, no event */
+	pid_t pid = fork();
+
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		/* on the stack: a page the probe can read without faulting */
+		char name[] = "iotsec";
+
+		if (setgid(65534) || setuid(65534))
+			_exit(2);
+		_exit(syscall(SYS_delete_module, name, O_NONBLOCK) == -1 &&
+		      errno == EPERM ? 0 : 1);
+	}
+	ASSERT_EQ(0, reap(pid));
 	ASSERT_EQ(0, system("rmmod iotsec"));
 	ASSERT_FALSE(iotsec_test_loaded());
 	/* The module is gone; its last batch waits in our socket. */
