@@ -131,31 +131,8 @@ wait_for 10 grep -q MessageStatistics "$TMP/sub.log" &&
 	not_ok "no DroppedEventsStatistics/MessageStatistics published"
 kill "$sub"; wait "$sub" 2>/dev/null || true; pid_forget "$sub"
 
-# The kernel's accounting as iotsecd reports it (stats file "kernel"):
-# GENERATED = DROPPED + BEFORE + DELIVERED + LOST + in flight (events still
-# in the kernel's buffers at the last batch), nothing unaccounted, and
-# every event the kernel says it delivered was decoded. FIRST: the
-# consumer subscribed before any other (BEFORE 0); else BEFORE > 0.
-acct() {
-	python3 - "$1" "$2" <<'EOP'
-import json, sys
-s = json.load(open(sys.argv[1]))
-k, dec = s.get("kernel"), s.get("decoder", {})
-if not k:
-    sys.exit("no kernel counters in the stats file")
-parts = k["dropped"] + k["before"] + k["delivered"] + k["lost"]
-bad = []
-if k["generated"] != parts + k["in_flight"] or k["in_flight"] < 0:
-    bad.append("identity")
-if k["delivered"] != dec.get("events"):
-    bad.append("delivered %d != decoded %s" % (k["delivered"], dec.get("events")))
-if (k["before"] == 0) != (sys.argv[2] == "first"):
-    bad.append("before")
-print(" ".join("%s %s" % (n, k[n]) for n in
-               ("generated", "dropped", "before", "delivered", "lost", "in_flight")))
-sys.exit(", ".join(bad) if bad else 0)
-EOP
-}
+# The kernel's accounting as iotsecd reports it (tests/lib/kernel-acct.py).
+acct() { python3 "$TOP/tests/lib/kernel-acct.py" "$@"; }
 if res=$(acct "$TMP/d.stats" first 2>&1); then
 	ok "iotsecd's kernel accounting closes: $res"
 else

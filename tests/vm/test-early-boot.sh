@@ -188,16 +188,7 @@ iotsecd_stop d TERM
 
 # The kernel's accounting as iotsecd reports it: the first consumer, so
 # nothing BEFORE; everything generated is dropped, delivered or lost.
-if res=$(python3 - "$TMP/d.stats" <<'EOP'
-import json, sys
-k = json.load(open(sys.argv[1]))["kernel"]
-print(" ".join("%s %s" % (n, k[n]) for n in
-               ("generated", "dropped", "before", "delivered", "lost", "in_flight")))
-ok = (k["generated"] == k["dropped"] + k["before"] + k["delivered"] +
-      k["lost"] + k["in_flight"] and k["before"] == 0 and k["lost"] == 0)
-sys.exit(0 if ok else "does not close")
-EOP
-); then
+if res=$(python3 "$TOP/tests/lib/kernel-acct.py" "$TMP/d.stats" first nolost 2>&1); then
 	ok "kernel accounting closes, nothing before iotsecd: $res"
 else
 	not_ok "kernel accounting: $res"
