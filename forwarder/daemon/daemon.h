@@ -30,6 +30,7 @@ struct daemon {
 	struct enrich enrich;
 	struct queue queue;
 	struct rules_engine rules;	/* detect.c */
+	uint64_t rules_loads;		/* daemon_rules_load() calls */
 	struct detect *detect;		/* detect.c: hashes, indicators */
 	struct baseline baseline;	/* detect.c */
 	struct iotsec_nl nl;

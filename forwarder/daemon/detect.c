@@ -80,6 +80,7 @@ int daemon_rules_load(struct daemon *d, bool starting)
 
 	if (starting)
 		rules_engine_init(&d->rules, &d->ser, on_alert, d);
+	d->rules_loads++;
 	daemon_detect_load(d);
 	d->rules.aggregate_ms = d->cfg->rules.aggregate_ms;
 	ret = daemon_rules_compile(d->cfg, d->config_path, &rs, err,

@@ -559,8 +559,16 @@ static void dispatch(struct daemon *d, const struct epoll_event *e)
 		if (read(d->sfd, &si, sizeof(si)) != sizeof(si))
 			return;
 		if (si.ssi_signo == SIGHUP) {
+			uint64_t loads = d->rules_loads;
+
+			/*
+			 * The rule files and indicator lists read again, once:
+			 * a changed rules or indicators setting has the reload
+			 * load them already (daemon_detect_apply()).
+			 */
 			daemon_reload(d);
-			daemon_rules_load(d, false);
+			if (d->rules_loads == loads)
+				daemon_rules_load(d, false);
 		} else if (si.ssi_signo == SIGUSR1) {
 			daemon_baseline_request(d, si.ssi_code == SI_QUEUE ?
 						si.ssi_int : 0);
