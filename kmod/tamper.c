@@ -27,6 +27,7 @@
  * reference. The token is compared in constant time.
  */
 #include <linux/capability.h>
+#include <linux/user_namespace.h>
 #include <linux/kprobes.h>
 #include <linux/module.h>
 #include <linux/netlink.h>
@@ -314,7 +315,7 @@ static int delete_pre(struct kprobe *p, struct pt_regs *regs)
 	 * to stand in for the real unload (unload_seen).
 	 */
 	if (!iotsec_type_on(IOTSEC_EVENT_TAMPER) ||
-	    !has_capability_noaudit(current, CAP_SYS_MODULE))
+	    !ns_capable_noaudit(&init_user_ns, CAP_SYS_MODULE))
 		return 0;
 	syscall_get_arguments(current, current_pt_regs(), args);
 	if (copy_from_user_nofault(name, (const void __user *)args[0], len) ||
