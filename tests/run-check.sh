@@ -2,19 +2,30 @@
 # SPDX-License-Identifier: MIT
 #
 # make check's test run: the host tests and the VM suites (the full suite
-# on the primary kernel, then the core suite on the other kernels) side by
-# side. The lab is single-threaded TCG, one core; the host tests take the
-# other, so on the 2-core machines here the run takes about as long as its
-# longer half instead of the sum. The VM half's output is printed when the
-# host half is done, so neither interleaves with the other.
+# on the primary kernel, the early boot, the core suite on the other
+# kernels, then the ARM suite on arm64 and armhf) side by side. The lab is
+# single-threaded TCG, one core; the host tests take the other, so on the
+# 2-core machines here the run takes about as long as its longer half
+# instead of the sum. The VM half's output is printed when the host half
+# is done, so neither interleaves with the other. Each half prints its own
+# time, the VM half per piece.
+#
+# What the ARM suite needs (its root, kernel, cross build and kprobe audit
+# table: tests/run-kernels.sh prep) is made from the start under nice 19,
+# on what CPU time the two halves leave, so the VM half finds it made; the
+# ARM run builds again (incrementally), and a failure there is a not ok
+# case of kernel-ARCH-build, as a lab that cannot start is one of
+# vm-lab-ARCH.
 #
 # usage: run-check.sh BUILD RESULTS KDIR KERNEL
 # CHECK_SERIAL=1 runs the two halves one after the other.
+# CHECK_ARM=0 leaves the ARM suite out; ARM_KERNELS narrows it (arm64 armhf).
 set -u
 build=$1 results=$2 kdir=$3 kernel=$4
 top=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$results"
 
+# shellcheck disable=SC2317 # called through timed
 # The boot window (tests/vm/test-early-boot.sh) with the module loaded by
 # the guest's init, before any process of the test runs: one more boot.
 early_boot() {
@@ -33,25 +44,63 @@ early_boot() {
 	rm -rf "$out"
 }
 
+arm=${CHECK_ARM:-1}
+arm_kernels=${ARM_KERNELS:-arm64 armhf}
+[ "$arm" = 0 ] && arm_kernels=
+tmp=$(mktemp -d /tmp/iotsec-check.XXXXXX)
+
+# timed NAME CMD...: runs CMD, then says how long it took
+timed() {
+	local name=$1 t0=$SECONDS
+	shift
+	"$@"
+	echo "# time: $name $((SECONDS - t0)) s"
+}
+
+arm_prep() {
+	# shellcheck disable=SC2086 # a list of names
+	[ -z "$arm_kernels" ] ||
+		nice -n 19 "$top/tests/run-kernels.sh" "$build" "$results" prep $arm_kernels
+	touch "$tmp/prep-done"
+}
+
 vm_half() {
-	IOTSEC_KERNEL=$kernel "$top/tests/run-vm.sh" "$build" "$results" "$kdir"
-	early_boot
-	"$top/tests/run-kernels.sh" "$build" "$results" core "-$kernel"
+	local t0=$SECONDS
+	timed "VM $kernel suite" env IOTSEC_KERNEL="$kernel" \
+		"$top/tests/run-vm.sh" "$build" "$results" "$kdir"
+	timed "VM $kernel early boot" early_boot
+	timed "VM core suite on the other kernels" \
+		"$top/tests/run-kernels.sh" "$build" "$results" core "-$kernel"
+	if [ -n "$arm_kernels" ]; then
+		while [ ! -e "$tmp/prep-done" ]; do sleep 5; done
+		# shellcheck disable=SC2086 # a list of names
+		timed "VM ARM suite ($arm_kernels)" \
+			"$top/tests/run-kernels.sh" "$build" "$results" arm $arm_kernels
+	fi
+	echo "# time: VM half $((SECONDS - t0)) s"
 }
 
 if [ "${CHECK_SERIAL:-0}" = 1 ]; then
-	"$top/tests/run-host.sh" "$build" "$results"
+	trap 'rm -rf "$tmp"' EXIT
+	timed "host tests" "$top/tests/run-host.sh" "$build" "$results"
+	timed "ARM preparation" arm_prep
 	vm_half
 	exit 0
 fi
-log=$(mktemp /tmp/iotsec-check-vm.XXXXXX)
-vm_half >"$log" 2>&1 &
+arm_prep >"$tmp/prep.log" 2>&1 &
+prep=$!
+vm_half >"$tmp/vm.log" 2>&1 &
 vm=$!
-trap 'kill $vm 2>/dev/null; rm -f "$log"' EXIT
-start=$(date +%s)
+trap 'kill $vm $prep 2>/dev/null; rm -rf "$tmp"' EXIT
+start=$SECONDS
 "$top/tests/run-host.sh" "$build" "$results"
-echo "# host tests: $(($(date +%s) - start)) s; waiting for the VM suites"
+echo "# time: host half $((SECONDS - start)) s; waiting for the VM suites"
 wait $vm
-echo "# VM suites (ran beside the host tests): $(($(date +%s) - start)) s"
-cat "$log"
+echo "# VM suites (ran beside the host tests) done $((SECONDS - start)) s after the start"
+cat "$tmp/vm.log"
+wait $prep
+if [ -n "$arm_kernels" ]; then
+	echo "# ARM preparation (nice 19, beside both):"
+	cat "$tmp/prep.log"
+fi
 exit 0

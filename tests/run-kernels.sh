@@ -7,8 +7,9 @@
 # tests there. Logs land in RESULTS as vm-NAME-TEST.tap, every result line
 # labelled "[NAME KVER]"; a kernel whose build fails is one failed case.
 #
-# usage: run-kernels.sh BUILD RESULTS core|all [NAME...]
-#   core    the core suite: events, accounting, test-e2e (make check)
+# usage: run-kernels.sh BUILD RESULTS core|all|arm|prep [NAME...]
+#   core    the core suite: events, accounting, test-e2e, test-kprobe-audit
+#           (make check)
 #   all     every VM test (make check-kernels)
 #   NAME    kernels to run (default: scripts/kernels.sh list);
 #           -NAME leaves one out (make check runs 6.1 fully on its own)
@@ -25,9 +26,15 @@
 # guest's node-less end-to-end check is finished on the host
 # (tests/lib/host-check.sh: ajv, e2e-check.js), logged as
 # vm-ARCH-test-e2e-host.tap.
-#   arm       the ARM suite (make check-arm): events, accounting, family,
-#             malformed, fuzz, unpriv, test-load-cycles, test-e2e
-#   armcore   the short ARM set make check runs: events, test-e2e
+#   arm       the ARM suite (make check and make check-arm): events,
+#             accounting, family, malformed, fuzz, unpriv, test-load-cycles,
+#             test-e2e, test-kprobe-audit (its table made here: the 6.1
+#             source, the syscall entries named as on ARCH)
+#   prep      no test: what the ARM suite needs made ahead (the ARM root,
+#             the kernel, the cross build, the audit table), no log;
+#             make check runs it niced beside the other suites
+#             (tests/run-check.sh), and its `arm` run then finds them made.
+#             A failure here fails again, as a not ok case, in that run.
 set -u
 build=$1 results=$2 set=$3
 shift 3
@@ -45,9 +52,9 @@ done
 case "$set" in
 core) only="events accounting test-e2e test-kprobe-audit" ;;
 all) only= ;;
-arm) only="events accounting family malformed fuzz unpriv test-load-cycles test-e2e" ;;
-armcore) only="events test-e2e" ;;
-*) echo "run-kernels: unknown set $set (core|all|arm|armcore)" >&2; exit 2 ;;
+arm) only="events accounting family malformed fuzz unpriv test-load-cycles test-e2e test-kprobe-audit" ;;
+prep) only= ;;
+*) echo "run-kernels: unknown set $set (core|all|arm|prep)" >&2; exit 2 ;;
 esac
 
 # arm_build ARCH: the cross build of mk/cross.mk (make ARCH=... cross) for
@@ -72,8 +79,24 @@ arm_build() {
 		echo "run-kernels: $a: make ARCH=$karch CROSS_COMPILE=$cc cross failed" >&2
 		return 1
 	}
+	# The kprobe audit's table (tests/vm/test-kprobe-audit.sh): bookworm's
+	# 6.1 source, the syscall entries named as on ARCH; remade when kmod/
+	# or the audit changed.
+	kver=$(echo "$kenv" | sed -n 's/^KVER=//p')
+	table=$build/$a/kprobe-audit/$kver.tsv
+	mkdir -p "$build/$a/kprobe-audit"
+	if [ ! -s "$table" ] || [ -n "$(find "$top/kmod" -name '*.c' -newer "$table")" ] ||
+	   [ "$top/scripts/kprobe-audit.py" -nt "$table" ]; then
+		src=$("$top/scripts/kernels.sh" source 6.1 | sed -n 's/^SOURCE=//p')
+		if ! python3 "$top/scripts/kprobe-audit.py" protos --kmod "$top/kmod" \
+			--source "$src" --arch "$karch" >"$table.tmp"; then
+			echo "run-kernels: $a: no kprobe audit table (kprobe-audit.py protos)" >&2
+			return 1
+		fi
+		mv "$table.tmp" "$table"
+	fi
 	echo "KDIR=$kdir"
-	echo "KVER=$(echo "$kenv" | sed -n 's/^KVER=//p')"
+	echo "KVER=$kver"
 	echo "KO=$build/$a/iotsec.ko"
 	echo "LOG=$build/$a/cross.log"
 	echo "TEST_MODULES=$build/$a/test-modules"
@@ -84,6 +107,17 @@ for k in $names; do
 	case " $skip " in *" $k "*) continue ;; esac
 	log=$results/kernel-$k-build.tap
 	vmbuild=$build
+	t0=$SECONDS
+	if [ "$set" = prep ]; then
+		case "$k" in
+		arm64|armhf)
+			"$top/scripts/arm-root.sh" "$k" >/dev/null &&
+				arm_build "$k" >/dev/null
+			echo "# prep $k: status $?, $((SECONDS - t0)) s"
+			;;
+		esac
+		continue
+	fi
 	case "$k" in
 	arm64|armhf)
 		if bout=$(arm_build "$k" 2>"$log.err"); then
@@ -131,7 +165,8 @@ for k in $names; do
 			echo "$noise" | head -n 40 | sed 's/^/# /'
 		fi
 	} >"$log"
-	echo "# kernel $k ($kver): ${only:-all VM tests}"
+	echo "# kernel $k ($kver): ${only:-all VM tests}; built in $((SECONDS - t0)) s"
+	t0=$SECONDS
 	cycles=${IOTSEC_CYCLES:-20}
 	case "$k" in arm64|armhf) cycles=${IOTSEC_CYCLES:-5} ;; esac
 	rm -rf "$results/host-check"
@@ -147,5 +182,6 @@ for k in $names; do
 		grep -E '^(not )?ok ' "$results/$(basename "$d")-host.tap" | sed 's/^/  /'
 	done
 	rm -rf "$results/host-check"
+	echo "# kernel $k ($kver): VM tests $((SECONDS - t0)) s"
 done
 exit 0

@@ -25,14 +25,17 @@ for t in "$IOTSEC_BUILD"/tests/vm/* "$IOTSEC_TOP"/tests/vm/test-*.sh; do
 	fi
 	name=$prefix$base
 	echo "# vm: $name${label:+ on ${label% }}"
+	t0=$SECONDS
 	timeout "${VM_TEST_TIMEOUT:-1800}" "$t" >"$out/$name.tap" 2>&1
 	rc=$?
 	echo "# exit: $rc" >>"$out/$name.tap"
+	# how long each test takes (make check's budget, tests/run-check.sh)
+	echo "# time: $((SECONDS - t0)) s" >>"$out/$name.tap"
 	if [ -n "$label" ]; then
 		sed -i -E "s/^((not )?ok [0-9]+)( - | )?/\1 - $label/" "$out/$name.tap"
 		sed -i "1i # kernel: $IOTSEC_KERNEL $(uname -r)" "$out/$name.tap"
 	fi
-	grep -E '^(not )?ok |^# (Totals|PASSED|FAILED)' "$out/$name.tap" | sed 's/^/  /'
+	grep -E '^(not )?ok |^# (Totals|PASSED|FAILED|time)' "$out/$name.tap" | sed 's/^/  /'
 	if grep -q '^iotsec ' /proc/modules; then
 		echo "# $name left the module loaded; unloading" | tee -a "$out/$name.tap"
 		echo "not ok 999 $name: left the module loaded" >>"$out/$name.tap"
