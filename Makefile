@@ -153,16 +153,18 @@ $(BUILD)/tests/vm/%: tests/vm/%.c $(CORE) $(KSFT)/kselftest_harness.h
 
 tests: all $(HOST_TESTS) $(VM_TESTS)
 
-# make check: installs what it needs, builds, runs every test; every test
-# case counts once in the closing summary line. (Re-invokes make so that
-# pkg-config sees freshly installed packages.)
+# make check: installs what it needs, builds, runs every test (the ARM
+# suite too: tests/run-check.sh, mk/arm.mk; CHECK_ARM=0 leaves it out);
+# every test case counts once in the closing summary line. (Re-invokes make
+# so that pkg-config sees freshly installed packages.)
 check:
 	$(Q)scripts/install-deps.sh
 	$(Q)$(MAKE) check-all
 
 check-all: tests
 	$(Q)rm -rf $(BUILD)/results && mkdir -p $(BUILD)/results
-	$(Q)tests/run-check.sh $(BUILD) $(BUILD)/results $(KDIR) $(or $(KERNEL),6.1) || true
+	$(Q)ARM_KERNELS="$(ARM_KERNELS)" tests/run-check.sh $(BUILD) $(BUILD)/results \
+		$(KDIR) $(or $(KERNEL),6.1) || true
 	$(Q)tests/summary.sh $(BUILD)/results
 
 check-host: tests

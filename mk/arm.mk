@@ -7,9 +7,12 @@
 #
 #   make check-arm        the ARM suite on arm64 and armhf: events,
 #                         accounting, family, malformed, fuzz, unpriv,
-#                         test-load-cycles (5 cycles), test-e2e (its
-#                         messages checked by ajv on the host); result
-#                         lines labelled [arm64 KVER] / [armhf KVER]
+#                         test-load-cycles (5 cycles), test-kprobe-audit,
+#                         test-e2e (its messages checked by ajv on the
+#                         host); result lines labelled [arm64 KVER] /
+#                         [armhf KVER]. make check runs the same suite
+#                         after the amd64 ones (tests/run-check.sh); this
+#                         runs it alone.
 #   make lab-arm64 / lab-armhf   a shell in the ARM lab
 #   ARM_KERNELS="arm64"   narrows the list
 ARM_KERNELS ?= arm64 armhf
