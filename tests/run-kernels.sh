@@ -169,19 +169,19 @@ for k in $names; do
 	t0=$SECONDS
 	cycles=${IOTSEC_CYCLES:-20}
 	case "$k" in arm64|armhf) cycles=${IOTSEC_CYCLES:-5} ;; esac
-	rm -rf "$results/host-check"
+	rm -rf "$results/host-check-$k"
 	IOTSEC_KERNEL=$k IOTSEC_KO=$ko IOTSEC_TEST_MODULES=$tm VM_ONLY=$only \
 		IOTSEC_UNAVAILABLE=$unavail IOTSEC_CYCLES=$cycles \
 		"$top/tests/run-vm.sh" "$vmbuild" "$results" "$kdir"
 	# What the guest left for the host to check (tests/lib/host-check.sh).
-	for d in "$results"/host-check/vm-"$k"-*; do
+	for d in "$results/host-check-$k"/vm-"$k"-*; do
 		[ -d "$d" ] || continue
 		"$top/tests/lib/host-check.sh" "$d" "$build" "[$k $kver]" \
 			>"$results/$(basename "$d")-host.tap" 2>&1
 		echo "# exit: $?" >>"$results/$(basename "$d")-host.tap"
 		grep -E '^(not )?ok ' "$results/$(basename "$d")-host.tap" | sed 's/^/  /'
 	done
-	rm -rf "$results/host-check"
+	rm -rf "$results/host-check-$k"
 	echo "# kernel $k ($kver): VM tests $((SECONDS - t0)) s"
 done
 exit 0

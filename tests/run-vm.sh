@@ -44,8 +44,9 @@ esac
 	"$top/tests/vm/run-in-guest.sh"
 rc=$?
 cp "$out"/*.tap "$results/" 2>/dev/null
-# what a guest without node left for the host (tests/lib/host-check.sh)
-[ ! -d "$out/host-check" ] || cp -r "$out/host-check" "$results/"
+# what a guest without node left for the host (tests/lib/host-check.sh),
+# apart per kernel: make check runs two labs at once
+[ ! -d "$out/host-check" ] || cp -r "$out/host-check" "$results/host-check${kname:+-$kname}"
 cp "$out/console.log" "$results/vm-console${kname:+-$kname}.log"
 {
 	echo "TAP version 13"
