@@ -109,7 +109,7 @@ echo "# time: host half $((SECONDS - start)) s"
 arm_suite host
 echo "# waiting for the VM suites"
 wait $vm
-echo "# VM suites (ran beside the host tests) done $((SECONDS - start)) s after the start"
+echo "# time: all $((SECONDS - start)) s (the VM half ran beside the host tests)"
 cat "$tmp/vm.log" "$tmp/arm.log" 2>/dev/null
 wait $prep
 if [ -n "$arm_kernels" ]; then
