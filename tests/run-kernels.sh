@@ -174,7 +174,7 @@ for k in $names; do
 		IOTSEC_UNAVAILABLE=$unavail IOTSEC_CYCLES=$cycles \
 		"$top/tests/run-vm.sh" "$vmbuild" "$results" "$kdir"
 	# What the guest left for the host to check (tests/lib/host-check.sh).
-	for d in "$results/host-check-$k"/vm-"$k"-*; do
+	for d in "$results/host-check-$k/vm-$k-"*; do
 		[ -d "$d" ] || continue
 		"$top/tests/lib/host-check.sh" "$d" "$build" "[$k $kver]" \
 			>"$results/$(basename "$d")-host.tap" 2>&1
