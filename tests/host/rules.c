@@ -1006,4 +1006,82 @@ TEST(default_failed_logins_and_memory_rules)
 		json_object_put(s.a[i]);
 }
 
+/* Alerts counted, and those naming one address (ctx: struct addr_count). */
+struct addr_count {
+	const char *addr;
+	uint64_t all, named, overflow;
+};
+
+static void count_alert(void *ctx, const char *t, size_t len)
+{
+	struct addr_count *c = ctx;
+	char *copy = strndup(t, len);
+
+	c->all++;
+	if (copy && strstr(copy, c->addr))
+		c->named++;
+	if (copy && strstr(copy, "counted together"))
+		c->overflow++;
+	free(copy);
+}
+
+/*
+ * repeated-failed-logins against an attacker who fills the rule's 256
+ * keys: (1) one failure of the attacker's address, then 256 failures from
+ * fresh addresses, five times within the minute: every key is live, the
+ * attacker's count must not be pushed out (it was, by the least recently
+ * seen eviction: no alert at all), and the fresh addresses that find no
+ * room are counted together and alert too; (2) 300 addresses, one failure
+ * each, within the minute (rotation): the ones past 256 alert together.
+ */
+TEST(failed_logins_not_hidden_by_a_key_flood)
+{
+	struct addr_count c = { .addr = "198.51.100.66" };
+	struct iotsec_event ev;
+	struct rules_engine e;
+	struct ser ser;
+	uint64_t t = BOOTED;
+
+	ser_init(&ser, "9c647395-b913-4997-a732-a7fe7303b649", "t");
+	rules_engine_init(&e, &ser, count_alert, &c);
+	e.aggregate_ms = 0;
+	rules_engine_set(&e, pack(_metadata), 0);
+	ASSERT_NE(NULL, e.rs);
+	for (int round = 0; round < 5; round++) {
+		ev = ev_login(c.addr, true, t += SEC / 100);
+		rules_eval(&e, &ev, 0);
+		for (int i = 0; i < 256; i++) {
+			char a[64];
+
+			snprintf(a, sizeof(a), "2001:db8:%x::%x", round + 1,
+				 i + 1);
+			ev = ev_login(a, true, t += SEC / 100);
+			rules_eval(&e, &ev, 0);
+		}
+	}
+	ASSERT_LT(t, BOOTED + 60 * SEC);
+	EXPECT_EQ(1, c.named);
+	EXPECT_LT(c.named, c.all);
+	EXPECT_EQ(c.all - c.named, c.overflow);
+	rules_engine_fini(&e);
+
+	/* rotation: one failure each from 300 addresses in 30 s */
+	c = (struct addr_count){ .addr = "198.51.100.66" };
+	rules_engine_init(&e, &ser, count_alert, &c);
+	e.aggregate_ms = 0;
+	rules_engine_set(&e, pack(_metadata), 0);
+	ASSERT_NE(NULL, e.rs);
+	for (int i = 0; i < 300; i++) {
+		char a[64];
+
+		snprintf(a, sizeof(a), "203.0.%d.%d", 100 + i / 200, i % 200);
+		ev = ev_login(a, true, BOOTED + i * (SEC / 10));
+		rules_eval(&e, &ev, 0);
+	}
+	/* 44 past the 256 keys: 8 alerts of 5 */
+	EXPECT_EQ(8, c.all);
+	EXPECT_EQ(8, c.overflow);
+	rules_engine_fini(&e);
+}
+
 TEST_HARNESS_MAIN
