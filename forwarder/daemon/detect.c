@@ -121,6 +121,7 @@ struct detect {
 	struct pending *head, *tail;
 	uint64_t next_id;
 	uint64_t late;			/* sent before their hash */
+	uint64_t not_queued;		/* sent without: queue full, memory */
 };
 
 static void ioc_warn(void *ctx, const char *msg)
@@ -272,6 +273,7 @@ void daemon_detect_event(struct daemon *d, const struct iotsec_event *ev)
 	struct detect *x = d->detect;
 	uint64_t now = mono_ms();
 	struct pending *p;
+	int ret;
 
 	if (x)
 		ioc_eval(&x->ioc, ev, now);
@@ -282,14 +284,25 @@ void daemon_detect_event(struct daemon *d, const struct iotsec_event *ev)
 	p = calloc(1, sizeof(*p));
 	if (p)
 		p->rec = record_new(ev);
-	if (!p || !p->rec || hasher_submit(x->hasher, x->next_id, ev->tgid,
-					   ev->exe.s, ev->exe.len)) {
-		/* no memory or the hasher's queue full: no hash */
+	ret = p && p->rec ? hasher_submit(x->hasher, x->next_id, ev->tgid,
+					  ev->exe.s, ev->exe.len) : -ENOMEM;
+	if (ret) {
+		/*
+		 * The hasher's queue full (a flood of execs) or no memory:
+		 * no hash, and the event says so (with hashes.enabled)
+		 */
+		struct iotsec_event copy = *ev;
+		const char *why = ret == -EAGAIN ? "queue-full" :
+				  hash_outcome_name(HASH_NOMEM);
+
 		if (p)
 			record_free(p->rec);
 		free(p);
-		x->late++;
-		queue_push(&d->queue, ev, now);
+		x->not_queued++;
+		if (x->attach)
+			copy.sha256_status = (struct ev_str){ why,
+							      strlen(why) };
+		queue_push(&d->queue, &copy, now);
 		return;
 	}
 	p->id = x->next_id++;
@@ -378,7 +391,7 @@ void daemon_detect_fini(struct daemon *d)
 		       (unsigned long long)st.cache.hits,
 		       (unsigned long long)st.cache.misses,
 		       (unsigned long long)x->late,
-		       (unsigned long long)st.rejected);
+		       (unsigned long long)x->not_queued);
 	}
 	hasher_end(d, x);
 	ioc_engine_fini(&x->ioc);
