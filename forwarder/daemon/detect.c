@@ -285,7 +285,8 @@ void daemon_detect_event(struct daemon *d, const struct iotsec_event *ev)
 	if (p)
 		p->rec = record_new(ev);
 	ret = p && p->rec ? hasher_submit(x->hasher, x->next_id, ev->tgid,
-					  ev->exe.s, ev->exe.len) : -ENOMEM;
+					  ev->exe.s, ev->exe.len,
+					  ev->time_ns) : -ENOMEM;
 	if (ret) {
 		/*
 		 * The hasher's queue full (a flood of execs) or no memory:
