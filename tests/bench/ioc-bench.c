@@ -193,7 +193,8 @@ int main(int argc, char **argv)
 		warm = (now_ns() - t0) / 20000;
 		hash_cache_stats(c, &cs);
 		printf("hashing (worker thread): a cache hit %.1f us/exec "
-		       "(readlink, open, fstat of /proc/PID/exe, its stat); cold: %.0f us "
+		       "(readlink, open, fstat of /proc/PID/exe, its stat); "
+		       "cold: %.0f us "
 		       "for this program's %ld KiB; cache hit rate %.4f\n",
 		       warm / 1000, cold / 1000,
 		       stat(self, &sb) ? 0L : (long)(sb.st_size >> 10),

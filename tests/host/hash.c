@@ -364,10 +364,10 @@ TEST_F(h, process_gone_binary_replaced_after_exec)
 					    via, strlen(via), exec_ns, d,
 					    &cached));
 	/* an exec time not of this boot: nothing can be verified */
+	exec_ns = (uint64_t)boot_ns() + 3600 * 1000000000ULL;
 	EXPECT_EQ(HASH_UNVERIFIED, hash_exe(self->c, &self->cfg, 0x7ffffff0,
-					    p, strlen(p),
-					    (uint64_t)boot_ns() + 3600 * 1000000000ULL,
-					    d, &cached));
+					    p, strlen(p), exec_ns, d,
+					    &cached));
 }
 
 /*
