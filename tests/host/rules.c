@@ -789,7 +789,7 @@ TEST(default_exec_rules)
 	struct iotsec_event ev;
 
 	ASSERT_NE(NULL, rs);
-	EXPECT_EQ(12, rules_count(rs));
+	EXPECT_EQ(13, rules_count(rs));
 	ev = ev_exec("/tmp/.x/payload", "/bin/sh");
 	EXPECT_STREQ("exec-from-temporary-dir", hits(rs, &ev));
 	ev = ev_exec("/dev/shm/m", "/bin/sh");
@@ -1006,10 +1006,14 @@ TEST(default_failed_logins_and_memory_rules)
 		json_object_put(s.a[i]);
 }
 
-/* Alerts counted, and those naming one address (ctx: struct addr_count). */
+/*
+ * Alerts of repeated-failed-logins counted, those naming one address and
+ * those of the overflow key (ctx: struct addr_count); and the alerts of
+ * failed-logins-many-sources.
+ */
 struct addr_count {
 	const char *addr;
-	uint64_t all, named, overflow;
+	uint64_t all, named, overflow, many;
 };
 
 static void count_alert(void *ctx, const char *t, size_t len)
@@ -1017,11 +1021,17 @@ static void count_alert(void *ctx, const char *t, size_t len)
 	struct addr_count *c = ctx;
 	char *copy = strndup(t, len);
 
-	c->all++;
-	if (copy && strstr(copy, c->addr))
-		c->named++;
-	if (copy && strstr(copy, "counted together"))
-		c->overflow++;
+	if (!copy)
+		abort();
+	if (strstr(copy, "\"RuleName\":\"failed-logins-many-sources\"")) {
+		c->many++;
+	} else if (strstr(copy, "\"RuleName\":\"repeated-failed-logins\"")) {
+		c->all++;
+		if (strstr(copy, c->addr))
+			c->named++;
+		if (strstr(copy, "counted together"))
+			c->overflow++;
+	}
 	free(copy);
 }
 
@@ -1032,7 +1042,9 @@ static void count_alert(void *ctx, const char *t, size_t len)
  * attacker's count must not be pushed out (it was, by the least recently
  * seen eviction: no alert at all), and the fresh addresses that find no
  * room are counted together and alert too; (2) 300 addresses, one failure
- * each, within the minute (rotation): the ones past 256 alert together.
+ * each, within the minute (rotation): the ones past 256 alert together;
+ * (3) 100 addresses, 4 failures each (rotation within the table): the
+ * per-address rule cannot see it, failed-logins-many-sources does.
  */
 TEST(failed_logins_not_hidden_by_a_key_flood)
 {
@@ -1081,6 +1093,37 @@ TEST(failed_logins_not_hidden_by_a_key_flood)
 	/* 44 past the 256 keys: 8 alerts of 5 */
 	EXPECT_EQ(8, c.all);
 	EXPECT_EQ(8, c.overflow);
+	rules_engine_fini(&e);
+
+	/*
+	 * rotation within the table: 100 addresses, 4 failures each, in a
+	 * minute: no address reaches 5, all of them are counted together
+	 * by failed-logins-many-sources (20 within a minute, one service)
+	 */
+	c = (struct addr_count){ .addr = "198.51.100.66" };
+	rules_engine_init(&e, &ser, count_alert, &c);
+	e.aggregate_ms = 0;
+	rules_engine_set(&e, pack(_metadata), 0);
+	ASSERT_NE(NULL, e.rs);
+	for (int i = 0; i < 400; i++) {
+		char a[64];
+
+		snprintf(a, sizeof(a), "203.0.113.%d", i % 100);
+		ev = ev_login(a, true, BOOTED + i * (SEC / 10));
+		rules_eval(&e, &ev, 0);
+	}
+	EXPECT_EQ(0, c.all);
+	EXPECT_EQ(20, c.many);
+	/* a few failures from a few places (mistyped passwords): none */
+	c.many = 0;
+	for (int i = 0; i < 19; i++) {
+		char a[64];
+
+		snprintf(a, sizeof(a), "192.0.2.%d", i % 7);
+		ev = ev_login(a, true, BOOTED + 100 * SEC + i * SEC);
+		rules_eval(&e, &ev, 0);
+	}
+	EXPECT_EQ(0, c.many);
 	rules_engine_fini(&e);
 }
 
