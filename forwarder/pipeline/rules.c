@@ -418,13 +418,18 @@ static int thresh_hit(struct rule *r, const struct iotsec_event *ev)
 		if (t->n_keys < THRESH_KEYS) {
 			i = t->n_keys++;
 		} else {
-			/* the key seen least recently, if it is dead */
+			/*
+			 * a key that fired and counts nothing since, else
+			 * the key seen least recently, if it is dead
+			 */
 			i = 0;
-			for (size_t j = 1; j < THRESH_KEYS; j++)
-				if (t->keys[j].seen_ns < t->keys[i].seen_ns)
+			for (size_t j = 1; j < THRESH_KEYS && t->keys[i].n;
+			     j++)
+				if (!t->keys[j].n ||
+				    t->keys[j].seen_ns < t->keys[i].seen_ns)
 					i = j;
-			if (now >= t->keys[i].seen_ns &&
-			    now - t->keys[i].seen_ns > t->within_ns) {
+			if (!t->keys[i].n || (now >= t->keys[i].seen_ns &&
+			    now - t->keys[i].seen_ns > t->within_ns)) {
 				t->evicted++;
 			} else {
 				i = THRESH_KEYS;

@@ -531,6 +531,71 @@ TEST(threshold_counts_per_key_within_the_window)
 		json_object_put(s.a[i]);
 }
 
+/*
+ * The key table when full: a key that fired (counting nothing since)
+ * makes room even within WITHIN; a live count never does: the new key
+ * counts in the overflow key.
+ */
+TEST(threshold_table_full_keeps_live_counts)
+{
+	struct iotsec_event a = ev_net(IOTSEC_EVENT_CONNECT, "192.0.2.1", 22, 0);
+	struct alerts s = { 0 };
+	struct rules_engine e;
+	struct ser ser;
+	char err[512];
+	struct rule *r;
+
+	ser_init(&ser, "9c647395-b913-4997-a732-a7fe7303b649", "t");
+	rules_engine_init(&e, &ser, on_alert, &s);
+	e.aggregate_ms = 0;
+	rules_engine_set(&e, compile(THRESH("    match: { rport: 22 }\n"
+					    "    threshold: 2\n"
+					    "    within: 60s\n"
+					    "    by: raddr\n"), err,
+				     sizeof(err)), 0);
+	ASSERT_NE(NULL, e.rs) TH_LOG("%s", err);
+	r = &e.rs->rules[0];
+	/* key 0 fires; 255 others count one each */
+	a.time_ns = 1 * SEC;
+	EXPECT_EQ(0, rules_eval(&e, &a, 0));
+	a.time_ns = 2 * SEC;
+	EXPECT_EQ(1, rules_eval(&e, &a, 0));
+	for (int i = 1; i < 256; i++) {
+		a.raddr[2] = 1;
+		a.raddr[3] = (uint8_t)i;
+		a.time_ns = 3 * SEC + (uint64_t)i;
+		EXPECT_EQ(0, rules_eval(&e, &a, 0));
+	}
+	EXPECT_EQ(256, r->thresh.n_keys);
+	/* a new key: in the fired key's place */
+	a.raddr[2] = 3;
+	a.raddr[3] = 1;
+	a.time_ns = 4 * SEC;
+	EXPECT_EQ(0, rules_eval(&e, &a, 0));
+	EXPECT_EQ(1, r->thresh.evicted);
+	EXPECT_EQ(0, r->thresh.overflowed);
+	/* two more: no room (all live), counted together, fire together */
+	a.raddr[3] = 2;
+	EXPECT_EQ(0, rules_eval(&e, &a, 0));
+	a.raddr[3] = 3;
+	EXPECT_EQ(1, rules_eval(&e, &a, 0));
+	EXPECT_EQ(1, r->thresh.evicted);
+	EXPECT_EQ(2, r->thresh.overflowed);
+	ASSERT_EQ(2, s.n);
+	EXPECT_NE(NULL, strstr(jstr(s.a[1], "Payload.0.Description"),
+			       "(counted together: the rule's 256 keys were "
+			       "all in use)"));
+	/* a minute later the LRU keys are dead: they make room again */
+	a.raddr[3] = 4;
+	a.time_ns = 70 * SEC;
+	EXPECT_EQ(0, rules_eval(&e, &a, 0));
+	EXPECT_EQ(2, r->thresh.evicted);
+	EXPECT_EQ(2, r->thresh.overflowed);
+	rules_engine_fini(&e);
+	for (size_t i = 0; i < s.n; i++)
+		json_object_put(s.a[i]);
+}
+
 /* Lists naming lists multiply: 10^5 values from a few hundred bytes. */
 TEST(list_expansion_is_bounded)
 {
