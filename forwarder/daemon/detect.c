@@ -438,6 +438,12 @@ static void baseline_path(const struct config *c, char *buf, size_t len)
 			 spool);
 }
 
+static void baseline_note(void *ctx, const char *msg)
+{
+	(void)ctx;
+	logmsg(LOG_WARNING, "baseline: %s", msg);
+}
+
 int daemon_baseline_config(struct daemon *d, bool starting)
 {
 	const struct config *c = d->cfg;
@@ -445,8 +451,10 @@ int daemon_baseline_config(struct daemon *d, bool starting)
 	bool was = d->baseline.enabled;
 	int ret;
 
-	if (starting)
+	if (starting) {
 		baseline_init(&d->baseline, &d->ser, on_alert, d);
+		d->baseline.note = baseline_note;
+	}
 	baseline_path(c, path, sizeof(path));
 	ret = baseline_configure(&d->baseline, c->baseline.enabled,
 				 c->baseline.window_ms,
