@@ -188,7 +188,9 @@ static void on_hash(struct daemon *d, struct detect *x,
 		if (x->attach && !p->sent)
 			p->rec->ev.sha256 = (struct ev_str){ p->hex,
 							     2 * HASH_LEN };
-		ioc_eval_hash(&x->ioc, &p->rec->ev, r->digest, mono_ms());
+		/* a listed executable: not part of what is normal */
+		if (ioc_eval_hash(&x->ioc, &p->rec->ev, r->digest, mono_ms()))
+			baseline_forget(&d->baseline, &p->rec->ev, mono_ms());
 		pending_send(d, p, NULL);
 	} else {
 		pending_send(d, p, x->attach ?
@@ -267,14 +269,18 @@ void daemon_detect_load(struct daemon *d)
 	}
 }
 
+unsigned int daemon_detect_check(struct daemon *d,
+				 const struct iotsec_event *ev)
+{
+	return d->detect ? ioc_eval(&d->detect->ioc, ev, mono_ms()) : 0;
+}
+
 void daemon_detect_event(struct daemon *d, const struct iotsec_event *ev)
 {
 	struct detect *x = d->detect;
 	uint64_t now = mono_ms();
 	struct pending *p;
 
-	if (x)
-		ioc_eval(&x->ioc, ev, now);
 	if (!x || !x->hasher || ev->type != IOTSEC_EVENT_EXEC) {
 		queue_push(&d->queue, ev, now);
 		return;

@@ -637,6 +637,12 @@ static void deviate(struct baseline *b, const struct bl_key *k, uint64_t h,
 unsigned int baseline_eval(struct baseline *b, const struct iotsec_event *ev,
 			   uint64_t now_ms)
 {
+	return baseline_check(b, ev, now_ms, false);
+}
+
+unsigned int baseline_check(struct baseline *b, const struct iotsec_event *ev,
+			    uint64_t now_ms, bool suspect)
+{
 	struct bl_key k;
 	uint64_t h;
 
@@ -646,7 +652,10 @@ unsigned int baseline_eval(struct baseline *b, const struct iotsec_event *ev,
 	b->stats.events++;
 	h = key_hash(&k);
 	if (!b->ended && now_ms < b->end_mono_ms) {
-		learn(b, &k, h, ev);
+		if (suspect)
+			b->stats.suspect++;
+		else
+			learn(b, &k, h, ev);
 		return 0;
 	}
 	if (!b->ended) {
@@ -657,6 +666,38 @@ unsigned int baseline_eval(struct baseline *b, const struct iotsec_event *ev,
 	if (*table_find(&b->model, h, &k))
 		return 0;
 	deviate(b, &k, h, ev, now_ms);
+	return 1;
+}
+
+unsigned int baseline_forget(struct baseline *b, const struct iotsec_event *ev,
+			     uint64_t now_ms)
+{
+	struct bl_entry **s, *e;
+	struct bl_key k;
+	size_t i, j;
+
+	if (!b->enabled || !b->model.slot || b->ended ||
+	    now_ms >= b->end_mono_ms || !key_of(ev, &k))
+		return 0;
+	s = table_find(&b->model, key_hash(&k), &k);
+	if (!*s)
+		return 0;
+	entry_free(*s);
+	*s = NULL;
+	b->model.n--;
+	/* the entries after it in its run: in again, none lost to the gap */
+	i = s - b->model.slot;
+	for (j = (i + 1) & (b->model.cap - 1); (e = b->model.slot[j]);
+	     j = (j + 1) & (b->model.cap - 1)) {
+		size_t at = e->hash & (b->model.cap - 1);
+
+		b->model.slot[j] = NULL;
+		while (b->model.slot[at])
+			at = (at + 1) & (b->model.cap - 1);
+		b->model.slot[at] = e;
+	}
+	b->stats.forgotten++;
+	b->dirty = true;
 	return 1;
 }
 
@@ -1276,6 +1317,8 @@ struct json_object *baseline_json(const struct baseline *b, uint64_t now_ms)
 	add(o, "saves", json_object_new_int64(s->saves));
 	add(o, "save_errors", json_object_new_int64(s->save_errors));
 	add(o, "restarts", json_object_new_int64(s->restarts));
+	add(o, "suspect", json_object_new_int64(s->suspect));
+	add(o, "forgotten", json_object_new_int64(s->forgotten));
 	add(o, "error", json_object_new_string(b->error));
 	return o;
 }

@@ -67,6 +67,10 @@ struct baseline_stats {
 					 * counts them) */
 	uint64_t saves, save_errors;
 	uint64_t restarts;		/* reset or re-learn requests */
+	uint64_t suspect;		/* not learned: a rule or an indicator
+					 * alerted on the event */
+	uint64_t forgotten;		/* learned, then removed: its
+					 * executable's hash is listed */
 };
 
 struct baseline {
@@ -148,6 +152,20 @@ void baseline_fini(struct baseline *b);
 /* Every event, enriched: learns or checks. 1 for a deviation, else 0. */
 unsigned int baseline_eval(struct baseline *b, const struct iotsec_event *ev,
 			   uint64_t now_ms);
+/*
+ * The same, SUSPECT when a rule or an indicator alerted on EV: while
+ * learning such an event is not learned (an intruder active during the
+ * window is still reported after it); after, it is checked as any.
+ */
+unsigned int baseline_check(struct baseline *b, const struct iotsec_event *ev,
+			    uint64_t now_ms, bool suspect);
+/*
+ * While learning, EV's tuple out of the model again (an exec whose
+ * executable's hash turned out listed: the hash comes after the event
+ * was learned). 1 if it was there, else 0.
+ */
+unsigned int baseline_forget(struct baseline *b, const struct iotsec_event *ev,
+			     uint64_t now_ms);
 /* The window's end, held deviations due, a save due; ms until the next. */
 uint64_t baseline_tick(struct baseline *b, uint64_t now_ms);
 /* Send every held hit now. */

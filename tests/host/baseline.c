@@ -429,6 +429,61 @@ TEST_F(bl, many_distinct_deviations_stay_bounded_and_counted)
 	EXPECT_STREQ("baseline-process", self->a.rule[0]);
 }
 
+TEST_F(bl, what_alerted_while_learning_is_not_learned)
+{
+	struct iotsec_event app = ev_exec("/usr/sbin/app", "/sbin/init");
+	struct iotsec_event drop = ev_exec("/tmp/dropper", "/usr/sbin/app");
+	struct iotsec_event c2 = ev_net(IOTSEC_EVENT_CONNECT, "/tmp/dropper",
+					40000, 4444);
+	struct iotsec_event bad = ev_exec("/opt/listed", "/sbin/init");
+	char exe[32];
+
+	ASSERT_EQ(0, baseline_configure(&self->b, true, HOUR_MS, 100,
+					self->path, 60000, 1000));
+	/* many tuples, so the one forgotten sits inside probe runs */
+	for (int i = 0; i < 40; i++) {
+		struct iotsec_event e;
+
+		snprintf(exe, sizeof(exe), "/opt/p%d", i);
+		e = ev_exec(exe, "/sbin/init");
+		baseline_check(&self->b, &e, 1000, false);
+		if (i == 20)
+			baseline_check(&self->b, &bad, 1000, false);
+	}
+	EXPECT_EQ(0, baseline_check(&self->b, &app, 1000, false));
+	/* a rule (or an indicator) alerted on these: not normal */
+	EXPECT_EQ(0, baseline_check(&self->b, &drop, 1001, true));
+	EXPECT_EQ(0, baseline_check(&self->b, &c2, 1002, true));
+	EXPECT_EQ(42, self->b.model.n);
+	EXPECT_EQ(2, self->b.stats.suspect);
+	/* an executable whose hash came back listed: out again */
+	EXPECT_EQ(1, baseline_forget(&self->b, &bad, 1003));
+	EXPECT_EQ(0, baseline_forget(&self->b, &bad, 1003));
+	EXPECT_EQ(41, self->b.model.n);
+	EXPECT_EQ(0, self->a.n);
+
+	/* after the window: the intruder is reported, the rest is not */
+	EXPECT_EQ(1, baseline_eval(&self->b, &drop, 1000 + HOUR_MS));
+	EXPECT_EQ(1, baseline_eval(&self->b, &c2, 1000 + HOUR_MS));
+	EXPECT_EQ(1, baseline_eval(&self->b, &bad, 1000 + HOUR_MS));
+	EXPECT_EQ(0, baseline_eval(&self->b, &app, 1000 + HOUR_MS));
+	for (int i = 0; i < 40; i++) {
+		struct iotsec_event e;
+
+		snprintf(exe, sizeof(exe), "/opt/p%d", i);
+		e = ev_exec(exe, "/sbin/init");
+		EXPECT_EQ(0, baseline_eval(&self->b, &e, 1000 + HOUR_MS))
+			TH_LOG("%s lost", exe);
+	}
+	ASSERT_EQ(3, self->a.n);
+	EXPECT_STREQ("baseline-process", self->a.rule[0]);
+	EXPECT_STREQ("baseline-connection", self->a.rule[1]);
+	EXPECT_STREQ("baseline-process", self->a.rule[2]);
+	/* after the window, forget changes nothing */
+	EXPECT_EQ(0, baseline_forget(&self->b, &app, 1000 + HOUR_MS));
+	EXPECT_EQ(41, self->b.model.n);
+}
+
 TEST_F(bl, reset_and_relearn)
 {
 	struct iotsec_event e = ev_exec("/usr/sbin/app", "/sbin/init");
