@@ -189,7 +189,9 @@ static void on_hash(struct daemon *d, struct detect *x,
 		if (x->attach && !p->sent)
 			p->rec->ev.sha256 = (struct ev_str){ p->hex,
 							     2 * HASH_LEN };
-		ioc_eval_hash(&x->ioc, &p->rec->ev, r->digest, mono_ms());
+		/* a listed executable: not part of what is normal */
+		if (ioc_eval_hash(&x->ioc, &p->rec->ev, r->digest, mono_ms()))
+			baseline_forget(&d->baseline, &p->rec->ev, mono_ms());
 		pending_send(d, p, NULL);
 	} else {
 		pending_send(d, p, x->attach ?
@@ -268,6 +270,12 @@ void daemon_detect_load(struct daemon *d)
 	}
 }
 
+unsigned int daemon_detect_check(struct daemon *d,
+				 const struct iotsec_event *ev)
+{
+	return d->detect ? ioc_eval(&d->detect->ioc, ev, mono_ms()) : 0;
+}
+
 void daemon_detect_event(struct daemon *d, const struct iotsec_event *ev)
 {
 	struct detect *x = d->detect;
@@ -275,8 +283,6 @@ void daemon_detect_event(struct daemon *d, const struct iotsec_event *ev)
 	struct pending *p;
 	int ret;
 
-	if (x)
-		ioc_eval(&x->ioc, ev, now);
 	if (!x || !x->hasher || ev->type != IOTSEC_EVENT_EXEC) {
 		queue_push(&d->queue, ev, now);
 		return;
@@ -452,6 +458,12 @@ static void baseline_path(const struct config *c, char *buf, size_t len)
 			 spool);
 }
 
+static void baseline_note(void *ctx, const char *msg)
+{
+	(void)ctx;
+	logmsg(LOG_WARNING, "baseline: %s", msg);
+}
+
 int daemon_baseline_config(struct daemon *d, bool starting)
 {
 	const struct config *c = d->cfg;
@@ -459,8 +471,10 @@ int daemon_baseline_config(struct daemon *d, bool starting)
 	bool was = d->baseline.enabled;
 	int ret;
 
-	if (starting)
+	if (starting) {
 		baseline_init(&d->baseline, &d->ser, on_alert, d);
+		d->baseline.note = baseline_note;
+	}
 	baseline_path(c, path, sizeof(path));
 	ret = baseline_configure(&d->baseline, c->baseline.enabled,
 				 c->baseline.window_ms,
