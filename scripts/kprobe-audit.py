@@ -7,16 +7,26 @@ A kprobe handler reads the probed function's arguments from registers
 the function exists on the target kernel, nor that its Nth parameter is
 what the cast says. This tool checks both, per kernel:
 
-  protos --kmod DIR --source TARBALL|DIR [--release R]
+  protos --kmod DIR --source TARBALL|DIR [--arch x86_64|arm64|arm]
       Host side. Reads every kprobe/kretprobe of kmod/*.c (symbol, whether
-      it is optional, the handlers, the arguments each handler reads and
-      their casts) and finds each symbol's definition in the kernel source
-      (Debian's linux-source-X.Y tarball, read in place). Prints one line
-      per symbol and argument read: a table for `check`.
+      it is optional or the fallback of the hook before it, the handlers,
+      the arguments each handler reads and their casts) and finds each
+      symbol's definition in the kernel source (Debian's linux-source-X.Y
+      tarball, read in place). Prints one line per symbol and argument
+      read: a table for `check`. --arch names the system call entries as
+      compat.h's IOTSEC_SYSCALL_SYM does there (default x86_64).
   check --table FILE [--kallsyms /proc/kallsyms] [--label L]
       Guest side (TAP). Per symbol: in the booted kernel's kallsyms (or,
       optional, reported unavailable), and every argument it reads of a
       type that matches the prototype.
+
+A fallback hook (.fallback = true, kmod/hooks.c) is placed only where the
+hook before it that is no fallback (its primary) cannot be: the ptrace
+hooks on sys_ptrace where ptrace_attach() is inlined (armmp). Its table
+kind is "fallback:PRIMARY" (":optional" when it is optional too). `check`
+takes a primary missing from kallsyms as hooked where one of its
+fallbacks is there, and a fallback missing as unneeded where its primary
+is there; a primary and all its fallbacks missing is a failure.
 
 Types match when they name the same thing once qualifiers (const,
 volatile, __user) are dropped; integer-like casts (int, long, u32, ...)
@@ -86,10 +96,17 @@ def guards(src, pos):
     return [(mac, want) for mac, want in stack if mac]
 
 
-def sym_name(tok, arch='x86_64'):
+# compat.h's IOTSEC_SYSCALL_SYM per architecture: the syscall wrapper
+# taking the user registers (x86-64, arm64), or sys_NAME itself (arm).
+SYSCALL_PREFIX = {'x86_64': '__x64_sys_', 'arm64': '__arm64_sys_',
+                  'arm': 'sys_'}
+ARCH = 'x86_64'
+
+
+def sym_name(tok):
     m = re.match(r'IOTSEC_SYSCALL_SYM\("([^"]+)"\)', tok)
     if m:
-        return '__x64_sys_' + m.group(1), m.group(1)
+        return SYSCALL_PREFIX[ARCH] + m.group(1), m.group(1)
     return tok.strip('"'), None
 
 
@@ -124,30 +141,42 @@ def handler_args(src):
 
 
 def kmod_hooks(kmod):
-    """[(symbol, syscall, optional, file, [handlers])] for kmod/*.c."""
+    """[(symbol, syscall, kind, file, [handlers], handlers, guards)] for
+    kmod/*.c; KIND is required, optional or fallback:PRIMARY[:optional]."""
     hooks = []
     for f in sorted(os.listdir(kmod)):
         if not f.endswith('.c') or f.endswith('.mod.c'):
             continue
         src = open(os.path.join(kmod, f)).read()
         handlers = handler_args(src)
+        # (offset, symbol, syscall, optional, fallback, handlers)
+        found = []
         for m in HOOK_KPROBE.finditer(src):
-            s, sc = sym_name(m.group(1))
-            hooks.append((s, sc, False, f, [m.group(2)], handlers,
-                          guards(src, m.start())))
+            found.append((m.start(), m.group(1), False, False, [m.group(2)]))
         for m in HOOK_KRETPROBE.finditer(src):
-            s, sc = sym_name(m.group(1))
-            hooks.append((s, sc, False, f, [m.group(2), m.group(3)], handlers,
-                          guards(src, m.start())))
+            found.append((m.start(), m.group(1), False, False,
+                          [m.group(2), m.group(3)]))
         for m in HOOK_STRUCT.finditer(src):
             body = m.group(1)
             sm = re.search(r'symbol_name\s*=\s*("[^"]+"|IOTSEC_SYSCALL_SYM\("[^"]+"\))', body)
             if not sm:
                 continue
-            s, sc = sym_name(sm.group(1))
             opt = bool(re.search(r'\.optional\s*=\s*true', body))
+            fb = bool(re.search(r'\.fallback\s*=\s*true', body))
             hs = re.findall(r'\.(?:pre_handler|entry_handler|handler)\s*=\s*(\w+)', body)
-            hooks.append((s, sc, opt, f, hs, handlers, guards(src, m.start())))
+            found.append((m.start(), sm.group(1), opt, fb, hs))
+        # hooks.c: a fallback stands in for the last hook before it in its
+        # array that is no fallback
+        primary = None
+        for pos, tok, opt, fb, hs in sorted(found, key=lambda x: x[0]):
+            s, sc = sym_name(tok)
+            if fb and primary:
+                kind = 'fallback:' + primary + (':optional' if opt else '')
+            else:
+                kind = 'optional' if opt else 'required'
+            if not fb:
+                primary = s
+            hooks.append((s, sc, kind, f, hs, handlers, guards(src, pos)))
     return hooks
 
 
@@ -192,14 +221,22 @@ class Source:
         """
         if syscall:
             # x86-64's wrapper __x64_sys_NAME(const struct pt_regs *regs)
-            # (since 4.17): the call's own arguments are in the user
-            # registers that regs points to, not the wrapper's arguments.
+            # (since 4.17), arm64's __arm64_sys_NAME (4.19): the call's own
+            # arguments are in the user registers that regs points to, not
+            # the wrapper's arguments. On arm, sys_NAME takes them itself:
+            # SYSCALL_DEFINEn(name, type, arg, ...).
             pat = re.compile(r'^SYSCALL_DEFINE\d\(\s*' + re.escape(syscall) +
                              r'\s*(?:,([^)]*))?\)', re.M)
             for f, text in self.files.items():
                 m = pat.search(text)
-                if m:
+                if not m:
+                    continue
+                if ARCH != 'arm':
                     return f, ['const struct pt_regs *regs']
+                parts = [' '.join(p.split())
+                         for p in (m.group(1) or '').split(',')]
+                return f, [parts[i] + ' ' + parts[i + 1]
+                           for i in range(0, len(parts) - 1, 2)]
             return None
         pat = re.compile(r'^(?:[\w\s\*]*?)\b' + re.escape(sym) +
                          r'\s*\(([^;{()]*?)\)\s*\{', re.M)
@@ -241,14 +278,15 @@ def compatible(cast, param):
 
 
 def cmd_protos(a):
-    global HEADERS
+    global HEADERS, ARCH
+    ARCH = a.arch
     probes = kbuild_probes(a.kmod)
     HEADERS = tuple(sorted({h for _, h, _ in probes}))
     src = Source(a.source)
     # A probe's pattern is a grep (basic) regular expression.
     defined = {mac for pat, h, mac in probes
                if re.search(pat, src.files.get(h, ''))}
-    for sym, sc, opt, f, hs, handlers, conds in kmod_hooks(a.kmod):
+    for sym, sc, kind, f, hs, handlers, conds in kmod_hooks(a.kmod):
         # compiled out for this kernel: not placed, nothing to check
         if any(mac.startswith('IOTSEC_HAVE_') and (mac in defined) != want
                for mac, want in conds):
@@ -257,7 +295,6 @@ def cmd_protos(a):
         proto = src.prototype(sym, sc)
         where = proto[0] if proto else '-'
         params = proto[1] if proto else []
-        kind = 'optional' if opt else 'required'
         if not reads:
             print('\t'.join([sym, kind, f, '-', '-', where,
                              'ok' if proto else 'noproto']))
@@ -281,6 +318,11 @@ def cmd_check(a):
             if len(parts) >= 3:
                 syms.add(parts[2])
     rows = [line.rstrip('\n').split('\t') for line in open(a.table) if line.strip()]
+    # primary -> the fallbacks that stand in for it (kmod/hooks.c)
+    fallbacks = {}
+    for sym, kind, *_ in rows:
+        if kind.startswith('fallback:'):
+            fallbacks.setdefault(kind.split(':')[1], set()).add(sym)
     label = '[%s] ' % a.label if a.label else ''
     n = failed = 0
     print('TAP version 13')
@@ -291,6 +333,25 @@ def cmd_check(a):
         what = '%s%s (%s, %s)' % (label, sym, f, kind)
         if arg != '-':
             what += ': arg%s read as (%s), prototype %s' % (arg, cast, proto)
+        if kind.startswith('fallback:'):
+            primary = kind.split(':')[1]
+            if not present and primary in syms:
+                print('ok %d - %s # not in kallsyms: not needed, %s is there'
+                      % (n, what, primary))
+                continue
+            if not present and (kind.endswith(':optional') or
+                                fallbacks[primary] & syms):
+                print('ok %d - %s # not in kallsyms: optional, reported unavailable'
+                      % (n, what))
+                continue
+            if not present:
+                print('not ok %d - %s: not in kallsyms, nor is %s' % (n, what, primary))
+                failed += 1
+                continue
+        elif not present and fallbacks.get(sym, set()) & syms:
+            print('ok %d - %s # not in kallsyms (inlined): hooked by its fallback %s'
+                  % (n, what, ', '.join(sorted(fallbacks[sym] & syms))))
+            continue
         if not present and kind == 'optional':
             print('ok %d - %s # not in kallsyms: optional, reported unavailable' % (n, what))
             continue
@@ -314,6 +375,7 @@ def main():
     p = sub.add_parser('protos')
     p.add_argument('--kmod', required=True)
     p.add_argument('--source', required=True)
+    p.add_argument('--arch', default='x86_64', choices=sorted(SYSCALL_PREFIX))
     c = sub.add_parser('check')
     c.add_argument('--table', required=True)
     c.add_argument('--kallsyms', default='/proc/kallsyms')

@@ -119,6 +119,85 @@ python3 "$audit" check --table "$tmp/table" --kallsyms "$tmp/kallsyms" >"$tmp/ch
 check "check: a required symbol missing from kallsyms is not ok" \
 	grep -q '^not ok .*dg_connect.*not in kallsyms' "$tmp/check2"
 
+# Fallback hooks (kmod/hooks.c): sys_ptrace stands in for ptrace_attach
+# where that is inlined (armmp). A primary missing from kallsyms with its
+# fallback there is hooked; a fallback missing with its primary there is
+# not needed; both missing fails. --arch names the syscall entries.
+mkdir -p "$tmp/fkmod" "$tmp/fsrc/kernel"
+cat >"$tmp/fkmod/p.c" <<'C'
+static int attach_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	struct task_struct *task = (struct task_struct *)iotsec_arg(regs, 0);
+	return 0;
+}
+
+static int sys_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	long request = (long)iotsec_arg(regs, 0);
+	return 0;
+}
+
+static int other_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	return 0;
+}
+
+static struct iotsec_hook hooks[] = {
+	IOTSEC_KPROBE("inl_attach", IOTSEC_EVENT_PTRACE, attach_pre),
+	/* where inl_attach() is inlined */
+	{ .type = IOTSEC_EVENT_PTRACE, .kind = IOTSEC_HOOK_KPROBE,
+	  .fallback = true,
+	  .kp = { .symbol_name = IOTSEC_SYSCALL_SYM("inl"),
+		  .pre_handler = sys_pre } },
+	IOTSEC_KPROBE("other_fn", IOTSEC_EVENT_PTRACE, other_pre),
+};
+C
+cat >"$tmp/fsrc/kernel/p.c" <<'C'
+static int inl_attach(struct task_struct *task, long request)
+{
+	return 0;
+}
+
+SYSCALL_DEFINE2(inl, long, request, unsigned long, pid)
+{
+	return inl_attach(NULL, request);
+}
+
+int other_fn(void)
+{
+	return 0;
+}
+C
+for arch in x86_64 arm64 arm; do
+	python3 "$audit" protos --kmod "$tmp/fkmod" --source "$tmp/fsrc" \
+		--arch $arch >"$tmp/ftable-$arch" 2>"$tmp/err"
+	sed 's/^/# /' "$tmp/ftable-$arch" "$tmp/err"
+done
+check "protos: the hook after a primary with .fallback = true is fallback:PRIMARY (syscall entry named per --arch)" \
+	test "$(cut -f1,2 "$tmp/ftable-x86_64" "$tmp/ftable-arm64" "$tmp/ftable-arm" | grep fallback | tr '\t\n' ' ')" = \
+	"__x64_sys_inl fallback:inl_attach __arm64_sys_inl fallback:inl_attach sys_inl fallback:inl_attach "
+check "protos: a hook after the fallback that is no fallback itself stays required" \
+	grep -qP '^other_fn\trequired\t' "$tmp/ftable-arm"
+check "protos: arm's sys_NAME takes the call's own arguments (SYSCALL_DEFINE), arm64's wrapper the registers" \
+	test "$(grep -P '^sys_inl\t' "$tmp/ftable-arm" | cut -f6,7)|$(grep -P '^__arm64_sys_inl\t' "$tmp/ftable-arm64" | cut -f7)" = \
+	"kernel/p.c: long request	ok|mismatch"
+fcheck() { # KALLSYMS... -> the check's TAP in $tmp/fcheck, its status in $frc
+	printf '0 T %s\n' "$@" >"$tmp/fkallsyms"
+	python3 "$audit" check --table "$tmp/ftable-arm" --kallsyms "$tmp/fkallsyms" \
+		--label armhf >"$tmp/fcheck"
+	frc=$?
+	sed 's/^/# /' "$tmp/fcheck"
+}
+fcheck sys_inl other_fn
+check "check: a primary not in kallsyms (inlined) whose fallback is there passes" \
+	test $frc = 0 -a "$(grep -c '^ok .*inl_attach.*hooked by its fallback sys_inl' "$tmp/fcheck")" = 1
+fcheck inl_attach other_fn
+check "check: a fallback not in kallsyms whose primary is there passes (not needed)" \
+	test $frc = 0 -a "$(grep -c '^ok .*sys_inl.*not needed, inl_attach is there' "$tmp/fcheck")" = 1
+fcheck other_fn
+check "check: a primary and its fallback both missing fail, both lines not ok" \
+	test $frc = 1 -a "$(grep -c '^not ok .*inl' "$tmp/fcheck")" = 2
+
 # The real module against the kernel sources at hand.
 . "$top/scripts/lib-cache.sh"
 troot=${TRIXIE_ROOT:-$(iotsec_cache "$top")/trixie-root}
