@@ -199,9 +199,10 @@ series() {
 			"target/s" "achieved/s" "workload" "kgener" "delivered" "published" "dropped" "lost" "enobuf" "qdrop" "identity" "loss" "cpu%" "RSS kB" "cpu us/ev"
 	} >>"$tmp/p3.txt"
 	for r in $rates_now; do
+		# before the step's iotsecd, the only consumer: all it decodes
+		va0=$(kdelivered)
 		start_iotsecd "s$name$r" "$tmp/p3.yaml" --output "$tmp/s$name$r.jsonl"
 		k0=$(kcount connect accept)
-		va0=$(kdelivered)
 		c0=$(cpu_ticks "$daemon")
 		t0=$(date +%s.%N)
 		res=$("$tools/loadgen" --rate "$(awk -v r="$r" 'BEGIN { print r / 2 }')" connect "$step" "$workers" "$port")
