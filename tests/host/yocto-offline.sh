@@ -367,15 +367,14 @@ for arch in arm64 armhf; do
 	fi
 	akver=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"$/\1/p' "$akdir/include/generated/utsrelease.h")
 	w=$tmp/iotsec-mod-$arch
-	# HEAD's tree: the pinned IOTSEC_SRCREV predates the ARM fixes (armhf's
-	# task_pt_regs() header, kmod/compat.h); the next layer release moves it.
-	pinned=$srcrev srcrev=HEAD
+	# The pinned IOTSEC_SRCREV's tree, as the git fetcher unpacks it: what
+	# a qemuarm64 / qemuarm image builds is that revision, so it must hold
+	# the ARM fixes (armhf's task_pt_regs() header, kmod/compat.h).
 	unpack "$mod" "$w"
-	srcrev=$pinned
 	S=$w/$(bbvar "$mod" BP)/kmod
 	akmake() { (unset CFLAGS CPPFLAGS CXXFLAGS LDFLAGS; export ARCH=$karch CROSS_COMPILE=$cross;
 		cd "$S" && make -j2 KERNEL_SRC="$akdir" "$@"); }
-	check "iotsec-mod MACHINE=$machine: do_compile (ARCH=$karch, CC=${cross}gcc, O=<$arch headers>)" \
+	check "iotsec-mod MACHINE=$machine: do_compile of IOTSEC_SRCREV ${srcrev:0:12} (ARCH=$karch, CC=${cross}gcc, O=<$arch headers>)" \
 		run akmake KERNEL_PATH="$akdir" KERNEL_VERSION="$akver" CC="${cross}gcc" \
 			LD="${cross}ld" AR="${cross}ar" OBJCOPY="${cross}objcopy" \
 			STRIP="${cross}strip" O="$akdir" KBUILD_EXTRA_SYMBOLS=
