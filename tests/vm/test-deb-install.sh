@@ -26,13 +26,20 @@ set -u
 TMP_NAME=iotsec-deb
 . "$(dirname "$0")/../lib/vm.sh"
 mark=iotsec-deb-$$
+# The packages of the guest's architecture: make deb's ($BUILD/deb, the
+# build machine's) or a cross build's ($BUILD/deb/ARCH, make deb-for-check
+# DEB_CHECK_ARCHS=arm64).
 debs=$BUILD/deb
+march=$(dpkg --print-architecture 2>/dev/null)
+[ -d "$debs/$march" ] && debs=$debs/$march
 export DEBIAN_FRONTEND=noninteractive
 PKGS="iotsec-dkms iotsecd libiotsec1 libiotsec-dev"
 
 # Each apt-get run (a DKMS build of the module inside the emulated guest)
 # gets at most APT_TIMEOUT seconds, so that a slow machine costs the lab run
 # a bounded time.
+# IOTSEC_DEB_VM=fast: the fast mode on any kernel (the arm64 lab run of
+# make check-packages).
 APT_TIMEOUT=${IOTSEC_DEB_APT_TIMEOUT:-600}
 if [ "${IOTSEC_DEB_VM:-0}" = 1 ]; then
 	mode=full
@@ -57,7 +64,7 @@ if ! ls "$debs"/iotsecd_*.deb >/dev/null 2>&1; then
 fi
 # make check runs the VM suite on 6.1; other kernels (make check-kernels)
 # would each cost a DKMS build for the same packages.
-if [ $mode = fast ] && [ -n "${IOTSEC_KERNEL:-}" ] && [ "$IOTSEC_KERNEL" != 6.1 ]; then
+if [ "${IOTSEC_DEB_VM:-0}" = 0 ] && [ -n "${IOTSEC_KERNEL:-}" ] && [ "$IOTSEC_KERNEL" != 6.1 ]; then
 	skip "install the packages" "on 6.1 only (make check), here $IOTSEC_KERNEL; IOTSEC_DEB_VM=1 to run"
 	done_testing
 	exit 0
@@ -102,8 +109,9 @@ CLEANUP_HOOK=purge_all
 # Secure Boot machines: purging one module's package must keep it).
 snapshot() {
 	find /etc /usr/sbin /usr/bin /usr/src /usr/include /usr/lib/modules-load.d \
-	     /usr/lib/x86_64-linux-gnu /usr/share/doc /usr/share/man/man5 \
+	     /usr/share/doc /usr/share/man/man5 \
 	     /usr/share/man/man8 /lib/systemd /lib/modules/"$(uname -r)" /var/lib /run \
+	     /usr/lib/*-linux-gnu* \
 	     \( -path /var/lib/dpkg -o -path /var/lib/apt -o -path /var/lib/systemd/deb-systemd-helper-enabled \
 	        -o -path /var/lib/systemd/deb-systemd-helper-masked -o -path /etc/ld.so.cache \
 	        -o -path /var/lib/man-db -o -path "$TMP" -o -path /run/lock -o -path /run/systemd \
@@ -113,6 +121,18 @@ snapshot() {
 # The lab's /dev is a bare devtmpfs: the links udev makes on a real system
 # are missing, and bash's <(...) (DKMS uses it) needs /dev/fd.
 [ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
+# The ARM lab's modules tree is the host's extract of the kernel packages,
+# its build link pointing at the host's headers, whose kbuild programs are
+# the host's (amd64): the guest builds with its own headers package, where
+# installing it would have pointed the link.
+kver=$(uname -r)
+if [ ! -x "/lib/modules/$kver/build/scripts/basic/fixdep" ] ||
+   ! "/lib/modules/$kver/build/scripts/basic/fixdep" 2>&1 | grep -q Usage; then
+	[ -d "/usr/src/linux-headers-$kver" ] ||
+		{ skip "install the packages" "no headers for $kver in this root"; done_testing; exit 0; }
+	ln -sfn "/usr/src/linux-headers-$kver" "/lib/modules/$kver/build"
+	echo "# build link: /usr/src/linux-headers-$kver"
+fi
 snapshot >"$TMP/before.list"
 
 v1=$(dpkg-deb -f "$(ls "$debs"/iotsecd_*.deb | head -n 1)" Version)
@@ -129,7 +149,6 @@ grep -E 'Unpacking|Setting up|Building|Processing|Installing|depmod|Signing' "$T
 tail -n 3 /var/lib/dkms/iotsec/*/build/make.log 2>/dev/null | sed 's/^/# dkms make.log: /'
 ok "apt-get install of $PKGS ($v1, $(secs "$start") with the DKMS build)"
 
-kver=$(uname -r)
 if dkms status iotsec 2>/dev/null | grep -q "$kver.*installed" &&
    modinfo -k "$kver" iotsec 2>/dev/null | grep -q '^filename:.*updates/dkms/iotsec.ko'; then
 	ok "DKMS built and installed iotsec.ko for $kver"
