@@ -74,6 +74,7 @@ check-packages: tests deb-for-check
 		kver=$$(echo "$$kenv" | sed -n 's/^KVER=//p'); \
 		ARM_ROOT_DEB=linux-headers-$$kver IOTSEC_DEB_VM=fast VM_ONLY=test-deb-install \
 		IOTSEC_KERNEL=$$a VM_TIMEOUT=$${VM_TIMEOUT:-2400} \
+		IOTSEC_DEB_APT_TIMEOUT=$${IOTSEC_DEB_APT_TIMEOUT:-1800} \
 			tests/run-vm.sh $(BUILD) $(BUILD)/results-deb $$kdir || true; \
 	done
 	$(Q)tests/summary.sh $(BUILD)/results-deb
