@@ -61,7 +61,7 @@ PKGS=$(echo $PKGS)
 
 # Bump LAYOUT when the way the root is made changes what is in it.
 LAYOUT=1
-stamp=$(echo "$LAYOUT $suite $arch $PKGS" | sha256sum | cut -c1-16)
+stamp=$(echo "$LAYOUT${flavour:+ deb1} $suite $arch $PKGS" | sha256sum | cut -c1-16)
 base=$(iotsec_cache "$top")/arm-root
 root=$base/$arch-$flavour$stamp
 
@@ -88,7 +88,12 @@ register_debs() {
 			echo
 		} >>"$r/var/lib/dpkg/status"
 		dpkg-deb --fsys-tarfile "$deb" | tar t | sed 's|^\./|/|; s|/$||; s|^$|/.|' >"$info/$pkg.list"
+		dpkg-deb --ctrl-tarfile "$deb" | tar xO ./md5sums >"$info/$pkg.md5sums" 2>/dev/null ||
+			rm -f "$info/$pkg.md5sums"
 	done
+	# the database's layout: list files of Multi-Arch: same packages
+	# named PACKAGE:ARCH
+	echo 1 >"$info/format"
 	rm -f "$r"/var/cache/apt/archives/*.deb
 	mkdir -p "$r/var/lib/apt/lists/partial" "$r/var/cache/apt/archives/partial" \
 		"$r/var/lib/dkms" "$r/etc/apt/apt.conf.d"
