@@ -500,8 +500,9 @@ TEST(yaml_twin_section_errors)
 TEST(indicator_lists)
 {
 	static const struct { const char *json, *key, *why; } bad[] = {
-		{ "{\"hashes\":[\"" H64 "\",\"xyz\"]}", "iotsec.indicators.hashes",
-		  "expected a SHA-256 digest (64 hex digits), got 'xyz' at [1]" },
+		{ "{\"hashes\":[\"" H64 "\",\"xyz\"]}",
+		  "iotsec.indicators.hashes", "expected a SHA-256 digest "
+		  "(64 hex digits), got 'xyz' at [1]" },
 		{ "{\"addresses\":[\"10.0.0.0/33\"]}",
 		  "iotsec.indicators.addresses", "at [0]" },
 		{ "{\"domains\":[\"bad domain\"]}", "iotsec.indicators.domains",
@@ -545,15 +546,17 @@ TEST(indicator_lists)
 	ASSERT_TRUE(json_object_object_get_ex(v, "addresses", &v));
 	EXPECT_STREQ("{\"value\":[\"203.0.113.7\",\"198.51.100.0/24\"],"
 		     "\"source\":\"twin\"}",
-		     json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
-						JSON_C_TO_STRING_NOSLASHESCAPE));
+		     json_object_to_json_string_ext(v,
+			JSON_C_TO_STRING_PLAIN |
+			JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(eff);
 	config_free(&c);
 
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		snprintf(json, 65536, "{\"iotsec\":{\"indicators\":%s}}",
 			 bad[i].json);
-		EXPECT_EQ(-EINVAL, overlay(&c, "", json, &e)) TH_LOG("%s", json);
+		EXPECT_EQ(-EINVAL, overlay(&c, "", json, &e))
+			TH_LOG("%s", json);
 		EXPECT_STREQ(bad[i].key, e.e[0].key);
 		EXPECT_NE(NULL, strstr(e.e[0].reason, bad[i].why))
 			TH_LOG("%s: %s", json, e.e[0].reason);
@@ -561,23 +564,26 @@ TEST(indicator_lists)
 		config_free(&c);
 	}
 	/* bounded: entries per list, bytes per entry, bytes in all */
-	n = snprintf(json, 65536, "{\"iotsec\":{\"indicators\":{\"paths\":[");
+#define PATHS "{\"iotsec\":{\"indicators\":{\"paths\":["
+	n = snprintf(json, 65536, PATHS);
 	for (int i = 0; i < TWIN_IOC_MAX + 1; i++)
-		n += snprintf(json + n, 65536 - n, "%s\"/p%d\"", i ? "," : "", i);
+		n += snprintf(json + n, 65536 - n, "%s\"/p%d\"", i ? "," : "",
+			      i);
 	snprintf(json + n, 65536 - n, "]}}}");
 	EXPECT_EQ(-EINVAL, overlay(&c, "", json, &e));
-	EXPECT_STREQ("out of range: expected at most 128 entries", e.e[0].reason);
+	EXPECT_STREQ("out of range: expected at most 128 entries",
+		     e.e[0].reason);
 	config_free(&c);
-	n = snprintf(json, 65536, "{\"iotsec\":{\"indicators\":{\"paths\":[\"/");
+	n = snprintf(json, 65536, PATHS "\"/");
 	memset(json + n, 'a', 255);
 	snprintf(json + n + 255, 65536 - n - 255, "\"]}}}");
 	EXPECT_EQ(-EINVAL, overlay(&c, "", json, &e));
 	EXPECT_NE(NULL, strstr(e.e[0].reason, "of 1 to 255 bytes"));
 	config_free(&c);
-	n = snprintf(json, 65536, "{\"iotsec\":{\"indicators\":{\"paths\":[");
+	n = snprintf(json, 65536, PATHS);
 	for (int i = 0; i < 100; i++)
-		n += snprintf(json + n, 65536 - n, "%s\"/%0200d\"", i ? "," : "",
-			      i);
+		n += snprintf(json + n, 65536 - n, "%s\"/%0200d\"",
+			      i ? "," : "", i);
 	snprintf(json + n, 65536 - n, "]}}}");
 	EXPECT_EQ(-EINVAL, overlay(&c, "", json, &e));
 	EXPECT_STREQ("out of range: the four lists hold at most 16384 bytes",
