@@ -505,9 +505,10 @@ static void over_release(struct baseline *b)
 
 	if (!b->over.held)
 		return;
-	snprintf(desc, sizeof(desc), "%" PRIu64 " deviation(s) from the learned "
-		 "baseline not itemised: more than %d distinct deviations "
-		 "within the aggregation interval (the first attached)",
+	snprintf(desc, sizeof(desc), "%" PRIu64 " deviation(s) from the "
+		 "learned baseline not itemised: more than %d distinct "
+		 "deviations within the aggregation interval (the first "
+		 "attached)",
 		 b->over.pending, BASELINE_DEV_MAX);
 	alert(b, "baseline-overflow", "Medium", desc, b->over.held,
 	      b->over.pending, b->over.first_ns, b->over.last_ns);

@@ -201,6 +201,8 @@ ctl_relearn() {
 	"$CTL" --stats-file "$ST" baseline show >"$TMP/show3" || return 1
 	sed 's/^/# /' "$TMP/show3"
 	grep -q '^state          learning, [0-9]* s of learning left$' "$TMP/show3" &&
+	grep -q '^window         3600 s from .*Z, [0-9]* s learned$' "$TMP/show3" &&
+	grep -q '^not learned    0 alerted on by a rule or an indicator, 0 with a listed hash; deviations not itemised 0$' "$TMP/show3" &&
 	grep -q '^listen      /usr/sbin/mosquitto tcp/4444 seen=2$' "$TMP/show3" &&
 	[ "$(started a)" -ge "$(( $(date +%s%3N) - 120000 ))" ]
 }

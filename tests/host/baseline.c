@@ -407,8 +407,9 @@ TEST_F(bl, many_distinct_deviations_stay_bounded_and_counted)
 			over++;
 			EXPECT_EQ(3 * (300 - BASELINE_DEV_MAX),
 				  self->a.hits[i]);
-			EXPECT_NE(NULL, strstr(self->a.desc[i], "708 deviation(s) "
-				  "from the learned baseline not itemised"))
+			EXPECT_NE(NULL, strstr(self->a.desc[i],
+				  "708 deviation(s) from the learned baseline "
+				  "not itemised"))
 				TH_LOG("%s", self->a.desc[i]);
 		}
 	}
