@@ -63,6 +63,7 @@ trap cleanup EXIT
 trap 'exit 143' TERM INT HUP
 
 run() { "$@" >"$log" 2>&1 || { sed 's/^/# /' "$log" | tail -n 30; return 1; }; }
+mkdir -p "$t/dkms"	# DKMS does not make its tree
 trees=(--sourcetree "$t/src/usr/src" --dkmstree "$t/dkms" --installtree "$t/root/lib/modules")
 
 check "make dkms-source DESTDIR=<private tree>" \
@@ -94,8 +95,8 @@ check "dkms install -k $kver -a aarch64 --installtree <a copy of the arm64 modul
 	run env ARCH="$karch" CROSS_COMPILE="$cross" dkms install -m iotsec -v "$ver" \
 		-k "$kver" -a aarch64 --kernelsourcedir "$kdir" --no-depmod "${trees[@]}"
 ko=$t/root/lib/modules/$kver/updates/dkms/iotsec.ko
-check "depmod -b <tree> $kver lists updates/dkms/iotsec.ko" \
-	bash -c "[ -f '$ko' ] && depmod -b '$t/root' '$kver' &&
+check "depmod -b <tree> $kver lists updates/dkms/iotsec.ko, the module DKMS built" \
+	bash -c "cmp -s '$ko' '$built' && depmod -b '$t/root' '$kver' &&
 		grep -q '^updates/dkms/iotsec.ko:' '$t/root/lib/modules/$kver/modules.dep'"
 check "dkms status: iotsec/$ver installed for $kver (aarch64)" \
 	bash -c "dkms status -m iotsec -v '$ver' -k '$kver' -a aarch64 --dkmstree '$t/dkms' \
@@ -125,7 +126,7 @@ for i in 1 2 3 4 5; do /bin/true; done
 sleep 1
 kill -TERM \$c
 wait \$c || true
-echo "guest: consumer: \$(cat /lab/out/consume.out)"
+echo "guest: consumer: \$(tail -n 1 /lab/out/consume.out)"
 ev=\$(sed -n 's/.*events=\([0-9]*\).*/\1/p' /lab/out/consume.out)
 [ "\${ev:-0}" -gt 0 ]
 rmmod iotsec

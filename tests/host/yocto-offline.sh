@@ -26,8 +26,10 @@
 #                              sysvinit script started/reloaded/stopped
 #   README                     yocto-check-layer's test_readme
 #   qemuarm64, qemuarm         nothing amd64-specific in the recipes; the
-#                              module built as module.bbclass does with the
-#                              cross compiler against arm64 / armmp headers
+#                              pinned revision's module built as
+#                              module.bbclass does with the cross compiler
+#                              against arm64 / armmp headers, the forwarder
+#                              recipe's do_compile with the cross CC
 #
 # Every build happens in a temporary copy, never in the work tree.
 set -u
@@ -385,6 +387,29 @@ for arch in arm64 armhf; do
 		{ echo "# $(readelf -h "$S/iotsec.ko" 2>&1 | grep Machine:) $(modinfo -F vermagic "$S/iotsec.ko" 2>&1)"; false; }
 	}
 	check "iotsec-mod MACHINE=$machine: iotsec.ko is $elf, vermagic $akver ... $vm" arm_ok
+
+	# The forwarder recipe for the same machine: its EXTRA_OEMAKE and
+	# do_compile with the toolchain in the environment, as OE exports it
+	# (CC, AR; pkg-config reading the target's .pc files: here Debian's
+	# multiarch ones instead of the recipe sysroot's).
+	fw=$tmp/iotsec-$arch
+	unpack "$fwd" "$fw"
+	triplet=${cross%-}
+	foemake=$(bbvar "$fwd" EXTRA_OEMAKE | sed "s|\${D}|$tmp/image-$arch|g; s|\${WORKDIR}|$fw|g")
+	fcompile=$(sed -n '/^do_compile() {/,/^}/s/^\toe_runmake //p' "$fwd")
+	# shellcheck disable=SC2086
+	check "iotsec MACHINE=$machine: do_compile (make $fcompile) with CC=${cross}gcc from the environment" \
+		bash -c "cd '$fw' && env CC='${cross}gcc' AR='${cross}ar' \
+			PKG_CONFIG_LIBDIR=/usr/lib/$triplet/pkgconfig:/usr/share/pkgconfig PKG_CONFIG_PATH= \
+			make -j2 $foemake $fcompile >'$log' 2>&1 || { sed 's/^/# /' '$log' | tail -n 20; false; }"
+	fwd_arm_ok() {
+		local f m
+		for f in iotsecd iotsecctl libiotsec.so.1; do
+			m=$(readelf -h "$fw/iotsec-build/$f" 2>/dev/null | sed -n 's/^ *Machine: *//p')
+			[ "$m" = "$elf" ] || { echo "# $f: machine '$m'"; return 1; }
+		done
+	}
+	check "iotsec MACHINE=$machine: iotsecd, iotsecctl and libiotsec.so.1 are $elf" fwd_arm_ok
 done
 
 # The forwarder recipe's do_compile and do_install with its EXTRA_OEMAKE.
