@@ -11,8 +11,10 @@
 #                         test-e2e (its messages checked by ajv on the
 #                         host); result lines labelled [arm64 KVER] /
 #                         [armhf KVER]. make check runs the same suite
-#                         after the amd64 ones (tests/run-check.sh); this
-#                         runs it alone.
+#                         (tests/run-check.sh); this runs it alone, and
+#                         with arm64 also the DKMS run that only this
+#                         target has: DKMS builds the module for the arm64
+#                         kernel and the lab loads it (tests/arm/dkms-arm64.sh)
 #   make lab-arm64 / lab-armhf   a shell in the ARM lab
 #   ARM_KERNELS="arm64"   narrows the list
 ARM_KERNELS ?= arm64 armhf
@@ -22,6 +24,7 @@ ARM_KERNELS ?= arm64 armhf
 check-arm: tests
 	$(Q)rm -rf $(BUILD)/results && mkdir -p $(BUILD)/results
 	$(Q)tests/run-kernels.sh $(BUILD) $(BUILD)/results arm $(ARM_KERNELS) || true
+	$(Q)$(if $(filter arm64,$(ARM_KERNELS)),timeout 1800 tests/arm/dkms-arm64.sh $(BUILD) >$(BUILD)/results/arm-dkms-arm64.tap 2>&1; echo "# exit: $$?" >>$(BUILD)/results/arm-dkms-arm64.tap)
 	$(Q)tests/summary.sh $(BUILD)/results
 
 arm-roots:

@@ -45,13 +45,61 @@ sed grep mawk findutils diffutils procps kmod iproute2 busybox-static
 python3 mosquitto mosquitto-clients openssl
 libnl-3-200 libnl-genl-3-200 libmosquitto1 libssl3 libyaml-0-2 libjson-c5
 libfuse3-3 fuse3 libcap2-bin"
+# ARM_ROOT_DEB=linux-headers-KVER: the root for the package test
+# (tests/vm/test-deb-install.sh, make check-packages): also apt, dpkg, DKMS,
+# gcc and make and the kernel's headers (the guest builds the module), the
+# packages registered as installed in dpkg's database (from their control
+# files and contents; their maintainer scripts still do not run), so that
+# apt-get install ./iotsec*.deb in the guest finds its dependencies there.
+# Cached apart: CACHE/arm-root/ARCH-deb-STAMP.
+flavour=
+if [ -n "${ARM_ROOT_DEB:-}" ]; then
+	flavour=deb-
+	PKGS="$PKGS apt dpkg dkms make gcc-12 init-system-helpers systemd $ARM_ROOT_DEB"
+fi
 PKGS=$(echo $PKGS)
 
 # Bump LAYOUT when the way the root is made changes what is in it.
 LAYOUT=1
-stamp=$(echo "$LAYOUT $suite $arch $PKGS" | sha256sum | cut -c1-16)
+stamp=$(echo "$LAYOUT${flavour:+ deb1} $suite $arch $PKGS" | sha256sum | cut -c1-16)
 base=$(iotsec_cache "$top")/arm-root
-root=$base/$arch-$stamp
+root=$base/$arch-$flavour$stamp
+
+# register_debs ROOT: each .deb in ROOT's apt cache recorded in ROOT's dpkg
+# database as installed (status, file list, conffiles), then the .debs go.
+register_debs() {
+	local r=$1 deb pkg info
+	info=$r/var/lib/dpkg/info
+	mkdir -p "$info"
+	: >"$r/var/lib/dpkg/status"
+	for deb in "$r"/var/cache/apt/archives/*.deb; do
+		pkg=$(dpkg-deb -f "$deb" Package)
+		ma=$(dpkg-deb -f "$deb" Multi-Arch)
+		[ "$ma" = same ] && pkg=$pkg:$arch
+		{
+			dpkg-deb -f "$deb" | sed '/^Status:/d; /^Package:/a Status: install ok installed'
+			if dpkg-deb --ctrl-tarfile "$deb" | tar t 2>/dev/null | grep -qx './conffiles'; then
+				echo "Conffiles:"
+				dpkg-deb --ctrl-tarfile "$deb" | tar xO ./conffiles |
+					while read -r f; do
+						[ -f "$r$f" ] && echo " $f $(md5sum <"$r$f" | cut -d' ' -f1)"
+					done
+			fi
+			echo
+		} >>"$r/var/lib/dpkg/status"
+		dpkg-deb --fsys-tarfile "$deb" | tar t | sed 's|^\./|/|; s|/$||; s|^$|/.|' >"$info/$pkg.list"
+		dpkg-deb --ctrl-tarfile "$deb" | tar xO ./md5sums >"$info/$pkg.md5sums" 2>/dev/null ||
+			rm -f "$info/$pkg.md5sums"
+	done
+	# the database's layout: list files of Multi-Arch: same packages
+	# named PACKAGE:ARCH
+	echo 1 >"$info/format"
+	rm -f "$r"/var/cache/apt/archives/*.deb
+	mkdir -p "$r/var/lib/apt/lists/partial" "$r/var/cache/apt/archives/partial" \
+		"$r/var/lib/dkms" "$r/etc/apt/apt.conf.d"
+	# No network in the lab; nothing to fetch.
+	echo 'Acquire::Languages "none";' >"$r/etc/apt/apt.conf.d/90iotsec-lab"
+}
 
 make_root() {
 	command -v mmdebstrap >/dev/null ||
@@ -68,6 +116,7 @@ make_root() {
 		--keyring=/usr/share/keyrings/debian-archive-keyring.gpg \
 		--include="${PKGS// /,}" \
 		--aptopt='Acquire::Languages "none"' \
+		${flavour:+--skip=cleanup/apt/cache} \
 		"$suite" "$tmp" "${srcs[@]}" >&2 ||
 		{ rm -rf "$tmp"; die "mmdebstrap failed"; }
 	# What the maintainer scripts would have made.
@@ -82,14 +131,16 @@ make_root() {
 	chmod 1777 "$tmp/tmp"
 	echo "iotsec-lab" >"$tmp/etc/hostname"
 	printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n' >"$tmp/etc/hosts"
+	[ -z "$flavour" ] || register_debs "$tmp"
 	# Not needed at run time: documentation, manuals, locales, apt's state.
 	for d in usr/share/doc usr/share/man usr/share/locale usr/share/info \
 		 var/cache/apt var/lib/apt/lists; do
 		rm -rf "${tmp:?}/$d"
 	done
+	[ -z "$flavour" ] || mkdir -p "$tmp/var/lib/apt/lists/partial" "$tmp/var/cache/apt/archives/partial"
 	echo "$stamp $arch $suite $PKGS" >"$tmp/.iotsec-stamp"
 	# One root per architecture: the older ones go.
-	for d in "$base/$arch"-*; do
+	for d in "$base/$arch-$flavour"????????????????; do
 		[ -d "$d" ] && [ "$d" != "$tmp" ] && rm -rf "$d"
 	done
 	mv "$tmp" "$root"

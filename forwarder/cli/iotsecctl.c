@@ -521,8 +521,9 @@ static int baseline_show(const char *stats_path, const char *file)
 		       &v) ? json_object_get_string(v) : "?");
 		if (left > 0)
 			printf(", %lld s of learning left", left / 1000);
-		printf("\nwindow         %lld s from %s\n",
-		       jint(b, "window_ms") / 1000, when);
+		printf("\nwindow         %lld s from %s, %lld s learned\n",
+		       jint(b, "window_ms") / 1000, when,
+		       jint(b, "learned_ms") / 1000);
 		printf("entries        %lld of %lld (%lld processes, %lld "
 		       "connections, %lld listens)%s\n", jint(b, "entries"),
 		       jint(b, "max_entries"), jint(b, "processes"),
@@ -534,6 +535,10 @@ static int baseline_show(const char *stats_path, const char *file)
 		       "deviations %lld, alerts %lld\n", jint(b, "events"),
 		       jint(b, "learned"), jint(b, "refused_full"),
 		       jint(b, "deviations"), jint(b, "alerts"));
+		printf("not learned    %lld alerted on by a rule or an "
+		       "indicator, %lld with a listed hash; deviations not "
+		       "itemised %lld\n", jint(b, "suspect"),
+		       jint(b, "forgotten"), jint(b, "untracked"));
 		if (json_object_object_get_ex(b, "error", &v) &&
 		    *json_object_get_string(v))
 			printf("error          %s\n", json_object_get_string(v));

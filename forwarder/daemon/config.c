@@ -142,6 +142,14 @@ void config_free(struct config *c)
 	c->detect.ioc_hashes = c->detect.ioc_addresses = NULL;
 	c->detect.ioc_domains = c->detect.ioc_paths = NULL;
 	c->detect.dpkg_status = c->detect.opkg_status = NULL;
+	/* the twin's indicator lists (twin_config.c) */
+	for (unsigned int k = 0; k < TWIN_IOC_LISTS; k++) {
+		for (unsigned int i = 0; i < c->detect.n_twin_ioc[k]; i++)
+			free(c->detect.twin_ioc[k][i]);
+		free(c->detect.twin_ioc[k]);
+		c->detect.twin_ioc[k] = NULL;
+		c->detect.n_twin_ioc[k] = 0;
+	}
 	free(c->baseline.state);
 	c->baseline.state = NULL;
 	for (unsigned int i = 0; i < c->baseline.n_rules_off; i++)

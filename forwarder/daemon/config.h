@@ -118,6 +118,17 @@ struct detect_settings {
 	uint64_t ioc_refresh_ms;	/* domains resolved again */
 	bool packages;			/* the SoftwareInventory snapshot */
 	char *dpkg_status, *opkg_status;
+	/*
+	 * indicators.{hashes,addresses,domains,paths} from the twin's
+	 * desired properties (docs/twin.md): entries, in enum ioc_kind's
+	 * order, checked with the files' lists (their own alerts' source)
+	 */
+#define TWIN_IOC_LISTS 4
+#define TWIN_IOC_MAX 128		/* entries per list */
+#define TWIN_IOC_LEN 255		/* bytes per entry */
+#define TWIN_IOC_TOTAL 16384		/* bytes of the four lists */
+	char **twin_ioc[TWIN_IOC_LISTS];
+	unsigned int n_twin_ioc[TWIN_IOC_LISTS];
 };
 
 /*

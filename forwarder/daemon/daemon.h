@@ -110,6 +110,9 @@ int daemon_rules_compile(const struct config *c, const char *config_path,
  * hasher's fd; deadlines (ms to the next); at exit, the waiting execs.
  */
 void daemon_detect_load(struct daemon *d);
+/* the indicator lists (before the baseline): the number of hits */
+unsigned int daemon_detect_check(struct daemon *d,
+				 const struct iotsec_event *ev);
 void daemon_detect_event(struct daemon *d, const struct iotsec_event *ev);
 bool daemon_detect_handle(struct daemon *d, int fd);
 uint64_t daemon_detect_tick(struct daemon *d, uint64_t now_ms);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 
+#include "common/buf.h"
 #include "common/clock.h"
 #include "common/users.h"
 #include "common/util.h"
@@ -113,6 +114,8 @@ struct pending {
 
 struct detect {
 	struct ioc_engine ioc;
+	struct ioc_engine twin;		/* the twin's lists: their alerts
+					 * name them, not a file */
 	struct hasher *hasher;
 	struct hash_config hcfg;
 	bool hasher_reg;		/* its fd in the epoll set */
@@ -121,6 +124,7 @@ struct detect {
 	struct pending *head, *tail;
 	uint64_t next_id;
 	uint64_t late;			/* sent before their hash */
+	uint64_t not_queued;		/* sent without: queue full, memory */
 };
 
 static void ioc_warn(void *ctx, const char *msg)
@@ -188,7 +192,11 @@ static void on_hash(struct daemon *d, struct detect *x,
 		if (x->attach && !p->sent)
 			p->rec->ev.sha256 = (struct ev_str){ p->hex,
 							     2 * HASH_LEN };
-		ioc_eval_hash(&x->ioc, &p->rec->ev, r->digest, mono_ms());
+		/* a listed executable: not part of what is normal */
+		if (ioc_eval_hash(&x->ioc, &p->rec->ev, r->digest,
+				  mono_ms()) +
+		    ioc_eval_hash(&x->twin, &p->rec->ev, r->digest, mono_ms()))
+			baseline_forget(&d->baseline, &p->rec->ev, mono_ms());
 		pending_send(d, p, NULL);
 	} else {
 		pending_send(d, p, x->attach ?
@@ -208,6 +216,59 @@ static void take_hashes(struct daemon *d, struct detect *x)
 }
 
 /*
+ * The twin's indicator lists (indicators.hashes ... in the desired
+ * properties, checked when they came): a set of their own, named
+ * "twin:indicators.KIND" in alerts, ENTRY N its line N. NULL: none.
+ */
+static struct ioc_set *twin_indicators(const struct detect_settings *c)
+{
+	static const char *const names[IOC_KIND_N] = {
+		[IOC_HASH] = "twin:indicators.hashes",
+		[IOC_ADDRESS] = "twin:indicators.addresses",
+		[IOC_DOMAIN] = "twin:indicators.domains",
+		[IOC_PATH] = "twin:indicators.paths",
+	};
+	struct ioc_set *s = NULL;
+	size_t total = 0;
+
+	for (int k = 0; k < IOC_KIND_N; k++)
+		total += c->n_twin_ioc[k];
+	if (!total)
+		return NULL;
+	s = ioc_new();
+	for (int k = 0; s && k < IOC_KIND_N; k++) {
+		struct buf text = { 0 };
+
+		if (!c->n_twin_ioc[k])
+			continue;
+		for (unsigned int i = 0; i < c->n_twin_ioc[k]; i++) {
+			buf_put(&text, c->twin_ioc[k][i],
+				strlen(c->twin_ioc[k][i]));
+			buf_put(&text, "\n", 1);
+		}
+		if (text.err || ioc_add_text(s, k, names[k],
+					     (const char *)text.p, text.len,
+					     ioc_warn, NULL) < 0) {
+			ioc_free(s);
+			s = NULL;
+		}
+		buf_free(&text);
+	}
+	if (!s) {
+		logmsg(LOG_ERR, "indicators: out of memory");
+		return NULL;
+	}
+	if (ioc_count(s, IOC_DOMAIN) && ioc_resolve_start(s, c->ioc_refresh_ms))
+		logmsg(LOG_WARNING, "indicators: no thread to resolve the "
+		       "twin's domains; they match nothing");
+	logmsg(LOG_INFO, "indicators from the twin: %zu hashes, %zu "
+	       "addresses, %zu domains, %zu paths", ioc_count(s, IOC_HASH),
+	       ioc_count(s, IOC_ADDRESS), ioc_count(s, IOC_DOMAIN),
+	       ioc_count(s, IOC_PATH));
+	return s;
+}
+
+/*
  * The indicator lists from their files and the hasher as configured;
  * at start and at each SIGHUP. A list that cannot be read is logged and
  * empty; nothing here stops the daemon.
@@ -221,7 +282,7 @@ void daemon_detect_load(struct daemon *d)
 	};
 	struct detect *x = d->detect;
 	struct hash_config hc;
-	struct ioc_set *set = NULL;
+	struct ioc_set *set = NULL, *twin_set;
 	bool want;
 
 	if (!x) {
@@ -231,9 +292,11 @@ void daemon_detect_load(struct daemon *d)
 			return;
 		}
 		ioc_engine_init(&x->ioc, &d->ser, on_alert, d);
+		ioc_engine_init(&x->twin, &d->ser, on_alert, d);
 		d->detect = x;
 	}
 	x->ioc.aggregate_ms = d->cfg->rules.aggregate_ms;
+	x->twin.aggregate_ms = d->cfg->rules.aggregate_ms;
 	if (ioc_load(&set, files, ioc_warn, NULL))
 		logmsg(LOG_ERR, "indicators: out of memory");
 	if (set && ioc_resolve_start(set, c->ioc_refresh_ms))
@@ -246,9 +309,12 @@ void daemon_detect_load(struct daemon *d)
 		       ioc_count(set, IOC_ADDRESS), ioc_count(set, IOC_DOMAIN),
 		       ioc_count(set, IOC_PATH));
 	ioc_engine_set(&x->ioc, set, mono_ms());
+	twin_set = twin_indicators(c);
+	ioc_engine_set(&x->twin, twin_set, mono_ms());
 
 	/* hashes are computed for ProcessCreate or for a hash list */
-	want = c->hash_enabled || (set && ioc_count(set, IOC_HASH));
+	want = c->hash_enabled || (set && ioc_count(set, IOC_HASH)) ||
+	       (twin_set && ioc_count(twin_set, IOC_HASH));
 	hash_config_defaults(&hc);
 	hc.cache_max = c->hash_cache;
 	hc.max_size = c->hash_max_size;
@@ -267,14 +333,22 @@ void daemon_detect_load(struct daemon *d)
 	}
 }
 
+unsigned int daemon_detect_check(struct daemon *d,
+				 const struct iotsec_event *ev)
+{
+	struct detect *x = d->detect;
+
+	return x ? ioc_eval(&x->ioc, ev, mono_ms()) +
+		   ioc_eval(&x->twin, ev, mono_ms()) : 0;
+}
+
 void daemon_detect_event(struct daemon *d, const struct iotsec_event *ev)
 {
 	struct detect *x = d->detect;
 	uint64_t now = mono_ms();
 	struct pending *p;
+	int ret;
 
-	if (x)
-		ioc_eval(&x->ioc, ev, now);
 	if (!x || !x->hasher || ev->type != IOTSEC_EVENT_EXEC) {
 		queue_push(&d->queue, ev, now);
 		return;
@@ -282,14 +356,26 @@ void daemon_detect_event(struct daemon *d, const struct iotsec_event *ev)
 	p = calloc(1, sizeof(*p));
 	if (p)
 		p->rec = record_new(ev);
-	if (!p || !p->rec || hasher_submit(x->hasher, x->next_id, ev->tgid,
-					   ev->exe.s, ev->exe.len)) {
-		/* no memory or the hasher's queue full: no hash */
+	ret = p && p->rec ? hasher_submit(x->hasher, x->next_id, ev->tgid,
+					  ev->exe.s, ev->exe.len,
+					  ev->time_ns) : -ENOMEM;
+	if (ret) {
+		/*
+		 * The hasher's queue full (a flood of execs) or no memory:
+		 * no hash, and the event says so (with hashes.enabled)
+		 */
+		struct iotsec_event copy = *ev;
+		const char *why = ret == -EAGAIN ? "queue-full" :
+				  hash_outcome_name(HASH_NOMEM);
+
 		if (p)
 			record_free(p->rec);
 		free(p);
-		x->late++;
-		queue_push(&d->queue, ev, now);
+		x->not_queued++;
+		if (x->attach)
+			copy.sha256_status = (struct ev_str){ why,
+							      strlen(why) };
+		queue_push(&d->queue, &copy, now);
 		return;
 	}
 	p->id = x->next_id++;
@@ -314,7 +400,7 @@ bool daemon_detect_handle(struct daemon *d, int fd)
 uint64_t daemon_detect_tick(struct daemon *d, uint64_t now_ms)
 {
 	struct detect *x = d->detect;
-	uint64_t next;
+	uint64_t next, t;
 
 	if (!x)
 		return UINT64_MAX;
@@ -323,6 +409,9 @@ uint64_t daemon_detect_tick(struct daemon *d, uint64_t now_ms)
 		x->hasher_reg = !daemon_epoll_set(d, hasher_fd(x->hasher),
 						  EPOLLIN, EPOLL_CTL_ADD);
 	next = ioc_tick(&x->ioc, now_ms);
+	t = ioc_tick(&x->twin, now_ms);
+	if (t < next)
+		next = t;
 	for (struct pending *p = x->head; p; p = p->next) {
 		if (p->sent)
 			continue;
@@ -361,6 +450,7 @@ void daemon_detect_flush(struct daemon *d)
 		pending_drop(x, x->head);
 	}
 	ioc_flush(&x->ioc, mono_ms());
+	ioc_flush(&x->twin, mono_ms());
 }
 
 void daemon_detect_fini(struct daemon *d)
@@ -378,10 +468,11 @@ void daemon_detect_fini(struct daemon *d)
 		       (unsigned long long)st.cache.hits,
 		       (unsigned long long)st.cache.misses,
 		       (unsigned long long)x->late,
-		       (unsigned long long)st.rejected);
+		       (unsigned long long)x->not_queued);
 	}
 	hasher_end(d, x);
 	ioc_engine_fini(&x->ioc);
+	ioc_engine_fini(&x->twin);
 	free(x);
 	d->detect = NULL;
 }
@@ -438,6 +529,12 @@ static void baseline_path(const struct config *c, char *buf, size_t len)
 			 spool);
 }
 
+static void baseline_note(void *ctx, const char *msg)
+{
+	(void)ctx;
+	logmsg(LOG_WARNING, "baseline: %s", msg);
+}
+
 int daemon_baseline_config(struct daemon *d, bool starting)
 {
 	const struct config *c = d->cfg;
@@ -445,8 +542,10 @@ int daemon_baseline_config(struct daemon *d, bool starting)
 	bool was = d->baseline.enabled;
 	int ret;
 
-	if (starting)
+	if (starting) {
 		baseline_init(&d->baseline, &d->ser, on_alert, d);
+		d->baseline.note = baseline_note;
+	}
 	baseline_path(c, path, sizeof(path));
 	ret = baseline_configure(&d->baseline, c->baseline.enabled,
 				 c->baseline.window_ms,
@@ -479,6 +578,14 @@ void daemon_detect_apply(struct daemon *d, const struct config *old)
 	for (unsigned int i = 0; same && i < c->baseline.n_rules_off; i++)
 		same = !strcmp(old->baseline.rules_off[i],
 			       c->baseline.rules_off[i]);
+	/* the twin's indicator lists */
+	for (int k = 0; same && k < TWIN_IOC_LISTS; k++) {
+		same = old->detect.n_twin_ioc[k] == c->detect.n_twin_ioc[k];
+		for (unsigned int i = 0; same && i < c->detect.n_twin_ioc[k];
+		     i++)
+			same = !strcmp(old->detect.twin_ioc[k][i],
+				       c->detect.twin_ioc[k][i]);
+	}
 	/* SIGHUP reloads the rules anyway; the twin needs this */
 	if (!same)
 		daemon_rules_load(d, false);

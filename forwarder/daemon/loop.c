@@ -252,11 +252,14 @@ static void check_stall(struct daemon *d, uint64_t now)
 void daemon_on_event(void *ctx, struct iotsec_event *ev)
 {
 	struct daemon *d = ctx;
+	unsigned int hits;
 
 	enrich_event(&d->enrich, ev);
-	rules_eval(&d->rules, ev, mono_ms());
-	baseline_eval(&d->baseline, ev, mono_ms());
-	daemon_detect_event(d, ev);	/* indicators, hashes, queue_push() */
+	hits = rules_eval(&d->rules, ev, mono_ms());
+	hits += daemon_detect_check(d, ev);	/* indicators */
+	/* what alerted is not learned as normal */
+	baseline_check(&d->baseline, ev, mono_ms(), hits > 0);
+	daemon_detect_event(d, ev);	/* hashes, queue_push() */
 	enrich_done(&d->enrich, ev);
 }
 

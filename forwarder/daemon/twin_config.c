@@ -23,6 +23,7 @@
 
 #include "common/util.h"
 #include "daemon/twin.h"
+#include "pipeline/ioc.h"
 #include "pipeline/serialize.h"
 
 enum kind {
@@ -34,6 +35,7 @@ enum kind {
 	K_PRIO,		/* off, low, high, alert */
 	K_WATCH,	/* a list of absolute paths */
 	K_NAMES,	/* a list of rule names (rules.disabled) */
+	K_IOC,		/* an indicator list (.max: its enum ioc_kind) */
 };
 
 struct setting {
@@ -124,7 +126,17 @@ static const struct setting settings[] = {
 	{ .name = "indicators.refresh", .kind = K_DUR,
 	  FIELD(detect.ioc_refresh_ms), .min = 10000, .max = DAY_MS },
 	{ .name = "packages.enabled", .kind = K_BOOL, FIELD(detect.packages) },
+	/*
+	 * Indicator lists inline, besides the files: the entries
+	 * themselves, checked as a file's lines are (docs/twin.md).
+	 */
+	{ .name = "indicators.hashes", .kind = K_IOC, .max = IOC_HASH },
+	{ .name = "indicators.addresses", .kind = K_IOC, .max = IOC_ADDRESS },
+	{ .name = "indicators.domains", .kind = K_IOC, .max = IOC_DOMAIN },
+	{ .name = "indicators.paths", .kind = K_IOC, .max = IOC_PATH },
 };
+
+_Static_assert(IOC_KIND_N == TWIN_IOC_LISTS, "TWIN_IOC_LISTS");
 
 _Static_assert(ARRAY_SIZE(settings) <= TWIN_SETTINGS_MAX,
 	       "TWIN_SETTINGS_MAX too small");
@@ -297,6 +309,13 @@ static struct json_object *setting_json(const struct config *c, int id)
 		for (unsigned int i = 0; a && i < c->baseline.n_rules_off; i++)
 			json_object_array_add(a, json_object_new_string(
 					c->baseline.rules_off[i]));
+		return a;
+	case K_IOC:
+		a = json_object_new_array();
+		for (unsigned int i = 0; a && i < c->detect.n_twin_ioc[s->max];
+		     i++)
+			json_object_array_add(a, json_object_new_string(
+					c->detect.twin_ioc[s->max][i]));
 		return a;
 	}
 	return NULL;
@@ -485,6 +504,109 @@ static int set_names(struct config *c, struct json_object *v, char *why,
 	return 0;
 }
 
+/* the first complaint of the indicator parser, for the reason */
+static void ioc_why(void *ctx, const char *msg)
+{
+	char *why = ctx;
+	const char *p = strstr(msg, ": ");
+
+	/* "NAME:LINE: what": the what */
+	if (!*why)
+		snprintf(why, 128, "%s", p ? p + 2 : msg);
+}
+
+static void free_list(char **v, size_t n)
+{
+	while (n--)
+		free(v[n]);
+	free(v);
+}
+
+/*
+ * indicators.KIND: the whole list, each entry as a line of the list's
+ * file would be (the indicator parser says what is wrong), bounded.
+ */
+static int set_ioc(struct config *c, enum ioc_kind k, struct json_object *v,
+		   char *why, size_t wl)
+{
+	struct detect_settings *d = &c->detect;
+	size_t n, i, total = 0;
+	char **list;
+
+	if (!json_object_is_type(v, json_type_array)) {
+		snprintf(why, wl, "expected a list of %s indicators, got %s",
+			 ioc_kind_name(k), jtype(v));
+		return -EINVAL;
+	}
+	n = json_object_array_length(v);
+	if (n > TWIN_IOC_MAX) {
+		snprintf(why, wl, "out of range: expected at most %d entries",
+			 TWIN_IOC_MAX);
+		return -ERANGE;
+	}
+	for (unsigned int j = 0; j < TWIN_IOC_LISTS; j++)
+		for (unsigned int x = 0; j != k && x < d->n_twin_ioc[j]; x++)
+			total += strlen(d->twin_ioc[j][x]);
+	list = calloc(n ? n : 1, sizeof(*list));
+	if (!list) {
+		snprintf(why, wl, "out of memory");
+		return -ENOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		struct json_object *p = json_object_array_get_idx(v, i);
+		const char *s = json_object_get_string(p);
+		size_t len = s ? strlen(s) : 0;
+		struct ioc_set *one;
+		char msg[128] = "";
+		int ret;
+
+		if (!json_object_is_type(p, json_type_string) || !len ||
+		    len > TWIN_IOC_LEN ||
+		    len != (size_t)json_object_get_string_len(p)) {
+			snprintf(why, wl, "expected %s indicators of 1 to %d "
+				 "bytes, got %.60s at [%zu]", ioc_kind_name(k),
+				 TWIN_IOC_LEN, jtext(p), i);
+			free_list(list, i);
+			return -EINVAL;
+		}
+		total += len;
+		if (total > TWIN_IOC_TOTAL) {
+			snprintf(why, wl, "out of range: the four lists hold "
+				 "at most %d bytes", TWIN_IOC_TOTAL);
+			free_list(list, i);
+			return -ERANGE;
+		}
+		/* one line, as is: no comment, no blank around, no break */
+		for (const char *q = s; *q && !*msg; q++)
+			if ((unsigned char)*q < 0x20 || *q == '#' ||
+			    (*q == ' ' && (q == s || !q[1])))
+				snprintf(msg, sizeof(msg), "a control "
+					 "character, '#' or a blank at an end");
+		one = ioc_new();
+		ret = !one ? -ENOMEM : *msg ? 0 :
+		      ioc_add_text(one, k, "", s, len, ioc_why, msg);
+		ioc_free(one);
+		if (ret != 1 || *msg) {
+			if (ret == -ENOMEM)
+				snprintf(msg, sizeof(msg), "out of memory");
+			snprintf(why, wl, "%s at [%zu]", *msg ? msg :
+				 "not an indicator", i);
+			free_list(list, i);
+			return ret == -ENOMEM ? ret : -EINVAL;
+		}
+		list[i] = strdup(s);
+		if (!list[i]) {
+			snprintf(why, wl, "out of memory");
+			free_list(list, i);
+			return -ENOMEM;
+		}
+	}
+	free_list(d->twin_ioc[k], d->n_twin_ioc[k]);
+	d->twin_ioc[k] = list;
+	d->n_twin_ioc[k] = n;
+	return 0;
+}
+
 /* Setting ID from V, an iotsec value; the reason in WHY when not. */
 static int set_value(struct config *c, int id, struct json_object *v,
 		     char *why, size_t wl)
@@ -536,6 +658,8 @@ static int set_value(struct config *c, int id, struct json_object *v,
 		return set_watch(c, v, why, wl);
 	case K_NAMES:
 		return set_names(c, v, why, wl);
+	case K_IOC:
+		return set_ioc(c, (enum ioc_kind)s->max, v, why, wl);
 	default:
 		return -EINVAL;
 	}

@@ -6,8 +6,9 @@
  * The file (docs/rules.md has it), one record a line, strings escaped
  * (%XX for '%' and every byte outside 0x21..0x7e; "%" alone is ""):
  *
- *   iotsec-baseline 1
+ *   iotsec-baseline 2
  *   started <unix ms>
+ *   learned <ms of learning counted, on the monotonic clock>
  *   ended 0|1
  *   full 0|1
  *   p <exe> <parent> <count>
@@ -16,6 +17,8 @@
  *   end <records> <FNV-1a 64 of every byte before this line, hex>
  *
  * Anything else (a short file, a bad checksum, a stray byte) refuses it.
+ * A version 1 file (no learned line) is read with the learning time it
+ * had then (the wall clock since started) and written as version 2.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,7 +40,8 @@
 #include "pipeline/baseline.h"
 #include "pipeline/serialize.h"
 
-#define FILE_MAGIC "iotsec-baseline 1\n"
+#define FILE_MAGIC "iotsec-baseline 2\n"
+#define FILE_MAGIC_V1 "iotsec-baseline 1\n"
 /* a save at most this often while learning (and at the window's end,
  * a restart, the daemon's exit) */
 #define SAVE_EVERY_MS 60000
@@ -249,14 +253,27 @@ void baseline_init(struct baseline *b, struct ser *ser, rules_out_fn out,
 	b->aggregate_ms = 60000;
 }
 
+/*
+ * Learning time so far: what was counted up to mark_ms and the loop's
+ * clock since, while on and learning (a stopped daemon, or one with the
+ * baseline off, learns nothing and so counts nothing).
+ */
+static uint64_t learned_at(const struct baseline *b, uint64_t now_ms)
+{
+	uint64_t l = b->learned_ms;
+
+	if (b->enabled && !b->ended && now_ms > b->mark_ms)
+		l += now_ms - b->mark_ms;
+	return l;
+}
+
+/* The window's end on the loop's clock: what is left of it from NOW. */
 static void window_from(struct baseline *b, uint64_t now_ms)
 {
-	uint64_t real = baseline_clock(), end = b->started_ms + b->window_ms;
-
-	/* a clock before the start (not set yet): the whole window ahead */
-	b->end_mono_ms = real >= end ? now_ms :
-			 real < b->started_ms ? now_ms + b->window_ms :
-			 now_ms + (end - real);
+	b->learned_ms = learned_at(b, now_ms);
+	b->mark_ms = now_ms;
+	b->end_mono_ms = now_ms + (b->learned_ms < b->window_ms ?
+				   b->window_ms - b->learned_ms : 0);
 }
 
 /* An empty model, its window starting now. */
@@ -266,6 +283,8 @@ static int fresh(struct baseline *b, uint64_t now_ms)
 	if (table_init(&b->model, b->max_entries))
 		return -ENOMEM;
 	b->started_ms = baseline_clock();
+	b->learned_ms = 0;
+	b->mark_ms = now_ms;
 	b->ended = b->full = b->full_alerted = false;
 	b->dirty = true;
 	b->on_disk = false;
@@ -308,6 +327,12 @@ int baseline_configure(struct baseline *b, bool enabled, uint64_t window_ms,
 				 (path && b->path && !strcmp(path, b->path)));
 	int ret = 0;
 
+	/* the time learned so far, counted as things were until now */
+	if (!first) {
+		b->learned_ms = learned_at(b, now_ms);
+		b->mark_ms = now_ms;
+	}
+	b->last_now_ms = now_ms;
 	b->enabled = enabled;
 	b->window_ms = window_ms;
 	b->aggregate_ms = aggregate_ms;
@@ -333,17 +358,30 @@ int baseline_configure(struct baseline *b, bool enabled, uint64_t window_ms,
 			if (ret == -ENOENT)
 				ret = 0;
 		} else {
-			b->dirty = false;
+			/* a version 1 file: written again as version 2 */
+			b->dirty = b->migrate || b->cut;
+			b->mark_ms = now_ms;	/* counted from now on */
+			if (b->cut && b->note) {
+				char m[200];
+
+				snprintf(m, sizeof(m), "the model file has %zu "
+					 "entries more than max_entries (%zu): "
+					 "not kept; they alert as deviations",
+					 (size_t)b->cut, b->max_entries);
+				b->note(b->ctx, m);
+			}
 		}
 	}
 	if (table_resize(&b->model, b->max_entries) ||
-	    (!b->dev.slot && table_init(&b->dev, 64)))
+	    (!b->dev.slot && table_init(&b->dev, BASELINE_DEV_MAX)))
 		return -ENOMEM;
 	if (b->model.n < b->max_entries)
 		b->full = b->full_alerted = false;
 	/* turned on with nothing learned yet: the window starts now */
-	if (enabled && !was && !b->on_disk && !b->model.n)
+	if (enabled && !was && !b->on_disk && !b->model.n) {
 		b->started_ms = baseline_clock();
+		b->learned_ms = 0;
+	}
 	window_from(b, now_ms);
 	return ret;
 }
@@ -353,6 +391,8 @@ void baseline_fini(struct baseline *b)
 	save_reap(b, true);
 	table_free(&b->model);
 	table_free(&b->dev);
+	record_free(b->over.held);
+	b->over.held = NULL;
 	free(b->path);
 	b->path = NULL;
 }
@@ -458,6 +498,25 @@ static void dev_alert(struct baseline *b, const struct bl_entry *e,
 	      last_ns);
 }
 
+/* The deviations past the table, in one alert with their count. */
+static void over_release(struct baseline *b)
+{
+	char desc[256];
+
+	if (!b->over.held)
+		return;
+	snprintf(desc, sizeof(desc), "%" PRIu64 " deviation(s) from the "
+		 "learned baseline not itemised: more than %d distinct "
+		 "deviations within the aggregation interval (the first "
+		 "attached)",
+		 b->over.pending, BASELINE_DEV_MAX);
+	alert(b, "baseline-overflow", "Medium", desc, b->over.held,
+	      b->over.pending, b->over.first_ns, b->over.last_ns);
+	record_free(b->over.held);
+	b->over.held = NULL;
+	b->over.pending = b->over.window_end_ms = 0;
+}
+
 static void full_alert(struct baseline *b, const struct iotsec_event *ev)
 {
 	struct bl_entry e = { .kind = 0 };
@@ -465,11 +524,13 @@ static void full_alert(struct baseline *b, const struct iotsec_event *ev)
 	char n[24], desc[256];
 
 	b->full_alerted = true;
-	if (!rec)
-		return;
 	snprintf(n, sizeof(n), "%zu", b->max_entries);
 	e.exe = n;
 	describe(&e, desc, sizeof(desc));
+	if (b->note)
+		b->note(b->ctx, desc);
+	if (!rec)
+		return;
 	alert(b, "baseline-full", "Medium", desc, rec, 1, ev->time_ns,
 	      ev->time_ns);
 	record_free(rec);
@@ -513,7 +574,7 @@ static void deviate(struct baseline *b, const struct bl_key *k, uint64_t h,
 	b->stats.deviations++;
 	s = table_find(&b->dev, h, k);
 	e = *s;
-	if (!e && b->dev.n < b->dev.cap / 2) {
+	if (!e && b->dev.n < BASELINE_DEV_MAX) {
 		e = entry_new(k, h);
 		if (e) {
 			*s = e;
@@ -530,6 +591,24 @@ static void deviate(struct baseline *b, const struct bl_key *k, uint64_t h,
 		b->stats.suppressed++;
 		return;
 	}
+	if (!e && b->aggregate_ms) {
+		/*
+		 * More distinct deviations within the interval than are
+		 * itemised: counted, and one overflow alert (the first
+		 * such event attached) says how many when it ends.
+		 */
+		if (!b->over.held) {
+			b->over.held = record_new(ev);
+			if (!b->over.held)
+				return;
+			b->over.first_ns = ev->time_ns;
+			b->over.window_end_ms = now_ms + b->aggregate_ms;
+		}
+		b->over.pending++;
+		b->over.last_ns = ev->time_ns;
+		b->stats.untracked++;
+		return;
+	}
 	rec = record_new(ev);
 	if (!rec)
 		return;
@@ -538,7 +617,7 @@ static void deviate(struct baseline *b, const struct bl_key *k, uint64_t h,
 		e->window_end_ms = b->aggregate_ms ? now_ms + b->aggregate_ms :
 				   0;
 	} else {
-		/* more distinct deviations at once than kept: each alone */
+		/* every hit an alert (aggregate_interval 0): as told */
 		struct bl_entry tmp = { .kind = k->kind, .port = k->port,
 					.proto = k->proto, .dir = k->dir };
 		char *exe = strndup(k->exe.s, k->exe.len);
@@ -559,24 +638,67 @@ static void deviate(struct baseline *b, const struct bl_key *k, uint64_t h,
 unsigned int baseline_eval(struct baseline *b, const struct iotsec_event *ev,
 			   uint64_t now_ms)
 {
+	return baseline_check(b, ev, now_ms, false);
+}
+
+unsigned int baseline_check(struct baseline *b, const struct iotsec_event *ev,
+			    uint64_t now_ms, bool suspect)
+{
 	struct bl_key k;
 	uint64_t h;
 
 	if (!b->enabled || !b->model.slot || !key_of(ev, &k))
 		return 0;
+	b->last_now_ms = now_ms;
 	b->stats.events++;
 	h = key_hash(&k);
 	if (!b->ended && now_ms < b->end_mono_ms) {
-		learn(b, &k, h, ev);
+		if (suspect)
+			b->stats.suspect++;
+		else
+			learn(b, &k, h, ev);
 		return 0;
 	}
 	if (!b->ended) {
+		window_from(b, now_ms);
 		b->ended = b->dirty = true;
 		b->next_save_ms = 0;
 	}
 	if (*table_find(&b->model, h, &k))
 		return 0;
 	deviate(b, &k, h, ev, now_ms);
+	return 1;
+}
+
+unsigned int baseline_forget(struct baseline *b, const struct iotsec_event *ev,
+			     uint64_t now_ms)
+{
+	struct bl_entry **s, *e;
+	struct bl_key k;
+	size_t i, j;
+
+	if (!b->enabled || !b->model.slot || b->ended ||
+	    now_ms >= b->end_mono_ms || !key_of(ev, &k))
+		return 0;
+	s = table_find(&b->model, key_hash(&k), &k);
+	if (!*s)
+		return 0;
+	entry_free(*s);
+	*s = NULL;
+	b->model.n--;
+	/* the entries after it in its run: in again, none lost to the gap */
+	i = s - b->model.slot;
+	for (j = (i + 1) & (b->model.cap - 1); (e = b->model.slot[j]);
+	     j = (j + 1) & (b->model.cap - 1)) {
+		size_t at = e->hash & (b->model.cap - 1);
+
+		b->model.slot[j] = NULL;
+		while (b->model.slot[at])
+			at = (at + 1) & (b->model.cap - 1);
+		b->model.slot[at] = e;
+	}
+	b->stats.forgotten++;
+	b->dirty = true;
 	return 1;
 }
 
@@ -630,7 +752,9 @@ uint64_t baseline_tick(struct baseline *b, uint64_t now_ms)
 	if (!b->model.slot)
 		return next;
 	save_reap(b, false);
+	b->last_now_ms = now_ms;
 	if (b->enabled && !b->ended && now_ms >= b->end_mono_ms) {
+		window_from(b, now_ms);
 		b->ended = b->dirty = true;
 		b->next_save_ms = 0;
 	}
@@ -648,6 +772,10 @@ uint64_t baseline_tick(struct baseline *b, uint64_t now_ms)
 	}
 	if (prune || b->dev.n > b->dev.cap / 4)
 		dev_prune(b, now_ms);
+	if (b->over.held && b->over.window_end_ms <= now_ms)
+		over_release(b);
+	if (b->over.held && b->over.window_end_ms - now_ms < next)
+		next = b->over.window_end_ms - now_ms;
 	if (b->enabled && b->dirty && b->path && now_ms >= b->next_save_ms &&
 	    !b->job) {
 		save_async(b);
@@ -668,6 +796,7 @@ void baseline_flush(struct baseline *b, uint64_t now_ms)
 	for (size_t i = 0; i < b->dev.cap; i++)
 		if (b->dev.slot[i] && b->dev.slot[i]->held)
 			release(b, b->dev.slot[i], now_ms);
+	over_release(b);
 }
 
 int baseline_restart(struct baseline *b, bool reset, uint64_t now_ms)
@@ -677,10 +806,13 @@ int baseline_restart(struct baseline *b, bool reset, uint64_t now_ms)
 			return -ENOMEM;
 	} else {
 		b->started_ms = baseline_clock();
+		b->learned_ms = 0;
+		b->mark_ms = now_ms;
 		b->ended = b->full_alerted = false;
 		b->dirty = true;
 		window_from(b, now_ms);
 	}
+	b->last_now_ms = now_ms;
 	b->error[0] = '\0';
 	b->stats.restarts++;
 	b->next_save_ms = now_ms + SAVE_EVERY_MS;
@@ -754,7 +886,8 @@ static void put_entry(struct buf *o, const struct bl_entry *e)
 static int model_text(const struct baseline *b, struct buf *o)
 {
 	buf_put(o, FILE_MAGIC, sizeof(FILE_MAGIC) - 1);
-	put_fmt(o, "started %" PRIu64 "\nended %d\nfull %d\n", b->started_ms,
+	put_fmt(o, "started %" PRIu64 "\nlearned %" PRIu64 "\nended %d\n"
+		"full %d\n", b->started_ms, learned_at(b, b->last_now_ms),
 		b->ended, b->full);
 	for (size_t i = 0; i < b->model.cap; i++)
 		if (b->model.slot[i])
@@ -1037,11 +1170,13 @@ int baseline_parse(struct baseline *b, const char *path, char *buf,
 		   size_t len)
 {
 	struct bl_table t = { 0 };
-	uint64_t started = 0, ended = 0, full = 0, n_end = 0, sum = 0;
-	uint64_t records = 0;
+	uint64_t started = 0, learned = 0, ended = 0, full = 0, n_end = 0;
+	uint64_t sum = 0, records = 0;
+	bool cut = false;
 	char *line, *nl, *w[4];
-	size_t lineno = 0, max;
+	size_t lineno = 0, max, head;
 	const char *why = NULL;
+	bool v1;
 	int ret;
 
 	/* a model larger than allowed now: as many as allowed, then full */
@@ -1050,13 +1185,16 @@ int baseline_parse(struct baseline *b, const char *path, char *buf,
 	if (table_init(&t, max))
 		goto out;
 	ret = -EINVAL;
-	if (len < sizeof(FILE_MAGIC) - 1 ||
-	    memcmp(buf, FILE_MAGIC, sizeof(FILE_MAGIC) - 1) ||
+	v1 = len >= sizeof(FILE_MAGIC_V1) - 1 &&
+	     !memcmp(buf, FILE_MAGIC_V1, sizeof(FILE_MAGIC_V1) - 1);
+	if ((!v1 && (len < sizeof(FILE_MAGIC) - 1 ||
+		     memcmp(buf, FILE_MAGIC, sizeof(FILE_MAGIC) - 1))) ||
 	    memchr(buf, '\0', len)) {
 		lineno = 1;
-		why = "not a baseline file (iotsec-baseline 1)";
+		why = "not a baseline file (iotsec-baseline 2 or 1)";
 		goto out;
 	}
+	head = v1 ? 4 : 5;	/* the magic, then started (learned) ... */
 	line = buf;
 	sum = FNV_INIT;
 	for (;;) {
@@ -1072,15 +1210,18 @@ int baseline_parse(struct baseline *b, const char *path, char *buf,
 		*nl = '\0';
 		if (lineno == 1) {
 			/* the magic, checked */
-		} else if (lineno <= 4) {
-			static const char *const names[] = { "started",
-							     "ended", "full" };
-			uint64_t *dst[] = { &started, &ended, &full };
-			int i = lineno - 2;
+		} else if (lineno <= head) {
+			static const char *const names[] = {
+				"started", "learned", "ended", "full" };
+			uint64_t *dst[] = { &started, &learned, &ended, &full };
+			/* version 1 has no learned line */
+			int i = lineno - 2 + (v1 && lineno > 2);
 
 			if (words(line, w, 2) != 2 || strcmp(w[0], names[i]) ||
-			    !get_u64(w[1], i ? 1 : UINT64_MAX, dst[i])) {
-				why = "expected started, ended and full";
+			    !get_u64(w[1], i > 1 ? 1 : UINT64_MAX, dst[i])) {
+				why = v1 ? "expected started, ended and full" :
+				      "expected started, learned, ended and "
+				      "full";
 				goto out;
 			}
 		} else if (!strncmp(line, "end ", 4)) {
@@ -1102,7 +1243,7 @@ int baseline_parse(struct baseline *b, const char *path, char *buf,
 			}
 			break;
 		} else if (records++, t.n >= max) {
-			full = 1;	/* the rest: not kept */
+			cut = true;	/* the rest: not kept */
 		} else if (!get_entry(&t, line)) {
 			why = "malformed record";
 			goto out;
@@ -1113,9 +1254,19 @@ int baseline_parse(struct baseline *b, const char *path, char *buf,
 	b->model = t;
 	t.slot = NULL;
 	b->started_ms = started;
+	if (v1) {
+		/* as version 1 counted it: the wall clock since the start */
+		uint64_t real = baseline_clock();
+
+		learned = real > started ? real - started : 0;
+	}
+	b->learned_ms = learned;
+	b->migrate = v1;
 	b->ended = ended;
-	b->full = full;
+	/* full by the file: said so then; cut to a lower bound: not yet */
+	b->full = full || cut;
 	b->full_alerted = full;
+	b->cut = cut ? records - t.n : 0;
 	b->on_disk = true;
 	b->error[0] = '\0';
 	ret = 0;
@@ -1148,6 +1299,9 @@ struct json_object *baseline_json(const struct baseline *b, uint64_t now_ms)
 	add(o, "started", json_object_new_int64(b->started_ms));
 	add(o, "window_ms", json_object_new_int64(b->window_ms));
 	add(o, "learning_left_ms", json_object_new_int64(left));
+	add(o, "learned_ms", json_object_new_int64(
+		    learned_at(b, now_ms) < b->window_ms ?
+		    learned_at(b, now_ms) : b->window_ms));
 	add(o, "entries", json_object_new_int64(b->model.n));
 	add(o, "max_entries", json_object_new_int64(b->max_entries));
 	add(o, "processes", json_object_new_int64(n[BL_PROCESS]));
@@ -1164,6 +1318,8 @@ struct json_object *baseline_json(const struct baseline *b, uint64_t now_ms)
 	add(o, "saves", json_object_new_int64(s->saves));
 	add(o, "save_errors", json_object_new_int64(s->save_errors));
 	add(o, "restarts", json_object_new_int64(s->restarts));
+	add(o, "suspect", json_object_new_int64(s->suspect));
+	add(o, "forgotten", json_object_new_int64(s->forgotten));
 	add(o, "error", json_object_new_string(b->error));
 	return o;
 }

@@ -35,6 +35,8 @@ enum { BL_DIR_OUT = 1, BL_DIR_IN };
 #define BASELINE_MAX_ENTRIES_DEFAULT 10000
 #define BASELINE_MAX_ENTRIES_MAX 1000000
 #define BASELINE_WINDOW_DEFAULT_MS (7ULL * 86400000)
+/* distinct deviations itemised per aggregation interval */
+#define BASELINE_DEV_MAX 64
 
 struct bl_entry {
 	uint64_t hash;
@@ -59,10 +61,16 @@ struct baseline_stats {
 	uint64_t refused_full;		/* new tuples not added: model full */
 	uint64_t deviations;		/* events whose tuple was not learned */
 	uint64_t alerts, suppressed;	/* sent, held into a later alert */
-	uint64_t untracked;		/* deviations alerted without a hit
-					 * count: too many at once */
+	uint64_t untracked;		/* deviations not itemised: more
+					 * distinct ones at once than the
+					 * table holds (one overflow alert
+					 * counts them) */
 	uint64_t saves, save_errors;
 	uint64_t restarts;		/* reset or re-learn requests */
+	uint64_t suspect;		/* not learned: a rule or an indicator
+					 * alerted on the event */
+	uint64_t forgotten;		/* learned, then removed: its
+					 * executable's hash is listed */
 };
 
 struct baseline {
@@ -73,7 +81,12 @@ struct baseline {
 	char *path;			/* model file; NULL: not kept */
 	uint64_t aggregate_ms;		/* deviations, as rules' hits */
 	/* the model */
-	uint64_t started_ms;		/* the window's start, unix ms */
+	uint64_t started_ms;		/* the window's start, unix ms
+					 * (shown; never the window's end) */
+	uint64_t learned_ms;		/* learning time counted up to
+					 * mark_ms (kept in the file) */
+	uint64_t mark_ms;		/* on the loop's clock */
+	uint64_t last_now_ms;		/* the loop's clock, last seen */
 	bool ended;			/* the window ended (kept: a clock
 					 * set back does not reopen it) */
 	bool full;			/* learning stopped at max_entries */
@@ -82,14 +95,23 @@ struct baseline {
 	uint64_t end_mono_ms;		/* the window's end on the loop's clock */
 	bool dirty;			/* changed since the last save */
 	bool on_disk;			/* read from or written to the file */
+	bool migrate;			/* read from a version 1 file */
+	uint64_t cut;			/* file entries over max_entries */
 	uint64_t next_save_ms;
 	/* deviations within their aggregation interval */
 	struct bl_table dev;
+	/* deviations past the table's BASELINE_DEV_MAX, counted */
+	struct {
+		uint64_t window_end_ms, pending, first_ns, last_ns;
+		struct record *held;
+	} over;
 	/* the alerts */
 	struct bl_save *job;		/* a save in a thread, or NULL */
 	struct ser *ser;
 	rules_out_fn out;
 	void *ctx;
+	/* a notice for the log (the model full), or NULL; CTX as OUT's */
+	void (*note)(void *ctx, const char *msg);
 	struct baseline_stats stats;
 	char error[256];		/* the last load or save error, "" */
 };
@@ -103,7 +125,12 @@ struct baseline {
 enum { BASELINE_REQ_RESET = 1, BASELINE_REQ_RELEARN = 2,
        BASELINE_REQ_SAVE = 3 };
 
-/* The wall clock, unix ms (tests set another). */
+/*
+ * The wall clock, unix ms (tests set another): the window's start as
+ * shown, and a version 1 file's learning time. The window itself is
+ * counted on the loop's clock (the NOW_MS arguments), so setting the
+ * date neither ends nor extends it.
+ */
 extern uint64_t (*baseline_clock)(void);
 
 /* Everything off and empty; OUT gets the alerts. */
@@ -125,6 +152,20 @@ void baseline_fini(struct baseline *b);
 /* Every event, enriched: learns or checks. 1 for a deviation, else 0. */
 unsigned int baseline_eval(struct baseline *b, const struct iotsec_event *ev,
 			   uint64_t now_ms);
+/*
+ * The same, SUSPECT when a rule or an indicator alerted on EV: while
+ * learning such an event is not learned (an intruder active during the
+ * window is still reported after it); after, it is checked as any.
+ */
+unsigned int baseline_check(struct baseline *b, const struct iotsec_event *ev,
+			    uint64_t now_ms, bool suspect);
+/*
+ * While learning, EV's tuple out of the model again (an exec whose
+ * executable's hash turned out listed: the hash comes after the event
+ * was learned). 1 if it was there, else 0.
+ */
+unsigned int baseline_forget(struct baseline *b, const struct iotsec_event *ev,
+			     uint64_t now_ms);
 /* The window's end, held deviations due, a save due; ms until the next. */
 uint64_t baseline_tick(struct baseline *b, uint64_t now_ms);
 /* Send every held hit now. */

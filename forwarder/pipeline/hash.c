@@ -25,6 +25,7 @@ static const char *const outcome_names[HASH_OUTCOME_N] = {
 	[HASH_NOT_REGULAR] = "not-regular", [HASH_TOO_LARGE] = "too-large",
 	[HASH_UNREADABLE] = "unreadable", [HASH_CHANGED] = "changed",
 	[HASH_TIMEOUT] = "timeout", [HASH_NOMEM] = "no-memory",
+	[HASH_UNVERIFIED] = "unverified",
 };
 
 const char *hash_outcome_name(enum hash_outcome o)
@@ -258,9 +259,16 @@ static enum hash_outcome digest_fd(int fd, const struct hash_config *cfg,
 	return ret;
 }
 
-enum hash_outcome hash_file(struct hash_cache *c, const struct hash_config *cfg,
-			    const char *path, uint8_t out[HASH_LEN],
-			    bool *cached)
+/*
+ * The digest of the file at PATH; VERIFY: only if PATH resolves to itself
+ * (no symlink on the way) and the file's ctime is NOT_AFTER_NS (realtime)
+ * or earlier, else HASH_UNVERIFIED.
+ */
+static enum hash_outcome hash_path(struct hash_cache *c,
+				   const struct hash_config *cfg,
+				   const char *path, bool verify,
+				   int64_t not_after_ns, uint8_t out[HASH_LEN],
+				   bool *cached)
 {
 	enum hash_outcome ret;
 	struct stat before, after;
@@ -288,6 +296,18 @@ enum hash_outcome hash_file(struct hash_cache *c, const struct hash_config *cfg,
 		return HASH_NOT_REGULAR;
 	}
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
+	if (verify) {
+		char real[PATH_MAX];
+		ssize_t n = readlink(self, real, sizeof(real));
+		int64_t ctime_ns = (int64_t)before.st_ctim.tv_sec *
+				   1000000000 + before.st_ctim.tv_nsec;
+
+		if (n < 0 || (size_t)n != strlen(path) ||
+		    memcmp(real, path, (size_t)n) || ctime_ns > not_after_ns) {
+			close(pfd);
+			return HASH_UNVERIFIED;
+		}
+	}
 	fd = open(self, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	close(pfd);
 	if (fd < 0)
@@ -321,6 +341,49 @@ out:
 	return ret;
 }
 
+enum hash_outcome hash_file(struct hash_cache *c, const struct hash_config *cfg,
+			    const char *path, uint8_t out[HASH_LEN],
+			    bool *cached)
+{
+	return hash_path(c, cfg, path, false, 0, out, cached);
+}
+
+/*
+ * When process PID started, in ns since boot (/proc/PID/stat's
+ * starttime, in clock ticks); 0 when it cannot be read (gone).
+ */
+static uint64_t proc_start_ns(const char *proc, uint32_t pid)
+{
+	char path[PATH_MAX], buf[1024], *p, *end;
+	unsigned long long ticks;
+	long hz = sysconf(_SC_CLK_TCK);
+	ssize_t n;
+	int fd, field;
+
+	snprintf(path, sizeof(path), "%s/%u/stat", proc, pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0 || hz <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* after the comm (which may hold anything): state is field 3 */
+	p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	p++;
+	for (field = 3; field < 22 && p; field++)
+		p = strchr(p + 1, ' ');
+	if (!p)
+		return 0;
+	ticks = strtoull(p + 1, &end, 10);
+	if (end == p + 1)
+		return 0;
+	return ticks * (1000000000ULL / (unsigned long long)hz);
+}
+
 /* S without a trailing " (deleted)" */
 static size_t undeleted(const char *s, size_t len)
 {
@@ -334,9 +397,13 @@ static size_t undeleted(const char *s, size_t len)
 
 enum hash_outcome hash_exe(struct hash_cache *c, const struct hash_config *cfg,
 			   uint32_t pid, const char *exe, size_t len,
-			   uint8_t out[HASH_LEN], bool *cached)
+			   uint64_t exec_ns, uint8_t out[HASH_LEN],
+			   bool *cached)
 {
 	char link[64], target[PATH_MAX];
+	enum hash_outcome ret;
+	int64_t boot, real;
+	uint64_t start;
 	ssize_t n;
 	size_t a, b;
 
@@ -350,21 +417,41 @@ enum hash_outcome hash_exe(struct hash_cache *c, const struct hash_config *cfg,
 	if (n >= 0) {
 		a = undeleted(target, (size_t)n);
 		b = undeleted(exe, len);
-		if (a == b && !memcmp(target, exe, a))
-			return hash_file(c, cfg, link, out, cached);
+		if (a == b && !memcmp(target, exe, a)) {
+			ret = hash_file(c, cfg, link, out, cached);
+			if (!exec_ns)
+				return ret;
+			/*
+			 * read after the file was opened: a process that
+			 * started after the exec has its pid reused
+			 */
+			start = proc_start_ns(cfg->proc, pid);
+			if (start && start <= exec_ns)
+				return ret;
+			*cached = false;
+		}
 		/* else the pid was reused, or the process exec'd again */
 	}
 	/*
 	 * The process is gone (most short-lived ones are before the worker
-	 * comes to them): the file at its path, if it is still there and
-	 * was not deleted when the kernel named it.
+	 * comes to them): the file at its path, if it is still there, was
+	 * not deleted when the kernel named it, and is the file executed.
 	 */
 	b = undeleted(exe, len);
 	if (b != len || !len || exe[0] != '/' || len >= sizeof(target))
 		return HASH_GONE;
 	memcpy(target, exe, len);
 	target[len] = '\0';
-	return hash_file(c, cfg, target, out, cached);
+	if (!exec_ns)
+		return hash_file(c, cfg, target, out, cached);
+	/* the exec's time on the clock of ctime (realtime) */
+	boot = boot_ns();
+	real = clock_ns(CLOCK_REALTIME);
+	if (exec_ns > (uint64_t)boot)
+		return HASH_UNVERIFIED;	/* not of this boot */
+	return hash_path(c, cfg, target, true,
+			 real - (boot - (int64_t)exec_ns) -
+			 (int64_t)HASH_CTIME_SLACK_NS, out, cached);
 }
 
 void hash_hex(const uint8_t d[HASH_LEN], char out[2 * HASH_LEN + 1])
@@ -406,7 +493,7 @@ bool hash_from_hex(const char *s, size_t len, uint8_t out[HASH_LEN])
 /* ---- the worker ---- */
 
 struct job {
-	uint64_t id;
+	uint64_t id, exec_ns;
 	uint32_t pid;
 	char *exe;
 	size_t len;
@@ -466,6 +553,7 @@ static void *hasher_run(void *arg)
 		char *exe;
 		size_t len;
 		uint32_t pid;
+		uint64_t exec_ns;
 		struct hash_result r = { 0 };
 
 		while (!h->stop && h->next == h->n)
@@ -478,11 +566,12 @@ static void *hasher_run(void *arg)
 		j->exe = NULL;
 		len = j->len;
 		pid = j->pid;
+		exec_ns = j->exec_ns;
 		r.id = j->id;
 		pthread_mutex_unlock(&h->lock);
 
 		r.outcome = hash_exe(h->cache, &h->cfg, pid, exe, len,
-				     r.digest, &r.cached);
+				     exec_ns, r.digest, &r.cached);
 		free(exe);
 
 		pthread_mutex_lock(&h->lock);
@@ -548,7 +637,7 @@ int hasher_fd(const struct hasher *h)
 }
 
 int hasher_submit(struct hasher *h, uint64_t id, uint32_t pid,
-		  const char *exe, size_t len)
+		  const char *exe, size_t len, uint64_t exec_ns)
 {
 	struct job *j;
 	char *copy = NULL;
@@ -571,6 +660,7 @@ int hasher_submit(struct hasher *h, uint64_t id, uint32_t pid,
 	free(j->exe);
 	memset(j, 0, sizeof(*j));
 	j->id = id;
+	j->exec_ns = exec_ns;
 	j->pid = pid;
 	j->exe = copy;
 	j->len = len;

@@ -6,8 +6,9 @@
  * (hasher_submit(), never waits) and takes results when the eventfd
  * hasher_fd() is readable. The worker opens /proc/<pid>/exe (the file the
  * process runs, even if its path was deleted or replaced), checks that it
- * is the executable the event named (a process already gone: the file at
- * that path, if any), and looks it up in a cache keyed by
+ * is the executable the event named and the process the one that exec'd
+ * (a process already gone: the file at that path, if it is shown to be
+ * the one executed; hash_exe()), and looks it up in a cache keyed by
  * (device, inode, mtime, size): a binary is read once while it stays the
  * same. The cache is bounded (least recently used entry evicted).
  *
@@ -35,6 +36,8 @@ enum hash_outcome {
 	HASH_CHANGED,		/* modified while being read */
 	HASH_TIMEOUT,		/* took longer than max_ms */
 	HASH_NOMEM,
+	HASH_UNVERIFIED,	/* the process gone, and the file at its path
+				 * not shown to be the one it executed */
 	HASH_OUTCOME_N
 };
 
@@ -68,15 +71,24 @@ enum hash_outcome hash_file(struct hash_cache *c, const struct hash_config *cfg,
 			    const char *path, uint8_t out[HASH_LEN],
 			    bool *cached);
 /*
- * The digest of what process PID runs, through <proc>/PID/exe, when that
- * is EXE (LEN bytes; a " (deleted)" suffix ignored on either side; EXE
- * NULL: not checked). When the process is gone or runs another file by
- * now: the file at EXE's path, unless the kernel named it deleted
- * (HASH_GONE, as when that path is gone too).
+ * The digest of what process PID executed at EXEC_NS (CLOCK_BOOTTIME),
+ * through <proc>/PID/exe, when that is EXE (LEN bytes; a " (deleted)"
+ * suffix ignored on either side; EXE NULL: not checked) and the process
+ * started no later than EXEC_NS (else the pid was reused).
+ *
+ * When the process is gone or runs another file by now: the file at EXE's
+ * path, unless the kernel named it deleted (HASH_GONE, as when that path
+ * is gone too), and only if it is shown to be the file executed: reached
+ * without a symlink (the path resolves to itself) and its inode unchanged
+ * since the exec (its ctime, which a write, a rename onto the path, a
+ * link or a chmod sets, at least HASH_CTIME_SLACK_NS before EXEC_NS);
+ * else HASH_UNVERIFIED. EXEC_NS 0: none of these checks (tests, tools).
  */
+#define HASH_CTIME_SLACK_NS (20 * 1000000ULL)
 enum hash_outcome hash_exe(struct hash_cache *c, const struct hash_config *cfg,
 			   uint32_t pid, const char *exe, size_t len,
-			   uint8_t out[HASH_LEN], bool *cached);
+			   uint64_t exec_ns, uint8_t out[HASH_LEN],
+			   bool *cached);
 
 /* "ab01..." (64 hex digits and a NUL) */
 void hash_hex(const uint8_t d[HASH_LEN], char out[2 * HASH_LEN + 1]);
@@ -105,9 +117,12 @@ struct hasher;
 int hasher_start(struct hasher **h, const struct hash_config *cfg);
 /* Readable when results wait. */
 int hasher_fd(const struct hasher *h);
-/* 0, or -EAGAIN when HASHER_QUEUE jobs are pending (not hashed). */
+/*
+ * 0, or -EAGAIN when HASHER_QUEUE jobs are pending (not hashed).
+ * EXEC_NS: the exec's time (hash_exe()).
+ */
 int hasher_submit(struct hasher *h, uint64_t id, uint32_t pid,
-		  const char *exe, size_t len);
+		  const char *exe, size_t len, uint64_t exec_ns);
 /* Results done so far, at most MAX, oldest first; the eventfd is reset. */
 size_t hasher_take(struct hasher *h, struct hash_result *out, size_t max);
 /* Jobs submitted and not yet taken. */

@@ -747,7 +747,7 @@ static int add(struct json_object *o, const char *k, struct json_object *v)
 }
 
 /* A RuleAlert "ioc:KIND" (the shape of rules.c's) for REC. */
-static void alert(struct ioc_engine *e, enum ioc_kind k,
+static void alert(struct ioc_engine *e, enum ioc_kind k, const char *desc,
 		  const struct record *rec, uint64_t hits, uint64_t first_ns,
 		  uint64_t last_ns)
 {
@@ -759,7 +759,7 @@ static void alert(struct ioc_engine *e, enum ioc_kind k,
 	snprintf(name, sizeof(name), "ioc:%s", kind_names[k]);
 	add(p, "RuleName", json_object_new_string(name));
 	add(p, "Severity", json_object_new_string(severity[k]));
-	add(p, "Description", json_object_new_string(e->st[k].desc));
+	add(p, "Description", json_object_new_string(desc));
 	add(p, "HitCount", json_object_new_int64((int64_t)hits));
 	ser_time(e->ser, first_ns, utc, local);
 	add(p, "FirstTime", json_object_new_string(utc));
@@ -776,31 +776,83 @@ static void alert(struct ioc_engine *e, enum ioc_kind k,
 		e->stats.alerts++;
 }
 
-static void release(struct ioc_engine *e, enum ioc_kind k, uint64_t now_ms)
+/* ST's held hits as one alert (a new interval), or ST free again. */
+static void release(struct ioc_engine *e, struct ioc_state *st,
+		    uint64_t now_ms)
 {
-	struct ioc_state *st = &e->st[k];
-
 	if (st->held) {
-		alert(e, k, st->held, st->pending, st->first_ns, st->last_ns);
+		alert(e, st->kind, st->desc, st->held, st->pending,
+		      st->first_ns, st->last_ns);
 		record_free(st->held);
 		st->held = NULL;
 		st->pending = 0;
 		st->window_end_ms = now_ms + e->aggregate_ms;
-	} else {
+	} else if (st->window_end_ms) {
 		st->window_end_ms = 0;
+		e->n_busy--;
 	}
 }
 
-/* As a rule's hit (docs/rules.md, "Hit counts"), per indicator kind. */
+static uint64_t key_hash(enum ioc_kind k, const char *what)
+{
+	return fnv(what, strlen(what)) ^ (uint64_t)k;
+}
+
+/*
+ * The slot of indicator (K, WHAT), or a free one for it (NULL: none, or
+ * no memory). A slot whose interval ended is released first.
+ */
+static struct ioc_state *slot(struct ioc_engine *e, enum ioc_kind k,
+			      const char *what, uint64_t now_ms)
+{
+	uint64_t h = key_hash(k, what);
+	struct ioc_state *free_st = NULL;
+
+	if (!e->st) {
+		e->st = calloc(IOC_TRACKED, sizeof(*e->st));
+		if (!e->st)
+			return NULL;
+	}
+	for (size_t i = 0; i < IOC_TRACKED; i++) {
+		struct ioc_state *st = &e->st[i];
+
+		if (st->window_end_ms && st->window_end_ms <= now_ms)
+			release(e, st, now_ms);
+		if (!st->window_end_ms) {
+			if (!free_st)
+				free_st = st;
+			continue;
+		}
+		if (st->key_hash == h && st->kind == k &&
+		    !strcmp(st->key, what))
+			return st;
+	}
+	if (free_st) {
+		free_st->kind = k;
+		free_st->key_hash = h;
+		snprintf(free_st->key, sizeof(free_st->key), "%s", what);
+		free_st->desc[0] = '\0';
+	}
+	return free_st;
+}
+
+/*
+ * As a rule's hit (docs/rules.md, "Hit counts"), per indicator: the kind
+ * and WHAT, the value that matched.
+ */
 static void hit(struct ioc_engine *e, const struct ioc_hit *h,
 		const struct iotsec_event *ev, const char *what,
 		uint64_t now_ms)
 {
-	struct ioc_state *st = &e->st[h->kind];
+	struct ioc_state *st = NULL;
 	struct record *rec;
+	char desc[sizeof(st->desc)];
 
 	e->stats.hits++;
-	if (e->aggregate_ms && st->window_end_ms > now_ms) {
+	if (e->aggregate_ms)
+		st = slot(e, h->kind, what, now_ms);
+	if (st && st->window_end_ms > now_ms) {
+		/* within the interval of this indicator's last alert */
 		if (!st->held) {
 			st->held = record_new(ev);
 			st->first_ns = ev->time_ns;
@@ -811,18 +863,25 @@ static void hit(struct ioc_engine *e, const struct ioc_hit *h,
 		return;
 	}
 	if (h->domain)
-		snprintf(st->desc, sizeof(st->desc),
+		snprintf(desc, sizeof(desc),
 			 "%s resolves from %s, listed in %s:%u", what,
 			 h->domain, h->file, h->line);
 	else
-		snprintf(st->desc, sizeof(st->desc), "%s is listed in %s:%u",
+		snprintf(desc, sizeof(desc), "%s is listed in %s:%u",
 			 what, h->file, h->line);
 	rec = record_new(ev);
 	if (rec) {
-		alert(e, h->kind, rec, 1, ev->time_ns, ev->time_ns);
+		alert(e, h->kind, desc, rec, 1, ev->time_ns, ev->time_ns);
 		record_free(rec);
 	}
-	st->window_end_ms = e->aggregate_ms ? now_ms + e->aggregate_ms : 0;
+	if (!st) {
+		if (e->aggregate_ms)
+			e->stats.untracked++;
+		return;
+	}
+	memcpy(st->desc, desc, sizeof(desc));
+	st->window_end_ms = now_ms + e->aggregate_ms;
+	e->n_busy++;
 }
 
 static void what_str(char *out, size_t len, const char *label,
@@ -908,11 +967,11 @@ uint64_t ioc_tick(struct ioc_engine *e, uint64_t now_ms)
 {
 	uint64_t next = UINT64_MAX;
 
-	for (int k = 0; k < IOC_KIND_N; k++) {
-		struct ioc_state *st = &e->st[k];
+	for (size_t i = 0; e->n_busy && i < IOC_TRACKED; i++) {
+		struct ioc_state *st = &e->st[i];
 
 		if (st->window_end_ms && st->window_end_ms <= now_ms)
-			release(e, (enum ioc_kind)k, now_ms);
+			release(e, st, now_ms);
 		if (st->window_end_ms && st->window_end_ms - now_ms < next)
 			next = st->window_end_ms - now_ms;
 	}
@@ -921,9 +980,9 @@ uint64_t ioc_tick(struct ioc_engine *e, uint64_t now_ms)
 
 void ioc_flush(struct ioc_engine *e, uint64_t now_ms)
 {
-	for (int k = 0; k < IOC_KIND_N; k++)
-		if (e->st[k].held)
-			release(e, (enum ioc_kind)k, now_ms);
+	for (size_t i = 0; e->st && i < IOC_TRACKED; i++)
+		if (e->st[i].held)
+			release(e, &e->st[i], now_ms);
 }
 
 void ioc_engine_init(struct ioc_engine *e, struct ser *ser, rules_out_fn out,
@@ -946,10 +1005,11 @@ void ioc_engine_set(struct ioc_engine *e, struct ioc_set *set,
 
 void ioc_engine_fini(struct ioc_engine *e)
 {
-	for (int k = 0; k < IOC_KIND_N; k++) {
-		record_free(e->st[k].held);
-		e->st[k].held = NULL;
-	}
+	for (size_t i = 0; e->st && i < IOC_TRACKED; i++)
+		record_free(e->st[i].held);
+	free(e->st);
+	e->st = NULL;
+	e->n_busy = 0;
 	ioc_free(e->set);
 	e->set = NULL;
 }

@@ -83,6 +83,25 @@ struct record;
 
 struct ioc_stats {
 	uint64_t events, hits, alerts, suppressed;
+	uint64_t untracked;	/* hits sent alone: every slot was busy */
+};
+
+/*
+ * Hit counts are kept per indicator (its kind and the value that matched:
+ * the address, the path, the digest), at most IOC_TRACKED of them within
+ * their interval at once; a hit of another indicator while all are busy
+ * is an alert of its own (HitCount 1), never held under another one.
+ */
+#define IOC_TRACKED 256
+
+struct ioc_state {
+	enum ioc_kind kind;
+	uint64_t key_hash;
+	uint64_t window_end_ms;		/* 0 and nothing held: a free slot */
+	struct record *held;
+	uint64_t pending, first_ns, last_ns;
+	char key[400];			/* what matched */
+	char desc[512];
 };
 
 struct ioc_engine {
@@ -91,12 +110,8 @@ struct ioc_engine {
 	uint64_t aggregate_ms;		/* rules.aggregate_interval */
 	rules_out_fn out;
 	void *ctx;
-	struct ioc_state {
-		uint64_t window_end_ms;
-		struct record *held;
-		uint64_t pending, first_ns, last_ns;
-		char desc[512];
-	} st[IOC_KIND_N];
+	struct ioc_state *st;		/* IOC_TRACKED, at the first hit */
+	size_t n_busy;			/* slots in use */
 	struct ioc_stats stats;
 };
 

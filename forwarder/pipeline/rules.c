@@ -374,11 +374,19 @@ static uint64_t fnv1a(const uint8_t *p, size_t n)
 	return h;
 }
 
+enum { THRESH_NO, THRESH_FIRED, THRESH_FIRED_OVERFLOW };
+
 /*
- * A match of threshold rule R: counted under its key; true when it is the
- * THRESHOLD-th within WITHIN (the key's count starts again).
+ * A match of threshold rule R: counted under its key; THRESH_FIRED when
+ * it is the THRESHOLD-th within WITHIN (the key's count starts again).
+ * A new key finds room among the THRESH_KEYS only by taking the place of
+ * a dead one (none of its matches within WITHIN of this one: dropping it
+ * loses nothing); when every key is live, the match counts in the rule's
+ * overflow key, shared by all the keys that found no room, which fires as
+ * any key (THRESH_FIRED_OVERFLOW). So neither a flood of new keys nor a
+ * rotation of them can push out or hide a count that could still fire.
  */
-static bool thresh_hit(struct rule *r, const struct iotsec_event *ev)
+static int thresh_hit(struct rule *r, const struct iotsec_event *ev)
 {
 	struct thresh *t = &r->thresh;
 	uint8_t k[THRESH_KEY_LEN];
@@ -387,15 +395,16 @@ static bool thresh_hit(struct rule *r, const struct iotsec_event *ev)
 	size_t len = thresh_key(t, ev, k), i;
 
 	if (!t->keys) {
-		t->keys = calloc(THRESH_KEYS, sizeof(*t->keys));
-		t->times = calloc((size_t)THRESH_KEYS * t->count,
+		/* the last one: the overflow key */
+		t->keys = calloc(THRESH_KEYS + 1, sizeof(*t->keys));
+		t->times = calloc((size_t)(THRESH_KEYS + 1) * t->count,
 				  sizeof(*t->times));
 		if (!t->keys || !t->times) {
 			free(t->keys);
 			free(t->times);
 			t->keys = NULL;
 			t->times = NULL;
-			return false;
+			return THRESH_NO;
 		}
 	}
 	h = fnv1a(k, len);
@@ -409,18 +418,31 @@ static bool thresh_hit(struct rule *r, const struct iotsec_event *ev)
 		if (t->n_keys < THRESH_KEYS) {
 			i = t->n_keys++;
 		} else {
-			/* the key seen least recently makes room */
+			/*
+			 * a key that fired and counts nothing since, else
+			 * the key seen least recently, if it is dead
+			 */
 			i = 0;
-			for (size_t j = 1; j < THRESH_KEYS; j++)
-				if (t->keys[j].seen_ns < t->keys[i].seen_ns)
+			for (size_t j = 1; j < THRESH_KEYS && t->keys[i].n;
+			     j++)
+				if (!t->keys[j].n ||
+				    t->keys[j].seen_ns < t->keys[i].seen_ns)
 					i = j;
-			t->evicted++;
+			if (!t->keys[i].n || (now >= t->keys[i].seen_ns &&
+			    now - t->keys[i].seen_ns > t->within_ns)) {
+				t->evicted++;
+			} else {
+				i = THRESH_KEYS;
+				t->overflowed++;
+			}
 		}
 		key = &t->keys[i];
-		memset(key, 0, sizeof(*key));
-		key->hash = h;
-		key->len = len;
-		memcpy(key->key, k, len);
+		if (i < THRESH_KEYS) {
+			memset(key, 0, sizeof(*key));
+			key->hash = h;
+			key->len = len;
+			memcpy(key->key, k, len);
+		}
 	}
 	times = t->times + i * t->count;
 	key->seen_ns = now;
@@ -432,10 +454,10 @@ static bool thresh_hit(struct rule *r, const struct iotsec_event *ev)
 	times[(key->head + key->n) % t->count] = now;
 	key->n++;
 	if (key->n < t->count || now - times[key->head] > t->within_ns)
-		return false;
+		return THRESH_NO;
 	key->n = 0;
 	key->head = 0;
-	return true;
+	return i == THRESH_KEYS ? THRESH_FIRED_OVERFLOW : THRESH_FIRED;
 }
 
 /* ---- alerts ---- */
@@ -485,19 +507,29 @@ static struct json_object *login_payload(const struct iotsec_event *ev)
 	return p;
 }
 
-/* One RuleAlert for R: HITS hits from FIRST to LAST, the event of REC. */
+/*
+ * One RuleAlert for R: HITS hits from FIRST to LAST, the event of REC;
+ * OVERFLOW: some were counted in a threshold's overflow key.
+ */
 static void alert(struct rules_engine *e, const struct rule *r,
 		  const struct record *rec, uint64_t hits, uint64_t first_ns,
-		  uint64_t last_ns)
+		  uint64_t last_ns, bool overflow)
 {
 	struct json_object *p = json_object_new_object(), *trig;
-	char utc[32], local[40];
+	char utc[32], local[40], *desc = NULL;
 
 	if (!p)
 		return;
 	add(p, "RuleName", json_object_new_string(r->name));
 	add(p, "Severity", json_object_new_string(severity_names[r->severity]));
-	add(p, "Description", json_object_new_string(r->desc ? r->desc : ""));
+	if (overflow && asprintf(&desc, "%s%s(counted together: the "
+				 "rule's %d keys were all in use)",
+				 r->desc ? r->desc : "",
+				 r->desc ? " " : "", THRESH_KEYS) < 0)
+		desc = NULL;
+	add(p, "Description", json_object_new_string(
+		    desc ? desc : r->desc ? r->desc : ""));
+	free(desc);
 	add(p, "HitCount", json_object_new_int64(hits));
 	ser_time(e->ser, first_ns, utc, local);
 	add(p, "FirstTime", json_object_new_string(utc));
@@ -526,10 +558,12 @@ static void alert(struct rules_engine *e, const struct rule *r,
 static void release(struct rules_engine *e, struct rule *r, uint64_t now_ms)
 {
 	if (r->held) {
-		alert(e, r, r->held, r->pending, r->first_ns, r->last_ns);
+		alert(e, r, r->held, r->pending, r->first_ns, r->last_ns,
+		      r->held_overflow);
 		record_free(r->held);
 		r->held = NULL;
 		r->pending = 0;
+		r->held_overflow = false;
 		r->window_end_ms = now_ms + e->aggregate_ms;
 	} else {
 		r->window_end_ms = 0;
@@ -537,7 +571,7 @@ static void release(struct rules_engine *e, struct rule *r, uint64_t now_ms)
 }
 
 static void hit(struct rules_engine *e, struct rule *r,
-		const struct iotsec_event *ev, uint64_t now_ms)
+		const struct iotsec_event *ev, uint64_t now_ms, bool overflow)
 {
 	struct record *rec;
 
@@ -549,13 +583,14 @@ static void hit(struct rules_engine *e, struct rule *r,
 			r->first_ns = ev->time_ns;
 		}
 		r->pending++;
+		r->held_overflow |= overflow;
 		r->last_ns = ev->time_ns;
 		e->stats.suppressed++;
 		return;
 	}
 	rec = record_new(ev);
 	if (rec) {
-		alert(e, r, rec, 1, ev->time_ns, ev->time_ns);
+		alert(e, r, rec, 1, ev->time_ns, ev->time_ns, overflow);
 		record_free(rec);
 	}
 	r->window_end_ms = e->aggregate_ms ? now_ms + e->aggregate_ms : 0;
@@ -572,10 +607,13 @@ unsigned int rules_eval(struct rules_engine *e, const struct iotsec_event *ev,
 		return 0;
 	for (size_t i = 0; i < rs->n_by_type[ev->type]; i++) {
 		struct rule *r = rs->by_type[ev->type][i];
+		int th;
 
-		if (rule_matches(r, ev) &&
-		    (!r->thresh.count || thresh_hit(r, ev))) {
-			hit(e, r, ev, now_ms);
+		if (!rule_matches(r, ev))
+			continue;
+		th = r->thresh.count ? thresh_hit(r, ev) : THRESH_FIRED;
+		if (th != THRESH_NO) {
+			hit(e, r, ev, now_ms, th == THRESH_FIRED_OVERFLOW);
 			hits++;
 		}
 	}

@@ -64,7 +64,9 @@ struct cond {
  * fields) and fires when THRESHOLD of them fell within WITHIN_NS: each key
  * keeps the times of its last THRESHOLD matches (a ring), cleared when it
  * fires. At most THRESH_KEYS keys per rule; a new key beyond them takes
- * the place of the one seen least recently.
+ * the place of the one seen least recently if that one is dead (its last
+ * match older than WITHIN_NS), else it counts in the rule's overflow key
+ * (keys[THRESH_KEYS]), shared by every key that found no room.
  */
 #define THRESH_MAX 100
 #define THRESH_KEYS 256
@@ -88,10 +90,12 @@ struct thresh {
 	uint64_t within_ns;
 	enum by_field by[THRESH_BY_MAX];
 	size_t n_by;
-	struct thresh_key *keys;	/* allocated at the first match */
-	uint64_t *times;		/* THRESH_KEYS * count, one block */
+	struct thresh_key *keys;	/* allocated at the first match;
+					 * THRESH_KEYS + 1: the overflow key */
+	uint64_t *times;		/* (THRESH_KEYS + 1) * count */
 	size_t n_keys;
-	uint64_t evicted;
+	uint64_t evicted;		/* dead keys that made room */
+	uint64_t overflowed;		/* matches counted in the overflow */
 };
 
 struct except {
@@ -113,6 +117,7 @@ struct rule {
 	uint64_t window_end_ms;	/* 0: no alert in the last interval */
 	uint64_t pending, first_ns, last_ns;
 	struct record *held;
+	bool held_overflow;	/* a held hit of the threshold's overflow */
 };
 
 struct ruleset {

@@ -31,7 +31,14 @@
 # BENCH_DEVICE_TIGHT_RATES, BENCH_DEVICE_RCVBUF (iotsecd's receive buffer
 # in a third series at default module parameters, "" = skip),
 # BENCH_DEVICE_RCVBUF_RATES, BENCH_DEVICE_SECONDS (device workload time),
-# BENCH_DEVICE_PARTS (any of "3 4 5").
+# BENCH_DEVICE_PARTS (any of "3 4 5"), BENCH_DEVICE_STRIPPED (a directory
+# holding iotsecd, iotsecctl, libiotsec.so and iotsec.ko already stripped:
+# the ARM roots have no binutils, so `make bench-device ARCH=...` strips
+# them on the build machine with the cross strip).
+#
+# The same script runs in the ARM guests (make bench-device ARCH=arm64 or
+# ARCH=arm, mk/bench-device.mk): it only uses what scripts/arm-root.sh puts
+# in their root, and the programs, module and tools of the cross build.
 set -eu
 
 top=${IOTSEC_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -90,6 +97,13 @@ kcount() {
 			g += $2; d += $3; v += $4; l += $5 }
 			END { print g + 0, d + 0, v + 0, l + 0 }'
 }
+# kdelivered: DELIVERED summed over every type (iotsecd decodes all the
+# types the module sends it, also the few of the other types the load
+# makes, such as listen and the exits of its helpers)
+kdelivered() {
+	"$build/iotsecctl" --stats-file /nonexistent stats |
+		awk 'NF == 5 && $4 ~ /^[0-9]+$/ { v += $4 } END { print v + 0 }'
+}
 # json_num FILE KEY: the first number after "KEY": in iotsecd's stats file
 json_num() { grep -o "\"$2\":[0-9]*" "$1" | head -n 1 | cut -d: -f2; }
 # cpu_ticks PID: utime + stime; status_kb PID FIELD: from /proc/PID/status.
@@ -135,7 +149,7 @@ stop_iotsecd() { # stop_iotsecd PID: SIGTERM flushes the queues
 	wait "$1" || true
 }
 
-echo "# iotsec device benchmark: $(uname -r), $(nproc) CPUs, $(date -u +%FT%TZ)"
+echo "# iotsec device benchmark: $(uname -r) $(uname -m), $(nproc) CPUs, $(date -u +%FT%TZ)"
 
 # ---- 3 (and 5 at steady rates): throughput and loss ----------------------
 p3_config() { # p3_config RCVBUF: iotsecd's configuration for part 3
@@ -175,16 +189,18 @@ ports() { local i; for i in $(seq 0 $((workers - 1))); do echo $((port + i)); do
 # series NAME MODPARAMS RCVBUF RATES: one table of steps
 series() {
 	local name=$1 params=$2 rcvbuf=$3 rates_now=$4 r ops el ach k0 k1 t0 t1 c0 c1 ev out inn
-	local g d v l dec enob qd rss hwm cpu ok best=none
+	local g d v l dec enob qd rss hwm cpu cpuev c2 va va0 ok best=none
 	insmod "$ko" $params
 	p3_config "$rcvbuf" >"$tmp/p3.yaml"
 	{
 		echo "series $name: module ${params:-default parameters}, iotsecd receive_buffer $rcvbuf, high interval 1s,"
 		echo "connect + accept events only, $workers workers, ${step}s per step, one fresh iotsecd per step"
-		printf '%-9s %9s %8s %8s %9s %9s %7s %6s %6s %6s %10s %-10s %6s %7s\n' \
-			"target/s" "achieved/s" "workload" "kgener" "delivered" "published" "dropped" "lost" "enobuf" "qdrop" "identity" "loss" "cpu%" "RSS kB"
+		printf '%-9s %9s %8s %8s %9s %9s %7s %6s %6s %6s %10s %-10s %6s %7s %9s\n' \
+			"target/s" "achieved/s" "workload" "kgener" "delivered" "published" "dropped" "lost" "enobuf" "qdrop" "identity" "loss" "cpu%" "RSS kB" "cpu us/ev"
 	} >>"$tmp/p3.txt"
 	for r in $rates_now; do
+		# before the step's iotsecd, the only consumer: all it decodes
+		va0=$(kdelivered)
 		start_iotsecd "s$name$r" "$tmp/p3.yaml" --output "$tmp/s$name$r.jsonl"
 		k0=$(kcount connect accept)
 		c0=$(cpu_ticks "$daemon")
@@ -201,6 +217,8 @@ series() {
 		wait_for 60 "k1=\$(kcount connect accept); set -- \$k0 \$k1; [ \$((\$5 - \$1)) = \$((\$6 - \$2 + \$7 - \$3 + \$8 - \$4)) ] &&
 			[ \"\$(json_num $tmp/s$name$r.stats events)\" -ge \$((\$7 - \$3)) ]" || true
 		k1=$(kcount connect accept)
+		va=$(($(kdelivered) - va0))
+		c2=$(cpu_ticks "$daemon")
 		stop_iotsecd "$daemon"
 		set -- $k0 $k1
 		g=$(($5 - $1)) d=$(($6 - $2)) v=$(($7 - $3)) l=$(($8 - $4))
@@ -210,20 +228,24 @@ series() {
 		# shellcheck disable=SC2046 # the words are wanted
 		set -- $("$py" "$top/tests/bench/device-msgs.py" hits "$tmp/s$name$r.jsonl" $(ports) | tr '=' ' ')
 		out=$2 inn=$4
-		if [ "$g" = "$ev" ] && [ $((out + inn + d + l + qd)) = "$ev" ] && [ "$dec" = "$v" ]; then
+		if [ "$g" = "$ev" ] && [ $((out + inn + d + l + qd)) = "$ev" ] && [ "$dec" = "$va" ]; then
 			ok=exact
 		else
 			ok="OFF"
 		fi
 		ach=$(awk -v e="$ev" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", e / (b - a) }')
 		cpu=$(awk -v c="$((c1 - c0))" -v hz="$hz" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", 100 * c / hz / (b - a) }')
-		printf '%-9s %9s %8s %8s %9s %9s %7s %6s %6s %6s %10s %-10s %6s %7s\n' \
+		# iotsecd's CPU time per event it decoded (from the start of the
+		# load until every event is decoded, clock ticks of 1/CLK_TCK s)
+		cpuev=$(awk -v c="$((c2 - c0))" -v hz="$hz" -v e="$dec" 'BEGIN {
+			if (e > 0) printf "%.2f", 1e6 * c / hz / e; else print "-" }')
+		printf '%-9s %9s %8s %8s %9s %9s %7s %6s %6s %6s %10s %-10s %6s %7s %9s\n' \
 			"$([ "$r" = 0 ] && echo max || echo "$r")" "$ach" "$ev" "$g" "$dec" "$((out + inn))" "$d" "$l" "$enob" "$qd" "$ok" \
 			"$([ $((d + l + qd)) = 0 ] && echo none || awk -v x=$((d + l + qd)) -v e="$ev" 'BEGIN { printf "%.1f%%", 100 * x / e }')" \
-			"$cpu" "$rss" >>"$tmp/p3.txt"
+			"$cpu" "$rss" "$cpuev" >>"$tmp/p3.txt"
 		[ $((d + l + qd)) != 0 ] || best="$ach ev/s (step $([ "$r" = 0 ] && echo max || echo "$r"))"
-		log "$name $r: $res; kernel g=$g d=$d v=$v l=$l decoded=$dec published=$((out + inn)) (out $out in $inn) enobufs=$enob qdrop=$qd $ok cpu=$cpu% rss=$rss hwm=$hwm"
-		[ "$ok" = exact ] || log "  identity off: workload $ev, kernel generated $g, published+dropped+lost+qdrop $((out + inn + d + l + qd)), decoded $dec vs kernel delivered $v"
+		log "$name $r: $res; kernel g=$g d=$d v=$v l=$l decoded=$dec published=$((out + inn)) (out $out in $inn) enobufs=$enob qdrop=$qd $ok cpu=$cpu% rss=$rss hwm=$hwm ticks=$((c2 - c0)) cpu_us_per_event=$cpuev"
+		[ "$ok" = exact ] || log "  identity off: workload $ev, kernel generated $g, published+dropped+lost+qdrop $((out + inn + d + l + qd)), decoded $dec vs kernel delivered $va (all types; connect+accept $v)"
 	done
 	echo "highest step without loss: $best" >>"$tmp/p3.txt"
 	echo >>"$tmp/p3.txt"
@@ -243,8 +265,9 @@ if part 3 || part 5; then
 		echo "workload: $workers loadgen --rate workers, TCP connect+accept on 127.0.0.1:$port..; one operation = 2 events (connect, accept)"
 		echo "kgener: the kernel's GENERATED (connect+accept); delivered: events iotsecd decoded;"
 		echo "published: events in iotsecd's messages (aggregated hit counts summed);"
-		echo "identity exact: kgener == workload == published + dropped + lost + qdrop, and decoded == kernel DELIVERED"
-		echo "cpu%: iotsecd utime+stime over the step, % of one vCPU; RSS at the step's end"
+		echo "identity exact: kgener == workload == published + dropped + lost + qdrop, and decoded == kernel DELIVERED (all types)"
+		echo "cpu%: iotsecd utime+stime over the step, % of one vCPU; RSS at the step's end;"
+		echo "cpu us/ev: iotsecd utime+stime over the step / events it decoded (ticks of 1/$hz s)"
 	} >>"$tmp/p3.txt"
 	log "part 3 done"
 fi
@@ -419,10 +442,15 @@ if part 5; then
 	kill "$c"
 	wait "$c" || true
 	rmmod iotsec
-	strip -o "$tmp/iotsecd" "$build/iotsecd"
-	strip -o "$tmp/iotsecctl" "$build/iotsecctl"
-	strip -o "$tmp/libiotsec.so" "$(realpath "$build/libiotsec.so")"
-	strip --strip-debug -o "$tmp/iotsec.ko" "$ko"
+	if [ -n "${BENCH_DEVICE_STRIPPED:-}" ]; then
+		cp "$BENCH_DEVICE_STRIPPED"/iotsecd "$BENCH_DEVICE_STRIPPED"/iotsecctl \
+			"$BENCH_DEVICE_STRIPPED"/libiotsec.so "$BENCH_DEVICE_STRIPPED"/iotsec.ko "$tmp/"
+	else
+		strip -o "$tmp/iotsecd" "$build/iotsecd"
+		strip -o "$tmp/iotsecctl" "$build/iotsecctl"
+		strip -o "$tmp/libiotsec.so" "$(realpath "$build/libiotsec.so")"
+		strip --strip-debug -o "$tmp/iotsec.ko" "$ko"
+	fi
 	sz() { stat -c %s "$1"; }
 	{
 		echo "module memory at default parameters, one consumer: GET_STATS $kst"

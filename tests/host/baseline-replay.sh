@@ -136,12 +136,18 @@ restart_keeps() {
 }
 check restart_keeps_model_and_window restart_keeps
 
-# the window made 1 s long: it applies to the window under way
-past_window() { [ "$(date +%s%3N)" -ge $(( $(started a) + 1000 )) ]; }
+# the window made 1 s long: it applies to the window under way. Learning
+# time is the daemon's running time (the monotonic clock, not the date):
+# this run's recording comes once the daemon wrote the window's end
+after_window() {	# after_window MODEL REC: REC once MODEL says ended
+	wait_for 30 grep -q '^ended 1$' "$1"
+	cat "$2"
+}
 deviations() {
 	sed -i 's/learning_window: 1h/learning_window: 1s/' "$TMP/a.yaml"
-	wait_for 10 past_window || return 1
-	replay a "$TMP/dev.rec" "$TMP/dev.jsonl" || return 1
+	"$BIN/iotsecd" -c "$TMP/a.yaml" \
+		--replay <(after_window "$TMP/a.model" "$TMP/dev.rec") \
+		--output "$TMP/dev.jsonl" --stats-file "" 2>>"$TMP/a.log" || return 1
 	alerts "$TMP/dev.jsonl" | sort >"$TMP/dev.alerts"
 	sed 's/^/# /' "$TMP/dev.alerts"
 	# each new tuple: an alert at once, its second hit at the exit
@@ -195,6 +201,8 @@ ctl_relearn() {
 	"$CTL" --stats-file "$ST" baseline show >"$TMP/show3" || return 1
 	sed 's/^/# /' "$TMP/show3"
 	grep -q '^state          learning, [0-9]* s of learning left$' "$TMP/show3" &&
+	grep -q '^window         3600 s from .*Z, [0-9]* s learned$' "$TMP/show3" &&
+	grep -q '^not learned    0 alerted on by a rule or an indicator, 0 with a listed hash; deviations not itemised 0$' "$TMP/show3" &&
 	grep -q '^listen      /usr/sbin/mosquitto tcp/4444 seen=2$' "$TMP/show3" &&
 	[ "$(started a)" -ge "$(( $(date +%s%3N) - 120000 ))" ]
 }
@@ -228,9 +236,43 @@ full() {
 	[ "$(grep -c '^p ' "$TMP/f.model")" = 16 ] &&
 		grep -q '^full 1$' "$TMP/f.model" &&
 		[ "$(wc -l <"$TMP/many.alerts")" = 1 ] &&
-		grep -q '^baseline-full 1 the baseline is full (16 entries): learning stopped' "$TMP/many.alerts"
+		grep -q '^baseline-full 1 the baseline is full (16 entries): learning stopped' "$TMP/many.alerts" &&
+		[ "$(grep -c 'baseline: the baseline is full (16 entries): learning stopped' "$TMP/f.log")" = 1 ]
 }
 check full_model_stops_learning_and_says_so full
+
+# an intruder active while learning: a rule alerts on /tmp/dropper, an
+# indicator on /usr/bin/evil; neither is learned, both deviate after
+conf p 1s 1000
+mkdir -p "$TMP/prules"
+cat >"$TMP/prules/r.yaml" <<'EOF'
+rules:
+  - name: tmp-exec
+    event: exec
+    match: { exe: /tmp/* }
+EOF
+echo /usr/bin/evil >"$TMP/evil.paths"
+sed -i "s|  dir: \"\"|  dir: $TMP/prules|" "$TMP/p.yaml"
+printf 'indicators:\n  paths: %s\n' "$TMP/evil.paths" >>"$TMP/p.yaml"
+"$EVGEN" "$TMP/intruder.rec" <<'EOF'
+exec 300 1 /tmp/dropper
+exec 301 1 /usr/bin/evil
+exec 302 1 /usr/bin/good
+EOF
+poison() {
+	replay p "$TMP/intruder.rec" "$TMP/p1.jsonl" || return 1
+	alerts "$TMP/p1.jsonl" | sed 's/^/# learning: /'
+	"$CTL" baseline show "$TMP/p.model" | grep '^process' | sed 's/^/# /'
+	"$BIN/iotsecd" -c "$TMP/p.yaml" \
+		--replay <(after_window "$TMP/p.model" "$TMP/intruder.rec") \
+		--output "$TMP/p2.jsonl" --stats-file "" 2>>"$TMP/p.log" || return 1
+	alerts "$TMP/p2.jsonl" | sort >"$TMP/p2.alerts"
+	sed 's/^/# after: /' "$TMP/p2.alerts"
+	grep -q '^baseline-process 1 /tmp/dropper started by' "$TMP/p2.alerts" &&
+		grep -q '^baseline-process 1 /usr/bin/evil started by' "$TMP/p2.alerts" &&
+		! grep -q 'baseline-process 1 /usr/bin/good' "$TMP/p2.alerts"
+}
+check an_intruder_while_learning_is_not_learned poison
 
 corrupt() {
 	local s0 size

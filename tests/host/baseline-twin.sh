@@ -12,11 +12,13 @@
 # Cases: both rules alert in round 1; a desired document with
 # rules.disabled [tmp-exec] and the baseline on (learning_window 2h) is
 # applied (sources twin); in round 2 tmp-exec sends no alert while
-# also-tmp still does, and the baseline learns; the reported document
-# shows the values in force (rules.disabled, baseline.*) and validates
-# against schemas/iotsec-twin-reported_v1_0.json; a name the hub sends
-# that is not a rule name is refused (ConfigurationError) and changes
-# nothing.
+# also-tmp still does, and the baseline learns (not what alerted); the
+# reported document shows the values in force (rules.disabled,
+# baseline.*) and validates against schemas/iotsec-twin-reported_v1_0.json;
+# a name the hub sends that is not a rule name is refused
+# (ConfigurationError) and changes nothing; indicator lists inline
+# (indicators.paths, .addresses) alert in round 3 as the twin's, are
+# reported and validate; a bad entry refuses the patch, the lists stay.
 set -u
 TMP_NAME=iotsec-baseline-twin
 . "$(dirname "$0")/../lib/broker.sh"
@@ -125,7 +127,9 @@ disable() {
 	grep -q 'rules: 1 enabled' "$TMP/d.log" || return 1
 	touch "$TMP/go.2"
 	wait_for 10 alerts_ge also-tmp $((c + 1)) || return 1
-	wait_for 10 has baseline.entries 3 || return 1
+	# app's exec and connect; not /tmp/dropper: also-tmp alerted on it
+	wait_for 10 has baseline.entries 2 || return 1
+	has baseline.suspect 1 || return 1
 	sleep 1.5	# one more interval for anything late
 	echo "# round 2: tmp-exec $t -> $(alerts tmp-exec), also-tmp $c -> $(alerts also-tmp)"
 	[ "$(alerts tmp-exec)" = "$t" ]
@@ -168,6 +172,62 @@ bad_name() {
 		has configuration.rules.disabled.value '["tmp-exec"]'
 }
 check a_bad_rule_name_is_refused bad_name
+
+# indicator lists inline in the desired properties, with the files' (none
+# here): round 3 alerts on the listed path, named as the twin's list
+IOC='"indicators":{"paths":["/usr/bin/app"],"addresses":["203.0.113.0/24"]}'
+twin_ioc() {
+	local n
+	n=$(alerts ioc:path)
+	pub -r -t "$DES" -m '{"iotsec":{"rules":{"disabled":["tmp-exec"]},"baseline":{"enabled":true,"learning_window":"2h","max_entries":500},'"$IOC"'},"$version":4}'
+	wait_for 10 has twin.desiredVersion 4 || return 1
+	has configuration.indicators.paths.source twin &&
+		has configuration.indicators.paths.value '["/usr/bin/app"]' || return 1
+	grep -q 'indicators from the twin: 0 hashes, 1 addresses, 0 domains, 1 paths' "$TMP/d.log" || return 1
+	touch "$TMP/go.3"
+	wait_for 10 alerts_ge ioc:path $((n + 1)) || return 1
+	grep -v "^$REP " "$TMP/r.recv" | grep -o '"Description":"executable /usr/bin/app is listed in twin:indicators.paths:1"' | head -n 1 | sed 's/^/# /'
+	grep -v "^$REP " "$TMP/r.recv" | grep -q '"Description":"executable /usr/bin/app is listed in twin:indicators.paths:1"'
+}
+check twin_indicator_lists_alert twin_ioc
+
+twin_ioc_reported() {
+	wait_for 10 sh -c "grep '^$REP ' '$TMP/r.recv' | grep -q '\"desiredVersion\":4'" ||
+		return 1
+	reported | grep '"desiredVersion":4' | tail -n 1 >"$TMP/reported4.last"
+	python3 - "$TMP/reported4.last" <<'PY' || return 1
+import json, sys
+c = json.load(open(sys.argv[1]))["iotsec"]["configuration"]["indicators"]
+assert c["paths"] == {"value": ["/usr/bin/app"], "source": "twin"}, c
+assert c["addresses"] == {"value": ["203.0.113.0/24"], "source": "twin"}, c
+assert c["hashes"] == {"value": [], "source": "default"}, c
+print("# reported: indicators.paths, .addresses (twin)")
+PY
+	NODE_PATH=$BUILD/node/node_modules node "$TOP/tests/schema/twin-validate.js" \
+		"$TOP/schemas/iotsec-twin-reported_v1_0.json" "$TMP/reported4.last" |
+		sed 's/^/# /'
+	return "${PIPESTATUS[0]}"
+}
+check twin_indicator_lists_reported_and_valid twin_ioc_reported
+
+# a bad entry: the whole patch refused, said in a ConfigurationError, the
+# running lists stay (round 4 still alerts)
+twin_ioc_bad() {
+	local ce n
+	ce=$(count ConfigurationError)
+	n=$(alerts ioc:path)
+	pub -r -t "$DES" -m '{"iotsec":{"indicators":{"paths":["/usr/bin/app","relative/x"]}},"$version":5}'
+	wait_for 10 count_ge ConfigurationError $((ce + 1)) || return 1
+	grep -v "^$REP " "$TMP/r.recv" | grep '"ConfigurationError"' | tail -n 1 >"$TMP/ce5"
+	grep -o '"Message":"[^"]*"' "$TMP/ce5" | sed 's/^/# /'
+	grep -q '"ConfigurationName":"iotsec.indicators.paths"' "$TMP/ce5" &&
+		grep -q 'at \[1\]' "$TMP/ce5" &&
+		has twin.desiredVersion 4 && has twin.status refused &&
+		has configuration.indicators.paths.value '["/usr/bin/app"]' || return 1
+	touch "$TMP/go.4"
+	wait_for 10 alerts_ge ioc:path $((n + 1))
+}
+check a_bad_indicator_is_refused_the_lists_stay twin_ioc_bad
 
 no_sanitizer_reports() {
 	touch "$TMP/stop"

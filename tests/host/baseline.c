@@ -29,9 +29,12 @@ static uint64_t fake_clock(void)
 	return fake_now;
 }
 
+#define ALERTS_MAX 512
+
 struct alerts {
-	char *rule[64];
-	uint64_t hits[64];
+	char *rule[ALERTS_MAX];
+	uint64_t hits[ALERTS_MAX];
+	char *desc[ALERTS_MAX];
 	size_t n;
 };
 
@@ -41,11 +44,13 @@ static void on_alert(void *ctx, const char *t, size_t len)
 	struct json_object *o = json_tokener_parse(t), *p, *v;
 
 	(void)len;
-	if (o && s->n < 64 &&
+	if (o && s->n < ALERTS_MAX &&
 	    json_object_object_get_ex(o, "Payload", &p) &&
 	    (p = json_object_array_get_idx(p, 0))) {
 		json_object_object_get_ex(p, "RuleName", &v);
 		s->rule[s->n] = strdup(json_object_get_string(v));
+		json_object_object_get_ex(p, "Description", &v);
+		s->desc[s->n] = strdup(json_object_get_string(v));
 		json_object_object_get_ex(p, "HitCount", &v);
 		s->hits[s->n++] = json_object_get_int64(v);
 	}
@@ -54,8 +59,10 @@ static void on_alert(void *ctx, const char *t, size_t len)
 
 static void alerts_clear(struct alerts *s)
 {
-	for (size_t i = 0; i < s->n; i++)
+	for (size_t i = 0; i < s->n; i++) {
 		free(s->rule[i]);
+		free(s->desc[i]);
+	}
 	s->n = 0;
 }
 
@@ -261,20 +268,24 @@ TEST_F(bl, restart_keeps_the_model_and_the_window)
 					self->path, 60000, 1000));
 	started = self->b.started_ms;
 	baseline_eval(&self->b, &e, 1000);
+	/* learning for 30 minutes of the loop's clock, then saved */
+	baseline_eval(&self->b, &e, 1000 + HOUR_MS / 2);
 	ASSERT_EQ(0, baseline_save(&self->b));
 
-	/* 30 minutes later, a new daemon (its own monotonic clock) */
-	fake_now += HOUR_MS / 2;
+	/* a day later, a new daemon (its own monotonic clock) */
+	fake_now += 24 * HOUR_MS;
 	ASSERT_EQ(0, restart(_metadata, self, HOUR_MS, 100, 5));
 	EXPECT_EQ(started, self->b.started_ms);
 	EXPECT_EQ(1, self->b.model.n);
 	EXPECT_STREQ("learning", baseline_state(&self->b, 5));
-	/* half the window is left, not a whole new one */
+	/* half the window is left (the time it learned), not a new one */
 	EXPECT_EQ(5 + HOUR_MS / 2, self->b.end_mono_ms);
 	EXPECT_EQ(0, baseline_eval(&self->b, &e2, 6));
 	ASSERT_EQ(0, baseline_save(&self->b));
 
 	/* after the window's end: enforcing at once, with what was learned */
+	baseline_tick(&self->b, 5 + HOUR_MS / 2);
+	ASSERT_EQ(0, baseline_save(&self->b));
 	fake_now += HOUR_MS;
 	ASSERT_EQ(0, restart(_metadata, self, HOUR_MS, 100, 5));
 	EXPECT_EQ(2, self->b.model.n);
@@ -289,6 +300,189 @@ TEST_F(bl, restart_keeps_the_model_and_the_window)
 	fake_now -= 10 * HOUR_MS;
 	ASSERT_EQ(0, restart(_metadata, self, HOUR_MS, 100, 5));
 	EXPECT_STREQ("enforcing", baseline_state(&self->b, 5));
+}
+
+/* FNV-1a 64, as the model file's end record has it */
+static uint64_t fnv64(const char *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	while (n--) {
+		h ^= (unsigned char)*p++;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+TEST_F(bl, a_clock_change_neither_ends_nor_extends_learning)
+{
+	struct iotsec_event e = ev_exec("/usr/sbin/app", "/sbin/init");
+	struct iotsec_event e2 = ev_exec("/usr/sbin/late", "/sbin/init");
+	char v1[512], *t;
+	size_t len;
+	int n;
+
+	ASSERT_EQ(0, baseline_configure(&self->b, true, HOUR_MS, 100,
+					self->path, 60000, 1000));
+	baseline_eval(&self->b, &e, 1000);
+	/* the date set ten days on (NTP, date -s), then a reload */
+	fake_now += 240 * HOUR_MS;
+	ASSERT_EQ(0, baseline_configure(&self->b, true, HOUR_MS, 100,
+					self->path, 60000, 1000 + HOUR_MS / 4));
+	EXPECT_STREQ("learning", baseline_state(&self->b,
+						1000 + HOUR_MS / 4));
+	EXPECT_EQ(1000 + HOUR_MS, self->b.end_mono_ms);
+	EXPECT_EQ(0, baseline_eval(&self->b, &e2, 1001 + HOUR_MS / 4));
+	EXPECT_EQ(2, self->b.model.n);
+	EXPECT_EQ(0, self->a.n);
+	/* 30 minutes learned on the loop's clock: so the file says */
+	baseline_eval(&self->b, &e, 1000 + HOUR_MS / 2);
+	ASSERT_EQ(0, baseline_save(&self->b));
+	t = read_text(self->path, &len);
+	EXPECT_EQ(0, strncmp(t, "iotsec-baseline 2\n", 18));
+	EXPECT_NE(NULL, strstr(t, "\nlearned 1800000\n"));
+	free(t);
+
+	/* the date set twenty days back, a new daemon: 30 minutes left */
+	fake_now -= 480 * HOUR_MS;
+	ASSERT_EQ(0, restart(_metadata, self, HOUR_MS, 100, 5));
+	EXPECT_STREQ("learning", baseline_state(&self->b, 5));
+	EXPECT_EQ(5 + HOUR_MS / 2, self->b.end_mono_ms);
+	/* a year on: still the same 30 minutes, no fewer */
+	fake_now += 365 * 24 * HOUR_MS;
+	ASSERT_EQ(0, restart(_metadata, self, HOUR_MS, 100, 7));
+	EXPECT_STREQ("learning", baseline_state(&self->b, 6 + HOUR_MS / 2));
+	EXPECT_STREQ("enforcing", baseline_state(&self->b, 7 + HOUR_MS / 2));
+	EXPECT_EQ(0, baseline_eval(&self->b, &e2, 8));
+
+	/* a version 1 file: its learning time as it counted it, then v2 */
+	n = snprintf(v1, sizeof(v1), "iotsec-baseline 1\nstarted %llu\n"
+		     "ended 0\nfull 0\np /usr/sbin/app /sbin/init 3\n",
+		     (unsigned long long)(fake_now - HOUR_MS / 4));
+	n += snprintf(v1 + n, sizeof(v1) - n, "end 1 %016llx\n",
+		      (unsigned long long)fnv64(v1, n));
+	write_text(self->path, v1, n);
+	ASSERT_EQ(0, restart(_metadata, self, HOUR_MS, 100, 9));
+	EXPECT_EQ(1, self->b.model.n);
+	EXPECT_STREQ("learning", baseline_state(&self->b, 9));
+	EXPECT_EQ(9 + 3 * HOUR_MS / 4, self->b.end_mono_ms);
+	EXPECT_TRUE(self->b.dirty);
+	ASSERT_EQ(0, baseline_save(&self->b));
+	t = read_text(self->path, &len);
+	EXPECT_EQ(0, strncmp(t, "iotsec-baseline 2\n", 18));
+	EXPECT_NE(NULL, strstr(t, "\nlearned 900000\n"));
+	free(t);
+}
+
+TEST_F(bl, many_distinct_deviations_stay_bounded_and_counted)
+{
+	struct iotsec_event known = ev_exec("/usr/sbin/app", "/sbin/init");
+	uint64_t t = 1000 + HOUR_MS, sum = 0;
+	size_t itemised = 0, over = 0;
+	char exe[32];
+
+	ASSERT_EQ(0, baseline_configure(&self->b, true, HOUR_MS, 100,
+					self->path, 60000, 1000));
+	baseline_eval(&self->b, &known, 1000);
+	/* 300 distinct deviations, each three times, in one interval */
+	for (int r = 0; r < 3; r++)
+		for (int i = 0; i < 300; i++) {
+			struct iotsec_event e;
+
+			snprintf(exe, sizeof(exe), "/tmp/x%d", i);
+			e = ev_exec(exe, "/sbin/init");
+			EXPECT_EQ(1, baseline_eval(&self->b, &e, t + r));
+		}
+	EXPECT_EQ(900, self->b.stats.deviations);
+	/* within the interval: one alert per itemised tuple, no more */
+	EXPECT_EQ(BASELINE_DEV_MAX, self->a.n);
+	baseline_tick(&self->b, t + 60000);
+	baseline_tick(&self->b, t + 120000);
+	/* after it: the held hits, and one overflow alert counting the rest */
+	for (size_t i = 0; i < self->a.n; i++) {
+		sum += self->a.hits[i];
+		if (!strcmp(self->a.rule[i], "baseline-process"))
+			itemised++;
+		else if (!strcmp(self->a.rule[i], "baseline-overflow")) {
+			over++;
+			EXPECT_EQ(3 * (300 - BASELINE_DEV_MAX),
+				  self->a.hits[i]);
+			EXPECT_NE(NULL, strstr(self->a.desc[i],
+				  "708 deviation(s) from the learned baseline "
+				  "not itemised"))
+				TH_LOG("%s", self->a.desc[i]);
+		}
+	}
+	EXPECT_EQ(1, over);
+	EXPECT_EQ(2 * BASELINE_DEV_MAX, itemised);
+	EXPECT_LE(self->a.n, 2 * BASELINE_DEV_MAX + 1);
+	/* no deviation lost: every one is in some alert's hit count */
+	EXPECT_EQ(900, sum);
+	EXPECT_EQ(708, self->b.stats.untracked);
+	/* the next interval: itemised again */
+	alerts_clear(&self->a);
+	{
+		struct iotsec_event e = ev_exec("/tmp/x299", "/sbin/init");
+
+		EXPECT_EQ(1, baseline_eval(&self->b, &e, t + 3 * 60000));
+	}
+	ASSERT_EQ(1, self->a.n);
+	EXPECT_STREQ("baseline-process", self->a.rule[0]);
+}
+
+TEST_F(bl, what_alerted_while_learning_is_not_learned)
+{
+	struct iotsec_event app = ev_exec("/usr/sbin/app", "/sbin/init");
+	struct iotsec_event drop = ev_exec("/tmp/dropper", "/usr/sbin/app");
+	struct iotsec_event c2 = ev_net(IOTSEC_EVENT_CONNECT, "/tmp/dropper",
+					40000, 4444);
+	struct iotsec_event bad = ev_exec("/opt/listed", "/sbin/init");
+	char exe[32];
+
+	ASSERT_EQ(0, baseline_configure(&self->b, true, HOUR_MS, 100,
+					self->path, 60000, 1000));
+	/* many tuples, so the one forgotten sits inside probe runs */
+	for (int i = 0; i < 40; i++) {
+		struct iotsec_event e;
+
+		snprintf(exe, sizeof(exe), "/opt/p%d", i);
+		e = ev_exec(exe, "/sbin/init");
+		baseline_check(&self->b, &e, 1000, false);
+		if (i == 20)
+			baseline_check(&self->b, &bad, 1000, false);
+	}
+	EXPECT_EQ(0, baseline_check(&self->b, &app, 1000, false));
+	/* a rule (or an indicator) alerted on these: not normal */
+	EXPECT_EQ(0, baseline_check(&self->b, &drop, 1001, true));
+	EXPECT_EQ(0, baseline_check(&self->b, &c2, 1002, true));
+	EXPECT_EQ(42, self->b.model.n);
+	EXPECT_EQ(2, self->b.stats.suspect);
+	/* an executable whose hash came back listed: out again */
+	EXPECT_EQ(1, baseline_forget(&self->b, &bad, 1003));
+	EXPECT_EQ(0, baseline_forget(&self->b, &bad, 1003));
+	EXPECT_EQ(41, self->b.model.n);
+	EXPECT_EQ(0, self->a.n);
+
+	/* after the window: the intruder is reported, the rest is not */
+	EXPECT_EQ(1, baseline_eval(&self->b, &drop, 1000 + HOUR_MS));
+	EXPECT_EQ(1, baseline_eval(&self->b, &c2, 1000 + HOUR_MS));
+	EXPECT_EQ(1, baseline_eval(&self->b, &bad, 1000 + HOUR_MS));
+	EXPECT_EQ(0, baseline_eval(&self->b, &app, 1000 + HOUR_MS));
+	for (int i = 0; i < 40; i++) {
+		struct iotsec_event e;
+
+		snprintf(exe, sizeof(exe), "/opt/p%d", i);
+		e = ev_exec(exe, "/sbin/init");
+		EXPECT_EQ(0, baseline_eval(&self->b, &e, 1000 + HOUR_MS))
+			TH_LOG("%s lost", exe);
+	}
+	ASSERT_EQ(3, self->a.n);
+	EXPECT_STREQ("baseline-process", self->a.rule[0]);
+	EXPECT_STREQ("baseline-connection", self->a.rule[1]);
+	EXPECT_STREQ("baseline-process", self->a.rule[2]);
+	/* after the window, forget changes nothing */
+	EXPECT_EQ(0, baseline_forget(&self->b, &app, 1000 + HOUR_MS));
+	EXPECT_EQ(41, self->b.model.n);
 }
 
 TEST_F(bl, reset_and_relearn)
@@ -321,11 +515,25 @@ TEST_F(bl, reset_and_relearn)
 	EXPECT_STREQ("learning", baseline_state(&self->b, 5));
 }
 
+static char notes[4][256];
+static int n_notes;
+
+static void on_note(void *ctx, const char *msg)
+{
+	(void)ctx;
+	if (n_notes < 4)
+		snprintf(notes[n_notes], sizeof(notes[0]), "%s", msg);
+	n_notes++;
+}
+
 TEST_F(bl, a_full_model_stops_learning_and_says_so)
 {
 	struct iotsec_event more;
+	struct json_object *j, *v;
 	char exe[32];
 
+	n_notes = 0;
+	self->b.note = on_note;
 	ASSERT_EQ(0, baseline_configure(&self->b, true, HOUR_MS, 16,
 					self->path, 60000, 1000));
 	for (int i = 0; i < 100; i++) {
@@ -338,9 +546,20 @@ TEST_F(bl, a_full_model_stops_learning_and_says_so)
 	EXPECT_EQ(16, self->b.model.n);
 	EXPECT_EQ(84, self->b.stats.refused_full);
 	EXPECT_TRUE(self->b.full);
-	/* one alert, not one per refusal */
+	/* one alert, not one per refusal; one notice for the log */
 	ASSERT_EQ(1, self->a.n);
 	EXPECT_STREQ("baseline-full", self->a.rule[0]);
+	ASSERT_EQ(1, n_notes);
+	EXPECT_NE(NULL, strstr(notes[0], "the baseline is full (16 entries)"))
+		TH_LOG("%s", notes[0]);
+	/* the status says so (iotsecctl baseline show prints it) */
+	j = baseline_json(&self->b, 2000);
+	ASSERT_TRUE(json_object_object_get_ex(j, "full", &v));
+	EXPECT_TRUE(json_object_get_boolean(v));
+	ASSERT_TRUE(json_object_object_get_ex(j, "refused_full", &v));
+	EXPECT_EQ(84, json_object_get_int64(v));
+	json_object_put(j);
+	n_notes = 0;
 	ASSERT_EQ(0, baseline_save(&self->b));
 	/* kept as full across a restart: no second alert */
 	ASSERT_EQ(0, restart(_metadata, self, HOUR_MS, 16, 5));
@@ -351,9 +570,31 @@ TEST_F(bl, a_full_model_stops_learning_and_says_so)
 	EXPECT_EQ(1, self->a.n);
 	EXPECT_EQ(16, self->b.model.n);
 	/* a model larger than a new, lower bound: as many as it holds */
-	ASSERT_EQ(0, restart(_metadata, self, HOUR_MS, 8, 5));
+	EXPECT_EQ(0, n_notes);
+	baseline_fini(&self->b);
+	baseline_init(&self->b, &self->ser, on_alert, &self->a);
+	self->b.note = on_note;
+	ASSERT_EQ(0, baseline_configure(&self->b, true, HOUR_MS, 8,
+					self->path, 60000, 5));
 	EXPECT_EQ(8, self->b.model.n);
 	EXPECT_TRUE(self->b.full);
+	/* said, not silent (the full alert was sent when it filled) */
+	ASSERT_EQ(1, n_notes);
+	EXPECT_NE(NULL, strstr(notes[0], "8 entries more than max_entries"))
+		TH_LOG("%s", notes[0]);
+	more = ev_exec("/opt/more2", NULL);
+	baseline_eval(&self->b, &more, 6);
+	ASSERT_EQ(1, self->a.n);
+	/* after the window, what could not be stored alerts */
+	for (int i = 95; i < 100; i++) {
+		struct iotsec_event e;
+
+		snprintf(exe, sizeof(exe), "/opt/p%d", i);
+		e = ev_exec(exe, NULL);
+		EXPECT_EQ(1, baseline_eval(&self->b, &e, 5 + HOUR_MS));
+	}
+	ASSERT_EQ(6, self->a.n);
+	EXPECT_STREQ("baseline-process", self->a.rule[5]);
 }
 
 TEST_F(bl, corrupt_or_truncated_files_start_a_new_window)

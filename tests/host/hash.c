@@ -3,7 +3,8 @@
  * SHA-256 of executables (pipeline/hash.c): the digest, the cache by
  * (device, inode, mtime, size) and its bound, the outcomes of a FIFO, a
  * huge file, an unreadable one, a changed one, a process gone or running
- * another file, and the worker thread.
+ * another file, a binary replaced after its exec (process gone or live),
+ * a reused pid, and the worker thread.
  */
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #include "kselftest_harness.h"
@@ -235,19 +236,19 @@ TEST_F(h, process_exe_also_deleted_and_gone)
 			break;
 		usleep(10000);
 	}
-	ASSERT_EQ(HASH_OK, hash_exe(self->c, &self->cfg, pid, p, strlen(p), d,
-				    &cached));
+	ASSERT_EQ(HASH_OK, hash_exe(self->c, &self->cfg, pid, p, strlen(p), 0,
+				    d, &cached));
 	hash_hex(d, hex);
 	EXPECT_STREQ(want, hex);
 	/* another path than the process runs (pid reused): not its file */
 	EXPECT_EQ(HASH_GONE, hash_exe(self->c, &self->cfg, pid, "/none/x",
-				      7, d, &cached));
+				      7, 0, d, &cached));
 	/* deleted: still hashed through /proc/PID/exe */
 	ASSERT_EQ(0, unlink(p));
 	hash_cache_free(self->c);
 	self->c = hash_cache_new(4);
-	ASSERT_EQ(HASH_OK, hash_exe(self->c, &self->cfg, pid, p, strlen(p), d,
-				    &cached));
+	ASSERT_EQ(HASH_OK, hash_exe(self->c, &self->cfg, pid, p, strlen(p), 0,
+				    d, &cached));
 	EXPECT_FALSE(cached);
 	hash_hex(d, hex);
 	EXPECT_STREQ(want, hex);
@@ -255,7 +256,7 @@ TEST_F(h, process_exe_also_deleted_and_gone)
 	waitpid(pid, NULL, 0);
 	/* gone, and its path too: no digest */
 	EXPECT_EQ(HASH_GONE, hash_exe(self->c, &self->cfg, pid, p, strlen(p),
-				      d, &cached));
+				      0, d, &cached));
 }
 
 /* A short-lived process, gone before its hash: the file at its path. */
@@ -269,14 +270,154 @@ TEST_F(h, process_gone_file_at_path)
 	snprintf(p, sizeof(p), "%s/abc", self->dir);
 	write_file(p, "abc", 3);
 	ASSERT_EQ(HASH_OK, hash_exe(self->c, &self->cfg, 0x7ffffff0, p,
-				    strlen(p), d, &cached));
+				    strlen(p), 0, d, &cached));
 	hash_hex(d, hex);
 	EXPECT_STREQ(abc_hex, hex);
 	/* the kernel named it deleted: the path is another file's now */
 	EXPECT_EQ(HASH_GONE, hash_exe(self->c, &self->cfg, 0x7ffffff0, del,
-				      sizeof(del) - 1, d, &cached));
+				      sizeof(del) - 1, 0, d, &cached));
 	EXPECT_EQ(HASH_GONE, hash_exe(self->c, &self->cfg, 0x7ffffff0,
-				      "relative", 8, d, &cached));
+				      "relative", 8, 0, d, &cached));
+}
+
+/* sha256sum of PATH into WANT (65 bytes) */
+static void sha256sum(const char *path, char *want)
+{
+	char cmd[300];
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "sha256sum %s", path);
+	f = popen(cmd, "r");
+	if (!f || !fgets(want, 65, f))
+		abort();
+	pclose(f);
+}
+
+/* Run PATH (a copy of /bin/true) to its end; its pid. */
+static pid_t run_to_end(const char *path)
+{
+	pid_t pid = fork();
+
+	if (!pid) {
+		execl(path, path, (char *)NULL);
+		_exit(127);
+	}
+	waitpid(pid, NULL, 0);
+	return pid;
+}
+
+/*
+ * A short-lived process, gone before its hash, whose binary is replaced
+ * after its exec (a file made before the exec, renamed onto the path
+ * after it): the file now at the path is not the one executed, so no
+ * digest (it used to be the new file's); unchanged, it is verified and
+ * hashed. A path that now leads through a symlink is not verified either.
+ */
+TEST_F(h, process_gone_binary_replaced_after_exec)
+{
+	char p[128], other[128], dir2[128], via[160], want[65], hex[65];
+	uint8_t d[HASH_LEN];
+	uint64_t exec_ns;
+	bool cached;
+	pid_t pid;
+
+	snprintf(p, sizeof(p), "%s/prog", self->dir);
+	snprintf(other, sizeof(other), "%s/other", self->dir);
+	write_file(other, "not the program", 15);
+	{
+		char cmd[300];
+
+		snprintf(cmd, sizeof(cmd), "cp /bin/true %s", p);
+		ASSERT_EQ(0, system(cmd));
+	}
+	sha256sum(p, want);
+	usleep(50 * 1000);	/* the files' ctimes well before the exec */
+	exec_ns = (uint64_t)boot_ns();
+	pid = run_to_end(p);
+	/* unchanged since: verified, the digest */
+	ASSERT_EQ(HASH_OK, hash_exe(self->c, &self->cfg, (uint32_t)pid, p,
+				    strlen(p), exec_ns, d, &cached));
+	hash_hex(d, hex);
+	EXPECT_STREQ(want, hex);
+	/* replaced after the exec: not the executed file */
+	usleep(50 * 1000);
+	ASSERT_EQ(0, rename(other, p));
+	EXPECT_EQ(HASH_UNVERIFIED, hash_exe(self->c, &self->cfg,
+					    (uint32_t)pid, p, strlen(p),
+					    exec_ns, d, &cached));
+	/* a directory of the path swapped for a symlink to another one */
+	snprintf(dir2, sizeof(dir2), "%s/d", self->dir);
+	ASSERT_EQ(0, mkdir(dir2, 0755));
+	snprintf(via, sizeof(via), "%s/prog", dir2);
+	{
+		char cmd[300];
+
+		snprintf(cmd, sizeof(cmd), "cp -p /bin/true %s", via);
+		ASSERT_EQ(0, system(cmd));
+	}
+	snprintf(via, sizeof(via), "%s/l", self->dir);
+	ASSERT_EQ(0, symlink(dir2, via));
+	usleep(50 * 1000);
+	exec_ns = (uint64_t)boot_ns();
+	snprintf(via, sizeof(via), "%s/l/prog", self->dir);
+	EXPECT_EQ(HASH_UNVERIFIED, hash_exe(self->c, &self->cfg, 0x7ffffff0,
+					    via, strlen(via), exec_ns, d,
+					    &cached));
+	/* an exec time not of this boot: nothing can be verified */
+	exec_ns = (uint64_t)boot_ns() + 3600 * 1000000000ULL;
+	EXPECT_EQ(HASH_UNVERIFIED, hash_exe(self->c, &self->cfg, 0x7ffffff0,
+					    p, strlen(p), exec_ns, d,
+					    &cached));
+}
+
+/*
+ * A live process whose binary was replaced at its path after the exec:
+ * /proc/PID/exe is still the executed file, its digest is given; a pid
+ * whose process started after the exec (reused) is not trusted.
+ */
+TEST_F(h, live_process_binary_replaced)
+{
+	char p[128], tmp[128], want[65], hex[65], cmd[300];
+	uint8_t d[HASH_LEN];
+	uint64_t exec_ns;
+	bool cached;
+	pid_t pid;
+
+	snprintf(p, sizeof(p), "%s/sleeper", self->dir);
+	snprintf(tmp, sizeof(tmp), "%s/new", self->dir);
+	snprintf(cmd, sizeof(cmd), "cp /bin/sleep %s", p);
+	ASSERT_EQ(0, system(cmd));
+	sha256sum(p, want);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		execl(p, p, "100", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 200; i++) {
+		char t[256], link[64];
+		ssize_t n;
+
+		snprintf(link, sizeof(link), "/proc/%d/exe", pid);
+		n = readlink(link, t, sizeof(t) - 1);
+		if (n > 0 && (t[n] = '\0', !strcmp(t, p)))
+			break;
+		usleep(10000);
+	}
+	exec_ns = (uint64_t)boot_ns();	/* just after its exec */
+	usleep(50 * 1000);
+	write_file(tmp, "replacement", 11);
+	ASSERT_EQ(0, rename(tmp, p));
+	ASSERT_EQ(HASH_OK, hash_exe(self->c, &self->cfg, (uint32_t)pid, p,
+				    strlen(p), exec_ns, d, &cached));
+	hash_hex(d, hex);
+	EXPECT_STREQ(want, hex);
+	/* the same process as the one of an exec before it started */
+	EXPECT_EQ(HASH_UNVERIFIED, hash_exe(self->c, &self->cfg,
+					    (uint32_t)pid, p, strlen(p),
+					    exec_ns / 2, d, &cached));
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
 }
 
 TEST(worker_answers_in_order)
@@ -293,9 +434,9 @@ TEST(worker_answers_in_order)
 	ASSERT_EQ(0, hasher_start(&h, &cfg));
 	n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
 	ASSERT_LT(0, n);
-	ASSERT_EQ(0, hasher_submit(h, 1, getpid(), self_exe, (size_t)n));
-	ASSERT_EQ(0, hasher_submit(h, 2, getpid(), self_exe, (size_t)n));
-	ASSERT_EQ(0, hasher_submit(h, 3, 0x7ffffff0, "/none/x", 7));
+	ASSERT_EQ(0, hasher_submit(h, 1, getpid(), self_exe, (size_t)n, 0));
+	ASSERT_EQ(0, hasher_submit(h, 2, getpid(), self_exe, (size_t)n, 0));
+	ASSERT_EQ(0, hasher_submit(h, 3, 0x7ffffff0, "/none/x", 7, 0));
 	for (int i = 0; i < 500 && got < 3; i++) {
 		got += hasher_take(h, r + got, 8 - got);
 		if (got < 3)
@@ -326,7 +467,7 @@ TEST(worker_queue_is_bounded)
 	hash_config_defaults(&cfg);
 	ASSERT_EQ(0, hasher_start(&h, &cfg));
 	for (int i = 0; i < HASHER_QUEUE + 10; i++)
-		if (hasher_submit(h, (uint64_t)i, 0x7ffffff0, "/x", 2))
+		if (hasher_submit(h, (uint64_t)i, 0x7ffffff0, "/x", 2, 0))
 			rejected++;
 	/* the worker may have finished a few, never taken: still queued */
 	EXPECT_EQ(10, rejected);

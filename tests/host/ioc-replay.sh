@@ -27,7 +27,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "TAP version 13"
-echo "1..10"
+echo "1..12"
 
 # two live processes: a listed binary and an unlisted one (another file)
 cp /bin/sleep "$tmp/listed"
@@ -80,6 +80,7 @@ rec=$build/tests/tools/rec-events
 	"connect,$listed_pid,$tmp/listed,203.0.113.9,443"
 true & dead_pid=$!
 wait $dead_pid
+sleep 0.1	# the files' ctimes well before the execs (hash.h)
 "$rec" "$tmp/clean.rec" "exec,$clean_pid,$tmp/clean" \
 	"connect,$clean_pid,$tmp/clean,198.51.100.1,443" \
 	"exec,$clean_pid,$tmp/gone-by-now" "exec,$dead_pid,$tmp/clean"
@@ -123,6 +124,42 @@ check "clean: its own hash, live or gone (by its path), and none for a file neit
 	       grep -q '^exec $tmp/gone-by-now - process-gone\$' '$tmp/clean.sum'"
 check "hashes and indicators off: no alert, no Sha256" \
 	sh -c "! grep -q '^alert' '$tmp/plain.sum' && grep -q '^exec $tmp/listed - -\$' '$tmp/plain.sum'"
+
+# a short-lived process whose binary is replaced (renamed onto its path)
+# after its exec, before the hashing: not the digest of the new file
+cp /bin/true "$tmp/swapped"
+cp /bin/false "$tmp/swapped.new"
+sleep 0.1
+"$tmp/swapped" & swapped_pid=$!
+wait $swapped_pid
+"$rec" "$tmp/swap.rec" "exec,$swapped_pid,$tmp/swapped"
+sleep 0.1
+mv "$tmp/swapped.new" "$tmp/swapped"
+run ioc swap swap
+python3 "$tmp/sum.py" "$tmp/swap.jsonl" >"$tmp/swap.sum"
+check "a gone process whose binary was replaced after its exec: no digest, Sha256Status unverified (was the new file's)" \
+	grep -q "^exec $tmp/swapped - unverified\$" "$tmp/swap.sum"
+[ -s "$tmp/swap.sum" ] && echo "# $(cat "$tmp/swap.sum")"
+
+# a flood of execs in one batch: the hasher's queue (256 jobs) fills up;
+# each ProcessCreate still carries its Sha256 or the reason it has none
+flood=
+for _ in $(seq 300); do flood="$flood exec,$clean_pid,$tmp/clean"; done
+# shellcheck disable=SC2086
+"$rec" "$tmp/flood.rec" $flood
+run ioc flood flood
+python3 "$tmp/sum.py" "$tmp/flood.jsonl" >"$tmp/flood.sum"
+n_exec=$(grep -c '^exec' "$tmp/flood.sum" || true)
+n_sha=$(grep -c "^exec $tmp/clean $clean_sha -\$" "$tmp/flood.sum" || true)
+n_full=$(grep -c "^exec $tmp/clean - queue-full\$" "$tmp/flood.sum" || true)
+n_none=$(grep -c '^exec .* - -$' "$tmp/flood.sum" || true)
+msg="300 execs at once: every ProcessCreate has a Sha256 or a Sha256Status (queue-full past the 256 queued)"
+if [ "$n_exec" = 300 ] && [ "$n_none" = 0 ] && [ "$n_full" -ge 1 ] &&
+   [ "$n_sha" -ge 1 ]; then
+	ok "$msg"
+else
+	notok "$msg: $n_exec ProcessCreate, $n_sha with Sha256, $n_full queue-full, $n_none with neither"
+fi
 
 # the package inventory: the recording on a pipe, the local sources run
 cat >"$tmp/dpkg-status" <<'EOS'
@@ -234,7 +271,8 @@ else
 	export NODE_PATH=$build/node/node_modules
 	if res=$(node "$top/tests/lib/validate-messages.js" "$AZURE_SCHEMAS" \
 		"$top/schemas/iotsec-extended-message_v1_0.json" \
-		"$tmp/bad.jsonl" "$tmp/clean.jsonl" "$tmp/pkg.jsonl" 2>&1); then
+		"$tmp/bad.jsonl" "$tmp/clean.jsonl" "$tmp/pkg.jsonl" \
+		"$tmp/flood.jsonl" "$tmp/swap.jsonl" 2>&1); then
 		ok "every message validates (ProcessCreate with Sha256, ioc: alerts, PackageInventory): $res"
 	else
 		notok "schema: $(echo "$res" | tail -n 3 | cut -c1-600)"

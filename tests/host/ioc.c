@@ -287,4 +287,94 @@ TEST(file_alert_names_the_listed_path)
 	free(alerts[0]);
 }
 
+/*
+ * Hits are aggregated per indicator, not per list: a second listed
+ * address hit within the interval of the first one's alert is an alert
+ * of its own at once (it used to be held under the first one's alert,
+ * with the first one's description), each held count goes out with its
+ * own indicator, and a flood of distinct indicators (a listed CIDR) has
+ * every one of them alerted, with memory bounded.
+ */
+TEST(each_indicator_alerts_on_its_own)
+{
+	struct ser ser;
+	struct ioc_engine e;
+	struct ioc_set *s = ioc_new();
+	struct iotsec_event a = hconnect(IOTSEC_EVENT_CONNECT, "/usr/bin/curl",
+					 0, "\xcb\x00\x71\x07", 40000, 443,
+					 1000);
+	struct iotsec_event b = hconnect(IOTSEC_EVENT_CONNECT, "/usr/bin/curl",
+					 0, "\xcb\x00\x71\x08", 40000, 443,
+					 1000);
+	bool seen_a = false, seen_b = false;
+
+	ser_init(&ser, "00000000-0000-4000-8000-000000000000", "t");
+	ioc_engine_init(&e, &ser, on_alert, NULL);
+	e.aggregate_ms = 1000;
+	ASSERT_EQ(3, add(s, IOC_ADDRESS,
+			 "203.0.113.7\n203.0.113.8\n10.0.0.0/8\n"));
+	ioc_engine_set(&e, s, 0);
+	n_alerts = 0;
+	EXPECT_EQ(1, ioc_eval(&e, &a, 10));
+	ASSERT_EQ(1, n_alerts);
+	/* another indicator of the same list: its own alert, at once */
+	EXPECT_EQ(1, ioc_eval(&e, &b, 20));
+	ASSERT_EQ(2, n_alerts);
+	EXPECT_NE(NULL, strstr(alerts[1], "remote address 203.0.113.8 is "
+			       "listed in list.txt:2")) TH_LOG("%s", alerts[1]);
+	/* repeats: held per indicator, one alert each with its count */
+	ioc_eval(&e, &a, 30);
+	ioc_eval(&e, &a, 40);
+	ioc_eval(&e, &b, 50);
+	EXPECT_EQ(2, n_alerts);
+	ioc_tick(&e, 2000);
+	ASSERT_EQ(4, n_alerts);
+	for (int i = 2; i < 4; i++) {
+		if (strstr(alerts[i], "203.0.113.7 is listed in list.txt:1"))
+			seen_a = strstr(alerts[i], "\"HitCount\":2") != NULL;
+		if (strstr(alerts[i], "203.0.113.8 is listed in list.txt:2"))
+			seen_b = strstr(alerts[i], "\"HitCount\":1") != NULL;
+	}
+	EXPECT_TRUE(seen_a) TH_LOG("%s | %s", alerts[2], alerts[3]);
+	EXPECT_TRUE(seen_b) TH_LOG("%s | %s", alerts[2], alerts[3]);
+	for (int i = 0; i < 8; i++) {
+		free(alerts[i]);
+		alerts[i] = NULL;
+	}
+	/*
+	 * 1000 distinct addresses of a listed CIDR within one interval:
+	 * 1000 alerts at once (past the tracked ones, each alone), then
+	 * their repeats come back as held counts of the tracked ones or
+	 * alerts of their own; no hit is lost.
+	 */
+	n_alerts = 0;
+	e.stats.hits = e.stats.suppressed = 0;
+	for (int i = 0; i < 1000; i++) {
+		struct iotsec_event x = a;
+
+		x.raddr[0] = 10;
+		x.raddr[2] = (uint8_t)(i >> 8);
+		x.raddr[3] = (uint8_t)i;
+		EXPECT_EQ(1, ioc_eval(&e, &x, 3000));
+	}
+	EXPECT_EQ(1000, n_alerts);
+	EXPECT_EQ(0, e.stats.suppressed);
+	/* the first ones are tracked: their repeats are held and counted */
+	for (int i = 0; i < 10; i++) {
+		struct iotsec_event x = a;
+
+		x.raddr[0] = 10;
+		x.raddr[2] = 0;
+		x.raddr[3] = (uint8_t)i;
+		EXPECT_EQ(1, ioc_eval(&e, &x, 3100));
+	}
+	EXPECT_EQ(1000, n_alerts);
+	EXPECT_EQ(10, e.stats.suppressed);
+	ioc_tick(&e, 5000);
+	EXPECT_EQ(1010, n_alerts);
+	ioc_engine_fini(&e);
+	for (int i = 0; i < 8; i++)
+		free(alerts[i]);
+}
+
 TEST_HARNESS_MAIN

@@ -531,6 +531,71 @@ TEST(threshold_counts_per_key_within_the_window)
 		json_object_put(s.a[i]);
 }
 
+/*
+ * The key table when full: a key that fired (counting nothing since)
+ * makes room even within WITHIN; a live count never does: the new key
+ * counts in the overflow key.
+ */
+TEST(threshold_table_full_keeps_live_counts)
+{
+	struct iotsec_event a = ev_net(IOTSEC_EVENT_CONNECT, "192.0.2.1", 22, 0);
+	struct alerts s = { 0 };
+	struct rules_engine e;
+	struct ser ser;
+	char err[512];
+	struct rule *r;
+
+	ser_init(&ser, "9c647395-b913-4997-a732-a7fe7303b649", "t");
+	rules_engine_init(&e, &ser, on_alert, &s);
+	e.aggregate_ms = 0;
+	rules_engine_set(&e, compile(THRESH("    match: { rport: 22 }\n"
+					    "    threshold: 2\n"
+					    "    within: 60s\n"
+					    "    by: raddr\n"), err,
+				     sizeof(err)), 0);
+	ASSERT_NE(NULL, e.rs) TH_LOG("%s", err);
+	r = &e.rs->rules[0];
+	/* key 0 fires; 255 others count one each */
+	a.time_ns = 1 * SEC;
+	EXPECT_EQ(0, rules_eval(&e, &a, 0));
+	a.time_ns = 2 * SEC;
+	EXPECT_EQ(1, rules_eval(&e, &a, 0));
+	for (int i = 1; i < 256; i++) {
+		a.raddr[2] = 1;
+		a.raddr[3] = (uint8_t)i;
+		a.time_ns = 3 * SEC + (uint64_t)i;
+		EXPECT_EQ(0, rules_eval(&e, &a, 0));
+	}
+	EXPECT_EQ(256, r->thresh.n_keys);
+	/* a new key: in the fired key's place */
+	a.raddr[2] = 3;
+	a.raddr[3] = 1;
+	a.time_ns = 4 * SEC;
+	EXPECT_EQ(0, rules_eval(&e, &a, 0));
+	EXPECT_EQ(1, r->thresh.evicted);
+	EXPECT_EQ(0, r->thresh.overflowed);
+	/* two more: no room (all live), counted together, fire together */
+	a.raddr[3] = 2;
+	EXPECT_EQ(0, rules_eval(&e, &a, 0));
+	a.raddr[3] = 3;
+	EXPECT_EQ(1, rules_eval(&e, &a, 0));
+	EXPECT_EQ(1, r->thresh.evicted);
+	EXPECT_EQ(2, r->thresh.overflowed);
+	ASSERT_EQ(2, s.n);
+	EXPECT_NE(NULL, strstr(jstr(s.a[1], "Payload.0.Description"),
+			       "(counted together: the rule's 256 keys were "
+			       "all in use)"));
+	/* a minute later the LRU keys are dead: they make room again */
+	a.raddr[3] = 4;
+	a.time_ns = 70 * SEC;
+	EXPECT_EQ(0, rules_eval(&e, &a, 0));
+	EXPECT_EQ(2, r->thresh.evicted);
+	EXPECT_EQ(2, r->thresh.overflowed);
+	rules_engine_fini(&e);
+	for (size_t i = 0; i < s.n; i++)
+		json_object_put(s.a[i]);
+}
+
 /* Lists naming lists multiply: 10^5 values from a few hundred bytes. */
 TEST(list_expansion_is_bounded)
 {
@@ -789,7 +854,7 @@ TEST(default_exec_rules)
 	struct iotsec_event ev;
 
 	ASSERT_NE(NULL, rs);
-	EXPECT_EQ(12, rules_count(rs));
+	EXPECT_EQ(13, rules_count(rs));
 	ev = ev_exec("/tmp/.x/payload", "/bin/sh");
 	EXPECT_STREQ("exec-from-temporary-dir", hits(rs, &ev));
 	ev = ev_exec("/dev/shm/m", "/bin/sh");
@@ -1004,6 +1069,127 @@ TEST(default_failed_logins_and_memory_rules)
 	rules_engine_fini(&e);
 	for (size_t i = 0; i < s.n; i++)
 		json_object_put(s.a[i]);
+}
+
+/*
+ * Alerts of repeated-failed-logins counted, those naming one address and
+ * those of the overflow key (ctx: struct addr_count); and the alerts of
+ * failed-logins-many-sources.
+ */
+struct addr_count {
+	const char *addr;
+	uint64_t all, named, overflow, many;
+};
+
+static void count_alert(void *ctx, const char *t, size_t len)
+{
+	struct addr_count *c = ctx;
+	char *copy = strndup(t, len);
+
+	if (!copy)
+		abort();
+	if (strstr(copy, "\"RuleName\":\"failed-logins-many-sources\"")) {
+		c->many++;
+	} else if (strstr(copy, "\"RuleName\":\"repeated-failed-logins\"")) {
+		c->all++;
+		if (strstr(copy, c->addr))
+			c->named++;
+		if (strstr(copy, "counted together"))
+			c->overflow++;
+	}
+	free(copy);
+}
+
+/*
+ * repeated-failed-logins against an attacker who fills the rule's 256
+ * keys: (1) one failure of the attacker's address, then 256 failures from
+ * fresh addresses, five times within the minute: every key is live, the
+ * attacker's count must not be pushed out (it was, by the least recently
+ * seen eviction: no alert at all), and the fresh addresses that find no
+ * room are counted together and alert too; (2) 300 addresses, one failure
+ * each, within the minute (rotation): the ones past 256 alert together;
+ * (3) 100 addresses, 4 failures each (rotation within the table): the
+ * per-address rule cannot see it, failed-logins-many-sources does.
+ */
+TEST(failed_logins_not_hidden_by_a_key_flood)
+{
+	struct addr_count c = { .addr = "198.51.100.66" };
+	struct iotsec_event ev;
+	struct rules_engine e;
+	struct ser ser;
+	uint64_t t = BOOTED;
+
+	ser_init(&ser, "9c647395-b913-4997-a732-a7fe7303b649", "t");
+	rules_engine_init(&e, &ser, count_alert, &c);
+	e.aggregate_ms = 0;
+	rules_engine_set(&e, pack(_metadata), 0);
+	ASSERT_NE(NULL, e.rs);
+	for (int round = 0; round < 5; round++) {
+		ev = ev_login(c.addr, true, t += SEC / 100);
+		rules_eval(&e, &ev, 0);
+		for (int i = 0; i < 256; i++) {
+			char a[64];
+
+			snprintf(a, sizeof(a), "2001:db8:%x::%x", round + 1,
+				 i + 1);
+			ev = ev_login(a, true, t += SEC / 100);
+			rules_eval(&e, &ev, 0);
+		}
+	}
+	ASSERT_LT(t, BOOTED + 60 * SEC);
+	EXPECT_EQ(1, c.named);
+	EXPECT_LT(c.named, c.all);
+	EXPECT_EQ(c.all - c.named, c.overflow);
+	rules_engine_fini(&e);
+
+	/* rotation: one failure each from 300 addresses in 30 s */
+	c = (struct addr_count){ .addr = "198.51.100.66" };
+	rules_engine_init(&e, &ser, count_alert, &c);
+	e.aggregate_ms = 0;
+	rules_engine_set(&e, pack(_metadata), 0);
+	ASSERT_NE(NULL, e.rs);
+	for (int i = 0; i < 300; i++) {
+		char a[64];
+
+		snprintf(a, sizeof(a), "203.0.%d.%d", 100 + i / 200, i % 200);
+		ev = ev_login(a, true, BOOTED + i * (SEC / 10));
+		rules_eval(&e, &ev, 0);
+	}
+	/* 44 past the 256 keys: 8 alerts of 5 */
+	EXPECT_EQ(8, c.all);
+	EXPECT_EQ(8, c.overflow);
+	rules_engine_fini(&e);
+
+	/*
+	 * rotation within the table: 100 addresses, 4 failures each, in a
+	 * minute: no address reaches 5, all of them are counted together
+	 * by failed-logins-many-sources (20 within a minute, one service)
+	 */
+	c = (struct addr_count){ .addr = "198.51.100.66" };
+	rules_engine_init(&e, &ser, count_alert, &c);
+	e.aggregate_ms = 0;
+	rules_engine_set(&e, pack(_metadata), 0);
+	ASSERT_NE(NULL, e.rs);
+	for (int i = 0; i < 400; i++) {
+		char a[64];
+
+		snprintf(a, sizeof(a), "203.0.113.%d", i % 100);
+		ev = ev_login(a, true, BOOTED + i * (SEC / 10));
+		rules_eval(&e, &ev, 0);
+	}
+	EXPECT_EQ(0, c.all);
+	EXPECT_EQ(20, c.many);
+	/* a few failures from a few places (mistyped passwords): none */
+	c.many = 0;
+	for (int i = 0; i < 19; i++) {
+		char a[64];
+
+		snprintf(a, sizeof(a), "192.0.2.%d", i % 7);
+		ev = ev_login(a, true, BOOTED + 100 * SEC + i * SEC);
+		rules_eval(&e, &ev, 0);
+	}
+	EXPECT_EQ(0, c.many);
+	rules_engine_fini(&e);
 }
 
 TEST_HARNESS_MAIN

@@ -279,8 +279,10 @@ TEST(iotsec_keys)
 		  "{\"indicators\":{\"refresh\":\"PT1S\"}}" },
 		{ "{\"packages\":{\"enabled\":false}}",
 		  "{\"packages\":{\"enabled\":\"no\"}}" },
+		/* the lists themselves; never a file's name */
+		{ "{\"indicators\":{\"paths\":[\"/tmp/x\"]}}",
+		  "{\"indicators\":{\"hashes\":\"/tmp/x\"}}" },
 		{ "{\"spool\":{\"path\":\"/tmp\"}}", NULL },
-		{ "{\"indicators\":{\"hashes\":\"/tmp/x\"}}", NULL },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(k); i++) {
@@ -492,6 +494,111 @@ TEST(yaml_twin_section_errors)
 }
 
 /* One bad key refuses the whole document, and every bad key is named. */
+#define H64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+/* what the twin may say in indicators.* and what it may not */
+TEST(indicator_lists)
+{
+	static const struct { const char *json, *key, *why; } bad[] = {
+		{ "{\"hashes\":[\"" H64 "\",\"xyz\"]}",
+		  "iotsec.indicators.hashes", "expected a SHA-256 digest "
+		  "(64 hex digits), got 'xyz' at [1]" },
+		{ "{\"addresses\":[\"10.0.0.0/33\"]}",
+		  "iotsec.indicators.addresses", "at [0]" },
+		{ "{\"domains\":[\"bad domain\"]}", "iotsec.indicators.domains",
+		  "at [0]" },
+		{ "{\"paths\":[\"relative/x\"]}", "iotsec.indicators.paths",
+		  "at [0]" },
+		{ "{\"paths\":[\"/a #b\"]}", "iotsec.indicators.paths",
+		  "a control character, '#' or a blank at an end at [0]" },
+		{ "{\"paths\":[\" /a\"]}", "iotsec.indicators.paths",
+		  "a blank at an end at [0]" },
+		{ "{\"paths\":[\"/a\\n/b\"]}", "iotsec.indicators.paths",
+		  "a control character" },
+		{ "{\"paths\":[\"\"]}", "iotsec.indicators.paths",
+		  "of 1 to 255 bytes, got \"\" at [0]" },
+		{ "{\"paths\":[7]}", "iotsec.indicators.paths",
+		  "of 1 to 255 bytes, got 7 at [0]" },
+		{ "{\"paths\":{}}", "iotsec.indicators.paths",
+		  "expected a list of path indicators, got object" },
+	};
+	struct config c;
+	struct twin_errors e;
+	struct json_object *eff, *v;
+	char *json = malloc(65536);
+	size_t n;
+	int id;
+
+	ASSERT_EQ(0, overlay(&c, "", "{\"iotsec\":{\"indicators\":{"
+		"\"hashes\":[\"" H64 "\"],\"addresses\":[\"203.0.113.7\","
+		"\"198.51.100.0/24\"],\"domains\":[\"evil.example\"],"
+		"\"paths\":[\"/tmp/dropper\",\"/usr/bin/x y\"]}}}", &e))
+		TH_LOG("%s: %s", e.e[0].key, e.e[0].reason);
+	EXPECT_EQ(1, c.detect.n_twin_ioc[0]);
+	EXPECT_EQ(2, c.detect.n_twin_ioc[1]);
+	EXPECT_EQ(1, c.detect.n_twin_ioc[2]);
+	ASSERT_EQ(2, c.detect.n_twin_ioc[3]);
+	EXPECT_STREQ("/usr/bin/x y", c.detect.twin_ioc[3][1]);
+	EXPECT_EQ(SRC_TWIN, src(&c, "indicators.paths"));
+	/* reported as in force */
+	eff = twin_effective(&c);
+	ASSERT_TRUE(json_object_object_get_ex(eff, "indicators", &v));
+	ASSERT_TRUE(json_object_object_get_ex(v, "addresses", &v));
+	EXPECT_STREQ("{\"value\":[\"203.0.113.7\",\"198.51.100.0/24\"],"
+		     "\"source\":\"twin\"}",
+		     json_object_to_json_string_ext(v,
+			JSON_C_TO_STRING_PLAIN |
+			JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(eff);
+	config_free(&c);
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		snprintf(json, 65536, "{\"iotsec\":{\"indicators\":%s}}",
+			 bad[i].json);
+		EXPECT_EQ(-EINVAL, overlay(&c, "", json, &e))
+			TH_LOG("%s", json);
+		EXPECT_STREQ(bad[i].key, e.e[0].key);
+		EXPECT_NE(NULL, strstr(e.e[0].reason, bad[i].why))
+			TH_LOG("%s: %s", json, e.e[0].reason);
+		EXPECT_EQ(0, c.detect.n_twin_ioc[3]);
+		config_free(&c);
+	}
+	/* bounded: entries per list, bytes per entry, bytes in all */
+#define PATHS "{\"iotsec\":{\"indicators\":{\"paths\":["
+	n = snprintf(json, 65536, PATHS);
+	for (int i = 0; i < TWIN_IOC_MAX + 1; i++)
+		n += snprintf(json + n, 65536 - n, "%s\"/p%d\"", i ? "," : "",
+			      i);
+	snprintf(json + n, 65536 - n, "]}}}");
+	EXPECT_EQ(-EINVAL, overlay(&c, "", json, &e));
+	EXPECT_STREQ("out of range: expected at most 128 entries",
+		     e.e[0].reason);
+	config_free(&c);
+	n = snprintf(json, 65536, PATHS "\"/");
+	memset(json + n, 'a', 255);
+	snprintf(json + n + 255, 65536 - n - 255, "\"]}}}");
+	EXPECT_EQ(-EINVAL, overlay(&c, "", json, &e));
+	EXPECT_NE(NULL, strstr(e.e[0].reason, "of 1 to 255 bytes"));
+	config_free(&c);
+	n = snprintf(json, 65536, PATHS);
+	for (int i = 0; i < 100; i++)
+		n += snprintf(json + n, 65536 - n, "%s\"/%0200d\"",
+			      i ? "," : "", i);
+	snprintf(json + n, 65536 - n, "]}}}");
+	EXPECT_EQ(-EINVAL, overlay(&c, "", json, &e));
+	EXPECT_STREQ("out of range: the four lists hold at most 16384 bytes",
+		     e.e[0].reason);
+	config_free(&c);
+	/* locked by the YAML: refused as any setting */
+	EXPECT_EQ(-EINVAL, overlay(&c, "twin:\n  lock: [indicators]\n",
+		"{\"iotsec\":{\"indicators\":{\"paths\":[\"/x\"]}}}", &e));
+	EXPECT_STREQ(TWIN_ERR_CONFLICT, e.e[0].type);
+	config_free(&c);
+	id = twin_setting_id("indicators.domains");
+	EXPECT_LE(0, id);
+	free(json);
+}
+
 TEST(all_or_nothing)
 {
 	struct config c;

@@ -26,8 +26,10 @@
 #                              sysvinit script started/reloaded/stopped
 #   README                     yocto-check-layer's test_readme
 #   qemuarm64, qemuarm         nothing amd64-specific in the recipes; the
-#                              module built as module.bbclass does with the
-#                              cross compiler against arm64 / armmp headers
+#                              pinned revision's module built as
+#                              module.bbclass does with the cross compiler
+#                              against arm64 / armmp headers, the forwarder
+#                              recipe's do_compile with the cross CC
 #
 # Every build happens in a temporary copy, never in the work tree.
 set -u
@@ -367,15 +369,14 @@ for arch in arm64 armhf; do
 	fi
 	akver=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"$/\1/p' "$akdir/include/generated/utsrelease.h")
 	w=$tmp/iotsec-mod-$arch
-	# HEAD's tree: the pinned IOTSEC_SRCREV predates the ARM fixes (armhf's
-	# task_pt_regs() header, kmod/compat.h); the next layer release moves it.
-	pinned=$srcrev srcrev=HEAD
+	# The pinned IOTSEC_SRCREV's tree, as the git fetcher unpacks it: what
+	# a qemuarm64 / qemuarm image builds is that revision, so it must hold
+	# the ARM fixes (armhf's task_pt_regs() header, kmod/compat.h).
 	unpack "$mod" "$w"
-	srcrev=$pinned
 	S=$w/$(bbvar "$mod" BP)/kmod
 	akmake() { (unset CFLAGS CPPFLAGS CXXFLAGS LDFLAGS; export ARCH=$karch CROSS_COMPILE=$cross;
 		cd "$S" && make -j2 KERNEL_SRC="$akdir" "$@"); }
-	check "iotsec-mod MACHINE=$machine: do_compile (ARCH=$karch, CC=${cross}gcc, O=<$arch headers>)" \
+	check "iotsec-mod MACHINE=$machine: do_compile of IOTSEC_SRCREV ${srcrev:0:12} (ARCH=$karch, CC=${cross}gcc, O=<$arch headers>)" \
 		run akmake KERNEL_PATH="$akdir" KERNEL_VERSION="$akver" CC="${cross}gcc" \
 			LD="${cross}ld" AR="${cross}ar" OBJCOPY="${cross}objcopy" \
 			STRIP="${cross}strip" O="$akdir" KBUILD_EXTRA_SYMBOLS=
@@ -386,6 +387,29 @@ for arch in arm64 armhf; do
 		{ echo "# $(readelf -h "$S/iotsec.ko" 2>&1 | grep Machine:) $(modinfo -F vermagic "$S/iotsec.ko" 2>&1)"; false; }
 	}
 	check "iotsec-mod MACHINE=$machine: iotsec.ko is $elf, vermagic $akver ... $vm" arm_ok
+
+	# The forwarder recipe for the same machine: its EXTRA_OEMAKE and
+	# do_compile with the toolchain in the environment, as OE exports it
+	# (CC, AR; pkg-config reading the target's .pc files: here Debian's
+	# multiarch ones instead of the recipe sysroot's).
+	fw=$tmp/iotsec-$arch
+	unpack "$fwd" "$fw"
+	triplet=${cross%-}
+	foemake=$(bbvar "$fwd" EXTRA_OEMAKE | sed "s|\${D}|$tmp/image-$arch|g; s|\${WORKDIR}|$fw|g")
+	fcompile=$(sed -n '/^do_compile() {/,/^}/s/^\toe_runmake //p' "$fwd")
+	# shellcheck disable=SC2086
+	check "iotsec MACHINE=$machine: do_compile (make $fcompile) with CC=${cross}gcc from the environment" \
+		bash -c "cd '$fw' && env CC='${cross}gcc' AR='${cross}ar' \
+			PKG_CONFIG_LIBDIR=/usr/lib/$triplet/pkgconfig:/usr/share/pkgconfig PKG_CONFIG_PATH= \
+			make -j2 $foemake $fcompile >'$log' 2>&1 || { sed 's/^/# /' '$log' | tail -n 20; false; }"
+	fwd_arm_ok() {
+		local f m
+		for f in iotsecd iotsecctl libiotsec.so.1; do
+			m=$(readelf -h "$fw/iotsec-build/$f" 2>/dev/null | sed -n 's/^ *Machine: *//p')
+			[ "$m" = "$elf" ] || { echo "# $f: machine '$m'"; return 1; }
+		done
+	}
+	check "iotsec MACHINE=$machine: iotsecd, iotsecctl and libiotsec.so.1 are $elf" fwd_arm_ok
 done
 
 # The forwarder recipe's do_compile and do_install with its EXTRA_OEMAKE.

@@ -8,7 +8,8 @@
  *     connect,PID,EXE,ADDR,PORT  an outbound TCP connect (IPv4 or IPv6)
  *     file,PID,EXE,PATH        a write of PATH
  *
- * One batch, times 1 ms apart from boot + 1 s.
+ * One batch, times 1 us apart, the last one now (CLOCK_BOOTTIME): the
+ * hasher checks a process's start and a file's ctime against them.
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "common/clock.h"
 #include "intake/event.h"
 #include "intake/replay.h"
 
@@ -27,6 +29,7 @@ static struct ev_str S(const char *s)
 int main(int argc, char **argv)
 {
 	struct buf b = { 0 };
+	uint64_t now = (uint64_t)boot_ns();
 	size_t nest;
 	int fd;
 
@@ -55,7 +58,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		ev.seq = (uint64_t)i - 1;
-		ev.time_ns = 1000000000ULL + (uint64_t)i * 1000000;
+		ev.time_ns = now - (uint64_t)(argc - 1 - i) * 1000;
 		ev.tgid = ev.tid = (uint32_t)strtoul(f[1], NULL, 10);
 		ev.ptgid = 1;
 		ev.loginuid = UINT32_MAX;

@@ -65,8 +65,8 @@ EOC
 iotsecd_start d "$TMP/iotsecd.yaml"
 wait_for 30 grep -q '"module":true,"mqtt":"connected"' "$TMP/d.stats" ||
 	bail "iotsecd did not subscribe and connect"
-grep -q 'rules: 12 enabled' "$TMP/d.log" ||
-	bail "iotsecd did not load the 12 rules of the pack"
+grep -q 'rules: 13 enabled' "$TMP/d.log" ||
+	bail "iotsecd did not load the 13 rules of the pack"
 ok "module, mosquitto and iotsecd with the default pack running"
 
 # an account, made by the tools made for it, and its logins
