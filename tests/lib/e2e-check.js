@@ -61,4 +61,6 @@ const own = records.filter((r) => (r.payload.ProcessId === expect.daemon_pid ||
 	String(r.payload.Executable || '').endsWith('/iotsecd')) &&
 	(r.payload.ExtraDetails || {}).BeforeAgentStart !== 'true');
 tap(own.length === 0, `no event of iotsecd itself once subscribed (it excludes itself): ${own.length} found`);
+for (const r of own.slice(0, 3))
+	console.log(`# ${r.name}: ${JSON.stringify(r.payload).slice(0, 300)}`);
 process.exit(failed ? 1 : 0);
