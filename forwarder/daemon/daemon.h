@@ -35,6 +35,13 @@ struct daemon {
 	struct baseline baseline;	/* detect.c */
 	struct iotsec_nl nl;
 	bool nl_open;
+	/*
+	 * Its own pid, excluded in the kernel once SET_CONFIG is in force;
+	 * its own events that came between SUBSCRIBE and that (a lookup
+	 * thread's probe connects) are dropped here and counted.
+	 */
+	pid_t self_pid;
+	uint64_t own_events;
 	struct local *local;
 	struct mqtt *mqtt;
 	int mqtt_fd_reg;

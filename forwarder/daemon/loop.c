@@ -42,7 +42,7 @@ void daemon_kernel_config(struct daemon *d)
 			kc.event_mask |= IOTSEC_EVENT_BIT(t);
 	kc.argv_max = d->cfg->argv_max;
 	if (d->cfg->exclude_self)
-		kc.exclude[kc.n_exclude++] = getpid();
+		kc.exclude[kc.n_exclude++] = d->self_pid;
 	for (unsigned int i = 0; i < d->cfg->n_watch; i++) {
 		if (access(d->cfg->watch[i], F_OK)) {
 			logmsg(LOG_WARNING, "not watching %s: %s",
@@ -88,6 +88,7 @@ void daemon_kernel_open(struct daemon *d)
 {
 	int ret;
 
+	d->self_pid = getpid();
 	ret = iotsec_nl_open(&d->nl, daemon_on_event, stats_on_counters, d);
 	if (!ret) {
 		d->nl.rcvbuf = d->cfg->receive_buffer;
@@ -254,6 +255,17 @@ void daemon_on_event(void *ctx, struct iotsec_event *ev)
 	struct daemon *d = ctx;
 	unsigned int hits;
 
+	/*
+	 * The kernel excludes iotsecd from the SET_CONFIG that follows its
+	 * SUBSCRIBE on; what its other threads did in between (the broker
+	 * lookup's UDP probes) comes through and is not an event of the
+	 * device. Its own start, recorded before it subscribed, is.
+	 */
+	if (d->cfg->exclude_self && d->nl.dec.subscribed_ns &&
+	    !ev->before_start && ev->tgid == (uint32_t)d->self_pid) {
+		d->own_events++;
+		return;
+	}
 	enrich_event(&d->enrich, ev);
 	hits = rules_eval(&d->rules, ev, mono_ms());
 	hits += daemon_detect_check(d, ev);	/* indicators */

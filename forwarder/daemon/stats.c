@@ -151,6 +151,7 @@ static struct json_object *decoder_json(const struct daemon *d)
 		{ "unknown_attrs", s->unknown_attrs },
 		{ "enobufs", d->nl.enobufs },
 		{ "foreign", d->nl.foreign },
+		{ "own", d->own_events },
 	};
 
 	return counters(c, ARRAY_SIZE(c));
