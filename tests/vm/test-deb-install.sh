@@ -158,7 +158,7 @@ start=$(date +%s)
 # account of the module's build.
 grep -E 'Unpacking|Setting up|Building|Processing|Installing|depmod|Signing' "$TMP/apt1.log" |
 	sed 's/^/# apt: /'
-tail -n 3 /var/lib/dkms/iotsec/*/build/make.log 2>/dev/null | sed 's/^/# dkms make.log: /'
+find /var/lib/dkms/iotsec -name make.log -exec tail -n 3 {} + 2>/dev/null | sed 's/^/# dkms make.log: /'
 ok "apt-get install of $PKGS ($v1, $(secs "$start") with the DKMS build)"
 
 if dkms status iotsec 2>/dev/null | grep -q "$kver.*installed" &&
