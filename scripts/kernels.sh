@@ -152,9 +152,12 @@ audit)
 	   [ "$top/scripts/kprobe-audit.py" -nt "$table" ]; then
 		src=$(kernel_source "$2" | sed -n 's/^SOURCE=//p')
 		[ -n "$src" ] || die "no source for $2"
+		# make check's host test and its VM half may both make it at
+		# once: each writes a file of its own, the rename is atomic.
+		tmp=$(mktemp "$table.XXXXXX")
 		python3 "$top/scripts/kprobe-audit.py" protos --kmod "$top/kmod" \
-			--source "$src" >"$table.tmp" || die "kprobe-audit.py failed"
-		mv "$table.tmp" "$table"
+			--source "$src" >"$tmp" || { rm -f "$tmp"; die "kprobe-audit.py failed"; }
+		mv "$tmp" "$table"
 	fi
 	echo "$table"
 	;;

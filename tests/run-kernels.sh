@@ -73,6 +73,9 @@ arm_build() {
 	mkdir -p "$build/$a/kselftest"
 	cp -u "$build"/kselftest/*.h "$build/$a/kselftest/" 2>/dev/null
 	unset MAKEFLAGS MFLAGS MAKELEVEL
+	# tests/host/cross-build.sh builds into the same BUILD/ARCH, and runs
+	# beside this in make check: one make there at a time.
+	flock -w 1800 "$build/$a.lock" \
 	make -C "$top" -j2 ARCH="$karch" CROSS_COMPILE="$cc" BUILD="$rel" \
 		KDIR="$kdir" $margs cross >"$build/$a/cross.log" 2>&1 || {
 		tail -n 40 "$build/$a/cross.log" >&2

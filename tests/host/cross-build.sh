@@ -67,7 +67,11 @@ for arch in arm64 armhf; do
 
 	# 1. the build
 	log=$tmp/$arch.log
-	if make -j2 ARCH=$karch CROSS_COMPILE=$cross BUILD="$out" >"$log" 2>&1 &&
+	# make check's ARM prep (tests/run-kernels.sh) builds into the same
+	# BUILD/ARCH beside the host tests: one make there at a time.
+	mkdir -p "$out"
+	if flock -w 1800 "$out.lock" \
+		make -j2 ARCH=$karch CROSS_COMPILE=$cross BUILD="$out" >"$log" 2>&1 &&
 	   ! grep -E '(warning|error)[: ]' "$log" | grep -qv 'Skipping BTF'; then
 		ok "make ARCH=$karch CROSS_COMPILE=$cross into $out"
 	else
