@@ -12,7 +12,9 @@
 # the marked actions and never the normal ones (ps, top and a reader of
 # /proc/PID/maps beside the memory read, two failed logins beside five,
 # root attaching to its own process beside nobody's, a connect to port 443
-# beside 4444, listening on port 22 and on loopback beside 4455).
+# beside 4444 (to 10.99.0.2, an address on lo), listening on port 22 and
+# on loopback beside 4455, those seven failed logins beside twenty within
+# a minute from five addresses).
 # All 13 rules of the pack are covered. module-loaded-after-boot and
 # new-listening-port wait 5 minutes after boot, and the guest is freshly
 # booted: the test runs iotsecd on a copy of the pack in which only their
