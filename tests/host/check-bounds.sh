@@ -47,7 +47,7 @@ eval "$(fn "$TOP/tests/run-check.sh" timed not_ok arm_prep arm_suite)"
 prep_limit=2
 t0=$SECONDS
 if declare -F arm_prep >/dev/null; then
-	timeout 60 bash -c "$(declare -f not_ok arm_prep timed)
+	timeout 30 bash -c "$(declare -f not_ok arm_prep timed)
 		$(declare -p top results build tmp arm_kernels prep_limit 2>/dev/null)
 		arm_prep"
 	rc=$?
@@ -55,14 +55,14 @@ else
 	rc=127
 fi
 took=$((SECONDS - t0))
-[ "$rc" = 0 ] && [ $took -lt 40 ] &&
+[ "$rc" = 0 ] && [ $took -lt 25 ] &&
 	ok "a hanging ARM preparation is killed after its limit ($took s)" ||
 	notok "a hanging ARM preparation is killed after its limit (status $rc after $took s)"
 grep -q '^not ok 1 arm-prep: .*did not end in 2 s' "$results/arm-prep.tap" 2>/dev/null &&
 	ok "arm-prep.tap says so: $(grep '^not ok' "$results/arm-prep.tap")" ||
 	notok "no not ok arm-prep.tap in the results"
 if declare -F arm_suite >/dev/null && [ -e "$tmp/prep-done" ]; then
-	timeout 60 bash -c "$(declare -f arm_suite timed not_ok)
+	timeout 30 bash -c "$(declare -f arm_suite timed not_ok)
 		$(declare -p top results build tmp arm_kernels prep_limit wait_limit)
 		arm_suite host"
 fi
@@ -76,7 +76,7 @@ mkdir -p "$tmp" "$results"
 wait_limit=2
 t0=$SECONDS
 if declare -F arm_suite >/dev/null; then
-	timeout 60 bash -c "$(declare -f arm_suite timed not_ok)
+	timeout 30 bash -c "$(declare -f arm_suite timed not_ok)
 		$(declare -p top results build tmp arm_kernels prep_limit wait_limit)
 		CHECK_ARM_POLL=1 arm_suite host"
 	rc=$?
