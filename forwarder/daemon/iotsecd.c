@@ -306,8 +306,7 @@ out:
 		iotsec_decoder_fini(&d.nl.dec);
 	rules_engine_fini(&d.rules);
 	daemon_detect_fini(&d);
-	if (d.baseline.enabled && d.baseline.dirty &&
-	    baseline_save(&d.baseline))
+	if (baseline_exit_save(&d.baseline, mono_ms()))
 		logmsg(LOG_WARNING, "baseline: %s", d.baseline.error);
 	baseline_fini(&d.baseline);
 	queue_fini(&d.queue);

@@ -264,7 +264,18 @@ static uint64_t learned_at(const struct baseline *b, uint64_t now_ms)
 
 	if (b->enabled && !b->ended && now_ms > b->mark_ms)
 		l += now_ms - b->mark_ms;
-	return l;
+	/* past the longest window: learning has ended whatever it is */
+	return l < BASELINE_WINDOW_MAX_MS ? l : BASELINE_WINDOW_MAX_MS;
+}
+
+/*
+ * Something the file lacks: a change (dirty), or learning time counted
+ * since the last save. A device that restarts iotsecd more often than
+ * it sees a new tuple still ends its window: the time is kept as well.
+ */
+static bool unsaved(const struct baseline *b, uint64_t now_ms)
+{
+	return b->dirty || learned_at(b, now_ms) != b->saved_learned_ms;
 }
 
 /* The window's end on the loop's clock: what is left of it from NOW. */
@@ -776,14 +787,15 @@ uint64_t baseline_tick(struct baseline *b, uint64_t now_ms)
 		over_release(b);
 	if (b->over.held && b->over.window_end_ms - now_ms < next)
 		next = b->over.window_end_ms - now_ms;
-	if (b->enabled && b->dirty && b->path && now_ms >= b->next_save_ms &&
-	    !b->job) {
+	if (b->enabled && unsaved(b, now_ms) && b->path &&
+	    now_ms >= b->next_save_ms && !b->job) {
 		save_async(b);
 		b->next_save_ms = now_ms + SAVE_EVERY_MS;
 	}
 	if (b->enabled && !b->ended && b->end_mono_ms - now_ms < next)
 		next = b->end_mono_ms - now_ms;
-	if (b->dirty && b->path && b->next_save_ms > now_ms &&
+	if (b->enabled && unsaved(b, now_ms) && b->path &&
+	    b->next_save_ms > now_ms &&
 	    b->next_save_ms - now_ms < next)
 		next = b->next_save_ms - now_ms;
 	if (b->job && next > 100)
@@ -969,6 +981,7 @@ static void save_async(struct baseline *b)
 	}
 	b->job = j;
 	b->dirty = false;
+	b->saved_learned_ms = learned_at(b, b->last_now_ms);
 }
 
 int baseline_save(struct baseline *b)
@@ -995,9 +1008,19 @@ int baseline_save(struct baseline *b)
 	}
 	b->stats.saves++;
 	b->dirty = false;
+	b->saved_learned_ms = learned_at(b, b->last_now_ms);
 	b->on_disk = true;
 	b->error[0] = '\0';
 	return 0;
+}
+
+int baseline_exit_save(struct baseline *b, uint64_t now_ms)
+{
+	if (!b->model.slot || !b->enabled || !b->path)
+		return 0;
+	save_reap(b, true);
+	b->last_now_ms = now_ms;
+	return unsaved(b, now_ms) ? baseline_save(b) : 0;
 }
 
 static int unhex(int c)
@@ -1216,9 +1239,20 @@ int baseline_parse(struct baseline *b, const char *path, char *buf,
 			uint64_t *dst[] = { &started, &learned, &ended, &full };
 			/* version 1 has no learned line */
 			int i = lineno - 2 + (v1 && lineno > 2);
+			/* learned: at most the longest window */
+			uint64_t top = i > 1 ? 1 : i == 1 ?
+				       BASELINE_WINDOW_MAX_MS : UINT64_MAX;
+			int nw = words(line, w, 2);
 
-			if (words(line, w, 2) != 2 || strcmp(w[0], names[i]) ||
-			    !get_u64(w[1], i > 1 ? 1 : UINT64_MAX, dst[i])) {
+			if (nw == 2 && i == 1 && !strcmp(w[0], names[i]) &&
+			    !get_u64(w[1], top, dst[i]) &&
+			    get_u64(w[1], UINT64_MAX, dst[i])) {
+				why = "learned: more than the longest window "
+				      "(365 days)";
+				goto out;
+			}
+			if (nw != 2 || strcmp(w[0], names[i]) ||
+			    !get_u64(w[1], top, dst[i])) {
 				why = v1 ? "expected started, ended and full" :
 				      "expected started, learned, ended and "
 				      "full";
@@ -1259,8 +1293,10 @@ int baseline_parse(struct baseline *b, const char *path, char *buf,
 		uint64_t real = baseline_clock();
 
 		learned = real > started ? real - started : 0;
+		if (learned > BASELINE_WINDOW_MAX_MS)
+			learned = BASELINE_WINDOW_MAX_MS;
 	}
-	b->learned_ms = learned;
+	b->learned_ms = b->saved_learned_ms = learned;
 	b->migrate = v1;
 	b->ended = ended;
 	/* full by the file: said so then; cut to a lower bound: not yet */

@@ -35,6 +35,9 @@ enum { BL_DIR_OUT = 1, BL_DIR_IN };
 #define BASELINE_MAX_ENTRIES_DEFAULT 10000
 #define BASELINE_MAX_ENTRIES_MAX 1000000
 #define BASELINE_WINDOW_DEFAULT_MS (7ULL * 86400000)
+/* the longest window the configuration allows (learning_window: 365d);
+ * learning time is counted up to it, a file saying more is refused */
+#define BASELINE_WINDOW_MAX_MS (365ULL * 86400000)
 /* distinct deviations itemised per aggregation interval */
 #define BASELINE_DEV_MAX 64
 
@@ -94,6 +97,8 @@ struct baseline {
 	struct bl_table model;
 	uint64_t end_mono_ms;		/* the window's end on the loop's clock */
 	bool dirty;			/* changed since the last save */
+	uint64_t saved_learned_ms;	/* the learning time last saved (or
+					 * read): more since is unsaved too */
 	bool on_disk;			/* read from or written to the file */
 	bool migrate;			/* read from a version 1 file */
 	uint64_t cut;			/* file entries over max_entries */
@@ -185,6 +190,12 @@ int baseline_restart(struct baseline *b, bool reset, uint64_t now_ms);
  * this one waits for such a save in flight first.
  */
 int baseline_save(struct baseline *b);
+/*
+ * At the daemon's exit (NOW_MS its loop's clock): the model written if
+ * the file lacks anything, the learning time counted up to now included
+ * (so always while learning). 0, or as baseline_save.
+ */
+int baseline_exit_save(struct baseline *b, uint64_t now_ms);
 /*
  * Read the model file PATH into B (its model only; the settings stay).
  * 0, -ENOENT, or -EINVAL with "PATH:LINE: reason" in b->error.

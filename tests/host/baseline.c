@@ -374,6 +374,110 @@ TEST_F(bl, a_clock_change_neither_ends_nor_extends_learning)
 	free(t);
 }
 
+/*
+ * A stable device: every tuple learned at the first start, iotsecd
+ * restarted every 10 minutes (its own loop clock each time), a tick a
+ * minute, the exit save. The learning time is kept across the restarts
+ * though no new tuple makes the model dirty: enforcing after the window.
+ */
+TEST_F(bl, restarts_with_no_new_tuple_still_end_the_window)
+{
+	struct iotsec_event e = ev_exec("/usr/sbin/app", "/sbin/init");
+	struct iotsec_event odd = ev_exec("/usr/sbin/new", "/sbin/init");
+	int boots = 0;
+
+	ASSERT_EQ(0, baseline_configure(&self->b, true, HOUR_MS, 100,
+					self->path, 60000, 1000));
+	baseline_eval(&self->b, &e, 1000);
+	for (;;) {
+		/* 10 minutes up: the same tuple, ticks, then the exit */
+		for (uint64_t t = 1000; t <= 1000 + HOUR_MS / 6; t += 60000) {
+			baseline_eval(&self->b, &e, t);
+			baseline_tick(&self->b, t);
+		}
+		ASSERT_EQ(0, baseline_exit_save(&self->b,
+						1000 + HOUR_MS / 6));
+		fake_now += HOUR_MS / 6;
+		ASSERT_EQ(0, restart(_metadata, self, HOUR_MS, 100, 1000));
+		if (!strcmp(baseline_state(&self->b, 1000), "enforcing"))
+			break;
+		ASSERT_LT(++boots, 12) TH_LOG("still learning after %d "
+					       "restarts", boots);
+	}
+	EXPECT_EQ(5, boots);	/* 6 x 10 minutes = the hour */
+	EXPECT_EQ(1, self->b.model.n);
+	EXPECT_EQ(1, baseline_eval(&self->b, &odd, 1001));
+	EXPECT_EQ(0, baseline_eval(&self->b, &e, 1001));
+}
+
+/* No tick at all before the exit (a crash loop of short lives): the
+ * exit save alone keeps the time; and a learned model, ended, is not
+ * written again at every exit. */
+TEST_F(bl, the_exit_save_keeps_the_learning_time)
+{
+	struct iotsec_event e = ev_exec("/usr/sbin/app", "/sbin/init");
+	struct stat st;
+	char *t;
+	size_t len;
+
+	ASSERT_EQ(0, baseline_configure(&self->b, true, HOUR_MS, 100,
+					self->path, 60000, 1000));
+	baseline_eval(&self->b, &e, 1000);
+	ASSERT_EQ(0, baseline_save(&self->b));
+	baseline_eval(&self->b, &e, 1000 + HOUR_MS / 4);
+	EXPECT_FALSE(self->b.dirty);	/* nothing new: the count only */
+	ASSERT_EQ(0, baseline_exit_save(&self->b, 1000 + HOUR_MS / 2));
+	t = read_text(self->path, &len);
+	EXPECT_NE(NULL, strstr(t, "\nlearned 1800000\n")) TH_LOG("%s", t);
+	free(t);
+	ASSERT_EQ(0, restart(_metadata, self, HOUR_MS, 100, 5));
+	EXPECT_EQ(5 + HOUR_MS / 2, self->b.end_mono_ms);
+
+	/* the window's end, saved; then exits write nothing more */
+	baseline_tick(&self->b, 5 + HOUR_MS / 2);
+	ASSERT_EQ(0, baseline_exit_save(&self->b, 5 + HOUR_MS / 2));
+	ASSERT_EQ(0, restart(_metadata, self, HOUR_MS, 100, 5));
+	EXPECT_STREQ("enforcing", baseline_state(&self->b, 5));
+	ASSERT_EQ(0, unlink(self->path));
+	ASSERT_EQ(0, baseline_exit_save(&self->b, 5 + HOUR_MS));
+	EXPECT_NE(0, stat(self->path, &st));
+}
+
+/* A learned time past the longest window (365 days) is refused. */
+TEST_F(bl, a_learned_time_past_the_longest_window_is_refused)
+{
+	char text[256];
+	int n;
+	static const char *const learned[] = {
+		"31536000000", "31536000001", "18446744073709551615" };
+
+	for (int i = 0; i < 3; i++) {
+		n = snprintf(text, sizeof(text), "iotsec-baseline 2\n"
+			     "started 1800000000000\nlearned %s\nended 0\n"
+			     "full 0\np /usr/sbin/app /sbin/init 3\n",
+			     learned[i]);
+		n += snprintf(text + n, sizeof(text) - n, "end 1 %016llx\n",
+			      (unsigned long long)fnv64(text, n));
+		write_text(self->path, text, n);
+		if (!i) {
+			/* 365 days: read, and the window (an hour) is over */
+			ASSERT_EQ(0, restart(_metadata, self, HOUR_MS, 100,
+					     5));
+			EXPECT_EQ(1, self->b.model.n);
+			EXPECT_STREQ("enforcing",
+				     baseline_state(&self->b, 5));
+			continue;
+		}
+		EXPECT_EQ(-EINVAL, restart(_metadata, self, HOUR_MS, 100, 5))
+			TH_LOG("learned %s read", learned[i]);
+		EXPECT_EQ(0, self->b.model.n);
+		EXPECT_STREQ("learning", baseline_state(&self->b, 5));
+		EXPECT_NE(NULL, strstr(self->b.error, ":3: learned: more "
+				       "than the longest window"))
+			TH_LOG("%s", self->b.error);
+	}
+}
+
 TEST_F(bl, many_distinct_deviations_stay_bounded_and_counted)
 {
 	struct iotsec_event known = ev_exec("/usr/sbin/app", "/sbin/init");
