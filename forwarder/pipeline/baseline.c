@@ -45,6 +45,8 @@
 /* a save at most this often while learning (and at the window's end,
  * a restart, the daemon's exit) */
 #define SAVE_EVERY_MS 60000
+/* learning time alone is saved less often: flash wears (exit saves it) */
+#define SAVE_TIME_EVERY_MS (10 * 60000)
 #define LINE_MAX_BYTES 32768
 
 static uint64_t real_ms(void)
@@ -276,6 +278,19 @@ static uint64_t learned_at(const struct baseline *b, uint64_t now_ms)
 static bool unsaved(const struct baseline *b, uint64_t now_ms)
 {
 	return b->dirty || learned_at(b, now_ms) != b->saved_learned_ms;
+}
+
+/*
+ * The periodic save: a change within a minute; learning time alone every
+ * 10 minutes of it (a whole model file a minute for a week of learning
+ * would wear flash), and at exit (baseline_exit_save()). A crash loses at
+ * most those 10 minutes of the window.
+ */
+static bool save_due(const struct baseline *b, uint64_t now_ms)
+{
+	return b->dirty ||
+	       learned_at(b, now_ms) - b->saved_learned_ms >=
+	       SAVE_TIME_EVERY_MS;
 }
 
 /* The window's end on the loop's clock: what is left of it from NOW. */
@@ -787,14 +802,14 @@ uint64_t baseline_tick(struct baseline *b, uint64_t now_ms)
 		over_release(b);
 	if (b->over.held && b->over.window_end_ms - now_ms < next)
 		next = b->over.window_end_ms - now_ms;
-	if (b->enabled && unsaved(b, now_ms) && b->path &&
+	if (b->enabled && save_due(b, now_ms) && b->path &&
 	    now_ms >= b->next_save_ms && !b->job) {
 		save_async(b);
 		b->next_save_ms = now_ms + SAVE_EVERY_MS;
 	}
 	if (b->enabled && !b->ended && b->end_mono_ms - now_ms < next)
 		next = b->end_mono_ms - now_ms;
-	if (b->enabled && unsaved(b, now_ms) && b->path &&
+	if (b->enabled && save_due(b, now_ms) && b->path &&
 	    b->next_save_ms > now_ms &&
 	    b->next_save_ms - now_ms < next)
 		next = b->next_save_ms - now_ms;
