@@ -17,6 +17,7 @@
 #include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -130,6 +131,18 @@ TEST_F_TIMEOUT(ev, exec_args_and_exit, 90)
 	EXPECT_FALSE(e->argv_truncated);
 	EXPECT_FALSE(e->secure_exec);
 	EXPECT_STREQ(exe, e->exe);
+	/* the identity of the file executed: stat() of it */
+	{
+		struct stat st;
+
+		ASSERT_EQ(0, stat(exe, &st));
+		ASSERT_TRUE(e->has_exe_id);
+		EXPECT_EQ(major(st.st_dev), major(e->exe_dev));
+		EXPECT_EQ(minor(st.st_dev), minor(e->exe_dev));
+		EXPECT_EQ((uint64_t)st.st_ino, e->exe_ino);
+		EXPECT_EQ((int64_t)st.st_ctim.tv_sec, e->exe_ctime_sec);
+		EXPECT_EQ((uint32_t)st.st_ctim.tv_nsec, e->exe_ctime_nsec);
+	}
 	EXPECT_STREQ("/tmp", e->cwd);
 	EXPECT_STREQ("true", e->comm);
 	EXPECT_EQ(pid, e->tid);
