@@ -113,6 +113,7 @@ TEST_F_TIMEOUT(ev, exec_args_and_exit, 90)
 	struct timespec t0, t1;
 	char exe[PATH_MAX];
 	const struct iev *e;
+	struct stat st;
 	size_t n;
 	pid_t pid;
 
@@ -132,17 +133,13 @@ TEST_F_TIMEOUT(ev, exec_args_and_exit, 90)
 	EXPECT_FALSE(e->secure_exec);
 	EXPECT_STREQ(exe, e->exe);
 	/* the identity of the file executed: stat() of it */
-	{
-		struct stat st;
-
-		ASSERT_EQ(0, stat(exe, &st));
-		ASSERT_TRUE(e->has_exe_id);
-		EXPECT_EQ(major(st.st_dev), major(e->exe_dev));
-		EXPECT_EQ(minor(st.st_dev), minor(e->exe_dev));
-		EXPECT_EQ((uint64_t)st.st_ino, e->exe_ino);
-		EXPECT_EQ((int64_t)st.st_ctim.tv_sec, e->exe_ctime_sec);
-		EXPECT_EQ((uint32_t)st.st_ctim.tv_nsec, e->exe_ctime_nsec);
-	}
+	ASSERT_EQ(0, stat(exe, &st));
+	ASSERT_TRUE(e->has_exe_id);
+	EXPECT_EQ(major(st.st_dev), major(e->exe_dev));
+	EXPECT_EQ(minor(st.st_dev), minor(e->exe_dev));
+	EXPECT_EQ((uint64_t)st.st_ino, e->exe_ino);
+	EXPECT_EQ((int64_t)st.st_ctim.tv_sec, e->exe_ctime_sec);
+	EXPECT_EQ((uint32_t)st.st_ctim.tv_nsec, e->exe_ctime_nsec);
 	EXPECT_STREQ("/tmp", e->cwd);
 	EXPECT_STREQ("true", e->comm);
 	EXPECT_EQ(pid, e->tid);
