@@ -260,14 +260,58 @@ static enum hash_outcome digest_fd(int fd, const struct hash_config *cfg,
 	return ret;
 }
 
-/* The opened file is the one ID names (the kernel's, at exec). */
-static bool ident_eq(const struct stat *st, const struct hash_ident *id)
+/*
+ * The device of the superblock FD's file is on, as the kernel has it
+ * (/proc/self/mountinfo's major:minor of the fd's mount): what the
+ * exec event sends where getattr reports another st_dev (overlayfs on
+ * several file systems, btrfs subvolumes). False when not found (a mount
+ * of another namespace).
+ */
+static bool mount_dev(int fd, unsigned int *ma, unsigned int *mi)
 {
-	return major(st->st_dev) == major(id->dev) &&
-	       minor(st->st_dev) == minor(id->dev) &&
-	       (uint64_t)st->st_ino == id->ino &&
-	       (int64_t)st->st_ctim.tv_sec == id->ctime_sec &&
-	       (uint64_t)st->st_ctim.tv_nsec == id->ctime_nsec;
+	char path[64], line[4096];
+	int mnt = -1, id;
+	bool found = false, start = true;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "mnt_id: %d", &mnt) == 1)
+			break;
+	fclose(f);
+	if (mnt < 0)
+		return false;
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		/* a line longer than LINE: its rest is no line of its own */
+		found = start && sscanf(line, "%d %*d %u:%u", &id, ma, mi) == 3 &&
+			id == mnt;
+		start = strchr(line, '\n') != NULL;
+	}
+	fclose(f);
+	return found;
+}
+
+/* The opened file FD (ST) is the one ID names (the kernel's, at exec). */
+static bool ident_eq(int fd, const struct stat *st,
+		     const struct hash_ident *id)
+{
+	unsigned int ma, mi;
+
+	if ((uint64_t)st->st_ino != id->ino ||
+	    (int64_t)st->st_ctim.tv_sec != id->ctime_sec ||
+	    (uint64_t)st->st_ctim.tv_nsec != id->ctime_nsec)
+		return false;
+	if (major(st->st_dev) == major(id->dev) &&
+	    minor(st->st_dev) == minor(id->dev))
+		return true;
+	return mount_dev(fd, &ma, &mi) && ma == major(id->dev) &&
+	       mi == minor(id->dev);
 }
 
 /*
@@ -302,7 +346,7 @@ static enum hash_outcome hash_path(struct hash_cache *c,
 		close(pfd);
 		return HASH_UNREADABLE;
 	}
-	if (id && !ident_eq(&before, id)) {
+	if (id && !ident_eq(pfd, &before, id)) {
 		close(pfd);
 		return HASH_UNVERIFIED;
 	}
