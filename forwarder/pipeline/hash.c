@@ -460,6 +460,7 @@ enum hash_outcome hash_exe_id(struct hash_cache *c,
 {
 	char link[64], target[PATH_MAX];
 	enum hash_outcome ret;
+	struct stat st;
 	uint64_t start;
 	ssize_t n;
 	size_t a, b;
@@ -516,6 +517,9 @@ enum hash_outcome hash_exe_id(struct hash_cache *c,
 		return hash_path(c, cfg, target, true, id, out, cached);
 	if (!exec_ns)
 		return hash_file(c, cfg, target, out, cached);
+	/* nothing there: gone, as with an identity */
+	if (lstat(target, &st) && (errno == ENOENT || errno == ENOTDIR))
+		return HASH_GONE;
 	return HASH_UNVERIFIED;
 }
 
