@@ -22,6 +22,19 @@
 /* Kbuild refuses kernels older than 5.10. */
 
 /*
+ * An inode's ctime: read through inode_get_ctime() since 6.6, when the
+ * field became private (__i_ctime, then i_ctime_sec/i_ctime_nsec in 6.11).
+ */
+static inline struct timespec64 iotsec_inode_ctime(const struct inode *inode)
+{
+#ifdef IOTSEC_HAVE_INODE_GET_CTIME
+	return inode_get_ctime(inode);
+#else
+	return inode->i_ctime;
+#endif
+}
+
+/*
  * task_pt_regs() is a macro over task_stack_page() on 32-bit ARM (and
  * others without their own), which <linux/sched/task_stack.h> declares.
  */

@@ -59,6 +59,10 @@ struct iotsec_rec {
 		struct {
 			u8 argv_truncated;
 			u8 secure_exec;
+			u32 dev;	/* new_encode_dev() */
+			u64 ino;
+			s64 ctime_sec;
+			u32 ctime_nsec;
 		} exec;
 		struct {
 			u32 code;

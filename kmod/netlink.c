@@ -377,7 +377,14 @@ static int put_fields(struct sk_buff *skb, struct iotsec_rec *rec)
 		    (rec->u.exec.argv_truncated &&
 		     nla_put_flag(skb, IOTSEC_EA_ARGV_TRUNCATED)) ||
 		    (rec->u.exec.secure_exec &&
-		     nla_put_flag(skb, IOTSEC_EA_SECURE_EXEC)))
+		     nla_put_flag(skb, IOTSEC_EA_SECURE_EXEC)) ||
+		    nla_put_u32(skb, IOTSEC_EA_EXE_DEV, rec->u.exec.dev) ||
+		    nla_put_u64_64bit(skb, IOTSEC_EA_EXE_INO, rec->u.exec.ino,
+				      IOTSEC_EA_PAD) ||
+		    nla_put_s64(skb, IOTSEC_EA_EXE_CTIME_SEC,
+				rec->u.exec.ctime_sec, IOTSEC_EA_PAD) ||
+		    nla_put_u32(skb, IOTSEC_EA_EXE_CTIME_NSEC,
+				rec->u.exec.ctime_nsec))
 			return -EMSGSIZE;
 		return 0;
 	case IOTSEC_EVENT_EXIT:

@@ -6,6 +6,7 @@
 #include <linux/binfmts.h>
 #include <linux/kprobes.h>
 #include <linux/fs_struct.h>
+#include <linux/kdev_t.h>
 #include <linux/mm_types.h>
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
@@ -65,6 +66,22 @@ static void set_cwd(struct iotsec_rec *rec)
 	rcu_read_unlock();
 }
 
+/*
+ * The identity of the file executed, for userspace to check that the file
+ * it opens to hash is this one (a plain read of the inode: no lock, no
+ * sleep; a ctime torn by a concurrent change only fails that check).
+ */
+static void set_exe_id(struct iotsec_rec *rec, struct file *file)
+{
+	struct inode *inode = file_inode(file);
+	struct timespec64 ct = iotsec_inode_ctime(inode);
+
+	rec->u.exec.dev = new_encode_dev(inode->i_sb->s_dev);
+	rec->u.exec.ino = inode->i_ino;
+	rec->u.exec.ctime_sec = ct.tv_sec;
+	rec->u.exec.ctime_nsec = ct.tv_nsec;
+}
+
 static void probe_exec(void *data, struct task_struct *p, pid_t old_pid,
 		       struct linux_binprm *bprm)
 {
@@ -81,6 +98,7 @@ static void probe_exec(void *data, struct task_struct *p, pid_t old_pid,
 		return;
 	rec->u.exec.secure_exec = bprm->secureexec;
 	iotsec_rec_set_path(rec, IOTSEC_S_EXE, &bprm->file->f_path, NULL);
+	set_exe_id(rec, bprm->file);
 	copy_argv(rec, argv_max);
 	set_cwd(rec);
 	iotsec_rec_commit(rec);

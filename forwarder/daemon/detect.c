@@ -346,6 +346,11 @@ void daemon_detect_event(struct daemon *d, const struct iotsec_event *ev)
 {
 	struct detect *x = d->detect;
 	uint64_t now = mono_ms();
+	struct hash_ident exe_id = {
+		.dev = ev->exe_dev, .ino = ev->exe_ino,
+		.ctime_sec = ev->exe_ctime_sec,
+		.ctime_nsec = ev->exe_ctime_nsec,
+	};
 	struct pending *p;
 	int ret;
 
@@ -357,8 +362,9 @@ void daemon_detect_event(struct daemon *d, const struct iotsec_event *ev)
 	if (p)
 		p->rec = record_new(ev);
 	ret = p && p->rec ? hasher_submit(x->hasher, x->next_id, ev->tgid,
-					  ev->exe.s, ev->exe.len,
-					  ev->time_ns) : -ENOMEM;
+					  ev->exe.s, ev->exe.len, ev->time_ns,
+					  ev->exe_id ? &exe_id : NULL) :
+			    -ENOMEM;
 	if (ret) {
 		/*
 		 * The hasher's queue full (a flood of execs) or no memory:

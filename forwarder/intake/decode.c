@@ -52,6 +52,8 @@ static const struct nla_policy ea_policy[IOTSEC_EA_MAX + 1] = {
 	[IOTSEC_EA_TAMPER_KIND] = P_U32, [IOTSEC_EA_SIGNAL] = P_U32,
 	[IOTSEC_EA_OLD_MASK] = P_U32, [IOTSEC_EA_NEW_MASK] = P_U32,
 	[IOTSEC_EA_UNWATCHED] = P_U32, [IOTSEC_EA_EXCLUDED] = P_U32,
+	[IOTSEC_EA_EXE_DEV] = P_U32, [IOTSEC_EA_EXE_INO] = P_U64,
+	[IOTSEC_EA_EXE_CTIME_SEC] = P_U64, [IOTSEC_EA_EXE_CTIME_NSEC] = P_U32,
 };
 
 static const struct nla_policy batch_policy[IOTSEC_A_MAX + 1] = {
@@ -210,6 +212,16 @@ static int decode_event(struct iotsec_decoder *d, uint32_t type,
 	ev->argv_truncated = nla_get_flag(tb[IOTSEC_EA_ARGV_TRUNCATED]);
 	ev->cwd = get_str(tb, IOTSEC_EA_CWD);
 	ev->secure_exec = nla_get_flag(tb[IOTSEC_EA_SECURE_EXEC]);
+	/* all four or none: a partial identity identifies nothing */
+	ev->exe_id = tb[IOTSEC_EA_EXE_DEV] && tb[IOTSEC_EA_EXE_INO] &&
+		     tb[IOTSEC_EA_EXE_CTIME_SEC] && tb[IOTSEC_EA_EXE_CTIME_NSEC];
+	if (ev->exe_id) {
+		ev->exe_dev = get_u32(tb, IOTSEC_EA_EXE_DEV);
+		ev->exe_ino = get_u64(tb, IOTSEC_EA_EXE_INO);
+		ev->exe_ctime_sec = (int64_t)get_u64(tb,
+						     IOTSEC_EA_EXE_CTIME_SEC);
+		ev->exe_ctime_nsec = get_u32(tb, IOTSEC_EA_EXE_CTIME_NSEC);
+	}
 
 	ev->exit_code = get_u32(tb, IOTSEC_EA_EXIT_CODE);
 	ev->exit_signal = get_u32(tb, IOTSEC_EA_EXIT_SIGNAL);

@@ -42,6 +42,16 @@ struct iotsec_event {
 	/* exec */
 	struct ev_str exe, argv, cwd;	/* argv: NUL-separated */
 	bool argv_truncated, secure_exec;
+	/*
+	 * The identity of the file executed (the kernel's, at exec; absent
+	 * from modules before it and from SDK events): its device as
+	 * new_encode_dev() (compare with major()/minor()), inode, ctime.
+	 */
+	bool exe_id;
+	uint32_t exe_dev;
+	uint64_t exe_ino;
+	int64_t exe_ctime_sec;
+	uint32_t exe_ctime_nsec;
 	/* exit */
 	uint32_t exit_code, exit_signal;
 	/* fork */

@@ -311,6 +311,14 @@ void iotsec_encode_event(struct buf *b, const struct iotsec_event *ev)
 		put_str(b, IOTSEC_EA_CWD, ev->cwd);
 		if (ev->secure_exec)
 			abuf_put(b, IOTSEC_EA_SECURE_EXEC, NULL, 0);
+		if (ev->exe_id) {
+			abuf_put_u32(b, IOTSEC_EA_EXE_DEV, ev->exe_dev);
+			abuf_put_u64(b, IOTSEC_EA_EXE_INO, ev->exe_ino);
+			abuf_put_u64(b, IOTSEC_EA_EXE_CTIME_SEC,
+				     (uint64_t)ev->exe_ctime_sec);
+			abuf_put_u32(b, IOTSEC_EA_EXE_CTIME_NSEC,
+				     ev->exe_ctime_nsec);
+		}
 		break;
 	case IOTSEC_EVENT_EXIT:
 		abuf_put_u32(b, IOTSEC_EA_EXIT_CODE, ev->exit_code);

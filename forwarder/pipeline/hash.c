@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <openssl/evp.h>
 
 #include "common/clock.h"
@@ -260,15 +261,69 @@ static enum hash_outcome digest_fd(int fd, const struct hash_config *cfg,
 }
 
 /*
- * The digest of the file at PATH; VERIFY: only if PATH resolves to itself
- * (no symlink on the way) and the file's ctime is NOT_AFTER_NS (realtime)
- * or earlier, else HASH_UNVERIFIED.
+ * The device of the superblock FD's file is on, as the kernel has it
+ * (/proc/self/mountinfo's major:minor of the fd's mount): what the
+ * exec event sends where getattr reports another st_dev (overlayfs on
+ * several file systems, btrfs subvolumes). False when not found (a mount
+ * of another namespace).
+ */
+static bool mount_dev(int fd, unsigned int *ma, unsigned int *mi)
+{
+	char path[64], line[4096];
+	int mnt = -1, id;
+	bool found = false, start = true;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "mnt_id: %d", &mnt) == 1)
+			break;
+	fclose(f);
+	if (mnt < 0)
+		return false;
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		/* a line longer than LINE: its rest is no line of its own */
+		found = start && sscanf(line, "%d %*d %u:%u", &id, ma, mi) == 3 &&
+			id == mnt;
+		start = strchr(line, '\n') != NULL;
+	}
+	fclose(f);
+	return found;
+}
+
+/* The opened file FD (ST) is the one ID names (the kernel's, at exec). */
+static bool ident_eq(int fd, const struct stat *st,
+		     const struct hash_ident *id)
+{
+	unsigned int ma, mi;
+
+	if ((uint64_t)st->st_ino != id->ino ||
+	    (int64_t)st->st_ctim.tv_sec != id->ctime_sec ||
+	    (uint64_t)st->st_ctim.tv_nsec != id->ctime_nsec)
+		return false;
+	if (major(st->st_dev) == major(id->dev) &&
+	    minor(st->st_dev) == minor(id->dev))
+		return true;
+	return mount_dev(fd, &ma, &mi) && ma == major(id->dev) &&
+	       mi == minor(id->dev);
+}
+
+/*
+ * The digest of the file at PATH; NOLINK: only if PATH resolves to itself
+ * (no symlink on the way); ID: only if the file is that one. Else
+ * HASH_UNVERIFIED.
  */
 static enum hash_outcome hash_path(struct hash_cache *c,
 				   const struct hash_config *cfg,
-				   const char *path, bool verify,
-				   int64_t not_after_ns, uint8_t out[HASH_LEN],
-				   bool *cached)
+				   const char *path, bool nolink,
+				   const struct hash_ident *id,
+				   uint8_t out[HASH_LEN], bool *cached)
 {
 	enum hash_outcome ret;
 	struct stat before, after;
@@ -283,27 +338,29 @@ static enum hash_outcome hash_path(struct hash_cache *c,
 	 * (a symlink to a device whose open acts: a watchdog, a tty); only
 	 * a regular file is opened for reading, through the same inode.
 	 */
-	pfd = open(path, O_PATH | O_CLOEXEC);
+	pfd = open(path, O_PATH | O_CLOEXEC | (nolink ? O_NOFOLLOW : 0));
 	if (pfd < 0)
 		return errno == ENOENT || errno == ESRCH ? HASH_GONE :
-		       HASH_UNREADABLE;
+		       errno == ELOOP ? HASH_UNVERIFIED : HASH_UNREADABLE;
 	if (fstat(pfd, &before)) {
 		close(pfd);
 		return HASH_UNREADABLE;
+	}
+	if (id && !ident_eq(pfd, &before, id)) {
+		close(pfd);
+		return HASH_UNVERIFIED;
 	}
 	if (!S_ISREG(before.st_mode)) {
 		close(pfd);
 		return HASH_NOT_REGULAR;
 	}
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
-	if (verify) {
+	if (nolink) {
 		char real[PATH_MAX];
 		ssize_t n = readlink(self, real, sizeof(real));
-		int64_t ctime_ns = (int64_t)before.st_ctim.tv_sec *
-				   1000000000 + before.st_ctim.tv_nsec;
 
 		if (n < 0 || (size_t)n != strlen(path) ||
-		    memcmp(real, path, (size_t)n) || ctime_ns > not_after_ns) {
+		    memcmp(real, path, (size_t)n)) {
 			close(pfd);
 			return HASH_UNVERIFIED;
 		}
@@ -345,7 +402,7 @@ enum hash_outcome hash_file(struct hash_cache *c, const struct hash_config *cfg,
 			    const char *path, uint8_t out[HASH_LEN],
 			    bool *cached)
 {
-	return hash_path(c, cfg, path, false, 0, out, cached);
+	return hash_path(c, cfg, path, false, NULL, out, cached);
 }
 
 /*
@@ -395,29 +452,40 @@ static size_t undeleted(const char *s, size_t len)
 	return len;
 }
 
-enum hash_outcome hash_exe(struct hash_cache *c, const struct hash_config *cfg,
-			   uint32_t pid, const char *exe, size_t len,
-			   uint64_t exec_ns, uint8_t out[HASH_LEN],
-			   bool *cached)
+enum hash_outcome hash_exe_id(struct hash_cache *c,
+			      const struct hash_config *cfg, uint32_t pid,
+			      const char *exe, size_t len, uint64_t exec_ns,
+			      const struct hash_ident *id,
+			      uint8_t out[HASH_LEN], bool *cached)
 {
 	char link[64], target[PATH_MAX];
 	enum hash_outcome ret;
-	int64_t boot, real;
+	struct stat st;
 	uint64_t start;
 	ssize_t n;
 	size_t a, b;
 
 	*cached = false;
 	snprintf(link, sizeof(link), "%s/%u/exe", cfg->proc, pid);
-	if (!exe)
+	if (id) {
+		/*
+		 * The identity says which file: whatever process now has
+		 * this pid, its exe is hashed only if it is that file.
+		 */
+		ret = hash_path(c, cfg, link, false, id, out, cached);
+		if (ret != HASH_GONE && ret != HASH_UNVERIFIED &&
+		    ret != HASH_UNREADABLE)
+			return ret;
+		*cached = false;
+	} else if (!exe) {
 		return hash_file(c, cfg, link, out, cached);
-	n = readlink(link, target, sizeof(target));
-	if (n < 0 && errno != ENOENT && errno != ESRCH)
-		return HASH_UNREADABLE;
-	if (n >= 0) {
-		a = undeleted(target, (size_t)n);
+	} else {
+		n = readlink(link, target, sizeof(target));
+		if (n < 0 && errno != ENOENT && errno != ESRCH)
+			return HASH_UNREADABLE;
+		a = n >= 0 ? undeleted(target, (size_t)n) : 0;
 		b = undeleted(exe, len);
-		if (a == b && !memcmp(target, exe, a)) {
+		if (n >= 0 && a == b && !memcmp(target, exe, a)) {
 			ret = hash_file(c, cfg, link, out, cached);
 			if (!exec_ns)
 				return ret;
@@ -434,24 +502,33 @@ enum hash_outcome hash_exe(struct hash_cache *c, const struct hash_config *cfg,
 	}
 	/*
 	 * The process is gone (most short-lived ones are before the worker
-	 * comes to them): the file at its path, if it is still there, was
-	 * not deleted when the kernel named it, and is the file executed.
+	 * comes to them), or runs another file: the file at its path, if it
+	 * is still there and was not deleted when the kernel named it, and
+	 * only if its identity is the one executed. Without an identity
+	 * nothing shows that (a directory renamed over the path's, a
+	 * chroot, a file replaced since): unverified.
 	 */
-	b = undeleted(exe, len);
-	if (b != len || !len || exe[0] != '/' || len >= sizeof(target))
+	b = exe ? undeleted(exe, len) : 0;
+	if (!exe || b != len || !len || exe[0] != '/' || len >= sizeof(target))
 		return HASH_GONE;
 	memcpy(target, exe, len);
 	target[len] = '\0';
+	if (id)
+		return hash_path(c, cfg, target, true, id, out, cached);
 	if (!exec_ns)
 		return hash_file(c, cfg, target, out, cached);
-	/* the exec's time on the clock of ctime (realtime) */
-	boot = boot_ns();
-	real = clock_ns(CLOCK_REALTIME);
-	if (exec_ns > (uint64_t)boot)
-		return HASH_UNVERIFIED;	/* not of this boot */
-	return hash_path(c, cfg, target, true,
-			 real - (boot - (int64_t)exec_ns) -
-			 (int64_t)HASH_CTIME_SLACK_NS, out, cached);
+	/* nothing there: gone, as with an identity */
+	if (lstat(target, &st) && (errno == ENOENT || errno == ENOTDIR))
+		return HASH_GONE;
+	return HASH_UNVERIFIED;
+}
+
+enum hash_outcome hash_exe(struct hash_cache *c, const struct hash_config *cfg,
+			   uint32_t pid, const char *exe, size_t len,
+			   uint64_t exec_ns, uint8_t out[HASH_LEN],
+			   bool *cached)
+{
+	return hash_exe_id(c, cfg, pid, exe, len, exec_ns, NULL, out, cached);
 }
 
 void hash_hex(const uint8_t d[HASH_LEN], char out[2 * HASH_LEN + 1])
@@ -495,6 +572,8 @@ bool hash_from_hex(const char *s, size_t len, uint8_t out[HASH_LEN])
 struct job {
 	uint64_t id, exec_ns;
 	uint32_t pid;
+	bool has_id;
+	struct hash_ident exe_id;
 	char *exe;
 	size_t len;
 	struct hash_result res;
@@ -554,6 +633,8 @@ static void *hasher_run(void *arg)
 		size_t len;
 		uint32_t pid;
 		uint64_t exec_ns;
+		struct hash_ident exe_id;
+		bool has_id;
 		struct hash_result r = { 0 };
 
 		while (!h->stop && h->next == h->n)
@@ -567,11 +648,14 @@ static void *hasher_run(void *arg)
 		len = j->len;
 		pid = j->pid;
 		exec_ns = j->exec_ns;
+		exe_id = j->exe_id;
+		has_id = j->has_id;
 		r.id = j->id;
 		pthread_mutex_unlock(&h->lock);
 
-		r.outcome = hash_exe(h->cache, &h->cfg, pid, exe, len,
-				     exec_ns, r.digest, &r.cached);
+		r.outcome = hash_exe_id(h->cache, &h->cfg, pid, exe, len,
+					exec_ns, has_id ? &exe_id : NULL,
+					r.digest, &r.cached);
 		free(exe);
 
 		pthread_mutex_lock(&h->lock);
@@ -637,7 +721,8 @@ int hasher_fd(const struct hasher *h)
 }
 
 int hasher_submit(struct hasher *h, uint64_t id, uint32_t pid,
-		  const char *exe, size_t len, uint64_t exec_ns)
+		  const char *exe, size_t len, uint64_t exec_ns,
+		  const struct hash_ident *exe_id)
 {
 	struct job *j;
 	char *copy = NULL;
@@ -661,6 +746,10 @@ int hasher_submit(struct hasher *h, uint64_t id, uint32_t pid,
 	memset(j, 0, sizeof(*j));
 	j->id = id;
 	j->exec_ns = exec_ns;
+	if (exe_id) {
+		j->has_id = true;
+		j->exe_id = *exe_id;
+	}
 	j->pid = pid;
 	j->exe = copy;
 	j->len = len;

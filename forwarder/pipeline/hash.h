@@ -6,9 +6,9 @@
  * (hasher_submit(), never waits) and takes results when the eventfd
  * hasher_fd() is readable. The worker opens /proc/<pid>/exe (the file the
  * process runs, even if its path was deleted or replaced), checks that it
- * is the executable the event named and the process the one that exec'd
- * (a process already gone: the file at that path, if it is shown to be
- * the one executed; hash_exe()), and looks it up in a cache keyed by
+ * is the file the event named (the kernel's device, inode and ctime of
+ * it; a process already gone: the file at that path, if it has them;
+ * hash_exe_id()), and looks it up in a cache keyed by
  * (device, inode, mtime, size): a binary is read once while it stays the
  * same. The cache is bounded (least recently used entry evicted).
  *
@@ -71,20 +71,41 @@ enum hash_outcome hash_file(struct hash_cache *c, const struct hash_config *cfg,
 			    const char *path, uint8_t out[HASH_LEN],
 			    bool *cached);
 /*
- * The digest of what process PID executed at EXEC_NS (CLOCK_BOOTTIME),
- * through <proc>/PID/exe, when that is EXE (LEN bytes; a " (deleted)"
- * suffix ignored on either side; EXE NULL: not checked) and the process
- * started no later than EXEC_NS (else the pid was reused).
- *
- * When the process is gone or runs another file by now: the file at EXE's
- * path, unless the kernel named it deleted (HASH_GONE, as when that path
- * is gone too), and only if it is shown to be the file executed: reached
- * without a symlink (the path resolves to itself) and its inode unchanged
- * since the exec (its ctime, which a write, a rename onto the path, a
- * link or a chmod sets, at least HASH_CTIME_SLACK_NS before EXEC_NS);
- * else HASH_UNVERIFIED. EXEC_NS 0: none of these checks (tests, tools).
+ * The identity of the file an exec ran, as the kernel saw it (struct
+ * iotsec_event's exe_*): DEV new_encode_dev()-encoded (compared with
+ * st_dev through major()/minor()), the inode number, the inode's ctime.
  */
-#define HASH_CTIME_SLACK_NS (20 * 1000000ULL)
+struct hash_ident {
+	uint32_t dev;
+	uint64_t ino;
+	int64_t ctime_sec;
+	uint32_t ctime_nsec;
+};
+
+/*
+ * The digest of what process PID executed at EXEC_NS (CLOCK_BOOTTIME),
+ * path EXE (LEN bytes; a " (deleted)" suffix ignored on either side; EXE
+ * NULL: not checked).
+ *
+ * ID given (the kernel's): only a file whose fstat() of the opened fd has
+ * that device, inode and ctime is read: <proc>/PID/exe, else the file at
+ * EXE's path (no symlink followed; HASH_GONE when the kernel named it
+ * deleted or it is not there); neither: HASH_UNVERIFIED. A file moved,
+ * replaced, written, chmod'ed or linked since the exec no longer matches.
+ *
+ * ID NULL (recordings of modules before it, SDK events): <proc>/PID/exe
+ * only, when it is EXE and the process started no later than EXEC_NS
+ * (else the pid was reused); a process gone or running another file:
+ * HASH_UNVERIFIED, as the file at its path cannot be shown to be the one
+ * executed. EXEC_NS 0: none of these checks, the path is hashed when the
+ * process is gone (tests, tools).
+ */
+enum hash_outcome hash_exe_id(struct hash_cache *c,
+			      const struct hash_config *cfg, uint32_t pid,
+			      const char *exe, size_t len, uint64_t exec_ns,
+			      const struct hash_ident *id,
+			      uint8_t out[HASH_LEN], bool *cached);
+/* hash_exe_id() without an identity */
 enum hash_outcome hash_exe(struct hash_cache *c, const struct hash_config *cfg,
 			   uint32_t pid, const char *exe, size_t len,
 			   uint64_t exec_ns, uint8_t out[HASH_LEN],
@@ -119,10 +140,11 @@ int hasher_start(struct hasher **h, const struct hash_config *cfg);
 int hasher_fd(const struct hasher *h);
 /*
  * 0, or -EAGAIN when HASHER_QUEUE jobs are pending (not hashed).
- * EXEC_NS: the exec's time (hash_exe()).
+ * EXEC_NS, EXE_ID (NULL: none): the exec's time and file (hash_exe_id()).
  */
 int hasher_submit(struct hasher *h, uint64_t id, uint32_t pid,
-		  const char *exe, size_t len, uint64_t exec_ns);
+		  const char *exe, size_t len, uint64_t exec_ns,
+		  const struct hash_ident *exe_id);
 /* Results done so far, at most MAX, oldest first; the eventfd is reset. */
 size_t hasher_take(struct hasher *h, struct hash_result *out, size_t max);
 /* Jobs submitted and not yet taken. */

@@ -316,6 +316,17 @@ enum iotsec_event_attr {
 	IOTSEC_EA_NEW_MASK,
 	IOTSEC_EA_UNWATCHED,
 	IOTSEC_EA_EXCLUDED,
+	/*
+	 * exec: the identity of the file executed (bprm->file's inode), to
+	 * check that a file opened later is that one: the device as
+	 * new_encode_dev() (u32: major()/minor() of it equal those of
+	 * st_dev), the inode number (u64) and its ctime at exec (s64
+	 * seconds, u32 nanoseconds).
+	 */
+	IOTSEC_EA_EXE_DEV,
+	IOTSEC_EA_EXE_INO,
+	IOTSEC_EA_EXE_CTIME_SEC,
+	IOTSEC_EA_EXE_CTIME_NSEC,
 	__IOTSEC_EA_MAX
 };
 

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include "common/clock.h"
 #include "pipeline/hash.h"
@@ -293,6 +294,49 @@ static void sha256sum(const char *path, char *want)
 	pclose(f);
 }
 
+/* PATH's identity as the kernel sends it with an exec event */
+static void ident_of(const char *path, struct hash_ident *id)
+{
+	struct stat st;
+	unsigned int ma, mi;
+
+	if (stat(path, &st))
+		abort();
+	ma = major(st.st_dev);
+	mi = minor(st.st_dev);
+	/* the kernel's new_encode_dev() */
+	id->dev = (mi & 0xff) | (ma << 8) | ((mi & ~0xffu) << 12);
+	id->ino = st.st_ino;
+	id->ctime_sec = st.st_ctim.tv_sec;
+	id->ctime_nsec = (uint32_t)st.st_ctim.tv_nsec;
+}
+
+/* SRC copied to DST, APPEND (a line) added to it unless NULL */
+static void copy_bin(const char *src, const char *dst, const char *append)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "cp %s %s", src, dst);
+	if (system(cmd))
+		abort();
+	if (append) {
+		snprintf(cmd, sizeof(cmd), "echo %s >> %s", append, dst);
+		if (system(cmd))
+			abort();
+	}
+}
+
+/* A line from FD (a child's "ready") */
+static bool read_line(int fd)
+{
+	char ch;
+
+	while (read(fd, &ch, 1) == 1)
+		if (ch == '\n')
+			return true;
+	return false;
+}
+
 /* Run PATH (a copy of /bin/true) to its end; its pid. */
 static pid_t run_to_end(const char *path)
 {
@@ -316,6 +360,7 @@ static pid_t run_to_end(const char *path)
 TEST_F(h, process_gone_binary_replaced_after_exec)
 {
 	char p[128], other[128], dir2[128], via[160], want[65], hex[65];
+	struct hash_ident id;
 	uint8_t d[HASH_LEN];
 	uint64_t exec_ns;
 	bool cached;
@@ -333,18 +378,24 @@ TEST_F(h, process_gone_binary_replaced_after_exec)
 	sha256sum(p, want);
 	usleep(50 * 1000);	/* the files' ctimes well before the exec */
 	exec_ns = (uint64_t)boot_ns();
+	ident_of(p, &id);
 	pid = run_to_end(p);
-	/* unchanged since: verified, the digest */
-	ASSERT_EQ(HASH_OK, hash_exe(self->c, &self->cfg, (uint32_t)pid, p,
-				    strlen(p), exec_ns, d, &cached));
+	/* unchanged since: verified by the kernel's identity, the digest */
+	ASSERT_EQ(HASH_OK, hash_exe_id(self->c, &self->cfg, (uint32_t)pid,
+				       p, strlen(p), exec_ns, &id, d,
+				       &cached));
 	hash_hex(d, hex);
 	EXPECT_STREQ(want, hex);
-	/* replaced after the exec: not the executed file */
-	usleep(50 * 1000);
-	ASSERT_EQ(0, rename(other, p));
+	/* without an identity nothing shows the file is the one executed */
 	EXPECT_EQ(HASH_UNVERIFIED, hash_exe(self->c, &self->cfg,
 					    (uint32_t)pid, p, strlen(p),
 					    exec_ns, d, &cached));
+	/* replaced after the exec: not the executed file */
+	usleep(50 * 1000);
+	ASSERT_EQ(0, rename(other, p));
+	EXPECT_EQ(HASH_UNVERIFIED, hash_exe_id(self->c, &self->cfg,
+					       (uint32_t)pid, p, strlen(p),
+					       exec_ns, &id, d, &cached));
 	/* a directory of the path swapped for a symlink to another one */
 	snprintf(dir2, sizeof(dir2), "%s/d", self->dir);
 	ASSERT_EQ(0, mkdir(dir2, 0755));
@@ -420,6 +471,113 @@ TEST_F(h, live_process_binary_replaced)
 	waitpid(pid, NULL, 0);
 }
 
+/*
+ * Review finding A: a process runs DIR/d/x and ends; DIR/d is renamed
+ * away and a prepared directory holding a harmless copy (its ctime older
+ * than the exec) renamed to DIR/d. The file now at the path is not the
+ * one executed: no digest of it, with the kernel's identity or without.
+ */
+TEST_F(h, process_gone_directory_swapped)
+{
+	char d1[128], x[160], h1[128], hx[160], gone[128], want[65], hex[65];
+	struct hash_ident id;
+	uint8_t dg[HASH_LEN];
+	uint64_t exec_ns;
+	bool cached;
+	pid_t pid;
+
+	snprintf(d1, sizeof(d1), "%s/d", self->dir);
+	snprintf(x, sizeof(x), "%s/x", d1);
+	snprintf(h1, sizeof(h1), "%s/h", self->dir);
+	snprintf(hx, sizeof(hx), "%s/x", h1);
+	snprintf(gone, sizeof(gone), "%s/gone", self->dir);
+	ASSERT_EQ(0, mkdir(d1, 0755));
+	ASSERT_EQ(0, mkdir(h1, 0755));
+	/* the "malware": /bin/true with bytes appended; the harmless copy */
+	copy_bin("/bin/true", x, "malware");
+	copy_bin("/bin/true", hx, NULL);
+	sha256sum(hx, want);
+	usleep(50 * 1000);	/* the harmless copy's ctime before the exec */
+	exec_ns = (uint64_t)boot_ns();
+	ident_of(x, &id);
+	pid = run_to_end(x);
+	ASSERT_EQ(0, rename(d1, gone));
+	ASSERT_EQ(0, rename(h1, d1));
+	EXPECT_EQ(HASH_UNVERIFIED, hash_exe_id(self->c, &self->cfg,
+					       (uint32_t)pid, x, strlen(x),
+					       exec_ns, &id, dg, &cached));
+	EXPECT_EQ(HASH_UNVERIFIED, hash_exe(self->c, &self->cfg,
+					    (uint32_t)pid, x, strlen(x),
+					    exec_ns, dg, &cached));
+	/* the harmless file hashes fine when asked for as itself */
+	ASSERT_EQ(HASH_OK, hash_file(self->c, &self->cfg, x, dg, &cached));
+	hash_hex(dg, hex);
+	EXPECT_STREQ(want, hex);
+}
+
+/*
+ * Review finding C: a live process execs DIR/p, the file is replaced at
+ * that path and the process execs DIR/p again. /proc/PID/exe is now the
+ * second file: with the first exec's identity it is not that exec's,
+ * and neither is the file at the path (no digest); the second exec's
+ * identity gives the second file's digest.
+ */
+TEST_F(h, live_process_reexec_after_replace)
+{
+	char p[128], tmp[128], link[64], t[256], want2[65], hex[65];
+	struct hash_ident id1, id2;
+	uint8_t d[HASH_LEN];
+	uint64_t exec_ns;
+	int go[2], ready[2];
+	bool cached;
+	pid_t pid;
+
+	snprintf(p, sizeof(p), "%s/sh", self->dir);
+	snprintf(tmp, sizeof(tmp), "%s/new", self->dir);
+	copy_bin("/bin/sh", p, NULL);
+	ident_of(p, &id1);
+	ASSERT_EQ(0, pipe(go));
+	ASSERT_EQ(0, pipe(ready));
+	exec_ns = (uint64_t)boot_ns();
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		char script[300];
+
+		dup2(go[0], 0);
+		dup2(ready[1], 1);
+		/* tell, wait, exec the same path again (the new file) */
+		snprintf(script, sizeof(script),
+			 "echo r; read a; exec %s -c 'echo r; read b'", p);
+		execl(p, p, "-c", script, (char *)NULL);
+		_exit(127);
+	}
+	ASSERT_EQ(true, read_line(ready[0]));
+	/* the first exec, live: its own file */
+	ASSERT_EQ(HASH_OK, hash_exe_id(self->c, &self->cfg, (uint32_t)pid,
+				       p, strlen(p), exec_ns, &id1, d,
+				       &cached));
+	/* replaced (another binary at the same path), then exec'd again */
+	copy_bin("/bin/sh", tmp, "other");
+	ASSERT_EQ(0, rename(tmp, p));
+	sha256sum(p, want2);
+	ident_of(p, &id2);
+	ASSERT_EQ(2, write(go[1], "x\n", 2));
+	ASSERT_EQ(true, read_line(ready[0]));	/* the new one's "r" */
+	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
+	ASSERT_LT(0, readlink(link, t, sizeof(t) - 1));
+	EXPECT_EQ(HASH_UNVERIFIED, hash_exe_id(self->c, &self->cfg,
+					       (uint32_t)pid, p, strlen(p),
+					       exec_ns, &id1, d, &cached));
+	ASSERT_EQ(HASH_OK, hash_exe_id(self->c, &self->cfg, (uint32_t)pid,
+				       p, strlen(p), exec_ns, &id2, d,
+				       &cached));
+	hash_hex(d, hex);
+	EXPECT_STREQ(want2, hex);
+	ASSERT_EQ(2, write(go[1], "x\n", 2));
+	waitpid(pid, NULL, 0);
+}
+
 TEST(worker_answers_in_order)
 {
 	struct hash_config cfg;
@@ -434,9 +592,12 @@ TEST(worker_answers_in_order)
 	ASSERT_EQ(0, hasher_start(&h, &cfg));
 	n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
 	ASSERT_LT(0, n);
-	ASSERT_EQ(0, hasher_submit(h, 1, getpid(), self_exe, (size_t)n, 0));
-	ASSERT_EQ(0, hasher_submit(h, 2, getpid(), self_exe, (size_t)n, 0));
-	ASSERT_EQ(0, hasher_submit(h, 3, 0x7ffffff0, "/none/x", 7, 0));
+	ASSERT_EQ(0, hasher_submit(h, 1, getpid(), self_exe, (size_t)n, 0,
+				   NULL));
+	ASSERT_EQ(0, hasher_submit(h, 2, getpid(), self_exe, (size_t)n, 0,
+				   NULL));
+	ASSERT_EQ(0, hasher_submit(h, 3, 0x7ffffff0, "/none/x", 7, 0,
+				   NULL));
 	for (int i = 0; i < 500 && got < 3; i++) {
 		got += hasher_take(h, r + got, 8 - got);
 		if (got < 3)
@@ -467,7 +628,8 @@ TEST(worker_queue_is_bounded)
 	hash_config_defaults(&cfg);
 	ASSERT_EQ(0, hasher_start(&h, &cfg));
 	for (int i = 0; i < HASHER_QUEUE + 10; i++)
-		if (hasher_submit(h, (uint64_t)i, 0x7ffffff0, "/x", 2, 0))
+		if (hasher_submit(h, (uint64_t)i, 0x7ffffff0, "/x", 2, 0,
+				  NULL))
 			rejected++;
 	/* the worker may have finished a few, never taken: still queued */
 	EXPECT_EQ(10, rejected);

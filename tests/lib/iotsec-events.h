@@ -37,6 +37,11 @@ struct iev {
 	unsigned char argv[IOTSEC_ARGV_MAX_MAX];
 	int argv_len;
 	bool argv_truncated, secure_exec;
+	bool has_exe_id;	/* exec: the file's identity */
+	uint32_t exe_dev;	/* new_encode_dev() */
+	uint64_t exe_ino;
+	int64_t exe_ctime_sec;
+	uint32_t exe_ctime_nsec;
 	uint32_t exit_code, exit_signal, child_tgid;
 	uint16_t family, lport, rport;
 	uint8_t protocol;
@@ -222,6 +227,13 @@ static inline void iev_parse_event(struct iev *e, struct nlattr *ev)
 	}
 	e->argv_truncated = tb[IOTSEC_EA_ARGV_TRUNCATED];
 	e->secure_exec = tb[IOTSEC_EA_SECURE_EXEC];
+	e->has_exe_id = tb[IOTSEC_EA_EXE_DEV] && tb[IOTSEC_EA_EXE_INO] &&
+			tb[IOTSEC_EA_EXE_CTIME_SEC] &&
+			tb[IOTSEC_EA_EXE_CTIME_NSEC];
+	e->exe_dev = IEV_U32(tb, IOTSEC_EA_EXE_DEV);
+	e->exe_ino = IEV_U64(tb, IOTSEC_EA_EXE_INO);
+	e->exe_ctime_sec = (int64_t)IEV_U64(tb, IOTSEC_EA_EXE_CTIME_SEC);
+	e->exe_ctime_nsec = IEV_U32(tb, IOTSEC_EA_EXE_CTIME_NSEC);
 	e->exit_code = IEV_U32(tb, IOTSEC_EA_EXIT_CODE);
 	e->exit_signal = IEV_U32(tb, IOTSEC_EA_EXIT_SIGNAL);
 	e->child_tgid = IEV_U32(tb, IOTSEC_EA_CHILD_TGID);

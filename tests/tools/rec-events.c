@@ -4,7 +4,8 @@
  * line (tests/host/ioc-replay.sh):
  *
  *   rec-events FILE EVENT...
- *     exec,PID,EXE             an exec of EXE by PID (parent 1, uid 0)
+ *     exec,PID,EXE             an exec of EXE by PID (parent 1, uid 0),
+ *                              with the identity stat() gives EXE now
  *     connect,PID,EXE,ADDR,PORT  an outbound TCP connect (IPv4 or IPv6)
  *     file,PID,EXE,PATH        a write of PATH
  *
@@ -17,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include "common/clock.h"
 #include "intake/event.h"
 #include "intake/replay.h"
@@ -29,6 +32,7 @@ static struct ev_str S(const char *s)
 int main(int argc, char **argv)
 {
 	struct buf b = { 0 };
+	uint64_t batch = 1;
 	uint64_t now = (uint64_t)boot_ns();
 	size_t nest;
 	int fd;
@@ -42,10 +46,11 @@ int main(int argc, char **argv)
 		perror(argv[1]);
 		return 1;
 	}
-	abuf_put_u64(&b, IOTSEC_A_BATCH_SEQ, 1);
+	abuf_put_u64(&b, IOTSEC_A_BATCH_SEQ, batch);
 	nest = abuf_nest_start(&b, IOTSEC_A_EVENTS);
 	for (int i = 2; i < argc; i++) {
 		struct iotsec_event ev = { 0 };
+		struct stat st;
 		char *f[6] = { 0 }, *save = NULL, *s = strdup(argv[i]);
 		char argvbuf[4096];
 		int n = 0;
@@ -71,6 +76,18 @@ int main(int argc, char **argv)
 			memcpy(argvbuf, f[2], l + 1);
 			ev.argv = (struct ev_str){ argvbuf, l + 1 };
 			ev.cwd = S("/");
+			/* the file's identity, as the module sends it */
+			if (!stat(f[2], &st)) {
+				unsigned int ma = major(st.st_dev);
+				unsigned int mi = minor(st.st_dev);
+
+				ev.exe_id = true;
+				ev.exe_dev = (mi & 0xff) | (ma << 8) |
+					     ((mi & ~0xffu) << 12);
+				ev.exe_ino = st.st_ino;
+				ev.exe_ctime_sec = st.st_ctim.tv_sec;
+				ev.exe_ctime_nsec = (uint32_t)st.st_ctim.tv_nsec;
+			}
 		} else if (!strcmp(f[0], "connect") && n == 5) {
 			ev.type = IOTSEC_EVENT_CONNECT;
 			ev.protocol = 6;
@@ -96,6 +113,17 @@ int main(int argc, char **argv)
 		}
 		iotsec_encode_event(&b, &ev);
 		free(s);
+		/* a nest's length is 16 bits: a batch of its own past 60000 */
+		if (b.len > 60000 && i + 1 < argc) {
+			abuf_nest_end(&b, nest);
+			if (b.err || replay_write_batch(fd, b.p, b.len)) {
+				fprintf(stderr, "rec-events: write failed\n");
+				return 1;
+			}
+			b.len = 0;
+			abuf_put_u64(&b, IOTSEC_A_BATCH_SEQ, ++batch);
+			nest = abuf_nest_start(&b, IOTSEC_A_EVENTS);
+		}
 	}
 	abuf_nest_end(&b, nest);
 	if (b.err || replay_write_batch(fd, b.p, b.len)) {

@@ -17,12 +17,14 @@
 #include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
 #include "lib/iotsec-test.h"
 #include "lib/iotsec-events.h"
+#include "pipeline/hash.h"
 
 /* The harness compares in the types given: literals against u32/u64. */
 #pragma GCC diagnostic ignored "-Wsign-compare"
@@ -102,6 +104,58 @@ static size_t argv_bytes(char *const argv[], unsigned char *out)
 	return n;
 }
 
+/* The device of the superblock of PATH's mount (mountinfo) */
+static bool mount_dev_of(const char *path, unsigned int *ma, unsigned int *mi)
+{
+	char fdinfo[64], line[4096];
+	int fd, mnt = -1, id;
+	bool found = false;
+	FILE *f;
+
+	fd = open(path, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	snprintf(fdinfo, sizeof(fdinfo), "/proc/self/fdinfo/%d", fd);
+	f = fopen(fdinfo, "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "mnt_id: %d", &mnt) == 1)
+			break;
+	if (f)
+		fclose(f);
+	close(fd);
+	f = fopen("/proc/self/mountinfo", "re");
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "%d %*d %u:%u", &id, ma, mi) == 3 &&
+			id == mnt;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* The hasher's outcome for the exec E of PID (gone) at EXE */
+static enum hash_outcome hash_with_id(pid_t pid, const char *exe,
+				      const struct iev *e)
+{
+	struct hash_ident id = {
+		.dev = e->exe_dev, .ino = e->exe_ino,
+		.ctime_sec = e->exe_ctime_sec, .ctime_nsec = e->exe_ctime_nsec,
+	};
+	struct hash_config hc;
+	struct hash_cache *c;
+	enum hash_outcome o;
+	uint8_t dg[HASH_LEN];
+	bool cached;
+
+	hash_config_defaults(&hc);
+	c = hash_cache_new(4);
+	if (!c)
+		return HASH_NOMEM;
+	o = hash_exe_id(c, &hc, (uint32_t)pid, exe, strlen(exe), e->time_ns,
+			&id, dg, &cached);
+	hash_cache_free(c);
+	return o;
+}
+
 TEST_F_TIMEOUT(ev, exec_args_and_exit, 90)
 {
 	char *argv[] = {
@@ -112,6 +166,7 @@ TEST_F_TIMEOUT(ev, exec_args_and_exit, 90)
 	struct timespec t0, t1;
 	char exe[PATH_MAX];
 	const struct iev *e;
+	struct stat st;
 	size_t n;
 	pid_t pid;
 
@@ -130,6 +185,27 @@ TEST_F_TIMEOUT(ev, exec_args_and_exit, 90)
 	EXPECT_FALSE(e->argv_truncated);
 	EXPECT_FALSE(e->secure_exec);
 	EXPECT_STREQ(exe, e->exe);
+	/*
+	 * the identity of the file executed: stat() of it; the device is
+	 * its superblock's, st_dev's unless getattr reports another (the
+	 * lab's overlayfs root on two file systems): its mount's in
+	 * /proc/self/mountinfo
+	 */
+	ASSERT_EQ(0, stat(exe, &st));
+	ASSERT_TRUE(e->has_exe_id);
+	if (major(st.st_dev) != major(e->exe_dev) ||
+	    minor(st.st_dev) != minor(e->exe_dev)) {
+		unsigned int ma = 0, mi = 0;
+
+		ASSERT_TRUE(mount_dev_of(exe, &ma, &mi));
+		EXPECT_EQ(ma, major(e->exe_dev));
+		EXPECT_EQ(mi, minor(e->exe_dev));
+	}
+	EXPECT_EQ((uint64_t)st.st_ino, e->exe_ino);
+	EXPECT_EQ((int64_t)st.st_ctim.tv_sec, e->exe_ctime_sec);
+	EXPECT_EQ((uint32_t)st.st_ctim.tv_nsec, e->exe_ctime_nsec);
+	/* and iotsecd's hasher takes the file at the path for that one */
+	EXPECT_EQ(HASH_OK, hash_with_id(pid, exe, e));
 	EXPECT_STREQ("/tmp", e->cwd);
 	EXPECT_STREQ("true", e->comm);
 	EXPECT_EQ(pid, e->tid);
