@@ -8,7 +8,7 @@
 # Environment: IOTSEC_KERNEL labels the run (tests/vm/run-in-guest.sh) and
 # names the lab's log vm-lab-NAME.tap; IOTSEC_KO, IOTSEC_TEST_MODULES the
 # module and test modules built for KDIR (default: the tree's); VM_ONLY the
-# tests to run (default all).
+# tests to run (default all), VM_SKIP tests not to run.
 set -u
 build=$1 results=$2 kdir=$3
 kname=${IOTSEC_KERNEL:-}
@@ -35,6 +35,7 @@ esac
 	env IOTSEC_TOP="$top" IOTSEC_BUILD="$(realpath "$build")" \
 	${IOTSEC_AZURE_SCHEMAS:+IOTSEC_AZURE_SCHEMAS="$IOTSEC_AZURE_SCHEMAS"} \
 	${kname:+IOTSEC_KERNEL="$kname"} ${VM_ONLY:+VM_ONLY="$VM_ONLY"} \
+	${VM_SKIP:+VM_SKIP="$VM_SKIP"} \
 	${IOTSEC_KO:+IOTSEC_KO="$IOTSEC_KO"} \
 	${IOTSEC_UNAVAILABLE:+IOTSEC_UNAVAILABLE="$IOTSEC_UNAVAILABLE"} \
 	${IOTSEC_CYCLES:+IOTSEC_CYCLES="$IOTSEC_CYCLES"} \

@@ -23,6 +23,7 @@ for t in "$IOTSEC_BUILD"/tests/vm/* "$IOTSEC_TOP"/tests/vm/test-*.sh; do
 	if [ -n "${VM_ONLY:-}" ]; then
 		case " $VM_ONLY " in *" $base "*) ;; *) continue ;; esac
 	fi
+	case " ${VM_SKIP:-} " in *" $base "*) continue ;; esac
 	name=$prefix$base
 	echo "# vm: $name${label:+ on ${label% }}"
 	t0=$SECONDS
